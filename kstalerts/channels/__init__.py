@@ -1,0 +1,78 @@
+"""The channels kstalerts can deliver to, one module each.
+
+Names are loaded on first use (PEP 562), so ``import kstalerts.channels``
+does not pull in ``ssl``, ``http.client`` or ``smtplib``: a script pays
+only for the channels it uses. :data:`CHANNEL_TYPES` maps the ``type`` of a
+config entry to the class that builds it.
+
+>>> from kstalerts.channels import CallbackChannel
+>>> CallbackChannel(print).name
+'callback'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, Tuple
+
+if TYPE_CHECKING:
+    from .base import AlertChannel
+    from .callback import CallbackChannel, ConsoleChannel
+
+__all__ = (
+    "AlertChannel",
+    "AlertmanagerChannel",
+    "CallbackChannel",
+    "ConsoleChannel",
+    "DiscordChannel",
+    "EmailChannel",
+    "PagerDutyChannel",
+    "SlackChannel",
+    "TeamsChannel",
+    "WebhookChannel",
+    "CHANNEL_TYPES",
+    "channel_class",
+)
+
+# public name -> (module, class)
+_LAZY: Dict[str, Tuple[str, str]] = {
+    "AlertChannel": ("base", "AlertChannel"),
+    "CallbackChannel": ("callback", "CallbackChannel"),
+    "ConsoleChannel": ("callback", "ConsoleChannel"),
+    "SlackChannel": ("slack", "SlackChannel"),
+    "WebhookChannel": ("webhook", "WebhookChannel"),
+    "EmailChannel": ("email", "EmailChannel"),
+    "AlertmanagerChannel": ("alertmanager", "AlertmanagerChannel"),
+    "PagerDutyChannel": ("pagerduty", "PagerDutyChannel"),
+    "TeamsChannel": ("teams", "TeamsChannel"),
+    "DiscordChannel": ("discord", "DiscordChannel"),
+}
+
+#: config ``type:`` -> public class name
+CHANNEL_TYPES: Dict[str, str] = {
+    "console": "ConsoleChannel",
+    "slack": "SlackChannel",
+    "webhook": "WebhookChannel",
+    "email": "EmailChannel",
+    "alertmanager": "AlertmanagerChannel",
+    "pagerduty": "PagerDutyChannel",
+    "teams": "TeamsChannel",
+    "discord": "DiscordChannel",
+}
+
+
+def channel_class(type_name: str) -> type[AlertChannel]:
+    """The class for a config ``type:``; ``KeyError`` when unknown."""
+    cls: type[AlertChannel] = __getattr__(CHANNEL_TYPES[type_name])
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = getattr(module, attr)
+    globals()[name] = value
+    return value

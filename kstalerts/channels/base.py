@@ -1,0 +1,149 @@
+"""AlertChannel: the base every channel shares.
+
+A channel turns an :class:`AlertMessage` into its service's payload and
+delivers it. The base class owns the retry loop, the deadline of a whole
+send and the shape of the result; a subclass implements one delivery attempt
+in :meth:`AlertChannel._deliver`, raising :class:`AlertDeliveryError` (with
+``retryable`` and ``retry_after``) when it fails. :meth:`AlertChannel.send`
+never raises for a delivery failure: it returns a failed
+:class:`AlertResult` whose ``error`` a person can act on.
+
+Rules: payloads are built by pure, overridable methods; bytes move in
+:mod:`kstalerts.http` or :mod:`kstalerts.transports`; a channel's ``repr``
+and errors never show a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from ..config.defaults import get_default
+from ..exceptions import AlertDeliveryError
+from ..limits import validate
+from ..models import AlertMessage, AlertResult
+from ..retry import RetryPolicy
+
+__all__ = ("AlertChannel",)
+
+
+class AlertChannel:
+    """Base class of every channel.
+
+    ``timeout`` bounds one attempt (hard limit 1..120 s) and ``max_retries``
+    the retries after it (0..5); both default to the config's
+    ``alerts.channels`` values. ``retry`` replaces the whole policy.
+    ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    #: The service's name, used when no ``name`` is given.
+    kind = "channel"
+
+    def __init__(
+        self,
+        *,
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        retry: Optional[RetryPolicy] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name or self.kind
+        self.timeout = float(
+            validate("channel.timeout", get_default("channels.timeout") if timeout is None else timeout)
+        )
+        if retry is None:
+            retries = get_default("channels.max_retries") if max_retries is None else max_retries
+            retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
+        elif max_retries is not None:
+            import dataclasses
+
+            retry = dataclasses.replace(retry, max_retries=int(validate("channel.max_retries", max_retries)))
+        self.retry = retry
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self.retry.max_retries
+
+    # -- what subclasses implement -------------------------------------
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        """Make one delivery attempt within ``timeout`` seconds.
+
+        Return the service's message id, if it gives one. Raise
+        :class:`AlertDeliveryError` on failure, with ``retryable`` set when
+        trying again may help.
+        """
+        raise NotImplementedError
+
+    def preview(self, alert: AlertMessage) -> str:
+        """What this channel would send for ``alert``, for ``--dry-run``."""
+        return f"[{alert.level.name}] {alert.formatted_title}\n{alert.body}"
+
+    def close(self) -> None:
+        """Release connections; the channel may still be used afterwards."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertChannel:
+        """Build the channel from a config mapping (one ``channels`` entry)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from config")
+
+    # -- the retry loop ---------------------------------------------------
+    def send(self, alert: AlertMessage) -> AlertResult:
+        """Deliver ``alert``, retrying per the policy; never raises for a failure."""
+        policy = self.retry
+        start = self._clock()
+        deadline = start + policy.budget
+        attempts = 0
+        while True:
+            attempts += 1
+            remaining = deadline - self._clock()
+            try:
+                message_id = self._deliver(alert, timeout=max(0.001, min(self.timeout, remaining)))
+            except AlertDeliveryError as exc:
+                failure = exc
+            else:
+                return AlertResult(self.name, True, message_id, attempts=attempts, alert=alert)
+            if not failure.retryable or attempts > policy.max_retries:
+                return self._failed(alert, failure, attempts, give_up=attempts > 1 and failure.retryable)
+            wait = policy.delay(attempts, failure.retry_after)
+            remaining = deadline - self._clock()
+            if wait > remaining:
+                if failure.retry_after is not None:
+                    return AlertResult(
+                        self.name,
+                        False,
+                        error=(
+                            f"rate limited: the service asked to wait {failure.retry_after:g}s,"
+                            f" more than the {max(0.0, remaining):.1f}s left of this send's budget"
+                        ),
+                        attempts=attempts,
+                        throttled=True,
+                        retryable=True,
+                        status=failure.status,
+                        alert=alert,
+                    )
+                return self._failed(alert, failure, attempts, give_up=True)
+            self._sleep(wait)
+
+    def _failed(
+        self, alert: AlertMessage, exc: AlertDeliveryError, attempts: int, *, give_up: bool
+    ) -> AlertResult:
+        text = str(exc)
+        if give_up:
+            text = f"{text} (gave up after {attempts} attempts)"
+        return AlertResult(
+            self.name,
+            False,
+            error=text,
+            attempts=attempts,
+            retryable=exc.retryable,
+            status=exc.status,
+            alert=alert,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

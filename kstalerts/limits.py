@@ -1,0 +1,200 @@
+"""The hard limits, and the one validator every limited value goes through.
+
+No source can exceed a hard limit: not a config file, not a preset, not a
+keyword argument. :func:`validate` is the single place that judges a value:
+a number outside its range is clamped to the bound with a warning naming the
+parameter, the value asked for and the value applied; something that is not
+a number (a bool, NaN, a string that does not parse, ``None``) raises
+:class:`AlertConfigurationError`. Callers never re-implement these checks.
+
+The module also holds the library's own caps on everything else that could
+grow without bound (payload sizes, recipients, Retry-After waits, response
+bytes, spool size). They are constants, not settings.
+
+>>> validate("channel.max_retries", 3)
+3
+>>> validate("throttle.burst", 50, upper=10)
+10
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Union
+
+from .exceptions import AlertConfigurationError
+
+__all__ = (
+    "Limit",
+    "Clamp",
+    "LIMITS",
+    "validate",
+    "collect_clamps",
+    "MAX_TITLE_CHARS",
+    "MAX_BODY_CHARS",
+    "MAX_LABELS",
+    "MAX_RETRY_AFTER",
+    "MAX_BACKOFF",
+    "MAX_SEND_BUDGET",
+    "MAX_RESPONSE_BYTES",
+    "MAX_REQUEST_BYTES",
+    "MAX_RECIPIENTS",
+    "MAX_WORKERS",
+    "MAX_ALERTS_PER_SEND",
+    "MAX_CONFIG_BYTES",
+    "MAX_CONFIG_DEPTH",
+    "MAX_SPOOL_ENTRIES",
+    "MAX_SPOOL_BYTES",
+)
+
+_log = logging.getLogger("kstalerts.limits")
+
+Number = Union[int, float]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of one setting; ``integer`` ones take whole numbers."""
+
+    name: str
+    minimum: Number
+    maximum: Number
+    integer: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """A record of one value the limits changed."""
+
+    name: str
+    asked: Number
+    applied: Number
+    bound: str  # "minimum" or "maximum"
+
+    def __str__(self) -> str:
+        return f"{self.name}: asked {self.asked!r}, applied {self.applied!r} ({self.bound})"
+
+
+#: The settings a user may choose, and the range each must stay in.
+LIMITS: Dict[str, Limit] = {
+    lim.name: lim
+    for lim in (
+        Limit("throttle.rate", 1, 1000, False, "alerts admitted per period"),
+        Limit("throttle.per", 1.0, 86400.0, False, "length of the period, in seconds"),
+        Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
+        Limit("channel.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
+        Limit("channel.max_retries", 0, 5, True, "retries after the first attempt"),
+    )
+}
+
+# Library caps: constants that bound what a peer, a file or a caller could
+# otherwise grow without limit. Documented in the README's limits table.
+MAX_TITLE_CHARS = 1024
+MAX_BODY_CHARS = 65536
+MAX_LABELS = 64
+MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After is capped to this
+MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
+MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
+MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
+MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
+MAX_RECIPIENTS = 50  # addresses of one email
+MAX_WORKERS = 32  # threads of one manager's fan-out pool
+MAX_ALERTS_PER_SEND = 10000  # alerts in one send() call
+MAX_CONFIG_BYTES = 1048576  # size of a config file
+MAX_CONFIG_DEPTH = 32  # nesting of a config file
+MAX_SPOOL_ENTRIES = 10000
+MAX_SPOOL_BYTES = 64 * 1048576
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def collect_clamps() -> Iterator[List[Clamp]]:
+    """Record every clamp made in this thread while the block runs.
+
+    >>> with collect_clamps() as clamps:
+    ...     _ = validate("throttle.rate", 5000)
+    >>> [str(c) for c in clamps]
+    ['throttle.rate: asked 5000, applied 1000 (maximum)']
+    """
+    stack: List[List[Clamp]] = getattr(_local, "stack", None) or []
+    _local.stack = stack
+    record: List[Clamp] = []
+    stack.append(record)
+    try:
+        yield record
+    finally:
+        stack.pop()
+
+
+def _to_number(
+    name: str,
+    value: object,
+    *,
+    path: Optional[str],
+    line: Optional[int],
+    key: Optional[str],
+) -> float:
+    def fail(expected: str) -> AlertConfigurationError:
+        return AlertConfigurationError(f"{expected}, got {value!r}", path=path, line=line, key=key or name)
+
+    if isinstance(value, bool) or value is None:
+        raise fail("must be a number")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise fail("must be a number") from None
+    else:
+        raise fail("must be a number")
+    if math.isnan(number):
+        raise fail("must be a number, not NaN")
+    return number
+
+
+def validate(
+    name: str,
+    value: object,
+    *,
+    upper: Optional[Number] = None,
+    path: Optional[str] = None,
+    line: Optional[int] = None,
+    key: Optional[str] = None,
+) -> Number:
+    """Return ``value`` as a number inside the hard limits of ``name``.
+
+    ``upper`` lowers the maximum further (the burst may not exceed the
+    rate). ``path``, ``line`` and ``key`` locate the value in a config file
+    for the error message. Integer settings return an ``int``; the others a
+    ``float``.
+    """
+    limit = LIMITS[name]
+    number = _to_number(name, value, path=path, line=line, key=key)
+    maximum: float = float(limit.maximum)
+    if upper is not None:
+        maximum = min(maximum, float(upper))
+    minimum = float(limit.minimum)
+    if limit.integer and math.isfinite(number) and number != int(number):
+        raise AlertConfigurationError(
+            f"must be a whole number, got {value!r}",
+            path=path,
+            line=line,
+            key=key or name,
+        )
+    applied = min(max(number, minimum), maximum)
+    result: Number = int(applied) if limit.integer else applied
+    if applied != number:
+        bound = "maximum" if number > maximum else "minimum"
+        asked: Number = value if isinstance(value, (int, float)) else number
+        clamp = Clamp(key or name, asked, result, bound)
+        _log.warning("%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound)
+        for record in getattr(_local, "stack", None) or []:
+            record.append(clamp)
+    return result
