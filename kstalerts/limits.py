@@ -20,7 +20,6 @@ bytes, spool size). They are constants, not settings.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -50,8 +49,6 @@ __all__ = (
     "MAX_SPOOL_ENTRIES",
     "MAX_SPOOL_BYTES",
 )
-
-_log = logging.getLogger("kstalerts.limits")
 
 Number = Union[int, float]
 
@@ -194,7 +191,11 @@ def validate(
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
         clamp = Clamp(key or name, asked, result, bound)
-        _log.warning("%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound)
+        import logging  # on first clamp: `import kstalerts` stays cheap
+
+        logging.getLogger("kstalerts.limits").warning(
+            "%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound
+        )
         for record in getattr(_local, "stack", None) or []:
             record.append(clamp)
     return result

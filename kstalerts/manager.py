@@ -10,12 +10,11 @@ Rules: :meth:`AlertManager.send` never raises for a delivery problem. A
 channel that fails returns a failed result; a channel with a bug (any
 exception at all) becomes a failed result too, logged with its traceback,
 and the other channels are still delivered. Heavy modules
-(``concurrent.futures``, ``asyncio``) are imported on first use.
+(``concurrent.futures``, ``asyncio``, ``logging``) are imported on first use.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -39,13 +38,13 @@ from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
+    import logging
     from concurrent.futures import ThreadPoolExecutor
 
     from .channels.base import AlertChannel
 
 __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 
-_log = logging.getLogger("kstalerts.manager")
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
 
@@ -199,7 +198,7 @@ class AlertManager:
             try:
                 result = entry.channel.send(alert)
             except Exception as exc:  # a bug in a channel must not stop the others
-                _log.error(
+                _log().error(
                     "channel %r raised %s while sending; reported as failed",
                     entry.key,
                     type(exc).__name__,
@@ -293,7 +292,7 @@ class AlertManager:
             try:
                 entry.channel.close()
             except Exception:  # closing must release the rest regardless
-                _log.warning("channel %r failed to close", entry.key, exc_info=True)
+                _log().warning("channel %r failed to close", entry.key, exc_info=True)
 
     def __enter__(self) -> AlertManager:
         return self
@@ -308,6 +307,14 @@ class AlertManager:
 
     def __repr__(self) -> str:
         return f"AlertManager(channels={list(self._entries)!r})"
+
+
+def _log() -> logging.Logger:
+    # logging (with traceback, string, ...) costs milliseconds to import;
+    # it is loaded when there is first something to log.
+    import logging
+
+    return logging.getLogger("kstalerts.manager")
 
 
 def _zero() -> Dict[str, int]:

@@ -16,7 +16,6 @@ injects its clock, so tests run on a fake one.
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -26,6 +25,13 @@ from .limits import MAX_BACKOFF, MAX_RETRY_AFTER, MAX_SEND_BUDGET, validate
 __all__ = ("RetryPolicy", "backoff", "parse_retry_after")
 
 _MAX_HEADER_CHARS = 64
+
+
+def _random() -> float:
+    """``random.random()``, with :mod:`random` imported on first use."""
+    import random
+
+    return random.random()
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class RetryPolicy:
     jitter: bool = True
     max_retry_after: float = 60.0
     budget: float = 300.0
-    rand: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+    rand: Callable[[], float] = field(default=_random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "max_retries", validate("channel.max_retries", self.max_retries))
@@ -76,7 +82,7 @@ def _bounded(value: float, low: float, high: float) -> float:
     return min(max(number, low), high)
 
 
-def backoff(policy: RetryPolicy, retry: int, *, rand: Callable[[], float] = random.random) -> float:
+def backoff(policy: RetryPolicy, retry: int, *, rand: Callable[[], float] = _random) -> float:
     """The wait before retry number ``retry``: full jitter, capped.
 
     The ceiling is ``base_delay * 2 ** (retry - 1)``, at most ``max_delay``.

@@ -1,0 +1,147 @@
+"""Cold ``import kstalerts`` in a fresh interpreter.
+
+Three commands run in turn, round after round, each in a new process:
+``python -c pass`` (the bare interpreter), ``python -c "import <the stdlib
+modules kstalerts itself pulls in>"`` (the floor the package cannot go
+under without importing less) and ``python -c "import kstalerts"``. The
+figure is the median wall time of each; the target is kstalerts under
+15 ms above the bare interpreter, with none of the heavy modules (ssl,
+http.client, smtplib, email, asyncio, concurrent.futures) loaded.
+``import kstalerts.channels`` is measured too. A full run repeats the main
+line on every other CPython 3.8+ that pyenv has on the machine (or those
+listed in ``KSTALERTS_BENCH_PYTHONS``, separated by ``:``).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List, Tuple
+
+from ._harness import ROOT, Result, median, python_env, rounds
+
+NAME = "import"
+TARGET_MS = 15.0
+HEAVY = ("ssl", "http.client", "smtplib", "email", "asyncio", "concurrent.futures")
+
+_PROBE = """
+import sys, json
+before = set(sys.modules)
+import {module}
+after = set(sys.modules)
+new = sorted(m for m in after - before if not m.split('.')[0] == 'kstalerts')
+print(json.dumps({{"stdlib": new, "heavy": [m for m in {heavy!r} if m in sys.modules],
+                  "python": sys.version.split()[0]}}))
+"""
+
+
+def _probe(python: str, module: str) -> Dict[str, List[str]]:
+    out = subprocess.run(
+        [python, "-c", _PROBE.format(module=module, heavy=HEAVY)],
+        cwd=ROOT,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: Dict[str, List[str]] = json.loads(out.stdout)
+    return result
+
+
+def _wall(python: str, code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([python, "-c", code], cwd=ROOT, env=python_env(), check=True)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _other_pythons() -> List[str]:
+    listed = os.environ.get("KSTALERTS_BENCH_PYTHONS")
+    if listed is not None:
+        return [p for p in listed.split(os.pathsep) if p]
+    found = []
+    for path in glob.glob("/root/.pyenv/versions/3.*/bin/python"):
+        version = path.split("/")[-3]
+        parts = version.split(".")
+        if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 8:
+            found.append((int(parts[1]), path))
+    return [path for _minor, path in sorted(found)]
+
+
+def _measure(python: str, n: int, with_channels: bool) -> Tuple[Dict[str, List[float]], Dict[str, str]]:
+    probe = _probe(python, "kstalerts")
+    commands = {
+        "bare": "pass",
+        "stdlib": "; ".join(f"__import__({m!r})" for m in probe["stdlib"]) or "pass",
+        "kstalerts": "import kstalerts",
+    }
+    if with_channels:
+        commands["channels"] = "import kstalerts.channels"
+    for code in commands.values():  # warm the OS file cache and the .pyc files
+        _wall(python, code)
+    samples: Dict[str, List[float]] = {key: [] for key in commands}
+    for i in range(n):
+        keys = list(commands)
+        # rotate the order so no command always runs first after a pause
+        keys = keys[i % len(keys) :] + keys[: i % len(keys)]
+        for key in keys:
+            samples[key].append(_wall(python, commands[key]))
+    return samples, commands
+
+
+def _line(label: str, python: str, samples: Dict[str, List[float]], key: str, n: int) -> Result:
+    bare = median(samples["bare"])
+    stdlib = median(samples["stdlib"])
+    value = median(samples[key])
+    probe = _probe(python, "kstalerts" if key == "kstalerts" else "kstalerts.channels")
+    heavy = probe["heavy"]
+    above = value - bare
+    return Result(
+        NAME,
+        f"{label} on Python {probe['python']}: wall time above bare `python -c pass`",
+        above,
+        "ms",
+        baseline=stdlib - bare,
+        baseline_label="its stdlib modules alone, above bare",
+        target=f"< {TARGET_MS:g} ms above bare",
+        met=above < TARGET_MS and not heavy,
+        rounds=n,
+        note=(
+            f"bare {bare:.1f} ms; "
+            + ("HEAVY modules loaded: " + ", ".join(heavy) if heavy else "no heavy module")
+        ),
+        samples=samples[key],
+        details={
+            "python": python,
+            "bare_ms": bare,
+            "stdlib_floor_ms": stdlib,
+            "total_ms": value,
+            "stdlib_modules": probe["stdlib"],
+            "bare_samples": samples["bare"],
+            "stdlib_samples": samples["stdlib"],
+        },
+    )
+
+
+def run(quick: bool) -> List[Result]:
+    n = rounds(quick, full=40, fast=5)
+    samples, _ = _measure(sys.executable, n, with_channels=True)
+    results = [
+        _line("import kstalerts", sys.executable, samples, "kstalerts", n),
+        _line("import kstalerts.channels", sys.executable, samples, "channels", n),
+    ]
+    if not quick:
+        m = max(5, n // 2)
+        for python in _other_pythons():
+            if os.path.realpath(python) == os.path.realpath(sys.executable):
+                continue
+            try:
+                other, _ = _measure(python, m, with_channels=False)
+            except (OSError, subprocess.CalledProcessError) as exc:
+                results.append(Result(NAME, f"import kstalerts with {python}", None, "ms", note=str(exc)))
+                continue
+            results.append(_line("import kstalerts", python, other, "kstalerts", m))
+    return results
