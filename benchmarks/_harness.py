@@ -85,6 +85,7 @@ def python_env() -> Dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONSTARTUP", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' installs have .pyc files; so do the children
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         env.pop(name, None)
     env["NO_PROXY"] = "*"

@@ -1,12 +1,18 @@
 """Cold ``import kstalerts`` in a fresh interpreter.
 
 Three commands run in turn, round after round, each in a new process:
-``python -c pass`` (the bare interpreter), ``python -c "import <the stdlib
-modules kstalerts itself pulls in>"`` (the floor the package cannot go
-under without importing less) and ``python -c "import kstalerts"``. The
-figure is the median wall time of each; the target is kstalerts under
-15 ms above the bare interpreter, with none of the heavy modules (ssl,
-http.client, smtplib, email, asyncio, concurrent.futures) loaded.
+the bare interpreter (``pass``), an import of the standard-library modules
+kstalerts itself pulls in (the floor the package cannot go under without
+importing less), and ``import kstalerts``. The figure is the median wall
+time of each; the target is kstalerts under 15 ms above the bare
+interpreter, with none of the heavy modules (ssl, http.client, smtplib,
+email, asyncio, concurrent.futures) loaded.
+
+The interpreters run with ``-I -S``: no ``site``, so no ``.pth`` file of
+the environment can pre-load modules and hide part of the cost (an editable
+install's finder, for one, loads ``re``, ``enum`` and ``collections`` at
+start-up). That is the whole cost a script pays on a bare interpreter; the
+same figure with ``site`` on, in this environment, is given in the note.
 ``import kstalerts.channels`` is measured too. A full run repeats the main
 line on every other CPython 3.8+ that pyenv has on the machine (or those
 listed in ``KSTALERTS_BENCH_PYTHONS``, separated by ``:``).
@@ -28,8 +34,12 @@ NAME = "import"
 TARGET_MS = 15.0
 HEAVY = ("ssl", "http.client", "smtplib", "email", "asyncio", "concurrent.futures")
 
+_ISOLATED = ("-I", "-S")
+_PATH = f"import sys; sys.path.insert(0, {ROOT!r})"
+
 _PROBE = """
 import sys, json
+sys.path.insert(0, {root!r})
 before = set(sys.modules)
 import {module}
 after = set(sys.modules)
@@ -41,7 +51,7 @@ print(json.dumps({{"stdlib": new, "heavy": [m for m in {heavy!r} if m in sys.mod
 
 def _probe(python: str, module: str) -> Dict[str, List[str]]:
     out = subprocess.run(
-        [python, "-c", _PROBE.format(module=module, heavy=HEAVY)],
+        [python, *_ISOLATED, "-c", _PROBE.format(root=ROOT, module=module, heavy=HEAVY)],
         cwd=ROOT,
         env=python_env(),
         capture_output=True,
@@ -52,9 +62,12 @@ def _probe(python: str, module: str) -> Dict[str, List[str]]:
     return result
 
 
-def _wall(python: str, code: str) -> float:
+def _wall(python: str, code: str, isolated: bool = True) -> float:
+    flags = _ISOLATED if isolated else ()
+    if isolated:
+        code = f"{_PATH}; {code}"
     start = time.perf_counter()
-    subprocess.run([python, "-c", code], cwd=ROOT, env=python_env(), check=True)
+    subprocess.run([python, *flags, "-c", code], cwd=ROOT, env=python_env(), check=True)
     return (time.perf_counter() - start) * 1000.0
 
 
@@ -71,25 +84,27 @@ def _other_pythons() -> List[str]:
     return [path for _minor, path in sorted(found)]
 
 
-def _measure(python: str, n: int, with_channels: bool) -> Tuple[Dict[str, List[float]], Dict[str, str]]:
+def _measure(python: str, n: int, main: bool) -> Dict[str, List[float]]:
     probe = _probe(python, "kstalerts")
-    commands = {
-        "bare": "pass",
-        "stdlib": "; ".join(f"__import__({m!r})" for m in probe["stdlib"]) or "pass",
-        "kstalerts": "import kstalerts",
+    commands: Dict[str, Tuple[str, bool]] = {
+        "bare": ("pass", True),
+        "stdlib": ("; ".join(f"__import__({m!r})" for m in probe["stdlib"]) or "pass", True),
+        "kstalerts": ("import kstalerts", True),
     }
-    if with_channels:
-        commands["channels"] = "import kstalerts.channels"
-    for code in commands.values():  # warm the OS file cache and the .pyc files
-        _wall(python, code)
+    if main:
+        commands["channels"] = ("import kstalerts.channels", True)
+        commands["bare_site"] = ("pass", False)
+        commands["kstalerts_site"] = ("import kstalerts", False)
+    for code, isolated in commands.values():  # warm the OS file cache and the .pyc files
+        _wall(python, code, isolated)
     samples: Dict[str, List[float]] = {key: [] for key in commands}
     for i in range(n):
         keys = list(commands)
         # rotate the order so no command always runs first after a pause
         keys = keys[i % len(keys) :] + keys[: i % len(keys)]
         for key in keys:
-            samples[key].append(_wall(python, commands[key]))
-    return samples, commands
+            samples[key].append(_wall(python, *commands[key]))
+    return samples
 
 
 def _line(label: str, python: str, samples: Dict[str, List[float]], key: str, n: int) -> Result:
@@ -99,9 +114,17 @@ def _line(label: str, python: str, samples: Dict[str, List[float]], key: str, n:
     probe = _probe(python, "kstalerts" if key == "kstalerts" else "kstalerts.channels")
     heavy = probe["heavy"]
     above = value - bare
+    note = f"bare {bare:.1f} ms; " + (
+        "HEAVY modules loaded: " + ", ".join(heavy) if heavy else "no heavy module"
+    )
+    details: Dict[str, object] = {}
+    if "kstalerts_site" in samples and key == "kstalerts":
+        with_site = median(samples["kstalerts_site"]) - median(samples["bare_site"])
+        note += f"; with site on: {with_site:.1f} ms above bare"
+        details["with_site_above_bare_ms"] = with_site
     return Result(
         NAME,
-        f"{label} on Python {probe['python']}: wall time above bare `python -c pass`",
+        f"{label} on Python {probe['python']}: ms above bare interpreter (-I -S)",
         above,
         "ms",
         baseline=stdlib - bare,
@@ -128,7 +151,7 @@ def _line(label: str, python: str, samples: Dict[str, List[float]], key: str, n:
 
 def run(quick: bool) -> List[Result]:
     n = rounds(quick, full=40, fast=5)
-    samples, _ = _measure(sys.executable, n, with_channels=True)
+    samples = _measure(sys.executable, n, main=True)
     results = [
         _line("import kstalerts", sys.executable, samples, "kstalerts", n),
         _line("import kstalerts.channels", sys.executable, samples, "channels", n),
@@ -139,7 +162,7 @@ def run(quick: bool) -> List[Result]:
             if os.path.realpath(python) == os.path.realpath(sys.executable):
                 continue
             try:
-                other, _ = _measure(python, m, with_channels=False)
+                other = _measure(python, m, main=False)
             except (OSError, subprocess.CalledProcessError) as exc:
                 results.append(Result(NAME, f"import kstalerts with {python}", None, "ms", note=str(exc)))
                 continue

@@ -90,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         outputs.append(args.json)
     for path in outputs:
         dump_json(path, payload)
-        print(f"wrote {os.path.relpath(path)}")
+        print(f"wrote {path}")
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(format_markdown(results, machine) + "\n")

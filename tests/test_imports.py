@@ -1,0 +1,105 @@
+"""What ``import kstalerts`` costs: standard library only, and none of the heavy parts.
+
+Each check runs in a fresh interpreter started with ``-I -S`` (no user or
+site packages on ``sys.path`` at all, no ``PYTHON*`` variables), so a
+third-party import would fail outright, and the modules the import adds are
+compared with the standard library's list (``sys.stdlib_module_names`` on
+3.10+, the standard library's own folders on 3.8 and 3.9). The heavy
+modules a channel needs (``ssl``, ``http.client``, ``smtplib``, ``email``,
+``asyncio``, ``concurrent.futures``) must wait for that channel.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+from typing import Any, Dict
+
+import pytest
+
+import kstalerts
+
+PACKAGE = kstalerts.__name__
+SEARCH_PATH = str(pathlib.Path(kstalerts.__file__).resolve().parent.parent)
+HEAVY = ("ssl", "http.client", "smtplib", "email", "asyncio", "concurrent.futures")
+
+_PROBE = r"""
+import json, sys
+sys.path.insert(0, {path!r})
+before = set(sys.modules)
+{statement}
+new = sorted(set(sys.modules) - before)
+
+def origin(name):
+    spec = getattr(sys.modules[name], "__spec__", None)
+    return getattr(spec, "origin", None)
+
+if hasattr(sys, "stdlib_module_names"):
+    def is_stdlib(name):
+        return name.split(".")[0] in sys.stdlib_module_names
+else:  # 3.8 / 3.9: a module from the standard library's folders, built in or frozen
+    import os, sysconfig
+    roots = {{os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")}}
+    def is_stdlib(name):
+        where = origin(name)
+        if where in (None, "built-in", "frozen"):
+            return True
+        where = os.path.realpath(where)
+        return any(where.startswith(r) for r in roots) and "-packages" not in where
+
+ours = [m for m in new if m == {package!r} or m.startswith({package!r} + ".")]
+print(json.dumps({{
+    "ours": ours,
+    "foreign": [m + " (" + str(origin(m)) + ")" for m in new if m not in ours and not is_stdlib(m)],
+    "heavy": sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in {heavy!r})),
+}}))
+"""
+
+
+def _probe(statement: str) -> Dict[str, Any]:
+    code = _PROBE.format(path=SEARCH_PATH, statement=statement, package=PACKAGE, heavy=HEAVY)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report: Dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+STATEMENTS = {
+    "package": f"import {PACKAGE}",
+    "channels": f"import {PACKAGE}.channels",
+    "public names": f"from {PACKAGE} import AlertManager, AlertMessage, AlertLevel, AlertThrottle",
+    "in-process channels": f"from {PACKAGE}.channels import CallbackChannel, ConsoleChannel, AlertChannel",
+}
+
+
+@pytest.mark.parametrize("what", sorted(STATEMENTS))
+def test_import_needs_only_the_standard_library(what: str) -> None:
+    report = _probe(STATEMENTS[what])
+    assert report["foreign"] == []
+    assert f"{PACKAGE}.models" in report["ours"]  # the probe did see the package load
+
+
+@pytest.mark.parametrize("what", sorted(STATEMENTS))
+def test_import_loads_no_heavy_module(what: str) -> None:
+    assert _probe(STATEMENTS[what])["heavy"] == []
+
+
+def test_channel_modules_wait_until_a_channel_is_asked_for() -> None:
+    report = _probe(f"import {PACKAGE}.channels")
+    loaded = {m.split(".", 2)[-1] for m in report["ours"] if m.startswith(f"{PACKAGE}.channels.")}
+    assert loaded <= {"base", "callback"}, loaded
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    # The checks above would pass vacuously if the probe could not see one.
+    heavy = _probe("import smtplib")["heavy"]
+    assert "smtplib" in heavy
+    assert "email.message" in heavy or "email.utils" in heavy
+
+
+def test_the_probe_sees_a_module_outside_the_standard_library(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "thirdparty_probe_mod.py").write_text("VALUE = 1\n")
+    report = _probe(f"sys.path.insert(0, {str(tmp_path)!r}); import thirdparty_probe_mod")
+    assert [m.split(" ")[0] for m in report["foreign"]] == ["thirdparty_probe_mod"]

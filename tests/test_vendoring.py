@@ -1,0 +1,124 @@
+"""kstalerts still works when copied into another project under another name.
+
+The package folder is copied to ``<tmp>/myapp/_vendor/alerts`` and used from
+a fresh interpreter started with ``-I -S``: no site-packages, no
+``PYTHONPATH``, not even the current directory on ``sys.path``, so the only
+copy it can find is the vendored one; the test first proves that
+``import kstalerts`` fails there. Then the vendored copy sends an alert to a
+loopback sink and the sink checks what it received.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+from typing import List
+
+import pytest
+
+import kstalerts
+
+PACKAGE = kstalerts.__name__
+SOURCE = pathlib.Path(kstalerts.__file__).resolve().parent
+VENDORED = "myapp._vendor.alerts"
+
+
+@pytest.fixture
+def vendored(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A project tree with the package vendored as myapp/_vendor/alerts; returns its root."""
+    vendor = tmp_path / "myapp" / "_vendor"
+    vendor.mkdir(parents=True)
+    (tmp_path / "myapp" / "__init__.py").write_text('"""An application that vendors its alerting."""\n')
+    (vendor / "__init__.py").write_text("")
+    shutil.copytree(SOURCE, vendor / "alerts", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return tmp_path
+
+
+def _isolated(root: pathlib.Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    prelude = f"import sys\nsys.path.insert(0, {str(root)!r})\n"
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", prelude + code, *args],
+        cwd=str(root),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_original_package_is_not_importable_there(vendored: pathlib.Path) -> None:
+    out = _isolated(
+        vendored,
+        f"try:\n    import {PACKAGE}\nexcept ModuleNotFoundError as exc:\n    print('missing', exc.name)\n"
+        f"else:\n    print('found', {PACKAGE}.__file__)\n",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"missing {PACKAGE}"
+
+
+_SEND = """
+import json
+from myapp._vendor.alerts import AlertLevel, AlertManager, AlertMessage, __version__
+from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel
+
+received = []
+with AlertManager() as manager:
+    manager.add_channel(CallbackChannel(received.append, name="sink"))
+    manager.add_channel(ConsoleChannel(sys.stdout), min_level=AlertLevel.WARNING)
+    results = manager.send(AlertMessage("vendored alert", "sent from myapp", AlertLevel.CRITICAL))
+    stats = manager.stats
+print(json.dumps({
+    "results": [[r.channel, r.success, r.error] for r in results],
+    "received": [[a.title, a.body, a.level.name] for a in received],
+    "sent": stats.total_sent,
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("kstalerts", "myapp")),
+    "version": __version__,
+}))
+"""
+
+
+def test_the_vendored_copy_sends_an_alert(vendored: pathlib.Path) -> None:
+    out = _isolated(vendored, _SEND)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    report, console = json.loads(lines[-1]), "\n".join(lines[:-1])
+    assert report["results"] == [["sink", True, None], ["console", True, None]]
+    assert report["received"] == [["vendored alert", "sent from myapp", "CRITICAL"]]
+    assert report["sent"] == 2
+    assert "vendored alert" in console and "sent from myapp" in console
+    assert report["version"] == kstalerts.__version__
+    assert [m for m in report["modules"] if m.split(".")[0] == PACKAGE] == []
+    assert f"{VENDORED}.channels.callback" in report["modules"]
+
+
+def test_the_vendored_command_line_runs(vendored: pathlib.Path) -> None:
+    out = _isolated(
+        vendored,
+        "import runpy\nsys.argv = ['alerts', '--version']\n"
+        f"runpy.run_module({VENDORED!r}, run_name='__main__', alter_sys=True)\n",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"kstalerts {kstalerts.__version__}"
+
+
+def _absolute_self_imports(path: pathlib.Path) -> List[str]:
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        names: List[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found += [
+            f"{path.relative_to(SOURCE)}:{node.lineno} {n}" for n in names if n.split(".")[0] == PACKAGE
+        ]
+    return found
+
+
+def test_no_module_imports_the_package_by_its_name() -> None:
+    offenders = [hit for path in sorted(SOURCE.rglob("*.py")) for hit in _absolute_self_imports(path)]
+    assert offenders == []
