@@ -5,7 +5,8 @@ auth). The baseline is what a hand-written script does at best: one
 ``smtplib.SMTP`` connection kept open, an ``EmailMessage`` built and sent
 with ``send_message`` per alert. A second reference opens a new connection
 per email, which is what a transport that does not keep its connection
-pays. The sink's own count of accepted messages is checked.
+pays. The sink's own count of accepted messages is checked. The ratio
+(time per email, ours over raw) is held to the Slack benchmark's 1.5.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from . import _channels
 from ._harness import Result, median, rounds, spawn_server
 
 NAME = "email"
+TARGET_RATIO = 1.5  # the issue names no figure for email; the brief asks for the Slack ratio
 SENDER = "alerts@example.test"
 RECIPIENT = "ops@example.test"
 
@@ -64,10 +66,9 @@ def _transport(port: int) -> Any:
         raise LookupError(why)
     options: Dict[str, Any] = {"port": port}
     params = inspect.signature(cls).parameters
-    # plain SMTP to the sink: switch off whatever TLS the transport defaults to
-    for name, value in (("starttls", False), ("use_tls", False), ("tls", False), ("ssl", False)):
-        if name in params:
-            options[name] = value
+    # plain SMTP to the sink: the transport defaults to STARTTLS
+    if "security" in params:
+        options["security"] = "none"
     if "timeout" in params:
         options["timeout"] = 10.0
     return cls("127.0.0.1", **options)
@@ -125,7 +126,8 @@ def run(quick: bool) -> List[Result]:
             baseline=base,
             baseline_label="raw smtplib, one connection",
             ratio=base / value,
-            target="none set (ratio = time per email vs raw)",
+            target=f"ratio < {TARGET_RATIO:g} (time per email)",
+            met=base / value < TARGET_RATIO,
             rounds=n,
             note=f"raw smtplib with a new connection per email: {ref:,.0f} emails/s",
             samples=ours,
