@@ -8,7 +8,8 @@ measuring a stand-in under the real name.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Optional, Tuple
+import inspect
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = ("load", "slack_channel", "webhook_channel")
 
@@ -28,7 +29,7 @@ def slack_channel(port: int, *, name: str = "slack", timeout: float = 10.0) -> A
     if cls is None:
         raise LookupError(why)
     url = f"http://127.0.0.1:{port}/services/T000/B000/XXXXXXXX"
-    return cls(url, name=name, timeout=timeout, max_retries=0)
+    return cls(url, **_options(cls, name, timeout, allow_custom_url=True))
 
 
 def webhook_channel(port: int, *, name: str = "webhook", timeout: float = 10.0) -> Any:
@@ -36,4 +37,15 @@ def webhook_channel(port: int, *, name: str = "webhook", timeout: float = 10.0) 
     cls, why = load("kstalerts.channels.webhook", "WebhookChannel")
     if cls is None:
         raise LookupError(why)
-    return cls(f"http://127.0.0.1:{port}/hook", name=name, timeout=timeout, max_retries=0)
+    return cls(f"http://127.0.0.1:{port}/hook", **_options(cls, name, timeout))
+
+
+def _options(cls: Any, name: str, timeout: float, **wanted: Any) -> Dict[str, Any]:
+    """Keyword arguments for a loopback channel: no retries, no proxy, and
+    whatever else is ``wanted`` (only those the class accepts)."""
+    params = inspect.signature(cls).parameters
+    options: Dict[str, Any] = {"name": name, "timeout": timeout, "max_retries": 0}
+    for key, value in dict(wanted, proxy="").items():
+        if key in params:
+            options[key] = value
+    return options
