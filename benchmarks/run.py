@@ -3,8 +3,10 @@
 Prints one table and writes the results, with the machine they ran on, to
 ``benchmarks/results/latest.json`` (and to ``--json PATH`` if given).
 ``--only NAME`` runs some benchmarks; ``--markdown PATH`` also writes the
-table as Markdown (what docs/benchmarks.md shows). ``--quick`` runs few
-rounds: a smoke test that everything still works, not a measurement.
+table as Markdown, and ``--update-doc PATH`` puts it between the
+``<!-- bench:table -->`` and ``<!-- /bench:table -->`` lines of that file
+(docs/benchmarks.md). ``--quick`` runs few rounds: a smoke test that
+everything still works, not a measurement; it writes ``quick.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("--json", metavar="PATH", help="also write the JSON results here")
     parser.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown here")
+    parser.add_argument(
+        "--update-doc", metavar="PATH", help="replace the table between the bench:table markers"
+    )
     parser.add_argument(
         "--only", action="append", choices=[m.NAME for m in MODULES], help="run only this benchmark"
     )
@@ -95,10 +100,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         with open(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(format_markdown(results, machine) + "\n")
         print(f"wrote {args.markdown}")
+    if args.update_doc:
+        _update_doc(args.update_doc, format_markdown(results, machine))
+        print(f"updated {args.update_doc}")
     if failed:
         print(f"benchmarks that raised: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+_START, _END = "<!-- bench:table -->", "<!-- /bench:table -->"
+
+
+def _update_doc(path: str, table: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    head, sep, rest = text.partition(_START)
+    _old, sep2, tail = rest.partition(_END)
+    if not sep or not sep2:
+        raise SystemExit(f"{path}: no {_START} ... {_END} markers")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"{head}{_START}\n{table}\n{_END}{tail}")
 
 
 if __name__ == "__main__":
