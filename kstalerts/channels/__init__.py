@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Dict, Tuple
 
 if TYPE_CHECKING:
+    from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
 
