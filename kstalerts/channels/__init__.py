@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .pagerduty import PagerDutyChannel
+    from .teams import TeamsChannel
 
 __all__ = (
     "AlertChannel",
