@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Union
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = (
     "TRANSPORT_KEYS",
-    "LazyClient",
     "check_service_url",
     "channel_options",
     "config_bool",
@@ -34,6 +32,7 @@ __all__ = (
     "encode_json",
     "iso_time",
     "json_or_none",
+    "make_client",
     "resolve_secret",
     "retry_after_header",
     "service_text",
@@ -175,32 +174,15 @@ def status_error(
     return AlertDeliveryError(f"{service} rejected the request ({reason}){suffix}", status=status)
 
 
-class LazyClient:
-    """One :class:`HTTPClient`, made on first use and dropped by :meth:`close`.
+def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> HTTPClient:
+    """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
 
-    ``kstalerts.http`` (and with it ``http.client`` and ``ssl``) is imported
-    only when the first alert goes out.
+    ``kstalerts.http`` loads here, when a channel is built, not at
+    ``import kstalerts``; ``http.client`` loads on the first request.
     """
+    from ..http import HTTPClient
 
-    def __init__(self, url: Union[str, Secret], transport: Mapping[str, Any]) -> None:
-        self._url = url
-        self._transport = dict(transport)
-        self._client: Optional[HTTPClient] = None
-        self._lock = threading.Lock()
-
-    def get(self) -> HTTPClient:
-        with self._lock:
-            if self._client is None:
-                from ..http import HTTPClient
-
-                self._client = HTTPClient(self._url, **self._transport)
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+    return HTTPClient(url, **transport)
 
 
 def resolve_secret(

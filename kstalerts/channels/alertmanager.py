@@ -27,7 +27,19 @@ import re
 import threading
 import time
 import urllib.parse
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -35,18 +47,21 @@ from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
     TRANSPORT_KEYS,
-    LazyClient,
     channel_options,
     config_bool,
     config_str,
     encode_json,
     iso_time,
     json_or_none,
+    make_client,
     resolve_secret,
     service_text,
     status_error,
 )
 from .base import AlertChannel
+
+if TYPE_CHECKING:
+    from ..http import HTTPClient
 
 __all__ = ("AlertmanagerChannel", "sanitize_label_name")
 
@@ -81,7 +96,7 @@ def sanitize_label_name(name: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class _Member:
     display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
-    client: LazyClient
+    client: HTTPClient
 
 
 class AlertmanagerChannel(AlertChannel):
@@ -145,7 +160,7 @@ class AlertmanagerChannel(AlertChannel):
         if self._authorization is not None and any(u.startswith("http://") for u in self.urls):
             _log.warning("%s: credentials will be sent over plain http", self.name)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._members = tuple(_Member(_display(u), LazyClient(u, transport)) for u in self.urls)
+        self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
         self._local = threading.local()
 
     # -- payload ------------------------------------------------------------
@@ -244,7 +259,7 @@ class AlertmanagerChannel(AlertChannel):
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
         try:
-            response = member.client.get().post(body, headers=headers, timeout=timeout)
+            response = member.client.post(body, headers=headers, timeout=timeout)
         except AlertDeliveryError as exc:
             return exc
         if 200 <= response.status < 300:

@@ -28,13 +28,13 @@ from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
     TRANSPORT_KEYS,
-    LazyClient,
     channel_options,
     config_bool,
     config_str,
     encode_json,
     iso_time,
     json_or_none,
+    make_client,
     resolve_secret,
     service_text,
     status_error,
@@ -130,7 +130,7 @@ class PagerDutyChannel(AlertChannel):
         self.client_url = client_url
         self.resolving = bool(resolve)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = LazyClient(events_url, transport)
+        self._client = make_client(events_url, transport)
 
     # -- payload ------------------------------------------------------------
     @staticmethod
@@ -189,7 +189,7 @@ class PagerDutyChannel(AlertChannel):
 
     def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
         event = {"routing_key": self._routing_key.reveal(), **self.build_payload(alert)}
-        response = self._client.get().post(
+        response = self._client.post(
             encode_json(event),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             timeout=timeout,

@@ -24,13 +24,13 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
     TRANSPORT_KEYS,
-    LazyClient,
     channel_options,
     check_service_url,
     config_bool,
     encode_json,
     iso_time,
     json_or_none,
+    make_client,
     resolve_secret,
     service_text,
     status_error,
@@ -81,7 +81,7 @@ class TeamsChannel(AlertChannel):
         url = check_service_url(raw, service="Teams", hosts=_HOSTS, path=_PATH, allow_custom=allow_custom_url)
         self._url = Secret(url)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = LazyClient(self._url, transport)
+        self._client = make_client(self._url, transport)
 
     # -- payload ------------------------------------------------------------
     def build_card(self, alert: AlertMessage) -> Dict[str, Any]:
@@ -130,7 +130,7 @@ class TeamsChannel(AlertChannel):
 
     # -- delivery -------------------------------------------------------------
     def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
-        response = self._client.get().post(
+        response = self._client.post(
             encode_json(self.build_payload(alert)),
             headers={"Content-Type": "application/json"},
             timeout=timeout,
