@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .discord import DiscordChannel
     from .pagerduty import PagerDutyChannel
     from .teams import TeamsChannel
 
