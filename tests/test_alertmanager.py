@@ -370,3 +370,71 @@ def test_cluster_with_one_member_stopped_still_delivers(
     assert f"; {second.url}: " in failed.error
     assert failed.error.endswith("(gave up after 3 attempts)")
     assert len(waits) == 2  # backed off between the attempts
+
+
+# -- edges ------------------------------------------------------------------------------
+def test_a_payload_over_the_request_limit_is_a_permanent_failure(recording_server: ServiceServer) -> None:
+    labels = {f"l{i}": "v" * 20000 for i in range(60)}
+    result = _channel(recording_server.url).send(AlertMessage("x", labels=labels))
+    assert (result.success, result.retryable, result.attempts) == (False, False, 1)
+    assert result.error is not None and result.error.endswith(
+        "bytes, more than the 1048576-byte request limit"
+    )
+    assert recording_server.requests == []
+
+
+def test_a_redirect_is_not_followed(recording_server: ServiceServer) -> None:
+    recording_server.force(302, b"", {"Location": "http://elsewhere/"})
+    result = _channel(recording_server.url).send(AlertMessage("x"))
+    assert (result.success, result.status) == (False, 302)
+    assert (
+        result.error
+        == f"{recording_server.url}: Alertmanager answered with a redirect (HTTP 302 Found), not followed"
+    )
+
+
+def test_alertmanager_422_message_is_shown(alertmanager: AlertmanagerProcess) -> None:
+    class BadGenerator(AlertmanagerChannel):
+        def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
+            return {**super().build_alert(alert), "generatorURL": "not a url"}
+
+    result = BadGenerator(alertmanager.url, max_retries=0).send(AlertMessage(_unique()))
+    assert (result.success, result.status) == (False, 422)
+    assert result.error == (
+        f"{alertmanager.url}: Alertmanager rejected the request (HTTP 422 Unprocessable Entity):"
+        ' 0.generatorURL in body must be of type uri: "not a url"'
+    )
+
+
+def test_from_config_basic_auth_by_credential_or_literal(recording_server: ServiceServer) -> None:
+    by_name = AlertmanagerChannel.from_config(
+        {"url": recording_server.url, "basic_auth": "am_basic"}, _Resolver({"am_basic": "ops:pa:ss"})
+    )
+    literal = AlertmanagerChannel.from_config(
+        {"url": recording_server.url, "username": "ops", "password": "pa:ss"}
+    )
+    for ch in (by_name, literal):
+        assert ch.send(AlertMessage("x")).success
+        ch.close()
+    expected = "Basic " + base64.b64encode(b"ops:pa:ss").decode()
+    assert [r.headers["authorization"] for r in recording_server.requests] == [expected, expected]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": [5]}, "url: alertmanager URL must be a string, got 5"),
+        ({"generator_url": "runbook"}, "generator_url: generator_url must be an http(s) URL, got 'runbook'"),
+        ({"labels": {f"l{i}": "v" for i in range(65)}}, "labels: too many labels: 65 (the limit is 64)"),
+        ({"bearer_token": "a\nb"}, "bearer_token: alertmanager: the bearer token must be a non-empty line"),
+        (
+            {"basic_auth": ("a:b", "c")},
+            "basic_auth: alertmanager: basic_auth needs a user name (without ':') and a password",
+        ),
+    ],
+)
+def test_more_bad_settings(kwargs: Dict[str, Any], message: str) -> None:
+    kwargs.setdefault("url", "http://am:9093")
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertmanagerChannel(**kwargs)
+    assert str(info.value) == message

@@ -239,3 +239,39 @@ def test_from_config(discord_server: DiscordServer) -> None:
             DiscordChannel.from_config(config)
         assert str(info.value) == message
     assert DiscordChannel.config_keys >= {"webhook_url", "username", "avatar_url", "allow_custom_url"}
+
+
+def test_avatar_and_a_204_without_message(discord_server: DiscordServer) -> None:
+    discord_server.force(204, b"", {})
+    ch = _channel(discord_server.webhook_url, avatar_url="https://img.example/a.png")
+    result = ch.send(AlertMessage("x"))
+    assert (result.success, result.message_id) == (True, None)
+    assert discord_server.requests[0].json["avatar_url"] == "https://img.example/a.png"
+    ch.close()
+
+
+def test_an_empty_bucket_longer_than_the_timeout_is_a_retryable_wait(discord_server: DiscordServer) -> None:
+    clock = FakeClock()
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "30"}
+    discord_server.force(200, b'{"id": "1"}', {"Content-Type": "application/json", **headers})
+    ch = _channel(discord_server.webhook_url, max_retries=0, clock=clock, sleep=clock.sleep)
+    assert ch.send(AlertMessage("first")).success
+    result = ch.send(AlertMessage("second"))
+    assert (result.success, result.retryable, result.attempts) == (False, True, 1)
+    assert result.error == "Discord rate-limit bucket is empty; it refills in 30.00s"
+    assert len(discord_server.requests) == 1  # the second alert earned no 429: it was never sent
+
+
+def test_form_errors_and_unusable_waits(discord_server: DiscordServer) -> None:
+    body = {"message": "Invalid Form Body", "code": 50035, "errors": {"embeds": "too big"}}
+    discord_server.force(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    result = _channel(discord_server.webhook_url).send(AlertMessage("x"))
+    assert result.error == (
+        'Discord rejected the request (HTTP 400 Bad Request): Invalid Form Body (code 50035): {"embeds":"too big"}'
+    )
+    clock = FakeClock()
+    bad = json.dumps({"message": "slow down", "retry_after": "soon"}).encode()
+    discord_server.force(429, bad, {"Content-Type": "application/json", "X-RateLimit-Reset-After": "nan"})
+    result = _channel(discord_server.webhook_url, clock=clock, sleep=clock.sleep).send(AlertMessage("y"))
+    assert result.success
+    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.5  # no usable wait: the policy's back-off

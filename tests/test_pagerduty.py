@@ -212,3 +212,18 @@ def test_from_config_errors() -> None:
             PagerDutyChannel.from_config(config)
         assert str(info.value) == message
     assert PagerDutyChannel.config_keys >= {"routing_key", "events_url", "source", "class", "resolve"}
+
+
+def test_client_url_and_a_2xx_without_json(pagerduty_server: PagerDutyServer) -> None:
+    pagerduty_server.force(202, b"", {})
+    ch = _channel(pagerduty_server, [], client_url="https://status.example")
+    result = ch.send(AlertMessage("x", dedup_key="k1"))
+    assert (result.success, result.message_id) == (True, "k1")  # our own key when PD gives none back
+    assert pagerduty_server.requests[0].json["client_url"] == "https://status.example"
+    ch.close()
+
+
+def test_a_4xx_without_json_shows_its_text(pagerduty_server: PagerDutyServer) -> None:
+    pagerduty_server.force(403, b"Forbidden for this account", {"Content-Type": "text/plain"})
+    result = _channel(pagerduty_server, []).send(AlertMessage("x"))
+    assert result.error == "PagerDuty rejected the request (HTTP 403 Forbidden): Forbidden for this account"

@@ -184,3 +184,10 @@ def test_from_config(teams_server: TeamsServer) -> None:
     assert str(info.value) == "credentials: teams: needs credentials: or webhook_url:"
     assert TeamsChannel.from_config({"webhook_url": CONNECTOR}).name == "teams"
     assert TeamsChannel.config_keys >= {"webhook_url", "allow_custom_url", "proxy"}
+
+
+def test_close_keeps_the_channel_usable(teams_server: TeamsServer) -> None:
+    ch = _channel(teams_server.connector_url, [])
+    assert ch.send(AlertMessage("a")).success
+    ch.close()
+    assert ch.send(AlertMessage("b")).success
