@@ -13,13 +13,13 @@ from typing import Any, Dict, List
 
 import pytest
 
-from kstalerts import AlertLevel, AlertMessage
+from kstalerts import AlertLevel, AlertManager, AlertMessage
 from kstalerts.channels import AlertmanagerChannel
 from kstalerts.channels.alertmanager import sanitize_label_name
 from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.limits import MAX_ALERTMANAGER_URLS
 from tests.servers.alertmanager import AM_PASSWORD, AM_USER, AlertmanagerProcess
-from tests.servers.paging import ServiceServer
+from tests.servers.paging import DiscordServer, PagerDutyServer, ServiceServer, TeamsServer
 
 T0 = 1700000000.25  # 2023-11-14T22:13:20.250Z
 
@@ -438,3 +438,50 @@ def test_more_bad_settings(kwargs: Dict[str, Any], message: str) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         AlertmanagerChannel(**kwargs)
     assert str(info.value) == message
+
+
+def test_manager_from_config_fans_out_to_all_four_services(
+    alertmanager: AlertmanagerProcess,
+    pagerduty_server: PagerDutyServer,
+    teams_server: TeamsServer,
+    discord_server: DiscordServer,
+) -> None:
+    resolver = _Resolver(
+        {
+            "pd_key": PagerDutyServer.routing_key,
+            "teams_hook": teams_server.workflow_url,
+            "discord_hook": discord_server.webhook_url,
+        }
+    )
+    config = {
+        "alerts": {
+            "channels": {
+                "timeout": 5.0,
+                "max_retries": 0,
+                "am": {"type": "alertmanager", "url": alertmanager.url, "labels": {"via": "config"}},
+                "pd": {
+                    "type": "pagerduty",
+                    "credentials": "pd_key",
+                    "events_url": pagerduty_server.events_url,
+                    "min_level": "critical",
+                },
+                "teams": {"type": "teams", "credentials": "teams_hook", "allow_custom_url": True},
+                "discord": {"type": "discord", "credentials": "discord_hook", "allow_custom_url": True},
+            }
+        }
+    }
+    name = _unique()
+    with AlertManager.from_config(config, credential_resolver=resolver) as manager:
+        warning = manager.send(AlertMessage(name + "-w", level=AlertLevel.WARNING))
+        critical = manager.send(AlertMessage(name, "details", level=AlertLevel.CRITICAL))
+    assert sorted(r.channel for r in warning if r.success) == ["am", "discord", "teams"]
+    assert sorted(r.channel for r in critical if r.success) == [
+        "alertmanager",
+        "discord",
+        "pagerduty",
+        "teams",
+    ]
+    [stored] = alertmanager.alerts(alertname=name)
+    assert stored["labels"] == {"alertname": name, "severity": "critical", "via": "config"}
+    assert list(pagerduty_server.incidents.values()) == ["triggered"]
+    assert len(teams_server.requests) == 2 and len(discord_server.messages) == 2
