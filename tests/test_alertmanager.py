@@ -475,12 +475,7 @@ def test_manager_from_config_fans_out_to_all_four_services(
         warning = manager.send(AlertMessage(name + "-w", level=AlertLevel.WARNING))
         critical = manager.send(AlertMessage(name, "details", level=AlertLevel.CRITICAL))
     assert sorted(r.channel for r in warning if r.success) == ["am", "discord", "teams"]
-    assert sorted(r.channel for r in critical if r.success) == [
-        "alertmanager",
-        "discord",
-        "pagerduty",
-        "teams",
-    ]
+    assert sorted(r.channel for r in critical if r.success) == ["am", "discord", "pd", "teams"]
     [stored] = alertmanager.alerts(alertname=name)
     assert stored["labels"] == {"alertname": name, "severity": "critical", "via": "config"}
     assert list(pagerduty_server.incidents.values()) == ["triggered"]

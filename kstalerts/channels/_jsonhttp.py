@@ -10,6 +10,7 @@ move in :mod:`kstalerts.http`, which is imported on first delivery only.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import urllib.parse
@@ -58,8 +59,11 @@ def encode_json(payload: Any) -> bytes:
 
 
 def iso_time(timestamp: float) -> str:
-    """RFC 3339 UTC time with milliseconds: ``2026-11-27T09:55:08.485Z``."""
-    millis = round(timestamp * 1000)
+    """RFC 3339 UTC time with milliseconds: ``2026-11-27T09:55:08.485Z``.
+
+    Truncated, never rounded up: an ``endsAt`` of "now" must not lie in the future.
+    """
+    millis = math.floor(timestamp * 1000)
     seconds, millis = divmod(millis, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
