@@ -304,7 +304,9 @@ def test_alertmanager_rejection_is_permanent_with_its_text(alertmanager: Alertma
     )
 
 
-def test_basic_auth_against_a_protected_alertmanager(alertmanager_basic_auth: AlertmanagerProcess) -> None:
+def test_basic_auth_against_a_protected_alertmanager(
+    alertmanager_basic_auth: AlertmanagerProcess, caplog_all: pytest.LogCaptureFixture
+) -> None:
     am = alertmanager_basic_auth
     name = _unique()
     good = _channel(am.url, basic_auth=(AM_USER, AM_PASSWORD))
@@ -321,6 +323,8 @@ def test_basic_auth_against_a_protected_alertmanager(alertmanager_basic_auth: Al
 
     anonymous = _channel(am.url)
     assert anonymous.send(AlertMessage(_unique())).status == 401
+    assert caplog_all.records
+    assert AM_PASSWORD not in caplog_all.text and "wrong-SECRET" not in caplog_all.text
 
 
 def test_bearer_token_goes_in_the_authorization_header(recording_server: ServiceServer) -> None:

@@ -275,3 +275,14 @@ def test_form_errors_and_unusable_waits(discord_server: DiscordServer) -> None:
     result = _channel(discord_server.webhook_url, clock=clock, sleep=clock.sleep).send(AlertMessage("y"))
     assert result.success
     assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.5  # no usable wait: the policy's back-off
+
+
+def test_no_secret_in_logs(discord_server: DiscordServer, caplog_all: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    discord_server.global_limit(retry_after=0.5)
+    ch = _channel(discord_server.webhook_url, clock=clock, sleep=clock.sleep)
+    assert ch.send(AlertMessage("x")).success
+    wrong = _channel(discord_server.webhook_url.rsplit("/", 1)[0] + "/wrong-TOKEN-value")
+    assert not wrong.send(AlertMessage("y")).success
+    assert caplog_all.records  # the HTTP client did log the requests
+    assert discord_server.token not in caplog_all.text and "wrong-TOKEN-value" not in caplog_all.text

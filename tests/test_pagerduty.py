@@ -227,3 +227,13 @@ def test_a_4xx_without_json_shows_its_text(pagerduty_server: PagerDutyServer) ->
     pagerduty_server.force(403, b"Forbidden for this account", {"Content-Type": "text/plain"})
     result = _channel(pagerduty_server, []).send(AlertMessage("x"))
     assert result.error == "PagerDuty rejected the request (HTTP 403 Forbidden): Forbidden for this account"
+
+
+def test_no_routing_key_in_logs(
+    pagerduty_server: PagerDutyServer, caplog_all: pytest.LogCaptureFixture
+) -> None:
+    pagerduty_server.rate_limit()
+    assert _channel(pagerduty_server, []).send(AlertMessage("x")).success
+    assert _channel(pagerduty_server, [], routing_key="e" * 32).send(AlertMessage("x")).status == 400
+    assert caplog_all.records
+    assert KEY not in caplog_all.text and "e" * 32 not in caplog_all.text

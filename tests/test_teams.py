@@ -191,3 +191,10 @@ def test_close_keeps_the_channel_usable(teams_server: TeamsServer) -> None:
     assert ch.send(AlertMessage("a")).success
     ch.close()
     assert ch.send(AlertMessage("b")).success
+
+
+def test_no_url_secret_in_logs(teams_server: TeamsServer, caplog_all: pytest.LogCaptureFixture) -> None:
+    teams_server.rate_limit(workflow=True, retry_after=0)
+    assert _channel(teams_server.workflow_url, []).send(AlertMessage("x")).success
+    assert caplog_all.records
+    assert "SECRETSIG" not in caplog_all.text and "invoke" not in caplog_all.text
