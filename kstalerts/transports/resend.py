@@ -66,7 +66,11 @@ class ResendTransport(MailTransport):
         self.ssl_verify = bool(ssl_verify)
         self.ssl_ca_bundle = ssl_ca_bundle
         self.proxy = proxy
-        self._client: Any = None
+        from ..http import HTTPClient
+
+        self._client = HTTPClient(
+            self.base_url + "/emails", ssl_verify=self.ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy
+        )
 
     def describe(self) -> str:
         """``resend <base_url>``."""
@@ -76,10 +80,8 @@ class ResendTransport(MailTransport):
         return f"ResendTransport(base_url={self.base_url!r}, api_key=***)"
 
     def close(self) -> None:
-        """Close the pooled HTTP connections."""
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        """Close the idle pooled connections (the transport stays usable)."""
+        self._client.close()
 
     # -- the request ------------------------------------------------------
     def build_request(self, message: EmailMessage) -> Dict[str, Any]:
@@ -116,25 +118,13 @@ class ResendTransport(MailTransport):
             "Accept": "application/json",
             "Idempotency-Key": idempotency_key(message),
         }
-        response = self._http().post(body, headers=headers, timeout=limit)
+        response = self._client.post(body, headers=headers, timeout=limit)
         status = response.status
         data = _json(response.body)
         if 200 <= status < 300:
             email_id = data.get("id") if isinstance(data, dict) else None
             return clean_reply(email_id)[:_MAX_ID_CHARS] if isinstance(email_id, str) and email_id else None
         raise self._error(status, response.headers, data)
-
-    def _http(self) -> Any:
-        if self._client is None:
-            from ._http import HTTPClient
-
-            self._client = HTTPClient(
-                self.base_url + "/emails",
-                ssl_verify=self.ssl_verify,
-                ssl_ca_bundle=self.ssl_ca_bundle,
-                proxy=self.proxy,
-            )
-        return self._client
 
     def _error(self, status: int, headers: Mapping[str, str], data: Any) -> AlertDeliveryError:
         name = message = ""
