@@ -16,7 +16,7 @@ from kstalerts.channels import EmailChannel
 from kstalerts.transports import PartialDeliveryError, ResendTransport, SMTPTransport
 from kstalerts.transports.resend import idempotency_key
 from tests.servers.resend import rate_limited, reply, server_error, validation_error
-from tests.servers.smtp import USERS, ScriptedHandler, wait_for
+from tests.servers.smtp import USERS, ScriptedHandler
 
 PASSWORD = USERS["alerts"]
 SECRET_FORMS = (
@@ -304,8 +304,8 @@ def test_connection_refused_is_retryable() -> None:
     assert caught.value.retryable is True
 
 
-def test_trickling_server_cannot_stretch_the_deadline(trickle_server: Any) -> None:
-    server = trickle_server(b"220-" + b"x" * 200 + b"\r\n", 0.05)
+def test_trickling_server_cannot_stretch_the_deadline(script_server: Any) -> None:
+    server = script_server([b"220-" + b"x" * 200 + b"\r\n"], interval=0.05)
     started = time.monotonic()
     with pytest.raises(AlertDeliveryError) as caught:
         SMTPTransport("127.0.0.1", server.port, security="none").send(make_message(), timeout=1.0)
@@ -315,12 +315,82 @@ def test_trickling_server_cannot_stretch_the_deadline(trickle_server: Any) -> No
     assert elapsed < 2.0
 
 
-def test_bad_greeting_is_reported(trickle_server: Any) -> None:
-    server = trickle_server(b"554 5.3.2 go away\r\n", 0.0)
+def test_bad_greeting_is_reported(script_server: Any) -> None:
+    server = script_server([b"554 5.3.2 go away\r\n"])
     with pytest.raises(AlertDeliveryError) as caught:
         SMTPTransport("127.0.0.1", server.port, security="none").send(make_message(), timeout=2)
     assert str(caught.value) == f"127.0.0.1:{server.port} answered: 554 5.3.2 go away"
     assert caught.value.retryable is False
+
+
+GREETING = b"220 mx.test ESMTP\r\n"
+EHLO_TLS = b"250-mx.test\r\n250 STARTTLS\r\n"
+
+
+def test_stalled_tls_handshake_keeps_the_deadline(script_server: Any, smtp_ca: Any) -> None:
+    server = script_server([GREETING, EHLO_TLS, b"220 go ahead\r\n"], hold=True)
+    started = time.monotonic()
+    with pytest.raises(AlertDeliveryError) as caught:
+        SMTPTransport("127.0.0.1", server.port, ssl_ca_bundle=smtp_ca[1]).send(make_message(), timeout=1.0)
+    assert str(caught.value) == f"127.0.0.1:{server.port} did not answer within 1s"
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("replies", "error", "retryable", "status"),
+    [
+        (
+            [GREETING, EHLO_TLS, b"454 4.7.0 TLS not available\r\n"],
+            "answered: 454 4.7.0 TLS not available",
+            True,
+            454,
+        ),
+        ([GREETING, EHLO_TLS], "closed the connection", True, None),
+        ([b"hello there\r\n"], "sent a malformed reply: hello there", True, None),
+        ([b"220" + b"x" * 9000], "sent a malformed reply: reply line too long", True, None),
+        ([b"220-x\r\n" * 300], "sent a malformed reply: reply has too many lines", True, None),
+    ],
+)
+def test_protocol_failures(
+    script_server: Any, smtp_ca: Any, replies: Any, error: str, retryable: bool, status: Any
+) -> None:
+    server = script_server(replies)
+    with pytest.raises(AlertDeliveryError) as caught:
+        SMTPTransport("127.0.0.1", server.port, ssl_ca_bundle=smtp_ca[1]).send(make_message(), timeout=2)
+    assert str(caught.value) == f"127.0.0.1:{server.port} {error}"
+    assert (caught.value.retryable, caught.value.status) == (retryable, status)
+
+
+def test_no_auth_offered_is_permanent(script_server: Any) -> None:
+    server = script_server([GREETING, b"250 mx.test\r\n"], hold=True)
+    transport = SMTPTransport(
+        "127.0.0.1",
+        server.port,
+        security="none",
+        username="alerts",
+        password=PASSWORD,
+        allow_plaintext_auth=True,
+    )
+    with pytest.raises(AlertDeliveryError) as caught:
+        transport.send(make_message(), timeout=2)
+    assert str(caught.value) == f"127.0.0.1:{server.port}: SMTP AUTH extension not supported by server."
+    assert caught.value.retryable is False
+    assert server.received == [b"ehlo " + server.received[0][5:]]  # nothing after EHLO
+
+
+def test_message_without_recipients_is_refused() -> None:
+    message = EmailMessage()
+    message["From"] = "a@example.com"
+    with pytest.raises(AlertDeliveryError) as caught:
+        SMTPTransport("mail.example.com").send(message, timeout=1)
+    assert str(caught.value) == "the message has no sender or no recipients"
+
+
+def test_unknown_host_is_retryable() -> None:
+    with pytest.raises(AlertDeliveryError) as caught:
+        SMTPTransport("no-such-host.invalid", security="none").send(make_message(), timeout=2)
+    assert str(caught.value).startswith("cannot resolve no-such-host.invalid: ")
+    assert caught.value.retryable is True
 
 
 @pytest.mark.parametrize(
@@ -445,5 +515,79 @@ def test_resend_unreachable_is_retryable() -> None:
     assert str(port) not in str(caught.value)
 
 
-def test_wait_for_helper() -> None:
-    assert wait_for(lambda: True)
+def test_resend_request_carries_every_field(resend_server: Any) -> None:
+    message = make_message("a@example.com")
+    message["Cc"] = "c@example.com"
+    message["Reply-To"] = "Desk <desk@example.com>"
+    message["X-Alert-Level"] = "CRITICAL"
+    message.add_alternative("<p>the disk is full</p>", subtype="html")
+    assert ResendTransport(API_KEY).build_request(message) == {
+        "from": "Alerts <alerts@example.com>",
+        "to": ["a@example.com"],
+        "cc": ["c@example.com"],
+        "reply_to": ["Desk <desk@example.com>"],
+        "subject": "[ALERT] [WARNING] disk",
+        "text": "the disk is full\n",
+        "html": "<p>the disk is full</p>\n",
+        "headers": {"X-Alert-Level": "CRITICAL"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "retryable"),
+    [
+        (
+            reply(409, "concurrent_idempotent_requests", "Same key in flight."),
+            "409 (concurrent_idempotent_requests)",
+            True,
+        ),
+        (reply(409, "invalid_idempotent_request", "Key reused."), "409 (invalid_idempotent_request)", False),
+        (reply(403, "validation_error", "Domain not verified."), "403 (validation_error)", False),
+        ((302, {"Location": "https://example.com/"}, b""), "302", False),
+        ((502, {}, b"<html>bad gateway</html>"), "502", True),
+    ],
+)
+def test_resend_statuses(resend_server: Any, answer: Any, error: str, retryable: bool) -> None:
+    server = resend_server()
+    server.replies.append(answer)
+    with pytest.raises(AlertDeliveryError) as caught:
+        ResendTransport(API_KEY, base_url=server.url).send(make_message(), timeout=5)
+    assert str(caught.value).startswith(f"Resend answered {error}")
+    assert caught.value.retryable is retryable
+
+
+def test_resend_success_without_an_id(resend_server: Any) -> None:
+    server = resend_server()
+    server.replies.append((200, {}, b"not json"))
+    assert ResendTransport(API_KEY, base_url=server.url).send(make_message(), timeout=5) is None
+
+
+def test_idempotency_key_without_message_id() -> None:
+    message = make_message()
+    del message["Message-ID"]
+    assert idempotency_key(message) == idempotency_key(message)
+    other = make_message("z@example.com")
+    del other["Message-ID"]
+    assert idempotency_key(message) != idempotency_key(other)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"api_key": ""}, "api_key: must be a non-empty string"),
+        ({"api_key": "re_ key"}, "api_key: must not contain spaces or control characters"),
+        (
+            {"base_url": "https://api.resend.com/?x=1"},
+            "base_url: must not carry user info, a query or a fragment",
+        ),
+        (
+            {"base_url": "ftp://api.resend.com"},
+            "base_url: must be an https:// URL (http:// only to a loopback address)",
+        ),
+    ],
+)
+def test_resend_settings_are_checked(kwargs: Any, error: str) -> None:
+    options = {"api_key": API_KEY, **kwargs}
+    with pytest.raises(AlertConfigurationError) as caught:
+        ResendTransport(**options)
+    assert str(caught.value).startswith(error)

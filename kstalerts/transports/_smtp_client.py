@@ -166,6 +166,7 @@ class DeadlineSMTP(smtplib.SMTP):
                 code = int(line[:3])
             except ValueError:
                 code = -1
+                lines[-1] = line.strip(b" \t\r\n")  # no code to cut off: show it all
                 break
             if line[3:4] != b"-":
                 break
@@ -187,7 +188,7 @@ class DeadlineSMTP(smtplib.SMTP):
                 return line
             if len(self._buffer) > _MAX_LINE:
                 self.close()
-                raise smtplib.SMTPResponseException(500, b"Line too long.")
+                raise smtplib.SMTPResponseException(-1, b"reply line too long")
             if sock is None:
                 raise smtplib.SMTPServerDisconnected("not connected")
             self._arm(sock)

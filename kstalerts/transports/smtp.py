@@ -227,13 +227,16 @@ class SMTPTransport(MailTransport):
                 retryable=bool(codes) and all(_temporary(code) for code in codes),
                 status=max(codes) if codes else None,
             )
+        if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code < 0:
+            text = clean_reply(exc.smtp_error, secrets=secrets)
+            return AlertDeliveryError(f"{where} sent a malformed reply: {text}", retryable=True)
         if isinstance(exc, smtplib.SMTPResponseException):
             text = clean_reply(exc.smtp_error, secrets=secrets)
             what = "refused the login" if isinstance(exc, smtplib.SMTPAuthenticationError) else "answered"
             return AlertDeliveryError(
                 f"{where} {what}: {exc.smtp_code} {text}".rstrip(),
-                retryable=exc.smtp_code < 0 or _temporary(exc.smtp_code),
-                status=exc.smtp_code if exc.smtp_code > 0 else None,
+                retryable=_temporary(exc.smtp_code),
+                status=exc.smtp_code,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return AlertDeliveryError(f"{where} closed the connection", retryable=True)

@@ -10,8 +10,8 @@ queued replies make MAIL or DATA answer 421/451/550 before succeeding and
 whose ``refuse`` set rejects some recipients. Everything the server saw
 (MAIL, RCPT, DATA, AUTH) is recorded on the handler.
 
-``trickle_server`` is a raw TCP server that answers one byte at a time,
-for the deadline tests.
+``script_server`` is a raw TCP peer that plays a list of replies, a byte
+at a time if asked, for the deadline and protocol-error tests.
 """
 
 from __future__ import annotations
@@ -191,17 +191,22 @@ def smtp_server(smtp_ca: Tuple[trustme.CA, str]) -> Iterator[Callable[..., SMTPS
         server.stop()
 
 
-class TrickleServer:
-    """Accepts connections and sends ``reply`` one byte every ``interval``."""
+class ScriptServer:
+    """A raw TCP server that plays ``replies``: the first on connect, each
+    next one after reading a line from the client. ``interval`` drips every
+    byte with a pause; ``hold`` keeps the connection open (silent) after the
+    script instead of closing it. ``received`` holds the client's lines."""
 
-    def __init__(self, reply: bytes, interval: float) -> None:
+    def __init__(self, replies: List[bytes], interval: float = 0.0, hold: bool = False) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._reply = reply
+        self.received: List[bytes] = []
+        self._replies = replies
         self._interval = interval
+        self._hold = hold
+        self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, name="trickle", daemon=True)
+        self._accept = threading.Thread(target=self._serve, name="smtp-script", daemon=True)
         self._accept.start()
 
     def _serve(self) -> None:
@@ -211,19 +216,47 @@ class TrickleServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 continue
-            thread = threading.Thread(target=self._drip, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self._play, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _drip(self, conn: socket.socket) -> None:
+    def _play(self, conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        pending = b""
         with conn:
-            for byte in self._reply:
+            for index, reply in enumerate(self._replies):
+                if index:
+                    while b"\n" not in pending:
+                        if self._stop.is_set():
+                            return
+                        try:
+                            chunk = conn.recv(4096)
+                        except socket.timeout:
+                            continue
+                        except OSError:
+                            return
+                        if not chunk:
+                            return
+                        pending += chunk
+                    line, _, pending = pending.partition(b"\n")
+                    self.received.append(line.rstrip(b"\r"))
+                if not self._send(conn, reply):
+                    return
+            while self._hold and not self._stop.wait(0.05):
+                pass
+
+    def _send(self, conn: socket.socket, reply: bytes) -> bool:
+        try:
+            if self._interval <= 0:
+                conn.sendall(reply)
+                return True
+            for byte in reply:
                 if self._stop.wait(self._interval):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
+                    return False
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -234,12 +267,12 @@ class TrickleServer:
 
 
 @pytest.fixture
-def trickle_server() -> Iterator[Callable[[bytes, float], TrickleServer]]:
-    """``trickle_server(reply, interval)``: a server that drips its reply."""
-    started: List[TrickleServer] = []
+def script_server() -> Iterator[Callable[..., ScriptServer]]:
+    """``script_server(replies, interval=0.0, hold=False)``: a scripted raw SMTP peer."""
+    started: List[ScriptServer] = []
 
-    def start(reply: bytes, interval: float) -> TrickleServer:
-        server = TrickleServer(reply, interval)
+    def start(replies: List[bytes], interval: float = 0.0, hold: bool = False) -> ScriptServer:
+        server = ScriptServer(replies, interval, hold)
         started.append(server)
         return server
 
