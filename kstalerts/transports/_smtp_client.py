@@ -5,10 +5,11 @@ before every read and write the socket's timeout is set to the time left
 until the attempt's deadline, so a server that trickles a byte at a time
 cannot stretch an attempt past it; TLS (on connect or after STARTTLS) always
 uses the verified context it is given. Replies are read with caps on line
-length and line count. The conversation can be traced to the
-``kstalerts.transports.smtp`` logger at DEBUG level; AUTH exchanges (whose
-base64 lines carry the password) and message contents never are, and
-smtplib's own ``set_debuglevel`` output is switched off.
+length (8192 bytes, as smtplib) and on size (``MAX_RESPONSE_BYTES``). The
+conversation can be traced to the ``kstalerts.transports.smtp`` logger at
+DEBUG level; AUTH exchanges (whose base64 lines carry the password) and
+message contents never are, and smtplib's own ``set_debuglevel`` output is
+switched off.
 
 This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
@@ -23,12 +24,13 @@ import ssl
 import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+from ..limits import MAX_RESPONSE_BYTES
+
 __all__ = ("DeadlineSMTP", "DeadlineExceeded", "StartTLSMissing")
 
 _log = logging.getLogger("kstalerts.transports.smtp")
 
 _MAX_LINE = 8192  # bytes of one reply line, as smtplib
-_MAX_LINES = 256  # lines of one multi-line reply
 _CHUNK = 65536  # bytes handed to the socket per write
 
 
@@ -159,8 +161,15 @@ class DeadlineSMTP(smtplib.SMTP):
         """Read one (possibly multi-line) reply before the deadline."""
         lines: List[bytes] = []
         code = -1
-        while len(lines) < _MAX_LINES:
+        size = 0
+        while True:
             line = self._readline()
+            size += len(line)
+            if size > MAX_RESPONSE_BYTES:
+                self.close()
+                raise smtplib.SMTPResponseException(
+                    -1, f"reply longer than {MAX_RESPONSE_BYTES} bytes".encode()
+                )
             lines.append(line[4:].strip(b" \t\r\n"))
             try:
                 code = int(line[:3])
@@ -170,9 +179,6 @@ class DeadlineSMTP(smtplib.SMTP):
                 break
             if line[3:4] != b"-":
                 break
-        else:
-            self.close()
-            raise smtplib.SMTPResponseException(-1, b"reply has too many lines")
         text = b"\n".join(lines)
         self._next_is_data = self._sent_data_command and code == 354
         self._sent_data_command = False

@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..exceptions import AlertDeliveryError
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("MailTransport", "PartialDeliveryError", "envelope", "clean_reply")
+__all__ = ("MailTransport", "PartialDeliveryError", "envelope", "clean_reply", "flag")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _MAX_REPLY_CHARS = 200
@@ -114,3 +114,11 @@ def envelope(message: EmailMessage) -> Tuple[str, List[str]]:
             if addr:
                 seen.setdefault(addr, None)
     return sender, list(seen)
+
+
+def flag(value: object, key: str) -> bool:
+    """A true/false setting; a string such as ``"false"`` is an error, not
+    a truthy value (it could otherwise switch a safety check off)."""
+    if not isinstance(value, bool):
+        raise AlertConfigurationError(f"must be true or false, got {value!r}", key=key)
+    return value

@@ -20,7 +20,7 @@ from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import validate
 from ..retry import parse_retry_after
-from .base import MailTransport, clean_reply, envelope
+from .base import MailTransport, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -63,7 +63,7 @@ class ResendTransport(MailTransport):
         self._api_key = key
         self.base_url = _check_base_url(base_url)
         self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
-        self.ssl_verify = bool(ssl_verify)
+        self.ssl_verify = flag(ssl_verify, "ssl_verify")
         self.ssl_ca_bundle = ssl_ca_bundle
         self.proxy = proxy
         from ..http import HTTPClient

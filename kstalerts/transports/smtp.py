@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import validate
-from .base import MailTransport, PartialDeliveryError, clean_reply, envelope
+from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
     import ssl
@@ -91,6 +91,8 @@ class SMTPTransport(MailTransport):
             raise AlertConfigurationError(
                 "must be a non-empty string without control characters", key="username"
             )
+        ssl_verify = flag(ssl_verify, "ssl_verify")
+        allow_plaintext_auth = flag(allow_plaintext_auth, "allow_plaintext_auth")
         if security == "none" and username is not None and not allow_plaintext_auth:
             raise AlertConfigurationError(
                 "security 'none' would send the password in clear text;"
@@ -113,9 +115,9 @@ class SMTPTransport(MailTransport):
         if password is not None:
             self._password = password if isinstance(password, Secret) else Secret(password, mask="***")
         self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
-        self.ssl_verify = bool(ssl_verify)
+        self.ssl_verify = ssl_verify
         self.ssl_ca_bundle = ssl_ca_bundle
-        self.allow_plaintext_auth = bool(allow_plaintext_auth)
+        self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
         self._context: Optional[ssl.SSLContext] = None
         if security != "none" and not self.ssl_verify:
