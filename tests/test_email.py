@@ -262,3 +262,28 @@ def test_importing_the_channel_loads_no_network_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_manager_from_config(smtp_server: Any) -> None:
+    server = smtp_server()
+    config = {
+        "alerts": {
+            "channels": {
+                "timeout": 5,
+                "max_retries": 0,
+                "mail": {
+                    "type": "email",
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "security": "none",
+                    "sender": "alerts@example.com",
+                    "recipients": ["a@example.com", "b@example.com"],
+                    "min_level": "warning",
+                },
+            }
+        }
+    }
+    with AlertManager.from_config(config) as manager:
+        results = manager.send(AlertMessage("db down", level=AlertLevel.CRITICAL))
+    assert [(r.channel, r.success) for r in results] == [("mail", True)]
+    assert server.handler.messages[0][1] == ["a@example.com", "b@example.com"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple
 if TYPE_CHECKING:
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .email import EmailChannel
 
 __all__ = (
     "AlertChannel",
