@@ -398,6 +398,14 @@ def test_unknown_host_is_retryable() -> None:
     assert caught.value.retryable is True
 
 
+def test_smtp_ca_bundle_must_be_pem(tmp_path: Any) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    with pytest.raises(AlertConfigurationError) as caught:
+        SMTPTransport("mail.example.com", ssl_ca_bundle=str(bogus))
+    assert str(caught.value) == "ssl_ca_bundle: is not a readable PEM file of CA certificates"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [

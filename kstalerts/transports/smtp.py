@@ -120,8 +120,10 @@ class SMTPTransport(MailTransport):
         self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
         self._context: Optional[ssl.SSLContext] = None
-        if security != "none" and not self.ssl_verify:
-            _log.warning("TLS certificate verification is off for %s", self.describe())
+        if security != "none":
+            self._context = self._tls_context()  # a bad CA file is a config error, now
+            if not self.ssl_verify:
+                _log.warning("TLS certificate verification is off for %s", self.describe())
 
     def describe(self) -> str:
         """``smtp://host:port (security)``."""
@@ -182,7 +184,12 @@ class SMTPTransport(MailTransport):
             import ssl
 
             if self.ssl_verify:
-                context = ssl.create_default_context(cafile=self.ssl_ca_bundle)
+                try:
+                    context = ssl.create_default_context(cafile=self.ssl_ca_bundle)
+                except (ssl.SSLError, OSError):
+                    raise AlertConfigurationError(
+                        "is not a readable PEM file of CA certificates", key="ssl_ca_bundle"
+                    ) from None
             else:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 context.check_hostname = False

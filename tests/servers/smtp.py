@@ -195,7 +195,8 @@ class ScriptServer:
     """A raw TCP server that plays ``replies``: the first on connect, each
     next one after reading a line from the client. ``interval`` drips every
     byte with a pause; ``hold`` keeps the connection open (silent) after the
-    script instead of closing it. ``received`` holds the client's lines."""
+    script; otherwise the server hangs up when the next command arrives.
+    ``received`` holds the client's lines."""
 
     def __init__(self, replies: List[bytes], interval: float = 0.0, hold: bool = False) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -204,6 +205,7 @@ class ScriptServer:
         self._replies = replies
         self._interval = interval
         self._hold = hold
+        self._pending = b""  # one connection at a time in these tests
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._accept = threading.Thread(target=self._serve, name="smtp-script", daemon=True)
@@ -222,28 +224,35 @@ class ScriptServer:
 
     def _play(self, conn: socket.socket) -> None:
         conn.settimeout(0.05)
-        pending = b""
+        self._pending = b""
         with conn:
             for index, reply in enumerate(self._replies):
-                if index:
-                    while b"\n" not in pending:
-                        if self._stop.is_set():
-                            return
-                        try:
-                            chunk = conn.recv(4096)
-                        except socket.timeout:
-                            continue
-                        except OSError:
-                            return
-                        if not chunk:
-                            return
-                        pending += chunk
-                    line, _, pending = pending.partition(b"\n")
-                    self.received.append(line.rstrip(b"\r"))
+                if index and not self._read_line(conn):
+                    return
                 if not self._send(conn, reply):
                     return
-            while self._hold and not self._stop.wait(0.05):
-                pass
+            if self._hold:
+                while not self._stop.wait(0.05):
+                    pass
+            else:  # hang up on the next command, after reading it: a clean close
+                self._read_line(conn)
+
+    def _read_line(self, conn: socket.socket) -> bool:
+        while b"\n" not in self._pending:
+            if self._stop.is_set():
+                return False
+            try:
+                chunk = conn.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        self.received.append(line.rstrip(b"\r"))
+        return True
 
     def _send(self, conn: socket.socket, reply: bytes) -> bool:
         try:
