@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
     from .discord import DiscordChannel
+    from .email import EmailChannel
     from .pagerduty import PagerDutyChannel
     from .teams import TeamsChannel
 
