@@ -4,8 +4,9 @@ The package folder is copied to ``<tmp>/myapp/_vendor/alerts`` and used from
 a fresh interpreter started with ``-I -S``: no site-packages, no
 ``PYTHONPATH``, not even the current directory on ``sys.path``, so the only
 copy it can find is the vendored one; the test first proves that
-``import kstalerts`` fails there. Then the vendored copy sends an alert to a
-loopback sink and the sink checks what it received.
+``import kstalerts`` fails there. Then the vendored copy sends an alert through an
+in-process channel and over SMTP to a loopback sink (the ``smtp_server``
+fixture, in this process), and the sink checks what it received.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
-from typing import List
+from typing import Any, Callable, List
 
 import pytest
 
@@ -62,36 +63,56 @@ def test_the_original_package_is_not_importable_there(vendored: pathlib.Path) ->
 _SEND = """
 import json
 from myapp._vendor.alerts import AlertLevel, AlertManager, AlertMessage, __version__
-from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel
+from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel, EmailChannel
+from myapp._vendor.alerts.transports import SMTPTransport
 
+smtp_port = int(sys.argv[1])
 received = []
 with AlertManager() as manager:
     manager.add_channel(CallbackChannel(received.append, name="sink"))
     manager.add_channel(ConsoleChannel(sys.stdout), min_level=AlertLevel.WARNING)
+    manager.add_channel(
+        EmailChannel(
+            SMTPTransport("127.0.0.1", smtp_port, security="none", timeout=10),
+            sender="alerts@myapp.example",
+            recipients=["ops@myapp.example"],
+            max_retries=0,
+        )
+    )
     results = manager.send(AlertMessage("vendored alert", "sent from myapp", AlertLevel.CRITICAL))
     stats = manager.stats
 print(json.dumps({
     "results": [[r.channel, r.success, r.error] for r in results],
     "received": [[a.title, a.body, a.level.name] for a in received],
     "sent": stats.total_sent,
-    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("kstalerts", "myapp")),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("kstalerts", "myapp", "smtplib")),
     "version": __version__,
 }))
 """
 
 
-def test_the_vendored_copy_sends_an_alert(vendored: pathlib.Path) -> None:
-    out = _isolated(vendored, _SEND)
+def test_the_vendored_copy_sends_an_alert(vendored: pathlib.Path, smtp_server: Callable[..., Any]) -> None:
+    server = smtp_server()
+    out = _isolated(vendored, _SEND, str(server.port))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     report, console = json.loads(lines[-1]), "\n".join(lines[:-1])
-    assert report["results"] == [["sink", True, None], ["console", True, None]]
+    assert report["results"] == [["sink", True, None], ["console", True, None], ["email", True, None]]
     assert report["received"] == [["vendored alert", "sent from myapp", "CRITICAL"]]
-    assert report["sent"] == 2
+    assert report["sent"] == 3
     assert "vendored alert" in console and "sent from myapp" in console
     assert report["version"] == kstalerts.__version__
+    # the sink, on this side, got the mail the vendored copy sent
+    assert [(m[0], m[1]) for m in server.handler.messages] == [
+        ("alerts@myapp.example", ["ops@myapp.example"])
+    ]
+    mail = server.handler.parsed(0)
+    assert "vendored alert" in mail["Subject"] and "CRITICAL" in mail["Subject"]
+    assert "sent from myapp" in mail.get_body(("plain",)).get_content()
+    # only the vendored copy was ever loaded, and its channels loaded on first use
     assert [m for m in report["modules"] if m.split(".")[0] == PACKAGE] == []
-    assert f"{VENDORED}.channels.callback" in report["modules"]
+    assert f"{VENDORED}.channels.email" in report["modules"]
+    assert f"{VENDORED}.transports.smtp" in report["modules"]
 
 
 def test_the_vendored_command_line_runs(vendored: pathlib.Path) -> None:
