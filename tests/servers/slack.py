@@ -7,6 +7,7 @@ request. A failure mode is chosen by the path (``server.url("hang")`` gives
 ``200 ok`` like Slack. Modes (``name`` or ``name=argument``):
 
 - ``ok``, ``body=<text>`` (200 with that body), ``chunked`` (200 ``ok``, chunked),
+  ``delay=<seconds>`` (200 ``ok`` after a wait),
   ``close_after`` (200 ``ok`` then ``Connection: close``)
 - ``status=<code>[:<body>]``; Slack's own errors ``no_service`` (404),
   ``channel_not_found`` (404), ``invalid_payload`` (400), ``invalid_token``
@@ -118,6 +119,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _mode_close_after(self, arg: str) -> None:
         self._reply(200, b"ok", (("Connection", "close"),))
+
+    def _mode_delay(self, arg: str) -> None:
+        self.server.owner.stopping.wait(float(arg))
+        self._reply(200, b"ok")
 
     def _mode_chunked(self, arg: str) -> None:
         self.wfile.write(
@@ -260,6 +265,12 @@ class SlackServer:
     def stop(self) -> None:
         self.stopping.set()
         self._server.shutdown()
+        self.drop_connections()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def drop_connections(self) -> None:
+        """Hang up every open connection, as servers do with idle keep-alive ones."""
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
@@ -267,9 +278,6 @@ class SlackServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            sock.close()
-        self._server.server_close()
-        self._thread.join(5)
 
     # -- called by the handler --------------------------------------------
     def _opened(self, sock: socket.socket) -> int:
