@@ -41,7 +41,7 @@ from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ("HTTPClient", "HTTPResponse")
+__all__ = ("HTTPClient", "HTTPResponse", "check_headers")
 
 _log = logging.getLogger("kstalerts.http")
 
@@ -446,6 +446,22 @@ class HTTPClient:
             return response, reply.isclosed() and not reply.will_close
         finally:
             reply.close()
+
+
+def check_headers(headers: Mapping[str, str]) -> Dict[str, str]:
+    """Return ``headers`` as a dict after checking each name and value.
+
+    A name must be an HTTP token; a value may not hold a line break (header
+    injection) and must be Latin-1. Raises :class:`AlertConfigurationError`
+    with ``key="headers"``; the message names the header, never its value.
+    """
+    checked: Dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise AlertConfigurationError("header names and values must be strings", key="headers")
+        _check_header(name, value)
+        checked[name] = value
+    return checked
 
 
 def _check_header(name: str, value: str) -> None:
