@@ -130,8 +130,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
 
     def _mode_status(self, arg: str) -> None:
-        code, _, text = arg.partition(":")
-        self._reply(int(code), (text or {500: "internal_error"}.get(int(code), "error")).encode())
+        code, sep, text = arg.partition(":")
+        if not sep:
+            text = {500: "internal_error"}.get(int(code), "error")
+        self._reply(int(code), text.encode())
 
     def _mode_fail(self, arg: str) -> None:
         count, _, code = arg.partition(":")
