@@ -193,10 +193,14 @@ class _Connection:
     def dropped(self) -> bool:
         """An idle connection that is readable was closed (or spoke out of turn)."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([self.sock], [], [], 0)  # pragma: no cover - Windows
+        except (OSError, ValueError):  # pragma: no cover - a socket closed under us
             return True
-        return bool(readable)
+        return bool(readable)  # pragma: no cover - Windows
 
     def close(self) -> None:
         try:
@@ -305,7 +309,7 @@ class HTTPClient:
             except (OSError, http.client.HTTPException) as exc:
                 if connection is not None:
                     connection.close()
-                if reused and _stale(exc) and time.monotonic() < deadline:
+                if reused and _stale(exc, phase[0]) and time.monotonic() < deadline:
                     _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
                     phase[0] = "connecting"
                     continue
@@ -477,9 +481,12 @@ def _check_header(name: str, value: str) -> None:
         ) from None
 
 
-def _stale(exc: BaseException) -> bool:
+def _stale(exc: BaseException, phase: str) -> bool:
+    """A reused connection the server had already closed: nothing of an answer came back."""
     import http.client
 
+    if phase not in ("sending the request", "waiting for the response"):
+        return False
     return isinstance(
         exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
     )

@@ -227,7 +227,10 @@ def test_from_config(slack_server: SlackServer) -> None:
     ("config", "message"),
     [
         ({}, "credentials: a webhook channel needs credentials: (or url:)"),
-        ({"url": "https://example.com/x", "headers": ["a"]}, "headers: must be a Mapping, got list"),
+        (
+            {"url": "https://example.com/x", "headers": ["a"]},
+            "headers: must be a mapping of header names to values",
+        ),
         ({"url": "https://example.com/x", "template": 3}, "template: must be a text or a mapping"),
         ({"url": "https://example.com/x", "method": 3}, "method: must be a str, got int"),
         ({"url": f"example.com/{TOKEN}"}, "url: must be an http:// or https:// URL with a host"),

@@ -224,7 +224,9 @@ class WebhookChannel(AlertChannel):
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
         """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
         url = secret_from_config(config, "url", credential_resolver, what="a webhook channel")
-        headers = typed_option(config, "headers", Mapping)
+        headers = config.get("headers")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise AlertConfigurationError("must be a mapping of header names to values", key="headers")
         template = config.get("template")
         if template is not None and not isinstance(template, (str, Mapping)):
             raise AlertConfigurationError("must be a text or a mapping", key="template")
