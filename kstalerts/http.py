@@ -341,6 +341,12 @@ class HTTPClient:
         for connection in idle:
             connection.close()
 
+    def __del__(self) -> None:
+        # A client dropped without close() must not leave sockets to the GC
+        # (nor ResourceWarnings); no method of it can be running now.
+        for connection in getattr(self, "_idle", ()):
+            connection.close()
+
     # -- the pool ---------------------------------------------------------
     def _checkout(self) -> Optional[_Connection]:
         while True:
