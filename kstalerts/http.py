@@ -298,8 +298,8 @@ class HTTPClient:
         started = time.monotonic()
         deadline = started + timeout
         phase = ["connecting"]
-        for _ in range(2):  # a second go only when a reused connection turns out stale
-            connection = self._checkout()
+        for attempt in range(2):  # a second go only when a reused connection turned out stale
+            connection = self._checkout() if attempt == 0 else None
             reused = connection is not None
             try:
                 if connection is None:
@@ -418,7 +418,8 @@ class HTTPClient:
     def _tunnel(self, connection: _Connection, proxy: _Endpoint) -> None:
         import http.client
 
-        authority = f"{self._endpoint.host}:{self._endpoint.port}"
+        host = self._endpoint.host
+        authority = f"[{host}]:{self._endpoint.port}" if ":" in host else f"{host}:{self._endpoint.port}"
         lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
         if proxy.authorization is not None:
             lines.append(f"Proxy-Authorization: {proxy.authorization}")
