@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
 from kstalerts import AlertLevel, AlertMessage, RetryPolicy
 from kstalerts.channels import WebhookChannel
-from kstalerts.channels.webhook import status_error
 from kstalerts.exceptions import AlertConfigurationError
-from kstalerts.http import HTTPResponse
 from tests.servers.slack import TOKEN, SlackServer
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
@@ -141,20 +139,25 @@ def test_bad_options(options: Dict[str, Any], message: str) -> None:
         ("status=201:created", True, 1, None),
         ("status=204:", True, 1, None),
         ("fail=2:502", True, 3, None),
-        ("status=404:not here", False, 1, "the webhook rejected the alert (404 not here)"),
-        ("status=422:", False, 1, "the webhook rejected the alert (422)"),
-        ("status=408:", False, 3, "the webhook failed (408) (gave up after 3 attempts)"),
+        ("status=404:not here", False, 1, "Webhook rejected the request (HTTP 404 Not Found): not here"),
+        ("status=422:", False, 1, "Webhook rejected the request (HTTP 422 Unprocessable Entity)"),
+        (
+            "status=408:",
+            False,
+            3,
+            "Webhook server error (HTTP 408 Request Timeout) (gave up after 3 attempts)",
+        ),
         (
             "redirect",
             False,
             1,
-            "the webhook answered with a redirect (302); redirects are not followed: check the URL",
+            "Webhook answered with a redirect (HTTP 302 Found), not followed",
         ),
         (
             "ratelimit=none",
             False,
             3,
-            "rate limited by the webhook (429 rate_limited) (gave up after 3 attempts)",
+            "Webhook rate limited the request (HTTP 429 Too Many Requests): rate_limited (gave up after 3 attempts)",
         ),
         ("hang", False, 3, "timed out after 1s while waiting for the response (gave up after 3 attempts)"),
     ],
@@ -177,20 +180,17 @@ def test_a_json_id_becomes_the_message_id(slack_server: SlackServer) -> None:
     assert hook(slack_server, "body=ok").send(ALERT).message_id is None
 
 
-def test_status_error_reads_retry_after_and_masks_echoed_secrets() -> None:
-    from kstalerts._secret import Secret
+def test_an_echoed_url_or_token_is_masked_in_the_error(slack_server: SlackServer) -> None:
+    slack_server.queue(f"status=400:no hook at {slack_server.url()} ({TOKEN})")
+    result = hook(slack_server).send(ALERT)
+    assert result.error == "Webhook rejected the request (HTTP 400 Bad Request): no hook at *** (***)"
 
-    secret = Secret(f"https://example.com/hooks/{TOKEN}")
-    response = HTTPResponse(429, {"retry-after": "12"}, f"slow down {TOKEN}".encode(), "Too Many Requests")
-    error = status_error(response, service="Example", secret=secret)
-    assert (str(error), error.retryable, error.retry_after, error.status) == (
-        "rate limited by Example (429 slow down ***)",
-        True,
-        12.0,
-        429,
-    )
-    long = HTTPResponse(500, {}, b"x" * 500, "")
-    assert str(status_error(long, service="Example")) == f"Example failed (500 {'x' * 119}…)"
+
+def test_429_retry_after_is_honoured(slack_server: SlackServer) -> None:
+    slack_server.queue("ratelimit=7")
+    waits: List[float] = []
+    result = hook(slack_server, sleep=waits.append).send(ALERT)
+    assert (result.success, result.attempts, waits) == (True, 2, [7.0])
 
 
 # -- from_config -------------------------------------------------------------------
@@ -226,13 +226,16 @@ def test_from_config(slack_server: SlackServer) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({}, "credentials: a webhook channel needs credentials: (or url:)"),
+        ({}, "credentials: webhook: needs credentials: (or url:)"),
         (
             {"url": "https://example.com/x", "headers": ["a"]},
-            "headers: must be a mapping of header names to values",
+            "headers: webhook: headers must be a mapping of names to values",
         ),
-        ({"url": "https://example.com/x", "template": 3}, "template: must be a text or a mapping"),
-        ({"url": "https://example.com/x", "method": 3}, "method: must be a str, got int"),
+        (
+            {"url": "https://example.com/x", "template": 3},
+            "template: webhook: template must be a text or a mapping",
+        ),
+        ({"url": "https://example.com/x", "method": 3}, "method: webhook: method must be a string, got 3"),
         ({"url": f"example.com/{TOKEN}"}, "url: must be an http:// or https:// URL with a host"),
     ],
 )

@@ -30,8 +30,18 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..http import HTTPClient, HTTPResponse
 from ..models import AlertLevel, AlertMessage
 from ..retry import RetryPolicy
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_bool,
+    config_str,
+    json_or_none,
+    resolve_secret,
+    service_text,
+    status_error,
+)
 from .base import AlertChannel
-from .webhook import body_excerpt, secret_from_config, status_error, typed_option
+from .webhook import secret_parts
 
 __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
 
@@ -112,8 +122,8 @@ class SlackChannel(AlertChannel):
     """
 
     kind = "slack"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {"webhook_url", "username", "icon_emoji", "allow_custom_url", "ssl_verify", "ssl_ca_bundle", "proxy"}
+    config_keys: ClassVar[FrozenSet[str]] = (
+        frozenset({"webhook_url", "username", "icon_emoji", "allow_custom_url"}) | TRANSPORT_KEYS
     )
     #: Slack shows at most this much of a title / body before cutting with "…".
     title_limit = 150
@@ -197,10 +207,12 @@ class SlackChannel(AlertChannel):
 
     def check_response(self, response: HTTPResponse) -> None:
         """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
-        status, said = response.status, body_excerpt(response.text, self.webhook_url)
+        status = response.status
+        said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
-            if said == "ok" or _json_ok(response.body):
-                return
+            data = json_or_none(response.body)
+            if said == "ok" or (isinstance(data, dict) and data.get("ok") is True):
+                return  # workflow webhooks answer {"ok": true}
             raise AlertDeliveryError(
                 f"Slack answered 200 but not 'ok': {said!r}"
                 if said
@@ -211,7 +223,7 @@ class SlackChannel(AlertChannel):
             hint = _HINTS.get(said)
             text = f"Slack rejected the alert ({status} {said})".replace(" )", ")")
             raise AlertDeliveryError(f"{text}: {hint}" if hint else text, status=status)
-        raise status_error(response, service="Slack", secret=self.webhook_url)
+        raise status_error("Slack", response, said)
 
     def close(self) -> None:
         self._client.close()
@@ -222,27 +234,19 @@ class SlackChannel(AlertChannel):
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> SlackChannel:
         """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
-        url = secret_from_config(config, "webhook_url", credential_resolver, what="a Slack channel")
+        if config.get("credentials") is not None and config.get("webhook_url") is not None:
+            raise AlertConfigurationError(
+                "slack: give either credentials or webhook_url, not both", key="webhook_url"
+            )
+        url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
+        if url is None:
+            raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")
+        options = channel_options(config, service="slack")
+        for key in ("username", "icon_emoji"):
+            if key in config:
+                options[key] = config_str(config, key, service="slack")
         return cls(
-            url,
-            username=typed_option(config, "username", str, "kstalerts"),
-            icon_emoji=typed_option(config, "icon_emoji", str, ":bell:"),
-            name=config.get("name"),
-            allow_custom_url=typed_option(config, "allow_custom_url", bool, False),
-            ssl_verify=typed_option(config, "ssl_verify", bool, True),
-            ssl_ca_bundle=typed_option(config, "ssl_ca_bundle", str),
-            proxy=typed_option(config, "proxy", str),
-            timeout=config.get("timeout"),
-            max_retries=config.get("max_retries"),
+            Secret(url.strip()),
+            allow_custom_url=config_bool(config, "allow_custom_url", service="slack"),
+            **options,
         )
-
-
-def _json_ok(body: bytes) -> bool:
-    """Workflow webhooks answer JSON: ``{"ok": true}``."""
-    if body[:1] != b"{":
-        return False
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("ok") is True

@@ -4,9 +4,9 @@ The body is the alert as JSON (:meth:`AlertMessage.to_dict`), or what a
 template makes of it: a ``string.Template`` text or mapping (``$title``,
 ``$body``, ``$level``, ``$timestamp``, ``$created_at``, ``$dedup_key``,
 ``$channel``), or a callable. Delivery goes through :mod:`kstalerts.http`,
-like Slack's. :func:`status_error` is the one reading of an HTTP status that
-the HTTP channels share: 2xx delivered, 408/429/5xx retried (429 after its
-``Retry-After``), a redirect or any other 4xx permanent.
+like Slack's; a status is read as the other JSON channels read it
+(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried (429
+after its ``Retry-After``), a redirect or any other 4xx permanent.
 
 Rules: the URL and secret-looking header values (``Authorization``, keys,
 tokens) never appear in a repr, a preview, a log line or an error.
@@ -17,91 +17,37 @@ from __future__ import annotations
 import json
 import string
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
-from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..http import HTTPClient, HTTPResponse, check_headers
+from ..exceptions import AlertConfigurationError
+from ..http import HTTPClient, check_headers
 from ..models import AlertLevel, AlertMessage
-from ..retry import RetryPolicy, parse_retry_after
+from ..retry import RetryPolicy
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_str,
+    json_or_none,
+    resolve_secret,
+    service_text,
+    status_error,
+)
 from .base import AlertChannel
 
-__all__ = ("WebhookChannel", "status_error", "secret_from_config", "typed_option", "body_excerpt")
+__all__ = ("WebhookChannel", "secret_parts")
 
 Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
 
 _SECRET_HEADER_WORDS = ("authorization", "token", "secret", "key", "password", "signature", "cookie")
-_SNIPPET_CHARS = 120
 _SAMPLE = AlertMessage("sample", "sample", AlertLevel.INFO, dedup_key="sample")
 
 
-def body_excerpt(text: str, secret: Optional[Secret] = None) -> str:
-    """A short, printable excerpt of a response body, with the secret masked."""
-    text = " ".join(text.split())
-    if secret is not None:
-        value = secret.reveal()
-        for part in (value, value.rstrip("/").rsplit("/", 1)[-1]):
-            if len(part) >= 6:
-                text = text.replace(part, "***")
-    if len(text) > _SNIPPET_CHARS:
-        text = text[: _SNIPPET_CHARS - 1] + "…"
-    return text
-
-
-def status_error(
-    response: HTTPResponse, *, service: str, secret: Optional[Secret] = None
-) -> AlertDeliveryError:
-    """The delivery error a non-2xx ``response`` means, in words a person can act on.
-
-    408, 429 and 5xx are retryable (429 carries its ``Retry-After``);
-    a redirect and other 4xx are not.
-    """
-    status = response.status
-    said = body_excerpt(response.text, secret)
-    detail = f" {said}" if said else ""
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return AlertDeliveryError(
-            f"rate limited by {service} (429{detail})", retryable=True, retry_after=retry_after, status=status
-        )
-    if status >= 500 or status == 408:
-        return AlertDeliveryError(f"{service} failed ({status}{detail})", retryable=True, status=status)
-    if 300 <= status < 400:
-        return AlertDeliveryError(
-            f"{service} answered with a redirect ({status}); redirects are not followed: check the URL",
-            status=status,
-        )
-    return AlertDeliveryError(f"{service} rejected the alert ({status}{detail})", status=status)
-
-
-def secret_from_config(
-    config: Mapping[str, Any], field: str, credential_resolver: Any, *, what: str
-) -> Secret:
-    """The channel's secret: ``credentials:`` resolved, or the literal ``field``."""
-    name = config.get("credentials")
-    literal = config.get(field)
-    if name is not None and literal is not None:
-        raise AlertConfigurationError(f"give either credentials or {field}, not both", key=field)
-    if name is not None:
-        if credential_resolver is None:
-            raise AlertConfigurationError(
-                f"credentials {name!r} needs a credential resolver", key="credentials"
-            )
-        value = credential_resolver.resolve(str(name))
-    elif literal is not None:
-        value = literal.reveal() if isinstance(literal, Secret) else literal
-    else:
-        raise AlertConfigurationError(f"{what} needs credentials: (or {field}:)", key="credentials")
-    if not isinstance(value, str) or not value.strip():
-        raise AlertConfigurationError("must be a non-empty string", key=field)
-    return Secret(value.strip())
-
-
-def typed_option(config: Mapping[str, Any], key: str, kind: type, default: Any = None) -> Any:
-    value = config.get(key, default)
-    if value is not None and not isinstance(value, kind):
-        raise AlertConfigurationError(f"must be a {kind.__name__}, got {type(value).__name__}", key=key)
-    return value
+def secret_parts(secret: Secret) -> Tuple[str, ...]:
+    """What of a secret URL to hide in a service's answer: the URL and its token."""
+    value = secret.reveal()
+    last = value.rstrip("/").rsplit("/", 1)[-1]
+    return (value, last) if len(last) >= 6 else (value,)
 
 
 def _json_escaped(value: str) -> str:
@@ -120,8 +66,8 @@ class WebhookChannel(AlertChannel):
     """
 
     kind = "webhook"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {"url", "method", "headers", "template", "ssl_verify", "ssl_ca_bundle", "proxy"}
+    config_keys: ClassVar[FrozenSet[str]] = (
+        frozenset({"url", "method", "headers", "template"}) | TRANSPORT_KEYS
     )
 
     def __init__(
@@ -205,12 +151,13 @@ class WebhookChannel(AlertChannel):
             self.method, self.render(alert), headers=self.headers, timeout=timeout
         )
         if not 200 <= response.status < 300:
-            raise status_error(response, service="the webhook", secret=self.url)
-        try:
-            data = json.loads(response.body) if response.body[:1] == b"{" else None
-        except ValueError:
-            return None
-        if isinstance(data, dict) and isinstance(data.get("id"), (str, int)):
+            raise status_error("Webhook", response, service_text(response.body, hide=secret_parts(self.url)))
+        data = json_or_none(response.body)
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("id"), (str, int))
+            and not isinstance(data["id"], bool)
+        ):
             return str(data["id"])
         return None
 
@@ -223,24 +170,25 @@ class WebhookChannel(AlertChannel):
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
         """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
-        url = secret_from_config(config, "url", credential_resolver, what="a webhook channel")
+        if config.get("credentials") is not None and config.get("url") is not None:
+            raise AlertConfigurationError("webhook: give either credentials or url, not both", key="url")
+        url = resolve_secret(config, "url", credential_resolver, service="webhook")
+        if url is None:
+            raise AlertConfigurationError("webhook: needs credentials: (or url:)", key="credentials")
         headers = config.get("headers")
         if headers is not None and not isinstance(headers, Mapping):
-            raise AlertConfigurationError("must be a mapping of header names to values", key="headers")
+            raise AlertConfigurationError(
+                "webhook: headers must be a mapping of names to values", key="headers"
+            )
         template = config.get("template")
         if template is not None and not isinstance(template, (str, Mapping)):
-            raise AlertConfigurationError("must be a text or a mapping", key="template")
+            raise AlertConfigurationError("webhook: template must be a text or a mapping", key="template")
         return cls(
-            url,
-            method=typed_option(config, "method", str, "POST"),
+            Secret(url.strip()),
+            method=config_str(config, "method", service="webhook") or "POST",
             headers=headers,
             template=template,
-            name=config.get("name"),
-            ssl_verify=typed_option(config, "ssl_verify", bool, True),
-            ssl_ca_bundle=typed_option(config, "ssl_ca_bundle", str),
-            proxy=typed_option(config, "proxy", str),
-            timeout=config.get("timeout"),
-            max_retries=config.get("max_retries"),
+            **channel_options(config, service="webhook"),
         )
 
 

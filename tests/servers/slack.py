@@ -49,7 +49,12 @@ _SLACK_ERRORS = {
 }
 _REASONS = {
     200: "OK",
+    201: "Created",
+    204: "No Content",
     302: "Found",
+    401: "Unauthorized",
+    408: "Request Timeout",
+    422: "Unprocessable Entity",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
