@@ -175,7 +175,6 @@ class _Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.deadline = 0.0
-        self.uses = 0
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -184,8 +183,12 @@ class _Connection:
         return left
 
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(self.remaining())
-        self.sock.sendall(data)  # since 3.5 the timeout bounds the whole sendall
+        # send() in a loop, not sendall(): an SSL socket's sendall gives each
+        # chunk a fresh timeout, so a slow reader could stretch it
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(self.remaining())
+            view = view[self.sock.send(view) :]
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self))
@@ -233,6 +236,12 @@ class HTTPClient:
     - ``proxy``: ``http://[user:pass@]host:port``; ``None`` reads the
       environment, ``""`` means no proxy whatever the environment says.
     - ``max_response_bytes``: the most of a body ever read.
+    - ``user_agent``: the ``User-Agent`` header (``kstalerts/<version>``).
+    - ``pool_size``: idle connections kept for reuse (at most
+      ``MAX_IDLE_CONNECTIONS``).
+
+    Name resolution (``getaddrinfo``) is the one step the deadline cannot
+    interrupt: the standard library offers no timeout for it.
     """
 
     def __init__(
@@ -318,7 +327,6 @@ class HTTPClient:
                 if connection is not None:
                     connection.close()
                 raise
-            connection.uses += 1
             if reusable:
                 self._checkin(connection)
             else:
@@ -367,6 +375,8 @@ class HTTPClient:
 
     # -- one exchange -----------------------------------------------------
     def _head(self, method: str, body: Optional[bytes], headers: Mapping[str, str]) -> bytes:
+        if not method or not set(method) <= _TOKEN_CHARS:
+            raise AlertConfigurationError(f"method {method!r} is not a valid HTTP token", key="method")
         endpoint, proxy = self._endpoint, self._proxy
         if proxy is not None and endpoint.scheme == "http":
             target = f"http://{endpoint.authority}{endpoint.target}"

@@ -312,6 +312,18 @@ def test_header_injection_is_refused(slack_server: SlackServer, headers: dict, m
     assert slack_server.requests == []
 
 
+def test_a_bad_method_is_refused(slack_server: SlackServer) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        HTTPClient(slack_server.url()).request("GET /x HTTP/1.1\r\n", None, timeout=5)
+    assert str(info.value) == "method: method 'GET /x HTTP/1.1\\r\\n' is not a valid HTTP token"
+
+
+def test_a_large_body_is_sent_whole(slack_server: SlackServer) -> None:
+    body = b"x" * (MAX_REQUEST_BYTES - 10)
+    assert HTTPClient(slack_server.url()).post(body, timeout=5).status == 200
+    assert slack_server.requests[0].body == body
+
+
 def test_repr_masks_the_url(slack_server: SlackServer) -> None:
     client = HTTPClient(Secret(slack_server.url()))
     assert repr(client) == "HTTPClient('http://127.0.0.1/services/T***/B***/***')"
@@ -332,6 +344,13 @@ def test_https_with_the_ca_bundle(slack_tls_server: SlackServer, tls_files: TLSF
     for _ in range(20):
         assert post(client).status == 200
     assert slack_tls_server.connections == 1
+
+
+def test_a_large_body_over_tls(slack_tls_server: SlackServer, tls_files: TLSFiles) -> None:
+    body = b"y" * (MAX_REQUEST_BYTES - 10)
+    client = HTTPClient(slack_tls_server.url(), ssl_ca_bundle=tls_files.ca_path)
+    assert client.post(body, timeout=5).status == 200
+    assert slack_tls_server.requests[0].body == body
 
 
 def test_https_without_the_ca_fails_and_is_not_retryable(slack_tls_server: SlackServer) -> None:
