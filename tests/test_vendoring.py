@@ -5,8 +5,9 @@ a fresh interpreter started with ``-I -S``: no site-packages, no
 ``PYTHONPATH``, not even the current directory on ``sys.path``, so the only
 copy it can find is the vendored one; the test first proves that
 ``import kstalerts`` fails there. Then the vendored copy sends an alert through an
-in-process channel and over SMTP to a loopback sink (the ``smtp_server``
-fixture, in this process), and the sink checks what it received.
+in-process channel, over SMTP and to a Slack webhook, both loopback sinks
+in this process (the ``smtp_server`` and ``slack_server`` fixtures), and
+the sinks check what they received.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ def test_the_original_package_is_not_importable_there(vendored: pathlib.Path) ->
 _SEND = """
 import json
 from myapp._vendor.alerts import AlertLevel, AlertManager, AlertMessage, __version__
-from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel, EmailChannel
+from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel, EmailChannel, SlackChannel
 from myapp._vendor.alerts.transports import SMTPTransport
 
-smtp_port = int(sys.argv[1])
+smtp_port, slack_url = int(sys.argv[1]), sys.argv[2]
 received = []
 with AlertManager() as manager:
     manager.add_channel(CallbackChannel(received.append, name="sink"))
@@ -79,6 +80,7 @@ with AlertManager() as manager:
             max_retries=0,
         )
     )
+    manager.add_channel(SlackChannel(slack_url, allow_custom_url=True, proxy="", max_retries=0))
     results = manager.send(AlertMessage("vendored alert", "sent from myapp", AlertLevel.CRITICAL))
     stats = manager.stats
 print(json.dumps({
@@ -91,15 +93,22 @@ print(json.dumps({
 """
 
 
-def test_the_vendored_copy_sends_an_alert(vendored: pathlib.Path, smtp_server: Callable[..., Any]) -> None:
+def test_the_vendored_copy_sends_an_alert(
+    vendored: pathlib.Path, smtp_server: Callable[..., Any], slack_server: Any
+) -> None:
     server = smtp_server()
-    out = _isolated(vendored, _SEND, str(server.port))
+    out = _isolated(vendored, _SEND, str(server.port), slack_server.url())
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     report, console = json.loads(lines[-1]), "\n".join(lines[:-1])
-    assert report["results"] == [["sink", True, None], ["console", True, None], ["email", True, None]]
+    assert report["results"] == [
+        ["sink", True, None],
+        ["console", True, None],
+        ["email", True, None],
+        ["slack", True, None],
+    ]
     assert report["received"] == [["vendored alert", "sent from myapp", "CRITICAL"]]
-    assert report["sent"] == 3
+    assert report["sent"] == 4
     assert "vendored alert" in console and "sent from myapp" in console
     assert report["version"] == kstalerts.__version__
     # the sink, on this side, got the mail the vendored copy sent
@@ -109,10 +118,14 @@ def test_the_vendored_copy_sends_an_alert(vendored: pathlib.Path, smtp_server: C
     mail = server.handler.parsed(0)
     assert "vendored alert" in mail["Subject"] and "CRITICAL" in mail["Subject"]
     assert "sent from myapp" in mail.get_body(("plain",)).get_content()
+    [post] = slack_server.requests
+    assert post.method == "POST" and "vendored alert" in json.dumps(post.json())
     # only the vendored copy was ever loaded, and its channels loaded on first use
     assert [m for m in report["modules"] if m.split(".")[0] == PACKAGE] == []
     assert f"{VENDORED}.channels.email" in report["modules"]
     assert f"{VENDORED}.transports.smtp" in report["modules"]
+    assert f"{VENDORED}.channels.slack" in report["modules"]
+    assert f"{VENDORED}.http" in report["modules"]
 
 
 def test_the_vendored_command_line_runs(vendored: pathlib.Path) -> None:
