@@ -71,6 +71,9 @@ STATEMENTS = {
     "channels": f"import {PACKAGE}.channels",
     "public names": f"from {PACKAGE} import AlertManager, AlertMessage, AlertLevel, AlertThrottle",
     "in-process channels": f"from {PACKAGE}.channels import CallbackChannel, ConsoleChannel, AlertChannel",
+    # every channel class and transport loaded, none used yet: the heavy
+    # modules still wait for the first send
+    "every channel, unused": f"from {PACKAGE}.channels import *; import {PACKAGE}.transports, {PACKAGE}.http",
 }
 
 
