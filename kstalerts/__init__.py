@@ -18,6 +18,8 @@ from .exceptions import (
     AlertError,
     AlertThrottledError,
 )
+from .guard import alert_on_failure
+from .logging import AlertHandler
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
 from .retry import RetryPolicy
@@ -38,4 +40,6 @@ __all__ = (
     "AlertConfigurationError",
     "AlertDeliveryError",
     "AlertThrottledError",
+    "AlertHandler",
+    "alert_on_failure",
 )
