@@ -84,7 +84,7 @@ class Clamp:
 LIMITS: Dict[str, Limit] = {
     lim.name: lim
     for lim in (
-        Limit("throttle.rate", 1, 1000, False, "alerts admitted per period"),
+        Limit("throttle.rate", 1.0, 1000.0, False, "alerts admitted per period"),
         Limit("throttle.per", 1.0, 86400.0, False, "length of the period, in seconds"),
         Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
         Limit("channel.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
@@ -120,7 +120,7 @@ def collect_clamps() -> Iterator[List[Clamp]]:
     >>> with collect_clamps() as clamps:
     ...     _ = validate("throttle.rate", 5000)
     >>> [str(c) for c in clamps]
-    ['throttle.rate: asked 5000, applied 1000 (maximum)']
+    ['throttle.rate: asked 5000, applied 1000.0 (maximum)']
     """
     stack: List[List[Clamp]] = getattr(_local, "stack", None) or []
     _local.stack = stack
