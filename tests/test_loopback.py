@@ -10,7 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
 import pytest
 
@@ -19,15 +19,13 @@ from kstalerts._loopback import HTTPSink, SMTPSink
 
 
 @pytest.fixture
-def http_sink() -> Iterator[HTTPSink]:
-    with HTTPSink() as sink:
-        yield sink
+def http_sink(loopback_http: HTTPSink) -> HTTPSink:
+    return loopback_http
 
 
 @pytest.fixture
-def smtp_sink() -> Iterator[SMTPSink]:
-    with SMTPSink(reject=("nobody@example.test",)) as sink:
-        yield sink
+def smtp_sink(loopback_smtp: SMTPSink) -> SMTPSink:
+    return loopback_smtp
 
 
 def _post(url: str, body: bytes, content_type: str = "application/json") -> Tuple[int, bytes]:
