@@ -41,6 +41,7 @@ __all__ = (
     "MAX_BACKOFF",
     "MAX_SEND_BUDGET",
     "MAX_RESPONSE_BYTES",
+    "MAX_IDLE_CONNECTIONS",
     "MAX_REQUEST_BYTES",
     "MAX_RECIPIENTS",
     "MAX_WORKERS",
@@ -102,6 +103,7 @@ MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
 MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
 MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
+MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client keeps open while idle
 MAX_RECIPIENTS = 50  # addresses of one email
 MAX_WORKERS = 32  # threads of one manager's fan-out pool
 MAX_ALERTS_PER_SEND = 10000  # alerts in one send() call
