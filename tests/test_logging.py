@@ -205,3 +205,18 @@ def test_handler_works_from_many_threads(
         t.join(10)
     assert sorted(a.title for a in seen) == sorted(f"t{i}" for i in range(8))
     assert repr(handler) == "<AlertHandler ERROR -> AlertManager(channels=['memory'])>"
+
+
+def test_import_kstalerts_loads_the_handler_and_guard_lazily() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, kstalerts; before = [m in sys.modules for m in ('kstalerts.logging', 'kstalerts.guard')];"
+        " from kstalerts import AlertHandler, alert_on_failure;"
+        " print(before, AlertHandler.__module__, alert_on_failure.__module__)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=30)
+    assert proc.stdout.split() == ["[False,", "False]", "kstalerts.logging", "kstalerts.guard"]
