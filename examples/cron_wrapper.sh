@@ -40,7 +40,7 @@ if [ -z "${KSTALERTS_CONFIG:-}" ]; then
   fi
   cat >"$work/kstlib.conf.json" <<JSON
 {
-  "alerts": {"channels": {"ops": {"type": "slack", "credentials": "slack_webhook", "allow_any_host": $any_host}}},
+  "alerts": {"channels": {"ops": {"type": "slack", "credentials": "slack_webhook", "allow_custom_url": $any_host}}},
   "credentials": {"slack_webhook": {"type": "env", "var": "SLACK_WEBHOOK_URL"}}
 }
 JSON

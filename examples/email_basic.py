@@ -6,7 +6,7 @@ comma-separated addresses). Without SMTP_HOST, the mail goes to an SMTP sink
 on 127.0.0.1, so the example runs anywhere. Exit code 0 when delivered.
 
     SMTP_HOST=smtp.example.com SMTP_USER=alerts SMTP_PASSWORD=... \\
-    ALERT_FROM=alerts@example.com ALERT_TO=oncall@example.com python examples/email_basic.py
+    ALERT_FROM=alerts@example.com ALERT_TO=oncall@example.com python3 examples/email_basic.py
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Slack; alert_on_failure sends a CRITICAL alert when the job raises, then lets
 the exception through. Real Slack when SLACK_WEBHOOK_URL is set, a loopback
 sink otherwise.
 
-    python examples/logging_handler.py
+    python3 examples/logging_handler.py    # from a checkout: PYTHONPATH=. python3 ...
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> int:
             sink = stack.enter_context(HTTPSink())
             url = sink.url
         manager = stack.enter_context(AlertManager())
-        manager.add_channel(SlackChannel(url, allow_any_host=sink is not None), key="slack")
+        manager.add_channel(SlackChannel(url, allow_custom_url=sink is not None), key="slack")
 
         log = logging.getLogger("billing")
         log.addHandler(AlertHandler(manager, level=logging.ERROR))

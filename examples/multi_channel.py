@@ -4,7 +4,7 @@ Slack gets WARNING and above, at most 3 at once; email gets CRITICAL only.
 Real endpoints when SLACK_WEBHOOK_URL / SMTP_HOST are set (see slack_basic.py
 and email_basic.py for the variables), loopback sinks otherwise.
 
-    python examples/multi_channel.py
+    python3 examples/multi_channel.py      # from a checkout: PYTHONPATH=. python3 ...
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def slack_channel(stack: contextlib.ExitStack) -> SlackChannel:
 
     sink = stack.enter_context(HTTPSink())
     print(f"Slack: loopback sink at {sink.base_url}")
-    return SlackChannel(sink.url, username="kstalerts", allow_any_host=True)
+    return SlackChannel(sink.url, username="kstalerts", allow_custom_url=True)
 
 
 def email_channel(stack: contextlib.ExitStack) -> EmailChannel:

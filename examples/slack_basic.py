@@ -4,7 +4,7 @@ Real Slack: export SLACK_WEBHOOK_URL=https://hooks.slack.com/services/...
 Without it, the alerts go to a Slack-compatible sink on 127.0.0.1, so the
 example runs anywhere. Exit code 0 when every alert was delivered.
 
-    python examples/slack_basic.py
+    python3 examples/slack_basic.py        # from a checkout: PYTHONPATH=. python3 ...
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> int:
             username="kstalerts",
             icon_emoji=":rotating_light:",
             # Slack's own hosts only, unless told otherwise: the sink is local.
-            allow_any_host=sink is not None,
+            allow_custom_url=sink is not None,
         )
         manager = stack.enter_context(AlertManager())
         manager.add_channel(channel, min_level=AlertLevel.WARNING)
