@@ -20,6 +20,7 @@ shift
 
 work="$(mktemp -d)"
 sink_pid=""
+config_args=()
 cleanup() {
   [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null && wait "$sink_pid" 2>/dev/null
   rm -rf "$work"
@@ -44,7 +45,7 @@ if [ -z "${KSTALERTS_CONFIG:-}" ]; then
   "credentials": {"slack_webhook": {"type": "env", "var": "SLACK_WEBHOOK_URL"}}
 }
 JSON
-  export KSTALERTS_CONFIG="$work/kstlib.conf.json"
+  config_args=(--config "$work/kstlib.conf.json")
 fi
 
 # Run the job, keeping its output (stdout and stderr together) for the alert.
@@ -55,7 +56,7 @@ cat "$work/output"
 if [ "$status" -ne 0 ]; then
   { echo "\$ $*"; echo "exit code $status on $(hostname) at $(date -u '+%Y-%m-%d %H:%M:%S UTC')"; echo "last lines of output:";
     tail -n 40 "$work/output"; } |
-    "$PYTHON" -m kstalerts send --title "cron: $job failed (exit $status)" --body - --level critical
+    "$PYTHON" -m kstalerts send "${config_args[@]}" --title "cron: $job failed (exit $status)" --body - --level critical
   alert_status=$?
   # 0 delivered, 1 a channel failed, 2 config error: say so where cron mails it.
   [ "$alert_status" -eq 0 ] || echo "cron_wrapper: the alert was not delivered (kstalerts exit $alert_status)" >&2

@@ -29,7 +29,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager, ChannelEntry
 
-__all__ = ("main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE")
+__all__ = ("main", "build_parser", "exit_code", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -121,7 +121,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         if args.dry_run:
             return _dry_run(alert, matching, skipped, args.json, out)
         results = manager.send(alert, channel=args.channel) if matching else []
-    ok = bool(results) and all(r.success for r in results)
+    code = exit_code(results)
+    ok = code == EXIT_OK
     if args.json:
         json.dump(
             {"ok": ok, "alert": alert.to_dict(), "results": [_result_dict(r) for r in results]},
@@ -135,7 +136,19 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if not matching:
         floors = ", ".join(f"{e.key} >= {e.min_level.name}" for e in skipped)
         _error(f"nothing sent: no channel takes level {alert.level.name} ({floors})")
-    return EXIT_OK if ok else EXIT_FAILED
+    return code
+
+
+def exit_code(results: Sequence[AlertResult]) -> int:
+    """``EXIT_OK`` when every result is a delivery, else ``EXIT_FAILED``.
+
+    A duplicate the dedup window suppressed counts as delivered (it was,
+    earlier); a throttled, failed or spooled (kept for later) result does
+    not. No result at all is a failure: nothing was sent.
+    """
+    if results and all(r.success or r.suppressed for r in results):
+        return EXIT_OK
+    return EXIT_FAILED
 
 
 def _result_dict(result: AlertResult) -> Dict[str, Any]:
@@ -234,13 +247,23 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     from .limits import collect_clamps
     from .manager import AlertManager
 
-    loaded = load_config(args.config, preset=args.preset)
-    with collect_clamps() as clamps:
-        manager = AlertManager.from_config(args.config, preset=args.preset)
+    # The clamps are listed below; the limits' own warnings would repeat them.
+    limits_log = logging.getLogger("kstalerts.limits")
+    quiet = not args.verbose and limits_log.level < logging.ERROR
+    if quiet:
+        limits_log.setLevel(logging.ERROR)
+    try:
+        with collect_clamps() as clamps:
+            loaded = load_config(args.config, preset=args.preset)
+            # Built from the loaded config, so each clamp is reported once.
+            source: Any = loaded
+            manager = AlertManager.from_config(source)
+    finally:
+        if quiet:
+            limits_log.setLevel(logging.NOTSET)
     with manager:
         out.write(f"config file: {loaded.path or '(none found: built-in defaults)'}\n")
-        if args.preset:
-            out.write(f"preset: {args.preset}\n")
+        out.write(f"preset: {loaded.preset or '(none)'}\n")
         out.write("settings (secrets masked):\n")
         for line in json.dumps(loaded.masked(), indent=2, sort_keys=False, default=str).splitlines():
             out.write(f"  {line}\n")

@@ -17,6 +17,7 @@ import time
 from typing import Any, Dict, List, Optional, TextIO, Tuple
 
 from ._loopback import HTTPSink, SMTPSink
+from .channels.base import AlertChannel
 from .manager import AlertManager
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
@@ -39,29 +40,18 @@ _SENDER = "alerts@demo.kstalerts.invalid"
 _RECIPIENT = "oncall@demo.kstalerts.invalid"
 
 
-def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[Any, Any]:
+def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChannel]:
     """The Slack channel (pointed at the HTTP sink) and the email channel."""
-    # Stand-ins until the Slack and email channels land; see the report.
-    import json
-    import smtplib
-    import urllib.request
+    from .channels.email import EmailChannel
+    from .channels.slack import SlackChannel
+    from .transports import SMTPTransport
 
-    from .channels.callback import CallbackChannel
-
-    def slack(alert: AlertMessage) -> None:
-        body = json.dumps({"text": f"*[{alert.level.name}] {alert.title}*\n{alert.body}"}).encode()
-        req = urllib.request.Request(http.url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
-        urllib.request.urlopen(req, timeout=5).read()  # noqa: S310
-
-    def email(alert: AlertMessage) -> None:
-        with smtplib.SMTP("127.0.0.1", smtp.port, timeout=5) as client:
-            client.sendmail(
-                _SENDER,
-                [_RECIPIENT],
-                f"Subject: [ALERT] [{alert.level.name}] {alert.title}\r\n\r\n{alert.body}\r\n",
-            )
-
-    return CallbackChannel(slack, name="slack"), CallbackChannel(email, name="email")
+    # A real SlackChannel; allow_custom_url lets it post to a non-Slack host.
+    slack = SlackChannel(http.url, allow_custom_url=True, timeout=5.0, max_retries=0)
+    # The sink speaks plain SMTP on loopback, without TLS or AUTH.
+    transport = SMTPTransport("127.0.0.1", smtp.port, security="none", timeout=5.0)
+    email = EmailChannel(transport, sender=_SENDER, recipients=[_RECIPIENT], timeout=5.0, max_retries=0)
+    return slack, email
 
 
 def _outcome(result: Optional[AlertResult]) -> str:
