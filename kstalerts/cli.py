@@ -339,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
+
+
 def _error(message: str) -> None:
     sys.stderr.write(f"kstalerts: {message}\n")
 
@@ -365,12 +375,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (AlertConfigurationError, _UsageError) as exc:
         _error(f"error: {exc}")
         return EXIT_USAGE
-    except OSError as exc:  # an unreadable config file, a closed stdout
+    except BrokenPipeError:
+        # The reader went away (``kstalerts demo | head``): stop quietly, and
+        # keep the interpreter from complaining when it flushes stdout at exit.
+        _silence_stdout()
+        return EXIT_FAILED
+    except OSError as exc:  # e.g. a config path that is a directory
         _error(f"error: {exc}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
     finally:
         log.removeHandler(handler)
         log.setLevel(previous)

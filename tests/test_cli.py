@@ -271,6 +271,8 @@ def test_in_process_send_and_dry_run(
     assert sent == Run(0, "ops: delivered (1 attempt(s))\n", "")
     dry = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--json", "--config", config)
     assert json.loads(dry.out)["skipped"] == []
+    text = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--config", config)
+    assert text.out.startswith("--- ops (slack) would send:\nPOST http://127.0.0.1/services/T***/B***/***\n")
     assert len(loopback_http.posts) == 1
 
 
@@ -318,3 +320,68 @@ def test_check_config_invalid_exits_2(tmp_path: Path, loopback_http: HTTPSink) -
     assert result.err.startswith(
         f"kstalerts: error: {config}:10: alerts.channels.ops.max_retries: must be a number"
     )
+
+
+# -- in-process runs of the same paths (these count for coverage) -----------------
+
+
+def test_in_process_failure_json_and_level_floor(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failing = str(write_config(tmp_path, loopback_http, ops_url=loopback_http.failing_url(502)))
+    result = run_main(capsys, monkeypatch, "send", "--title", "t", "--json", "--config", failing)
+    assert result.code == 1
+    assert json.loads(result.out)["ok"] is False
+    floor = run_main(capsys, monkeypatch, "send", "--title", "t", "--level", "info", "--config", failing)
+    assert floor == Run(1, "", "kstalerts: nothing sent: no channel takes level INFO (ops >= WARNING)\n")
+    unknown = run_main(capsys, monkeypatch, "send", "--title", "t", "--channel", "x", "--config", failing)
+    assert unknown == Run(2, "", "kstalerts: error: unknown channel 'x'; known channels: ops\n")
+    by_name = run_main(capsys, monkeypatch, "send", "--title", "t", "--channel", "slack", "--config", failing)
+    assert by_name.code == 1 and by_name.out.startswith("ops: failed: ")
+
+
+def test_in_process_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch, "check-config", "--config", str(tmp_path))
+    assert result.code == 2
+    assert result.err.startswith(f"kstalerts: error: {tmp_path}")
+    assert run_main(capsys, monkeypatch, "send", "--title", "t", "--level", "loud").code == 2
+
+
+def test_in_process_check_config_clamps_and_verbose(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = str(write_config(tmp_path, loopback_http, extra="      max_retries: 9\n"))
+    result = run_main(capsys, monkeypatch, "check-config", "--strict", "--config", config)
+    assert result.code == 1
+    assert "  alerts.channels.ops.max_retries: asked 9, applied 5 (maximum) (line 10)\n" in result.out
+    assert result.err == ""
+    verbose = run_main(capsys, monkeypatch, "-v", "check-config", "--config", config)
+    assert verbose.code == 0
+    assert "kstalerts: WARNING: alerts.channels.ops.max_retries: asked 9, applied 5" in verbose.err
+
+
+class _BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_goes_away_ends_quietly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _BrokenPipe())
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_in_process_demo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_main(capsys, monkeypatch, "demo")
+    assert result.code == 0
+    assert "demo OK in " in result.out

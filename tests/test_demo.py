@@ -64,3 +64,14 @@ def test_python_m_kstalerts_demo_is_fast_and_exits_0() -> None:
     assert "demo OK" in proc.stdout
     assert proc.stderr == ""
     assert elapsed < 5.0
+
+
+def test_outcome_and_slack_text_helpers() -> None:
+    from kstalerts import AlertResult
+    from kstalerts.demo import _outcome, _slack_text
+
+    assert _outcome(None) == "filtered"
+    assert _outcome(AlertResult("a", False, error="x")) == "FAILED"
+    assert _slack_text({"text": "first\nsecond"}) == "first"
+    assert _slack_text({"attachments": [{"title": "from the attachment"}]}) == "from the attachment"
+    assert _slack_text(["not", "a", "mapping"]) == "['not', 'a', 'mapping']"

@@ -202,3 +202,10 @@ def test_module_runs_a_sink_from_the_shell() -> None:
     assert proc.returncode == 0
     assert proc.stdout.startswith("127.0.0.1:")
     assert proc.stderr.strip() == "received 0"
+
+
+def test_module_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _loopback._main(["http", "--lifetime", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("http://127.0.0.1:") and out.rstrip().endswith(_loopback.SLACK_PATH)
+    assert err == "received 0\n"
