@@ -76,9 +76,15 @@ def _setup_send(subparsers: Any) -> None:
         help="send one alert to the configured channels",
         description="Send one alert to every configured channel whose min_level it reaches.",
         epilog=(
-            "exit codes: 0 every matching channel delivered; 1 any failed or was throttled,"
-            " or no channel takes this level; 2 usage or config error"
+            "examples:\n"
+            '  kstalerts send --title "Backup failed" --body "exit code 2"\n'
+            '  tail -n 40 job.log | kstalerts send --title "job failed" --body - --level warning\n'
+            '  kstalerts send --title "Disk 91%" --channel ops --json\n'
+            "  kstalerts send --title test --dry-run --config ./kstlib.conf.yml\n\n"
+            "exit codes: 0 every matching channel delivered; 1 any failed or was throttled,\n"
+            "or no channel takes this level; 2 usage or config error"
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--title", required=True, help="the alert's title (one line)")
     parser.add_argument("--body", default="", help="the alert's text; '-' reads it from stdin")
@@ -235,7 +241,13 @@ def _setup_check_config(subparsers: Any) -> None:
             "Load the config as 'send' would, build every channel, and print the file used,"
             " the resolved settings with secrets masked, and every value the hard limits clamped."
         ),
-        epilog="exit codes: 0 valid; 1 valid but values were clamped (with --strict); 2 invalid",
+        epilog=(
+            "examples:\n"
+            "  kstalerts check-config\n"
+            "  kstalerts check-config --config /etc/kstalerts/kstlib.conf.yml --preset prod --strict\n\n"
+            "exit codes: 0 valid; 1 valid but values were clamped (with --strict); 2 invalid"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
