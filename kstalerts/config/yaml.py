@@ -356,7 +356,7 @@ class _Parser:
             if p - pos < column:
                 return result, pos
             if p - pos > column:
-                self.fail("unexpected indentation (a multi-line plain scalar is not supported)", p, path)
+                self.fail("unexpected indentation", p, path)
 
     def sequence(self, p: int, column: int, parent: int, depth: int, key: str) -> Tuple[List[Any], int]:
         self.check_depth(depth, p, key)
@@ -382,7 +382,7 @@ class _Parser:
             if p - pos < column or (p - pos == column == parent and not self.is_entry(p)):
                 return result, pos
             if p - pos > column:
-                self.fail("unexpected indentation (a multi-line plain scalar is not supported)", p, path)
+                self.fail("unexpected indentation", p, path)
             if not self.is_entry(p):
                 self.fail("expected a sequence entry ('- ')", p, key)
 
