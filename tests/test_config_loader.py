@@ -140,6 +140,10 @@ def test_mapping_source_has_no_path() -> None:
 
 
 def test_shipped_example_loads() -> None:
+    import yaml
+
+    text = (ROOT / "kstlib.conf.yml").read_text(encoding="utf-8")
+    assert load_config(yaml.safe_load(text)).alerts == load_config(str(ROOT / "kstlib.conf.yml")).alerts
     config = load_config(str(ROOT / "kstlib.conf.yml"))
     assert config.line_of("alerts.throttle.rate") is not None
     assert "ops" in config.alerts["channels"]

@@ -111,7 +111,7 @@ def toml_missing_message() -> str:
 
 def _load_toml(text: str, path: str) -> Any:
     try:
-        import tomllib as toml  # type: ignore[import-not-found,unused-ignore]
+        import tomllib as toml  # type: ignore[import-not-found,unused-ignore]  # novermin (3.11+, guarded)
     except ImportError:
         try:
             import tomli as toml  # type: ignore[import-not-found,no-redef,unused-ignore]
