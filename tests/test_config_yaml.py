@@ -24,7 +24,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kstalerts.config.yaml import parse_yaml, resolve_plain
+from kstalerts.config.scalars import resolve_plain
+from kstalerts.config.yaml import parse_yaml
 from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 

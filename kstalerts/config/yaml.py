@@ -29,8 +29,9 @@ from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from .scalars import RefusedScalarError, resolve_plain
 
-__all__ = ("parse_yaml", "resolve_plain")
+__all__ = ("parse_yaml",)
 
 # What PyYAML's reader refuses, plus the characters it treats as line breaks
 # besides "\n" (outside the subset: they would silently split a line).
@@ -49,106 +50,6 @@ _ESCAPE_CODES = {"x": 2, "u": 4, "U": 8}
 _HEX = "0123456789ABCDEFabcdef"
 _DOUBLE_SPECIAL = re.compile(r'["\\\n\0]')
 _MAX_KEY_CHARS = 1000  # PyYAML forgets a simple key after 1024 characters
-_MAX_NUMBER_CHARS = 4300  # Python's own cap on int() of a decimal string
-
-# PyYAML's implicit resolvers (yaml/resolver.py), in the order it tries them.
-_BOOL = re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
-    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0[0-7_]+
-    |[-+]?(?:0|[1-9][0-9_]*)
-    |[-+]?0x[0-9a-fA-F_]+
-    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""",
-    re.X,
-)
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_TIMESTAMP = re.compile(
-    r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
-    |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
-     (?:[Tt]|[ \t]+)[0-9][0-9]?
-     :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
-     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
-    re.X,
-)
-
-
-class _RefusedError(Exception):
-    """A plain scalar the subset does not type (raised by resolve_plain)."""
-
-
-def resolve_plain(text: str) -> Any:
-    """The value PyYAML's ``safe_load`` gives the plain scalar ``text``.
-
-    >>> [resolve_plain(t) for t in ("yes", "0x1f", "1_000", "1:30", "~", "6.5")]
-    [True, 31, 1000, 90, None, 6.5]
-    """
-    first = text[:1]
-    if first in "-+0123456789." and first and len(text) > _MAX_NUMBER_CHARS and _INT.match(text):
-        raise _RefusedError(f"number too long ({len(text)} characters)")
-    if _BOOL.match(text):
-        return text.lower() in ("yes", "true", "on")
-    if first and first in "-+0123456789." and _FLOAT.match(text):
-        return _float(text)
-    if first and first in "-+0123456789" and _INT.match(text):
-        return _int(text)
-    if text == "<<":
-        raise _RefusedError("merge keys ('<<') are not supported")
-    if _NULL.match(text):
-        return None
-    if first and first in "0123456789" and _TIMESTAMP.match(text):
-        raise _RefusedError(f"dates and timestamps are not supported; quote {text!r} to keep it as text")
-    if text == "=":
-        raise _RefusedError("a plain '=' is not supported; quote it")
-    return text
-
-
-def _sign(value: str) -> Tuple[int, str]:
-    sign = -1 if value[0] == "-" else 1
-    return sign, value[1:] if value[0] in "+-" else value
-
-
-def _float(text: str) -> float:
-    sign, value = _sign(text.replace("_", "").lower())
-    if value == ".inf":
-        return sign * float("inf")
-    if value == ".nan":
-        return float("nan")
-    if ":" in value:
-        total, base = 0.0, 1
-        for part in reversed(value.split(":")):
-            total += float(part) * base
-            base *= 60
-        return sign * total
-    return sign * float(value)
-
-
-def _int(text: str) -> int:
-    sign, value = _sign(text.replace("_", ""))
-    try:
-        if value == "0":
-            return 0
-        if value.startswith("0b"):
-            return sign * int(value[2:], 2)
-        if value.startswith("0x"):
-            return sign * int(value[2:], 16)
-        if value[0] == "0":
-            return sign * int(value, 8)
-        if ":" in value:
-            total = 0
-            for part in value.split(":"):
-                total = total * 60 + int(part)
-            return sign * total
-        return sign * int(value)
-    except ValueError:
-        raise _RefusedError(f"{text!r} is not a valid number") from None
 
 
 def parse_yaml(text: str, path: Optional[str] = None) -> Tuple[Any, Dict[str, int]]:
@@ -301,7 +202,7 @@ class _Parser:
             return value
         try:
             return resolve_plain(value)
-        except _RefusedError as exc:
+        except RefusedScalarError as exc:
             self.fail(str(exc), p, key)
 
     def check_depth(self, depth: int, p: int, key: str) -> None:
