@@ -237,3 +237,56 @@ def test_console_stream_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
     ) as m:
         m.send(AlertMessage("to stdout"))
     assert "[INFO] to stdout" in out.getvalue()
+
+
+# -- channels from the channel branches ----------------------------------------
+
+
+def test_teams_channel_end_to_end(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, teams_server: Any
+) -> None:
+    monkeypatch.setenv("TEAMS_URL", teams_server.connector_url)
+    text = (
+        "alerts:\n"
+        "  channels:\n"
+        "    timeout: 5\n"
+        "    team:\n"
+        "      type: teams\n"
+        "      credentials: teams_hook\n"
+        "      allow_custom_url: true   # the test server is not a Microsoft host\n"
+        "      min_level: warning\n"
+        "credentials:\n"
+        "  teams_hook: {type: env, var: TEAMS_URL}\n"
+    )
+    with AlertManager.from_config(write(tmp_path / "c.yml", text)) as manager:
+        assert manager.send(AlertMessage("ignored")) == []
+        [result] = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+        assert manager.channels[0].channel.timeout == 5.0
+    assert result.success, result.error
+    assert len(teams_server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "      type: teams\n      webhok_url: https://x.webhook.office.com/a\n",
+            "5: alerts.channels.team.webhok_url: unknown key; did you mean 'webhook_url'?",
+        ),
+        (
+            "      type: teams\n",
+            "3: alerts.channels.team.credentials: teams: needs credentials: or webhook_url:",
+        ),
+        (
+            "      type: pagerduty\n      credentials: nowhere\n",
+            "5: alerts.channels.team.credentials: unknown credential 'nowhere':"
+            " the config has no 'credentials' section",
+        ),
+    ],
+    ids=["typo", "missing-secret", "unknown-credential"],
+)
+def test_real_channel_errors_are_located(tmp_path: pathlib.Path, entry: str, message: str) -> None:
+    path = write(tmp_path / "c.yml", "alerts:\n  channels:\n    team:\n" + entry)
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config(path)
+    assert str(info.value) == f"{path}:{message}"
