@@ -217,6 +217,21 @@ def _flow(data: st.DataObject, depth: int) -> str:
     return "{" + sep.join(pairs) + (trailing if pairs else "") + "}"
 
 
+_SCALAR_KEYS = ["1", "0x2", "2.5", "yes", "Off", "~", "-1", "1:30", "a b", "a#b"]
+
+
+def _distinct_keys(keys: List[str]) -> List[str]:
+    """Drop keys that PyYAML reads as the same value ("yes" and "1" are both 1 == True)."""
+    seen: List[Any] = []
+    out = []
+    for key in keys:
+        values = {yaml.safe_load(key), key}  # the plain and the quoted reading
+        if not any(v == s for v in values for s in seen):
+            seen.extend(values)
+            out.append(key)
+    return out
+
+
 def _block_scalar(data: st.DataObject, indent: int) -> List[str]:
     header = data.draw(st.sampled_from(["|", ">", "|-", ">-", "|+", ">+"]))
     first = data.draw(_LINE.filter(lambda s: s[:1] not in ("", " ", "\t")))
@@ -231,7 +246,8 @@ def _block(data: st.DataObject, indent: int, depth: int) -> List[str]:
     pad = " " * indent
     entries: List[List[str]] = []
     if data.draw(st.booleans()) or depth >= 3:  # mapping
-        for key in data.draw(st.lists(_WORD, min_size=1, max_size=4, unique=True)):
+        keys = data.draw(st.lists(_WORD | st.sampled_from(_SCALAR_KEYS), min_size=1, max_size=4, unique=True))
+        for key in _distinct_keys(keys):
             shown = data.draw(st.sampled_from([key, _single(key), f'"{key}"', key + "  "]))
             entries.append(_entry(data, pad + shown + ":", indent, depth, indentless_ok=True))
     else:
@@ -258,7 +274,9 @@ def _entry(data: st.DataObject, head: str, indent: int, depth: int, *, indentles
         return [head + " " + inner[0][indent + 2 :], *inner[1:]] if inner[0].strip() else [head, *inner]
     child_indent = indent if (indentless_ok and data.draw(st.booleans())) else indent + step
     inner = _block(data, child_indent, depth + 1)
-    if child_indent == indent and not inner[0].lstrip().startswith("-"):
+    if child_indent == indent and not (inner[0].lstrip() + " ").startswith(
+        "- "
+    ):  # only a list may sit at its key's indent
         inner = _block(data, indent + step, depth + 1)
     return [head + _comment(data), *inner]
 
