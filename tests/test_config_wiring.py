@@ -23,6 +23,8 @@ from kstalerts.config import loader as loader_module
 from kstalerts.config import reload_config
 from kstalerts.exceptions import AlertConfigurationError
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
 
 class StrictChannel(AlertChannel):
     """A channel whose from_config needs an https URL, literal or credential."""
@@ -290,3 +292,44 @@ def test_real_channel_errors_are_located(tmp_path: pathlib.Path, entry: str, mes
     with pytest.raises(AlertConfigurationError) as info:
         AlertManager.from_config(path)
     assert str(info.value) == f"{path}:{message}"
+
+
+def test_the_shipped_example_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kstalerts.channels import SlackChannel
+
+    shipped = str(ROOT / "kstlib.conf.yml")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/XXXX")
+    with AlertManager.from_config(shipped, preset="dev") as manager:
+        [ops] = manager.channels
+        assert isinstance(ops.channel, SlackChannel)
+        assert (ops.key, ops.min_level) == ("ops", AlertLevel.WARNING)
+        assert ops.throttle is not None and (ops.throttle.rate, ops.throttle.burst) == (100, 20)
+        assert "XXXX" not in repr(ops.channel)
+    monkeypatch.delenv("SLACK_WEBHOOK_URL")
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config(shipped)
+    line = (
+        ROOT.joinpath("kstlib.conf.yml")
+        .read_text()
+        .splitlines()
+        .index("  slack_webhook: {type: env, var: SLACK_WEBHOOK_URL}")
+    )
+    assert str(info.value) == (
+        f"{shipped}:{line + 1}: credentials.slack_webhook.var: credential 'slack_webhook': "
+        "environment variable SLACK_WEBHOOK_URL is not set"
+    )
+
+
+def test_slack_channel_end_to_end(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, slack_server: Any
+) -> None:
+    monkeypatch.setenv("HOOK", slack_server.url())
+    text = (
+        "alerts:\n  channels:\n    ops:\n      type: slack\n      credentials: hook\n"
+        "      allow_custom_url: true\n      username: kstalerts-bot\n"
+        "credentials:\n  hook: {type: env, var: HOOK}\n"
+    )
+    with AlertManager.from_config(write(tmp_path / "c.yml", text)) as manager:
+        [result] = manager.send(AlertMessage("deploy done"))
+    assert result.success, result.error
+    assert len(slack_server.requests) == 1
