@@ -190,7 +190,7 @@ class AlertManager:
             result = AlertResult(
                 entry.key,
                 False,
-                error=f"throttled: channel limit reached, next slot in {wait:.1f}s",
+                error=f"channel limit reached, next slot in {wait:.1f}s",
                 throttled=True,
                 retryable=True,
                 alert=alert,
