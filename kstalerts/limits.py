@@ -50,6 +50,8 @@ __all__ = (
     "MAX_CONFIG_DEPTH",
     "MAX_SPOOL_ENTRIES",
     "MAX_SPOOL_BYTES",
+    "MAX_CREDENTIAL_BYTES",
+    "SOPS_TIMEOUT",
 )
 
 Number = Union[int, float]
@@ -110,6 +112,8 @@ MAX_CONFIG_BYTES = 1048576  # size of a config file
 MAX_CONFIG_DEPTH = 32  # nesting of a config file
 MAX_SPOOL_ENTRIES = 10000
 MAX_SPOOL_BYTES = 64 * 1048576
+MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
+SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 
 _local = threading.local()
 

@@ -189,7 +189,7 @@ class AlertManager:
             result = AlertResult(
                 entry.key,
                 False,
-                error=f"throttled: channel limit reached, next slot in {wait:.1f}s",
+                error=f"channel limit reached, next slot in {wait:.1f}s",
                 throttled=True,
                 retryable=True,
                 alert=alert,
@@ -272,11 +272,19 @@ class AlertManager:
         credential_resolver: Any = None,
     ) -> AlertManager:
         """Build a manager, its channels and throttles from a config file or
-        mapping (see the README's configuration reference)."""
+        mapping; ``None`` discovers the file (see the configuration reference).
+
+        Precedence: ``preset`` (else ``KSTALERTS_PRESET``) over the file over
+        the built-in defaults, then the hard limits.
+        """
         from .config.wiring import build_manager
 
         manager = cls()
-        build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
+        try:
+            build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
+        except BaseException:
+            manager.close()
+            raise
         return manager
 
     # -- lifetime ----------------------------------------------------------
