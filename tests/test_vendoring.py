@@ -138,6 +138,23 @@ def test_the_vendored_command_line_runs(vendored: pathlib.Path) -> None:
     assert out.stdout.strip() == f"kstalerts {kstalerts.__version__}"
 
 
+def test_the_vendored_demo_runs(vendored: pathlib.Path) -> None:
+    # the demo starts the package's own loopback sinks: every module it
+    # touches must resolve under the vendored name
+    out = _isolated(
+        vendored,
+        "import runpy\nsys.argv = ['alerts', 'demo']\n"
+        "code = 0\n"
+        f"try:\n    runpy.run_module({VENDORED!r}, run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        f"print('original loaded:', [m for m in sys.modules if m.split('.')[0] == {PACKAGE!r}])\n"
+        "sys.exit(code)\n",
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "failed 0" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "original loaded: []"
+
+
 def _absolute_self_imports(path: pathlib.Path) -> List[str]:
     found = []
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

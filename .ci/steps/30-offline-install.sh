@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline install: build a wheel and an sdist, install the wheel with
 # `pip install --no-index` (no registry at all) into a fresh virtual
-# environment, and run the installed command from outside the checkout.
+# environment, and run the installed `kstalerts --version` and `kstalerts
+# demo` (loopback only) from outside the checkout.
 # Run by .ci/run with bash -euo pipefail from the repository root.
 set -euo pipefail
 ROOT="$PWD"
@@ -60,4 +61,12 @@ expected="$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import kstale
 got="$("$WORK/venv/bin/kstalerts" --version)"
 echo "kstalerts --version: $got"
 [ "$got" = "kstalerts $expected" ] || { echo "FAIL: expected 'kstalerts $expected'"; exit 1; }
-echo "offline install OK: $(basename "$wheel") installed with --no-index, 'kstalerts --version' ran"
+echo "+ kstalerts demo"
+set +e
+demo="$(timeout --kill-after=5 60 "$WORK/venv/bin/kstalerts" demo 2>&1)"
+rc=$?
+set -e
+printf '%s\n' "$demo" | sed 's/^/    /'
+[ "$rc" -eq 0 ] || { echo "FAIL: 'kstalerts demo' exited $rc"; exit 1; }
+grep -q "failed 0" <<<"$demo" || { echo "FAIL: the demo reports failed deliveries"; exit 1; }
+echo "offline install OK: $(basename "$wheel") installed with --no-index; 'kstalerts --version' and 'kstalerts demo' ran"
