@@ -1,0 +1,75 @@
+"""Child processes for the multi-process tests of the spool, dedup and shared throttle.
+
+Run as ``python -m tests.spool_children <command> ...`` from the repository
+root; each command prints what the parent test checks, one line per fact,
+and flushes at once (the crash test kills children at random points).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import List
+
+import kstalerts
+from kstalerts import AlertDeliveryError, AlertManager, AlertMessage, AlertThrottle
+from kstalerts.channels import CallbackChannel
+from kstalerts.dedup import Deduplicator
+
+
+def _wait_for(path: str, limit: float = 20.0) -> None:
+    deadline = time.monotonic() + limit
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {path} within {limit}s")
+        time.sleep(0.002)
+
+
+def throttle(state_file: str, go_file: str, tries: str) -> None:
+    """Wait for ``go_file``, then try ``tries`` takes; print how many were admitted."""
+    bucket = AlertThrottle(rate=10, per=86400.0, burst=10, state_file=state_file, state_key="ops")
+    print("ready", flush=True)
+    _wait_for(go_file)
+    admitted = sum(bucket.try_acquire() for _ in range(int(tries)))
+    print(admitted, flush=True)
+
+
+def dedup(state_file: str, window: str, title: str) -> None:
+    """Send one alert through a dedup'ed manager; print the result as JSON."""
+    delivered: List[str] = []
+    with AlertManager(dedup=Deduplicator(float(window), state_file=state_file)) as manager:
+        manager.add_channel(CallbackChannel(lambda a: delivered.append(a.title), name="ops"))
+        (result,) = manager.send(AlertMessage(title, level=kstalerts.AlertLevel.WARNING))
+    print(
+        json.dumps({"success": result.success, "suppressed": result.suppressed, "delivered": delivered}),
+        flush=True,
+    )
+
+
+def spool_forever(spool_dir: str, prefix: str) -> None:
+    """Send alerts to a channel that is down, forever; print each one confirmed spooled."""
+
+    def down(alert: AlertMessage) -> None:
+        raise AlertDeliveryError("connection refused", retryable=True)
+
+    with AlertManager(spool=spool_dir) as manager:
+        manager.add_channel(CallbackChannel(down, name="ops", max_retries=0))
+        print("ready", flush=True)
+        number = 0
+        while True:
+            alert = AlertMessage(f"{prefix}-{number}", "x" * (number % 7) * 3000)
+            (result,) = manager.send(alert)
+            if result.spooled:
+                print(alert.title, flush=True)
+            number += 1
+
+
+def main(argv: List[str]) -> None:
+    commands = {"throttle": throttle, "dedup": dedup, "spool": spool_forever}
+    commands[argv[0]](*argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
