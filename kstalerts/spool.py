@@ -388,7 +388,9 @@ class Spool:
             raise ValueError("unreadable: a field is missing or of the wrong type")
         try:
             alert = AlertMessage.from_dict(alert_data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise ValueError(f"unreadable alert: the field {exc.args[0]!r} is missing") from None
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"unreadable alert: {exc}") from None
         return SpoolEntry(name, channel, alert, attempts, float(first_failed), last_error)
 

@@ -66,8 +66,28 @@ def spool_forever(spool_dir: str, prefix: str) -> None:
             number += 1
 
 
+def flush(spool_dir: str, sink_file: str, go_file: str) -> None:
+    """Wait for ``go_file``, flush the spool into ``sink_file`` (one line per
+    delivery, appended atomically); print the report's counts as JSON."""
+
+    def record(alert: AlertMessage) -> None:
+        fd = os.open(sink_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (alert.title + "\n").encode())
+        finally:
+            os.close(fd)
+        time.sleep(0.001)  # widen the window in which the other flush could race
+
+    with AlertManager(spool=spool_dir) as manager:
+        manager.add_channel(CallbackChannel(record, name="ops"))
+        print("ready", flush=True)
+        _wait_for(go_file)
+        report = manager.flush_spool()
+    print(json.dumps({"delivered": report.delivered, "skipped": report.skipped}), flush=True)
+
+
 def main(argv: List[str]) -> None:
-    commands = {"throttle": throttle, "dedup": dedup, "spool": spool_forever}
+    commands = {"throttle": throttle, "dedup": dedup, "spool": spool_forever, "flush": flush}
     commands[argv[0]](*argv[1:])
 
 
