@@ -14,7 +14,8 @@ import sys
 
 def command(name: str, readme: pathlib.Path) -> str:
     text = readme.read_text(encoding="utf-8")
-    match = re.search(r"<!-- command:%s -->\s*```(?:sh|bash|console)?\n(.*?)```" % re.escape(name), text, re.S)
+    marker = re.escape(f"<!-- command:{name} -->")
+    match = re.search(marker + r"\s*```(?:sh|bash|console)?\n(.*?)```", text, re.S)
     if match is None:
         raise SystemExit(f"README has no <!-- command:{name} --> block")
     lines = [line for line in match.group(1).splitlines() if line.strip()]

@@ -41,6 +41,7 @@ __all__ = (
     "MAX_BACKOFF",
     "MAX_SEND_BUDGET",
     "MAX_RESPONSE_BYTES",
+    "MAX_IDLE_CONNECTIONS",
     "MAX_REQUEST_BYTES",
     "MAX_RECIPIENTS",
     "MAX_WORKERS",
@@ -87,7 +88,7 @@ class Clamp:
 LIMITS: Dict[str, Limit] = {
     lim.name: lim
     for lim in (
-        Limit("throttle.rate", 1, 1000, False, "alerts admitted per period"),
+        Limit("throttle.rate", 1.0, 1000.0, False, "alerts admitted per period"),
         Limit("throttle.per", 1.0, 86400.0, False, "length of the period, in seconds"),
         Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
         Limit("channel.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
@@ -109,6 +110,7 @@ MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
 MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
 MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
+MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client keeps open while idle
 MAX_RECIPIENTS = 50  # addresses of one email
 MAX_WORKERS = 32  # threads of one manager's fan-out pool
 MAX_ALERTS_PER_SEND = 10000  # alerts in one send() call
@@ -130,7 +132,7 @@ def collect_clamps() -> Iterator[List[Clamp]]:
     >>> with collect_clamps() as clamps:
     ...     _ = validate("throttle.rate", 5000)
     >>> [str(c) for c in clamps]
-    ['throttle.rate: asked 5000, applied 1000 (maximum)']
+    ['throttle.rate: asked 5000, applied 1000.0 (maximum)']
     """
     stack: List[List[Clamp]] = getattr(_local, "stack", None) or []
     _local.stack = stack

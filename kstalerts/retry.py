@@ -10,8 +10,8 @@ injects its clock, so tests run on a fake one.
 >>> p = RetryPolicy(max_retries=3, base_delay=1.0, max_delay=8.0)
 >>> backoff(p, 3, rand=lambda: 1.0)
 4.0
->>> p.delay(1, retry_after=1e9)
-300.0
+>>> p.delay(1, retry_after=1e9)  # a hostile Retry-After is cut
+60.0
 """
 
 from __future__ import annotations

@@ -1,0 +1,159 @@
+"""The channel base class: the retry loop, the budget and the result shape."""
+
+from __future__ import annotations
+
+import io
+from typing import List, Optional
+
+import pytest
+
+from kstalerts import AlertDeliveryError, AlertLevel, AlertMessage, RetryPolicy
+from kstalerts.channels import CallbackChannel, ConsoleChannel
+from kstalerts.channels.base import AlertChannel
+from tests.clock import FakeClock
+
+ALERT = AlertMessage("Disk full", "/var at 97%", AlertLevel.WARNING)
+
+
+def scripted(*outcomes: Optional[AlertDeliveryError]) -> tuple:
+    """A callback that raises each given error in turn, then succeeds."""
+    calls: List[AlertMessage] = []
+    queue = list(outcomes)
+
+    def callback(alert: AlertMessage) -> str:
+        calls.append(alert)
+        if queue:
+            error = queue.pop(0)
+            if error is not None:
+                raise error
+        return f"id-{len(calls)}"
+
+    return callback, calls
+
+
+def channel_with(callback: object, clock: FakeClock, **policy: object) -> CallbackChannel:
+    retry = RetryPolicy(**{"base_delay": 1.0, "jitter": False, **policy})  # type: ignore[arg-type]
+    return CallbackChannel(callback, name="test", retry=retry, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+
+
+def test_success_on_first_attempt() -> None:
+    clock = FakeClock()
+    callback, calls = scripted()
+    result = channel_with(callback, clock).send(ALERT)
+    assert (result.success, result.attempts, result.message_id, result.channel) == (True, 1, "id-1", "test")
+    assert result.alert is ALERT and clock.sleeps == []
+
+
+def test_retryable_errors_are_retried_with_backoff() -> None:
+    clock = FakeClock()
+    error = AlertDeliveryError("HTTP 503: service unavailable", retryable=True, status=503)
+    callback, calls = scripted(error, error)
+    result = channel_with(callback, clock, max_retries=2).send(ALERT)
+    assert (result.success, result.attempts) == (True, 3)
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_permanent_errors_stop_at_once() -> None:
+    clock = FakeClock()
+    callback, calls = scripted(AlertDeliveryError("HTTP 404: no_service", status=404))
+    result = channel_with(callback, clock).send(ALERT)
+    assert (result.success, result.attempts, result.error, result.status, result.retryable) == (
+        False,
+        1,
+        "HTTP 404: no_service",
+        404,
+        False,
+    )
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+def test_gives_up_after_max_retries_and_says_so() -> None:
+    clock = FakeClock()
+    error = AlertDeliveryError("connection refused", retryable=True)
+    callback, calls = scripted(*[error] * 10)
+    result = channel_with(callback, clock, max_retries=2).send(ALERT)
+    assert (result.success, result.attempts, result.retryable) == (False, 3, True)
+    assert result.error == "connection refused (gave up after 3 attempts)"
+
+
+def test_zero_retries_means_one_attempt() -> None:
+    clock = FakeClock()
+    callback, calls = scripted(AlertDeliveryError("timed out", retryable=True))
+    result = channel_with(callback, clock, max_retries=0).send(ALERT)
+    assert (result.success, result.attempts, result.error) == (False, 1, "timed out")
+
+
+def test_retry_after_is_honoured() -> None:
+    clock = FakeClock()
+    callback, calls = scripted(AlertDeliveryError("HTTP 429", retryable=True, retry_after=7.0, status=429))
+    result = channel_with(callback, clock).send(ALERT)
+    assert result.success and clock.sleeps == [7.0]
+
+
+def test_retry_after_beyond_the_budget_ends_throttled_without_sleeping() -> None:
+    clock = FakeClock()
+    callback, calls = scripted(AlertDeliveryError("HTTP 429", retryable=True, retry_after=100.0, status=429))
+    result = channel_with(callback, clock, budget=30.0, max_retry_after=300.0).send(ALERT)
+    assert (result.success, result.throttled, result.attempts, result.status) == (False, True, 1, 429)
+    assert result.error == (
+        "rate limited: the service asked to wait 100s, more than the 30.0s left of this send's budget"
+    )
+    assert clock.sleeps == []
+
+
+def test_backoff_beyond_the_budget_gives_up() -> None:
+    clock = FakeClock()
+    error = AlertDeliveryError("timed out", retryable=True)
+    callback, calls = scripted(error, error, error)
+    result = channel_with(callback, clock, budget=1.5, max_retries=5).send(ALERT)
+    assert (result.success, result.attempts) == (False, 2)
+    assert clock.sleeps == [1.0]
+
+
+def test_timeout_and_retries_come_through_the_limits() -> None:
+    channel = CallbackChannel(print, timeout=500, max_retries=9)
+    assert (channel.timeout, channel.max_retries) == (120.0, 5)
+    assert CallbackChannel(print).timeout == 30.0 and CallbackChannel(print).max_retries == 2
+    replaced = CallbackChannel(print, retry=RetryPolicy(max_retries=1), max_retries=3)
+    assert replaced.max_retries == 3
+
+
+def test_each_attempt_gets_at_most_the_channel_timeout() -> None:
+    seen: List[float] = []
+
+    class Probe(AlertChannel):
+        def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+            seen.append(timeout)
+            return None
+
+    Probe(timeout=5).send(ALERT)
+    assert 0 < seen[0] <= 5.0
+
+
+def test_other_exceptions_propagate_to_the_manager() -> None:
+    def broken(alert: AlertMessage) -> None:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        CallbackChannel(broken).send(ALERT)
+
+
+def test_console_channel_writes_a_block() -> None:
+    stream = io.StringIO()
+    result = ConsoleChannel(stream).send(ALERT)
+    assert result.success
+    assert stream.getvalue() == "[WARNING] Disk full\n/var at 97%\n"
+
+
+def test_console_from_config() -> None:
+    channel = ConsoleChannel.from_config({"stream": "stdout", "name": "out", "timeout": 3})
+    assert channel.name == "out" and channel.timeout == 3.0
+
+
+def test_base_from_config_is_not_available() -> None:
+    with pytest.raises(NotImplementedError, match="CallbackChannel cannot be built from config"):
+        CallbackChannel.from_config({})
+
+
+def test_repr_names_the_channel() -> None:
+    assert repr(CallbackChannel(print, name="mem")) == "CallbackChannel(name='mem')"

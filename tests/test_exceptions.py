@@ -1,0 +1,45 @@
+"""The exception tree and its messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertError, AlertThrottledError
+
+
+@pytest.mark.parametrize("cls", [AlertConfigurationError, AlertDeliveryError])
+def test_every_error_is_an_alert_error(cls: type) -> None:
+    assert issubclass(cls, AlertError)
+    assert issubclass(AlertThrottledError, AlertError)
+
+
+def test_configuration_error_is_a_value_error() -> None:
+    assert issubclass(AlertConfigurationError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({}, "bad"),
+        ({"key": "alerts.x"}, "alerts.x: bad"),
+        ({"path": "a.yml"}, "a.yml: bad"),
+        ({"path": "a.yml", "line": 4}, "a.yml:4: bad"),
+        ({"path": "a.yml", "line": 4, "column": 2, "key": "k"}, "a.yml:4:2: k: bad"),
+        ({"line": 4, "column": 2}, "line 4, column 2: bad"),
+        ({"line": 4}, "line 4: bad"),
+    ],
+)
+def test_configuration_error_locates_itself(kwargs: dict, text: str) -> None:
+    error = AlertConfigurationError("bad", **kwargs)
+    assert str(error) == text
+    assert error.reason == "bad"
+
+
+def test_delivery_error_carries_its_facts() -> None:
+    error = AlertDeliveryError("HTTP 503", channel="ops", retryable=True, retry_after=2.0, status=503)
+    assert (error.channel, error.retryable, error.retry_after, error.status) == ("ops", True, 2.0, 503)
+    assert str(error) == "HTTP 503"
+
+
+def test_throttled_error_carries_retry_after() -> None:
+    assert AlertThrottledError("wait", retry_after=1.5).retry_after == 1.5

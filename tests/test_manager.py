@@ -1,0 +1,233 @@
+"""AlertManager: filtering, targeting, throttling, concurrent fan-out, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import List
+
+import pytest
+
+from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, AlertThrottle
+from kstalerts.channels import CallbackChannel
+
+INFO = AlertMessage("fyi")
+WARN = AlertMessage("disk", level=AlertLevel.WARNING)
+CRIT = AlertMessage("down", level=AlertLevel.CRITICAL)
+
+
+def recorder(name: str) -> "tuple[CallbackChannel, List[AlertMessage]]":
+    seen: List[AlertMessage] = []
+    return CallbackChannel(seen.append, name=name), seen
+
+
+def slow(name: str, seconds: float) -> CallbackChannel:
+    return CallbackChannel(lambda alert: time.sleep(seconds), name=name)
+
+
+def test_add_channel_is_fluent_and_keeps_order() -> None:
+    a, _ = recorder("a")
+    b, _ = recorder("b")
+    manager = AlertManager()
+    assert manager.add_channel(a).add_channel(b, key="second") is manager
+    assert [e.key for e in manager.channels] == ["a", "second"]
+
+
+def test_level_filter_per_channel() -> None:
+    low, low_seen = recorder("low")
+    high, high_seen = recorder("high")
+    with AlertManager() as manager:
+        manager.add_channel(low).add_channel(high, min_level="critical")
+        results = manager.send([INFO, WARN, CRIT])
+    assert [(r.channel, r.alert.title) for r in results] == [  # type: ignore[union-attr]
+        ("low", "fyi"),
+        ("low", "disk"),
+        ("low", "down"),
+        ("high", "down"),
+    ]
+    assert [a.title for a in high_seen] == ["down"]
+    assert len(low_seen) == 3
+
+
+def test_an_alert_below_every_level_gives_no_result() -> None:
+    channel, seen = recorder("pager")
+    with AlertManager() as manager:
+        manager.add_channel(channel, min_level=AlertLevel.CRITICAL)
+        assert manager.send(INFO) == []
+    assert seen == []
+
+
+def test_target_by_key_alias_or_name() -> None:
+    a, a_seen = recorder("slack")
+    b, b_seen = recorder("email")
+    with AlertManager() as manager:
+        manager.add_channel(a, key="ops", alias="team").add_channel(b)
+        assert [r.channel for r in manager.send(CRIT, channel="ops")] == ["ops"]
+        assert [r.channel for r in manager.send(CRIT, channel="team")] == ["ops"]
+        assert [r.channel for r in manager.send(CRIT, channel="slack")] == ["ops"]
+        assert [r.channel for r in manager.send(CRIT, channel="email")] == ["email"]
+        with pytest.raises(AlertConfigurationError) as info:
+            manager.send(CRIT, channel="pager")
+    assert str(info.value) == "unknown channel 'pager'; known channels: email, ops"
+    assert len(a_seen) == 3 and len(b_seen) == 1
+
+
+def test_duplicate_keys_are_refused() -> None:
+    manager = AlertManager().add_channel(recorder("x")[0])
+    with pytest.raises(AlertConfigurationError, match="a channel named 'x' is already registered; pass key="):
+        manager.add_channel(recorder("x")[0])
+    manager.add_channel(recorder("x")[0], key="x2")
+
+
+@pytest.mark.parametrize("bad", ["text", b"x", 42, [INFO, "nope"]])
+def test_send_rejects_what_is_not_an_alert(bad: object) -> None:
+    with AlertManager() as manager:
+        manager.add_channel(recorder("a")[0])
+        with pytest.raises(AlertConfigurationError, match="send\\(\\) takes"):
+            manager.send(bad)  # type: ignore[arg-type]
+
+
+def test_throttle_limits_a_channel_and_counts() -> None:
+    channel, seen = recorder("ops")
+    with AlertManager() as manager:
+        manager.add_channel(channel, throttle=AlertThrottle(rate=3, per=3600, burst=3))
+        results = manager.send([AlertMessage(f"a{i}") for i in range(5)])
+        stats = manager.stats
+    assert [r.success for r in results] == [True, True, True, False, False]
+    assert results[-1].throttled and results[-1].attempts == 0
+    assert results[-1].error is not None and results[-1].error.startswith(
+        "throttled: channel limit reached, next slot in "
+    )
+    assert len(seen) == 3
+    assert (stats.total_sent, stats.total_throttled, stats.total_failed) == (3, 2, 0)
+    assert stats.by_channel == {"ops": {"sent": 3, "failed": 0, "throttled": 2, "suppressed": 0}}
+
+
+def test_fan_out_is_concurrent() -> None:
+    with AlertManager(max_workers=8) as manager:
+        for i in range(8):
+            manager.add_channel(slow(f"slow{i}", 0.2))
+        manager.send(CRIT)  # warm the pool
+        start = time.monotonic()
+        results = manager.send(CRIT)
+        elapsed = time.monotonic() - start
+    assert all(r.success for r in results) and len(results) == 8
+    assert elapsed < 0.4  # well under 2 x 200 ms; serially it would be 1.6 s
+
+
+def test_a_raising_channel_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(alert: AlertMessage) -> None:
+        raise RuntimeError("bug in a channel")
+
+    good, seen = recorder("good")
+    with AlertManager() as manager, caplog.at_level(logging.ERROR, logger="kstalerts"):
+        manager.add_channel(CallbackChannel(broken, name="bad")).add_channel(good)
+        results = manager.send(CRIT)
+    assert [(r.channel, r.success) for r in results] == [("bad", False), ("good", True)]
+    assert results[0].error == "internal error in channel: RuntimeError"
+    assert len(seen) == 1
+    assert caplog.records[0].exc_info is not None
+    assert "channel 'bad' raised RuntimeError" in caplog.records[0].getMessage()
+    assert manager.stats.by_channel["bad"]["failed"] == 1
+
+
+def test_a_keyboard_interrupt_is_not_swallowed() -> None:
+    def interrupted(alert: AlertMessage) -> None:
+        raise KeyboardInterrupt
+
+    with AlertManager() as manager:
+        manager.add_channel(CallbackChannel(interrupted, name="k"))
+        with pytest.raises(KeyboardInterrupt):
+            manager.send(CRIT)
+
+
+def test_stats_are_exact_under_concurrent_sends() -> None:
+    with AlertManager(max_workers=8) as manager:
+        manager.add_channel(recorder("a")[0]).add_channel(recorder("b")[0])
+        manager.add_channel(recorder("t")[0], throttle=AlertThrottle(rate=10, per=86400, burst=10))
+
+        def worker() -> None:
+            for _ in range(50):
+                manager.send(CRIT)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stats = manager.stats
+    assert stats.by_channel["a"]["sent"] == 400 and stats.by_channel["b"]["sent"] == 400
+    assert stats.by_channel["t"] == {"sent": 10, "failed": 0, "throttled": 390, "suppressed": 0}
+    assert (stats.total_sent, stats.total_throttled) == (810, 390)
+
+
+def test_reset_stats() -> None:
+    with AlertManager() as manager:
+        manager.add_channel(recorder("a")[0])
+        manager.send(CRIT)
+        manager.reset_stats()
+        assert manager.stats.total_sent == 0
+
+
+def test_asend_keeps_the_event_loop_ticking() -> None:
+    async def main() -> "tuple[int, list]":
+        ticks = 0
+        with AlertManager() as manager:
+            manager.add_channel(slow("s1", 0.3)).add_channel(slow("s2", 0.3))
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            task = asyncio.ensure_future(ticker())
+            results = await manager.asend(CRIT)
+            task.cancel()
+        return ticks, results
+
+    ticks, results = asyncio.run(main())
+    assert [r.success for r in results] == [True, True]
+    assert ticks >= 10  # a blocked loop would have ticked once
+
+
+def test_close_releases_and_refuses_more_fan_out() -> None:
+    manager = AlertManager()
+    manager.add_channel(recorder("a")[0]).add_channel(recorder("b")[0])
+    manager.send(CRIT)
+    manager.close()
+    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
+        manager.send(CRIT)
+
+
+def test_close_survives_a_channel_that_fails_to_close(caplog: pytest.LogCaptureFixture) -> None:
+    class Sticky(CallbackChannel):
+        def close(self) -> None:
+            raise OSError("stuck")
+
+    manager = AlertManager().add_channel(Sticky(print, name="sticky"))
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        manager.close()
+    assert "channel 'sticky' failed to close" in caplog.text
+
+
+def test_too_many_alerts_in_one_send() -> None:
+    from kstalerts.limits import MAX_ALERTS_PER_SEND
+
+    with AlertManager() as manager:
+        manager.add_channel(recorder("a")[0])
+        with pytest.raises(AlertConfigurationError, match=f"the limit is {MAX_ALERTS_PER_SEND}"):
+            manager.send([INFO] * (MAX_ALERTS_PER_SEND + 1))
+
+
+def test_from_config_mapping_builds_console_channels() -> None:
+    config = {"alerts": {"channels": {"out": {"type": "console", "min_level": "warning"}}}}
+    with AlertManager.from_config(config) as manager:
+        (entry,) = manager.channels
+    assert (entry.key, entry.min_level) == ("out", AlertLevel.WARNING)
+
+
+def test_repr() -> None:
+    assert repr(AlertManager().add_channel(recorder("a")[0])) == "AlertManager(channels=['a'])"

@@ -1,0 +1,145 @@
+"""AlertLevel, AlertMessage and AlertResult."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+import pytest
+
+from kstalerts import AlertConfigurationError, AlertLevel, AlertMessage, AlertResult
+from kstalerts.limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
+
+
+def test_levels_are_ordered() -> None:
+    assert AlertLevel.INFO < AlertLevel.WARNING < AlertLevel.CRITICAL
+    assert sorted([AlertLevel.CRITICAL, AlertLevel.INFO, AlertLevel.WARNING]) == list(AlertLevel)
+
+
+@pytest.mark.parametrize("text", ["critical", "CRITICAL", "Critical", " critical "])
+def test_level_parse_is_case_insensitive(text: str) -> None:
+    assert AlertLevel.parse(text) is AlertLevel.CRITICAL
+
+
+def test_level_parse_passes_levels_through() -> None:
+    assert AlertLevel.parse(AlertLevel.WARNING) is AlertLevel.WARNING
+
+
+@pytest.mark.parametrize("value", ["urgent", "", 3, None])
+def test_level_parse_rejects_unknown_names_listing_the_valid_ones(value: object) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertLevel.parse(value)  # type: ignore[arg-type]
+    assert str(info.value) == f"unknown alert level {value!r}; expected one of: info, warning, critical"
+
+
+def test_level_str_is_its_name() -> None:
+    assert str(AlertLevel.WARNING) == "WARNING"
+
+
+def test_message_is_frozen_and_keeps_its_fields() -> None:
+    alert = AlertMessage("Disk full", "/var at 97%", AlertLevel.WARNING)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alert.title = "x"  # type: ignore[misc]
+    assert (alert.title, alert.body, alert.level, alert.timestamp) == (
+        "Disk full",
+        "/var at 97%",
+        AlertLevel.WARNING,
+        False,
+    )
+    assert alert.labels == {}
+
+
+def test_message_defaults() -> None:
+    alert = AlertMessage("t")
+    assert alert.body == "" and alert.level is AlertLevel.INFO and alert.dedup_key is None
+
+
+@pytest.mark.parametrize("title", ["", "   ", None, 5])
+def test_message_rejects_empty_or_non_string_title(title: object) -> None:
+    with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
+        AlertMessage(title)  # type: ignore[arg-type]
+
+
+def test_message_rejects_a_level_that_is_not_an_alert_level() -> None:
+    with pytest.raises(
+        AlertConfigurationError,
+        match=r"alert level must be an AlertLevel, not str \(use AlertLevel.parse\(\) for names\)",
+    ):
+        AlertMessage("t", level="critical")  # type: ignore[arg-type]
+    with pytest.raises(AlertConfigurationError, match="not int"):
+        AlertMessage("t", level=3)  # type: ignore[arg-type]
+
+
+def test_message_rejects_non_string_body_and_dedup_key() -> None:
+    with pytest.raises(AlertConfigurationError, match="alert body must be a string"):
+        AlertMessage("t", None)  # type: ignore[arg-type]
+    with pytest.raises(AlertConfigurationError, match="dedup_key must be a string"):
+        AlertMessage("t", dedup_key=1)  # type: ignore[arg-type]
+
+
+def test_message_fixes_its_creation_time() -> None:
+    before = time.time()
+    alert = AlertMessage("t", timestamp=True)
+    after = time.time()
+    assert before <= alert.created_at <= after
+    first = alert.formatted_title
+    time.sleep(0.01)
+    assert alert.formatted_title == first
+
+
+def test_formatted_title_has_a_timestamp_only_when_asked() -> None:
+    assert AlertMessage("Backup").formatted_title == "Backup"
+    stamped = AlertMessage("Backup", timestamp=True, created_at=0.0).formatted_title
+    assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] Backup", stamped)
+    expected = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(0.0))
+    assert stamped == f"[{expected}] Backup"
+
+
+def test_long_title_and_body_are_cut_with_a_marker() -> None:
+    alert = AlertMessage("t" * (MAX_TITLE_CHARS + 10), "b" * (MAX_BODY_CHARS + 5))
+    assert len(alert.title) == MAX_TITLE_CHARS and alert.title.endswith("... [10 characters cut]")
+    assert len(alert.body) == MAX_BODY_CHARS and alert.body.endswith("... [5 characters cut]")
+
+
+def test_labels_are_read_only_and_validated() -> None:
+    source = {"service": "db"}
+    alert = AlertMessage("t", labels=source)
+    source["service"] = "changed"
+    assert alert.labels == {"service": "db"}
+    with pytest.raises(TypeError):
+        alert.labels["x"] = "y"  # type: ignore[index]
+    with pytest.raises(AlertConfigurationError, match="labels map strings to strings"):
+        AlertMessage("t", labels={"n": 1})  # type: ignore[dict-item]
+    with pytest.raises(AlertConfigurationError, match=f"too many labels: {MAX_LABELS + 1}"):
+        AlertMessage("t", labels={str(i): "v" for i in range(MAX_LABELS + 1)})
+
+
+def test_message_is_hashable_and_equal_by_content() -> None:
+    a = AlertMessage("t", "b", labels={"x": "y"}, created_at=1.0)
+    b = AlertMessage("t", "b", labels={"x": "y"}, created_at=2.0)
+    assert a == b and hash(a) == hash(b)
+
+
+def test_dedup_key_defaults_to_level_and_title() -> None:
+    assert AlertMessage("Disk", level=AlertLevel.WARNING).effective_dedup_key == "WARNING:Disk"
+    assert AlertMessage("Disk", dedup_key="disk-1").effective_dedup_key == "disk-1"
+
+
+def test_dict_round_trip_is_exact() -> None:
+    alert = AlertMessage("t", "b", AlertLevel.CRITICAL, timestamp=True, labels={"a": "b"}, dedup_key="k")
+    again = AlertMessage.from_dict(alert.to_dict())
+    assert again == alert and again.created_at == alert.created_at
+
+
+def test_results_describe_themselves() -> None:
+    ok = AlertResult("ops", True, "m1", attempts=2)
+    assert str(ok) == "ops: delivered (2 attempt(s))"
+    assert (
+        str(AlertResult("ops", False, error="HTTP 404 no_service", attempts=1))
+        == "ops: failed: HTTP 404 no_service"
+    )
+    assert str(AlertResult("ops", False, error="slow down", throttled=True)).startswith("ops: throttled: ")
+    assert str(AlertResult("ops", False, suppressed=True)) == "ops: suppressed (duplicate within the window)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ok.success = False  # type: ignore[misc]

@@ -1,0 +1,76 @@
+"""RetryPolicy, backoff and Retry-After parsing: pure functions, no waits."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+
+import pytest
+
+from kstalerts import RetryPolicy
+from kstalerts.retry import backoff, parse_retry_after
+
+
+def test_policy_is_immutable() -> None:
+    policy = RetryPolicy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.max_retries = 3  # type: ignore[misc]
+    assert dataclasses.replace(policy, max_retries=4).max_retries == 4
+
+
+def test_max_retries_goes_through_the_hard_limits() -> None:
+    assert RetryPolicy(max_retries=50).max_retries == 5
+    assert RetryPolicy(max_retries=-1).max_retries == 0
+
+
+def test_other_fields_are_capped() -> None:
+    policy = RetryPolicy(base_delay=-1, max_delay=1e9, max_retry_after=1e9, budget=1e9)
+    assert (policy.base_delay, policy.max_delay, policy.max_retry_after, policy.budget) == (
+        0.0,
+        60.0,
+        300.0,
+        900.0,
+    )
+    assert RetryPolicy(max_delay=float("nan")).max_delay == 60.0
+
+
+def test_backoff_doubles_up_to_the_cap_without_jitter() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=3.0, jitter=False)
+    assert [backoff(policy, n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert backoff(policy, 10_000) == 3.0
+
+
+def test_full_jitter_is_uniform_below_the_ceiling() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=10.0)
+    assert backoff(policy, 3, rand=lambda: 0.0) == 0.0
+    assert backoff(policy, 3, rand=lambda: 0.25) == 1.0
+    assert backoff(policy, 3, rand=lambda: 7.0) == 4.0  # a broken rand cannot exceed the ceiling
+
+
+def test_delay_prefers_retry_after_capped() -> None:
+    policy = RetryPolicy(jitter=False, base_delay=1.0, max_retry_after=30.0)
+    assert policy.delay(1, retry_after=5.0) == 5.0
+    assert policy.delay(1, retry_after=1e6) == 30.0
+    assert policy.delay(2) == 2.0
+    assert policy.delay(2, retry_after=-1) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("0", 0.0), ("7", 7.0), (" 12 ", 12.0), ("120", 120.0)],
+)
+def test_retry_after_seconds(header: str, expected: float) -> None:
+    assert parse_retry_after(header) == expected
+
+
+@pytest.mark.parametrize("header", [None, "", "-3", "1.5e3x", "soon", "9" * 100, "Mon, 99 Foo 2020", "3.5"])
+def test_malformed_retry_after_is_none(header: object) -> None:
+    assert parse_retry_after(header) is None  # type: ignore[arg-type]
+
+
+def test_retry_after_http_date() -> None:
+    now = 1_700_000_000.0
+    header = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after(header, now=now) == pytest.approx(30.0)
+    past = email.utils.formatdate(now - 30, usegmt=True)
+    assert parse_retry_after(past, now=now) == 0.0
