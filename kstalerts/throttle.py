@@ -28,7 +28,6 @@ state file nothing of this runs: the in-process path is unchanged.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ("AlertThrottle",)
 
-_log = logging.getLogger("kstalerts.throttle")
 _T = TypeVar("_T")
 
 # A float epsilon so that rounding in the refill never hides a whole token.
@@ -150,12 +148,12 @@ class AlertThrottle:
                     _prune(buckets, now, keep=self._state_key)
                     if self._state_broken:
                         self._state_broken = False
-                        _log.warning("throttle state file %s usable again", self._state.path)
+                        _warn("throttle state file %s usable again", self._state.path)
                     return result
             except OSError as exc:
                 if not self._state_broken:
                     self._state_broken = True
-                    _log.warning(
+                    _warn(
                         "throttle state file %s cannot be locked (%s); this process throttles on its own",
                         self._state.path,
                         exc,
@@ -167,7 +165,7 @@ class AlertThrottle:
         stamp = _number(stored.get("stamp")) if isinstance(stored, dict) else None
         if tokens is None or stamp is None:
             if stored is not None:
-                _log.warning("throttle bucket %r in the state file is damaged; refilled", self._state_key)
+                _warn("throttle bucket %r in the state file is damaged; refilled", self._state_key)
             self._tokens, self._stamp = float(self._burst), now
             return
         self._tokens = min(max(tokens, 0.0), float(self._burst))
@@ -298,6 +296,12 @@ class AlertThrottle:
             f"AlertThrottle(rate={self._rate:g}, per={self._per:g}, "
             f"burst={self._burst}, available={self.available:.2f}{shared})"
         )
+
+
+def _warn(message: str, *args: object) -> None:
+    import logging  # only the shared-state path logs; keep import kstalerts light
+
+    logging.getLogger("kstalerts.throttle").warning(message, *args)
 
 
 def _number(value: Any) -> Optional[float]:
