@@ -359,6 +359,12 @@ class AlertManager:
 
         return spool.flush(deliver)
 
+    async def aflush_spool(self) -> FlushReport:
+        """:meth:`flush_spool`, awaitable; the event loop keeps running meanwhile."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.flush_spool)
+
     # -- stats -------------------------------------------------------------
     @property
     def stats(self) -> AlertStats:

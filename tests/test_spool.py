@@ -252,6 +252,17 @@ def test_network_down_then_back_flush_delivers_each_alert_once(tmp_path: pathlib
     assert manager.stats.total_sent == 50
 
 
+def test_aflush_spool_is_the_awaitable_twin(tmp_path: pathlib.Path) -> None:
+    import asyncio
+
+    sink = Sink()
+    spool = Spool(tmp_path)
+    spool.put(AlertMessage("x"), "ops")
+    with manager_with(sink, spool) as manager:
+        report = asyncio.run(manager.aflush_spool())
+    assert (report.delivered, sink.titles) == (1, ["x"])
+
+
 def test_flush_goes_oldest_first_and_keeps_what_still_fails(tmp_path: pathlib.Path) -> None:
     clock = Clock()
     spool = Spool(tmp_path, clock=clock)
