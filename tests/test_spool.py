@@ -223,10 +223,10 @@ def test_a_service_rate_limit_beyond_the_budget_is_spooled(tmp_path: pathlib.Pat
 
 
 def test_flush_without_a_spool_is_a_configuration_error() -> None:
-    with AlertManager() as manager, pytest.raises(
-        AlertConfigurationError, match=r"^no spool configured: pass spool= or set alerts.spool.path$"
-    ):
-        manager.flush_spool()
+    expected = r"^no spool configured: pass spool= or set alerts.spool.path$"
+    with AlertManager() as manager:
+        with pytest.raises(AlertConfigurationError, match=expected):
+            manager.flush_spool()
     assert manager.spool is None and manager.dedup is None
 
 
@@ -325,8 +325,9 @@ def test_entries_for_an_unknown_channel_are_kept(
     spool = Spool(tmp_path)
     spool.put(AlertMessage("x"), "gone")
     spool.put(AlertMessage("y"), "gone")
-    with manager_with(Sink(), spool) as manager, caplog.at_level(logging.WARNING, logger="kstalerts"):
-        report = manager.flush_spool()
+    with manager_with(Sink(), spool) as manager:
+        with caplog.at_level(logging.WARNING, logger="kstalerts"):
+            report = manager.flush_spool()
     assert (report.unknown_channel, report.remaining, report.ok) == (2, 2, False)
     assert str(report) == f"spool {tmp_path}: 0 delivered, 2 for unknown channels; 2 left"
     assert [r.getMessage() for r in caplog.records] == [
