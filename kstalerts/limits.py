@@ -44,6 +44,7 @@ __all__ = (
     "MAX_IDLE_CONNECTIONS",
     "MAX_REQUEST_BYTES",
     "MAX_RECIPIENTS",
+    "MAX_ALERTMANAGER_URLS",
     "MAX_WORKERS",
     "MAX_ALERTS_PER_SEND",
     "MAX_CONFIG_BYTES",
@@ -112,6 +113,7 @@ MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
 MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client keeps open while idle
 MAX_RECIPIENTS = 50  # addresses of one email
+MAX_ALERTMANAGER_URLS = 16  # members of one Alertmanager cluster a channel posts to
 MAX_WORKERS = 32  # threads of one manager's fan-out pool
 MAX_ALERTS_PER_SEND = 10000  # alerts in one send() call
 MAX_CONFIG_BYTES = 1048576  # size of a config file

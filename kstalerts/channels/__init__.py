@@ -16,8 +16,13 @@ import importlib
 from typing import TYPE_CHECKING, Any, Dict, Tuple
 
 if TYPE_CHECKING:
+    from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .discord import DiscordChannel
+    from .email import EmailChannel
+    from .pagerduty import PagerDutyChannel
+    from .teams import TeamsChannel
 
 __all__ = (
     "AlertChannel",

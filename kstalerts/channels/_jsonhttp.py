@@ -1,0 +1,252 @@
+"""Plumbing shared by the channels that POST JSON: Alertmanager, PagerDuty, Teams, Discord.
+
+Everything here is a pure helper: checking a service URL, encoding a payload
+under the request-size cap, reading a service's error text without echoing a
+secret, turning an HTTP status into an :class:`AlertDeliveryError`, and
+reading the common keys of a config entry. No sockets are opened here: bytes
+move in :mod:`kstalerts.http`, which is imported on first delivery only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.parse
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Union
+
+from .._secret import Secret, mask_url
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import MAX_REQUEST_BYTES
+from ..retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from ..http import HTTPClient, HTTPResponse
+
+__all__ = (
+    "TRANSPORT_KEYS",
+    "check_service_url",
+    "channel_options",
+    "config_bool",
+    "config_str",
+    "encode_json",
+    "iso_time",
+    "json_or_none",
+    "make_client",
+    "resolve_secret",
+    "retry_after_header",
+    "service_text",
+    "status_error",
+    "truncate",
+)
+
+#: Config keys every JSON channel accepts for its HTTP transport.
+TRANSPORT_KEYS: FrozenSet[str] = frozenset({"ssl_verify", "ssl_ca_bundle", "proxy"})
+
+_SERVICE_TEXT_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def encode_json(payload: Any) -> bytes:
+    """``payload`` as compact UTF-8 JSON; over ``MAX_REQUEST_BYTES`` is a permanent error."""
+    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    if len(data) > MAX_REQUEST_BYTES:
+        raise AlertDeliveryError(
+            f"payload is {len(data)} bytes, more than the {MAX_REQUEST_BYTES}-byte request limit"
+        )
+    return data
+
+
+def iso_time(timestamp: float) -> str:
+    """RFC 3339 UTC time with milliseconds: ``2026-11-27T09:55:08.485Z``.
+
+    Truncated, never rounded up: an ``endsAt`` of "now" must not lie in the future.
+    """
+    millis = math.floor(timestamp * 1000)
+    seconds, millis = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "\u2026"
+
+
+def check_service_url(
+    url: str,
+    *,
+    service: str,
+    hosts: Sequence[str],
+    path: re.Pattern[str],
+    allow_custom: bool,
+    key: str = "webhook_url",
+) -> str:
+    """Return ``url`` if it is an https URL of ``service``; raise otherwise.
+
+    ``hosts`` are exact host names, or suffixes starting with a dot
+    (``".webhook.office.com"``). With ``allow_custom`` any http(s) URL with a
+    host passes (a relay, a test server). The error shows the URL masked.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise AlertConfigurationError(f"{service} needs a webhook URL", key=key)
+    url = url.strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AlertConfigurationError(
+            f"{service} webhook URL must be an https:// URL, got {mask_url(url)}", key=key
+        )
+    if allow_custom:
+        return url
+    host = parts.hostname.lower()
+    host_ok = any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts)
+    if parts.scheme != "https" or not host_ok or not path.match(parts.path) or parts.username is not None:
+        expected = ", ".join(("*" + h) if h.startswith(".") else h for h in hosts)
+        raise AlertConfigurationError(
+            f"{service} webhook URL must be https on {expected} with the service's webhook path,"
+            f" got {mask_url(url)} (pass allow_custom_url=True for a relay or test server)",
+            key=key,
+        )
+    return url
+
+
+def json_or_none(body: bytes) -> Any:
+    """The decoded JSON of a response body, or ``None`` when it is not JSON."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def service_text(
+    text: Union[str, bytes], *, hide: Iterable[str] = (), limit: int = _SERVICE_TEXT_CHARS
+) -> str:
+    """A service's error text made safe to show: one line, capped, secrets masked."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    for secret in hide:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _CONTROL.sub(" ", text).strip()
+    text = re.sub(r" {2,}", " ", text)
+    return truncate(text, limit)
+
+
+def retry_after_header(response: HTTPResponse) -> Optional[float]:
+    """Seconds the ``Retry-After`` header asks for, if usable."""
+    return parse_retry_after(response.headers.get("retry-after"))
+
+
+def status_error(
+    service: str,
+    response: HTTPResponse,
+    detail: str = "",
+    *,
+    retry_after: Optional[float] = None,
+) -> AlertDeliveryError:
+    """The delivery error for a response that is not a success.
+
+    429, 408 and 5xx may succeed later (``retryable``); a redirect is not
+    followed; any other 4xx is permanent.
+    """
+    status = response.status
+    reason = f"HTTP {status} {response.reason}".rstrip()
+    suffix = f": {detail}" if detail else ""
+    if status == 429:
+        if retry_after is None:
+            retry_after = retry_after_header(response)
+        wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        return AlertDeliveryError(
+            f"{service} rate limited the request ({reason}{wait}){suffix}",
+            retryable=True,
+            retry_after=retry_after,
+            status=status,
+        )
+    if status >= 500 or status == 408:
+        return AlertDeliveryError(
+            f"{service} server error ({reason}){suffix}",
+            retryable=True,
+            retry_after=retry_after if retry_after is not None else retry_after_header(response),
+            status=status,
+        )
+    if 300 <= status < 400:
+        return AlertDeliveryError(
+            f"{service} answered with a redirect ({reason}), not followed", status=status
+        )
+    return AlertDeliveryError(f"{service} rejected the request ({reason}){suffix}", status=status)
+
+
+def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> HTTPClient:
+    """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
+
+    ``kstalerts.http`` loads here, when a channel is built, not at
+    ``import kstalerts``; ``http.client`` loads on the first request.
+    """
+    from ..http import HTTPClient
+
+    return HTTPClient(url, **transport)
+
+
+def resolve_secret(
+    config: Mapping[str, Any],
+    field: str,
+    credential_resolver: Any,
+    *,
+    service: str,
+) -> Optional[str]:
+    """The channel's primary secret from ``credentials:`` (a name) or the literal ``field``."""
+    name = config.get("credentials")
+    if name is not None:
+        if credential_resolver is None:
+            raise AlertConfigurationError(
+                f"{service}: 'credentials: {name}' needs a credential resolver", key="credentials"
+            )
+        value = credential_resolver.resolve(str(name))
+        if not isinstance(value, str):
+            raise AlertConfigurationError(
+                f"{service}: credential {name!r} must be a string", key="credentials"
+            )
+        return value
+    value = config.get(field)
+    if value is None:
+        return None
+    if isinstance(value, Secret):
+        return value.reveal()
+    if not isinstance(value, str):
+        raise AlertConfigurationError(f"{service}: {field} must be a string", key=field)
+    return value
+
+
+def channel_options(config: Mapping[str, Any], *, service: str) -> Dict[str, Any]:
+    """The keyword arguments every JSON channel takes from its config entry."""
+    options: Dict[str, Any] = {
+        "name": config.get("name"),
+        "timeout": config.get("timeout"),
+        "max_retries": config.get("max_retries"),
+    }
+    if "ssl_verify" in config:
+        options["ssl_verify"] = config_bool(config, "ssl_verify", service=service)
+    for key in ("ssl_ca_bundle", "proxy"):
+        if config.get(key) is not None:
+            if not isinstance(config[key], str):
+                raise AlertConfigurationError(f"{service}: {key} must be a string", key=key)
+            options[key] = config[key]
+    return options
+
+
+def config_bool(config: Mapping[str, Any], key: str, *, service: str, default: bool = False) -> bool:
+    """A boolean config value; anything but true/false is an error."""
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise AlertConfigurationError(f"{service}: {key} must be true or false, got {value!r}", key=key)
+    return value
+
+
+def config_str(config: Mapping[str, Any], key: str, *, service: str) -> Optional[str]:
+    """An optional string config value."""
+    value = config.get(key)
+    if value is not None and not isinstance(value, str):
+        raise AlertConfigurationError(f"{service}: {key} must be a string, got {value!r}", key=key)
+    return value

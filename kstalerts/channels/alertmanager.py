@@ -1,0 +1,466 @@
+"""AlertmanagerChannel: hand alerts to Prometheus Alertmanager (``POST /api/v2/alerts``).
+
+Alertmanager is the engine for what one host cannot do alone: cluster-wide
+deduplication, grouping, silences, inhibition and routing. This channel
+posts each alert as Alertmanager's v2 API expects it: ``labels`` (identity),
+``annotations`` (text), ``startsAt``, an ``endsAt`` when resolving, and a
+``generatorURL``.
+
+Rules: several base URLs are the members of one cluster. Alertmanager does
+not gossip alerts between members, so, like Prometheus, the channel posts to
+every member (in parallel) and the alert counts as delivered when at least
+one accepted it; a partial delivery says in the result which members failed.
+Label names must match ``[a-zA-Z_][a-zA-Z0-9_]*``: configured labels that do
+not are rejected when the channel is built, per-alert labels are sanitized
+(each invalid character becomes ``_``). Credentials (bearer token or basic
+auth) are secrets: they go in the ``Authorization`` header and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from .._secret import Secret
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
+from ..models import AlertLevel, AlertMessage, AlertResult
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_bool,
+    config_str,
+    encode_json,
+    iso_time,
+    json_or_none,
+    make_client,
+    resolve_secret,
+    service_text,
+    status_error,
+)
+from .base import AlertChannel
+
+if TYPE_CHECKING:
+    from ..http import HTTPClient
+
+__all__ = ("AlertmanagerChannel", "sanitize_label_name")
+
+_log = logging.getLogger("kstalerts.channels.alertmanager")
+
+_API_PATH = "/api/v2/alerts"
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+#: ``severity`` label value for each level.
+SEVERITY: Mapping[AlertLevel, str] = {
+    AlertLevel.INFO: "info",
+    AlertLevel.WARNING: "warning",
+    AlertLevel.CRITICAL: "critical",
+}
+
+BasicAuth = Union[Tuple[str, Union[str, Secret]], str, Secret]
+
+
+def sanitize_label_name(name: str) -> str:
+    """``name`` made a valid Alertmanager label name; ``""`` if nothing is left.
+
+    >>> sanitize_label_name("k8s.pod-name"), sanitize_label_name("2fa")
+    ('k8s_pod_name', '_2fa')
+    """
+    cleaned = _INVALID_LABEL_CHARS.sub("_", name)
+    if cleaned and cleaned[0].isdigit():
+        cleaned = "_" + cleaned
+    return cleaned
+
+
+@dataclasses.dataclass(frozen=True)
+class _Member:
+    display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
+    client: HTTPClient
+
+
+class AlertmanagerChannel(AlertChannel):
+    """Post alerts to one Alertmanager, or to every member of a cluster.
+
+    - ``url``: a base URL (``http://am:9093``, or with a route prefix) or a
+      list of them (cluster members, at most ``MAX_ALERTMANAGER_URLS``). A URL
+      ending in ``/api/v2/alerts`` is taken as it is.
+    - ``labels``: labels added to every alert (names are checked).
+    - ``generator_url``: the ``generatorURL`` link shown with the alert.
+    - ``bearer_token`` or ``basic_auth`` (``(user, password)`` or
+      ``"user:password"``): sent as ``Authorization``; held as secrets.
+    - ``resolve``: send every alert as resolved (``endsAt`` = now); see also
+      :meth:`resolve`.
+    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: passed to the HTTP client.
+
+    Labels of an alert, later ones winning: ``alertname`` (the title) and
+    ``severity`` (``info``/``warning``/``critical``), then ``labels``, then
+    :attr:`AlertMessage.labels`. Annotations: ``summary`` (the title) and
+    ``description`` (the body, when there is one).
+    """
+
+    kind = "alertmanager"
+    config_keys: ClassVar[FrozenSet[str]] = frozenset(
+        {
+            "url",
+            "urls",
+            "labels",
+            "generator_url",
+            "resolve",
+            "bearer_token",
+            "basic_auth",
+            "username",
+            "password",
+        }
+        | TRANSPORT_KEYS
+    )
+
+    def __init__(
+        self,
+        url: Union[str, Sequence[str]],
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        generator_url: Optional[str] = None,
+        bearer_token: Union[str, Secret, None] = None,
+        basic_auth: Optional[BasicAuth] = None,
+        resolve: bool = False,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        name: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name=name, **options)
+        urls = [url] if isinstance(url, str) else list(url)
+        self.urls: Tuple[str, ...] = tuple(_check_urls(urls))
+        self.labels: Mapping[str, str] = _check_labels(labels or {})
+        self.generator_url = _check_generator_url(generator_url)
+        self.resolving = bool(resolve)
+        self._authorization = _authorization(bearer_token, basic_auth)
+        if self._authorization is not None and any(u.startswith("http://") for u in self.urls):
+            _log.warning("%s: credentials will be sent over plain http", self.name)
+        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
+        self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
+        self._local = threading.local()
+
+    # -- payload ------------------------------------------------------------
+    def build_labels(self, alert: AlertMessage) -> Dict[str, str]:
+        """The label set of ``alert``: derived, then configured, then per-alert."""
+        labels = {"alertname": alert.title, "severity": SEVERITY[alert.level]}
+        labels.update(self.labels)
+        for name, value in alert.labels.items():
+            clean = sanitize_label_name(name)
+            if clean:
+                labels[clean] = value
+        return {name: value for name, value in labels.items() if value != ""}
+
+    def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
+        """One alert object of the v2 API."""
+        annotations = {"summary": alert.formatted_title}
+        if alert.body:
+            annotations["description"] = alert.body
+        item: Dict[str, Any] = {
+            "labels": self.build_labels(alert),
+            "annotations": annotations,
+            "startsAt": iso_time(alert.created_at),
+        }
+        if resolved:
+            item["endsAt"] = iso_time(max(alert.created_at, time.time()))
+        if self.generator_url is not None:
+            item["generatorURL"] = self.generator_url
+        return item
+
+    def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
+        """The JSON body: a list holding one alert."""
+        return [self.build_alert(alert, resolved=self.resolving)]
+
+    def preview(self, alert: AlertMessage) -> str:
+        targets = ", ".join(m.display + _API_PATH for m in self._members)
+        return f"POST {targets}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
+
+    # -- delivery -------------------------------------------------------------
+    def send(self, alert: AlertMessage) -> AlertResult:
+        """Deliver to every member; success when at least one accepted.
+
+        When some members failed, the successful result's ``error`` names them.
+        """
+        self._local.partial = ()
+        result = super().send(alert)
+        failed: Sequence[str] = self._local.partial
+        if result.success and failed:
+            accepted = len(self._members) - len(failed)
+            result = dataclasses.replace(
+                result,
+                error=f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
+                f" failed: {'; '.join(failed)}",
+            )
+        return result
+
+    def resolve(self, alert: AlertMessage) -> AlertResult:
+        """Mark ``alert`` resolved: the same labels, with ``endsAt`` set to now."""
+        twin = copy.copy(self)
+        twin.resolving = True
+        return twin.send(alert)
+
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        body = encode_json(self.build_payload(alert))
+        errors = self._post_all(body, timeout)
+        failed = [(m, e) for m, e in zip(self._members, errors) if e is not None]
+        if len(failed) < len(self._members):
+            for member, error in failed:
+                _log.warning("%s: member %s failed: %s", self.name, member.display, error)
+            self._local.partial = tuple(f"{m.display}: {e}" for m, e in failed)
+            return None
+        raise _combined(failed)
+
+    def _post_all(self, body: bytes, timeout: float) -> List[Optional[AlertDeliveryError]]:
+        if len(self._members) == 1:
+            return [self._post(self._members[0], body, timeout)]
+        results: List[Optional[AlertDeliveryError]] = [
+            AlertDeliveryError("no answer within the deadline", retryable=True) for _ in self._members
+        ]
+
+        def run(index: int) -> None:
+            results[index] = self._post(self._members[index], body, timeout)
+
+        threads = [
+            threading.Thread(target=run, args=(i,), name=f"kstalerts-alertmanager-{i}", daemon=True)
+            for i in range(len(self._members))
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout + 1.0
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return results
+
+    def _post(self, member: _Member, body: bytes, timeout: float) -> Optional[AlertDeliveryError]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization.reveal()
+        try:
+            response = member.client.post(body, headers=headers, timeout=timeout)
+        except AlertDeliveryError as exc:
+            return exc
+        if 200 <= response.status < 300:
+            return None
+        decoded = json_or_none(response.body)  # a JSON string, or {"code": .., "message": ..}
+        if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+            decoded = decoded["message"]
+        detail = decoded if isinstance(decoded, str) else response.body
+        hide = [self._authorization.reveal()] if self._authorization is not None else []
+        return status_error("Alertmanager", response, service_text(detail, hide=hide))
+
+    def close(self) -> None:
+        for member in self._members:
+            member.client.close()
+
+    def __repr__(self) -> str:
+        members = ", ".join(m.display for m in self._members)
+        return f"{type(self).__name__}(name={self.name!r}, urls=[{members}])"
+
+    # -- config ---------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertmanagerChannel:
+        """``type: alertmanager`` with ``url:`` or ``urls:``, ``labels:``, ``generator_url:``,
+        ``resolve:``; ``credentials:`` names the bearer token, ``basic_auth:`` names a
+        ``user:password`` credential (literal ``bearer_token:`` / ``username:`` +
+        ``password:`` are accepted too).
+        """
+        service = "alertmanager"
+        if ("url" in config) == ("urls" in config):
+            raise AlertConfigurationError(f"{service}: give exactly one of url or urls", key="url")
+        urls: Any = config["url"] if "url" in config else config["urls"]
+        key = "url" if "url" in config else "urls"
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
+            raise AlertConfigurationError(f"{service}: {key} must be a URL or a list of URLs", key=key)
+        labels = config.get("labels")
+        if labels is not None and not isinstance(labels, Mapping):
+            raise AlertConfigurationError(
+                f"{service}: labels must be a mapping of names to strings", key="labels"
+            )
+        token = resolve_secret(config, "bearer_token", credential_resolver, service=service)
+        basic: Optional[BasicAuth] = None
+        if config.get("basic_auth") is not None:
+            if credential_resolver is None:
+                raise AlertConfigurationError(
+                    f"{service}: 'basic_auth: {config['basic_auth']}' needs a credential resolver",
+                    key="basic_auth",
+                )
+            basic = Secret(credential_resolver.resolve(str(config["basic_auth"])))
+        elif config.get("username") is not None or config.get("password") is not None:
+            user = config_str(config, "username", service=service)
+            password = config_str(config, "password", service=service)
+            if not user or password is None:
+                raise AlertConfigurationError(f"{service}: username and password go together", key="username")
+            basic = (user, Secret(password))
+        try:
+            return cls(
+                urls,
+                labels=labels,
+                generator_url=config_str(config, "generator_url", service=service),
+                bearer_token=Secret(token) if token is not None else None,
+                basic_auth=basic,
+                resolve=config_bool(config, "resolve", service=service),
+                **channel_options(config, service=service),
+            )
+        except AlertConfigurationError as exc:
+            if key == "urls" and exc.key == "url":
+                raise AlertConfigurationError(exc.reason, key="urls") from None
+            raise
+
+
+def _check_urls(urls: List[str]) -> List[str]:
+    if not urls:
+        raise AlertConfigurationError("alertmanager needs at least one URL", key="url")
+    if len(urls) > MAX_ALERTMANAGER_URLS:
+        raise AlertConfigurationError(
+            f"alertmanager: {len(urls)} URLs, more than the limit of {MAX_ALERTMANAGER_URLS}", key="url"
+        )
+    checked: List[str] = []
+    for raw in urls:
+        if not isinstance(raw, str):
+            raise AlertConfigurationError(f"alertmanager URL must be a string, got {raw!r}", key="url")
+        parts = urllib.parse.urlsplit(raw.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AlertConfigurationError(
+                f"alertmanager URL must be http:// or https:// with a host, got {_display(raw)!r}", key="url"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise AlertConfigurationError(
+                "alertmanager URL must not hold credentials; use basic_auth or bearer_token", key="url"
+            )
+        if parts.query or parts.fragment:
+            raise AlertConfigurationError(
+                f"alertmanager URL must not have a query or fragment: {_display(raw)}", key="url"
+            )
+        try:
+            parts.port  # noqa: B018  (a bad port raises here, not at the first delivery)
+        except ValueError:
+            raise AlertConfigurationError(
+                f"alertmanager URL has an invalid port: {_display(raw)}", key="url"
+            ) from None
+        path = parts.path.rstrip("/")
+        if not path.endswith(_API_PATH):
+            path += _API_PATH
+        url = urllib.parse.urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+        if url in checked:
+            raise AlertConfigurationError(f"alertmanager URL given twice: {_display(url)}", key="url")
+        checked.append(url)
+    return checked
+
+
+def _display(url: str) -> str:
+    """scheme://host:port plus the route prefix; never user info or a query."""
+    parts = urllib.parse.urlsplit(url.strip())
+    host = (parts.netloc.rpartition("@")[2] or "?").lower()
+    path = parts.path.rstrip("/")
+    if path.endswith(_API_PATH):
+        path = path[: -len(_API_PATH)]
+    return f"{parts.scheme or '?'}://{host}{path}"
+
+
+def _check_labels(labels: Mapping[str, Any]) -> Mapping[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise AlertConfigurationError(
+            f"too many labels: {len(labels)} (the limit is {MAX_LABELS})", key="labels"
+        )
+    checked: Dict[str, str] = {}
+    for name, value in labels.items():
+        if not isinstance(name, str) or not _LABEL_NAME.match(name):
+            raise AlertConfigurationError(
+                f"label name {name!r} is not valid for Alertmanager (it must match [a-zA-Z_][a-zA-Z0-9_]*)",
+                key="labels",
+            )
+        if not isinstance(value, str):
+            raise AlertConfigurationError(
+                f"label {name!r}: the value must be a string, got {value!r}", key="labels"
+            )
+        checked[name] = value
+    return checked
+
+
+def _check_generator_url(url: Optional[str]) -> Optional[str]:
+    if url is None:
+        return None
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AlertConfigurationError(
+            f"generator_url must be an http(s) URL, got {url!r}", key="generator_url"
+        )
+    return url
+
+
+def _authorization(
+    bearer_token: Union[str, Secret, None], basic_auth: Optional[BasicAuth]
+) -> Optional[Secret]:
+    if bearer_token is not None and basic_auth is not None:
+        raise AlertConfigurationError(
+            "alertmanager: give bearer_token or basic_auth, not both", key="basic_auth"
+        )
+    if bearer_token is not None:
+        token = bearer_token.reveal() if isinstance(bearer_token, Secret) else bearer_token
+        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+            raise AlertConfigurationError(
+                "alertmanager: the bearer token must be a non-empty line", key="bearer_token"
+            )
+        return Secret(f"Bearer {token.strip()}", mask="Bearer ***")
+    if basic_auth is None:
+        return None
+    if isinstance(basic_auth, tuple):
+        user, password = basic_auth
+        secret = password.reveal() if isinstance(password, Secret) else password
+    else:
+        pair = basic_auth.reveal() if isinstance(basic_auth, Secret) else basic_auth
+        user, sep, secret = pair.partition(":") if isinstance(pair, str) else ("", "", "")
+        if not sep:
+            raise AlertConfigurationError(
+                'alertmanager: basic_auth must be "user:password"', key="basic_auth"
+            )
+    if not isinstance(user, str) or not user or ":" in user or not isinstance(secret, str):
+        raise AlertConfigurationError(
+            "alertmanager: basic_auth needs a user name (without ':') and a password", key="basic_auth"
+        )
+    token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+    return Secret(f"Basic {token}", mask="Basic ***")
+
+
+def _combined(failed: Sequence[Tuple[_Member, AlertDeliveryError]]) -> AlertDeliveryError:
+    if len(failed) == 1:
+        member, error = failed[0]
+        return AlertDeliveryError(
+            f"{member.display}: {error}",
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            status=error.status,
+        )
+    waits = [e.retry_after for _, e in failed if e.retryable and e.retry_after is not None]
+    statuses = {e.status for _, e in failed}
+    return AlertDeliveryError(
+        "no Alertmanager member accepted the alert: " + "; ".join(f"{m.display}: {e}" for m, e in failed),
+        retryable=any(e.retryable for _, e in failed),
+        retry_after=max(waits) if waits else None,
+        status=statuses.pop() if len(statuses) == 1 else None,
+    )

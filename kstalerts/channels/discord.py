@@ -1,0 +1,254 @@
+"""DiscordChannel: post alerts to a Discord channel through a webhook.
+
+Each alert is one embed, coloured by level, with the labels as fields. The
+message always carries ``allowed_mentions: {"parse": []}``, so no alert
+text, whoever wrote it, can ping ``@everyone``, a role or a user. The
+webhook is called with ``?wait=true``, so Discord answers with the message
+and its id becomes the result's ``message_id``.
+
+Rules: the webhook URL is a secret (its last segment is the token) and is
+masked everywhere. Discord's rate limits are respected: a 429 waits the
+``retry_after`` of its JSON body (seconds, a float), else
+``X-RateLimit-Reset-After``, else ``Retry-After``; and when an answer says
+the bucket is empty (``X-RateLimit-Remaining: 0``), the next send first
+waits ``X-RateLimit-Reset-After`` instead of earning a 429. Every wait is
+capped by the retry policy and ``MAX_RETRY_AFTER``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import urllib.parse
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
+
+from .._secret import Secret, mask_url
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import MAX_RETRY_AFTER
+from ..models import AlertLevel, AlertMessage
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    check_service_url,
+    config_bool,
+    config_str,
+    encode_json,
+    iso_time,
+    json_or_none,
+    make_client,
+    resolve_secret,
+    service_text,
+    status_error,
+    truncate,
+)
+from .base import AlertChannel
+
+if TYPE_CHECKING:
+    from ..http import HTTPResponse
+
+__all__ = ("DiscordChannel", "COLOR")
+
+#: Embed colour (0xRRGGBB) for each level: blue, amber, red.
+COLOR: Mapping[AlertLevel, int] = {
+    AlertLevel.INFO: 0x3498DB,
+    AlertLevel.WARNING: 0xF39C12,
+    AlertLevel.CRITICAL: 0xE74C3C,
+}
+
+_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
+_PATH = re.compile(r"/api(/v\d+)?/webhooks/\d+/[^/]+/?\Z")
+# Discord's own embed limits.
+_TITLE_CHARS = 256
+_DESCRIPTION_CHARS = 4096
+_FIELDS = 25
+_FIELD_NAME_CHARS = 256
+_FIELD_VALUE_CHARS = 1024
+_EMBED_CHARS = 6000
+_USERNAME_CHARS = 80
+
+
+class DiscordChannel(AlertChannel):
+    """Post to a Discord webhook (``https://discord.com/api/webhooks/<id>/<token>``).
+
+    ``username`` and ``avatar_url`` override the webhook's defaults.
+    ``allow_custom_url`` lifts the host check (a relay, a test server).
+    ``ssl_verify``, ``ssl_ca_bundle``, ``proxy`` go to the HTTP client.
+    """
+
+    kind = "discord"
+    config_keys: ClassVar[FrozenSet[str]] = frozenset(
+        {"webhook_url", "username", "avatar_url", "allow_custom_url"} | TRANSPORT_KEYS
+    )
+
+    def __init__(
+        self,
+        webhook_url: Union[str, Secret],
+        *,
+        username: Optional[str] = None,
+        avatar_url: Optional[str] = None,
+        allow_custom_url: bool = False,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        name: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name=name, **options)
+        raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
+        url = check_service_url(
+            raw, service="Discord", hosts=_HOSTS, path=_PATH, allow_custom=allow_custom_url
+        )
+        self._url = Secret(url)
+        self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
+        self.username = truncate(username, _USERNAME_CHARS) if username else None
+        self.avatar_url = avatar_url
+        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
+        self._client = make_client(Secret(_with_wait(url)), transport)
+        self._lock = threading.Lock()
+        self._blocked_until = 0.0  # on self._clock: when the bucket refills
+
+    # -- payload ------------------------------------------------------------
+    def build_embed(self, alert: AlertMessage) -> Dict[str, Any]:
+        """One embed: title, description, colour, time, labels as fields, all within Discord's limits."""
+        embed: Dict[str, Any] = {
+            "title": truncate(alert.formatted_title, _TITLE_CHARS),
+            "color": COLOR[alert.level],
+            "timestamp": iso_time(alert.created_at),
+            "footer": {"text": f"{alert.level.name} \u00b7 kstalerts"},
+        }
+        used = len(embed["title"]) + len(embed["footer"]["text"])
+        if alert.body:
+            embed["description"] = truncate(alert.body, min(_DESCRIPTION_CHARS, _EMBED_CHARS - used))
+            used += len(embed["description"])
+        fields: List[Dict[str, Any]] = []
+        for name, value in list(alert.labels.items())[:_FIELDS]:
+            field_name = truncate(name, _FIELD_NAME_CHARS) or "-"
+            field_value = truncate(value, _FIELD_VALUE_CHARS) or "-"
+            if used + len(field_name) + len(field_value) > _EMBED_CHARS:
+                break
+            used += len(field_name) + len(field_value)
+            fields.append({"name": field_name, "value": field_value, "inline": True})
+        if fields:
+            embed["fields"] = fields
+        return embed
+
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+        """The webhook body; mentions are always disabled."""
+        payload: Dict[str, Any] = {"embeds": [self.build_embed(alert)], "allowed_mentions": {"parse": []}}
+        if self.username:
+            payload["username"] = self.username
+        if self.avatar_url:
+            payload["avatar_url"] = self.avatar_url
+        return payload
+
+    def preview(self, alert: AlertMessage) -> str:
+        return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
+
+    # -- delivery -------------------------------------------------------------
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        body = encode_json(self.build_payload(alert))
+        with self._lock:
+            wait = self._blocked_until - self._clock()
+        if wait > 0:
+            if wait >= timeout:
+                raise AlertDeliveryError(
+                    f"Discord rate-limit bucket is empty; it refills in {wait:.2f}s",
+                    retryable=True,
+                    retry_after=wait,
+                )
+            self._sleep(wait)  # the bucket said it is empty: wait rather than earn a 429
+            timeout -= wait
+        response = self._client.post(body, headers={"Content-Type": "application/json"}, timeout=timeout)
+        self._note_bucket(response)
+        answer = json_or_none(response.body)
+        if 200 <= response.status < 300:
+            if isinstance(answer, dict) and isinstance(answer.get("id"), str):
+                return str(answer["id"])
+            return None
+        raise self._error(response, answer)
+
+    def _note_bucket(self, response: HTTPResponse) -> None:
+        """Remember when an exhausted bucket refills (``X-RateLimit-*``)."""
+        if response.status != 429 and response.headers.get("x-ratelimit-remaining", "").strip() != "0":
+            return
+        reset_after = _seconds(response.headers.get("x-ratelimit-reset-after"))
+        if response.status == 429:
+            reset_after = _seconds(_field(json_or_none(response.body), "retry_after")) or reset_after
+        if reset_after is not None:
+            reset_after = min(reset_after, self.retry.max_retry_after)  # the policy caps every wait
+            with self._lock:
+                self._blocked_until = max(self._blocked_until, self._clock() + reset_after)
+
+    def _error(self, response: HTTPResponse, answer: Any) -> AlertDeliveryError:
+        hide = [self._url.reveal(), self._token.reveal()]
+        if response.status == 429:
+            retry_after = (
+                _seconds(_field(answer, "retry_after"))
+                or _seconds(response.headers.get("x-ratelimit-reset-after"))
+                or _seconds(response.headers.get("retry-after"))
+            )
+            scope = (
+                "global"
+                if _field(answer, "global") is True
+                else response.headers.get("x-ratelimit-scope", "")
+            )
+            detail = str(_field(answer, "message") or "") + (f" (scope: {scope})" if scope else "")
+            return status_error("Discord", response, service_text(detail, hide=hide), retry_after=retry_after)
+        detail_text: Union[str, bytes] = response.body
+        if isinstance(answer, dict) and "message" in answer:
+            detail_text = str(answer["message"])
+            if answer.get("code"):
+                detail_text += f" (code {answer['code']})"
+            if isinstance(answer.get("errors"), dict):
+                detail_text += ": " + json.dumps(answer["errors"], separators=(",", ":"))
+        return status_error("Discord", response, service_text(detail_text, hide=hide))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
+
+    # -- config ---------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> DiscordChannel:
+        """``type: discord``; ``credentials:`` names the webhook URL (or a literal
+        ``webhook_url:``), plus ``username``, ``avatar_url``, ``allow_custom_url``.
+        """
+        url = resolve_secret(config, "webhook_url", credential_resolver, service="discord")
+        if url is None:
+            raise AlertConfigurationError("discord: needs credentials: or webhook_url:", key="credentials")
+        return cls(
+            Secret(url),
+            username=config_str(config, "username", service="discord"),
+            avatar_url=config_str(config, "avatar_url", service="discord"),
+            allow_custom_url=config_bool(config, "allow_custom_url", service="discord"),
+            **channel_options(config, service="discord"),
+        )
+
+
+def _with_wait(url: str) -> str:
+    """``url`` with ``wait=true`` in its query, so Discord returns the message."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "wait"]
+    query.append(("wait", "true"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _field(answer: Any, name: str) -> Any:
+    return answer.get(name) if isinstance(answer, dict) else None
+
+
+def _seconds(value: Any) -> Optional[float]:
+    """A wait in seconds from a header or JSON value; ``None`` if unusable. Capped."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)

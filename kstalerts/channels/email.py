@@ -1,0 +1,300 @@
+"""EmailChannel: an alert as a plain-text email, through a mail transport.
+
+The channel formats; the transport (:mod:`kstalerts.transports`) moves the
+message. The message is built with :data:`email.policy.default`, so UTF-8
+and emoji are encoded correctly in the subject and body. Nothing a caller
+passes can add a header: control characters (CR, LF, NUL, ...) in a title
+become spaces before the subject is set, and addresses are parsed and
+checked once, when the channel is built, against the same header parser that
+renders them. A recipient list is capped at ``MAX_RECIPIENTS``.
+
+The Message-ID is derived from the alert, so every attempt at one alert
+carries the same id: receivers, and Resend's idempotency key, can tell a
+retry from a new alert.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import MAX_RECIPIENTS
+from ..models import AlertMessage
+from .base import AlertChannel
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
+    from ..transports.base import MailTransport
+
+__all__ = ("EmailChannel", "parse_address")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]+")
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
+_MAX_ADDRESS_CHARS = 320
+_MAX_PREFIX_CHARS = 64
+
+_SMTP_KEYS = frozenset(
+    {"host", "port", "username", "password", "security", "ssl_verify", "ssl_ca_bundle"}
+    | {"allow_plaintext_auth", "local_hostname"}
+)
+_RESEND_KEYS = frozenset({"api_key", "base_url", "ssl_verify", "ssl_ca_bundle", "proxy"})
+
+
+class EmailChannel(AlertChannel):
+    """Deliver alerts by email.
+
+    ``transport`` is an :class:`~kstalerts.transports.SMTPTransport` or
+    :class:`~kstalerts.transports.ResendTransport`. ``sender`` is one
+    address, ``recipients`` one or a list (at most ``MAX_RECIPIENTS``); both
+    accept ``Name <addr@example.com>``. The subject is
+    ``"{subject_prefix} [LEVEL] {title}"``.
+
+    >>> from kstalerts.transports import SMTPTransport
+    >>> ch = EmailChannel(SMTPTransport("smtp.example.com"), sender="alerts@example.com",
+    ...                   recipients=["oncall@example.com"])
+    >>> from kstalerts import AlertLevel
+    >>> ch.build_subject(AlertMessage("Disk full", level=AlertLevel.CRITICAL))
+    '[ALERT] [CRITICAL] Disk full'
+    """
+
+    kind = "email"
+    #: keys ``from_config`` accepts beyond the common ones
+    config_keys: ClassVar[FrozenSet[str]] = frozenset(
+        {"transport", "sender", "recipients", "subject_prefix"} | _SMTP_KEYS | _RESEND_KEYS
+    )
+
+    def __init__(
+        self,
+        transport: MailTransport,
+        *,
+        sender: str,
+        recipients: Union[str, Sequence[str]],
+        subject_prefix: str = "[ALERT]",
+        name: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name=name, **options)
+        if not callable(getattr(transport, "send", None)):
+            raise AlertConfigurationError(
+                "must be a mail transport (SMTPTransport, ResendTransport)", key="transport"
+            )
+        self.transport = transport
+        self.sender = parse_address(sender, key="sender")
+        self.recipients = _parse_recipients(recipients)
+        if not isinstance(subject_prefix, str) or len(subject_prefix) > _MAX_PREFIX_CHARS:
+            raise AlertConfigurationError(
+                f"must be a string of at most {_MAX_PREFIX_CHARS} characters", key="subject_prefix"
+            )
+        self.subject_prefix = _one_line(subject_prefix).strip()
+
+    # -- formatting (pure, overridable) -------------------------------------
+    def build_subject(self, alert: AlertMessage) -> str:
+        """``"{prefix} [LEVEL] {title}"`` on one line."""
+        title = _one_line(alert.formatted_title).strip()
+        return " ".join(p for p in (self.subject_prefix, f"[{alert.level.name}]", title) if p)
+
+    def build_body(self, alert: AlertMessage) -> str:
+        """The plain-text body: level, title, host, time, then the text."""
+        import socket
+        import time
+
+        lines = [
+            f"Level: {alert.level.name}",
+            f"Title: {_one_line(alert.title).strip()}",
+            f"Host: {socket.gethostname()}",
+            "Time: " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(alert.created_at)),
+        ]
+        if alert.body:
+            text = alert.body.replace("\r\n", "\n").replace("\r", "\n")
+            lines += ["", _BODY_CONTROL.sub("\ufffd", text)]
+        if alert.labels:
+            lines += ["", "Labels:"] + [
+                f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())
+            ]
+        lines += ["", "-- ", "Sent by kstalerts"]
+        return "\n".join(lines) + "\n"
+
+    def build_message(self, alert: AlertMessage) -> EmailMessage:
+        """The complete message, as the transport will send it."""
+        import email.policy
+        import email.utils
+        from email.message import EmailMessage
+
+        message = EmailMessage(policy=email.policy.default)
+        message["Subject"] = self.build_subject(alert)
+        message["From"] = self.sender
+        message["To"] = self.recipients
+        message["Date"] = email.utils.formatdate(alert.created_at, usegmt=True)
+        message["Message-ID"] = self.message_id(alert)
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
+        message["X-Alert-Level"] = alert.level.name
+        body = self.build_body(alert)
+        cte = None if body.isascii() and max(map(len, body.splitlines())) <= 78 else "quoted-printable"
+        message.set_content(body, charset="utf-8", cte=cte)
+        return message
+
+    def message_id(self, alert: AlertMessage) -> str:
+        """``<uuid@sender-domain>``, the same for every attempt of ``alert``."""
+        import uuid
+
+        basis = "\n".join(
+            [repr(alert.created_at), alert.level.name, alert.title, alert.body, self.name]
+            + [a.addr_spec for a in self.recipients]
+        )
+        domain = self.sender.domain or "kstalerts.invalid"
+        return f"<{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis).hex}@{domain}>"
+
+    def build_payload(self, alert: AlertMessage) -> EmailMessage:
+        """Same as :meth:`build_message` (the name every channel shares)."""
+        return self.build_message(alert)
+
+    def preview(self, alert: AlertMessage) -> str:
+        """The message as text, and where it would go."""
+        return f"via {self.transport.describe()}\n{self.build_message(alert).as_string()}"
+
+    # -- delivery -------------------------------------------------------------
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        try:
+            return self.transport.send(self.build_message(alert), timeout=timeout)
+        except AlertDeliveryError as exc:
+            exc.channel = self.name
+            raise
+
+    def close(self) -> None:
+        """Close the transport's connections."""
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"EmailChannel(name={self.name!r}, transport={self.transport!r},"
+            f" sender={self.sender.addr_spec!r}, recipients={len(self.recipients)})"
+        )
+
+    # -- config ---------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> EmailChannel:
+        """Build from a config entry: ``transport: smtp`` (the default) or
+        ``resend``; the password or API key comes from ``credentials:`` (a
+        credential name) or, literally, ``password:`` / ``api_key:``."""
+        from ..transports import ResendTransport, SMTPTransport
+
+        kind = config.get("transport", "smtp")
+        options = {k: config[k] for k in ("timeout", "max_retries") if config.get(k) is not None}
+        transport: MailTransport
+        if kind == "smtp":
+            _reject(config, _RESEND_KEYS - _SMTP_KEYS, "smtp")
+            if config.get("host") is None:
+                raise AlertConfigurationError("is required for the smtp transport", key="host")
+            password = _secret(config, credential_resolver, "password")
+            smtp_options = {
+                k: config[k] for k in _SMTP_KEYS - {"host", "password"} if config.get(k) is not None
+            }
+            transport = SMTPTransport(config["host"], password=password, **smtp_options)
+        elif kind == "resend":
+            _reject(config, _SMTP_KEYS - _RESEND_KEYS, "resend")
+            api_key = _secret(config, credential_resolver, "api_key")
+            if api_key is None:
+                raise AlertConfigurationError("is required for the resend transport", key="api_key")
+            resend_options = {k: config[k] for k in _RESEND_KEYS - {"api_key"} if config.get(k) is not None}
+            transport = ResendTransport(api_key, **resend_options)
+        else:
+            raise AlertConfigurationError(f"must be 'smtp' or 'resend', got {kind!r}", key="transport")
+        for required in ("sender", "recipients"):
+            if not config.get(required):
+                raise AlertConfigurationError("is required", key=required)
+        return cls(
+            transport,
+            sender=config["sender"],
+            recipients=config["recipients"],
+            subject_prefix=config.get("subject_prefix", "[ALERT]"),
+            name=config.get("name"),
+            **options,
+        )
+
+
+def parse_address(value: object, *, key: str = "address") -> Address:
+    """One address, ``addr@example.com`` or ``Name <addr@example.com>``.
+
+    Rejects control characters, several addresses, groups and anything the
+    header parser of :data:`email.policy.default` finds a defect in.
+    """
+    import email.policy
+
+    if not isinstance(value, str) or not value.strip():
+        raise AlertConfigurationError(f"must be an email address, got {value!r}", key=key)
+    if len(value) > _MAX_ADDRESS_CHARS:
+        raise AlertConfigurationError(f"is longer than {_MAX_ADDRESS_CHARS} characters", key=key)
+    if _CONTROL.search(value):
+        raise AlertConfigurationError(f"must not contain control characters, got {value!r}", key=key)
+    try:
+        header: Any = email.policy.default.header_factory("To", value.strip())
+        addresses: Tuple[Address, ...] = header.addresses
+        groups = header.groups
+    except (ValueError, IndexError, TypeError):
+        addresses, groups = (), ()
+    if len(addresses) != 1 or len(groups) != 1 or groups[0].display_name is not None or header.defects:
+        raise AlertConfigurationError(f"must be one email address, got {value!r}", key=key)
+    address = addresses[0]
+    if not address.username or not address.domain or any(c.isspace() for c in address.addr_spec):
+        raise AlertConfigurationError(f"must be an address like name@example.com, got {value!r}", key=key)
+    return address
+
+
+def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple[Address, ...]:
+    items: List[str]
+    if isinstance(value, str):
+        items = [part for part in value.split(",") if part.strip()]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise AlertConfigurationError(
+            f"must be an address or a list of them, got {value!r}", key="recipients"
+        )
+    if not items:
+        raise AlertConfigurationError("needs at least one address", key="recipients")
+    if len(items) > MAX_RECIPIENTS:
+        raise AlertConfigurationError(
+            f"too many recipients: {len(items)} (the limit is {MAX_RECIPIENTS})", key="recipients"
+        )
+    seen: Dict[str, Address] = {}
+    for item in items:
+        address = parse_address(item, key="recipients")
+        seen.setdefault(address.addr_spec.lower(), address)
+    return tuple(seen.values())
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(" ", text)
+
+
+def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
+    name = config.get("credentials")
+    if name is None:
+        value = config.get(field)
+        return None if value is None else str(value)
+    if config.get(field) is not None:
+        raise AlertConfigurationError(f"give either credentials or {field}, not both", key=field)
+    if resolver is None:
+        raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
+    return str(resolver.resolve(name))
+
+
+def _reject(config: Mapping[str, Any], keys: FrozenSet[str], kind: str) -> None:
+    for key in sorted(keys):
+        if config.get(key) is not None:
+            raise AlertConfigurationError(f"is not a setting of the {kind} transport", key=key)

@@ -1,0 +1,246 @@
+"""PagerDutyChannel: page on-call through the PagerDuty Events API v2.
+
+An alert becomes a ``trigger`` event; :meth:`PagerDutyChannel.resolve`
+sends the matching ``resolve``. Both carry a dedup key, so PagerDuty folds
+repeats of one problem into one incident and a resolve closes it: the key is
+:attr:`AlertMessage.dedup_key` when set, else the alert's level and title
+(:attr:`AlertMessage.effective_dedup_key`), hashed when longer than
+PagerDuty's 255 characters.
+
+Rules: the routing key is a secret. It is added to the event only at the
+moment it goes on the wire; :meth:`build_payload` and :meth:`preview` never
+hold it. 202 is success (the message id is the dedup key PagerDuty
+returns); 429 and 5xx are retried; 400 is permanent and its error text
+(PagerDuty's ``message`` and ``errors``) is shown.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import socket
+from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
+
+from .._secret import Secret
+from ..exceptions import AlertConfigurationError
+from ..models import AlertLevel, AlertMessage, AlertResult
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_bool,
+    config_str,
+    encode_json,
+    iso_time,
+    json_or_none,
+    make_client,
+    resolve_secret,
+    service_text,
+    status_error,
+    truncate,
+)
+from .base import AlertChannel
+
+__all__ = ("PagerDutyChannel", "SEVERITY")
+
+EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+#: PagerDuty ``payload.severity`` for each level.
+SEVERITY: Mapping[AlertLevel, str] = {
+    AlertLevel.INFO: "info",
+    AlertLevel.WARNING: "warning",
+    AlertLevel.CRITICAL: "critical",
+}
+
+# The Events API's own field limits.
+_SUMMARY_CHARS = 1024
+_DEDUP_KEY_CHARS = 255
+_ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}\Z")
+
+
+class PagerDutyChannel(AlertChannel):
+    """Send alerts as PagerDuty Events API v2 events.
+
+    - ``routing_key``: the 32-character integration key (a secret).
+    - ``events_url``: the endpoint, ``https://events.pagerduty.com/v2/enqueue``
+      by default (``https://events.eu.pagerduty.com/v2/enqueue`` for the EU
+      service region, or a relay or test server).
+    - ``source``: ``payload.source`` (default: this host's name);
+      ``component``, ``group``, ``event_class``: the optional payload fields.
+    - ``client``, ``client_url``: shown in PagerDuty as the event's origin.
+    - ``resolve``: send every alert as a ``resolve`` (see :meth:`resolve`).
+
+    Levels map to severities ``info``, ``warning``, ``critical``; the body
+    and the labels go in ``custom_details``.
+    """
+
+    kind = "pagerduty"
+    config_keys: ClassVar[FrozenSet[str]] = frozenset(
+        {
+            "routing_key",
+            "events_url",
+            "source",
+            "component",
+            "group",
+            "class",
+            "client",
+            "client_url",
+            "resolve",
+        }
+        | TRANSPORT_KEYS
+    )
+
+    def __init__(
+        self,
+        routing_key: Union[str, Secret],
+        *,
+        events_url: str = EVENTS_URL,
+        source: Optional[str] = None,
+        component: Optional[str] = None,
+        group: Optional[str] = None,
+        event_class: Optional[str] = None,
+        client: Optional[str] = "kstalerts",
+        client_url: Optional[str] = None,
+        resolve: bool = False,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        name: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name=name, **options)
+        key = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
+        if not isinstance(key, str) or not _ROUTING_KEY.match(key.strip()):
+            raise AlertConfigurationError(
+                "PagerDuty routing key must be 32 letters or digits (an Events API v2 integration key)",
+                key="routing_key",
+            )
+        self._routing_key = Secret(key.strip(), mask="***")
+        if not isinstance(events_url, str) or not re.match(r"https?://[^/?#\s]+", events_url):
+            raise AlertConfigurationError(
+                f"PagerDuty events_url must be an http(s) URL, got {events_url!r}", key="events_url"
+            )
+        self.events_url = events_url
+        self.source = source or socket.gethostname() or "kstalerts"
+        self.component = component
+        self.group = group
+        self.event_class = event_class
+        self.client = client
+        self.client_url = client_url
+        self.resolving = bool(resolve)
+        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
+        self._client = make_client(events_url, transport)
+
+    # -- payload ------------------------------------------------------------
+    @staticmethod
+    def dedup_key(alert: AlertMessage) -> str:
+        """The dedup key of ``alert``: its own, or level and title; hashed past 255 characters."""
+        key = alert.effective_dedup_key
+        if len(key) > _DEDUP_KEY_CHARS:
+            key = "kstalerts-sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return key
+
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+        """The event, without ``routing_key`` (added only when it is sent)."""
+        if self.resolving:
+            return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
+        payload: Dict[str, Any] = {
+            "summary": truncate(alert.formatted_title, _SUMMARY_CHARS),
+            "source": self.source,
+            "severity": SEVERITY[alert.level],
+            "timestamp": iso_time(alert.created_at),
+        }
+        for field, value in (
+            ("component", self.component),
+            ("group", self.group),
+            ("class", self.event_class),
+        ):
+            if value:
+                payload[field] = value
+        details: Dict[str, Any] = {}
+        if alert.body:
+            details["body"] = alert.body
+        if alert.labels:
+            details["labels"] = dict(alert.labels)
+        if details:
+            payload["custom_details"] = details
+        event: Dict[str, Any] = {
+            "event_action": "trigger",
+            "dedup_key": self.dedup_key(alert),
+            "payload": payload,
+        }
+        if self.client:
+            event["client"] = self.client
+        if self.client_url:
+            event["client_url"] = self.client_url
+        return event
+
+    def preview(self, alert: AlertMessage) -> str:
+        event = {"routing_key": str(self._routing_key), **self.build_payload(alert)}
+        return f"POST {self.events_url}\n{json.dumps(event, indent=2, ensure_ascii=False)}"
+
+    # -- delivery -------------------------------------------------------------
+    def resolve(self, alert: AlertMessage) -> AlertResult:
+        """Resolve the incident that ``alert`` (same dedup key) triggered."""
+        twin = copy.copy(self)
+        twin.resolving = True
+        return twin.send(alert)
+
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        event = {"routing_key": self._routing_key.reveal(), **self.build_payload(alert)}
+        response = self._client.post(
+            encode_json(event),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            timeout=timeout,
+        )
+        answer = json_or_none(response.body)
+        if 200 <= response.status < 300:
+            if isinstance(answer, dict) and isinstance(answer.get("dedup_key"), str):
+                return str(answer["dedup_key"])
+            return str(event["dedup_key"])
+        detail = ""
+        if isinstance(answer, dict):  # {"status": .., "message": .., "errors": [..]}
+            errors = answer.get("errors")
+            parts = [
+                str(answer.get("message") or answer.get("status") or ""),
+                "; ".join(str(e) for e in errors) if isinstance(errors, list) else "",
+            ]
+            detail = ": ".join(p for p in parts if p)
+        elif response.status < 500:  # a 5xx HTML error page says nothing useful
+            detail = response.body.decode("utf-8", "replace")
+        raise status_error("PagerDuty", response, service_text(detail, hide=[self._routing_key.reveal()]))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, events_url={self.events_url!r})"
+
+    # -- config ---------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> PagerDutyChannel:
+        """``type: pagerduty``; ``credentials:`` names the routing key (or a literal
+        ``routing_key:``), plus ``events_url``, ``source``, ``component``, ``group``,
+        ``class``, ``client``, ``client_url``, ``resolve``.
+        """
+        service = "pagerduty"
+        key = resolve_secret(config, "routing_key", credential_resolver, service=service)
+        if key is None:
+            raise AlertConfigurationError(f"{service}: needs credentials: or routing_key:", key="credentials")
+        strings = {
+            field: config_str(config, field, service=service)
+            for field in ("events_url", "source", "component", "group", "class", "client", "client_url")
+        }
+        return cls(
+            Secret(key, mask="***"),
+            events_url=strings["events_url"] or EVENTS_URL,
+            source=strings["source"],
+            component=strings["component"],
+            group=strings["group"],
+            event_class=strings["class"],
+            client=strings["client"] if "client" in config else "kstalerts",
+            client_url=strings["client_url"],
+            resolve=config_bool(config, "resolve", service=service),
+            **channel_options(config, service=service),
+        )

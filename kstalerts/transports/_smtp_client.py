@@ -1,0 +1,249 @@
+"""An smtplib client that keeps one deadline and never traces a secret.
+
+:class:`DeadlineSMTP` is :class:`smtplib.SMTP` with its socket I/O replaced:
+before every read and write the socket's timeout is set to the time left
+until the attempt's deadline, so a server that trickles a byte at a time
+cannot stretch an attempt past it; TLS (on connect or after STARTTLS) always
+uses the verified context it is given. Replies are read with caps on line
+length (8192 bytes, as smtplib) and on size (``MAX_RESPONSE_BYTES``). The
+conversation can be traced to the ``kstalerts.transports.smtp`` logger at
+DEBUG level; AUTH exchanges (whose base64 lines carry the password) and
+message contents never are, and smtplib's own ``set_debuglevel`` output is
+switched off.
+
+This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
+loaded when a mail is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+import time
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+from ..limits import MAX_RESPONSE_BYTES
+
+__all__ = ("DeadlineSMTP", "DeadlineExceeded", "StartTLSMissing")
+
+_log = logging.getLogger("kstalerts.transports.smtp")
+
+_MAX_LINE = 8192  # bytes of one reply line, as smtplib
+_CHUNK = 65536  # bytes handed to the socket per write
+
+
+class DeadlineExceeded(socket.timeout):
+    """The attempt's deadline passed before the server answered."""
+
+
+class StartTLSMissing(smtplib.SMTPException):
+    """The server does not offer STARTTLS, and clear text was not allowed."""
+
+
+class DeadlineSMTP(smtplib.SMTP):
+    """smtplib's client bound to one absolute ``deadline`` (monotonic clock).
+
+    ``tls_context`` makes the connection TLS from the first byte (implicit
+    TLS, port 465); :meth:`start_tls` upgrades a plain one. ``secrets`` are
+    masked out of any server text the trace shows.
+    """
+
+    debuglevel = 0
+
+    def __init__(
+        self,
+        deadline: float,
+        *,
+        local_hostname: Optional[str],
+        tls_context: Optional[ssl.SSLContext] = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._deadline = deadline
+        self._implicit_tls = tls_context
+        self._secrets = tuple(secrets)
+        self._buffer = b""
+        self._hide_sends = False
+        self._sent_data_command = False
+        self._next_is_data = False
+        self._name_from_socket = local_hostname is None
+        # A placeholder stops smtplib's getfqdn(), a DNS query that no
+        # deadline bounds; open() puts the real name in.
+        super().__init__(local_hostname=local_hostname or "localhost", timeout=max(0.001, self._left()))
+
+    # -- the deadline -------------------------------------------------------
+    def _left(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def _arm(self, sock: socket.socket) -> None:
+        left = self._left()
+        if left <= 0:
+            raise DeadlineExceeded("deadline passed")
+        sock.settimeout(left)
+
+    def set_debuglevel(self, debuglevel: Any) -> None:
+        """Ignored: smtplib's trace would print the AUTH lines."""
+
+    # -- connecting -----------------------------------------------------------
+    def _get_socket(self, host: str, port: int, timeout: Optional[float]) -> socket.socket:
+        last: Optional[OSError] = None
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._arm(sock)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+            except DeadlineExceeded:
+                sock.close()
+                raise
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            if self._implicit_tls is not None:
+                sock = self._wrap(sock, self._implicit_tls, host)
+            return sock
+        raise last if last is not None else OSError(f"no address found for {host}")
+
+    def _wrap(self, sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
+        try:
+            self._arm(sock)  # the handshake keeps this as one deadline
+            return context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def open(self, host: str, port: int) -> None:
+        """Connect and read the greeting; a non-220 greeting raises."""
+        self._host = host
+        code, text = self.connect(host, port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, text)
+        if self._name_from_socket and self.sock is not None:
+            self.local_hostname = _local_name(self.sock)
+
+    def start_tls(self, context: ssl.SSLContext) -> None:
+        """Upgrade to TLS, or raise :class:`StartTLSMissing` without sending more."""
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
+            raise StartTLSMissing("the server does not offer STARTTLS")
+        code, text = self.docmd("STARTTLS")
+        if code != 220:
+            raise smtplib.SMTPResponseException(code, text)
+        assert self.sock is not None
+        # Anything the server sent after its 220 came in clear text, possibly
+        # injected by a man in the middle: drop it (RFC 3207, section 6).
+        self._buffer = b""
+        self.sock = self._wrap(self.sock, context, self._host)
+        self.file = None
+        self.helo_resp = None
+        self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+
+    # -- I/O ------------------------------------------------------------------
+    def send(self, s: Union[bytes, str]) -> None:  # type: ignore[override]
+        """Write all of ``s`` before the deadline."""
+        data = s.encode(self.command_encoding) if isinstance(s, str) else bytes(s)
+        self._trace_send(data)
+        sock = self.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+        view = memoryview(data)
+        while view:
+            self._arm(sock)
+            sent = sock.send(view[:_CHUNK])
+            view = view[sent:]
+
+    def getreply(self) -> Tuple[int, bytes]:
+        """Read one (possibly multi-line) reply before the deadline."""
+        lines: List[bytes] = []
+        code = -1
+        size = 0
+        while True:
+            line = self._readline()
+            size += len(line)
+            if size > MAX_RESPONSE_BYTES:
+                self.close()
+                raise smtplib.SMTPResponseException(
+                    -1, f"reply longer than {MAX_RESPONSE_BYTES} bytes".encode()
+                )
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+                lines[-1] = line.strip(b" \t\r\n")  # no code to cut off: show it all
+                break
+            if line[3:4] != b"-":
+                break
+        text = b"\n".join(lines)
+        self._next_is_data = self._sent_data_command and code == 354
+        self._sent_data_command = False
+        self._trace("reply", f"{code} {text.decode('utf-8', 'replace')}")
+        return code, text
+
+    def _readline(self) -> bytes:
+        sock = self.sock
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
+                return line
+            if len(self._buffer) > _MAX_LINE:
+                self.close()
+                raise smtplib.SMTPResponseException(-1, b"reply line too long")
+            if sock is None:
+                raise smtplib.SMTPServerDisconnected("not connected")
+            self._arm(sock)
+            chunk = sock.recv(_CHUNK)
+            if not chunk:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            self._buffer += chunk
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Tuple[int, bytes]:
+        """smtplib's AUTH, with every line it sends kept out of the trace."""
+        self._hide_sends = True
+        try:
+            return super().auth(mechanism, authobject, initial_response_ok=initial_response_ok)
+        finally:
+            self._hide_sends = False
+
+    def quit_quietly(self) -> None:
+        """Say QUIT if there is time; the mail is already accepted."""
+        try:
+            self.docmd("QUIT")
+        except (OSError, smtplib.SMTPException):
+            pass
+
+    # -- the trace ------------------------------------------------------------
+    def _trace_send(self, data: bytes) -> None:
+        if self._hide_sends:
+            words = data.split(b" ", 2)
+            shown = b" ".join(words[:2]).decode("ascii", "replace") if words[0].upper() == b"AUTH" else ""
+            self._trace("send", f"{shown} [credentials hidden]".lstrip())
+        elif self._next_is_data:
+            self._next_is_data = False
+            self._trace("send", f"[message, {len(data)} bytes]")
+        else:
+            self._trace("send", data.decode("utf-8", "replace").rstrip())
+            self._sent_data_command = data.strip().upper() == b"DATA"
+
+    def _trace(self, what: str, text: str) -> None:
+        if _log.isEnabledFor(logging.DEBUG):
+            from .base import clean_reply
+
+            _log.debug("smtp %s %s: %s", self._host, what, clean_reply(text, secrets=self._secrets))
+
+
+def _local_name(sock: socket.socket) -> str:
+    """This host's name if fully qualified, else the address literal of
+    the connection's local end (RFC 5321, 4.1.4); no DNS query either way."""
+    name = socket.gethostname()
+    if "." in name and all(c.isalnum() or c in "-." for c in name):
+        return name
+    address = str(sock.getsockname()[0])
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"

@@ -1,0 +1,277 @@
+"""SMTPTransport: one message over SMTP, encrypted and verified by default.
+
+Rules: TLS is STARTTLS on port 587 unless asked otherwise, and it always
+verifies the server's certificate and host name (smtplib's own default
+context does not). A server that does not offer STARTTLS gets nothing: not
+the password, not the message. ``security="none"`` is clear text only when
+asked, and even then the password is refused unless
+``allow_plaintext_auth=True``. One attempt has one deadline that a slow or
+trickling server cannot stretch. SMTP reply codes decide what a failure is:
+4xx is temporary (retryable), 5xx permanent. The password never appears in
+a repr, an error or a log line, including the base64 lines of AUTH.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
+
+from .._secret import Secret
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import validate
+from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
+
+if TYPE_CHECKING:
+    import ssl
+    from email.message import EmailMessage
+
+__all__ = ("SMTPTransport", "SECURITY_MODES")
+
+_log = logging.getLogger("kstalerts.transports.smtp")
+
+#: security mode -> its usual port
+SECURITY_MODES: Dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+
+_HOST = re.compile(r"^[^\s\x00-\x1f\x7f/@]+$")
+
+
+class SMTPTransport(MailTransport):
+    """Send mail through an SMTP server.
+
+    - ``host``, ``port``: the server; ``port`` defaults to 587 for
+      ``starttls``, 465 for ``ssl`` and 25 for ``none``.
+    - ``security``: ``"starttls"`` (upgrade a plain connection, refuse a
+      server that cannot), ``"ssl"`` (TLS from the first byte) or ``"none"``.
+    - ``username``, ``password``: log in with AUTH (PLAIN, LOGIN or
+      CRAM-MD5, whichever the server offers); both or neither.
+    - ``timeout``: an upper bound on one attempt, in seconds (hard limit
+      1..120); the channel's own timeout applies as well.
+    - ``ssl_verify=False`` turns certificate checks off (logged as a
+      warning); ``ssl_ca_bundle`` is a PEM file of CAs to trust instead of
+      the system's.
+    - ``allow_plaintext_auth``: let ``security="none"`` send the password.
+    - ``local_hostname``: the name given in EHLO; by default this host's
+      name if it is fully qualified, else its address literal (no DNS
+      lookup, which could hang past the deadline).
+    """
+
+    kind = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: Optional[int] = None,
+        *,
+        username: Optional[str] = None,
+        password: Union[str, Secret, None] = None,
+        security: str = "starttls",
+        timeout: Optional[float] = None,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        allow_plaintext_auth: bool = False,
+        local_hostname: Optional[str] = None,
+    ) -> None:
+        if not isinstance(host, str) or not _HOST.match(host):
+            raise AlertConfigurationError(f"must be a host name or address, got {host!r}", key="host")
+        if security not in SECURITY_MODES:
+            valid = ", ".join(SECURITY_MODES)
+            raise AlertConfigurationError(f"must be one of {valid}, got {security!r}", key="security")
+        if port is None:
+            port = SECURITY_MODES[security]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise AlertConfigurationError(f"must be a port number (1-65535), got {port!r}", key="port")
+        if (username is None) != (password is None):
+            raise AlertConfigurationError(
+                "username and password go together: give both or neither", key="password"
+            )
+        if username is not None and (not isinstance(username, str) or not username or _has_control(username)):
+            raise AlertConfigurationError(
+                "must be a non-empty string without control characters", key="username"
+            )
+        ssl_verify = flag(ssl_verify, "ssl_verify")
+        allow_plaintext_auth = flag(allow_plaintext_auth, "allow_plaintext_auth")
+        if security == "none" and username is not None and not allow_plaintext_auth:
+            raise AlertConfigurationError(
+                "security 'none' would send the password in clear text;"
+                " use 'starttls' or 'ssl', or set allow_plaintext_auth",
+                key="security",
+            )
+        if ssl_ca_bundle is not None and not os.path.isfile(ssl_ca_bundle):
+            raise AlertConfigurationError(f"no such file: {ssl_ca_bundle!r}", key="ssl_ca_bundle")
+        if local_hostname is not None and (
+            not isinstance(local_hostname, str) or not _HOST.match(local_hostname)
+        ):
+            raise AlertConfigurationError(
+                f"must be a host name, got {local_hostname!r}", key="local_hostname"
+            )
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self._password: Optional[Secret] = None
+        if password is not None:
+            self._password = password if isinstance(password, Secret) else Secret(password, mask="***")
+        self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
+        self.ssl_verify = ssl_verify
+        self.ssl_ca_bundle = ssl_ca_bundle
+        self.allow_plaintext_auth = allow_plaintext_auth
+        self.local_hostname = local_hostname
+        self._context: Optional[ssl.SSLContext] = None
+        if security != "none":
+            self._context = self._tls_context()  # a bad CA file is a config error, now
+            if not self.ssl_verify:
+                _log.warning("TLS certificate verification is off for %s", self.describe())
+
+    def describe(self) -> str:
+        """``smtp://host:port (security)``."""
+        return f"smtp://{self.host}:{self.port} ({self.security})"
+
+    def __repr__(self) -> str:
+        auth = "" if self.username is None else f", username={self.username!r}, password=***"
+        return f"SMTPTransport(host={self.host!r}, port={self.port}, security={self.security!r}{auth})"
+
+    # -- sending --------------------------------------------------------------
+    def send(self, message: EmailMessage, *, timeout: float) -> Optional[str]:
+        """Deliver ``message`` in one SMTP session; return its Message-ID.
+
+        Raises :class:`AlertDeliveryError`; :class:`PartialDeliveryError`
+        when some recipients were refused and the others got it.
+        """
+        import smtplib
+
+        from . import _smtp_client
+
+        limit = timeout if self.timeout is None else min(timeout, self.timeout)
+        sender, recipients = envelope(message)
+        if not sender or not recipients:
+            raise AlertDeliveryError("the message has no sender or no recipients", retryable=False)
+        client = _smtp_client.DeadlineSMTP(
+            time.monotonic() + limit,
+            local_hostname=self.local_hostname,
+            tls_context=self._tls_context() if self.security == "ssl" else None,
+            secrets=self._secret_forms(),
+        )
+        try:
+            client.open(self.host, self.port)
+            client.ehlo_or_helo_if_needed()
+            if self.security == "starttls":
+                client.start_tls(self._tls_context())
+                client.ehlo()
+            if self.username is not None and self._password is not None:
+                client.login(self.username, self._password.reveal())
+            refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+            client.quit_quietly()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._translate(exc, limit) from None
+        finally:
+            client.close()
+        message_id = message.get("Message-ID")
+        message_id = str(message_id).strip() if message_id is not None else None
+        if refused:
+            secrets = self._secret_forms()
+            raise PartialDeliveryError(
+                {addr: (code, clean_reply(text, secrets=secrets)) for addr, (code, text) in refused.items()},
+                [addr for addr in recipients if addr not in refused],
+                message_id=message_id,
+            )
+        return message_id
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            import ssl
+
+            if self.ssl_verify:
+                try:
+                    context = ssl.create_default_context(cafile=self.ssl_ca_bundle)
+                except (ssl.SSLError, OSError):
+                    raise AlertConfigurationError(
+                        "is not a readable PEM file of CA certificates", key="ssl_ca_bundle"
+                    ) from None
+            else:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            self._context = context
+        return self._context
+
+    def _secret_forms(self) -> Tuple[str, ...]:
+        """The password as it could appear on the wire: raw and base64."""
+        if self._password is None or self.username is None:
+            return ()
+        import base64
+
+        password = self._password.reveal()
+        forms = [password]
+        for raw in (password, f"\0{self.username}\0{password}"):
+            forms.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
+        return tuple(f for f in forms if f)
+
+    def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
+        import smtplib
+        import socket
+        import ssl
+
+        from ._smtp_client import StartTLSMissing
+
+        where = f"{self.host}:{self.port}"
+        secrets = self._secret_forms()
+        if isinstance(exc, StartTLSMissing):
+            return AlertDeliveryError(
+                f"{where} does not offer STARTTLS; nothing was sent"
+                " (security 'starttls' never falls back to clear text)",
+                retryable=False,
+            )
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(
+                f"{addr}: {code} {clean_reply(text, secrets=secrets)}"
+                for addr, (code, text) in exc.recipients.items()
+            )
+            return AlertDeliveryError(
+                f"{where} refused every recipient: {detail}",
+                retryable=bool(codes) and all(_temporary(code) for code in codes),
+                status=max(codes) if codes else None,
+            )
+        if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code < 0:
+            text = clean_reply(exc.smtp_error, secrets=secrets)
+            return AlertDeliveryError(f"{where} sent a malformed reply: {text}", retryable=True)
+        if isinstance(exc, smtplib.SMTPResponseException):
+            text = clean_reply(exc.smtp_error, secrets=secrets)
+            what = "refused the login" if isinstance(exc, smtplib.SMTPAuthenticationError) else "answered"
+            return AlertDeliveryError(
+                f"{where} {what}: {exc.smtp_code} {text}".rstrip(),
+                retryable=_temporary(exc.smtp_code),
+                status=exc.smtp_code,
+            )
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return AlertDeliveryError(f"{where} closed the connection", retryable=True)
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
+        if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
+            return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return AlertDeliveryError(
+                f"{where}: TLS certificate verification failed: {exc.verify_message}", retryable=False
+            )
+        if isinstance(exc, socket.timeout):
+            return AlertDeliveryError(f"{where} did not answer within {limit:g}s", retryable=True)
+        if isinstance(exc, ssl.SSLError):
+            return AlertDeliveryError(f"{where}: TLS error: {exc.reason or exc}", retryable=True)
+        if isinstance(exc, ConnectionRefusedError):
+            return AlertDeliveryError(f"{where} refused the connection", retryable=True)
+        if isinstance(exc, socket.gaierror):
+            return AlertDeliveryError(f"cannot resolve {self.host}: {exc.strerror}", retryable=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return AlertDeliveryError(f"{where}: network error: {reason}", retryable=True)
+
+
+def _temporary(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
