@@ -41,7 +41,7 @@ from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ("HTTPClient", "HTTPResponse")
+__all__ = ("HTTPClient", "HTTPResponse", "check_headers")
 
 _log = logging.getLogger("kstalerts.http")
 
@@ -175,7 +175,6 @@ class _Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.deadline = 0.0
-        self.uses = 0
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -184,8 +183,12 @@ class _Connection:
         return left
 
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(self.remaining())
-        self.sock.sendall(data)  # since 3.5 the timeout bounds the whole sendall
+        # send() in a loop, not sendall(): an SSL socket's sendall gives each
+        # chunk a fresh timeout, so a slow reader could stretch it
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(self.remaining())
+            view = view[self.sock.send(view) :]
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self))
@@ -193,10 +196,14 @@ class _Connection:
     def dropped(self) -> bool:
         """An idle connection that is readable was closed (or spoke out of turn)."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([self.sock], [], [], 0)  # pragma: no cover - Windows
+        except (OSError, ValueError):  # pragma: no cover - a socket closed under us
             return True
-        return bool(readable)
+        return bool(readable)  # pragma: no cover - Windows
 
     def close(self) -> None:
         try:
@@ -229,6 +236,12 @@ class HTTPClient:
     - ``proxy``: ``http://[user:pass@]host:port``; ``None`` reads the
       environment, ``""`` means no proxy whatever the environment says.
     - ``max_response_bytes``: the most of a body ever read.
+    - ``user_agent``: the ``User-Agent`` header (``kstalerts/<version>``).
+    - ``pool_size``: idle connections kept for reuse (at most
+      ``MAX_IDLE_CONNECTIONS``).
+
+    Name resolution (``getaddrinfo``) is the one step the deadline cannot
+    interrupt: the standard library offers no timeout for it.
     """
 
     def __init__(
@@ -294,8 +307,8 @@ class HTTPClient:
         started = time.monotonic()
         deadline = started + timeout
         phase = ["connecting"]
-        for _ in range(2):  # a second go only when a reused connection turns out stale
-            connection = self._checkout()
+        for attempt in range(2):  # a second go only when a reused connection turned out stale
+            connection = self._checkout() if attempt == 0 else None
             reused = connection is not None
             try:
                 if connection is None:
@@ -305,7 +318,7 @@ class HTTPClient:
             except (OSError, http.client.HTTPException) as exc:
                 if connection is not None:
                     connection.close()
-                if reused and _stale(exc) and time.monotonic() < deadline:
+                if reused and _stale(exc, phase[0]) and time.monotonic() < deadline:
                     _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
                     phase[0] = "connecting"
                     continue
@@ -314,7 +327,6 @@ class HTTPClient:
                 if connection is not None:
                     connection.close()
                 raise
-            connection.uses += 1
             if reusable:
                 self._checkin(connection)
             else:
@@ -337,6 +349,12 @@ class HTTPClient:
         for connection in idle:
             connection.close()
 
+    def __del__(self) -> None:
+        # A client dropped without close() must not leave sockets to the GC
+        # (nor ResourceWarnings); no method of it can be running now.
+        for connection in getattr(self, "_idle", ()):
+            connection.close()
+
     # -- the pool ---------------------------------------------------------
     def _checkout(self) -> Optional[_Connection]:
         while True:
@@ -357,6 +375,8 @@ class HTTPClient:
 
     # -- one exchange -----------------------------------------------------
     def _head(self, method: str, body: Optional[bytes], headers: Mapping[str, str]) -> bytes:
+        if not method or not set(method) <= _TOKEN_CHARS:
+            raise AlertConfigurationError(f"method {method!r} is not a valid HTTP token", key="method")
         endpoint, proxy = self._endpoint, self._proxy
         if proxy is not None and endpoint.scheme == "http":
             target = f"http://{endpoint.authority}{endpoint.target}"
@@ -408,7 +428,8 @@ class HTTPClient:
     def _tunnel(self, connection: _Connection, proxy: _Endpoint) -> None:
         import http.client
 
-        authority = f"{self._endpoint.host}:{self._endpoint.port}"
+        host = self._endpoint.host
+        authority = f"[{host}]:{self._endpoint.port}" if ":" in host else f"{host}:{self._endpoint.port}"
         lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
         if proxy.authorization is not None:
             lines.append(f"Proxy-Authorization: {proxy.authorization}")
@@ -448,6 +469,22 @@ class HTTPClient:
             reply.close()
 
 
+def check_headers(headers: Mapping[str, str]) -> Dict[str, str]:
+    """Return ``headers`` as a dict after checking each name and value.
+
+    A name must be an HTTP token; a value may not hold a line break (header
+    injection) and must be Latin-1. Raises :class:`AlertConfigurationError`
+    with ``key="headers"``; the message names the header, never its value.
+    """
+    checked: Dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise AlertConfigurationError("header names and values must be strings", key="headers")
+        _check_header(name, value)
+        checked[name] = value
+    return checked
+
+
 def _check_header(name: str, value: str) -> None:
     if not name or not set(name) <= _TOKEN_CHARS:
         raise AlertConfigurationError(f"header name {name!r} is not a valid HTTP token", key="headers")
@@ -461,9 +498,12 @@ def _check_header(name: str, value: str) -> None:
         ) from None
 
 
-def _stale(exc: BaseException) -> bool:
+def _stale(exc: BaseException, phase: str) -> bool:
+    """A reused connection the server had already closed: nothing of an answer came back."""
     import http.client
 
+    if phase not in ("sending the request", "waiting for the response"):
+        return False
     return isinstance(
         exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
     )

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from .discord import DiscordChannel
     from .email import EmailChannel
     from .pagerduty import PagerDutyChannel
+    from .slack import SlackChannel
     from .teams import TeamsChannel
+    from .webhook import WebhookChannel
 
 __all__ = (
     "AlertChannel",

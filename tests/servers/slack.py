@@ -7,6 +7,7 @@ request. A failure mode is chosen by the path (``server.url("hang")`` gives
 ``200 ok`` like Slack. Modes (``name`` or ``name=argument``):
 
 - ``ok``, ``body=<text>`` (200 with that body), ``chunked`` (200 ``ok``, chunked),
+  ``delay=<seconds>`` (200 ``ok`` after a wait),
   ``close_after`` (200 ``ok`` then ``Connection: close``)
 - ``status=<code>[:<body>]``; Slack's own errors ``no_service`` (404),
   ``channel_not_found`` (404), ``invalid_payload`` (400), ``invalid_token``
@@ -48,7 +49,12 @@ _SLACK_ERRORS = {
 }
 _REASONS = {
     200: "OK",
+    201: "Created",
+    204: "No Content",
     302: "Found",
+    401: "Unauthorized",
+    408: "Request Timeout",
+    422: "Unprocessable Entity",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -92,6 +98,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.do_POST()
 
+    def do_PUT(self) -> None:
+        self.do_POST()
+
+    def do_PATCH(self) -> None:
+        self.do_POST()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -119,14 +131,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _mode_close_after(self, arg: str) -> None:
         self._reply(200, b"ok", (("Connection", "close"),))
 
+    def _mode_delay(self, arg: str) -> None:
+        self.server.owner.stopping.wait(float(arg))
+        self._reply(200, b"ok")
+
     def _mode_chunked(self, arg: str) -> None:
         self.wfile.write(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\no\r\n1\r\nk\r\n0\r\n\r\n"
         )
 
     def _mode_status(self, arg: str) -> None:
-        code, _, text = arg.partition(":")
-        self._reply(int(code), (text or {500: "internal_error"}.get(int(code), "error")).encode())
+        code, sep, text = arg.partition(":")
+        if not sep:
+            text = {500: "internal_error"}.get(int(code), "error")
+        self._reply(int(code), text.encode())
 
     def _mode_fail(self, arg: str) -> None:
         count, _, code = arg.partition(":")
@@ -260,6 +278,12 @@ class SlackServer:
     def stop(self) -> None:
         self.stopping.set()
         self._server.shutdown()
+        self.drop_connections()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def drop_connections(self) -> None:
+        """Hang up every open connection, as servers do with idle keep-alive ones."""
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
@@ -267,9 +291,6 @@ class SlackServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            sock.close()
-        self._server.server_close()
-        self._thread.join(5)
 
     # -- called by the handler --------------------------------------------
     def _opened(self, sock: socket.socket) -> int:

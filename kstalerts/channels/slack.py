@@ -1,0 +1,252 @@
+"""SlackChannel: alerts to a Slack incoming webhook.
+
+The payload is a ``text`` fallback (what notifications show) and one
+attachment coloured by level, with the level's emoji in its title, the body
+as its text and a footer naming the level. Slack's control characters
+``&``, ``<`` and ``>`` are escaped, so an alert cannot ping ``<!channel>``
+by accident; the title is cut to 150 characters and the body to 3000.
+
+Slack's answers, as documented for incoming webhooks: ``200 ok`` is success
+(a 200 with another body is a failure that quotes it); 400/403/404/410
+(``invalid_payload``, ``invalid_token``, ``no_service``,
+``channel_not_found``, ``channel_is_archived``...) are permanent; 429 waits
+for ``Retry-After``; 5xx, timeouts, resets and refused connections are
+retried by the base class's policy.
+
+Rules: the webhook URL is a :class:`Secret`; it must be an ``https`` Slack
+webhook unless ``allow_custom_url=True`` (Mattermost, loopback tests). A
+malformed URL is an :class:`AlertConfigurationError` naming the field,
+never the value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+
+from .._secret import Secret
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..http import HTTPClient, HTTPResponse
+from ..models import AlertLevel, AlertMessage
+from ..retry import RetryPolicy
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_bool,
+    config_str,
+    json_or_none,
+    resolve_secret,
+    service_text,
+    status_error,
+)
+from .base import AlertChannel
+from .webhook import secret_parts
+
+__all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
+
+#: level -> (attachment colour, emoji)
+LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
+    AlertLevel.INFO: ("#439FE0", ":information_source:"),
+    AlertLevel.WARNING: ("#DAA038", ":warning:"),
+    AlertLevel.CRITICAL: ("#D00000", ":rotating_light:"),
+}
+
+_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+_PATHS = ("/services/", "/workflows/", "/triggers/")
+_PERMANENT = (400, 403, 404, 410)
+_HINTS = {
+    "invalid_payload": "the message was malformed",
+    "invalid_token": "the webhook's token is not valid: create a new webhook",
+    "no_service": "the webhook is disabled, revoked or mistyped: create a new webhook",
+    "no_service_id": "the webhook URL is incomplete",
+    "no_team": "the workspace in the webhook URL does not exist",
+    "team_disabled": "the workspace is disabled",
+    "channel_not_found": "the channel does not exist or the webhook cannot post to it",
+    "channel_is_archived": "the channel is archived",
+    "action_prohibited": "a workspace admin has restricted posting to this channel",
+    "posting_to_general_channel_denied": "only admins may post to this channel",
+    "user_not_found": "the user does not exist",
+    "too_many_attachments": "the message has too many attachments",
+}
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape Slack's control characters: ``&``, ``<``, ``>``.
+
+    >>> escape_mrkdwn("<!channel> R&D > ops")
+    '&lt;!channel&gt; R&amp;D &gt; ops'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_url(url: str, allow_custom_url: bool) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise AlertConfigurationError("is not a valid URL", key="webhook_url") from None
+    if allow_custom_url:
+        return
+    path_ok = any(parts.path.startswith(p) and len(parts.path) > len(p) for p in _PATHS)
+    if (
+        parts.scheme != "https"
+        or parts.hostname not in _HOSTS
+        or port not in (None, 443)
+        or parts.username is not None
+        or not path_ok
+    ):
+        raise AlertConfigurationError(
+            "must be a Slack webhook URL (https://hooks.slack.com/services/...);"
+            " pass allow_custom_url=True for a Slack-compatible server",
+            key="webhook_url",
+        )
+
+
+class SlackChannel(AlertChannel):
+    """Deliver alerts to a Slack incoming webhook.
+
+    - ``webhook_url``: the webhook (a string or :class:`Secret`).
+    - ``username``, ``icon_emoji``: the sender shown (classic webhooks honour
+      them; app webhooks use the app's identity).
+    - ``allow_custom_url``: accept any ``http(s)`` URL, for Slack-compatible
+      servers (Mattermost, a loopback test server).
+    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
+    - ``timeout``, ``max_retries``, ``retry``: see :class:`AlertChannel`.
+    """
+
+    kind = "slack"
+    config_keys: ClassVar[FrozenSet[str]] = (
+        frozenset({"webhook_url", "username", "icon_emoji", "allow_custom_url"}) | TRANSPORT_KEYS
+    )
+    #: Slack shows at most this much of a title / body before cutting with "…".
+    title_limit = 150
+    text_limit = 3000
+
+    def __init__(
+        self,
+        webhook_url: Union[str, Secret],
+        *,
+        username: Optional[str] = "kstalerts",
+        icon_emoji: Optional[str] = ":bell:",
+        name: Optional[str] = None,
+        allow_custom_url: bool = False,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        retry: Optional[RetryPolicy] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
+        )
+        if not isinstance(webhook_url, (str, Secret)):
+            raise AlertConfigurationError("must be a string", key="webhook_url")
+        secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
+        _check_url(secret.reveal(), bool(allow_custom_url))
+        self.webhook_url = secret
+        self.username = username
+        self.icon_emoji = icon_emoji
+        try:
+            self._client = HTTPClient(secret, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
+        except AlertConfigurationError as exc:
+            if exc.key != "url":
+                raise
+            raise AlertConfigurationError(exc.reason, key="webhook_url") from None
+
+    # -- formatting -------------------------------------------------------
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+        """The webhook's JSON payload for ``alert``; override to change it."""
+        colour, emoji = LEVEL_STYLE[alert.level]
+        title = escape_mrkdwn(_cut(alert.formatted_title, self.title_limit))
+        body = escape_mrkdwn(_cut(alert.body, self.text_limit))
+        fallback = f"{emoji} [{alert.level.name}] {title}"
+        attachment: Dict[str, Any] = {
+            "color": colour,
+            "fallback": fallback,
+            "title": f"{emoji} {title}",
+            "text": body,
+            "footer": f"{alert.level.name} alert via kstalerts",
+            "ts": int(alert.created_at),
+            "mrkdwn_in": ["text"],
+        }
+        if alert.labels:
+            fields: List[Dict[str, Any]] = [
+                {"title": escape_mrkdwn(k), "value": escape_mrkdwn(v), "short": True}
+                for k, v in alert.labels.items()
+            ]
+            attachment["fields"] = fields
+        payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
+        if self.username:
+            payload["username"] = self.username
+        if self.icon_emoji:
+            payload["icon_emoji"] = self.icon_emoji
+        return payload
+
+    def preview(self, alert: AlertMessage) -> str:
+        payload = json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)
+        return f"POST {self.webhook_url}\n{payload}"
+
+    # -- delivery ---------------------------------------------------------
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        body = json.dumps(self.build_payload(alert), ensure_ascii=False).encode("utf-8")
+        response = self._client.post(
+            body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout
+        )
+        self.check_response(response)
+        return None  # incoming webhooks give no message id
+
+    def check_response(self, response: HTTPResponse) -> None:
+        """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
+        status = response.status
+        said = service_text(response.body, hide=secret_parts(self.webhook_url))
+        if status == 200:
+            data = json_or_none(response.body)
+            if said == "ok" or (isinstance(data, dict) and data.get("ok") is True):
+                return  # workflow webhooks answer {"ok": true}
+            raise AlertDeliveryError(
+                f"Slack answered 200 but not 'ok': {said!r}"
+                if said
+                else "Slack answered 200 with an empty body",
+                status=status,
+            )
+        if status in _PERMANENT:
+            hint = _HINTS.get(said)
+            text = f"Slack rejected the alert ({status} {said})".replace(" )", ")")
+            raise AlertDeliveryError(f"{text}: {hint}" if hint else text, status=status)
+        raise status_error("Slack", response, said)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, webhook_url={str(self.webhook_url)!r})"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> SlackChannel:
+        """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
+        if config.get("credentials") is not None and config.get("webhook_url") is not None:
+            raise AlertConfigurationError(
+                "slack: give either credentials or webhook_url, not both", key="webhook_url"
+            )
+        url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
+        if url is None:
+            raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")
+        options = channel_options(config, service="slack")
+        for key in ("username", "icon_emoji"):
+            if key in config:
+                options[key] = config_str(config, key, service="slack")
+        return cls(
+            Secret(url.strip()),
+            allow_custom_url=config_bool(config, "allow_custom_url", service="slack"),
+            **options,
+        )

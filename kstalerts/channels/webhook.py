@@ -1,0 +1,221 @@
+"""WebhookChannel: a generic JSON POST for services without their own channel.
+
+The body is the alert as JSON (:meth:`AlertMessage.to_dict`), or what a
+template makes of it: a ``string.Template`` text or mapping (``$title``,
+``$body``, ``$level``, ``$timestamp``, ``$created_at``, ``$dedup_key``,
+``$channel``), or a callable. Delivery goes through :mod:`kstalerts.http`,
+like Slack's; a status is read as the other JSON channels read it
+(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried (429
+after its ``Retry-After``), a redirect or any other 4xx permanent.
+
+Rules: the URL and secret-looking header values (``Authorization``, keys,
+tokens) never appear in a repr, a preview, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import time
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
+
+from .._secret import Secret, mask_text
+from ..exceptions import AlertConfigurationError
+from ..http import HTTPClient, check_headers
+from ..models import AlertLevel, AlertMessage
+from ..retry import RetryPolicy
+from ._jsonhttp import (
+    TRANSPORT_KEYS,
+    channel_options,
+    config_str,
+    json_or_none,
+    resolve_secret,
+    service_text,
+    status_error,
+)
+from .base import AlertChannel
+
+__all__ = ("WebhookChannel", "secret_parts")
+
+Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
+
+_SECRET_HEADER_WORDS = ("authorization", "token", "secret", "key", "password", "signature", "cookie")
+_SAMPLE = AlertMessage("sample", "sample", AlertLevel.INFO, dedup_key="sample")
+
+
+def secret_parts(secret: Secret) -> Tuple[str, ...]:
+    """What of a secret URL to hide in a service's answer: the URL and its token."""
+    value = secret.reveal()
+    last = value.rstrip("/").rsplit("/", 1)[-1]
+    return (value, last) if len(last) >= 6 else (value,)
+
+
+def _json_escaped(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+class WebhookChannel(AlertChannel):
+    """POST each alert as JSON to ``url``.
+
+    - ``method``: ``POST`` (default), ``PUT`` or ``PATCH``.
+    - ``headers``: extra request headers (``Content-Type`` defaults to JSON).
+    - ``template``: a ``string.Template`` text (values JSON-escaped, so a JSON
+      text stays valid), a mapping whose strings are templates, or a callable
+      ``alert -> dict | str | bytes``.
+    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
+    """
+
+    kind = "webhook"
+    config_keys: ClassVar[FrozenSet[str]] = (
+        frozenset({"url", "method", "headers", "template"}) | TRANSPORT_KEYS
+    )
+
+    def __init__(
+        self,
+        url: Union[str, Secret],
+        *,
+        method: str = "POST",
+        headers: Optional[Mapping[str, str]] = None,
+        template: Optional[Template] = None,
+        name: Optional[str] = None,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        retry: Optional[RetryPolicy] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
+        )
+        self.url = url if isinstance(url, Secret) else Secret(str(url))
+        self.method = str(method).upper()
+        if self.method not in ("POST", "PUT", "PATCH"):
+            raise AlertConfigurationError("must be POST, PUT or PATCH", key="method")
+        self.headers = {"Content-Type": "application/json; charset=utf-8"}
+        given = check_headers(headers or {})
+        for header in list(self.headers):
+            if any(header.lower() == other.lower() for other in given):
+                del self.headers[header]
+        self.headers.update(given)
+        self.template = template
+        if isinstance(template, (str, Mapping)):
+            self.render(_SAMPLE)  # a bad template fails now, not at the first alert
+        self._client = HTTPClient(self.url, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
+
+    # -- formatting -------------------------------------------------------
+    def _values(self, alert: AlertMessage) -> Dict[str, str]:
+        return {
+            "title": alert.formatted_title,
+            "body": alert.body,
+            "level": alert.level.name,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.created_at)),
+            "created_at": f"{alert.created_at:.3f}",
+            "dedup_key": alert.effective_dedup_key,
+            "channel": self.name,
+        }
+
+    def build_payload(self, alert: AlertMessage) -> Any:
+        """The JSON value to send (a template's result when it is a mapping or callable)."""
+        template = self.template
+        if template is None:
+            return alert.to_dict()
+        if callable(template):
+            return template(alert)
+        if isinstance(template, Mapping):
+            return _fill(template, self._values(alert))
+        return None
+
+    def render(self, alert: AlertMessage) -> bytes:
+        """The request body for ``alert``."""
+        if isinstance(self.template, str):
+            values = {k: _json_escaped(v) for k, v in self._values(alert).items()}
+            return _substitute(self.template, values).encode("utf-8")
+        payload = self.build_payload(alert)
+        if isinstance(payload, bytes):
+            return payload
+        if isinstance(payload, str):
+            return payload.encode("utf-8")
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+    def preview(self, alert: AlertMessage) -> str:
+        shown = {k: _masked_header(k, v) for k, v in self.headers.items()}
+        head = "\n".join(f"{k}: {v}" for k, v in shown.items())
+        return f"{self.method} {self.url}\n{head}\n\n{self.render(alert).decode('utf-8', 'replace')}"
+
+    # -- delivery ---------------------------------------------------------
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        response = self._client.request(
+            self.method, self.render(alert), headers=self.headers, timeout=timeout
+        )
+        if not 200 <= response.status < 300:
+            raise status_error("Webhook", response, service_text(response.body, hide=secret_parts(self.url)))
+        data = json_or_none(response.body)
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("id"), (str, int))
+            and not isinstance(data["id"], bool)
+        ):
+            return str(data["id"])
+        return None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
+        """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
+        if config.get("credentials") is not None and config.get("url") is not None:
+            raise AlertConfigurationError("webhook: give either credentials or url, not both", key="url")
+        url = resolve_secret(config, "url", credential_resolver, service="webhook")
+        if url is None:
+            raise AlertConfigurationError("webhook: needs credentials: (or url:)", key="credentials")
+        headers = config.get("headers")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise AlertConfigurationError(
+                "webhook: headers must be a mapping of names to values", key="headers"
+            )
+        template = config.get("template")
+        if template is not None and not isinstance(template, (str, Mapping)):
+            raise AlertConfigurationError("webhook: template must be a text or a mapping", key="template")
+        return cls(
+            Secret(url.strip()),
+            method=config_str(config, "method", service="webhook") or "POST",
+            headers=headers,
+            template=template,
+            **channel_options(config, service="webhook"),
+        )
+
+
+def _substitute(template: str, values: Mapping[str, str]) -> str:
+    try:
+        return string.Template(template).substitute(values)
+    except KeyError as exc:
+        known = ", ".join(f"${k}" for k in sorted(values))
+        raise AlertConfigurationError(
+            f"unknown placeholder ${exc.args[0]}; known: {known}", key="template"
+        ) from None
+    except ValueError:
+        raise AlertConfigurationError(
+            "a $ must start a placeholder (write $$ for a dollar)", key="template"
+        ) from None
+
+
+def _fill(value: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return _substitute(value, values)
+    if isinstance(value, Mapping):
+        return {str(k): _fill(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+def _masked_header(name: str, value: str) -> str:
+    lowered = name.lower()
+    return mask_text(value) if any(word in lowered for word in _SECRET_HEADER_WORDS) else value

@@ -1,0 +1,641 @@
+"""SlackChannel against the Slack-compatible loopback server (tests/servers/slack.py)."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import pytest
+
+from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertResult, RetryPolicy
+from kstalerts._secret import Secret
+from kstalerts.channels import SlackChannel
+from kstalerts.channels.slack import escape_mrkdwn
+from kstalerts.exceptions import AlertConfigurationError
+from tests.servers.proxy import TinyProxy
+from tests.servers.slack import TOKEN, SlackServer, TLSFiles
+
+TIMEOUT = 1.0
+BOUND = TIMEOUT * 1.1
+FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
+REAL_URL = f"https://hooks.slack.com/services/T0TEST1/B0TEST2/{TOKEN}"
+ALERT = AlertMessage("Disk full", "/var is at 97%", AlertLevel.WARNING)
+
+
+def slack(server: SlackServer, mode: str = "ok", **options: Any) -> SlackChannel:
+    options.setdefault("retry", FAST)
+    options.setdefault("timeout", TIMEOUT)
+    return SlackChannel(server.url(mode), allow_custom_url=True, **options)
+
+
+class Sleeps:
+    """An injected sleep that records the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: List[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+# -- keep-alive -----------------------------------------------------------------
+def test_200_alerts_open_one_connection(slack_server: SlackServer) -> None:
+    channel = slack(slack_server)
+    started = time.monotonic()
+    results = [channel.send(AlertMessage(f"alert {i}")) for i in range(200)]
+    elapsed = time.monotonic() - started
+    print(f"200 alerts: {slack_server.connections} TCP connection(s), {elapsed:.2f}s")
+    assert all(r.success and r.attempts == 1 for r in results)
+    assert len(slack_server.requests) == 200
+    assert slack_server.connections == 1
+    assert {r.connection for r in slack_server.requests} == {1}
+
+
+def test_concurrent_sends_use_separate_connections(slack_server: SlackServer) -> None:
+    channel = slack(slack_server, "delay=0.3")
+    barrier = threading.Barrier(3)
+    results: List[AlertResult] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(channel.send(ALERT))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert [r.success for r in results] == [True] * 3
+    assert slack_server.connections == 3
+
+
+def test_manager_fan_out_reuses_the_connection(slack_server: SlackServer) -> None:
+    with AlertManager() as manager:
+        manager.add_channel(slack(slack_server), key="ops")
+        for i in range(20):
+            (result,) = manager.send(AlertMessage(f"alert {i}"))
+            assert result.success
+    assert slack_server.connections == 1
+
+
+# -- the payload ----------------------------------------------------------------
+def test_payload_shape(slack_server: SlackServer) -> None:
+    alert = AlertMessage("Disk full", "/var is at 97%", AlertLevel.WARNING)
+    assert slack(slack_server, username="ops-bot", icon_emoji=":fire:").send(alert).success
+    seen = slack_server.requests[0]
+    assert seen.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert seen.json() == {
+        "text": ":warning: [WARNING] Disk full",
+        "username": "ops-bot",
+        "icon_emoji": ":fire:",
+        "attachments": [
+            {
+                "color": "#DAA038",
+                "fallback": ":warning: [WARNING] Disk full",
+                "title": ":warning: Disk full",
+                "text": "/var is at 97%",
+                "footer": "WARNING alert via kstalerts",
+                "ts": int(alert.created_at),
+                "mrkdwn_in": ["text"],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("level", "colour", "emoji"),
+    [
+        (AlertLevel.INFO, "#439FE0", ":information_source:"),
+        (AlertLevel.WARNING, "#DAA038", ":warning:"),
+        (AlertLevel.CRITICAL, "#D00000", ":rotating_light:"),
+    ],
+)
+def test_colour_emoji_and_footer_follow_the_level(level: AlertLevel, colour: str, emoji: str) -> None:
+    payload = SlackChannel(REAL_URL).build_payload(AlertMessage("t", "b", level))
+    attachment = payload["attachments"][0]
+    assert (attachment["color"], attachment["title"]) == (colour, f"{emoji} t")
+    assert attachment["footer"] == f"{level.name} alert via kstalerts"
+    assert payload["text"] == f"{emoji} [{level.name}] t"
+
+
+def test_mrkdwn_control_characters_are_escaped(slack_server: SlackServer) -> None:
+    alert = AlertMessage("<!channel> R&D <@U123>", "a > b & <!here>", labels={"<k>": "v&"})
+    assert slack(slack_server).send(alert).success
+    raw = slack_server.requests[0].body.decode("utf-8")
+    assert "<!channel>" not in raw and "<!here>" not in raw and "<@U123>" not in raw
+    attachment = slack_server.requests[0].json()["attachments"][0]
+    assert attachment["title"] == ":information_source: &lt;!channel&gt; R&amp;D &lt;@U123&gt;"
+    assert attachment["text"] == "a &gt; b &amp; &lt;!here&gt;"
+    assert attachment["fields"] == [{"title": "&lt;k&gt;", "value": "v&amp;", "short": True}]
+
+
+def test_escape_mrkdwn_escapes_the_ampersand_first() -> None:
+    assert escape_mrkdwn("&lt;") == "&amp;lt;"
+
+
+def test_title_and_body_are_cut_with_an_ellipsis() -> None:
+    payload = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 200, "B" * 5000))
+    attachment = payload["attachments"][0]
+    title = attachment["title"].split(" ", 1)[1]
+    assert (len(title), title[-1]) == (150, "…")
+    assert (len(attachment["text"]), attachment["text"][-1]) == (3000, "…")
+    short = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 150, "B" * 3000))
+    assert short["attachments"][0]["text"] == "B" * 3000
+
+
+def test_cutting_happens_before_escaping_so_no_entity_is_split() -> None:
+    payload = SlackChannel(REAL_URL).build_payload(AlertMessage("t", "&" * 3001))
+    assert payload["attachments"][0]["text"] == "&amp;" * 2999 + "…"
+
+
+def test_timestamp_title_and_no_sender_fields() -> None:
+    alert = AlertMessage("t", timestamp=True)
+    payload = SlackChannel(REAL_URL, username=None, icon_emoji=None).build_payload(alert)
+    assert payload["attachments"][0]["title"].endswith("] t")
+    assert payload["attachments"][0]["title"].startswith(":information_source: [")
+    assert "username" not in payload and "icon_emoji" not in payload
+
+
+def test_preview_masks_the_url() -> None:
+    preview = SlackChannel(REAL_URL).preview(ALERT)
+    assert preview.startswith("POST https://hooks.slack.com/services/T***/B***/***\n{")
+    assert TOKEN not in preview
+    assert '"text": ":warning: [WARNING] Disk full"' in preview
+
+
+# -- Slack's answers --------------------------------------------------------------
+def test_500_twice_then_200_succeeds_with_three_attempts(slack_server: SlackServer) -> None:
+    result = slack(slack_server, "fail=2:500").send(ALERT)
+    print(f"500,500,200: success={result.success} attempts={result.attempts}")
+    assert result.success
+    assert result.attempts == 3
+    assert len(slack_server.requests) == 3
+
+
+def test_404_no_service_fails_at_once(slack_server: SlackServer) -> None:
+    result = slack(slack_server, "no_service").send(ALERT)
+    print(f"404 no_service: attempts={result.attempts} error={result.error}")
+    assert not result.success
+    assert result.attempts == 1
+    assert (result.status, result.retryable) == (404, False)
+    assert result.error == (
+        "Slack rejected the alert (404 no_service): the webhook is disabled, revoked or mistyped:"
+        " create a new webhook"
+    )
+    assert len(slack_server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [
+        ("invalid_payload", 400, "Slack rejected the alert (400 invalid_payload): the message was malformed"),
+        (
+            "invalid_token",
+            403,
+            "Slack rejected the alert (403 invalid_token): the webhook's token is not valid:"
+            " create a new webhook",
+        ),
+        (
+            "channel_not_found",
+            404,
+            "Slack rejected the alert (404 channel_not_found): the channel does not exist"
+            " or the webhook cannot post to it",
+        ),
+        (
+            "channel_is_archived",
+            410,
+            "Slack rejected the alert (410 channel_is_archived): the channel is archived",
+        ),
+        ("status=403:", 403, "Slack rejected the alert (403)"),
+        ("status=404:team_gone", 404, "Slack rejected the alert (404 team_gone)"),
+        ("status=401:unauthorized", 401, "Slack rejected the request (HTTP 401 Unauthorized): unauthorized"),
+        ("body=invalid_token", 200, "Slack answered 200 but not 'ok': 'invalid_token'"),
+        ("body=", 200, "Slack answered 200 with an empty body"),
+    ],
+)
+def test_permanent_failures_are_not_retried(
+    slack_server: SlackServer, mode: str, status: int, error: str
+) -> None:
+    result = slack(slack_server, mode).send(ALERT)
+    assert (result.success, result.attempts, result.status, result.retryable) == (False, 1, status, False)
+    assert result.error == error
+
+
+def test_a_redirect_is_not_followed(slack_server: SlackServer) -> None:
+    result = slack(slack_server, "redirect").send(ALERT)
+    print(f"redirect: success={result.success} attempts={result.attempts} error={result.error}")
+    assert (result.success, result.attempts, result.status) == (False, 1, 302)
+    assert result.error == "Slack answered with a redirect (HTTP 302 Found), not followed"
+    assert [r.path for r in slack_server.requests] == [
+        slack_server.url("redirect").split(str(slack_server.port))[1]
+    ]
+
+
+def test_workflow_webhooks_json_ok_is_success(slack_server: SlackServer) -> None:
+    assert slack(slack_server, 'body={"ok": true}').send(ALERT).success
+    assert not slack(slack_server, 'body={"ok": false}').send(ALERT).success
+
+
+def test_5xx_is_retried_until_the_policy_gives_up(slack_server: SlackServer) -> None:
+    result = slack(slack_server, "status=503:maintenance").send(ALERT)
+    assert (result.success, result.attempts, result.status, result.retryable) == (False, 3, 503, True)
+    assert result.error == (
+        "Slack server error (HTTP 503 Service Unavailable): maintenance (gave up after 3 attempts)"
+    )
+
+
+def test_429_waits_for_retry_after_then_succeeds(slack_server: SlackServer) -> None:
+    slack_server.queue("ratelimit=1")
+    started = time.monotonic()
+    result = slack(slack_server).send(ALERT)
+    elapsed = time.monotonic() - started
+    print(f"429 Retry-After: 1 then 200: success={result.success} attempts={result.attempts} {elapsed:.2f}s")
+    assert (result.success, result.attempts) == (True, 2)
+    assert 0.95 <= elapsed < 2.0
+
+
+def test_429_with_an_http_date(slack_server: SlackServer) -> None:
+    slack_server.queue("ratelimit=" + email.utils.formatdate(time.time() + 30, usegmt=True))
+    sleeps = Sleeps()
+    result = slack(slack_server, sleep=sleeps).send(ALERT)
+    assert (result.success, result.attempts) == (True, 2)
+    assert len(sleeps.waits) == 1 and 28.0 <= sleeps.waits[0] <= 30.0
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", "none", "9" * 80])
+def test_429_with_an_unusable_retry_after_falls_back_to_backoff(
+    slack_server: SlackServer, value: str
+) -> None:
+    slack_server.queue(f"ratelimit={value}")
+    sleeps = Sleeps()
+    result = slack(slack_server, sleep=sleeps).send(ALERT)
+    assert (result.success, result.attempts) == (True, 2)
+    assert len(sleeps.waits) == 1 and 0.0 <= sleeps.waits[0] <= FAST.base_delay
+
+
+def test_429_with_a_huge_retry_after_waits_the_policy_cap(slack_server: SlackServer) -> None:
+    slack_server.queue("ratelimit=99999")
+    sleeps = Sleeps()
+    result = slack(slack_server, sleep=sleeps).send(ALERT)
+    assert result.success
+    assert sleeps.waits == [FAST.max_retry_after]
+
+
+def test_429_beyond_the_budget_ends_throttled_without_sleeping(slack_server: SlackServer) -> None:
+    slack_server.queue("ratelimit=30")
+    policy = RetryPolicy(max_retries=2, base_delay=0.01, budget=5.0)
+    started = time.monotonic()
+    result = slack(slack_server, retry=policy).send(ALERT)
+    assert time.monotonic() - started < 0.5
+    assert (result.success, result.throttled, result.attempts, result.status) == (False, True, 1, 429)
+    assert result.retryable
+    assert result.error is not None
+    assert result.error.startswith("rate limited: the service asked to wait 30s, more than the ")
+    assert result.error.endswith("s left of this send's budget")
+
+
+def test_429_every_time_gives_up_with_the_reason(slack_server: SlackServer) -> None:
+    result = slack(slack_server, "ratelimit=none").send(ALERT)
+    assert (result.success, result.throttled, result.attempts) == (False, False, 3)
+    assert result.error == (
+        "Slack rate limited the request (HTTP 429 Too Many Requests): rate_limited (gave up after 3 attempts)"
+    )
+
+
+# -- the network misbehaving ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [
+        ("hang", "timed out after 1s while waiting for the response"),
+        ("trickle=status", "timed out after 1s while waiting for the response"),
+        ("trickle=headers", "timed out after 1s while waiting for the response"),
+        ("trickle=body", "timed out after 1s while reading the response body"),
+    ],
+)
+def test_hang_and_trickle_end_within_the_timeout(slack_server: SlackServer, mode: str, error: str) -> None:
+    channel = slack(slack_server, mode, max_retries=0)
+    started = time.monotonic()
+    result = channel.send(ALERT)
+    elapsed = time.monotonic() - started
+    print(f"{mode}: {elapsed:.3f}s for timeout={TIMEOUT}s (bound {BOUND:.2f}s)")
+    assert (result.success, result.attempts, result.retryable) == (False, 1, True)
+    assert result.error == error
+    assert elapsed <= BOUND
+
+
+def test_a_hang_is_retried_and_each_attempt_is_bounded(slack_server: SlackServer) -> None:
+    channel = slack(slack_server, "hang", max_retries=1)
+    started = time.monotonic()
+    result = channel.send(ALERT)
+    elapsed = time.monotonic() - started
+    assert result.attempts == 2
+    assert result.error == "timed out after 1s while waiting for the response (gave up after 2 attempts)"
+    assert elapsed <= 2 * BOUND + FAST.max_delay
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [
+        ("reset", "connection reset by the server while waiting for the response"),
+        ("close", "the server closed the connection without answering"),
+        ("bad_status", "protocol error: the response does not start with an HTTP status line"),
+        ("many_headers", "protocol error: the response has too many header lines"),
+        ("long_line", "protocol error: a line of the response is too long"),
+    ],
+)
+def test_network_and_protocol_errors_are_retried(slack_server: SlackServer, mode: str, error: str) -> None:
+    result = slack(slack_server, mode).send(ALERT)
+    assert (result.success, result.attempts, result.retryable) == (False, 3, True)
+    assert result.error == f"{error} (gave up after 3 attempts)"
+    assert len(slack_server.requests) == 3
+
+
+def test_connection_refused_is_retried() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    channel = SlackChannel(
+        f"http://127.0.0.1:{port}/services/T1/B2/{TOKEN}", allow_custom_url=True, retry=FAST
+    )
+    result = channel.send(ALERT)
+    assert (result.attempts, result.error) == (3, "connection refused (gave up after 3 attempts)")
+
+
+def test_a_huge_body_is_read_only_up_to_the_cap(slack_server: SlackServer) -> None:
+    started = time.monotonic()
+    result = slack(slack_server, "huge").send(ALERT)
+    assert time.monotonic() - started < 2
+    assert result.error is not None
+    assert result.error.startswith("Slack answered 200 but not 'ok': 'zzzz")
+    assert len(result.error) < 400
+
+
+def test_a_reset_then_success_on_the_next_attempt(slack_server: SlackServer) -> None:
+    slack_server.queue("reset")
+    result = slack(slack_server).send(ALERT)
+    assert (result.success, result.attempts) == (True, 2)
+
+
+def test_close_releases_the_connection_and_the_channel_stays_usable(slack_server: SlackServer) -> None:
+    channel = slack(slack_server)
+    assert channel.send(ALERT).success
+    channel.close()
+    assert channel.send(ALERT).success
+    assert slack_server.connections == 2
+
+
+# -- TLS and proxy --------------------------------------------------------------------
+def test_https_webhook_with_a_ca_bundle(slack_tls_server: SlackServer, tls_files: TLSFiles) -> None:
+    channel = slack(slack_tls_server, ssl_ca_bundle=tls_files.ca_path)
+    assert all(channel.send(ALERT).success for _ in range(10))
+    assert slack_tls_server.connections == 1
+
+
+def test_https_webhook_with_an_unknown_ca_fails_once(slack_tls_server: SlackServer) -> None:
+    result = slack(slack_tls_server).send(ALERT)
+    assert (result.success, result.attempts, result.retryable) == (False, 1, False)
+    assert result.error is not None
+    assert result.error.startswith("TLS certificate verification failed: ")
+
+
+def test_slack_through_tinyproxy_with_https_proxy_set(
+    slack_tls_server: SlackServer,
+    tls_files: TLSFiles,
+    start_tinyproxy: Callable[..., TinyProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = start_tinyproxy(slack_tls_server.port)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    channel = slack(slack_tls_server, ssl_ca_bundle=tls_files.ca_path)
+    results = [channel.send(AlertMessage(f"via proxy {i}")) for i in range(3)]
+    assert all(r.success for r in results)
+    assert proxy.requests() == [f"CONNECT 127.0.0.1:{slack_tls_server.port} HTTP/1.1"]
+    assert [r.json()["text"] for r in slack_tls_server.requests] == [
+        f":information_source: [INFO] via proxy {i}" for i in range(3)
+    ]
+
+
+# -- the URL ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        REAL_URL,
+        f"https://hooks.slack-gov.com/services/T1/B2/{TOKEN}",
+        f"https://hooks.slack.com/workflows/T1/A2/3/{TOKEN}",
+        f"https://hooks.slack.com/triggers/T1/2/{TOKEN}",
+        f"  {REAL_URL}\n",
+    ],
+)
+def test_slack_webhook_urls_are_accepted(url: str) -> None:
+    assert SlackChannel(url).name == "slack"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        REAL_URL.replace("https://", "http://"),
+        REAL_URL.replace("hooks.slack.com", "hooks.slack.com.evil.test"),
+        REAL_URL.replace("hooks.slack.com", "slack.com"),
+        REAL_URL.replace("/services/", "/api/"),
+        "https://hooks.slack.com/services/",
+        REAL_URL.replace("hooks.slack.com", "hooks.slack.com:8443"),
+        REAL_URL.replace("https://", f"https://user:{TOKEN}@"),
+        TOKEN,
+    ],
+)
+def test_other_urls_are_refused_without_naming_them(url: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        SlackChannel(url)
+    assert str(info.value) == (
+        "webhook_url: must be a Slack webhook URL (https://hooks.slack.com/services/...);"
+        " pass allow_custom_url=True for a Slack-compatible server"
+    )
+    assert info.value.key == "webhook_url"
+    assert TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "allow", "message"),
+    [
+        (REAL_URL.replace("hooks.slack.com", "hooks.slack.com:x"), False, "webhook_url: is not a valid URL"),
+        (f"ftp://example.com/{TOKEN}", True, "webhook_url: must be an http:// or https:// URL with a host"),
+        (
+            f"https://example.com/{TOKEN} x",
+            True,
+            "webhook_url: must be a URL without spaces or non-ASCII characters",
+        ),
+    ],
+)
+def test_malformed_urls_name_the_field(url: str, allow: bool, message: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        SlackChannel(url, allow_custom_url=allow)
+    assert str(info.value) == message
+    assert TOKEN not in str(info.value)
+
+
+def test_a_non_string_url_is_refused() -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        SlackChannel(42)  # type: ignore[arg-type]
+    assert str(info.value) == "webhook_url: must be a string"
+
+
+def test_repr_masks_the_url() -> None:
+    channel = SlackChannel(Secret(REAL_URL), name="ops")
+    assert (
+        repr(channel)
+        == "SlackChannel(name='ops', webhook_url='https://hooks.slack.com/services/T***/B***/***')"
+    )
+
+
+# -- from_config ----------------------------------------------------------------------
+class Resolver:
+    def __init__(self, values: Dict[str, str]) -> None:
+        self.values = values
+
+    def resolve(self, name: str) -> str:
+        return self.values[name]
+
+
+def test_from_config_resolves_credentials(slack_server: SlackServer) -> None:
+    config = {
+        "type": "slack",
+        "credentials": "slack_webhook",
+        "allow_custom_url": True,
+        "username": "bot",
+        "timeout": 1.5,
+        "max_retries": 1,
+        "name": "ops",
+    }
+    channel = SlackChannel.from_config(config, Resolver({"slack_webhook": slack_server.url()}))
+    assert (channel.name, channel.timeout, channel.max_retries, channel.username) == ("ops", 1.5, 1, "bot")
+    assert channel.send(ALERT).success
+    assert slack_server.requests[0].json()["username"] == "bot"
+
+
+def test_from_config_accepts_a_literal_url() -> None:
+    channel = SlackChannel.from_config({"type": "slack", "webhook_url": REAL_URL})
+    assert channel.webhook_url == Secret(REAL_URL)
+    assert channel.icon_emoji == ":bell:"
+
+
+def test_from_config_clamps_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    channel = SlackChannel.from_config({"webhook_url": REAL_URL, "timeout": 999})
+    assert channel.timeout == 120.0
+
+
+@pytest.mark.parametrize(
+    ("config", "resolver", "message"),
+    [
+        (
+            {"credentials": "hook"},
+            None,
+            "credentials: slack: 'credentials: hook' needs a credential resolver",
+        ),
+        ({}, None, "credentials: slack: needs credentials: (or webhook_url:)"),
+        (
+            {"credentials": "hook", "webhook_url": REAL_URL},
+            None,
+            "webhook_url: slack: give either credentials or webhook_url, not both",
+        ),
+        ({"webhook_url": ""}, None, "webhook_url: must be a Slack webhook URL"),
+        ({"webhook_url": 5}, None, "webhook_url: slack: webhook_url must be a string"),
+        (
+            {"credentials": "hook"},
+            Resolver({"hook": "https://example.com/x"}),
+            "webhook_url: must be a Slack",
+        ),
+        ({"webhook_url": REAL_URL, "username": 5}, None, "username: slack: username must be a string, got 5"),
+        (
+            {"webhook_url": REAL_URL, "allow_custom_url": "yes"},
+            None,
+            "allow_custom_url: slack: allow_custom_url must be true or false, got 'yes'",
+        ),
+        (
+            {"webhook_url": REAL_URL, "ssl_verify": "no"},
+            None,
+            "ssl_verify: slack: ssl_verify must be true or false, got 'no'",
+        ),
+        ({"webhook_url": REAL_URL, "proxy": 8080}, None, "proxy: slack: proxy must be a string"),
+    ],
+)
+def test_from_config_errors(config: Dict[str, Any], resolver: Optional[Resolver], message: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        SlackChannel.from_config(config, resolver)
+    assert str(info.value).startswith(message)
+
+
+def test_config_keys() -> None:
+    assert SlackChannel.config_keys == frozenset(
+        {"webhook_url", "username", "icon_emoji", "allow_custom_url", "ssl_verify", "ssl_ca_bundle", "proxy"}
+    )
+
+
+# -- no token anywhere ---------------------------------------------------------------
+FAULT_MODES = [
+    "ok",
+    "fail=1:500",
+    "no_service",
+    "invalid_payload",
+    "invalid_token",
+    "channel_is_archived",
+    "body=nope",
+    "redirect",
+    "ratelimit=none",
+    "reset",
+    "close",
+    "bad_status",
+    "many_headers",
+    "long_line",
+    "huge",
+    "hang",
+    "trickle=headers",
+]
+
+
+def test_no_webhook_token_in_any_log_repr_or_error(
+    slack_server: SlackServer, caplog_all: pytest.LogCaptureFixture
+) -> None:
+    texts: List[str] = []
+    channels = []
+    for mode in FAULT_MODES:
+        channel = SlackChannel(
+            Secret(slack_server.url(mode)),
+            allow_custom_url=True,
+            timeout=TIMEOUT,
+            retry=FAST,
+            max_retries=0 if mode in ("hang", "trickle=headers") else 1,
+        )
+        channels.append(channel)
+        result = channel.send(AlertMessage(f"mode {mode}", "body"))
+        texts += [
+            repr(channel),
+            str(channel),
+            repr(result),
+            str(result),
+            str(result.error),
+            channel.preview(ALERT),
+        ]
+    # a server that echoes the URL back in its error
+    slack_server.queue(f"status=400:bad hook {slack_server.url()} / {TOKEN}")
+    echo = slack(slack_server).send(ALERT)
+    assert echo.error == "Slack rejected the alert (400 bad hook *** / ***)"
+    texts += [repr(echo), str(echo)]
+    with AlertManager() as manager:
+        manager.add_channel(channels[2], key="ops")
+        texts += [repr(r) + str(r) for r in manager.send(ALERT)]
+        texts.append(repr(manager))
+    try:
+        SlackChannel(slack_server.url().replace("http://", "ftp://"), allow_custom_url=True)
+    except AlertConfigurationError as exc:
+        texts.append(str(exc))
+    records = caplog_all.records
+    assert any(r.name == "kstalerts.http" for r in records)  # the scan saw the transport's logs
+    for record in records:
+        texts += [record.getMessage(), repr(record.args), str(record.exc_text or "")]
+    leaks = [t for t in texts if TOKEN in t]
+    print(f"scanned {len(texts)} texts ({len(records)} log records): {len(leaks)} with the token")
+    assert leaks == []
+    assert slack_server.requests[0].path.endswith(TOKEN)  # the token did go on the wire
