@@ -28,6 +28,7 @@ from kstalerts.channels import CallbackChannel
 from kstalerts.limits import MAX_SPOOL_ENTRY_BYTES
 from kstalerts.spool import DEFAULT_MAX_AGE, FlushReport, Spool
 from tests import children
+from tests.servers.sink import HTTPSink
 
 
 class Sink:
@@ -250,6 +251,21 @@ def test_network_down_then_back_flush_delivers_each_alert_once(tmp_path: pathlib
     assert len(sink.titles) == 50 and set(sink.titles) == {f"alert {i}" for i in range(50)}
     assert again.delivered == 0
     assert manager.stats.total_sent == 50
+
+
+def test_network_down_over_http_then_back(tmp_path: pathlib.Path, http_sink: HTTPSink) -> None:
+    from kstalerts.channels import WebhookChannel
+
+    http_sink.stop()  # connections refused, as when the network is down
+    with AlertManager(spool=tmp_path) as manager:
+        manager.add_channel(WebhookChannel(http_sink.url(), name="hook", max_retries=0, timeout=5))
+        results = manager.send([AlertMessage(f"alert {i}") for i in range(20)])
+        assert [(r.success, r.retryable, r.spooled) for r in results] == [(False, True, True)] * 20
+        http_sink.start()
+        report = manager.flush_spool()
+    assert (report.delivered, report.remaining) == (20, 0)
+    titles = [body["title"] for body in http_sink.json_bodies()]
+    assert sorted(titles) == sorted(f"alert {i}" for i in range(20))
 
 
 def test_aflush_spool_is_the_awaitable_twin(tmp_path: pathlib.Path) -> None:
