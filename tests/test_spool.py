@@ -640,9 +640,13 @@ def test_two_processes_flushing_deliver_each_entry_once(tmp_path: pathlib.Path) 
     assert len(spool) == 0
 
 
-def test_sigkill_while_spooling_leaves_whole_entries_or_none(tmp_path: pathlib.Path) -> None:
+def test_sigkill_while_spooling_leaves_whole_entries_or_none(
+    tmp_path: pathlib.Path, http_sink: HTTPSink
+) -> None:
     """Children spooling in a loop are killed at random points; afterwards every
-    entry is whole and one flush delivers each exactly once."""
+    entry is whole and one flush delivers each exactly once to the HTTP sink."""
+    from kstalerts.channels import WebhookChannel
+
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     spool_dir = tmp_path / "spool"
@@ -664,12 +668,13 @@ def test_sigkill_while_spooling_leaves_whole_entries_or_none(tmp_path: pathlib.P
     for name in names:  # every entry in place is whole
         data = json.loads((spool_dir / name).read_text())
         whole.append(data["alert"]["title"])
-    sink = Sink()
-    with manager_with(sink, Spool(spool_dir)) as manager:
+    with AlertManager(spool=spool_dir) as manager:
+        manager.add_channel(WebhookChannel(http_sink.url(), timeout=5), key="ops")
         report = manager.flush_spool()
         again = manager.flush_spool()
-    delivered = sink.titles
+    delivered = [body["title"] for body in http_sink.json_bodies()]
     assert len(delivered) == len(set(delivered)), f"seed {seed}: a duplicate delivery"
+    assert report.delivered == len(delivered)
     assert set(confirmed) <= set(delivered), f"seed {seed}: a confirmed entry was lost"
     assert set(whole) <= set(delivered)
     # Beyond the whole entries, only whole temporary files (killed between
