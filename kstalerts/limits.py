@@ -54,6 +54,8 @@ __all__ = (
     "MAX_SPOOL_ENTRY_BYTES",
     "MAX_DEDUP_KEYS",
     "MAX_STATE_BYTES",
+    "MAX_CREDENTIAL_BYTES",
+    "SOPS_TIMEOUT",
 )
 
 _log = logging.getLogger("kstalerts.limits")
@@ -123,6 +125,8 @@ MAX_SPOOL_BYTES = 64 * 1048576  # bytes of a spool (the ceiling of spool.max_byt
 MAX_SPOOL_ENTRY_BYTES = 1048576  # bytes of one spool entry; a larger alert is not spooled
 MAX_DEDUP_KEYS = 10000  # dedup keys remembered; the oldest are forgotten first
 MAX_STATE_BYTES = 1048576  # size of a shared throttle/dedup state file; a larger one is reset
+MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
+SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 
 _local = threading.local()
 

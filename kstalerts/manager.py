@@ -395,11 +395,19 @@ class AlertManager:
         credential_resolver: Any = None,
     ) -> AlertManager:
         """Build a manager, its channels and throttles from a config file or
-        mapping (see the README's configuration reference)."""
+        mapping; ``None`` discovers the file (see the configuration reference).
+
+        Precedence: ``preset`` (else ``KSTALERTS_PRESET``) over the file over
+        the built-in defaults, then the hard limits.
+        """
         from .config.wiring import build_manager
 
         manager = cls()
-        build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
+        try:
+            build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
+        except BaseException:
+            manager.close()
+            raise
         return manager
 
     # -- lifetime ----------------------------------------------------------

@@ -157,3 +157,12 @@ def test_base_from_config_is_not_available() -> None:
 
 def test_repr_names_the_channel() -> None:
     assert repr(CallbackChannel(print, name="mem")) == "CallbackChannel(name='mem')"
+
+
+def test_console_config_keys_are_checked() -> None:
+    from kstalerts import AlertConfigurationError, AlertManager
+
+    config = {"alerts": {"channels": {"out": {"type": "console", "strem": "stdout"}}}}
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config(config)
+    assert str(info.value) == "alerts.channels.out.strem: unknown key; did you mean 'stream'?"

@@ -16,7 +16,7 @@ and errors never show a secret.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
 
 from ..config.defaults import get_default
 from ..exceptions import AlertDeliveryError
@@ -38,6 +38,9 @@ class AlertChannel:
 
     #: The service's name, used when no ``name`` is given.
     kind = "channel"
+    #: Config keys ``from_config`` accepts beyond the common ones (type, name,
+    #: min_level, throttle, credentials, timeout, max_retries).
+    config_keys: ClassVar[FrozenSet[str]] = frozenset()
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ goes through the same retry loop as any other channel.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Mapping, Optional, TextIO
+from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, TextIO
 
 from ..models import AlertMessage
 from .base import AlertChannel
@@ -43,6 +43,7 @@ class ConsoleChannel(AlertChannel):
     """Write each alert as one block of text to a stream (stderr by default)."""
 
     kind = "console"
+    config_keys: ClassVar[FrozenSet[str]] = frozenset({"stream"})
 
     def __init__(
         self, stream: Optional[TextIO] = None, *, name: Optional[str] = None, **options: Any

@@ -1,0 +1,340 @@
+"""Finding, reading and merging a config file into a :class:`LoadedConfig`.
+
+Discovery order: an explicit path; the ``KSTALERTS_CONFIG`` variable; the
+current directory; ``~/.config/kstalerts/``; ``/etc/kstalerts/``; else the
+built-in defaults. In each directory the names of :data:`CONFIG_NAMES` are
+tried in order. ``KSTALERTS_NO_DISCOVERY=1`` skips every step but an
+explicit path.
+
+Loading runs three steps in one direction: parse (``yaml``/``tomllib``/
+``json``), check the structure (:mod:`.schema`), then merge the preset
+(``preset=`` or ``KSTALERTS_PRESET``) and pass every limited number through
+:func:`kstalerts.limits.validate` with its file, line and key, so a clamp
+warning or an error says where the value came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+
+from ..exceptions import AlertConfigurationError
+from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
+from .defaults import BUILTIN_DEFAULTS
+
+__all__ = (
+    "CONFIG_NAMES",
+    "LoadedConfig",
+    "Source",
+    "config_dirs",
+    "discover",
+    "load_config",
+    "read_config_file",
+    "toml_missing_message",
+)
+
+#: File names looked for in each discovery directory, in order.
+CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")
+_SYSTEM_DIR = "/etc/kstalerts"
+_SECRET_FIELDS = frozenset(
+    {
+        "webhook_url",
+        "url",
+        "password",
+        "api_key",
+        "routing_key",
+        "token",
+        "bearer_token",
+        "basic_auth",
+        "secret",
+    }
+)
+
+Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A config after parsing, checking, preset merging and limits.
+
+    ``alerts`` is the ``alerts`` section with the preset merged in and the
+    limited numbers validated; ``credentials`` the ``credentials`` section;
+    ``data`` the whole document as read. ``line_of("alerts.throttle.rate")``
+    answers with the line the effective value came from (a preset's line
+    when the preset set it), ``None`` for mappings, JSON and TOML.
+    """
+
+    path: Optional[str]
+    alerts: Dict[str, Any]
+    credentials: Dict[str, Any]
+    preset: Optional[str] = None
+    data: Dict[str, Any] = field(default_factory=dict, repr=False)
+    lines: Dict[str, int] = field(default_factory=dict, repr=False)
+    origins: Dict[str, str] = field(default_factory=dict, repr=False)
+
+    def origin_of(self, dotted: str) -> str:
+        """The key in the file an effective key came from (preset or base)."""
+        for prefix, source in self.origins.items():
+            if dotted == prefix or dotted.startswith(prefix + "."):
+                return source + dotted[len(prefix) :]
+        return dotted
+
+    def line_of(self, dotted: str) -> Optional[int]:
+        """The line of ``dotted`` (``"alerts.channels.ops.timeout"``), if known."""
+        return self.lines.get(self.origin_of(dotted))
+
+    def masked(self) -> Dict[str, Any]:
+        """The document, merged, with secret-looking fields masked: safe to print."""
+        from .._secret import Secret
+
+        def mask(value: Any, name: str) -> Any:
+            if isinstance(value, Mapping):
+                return {k: mask(v, str(k)) for k, v in value.items()}
+            if isinstance(value, list):
+                return [mask(v, name) for v in value]
+            if name in _SECRET_FIELDS and isinstance(value, str):
+                return str(Secret(value))
+            return value
+
+        out: Dict[str, Any] = mask(self.data, "")
+        out["alerts"] = mask(self.alerts, "alerts")
+        return out
+
+
+def toml_missing_message() -> str:
+    """What to install to read TOML on this Python."""
+    return "reading a .toml config needs Python 3.11+ or the 'tomli' package (pip install 'kstalerts[toml]')"
+
+
+def _load_toml(text: str, path: str) -> Any:
+    try:
+        import tomllib as toml  # type: ignore[import-not-found,unused-ignore]  # novermin (3.11+, guarded)
+    except ImportError:
+        try:
+            import tomli as toml  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            raise AlertConfigurationError(toml_missing_message(), path=path) from None
+    try:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        message = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line = int(found.group(1)) if found else None
+        column = int(found.group(2)) if found else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message) or "invalid TOML"
+        raise AlertConfigurationError(message, path=path, line=line, column=column) from None
+
+
+def _load_json(text: str, path: str) -> Any:
+    import json
+
+    def pairs(items: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise AlertConfigurationError(f"duplicate key {key!r}", path=path, key=key)
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise AlertConfigurationError(exc.msg, path=path, line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path) from None
+
+
+def _check_depth(value: Any, path: str) -> None:
+    stack: List[Tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_CONFIG_DEPTH:
+                raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
+    """Read and parse one file by its suffix; return (document, key lines)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise AlertConfigurationError("config file not found", path=path) from None
+    except OSError as exc:
+        raise AlertConfigurationError(f"cannot read the config file: {exc.strerror}", path=path) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise AlertConfigurationError(f"the file is larger than {MAX_CONFIG_BYTES} bytes", path=path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise AlertConfigurationError("the file is not valid UTF-8", path=path, line=line) from None
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".yml", ".yaml"):
+        from .yaml import parse_yaml
+
+        return parse_yaml(text, path)
+    if suffix == ".toml":
+        document = _load_toml(text, path)
+    elif suffix == ".json":
+        document = _load_json(text, path)
+    else:
+        raise AlertConfigurationError(
+            f"unknown config file type {suffix or '(no suffix)'!r}; expected .yml, .yaml, .toml or .json",
+            path=path,
+        )
+    _check_depth(document, path)
+    return document, {}
+
+
+def _no_discovery() -> bool:
+    return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
+
+
+def config_dirs() -> Tuple[str, ...]:
+    """The directories discovery searches, in order."""
+    return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
+
+
+def discover(path: Union[str, os.PathLike[str], None] = None) -> Optional[str]:
+    """The config file to use, or ``None`` for the built-in defaults."""
+    if path is not None:
+        return os.fspath(path)
+    if _no_discovery():
+        return None
+    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
+    if named:
+        if not os.path.isfile(named):
+            raise AlertConfigurationError("KSTALERTS_CONFIG names a file that does not exist", path=named)
+        return named
+    for directory in config_dirs():
+        for name in CONFIG_NAMES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def _merge(
+    base: Dict[str, Any], over: Mapping[str, Any], prefix: str, source: str, origins: Dict[str, str]
+) -> None:
+    """Deep-merge ``over`` into ``base``; record where each key came from."""
+    for key, value in over.items():
+        here, there = f"{prefix}.{key}", f"{source}.{key}"
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, here, there, origins)
+        else:
+            base[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+            origins[here] = there
+
+
+def _section(
+    document: Mapping[str, Any], name: str, path: Optional[str], lines: Mapping[str, int]
+) -> Dict[str, Any]:
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise AlertConfigurationError(
+            f"must be a mapping, got {type(value).__name__}", path=path, line=lines.get(name), key=name
+        )
+    return copy.deepcopy(dict(value))
+
+
+def _config_keys(kind: str) -> Optional[FrozenSet[str]]:
+    from ..channels import channel_class
+
+    try:
+        cls = channel_class(kind)
+    except (ImportError, AttributeError, KeyError):
+        return None
+    keys = getattr(cls, "config_keys", None)
+    return frozenset(keys) if keys is not None else None
+
+
+def load_config(source: Source = None, *, preset: Optional[str] = None) -> LoadedConfig:
+    """Find (when ``source`` is None), read, check and merge a config.
+
+    ``source`` is a path or an already-parsed mapping. ``preset`` selects
+    ``alerts.presets.<name>``; without it ``KSTALERTS_PRESET`` does, when the
+    config defines presets.
+    """
+    from .credentials import check_credentials
+    from .schema import check_alerts
+
+    path: Optional[str] = None
+    lines: Dict[str, int] = {}
+    if isinstance(source, Mapping):
+        document: Any = source
+    else:
+        path = discover(source)
+        document, lines = read_config_file(path) if path is not None else ({}, {})
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise AlertConfigurationError(
+            f"the top level must be a mapping with an 'alerts' section, got {type(document).__name__}",
+            path=path,
+        )
+    alerts = _section(document, "alerts", path, lines)
+    credentials = _section(document, "credentials", path, lines)
+    check_alerts(alerts, path=path, lines=lines, config_keys=_config_keys)
+    check_credentials(credentials, path=path, lines=lines)
+    presets = alerts.pop("presets", None) or {}
+    origins: Dict[str, str] = {}
+    if preset is None and presets:
+        preset = os.environ.get("KSTALERTS_PRESET", "").strip() or None
+    if preset is not None:
+        if preset not in presets:
+            known = ", ".join(sorted(map(str, presets))) or "(none defined)"
+            raise AlertConfigurationError(
+                f"unknown preset {preset!r}; known presets: {known}",
+                path=path,
+                line=lines.get("alerts.presets"),
+                key="alerts.presets",
+            )
+        _merge(alerts, presets[preset] or {}, "alerts", f"alerts.presets.{preset}", origins)
+    config = LoadedConfig(path, alerts, credentials, preset, dict(document), lines, origins)
+    _apply_limits(config)
+    return config
+
+
+def _apply_limits(config: LoadedConfig) -> None:
+    """Pass every limited number through limits.validate, in place."""
+
+    def check(
+        section: Dict[str, Any], field: str, name: str, where: str, upper: Optional[float] = None
+    ) -> None:
+        if field in section:
+            key = config.origin_of(f"{where}.{field}")
+            section[field] = validate(
+                name, section[field], upper=upper, path=config.path, line=config.lines.get(key), key=key
+            )
+
+    alerts = config.alerts
+    default_rate = float(BUILTIN_DEFAULTS["throttle"]["rate"])
+
+    def throttle(section: Any, where: str, inherited_rate: float) -> float:
+        if not isinstance(section, dict):
+            return inherited_rate
+        check(section, "rate", "throttle.rate", where)
+        check(section, "per", "throttle.per", where)
+        rate = float(section.get("rate", inherited_rate))
+        check(section, "burst", "throttle.burst", where, upper=rate)
+        return rate
+
+    global_rate = throttle(alerts.get("throttle"), "alerts.throttle", default_rate)
+    channels = alerts.get("channels") or {}
+    for key, entry in channels.items():
+        where = f"alerts.channels.{key}"
+        if key in ("timeout", "max_retries"):
+            check(channels, key, f"channel.{key}", "alerts.channels")
+            continue
+        check(entry, "timeout", "channel.timeout", where)
+        check(entry, "max_retries", "channel.max_retries", where)
+        throttle(entry.get("throttle"), f"{where}.throttle", global_rate)

@@ -1,0 +1,183 @@
+"""The shape of the ``alerts`` section: which keys exist and what they hold.
+
+This module only checks structure: that every key is known (an unknown one
+is an error suggesting the closest valid key), that sections are mappings,
+that a channel has a known ``type``, that ``min_level`` names a level.
+Numbers are judged later, by :func:`kstalerts.limits.validate`, never here.
+Every error names the file, the line and the dotted key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from typing import Any, Callable, FrozenSet, Iterable, Mapping, Optional
+
+from ..exceptions import AlertConfigurationError
+
+__all__ = (
+    "ALERTS_KEYS",
+    "CHANNEL_COMMON_KEYS",
+    "CHANNEL_DEFAULT_KEYS",
+    "DEDUP_KEYS",
+    "NO_LINES",
+    "SPOOL_KEYS",
+    "THROTTLE_KEYS",
+    "check_alerts",
+    "check_keys",
+    "suggest",
+)
+
+#: Keys of ``alerts`` (``presets`` only at the top, not inside a preset).
+ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})
+#: Keys of a throttle mapping; ``state_file`` is wired by the spool feature.
+THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
+#: Keys of ``alerts.channels`` that are defaults, not channel names.
+CHANNEL_DEFAULT_KEYS = frozenset({"timeout", "max_retries"})
+#: Keys every channel entry accepts, whatever its type.
+CHANNEL_COMMON_KEYS = frozenset(
+    {"type", "name", "min_level", "throttle", "credentials", "timeout", "max_retries", "spool_throttled"}
+)
+SPOOL_KEYS = frozenset({"path", "max_age", "max_entries", "max_bytes"})
+DEDUP_KEYS = frozenset({"window", "state_file"})
+
+Lines = Mapping[str, int]
+#: An empty, read-only line map (the default where none is known).
+NO_LINES: Lines = types.MappingProxyType({})
+
+
+def suggest(word: str, valid: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` or ``"; expected one of: ..."``."""
+    choices = sorted(valid)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return "; expected one of: " + (", ".join(choices) if choices else "(none)")
+
+
+def _error(message: str, key: str, path: Optional[str], lines: Lines) -> AlertConfigurationError:
+    line = lines.get(key)
+    if line is None:  # point at the nearest enclosing key that has a line
+        parent = key
+        while line is None and "." in parent:
+            parent = parent.rsplit(".", 1)[0]
+            line = lines.get(parent)
+    return AlertConfigurationError(message, path=path, line=line, key=key)
+
+
+def check_keys(
+    section: Mapping[Any, Any], valid: FrozenSet[str], prefix: str, path: Optional[str], lines: Lines
+) -> None:
+    """Raise for the first key of ``section`` that is not in ``valid``."""
+    for name in section:
+        if name not in valid:
+            raise _error(f"unknown key{suggest(str(name), valid)}", f"{prefix}.{name}", path, lines)
+
+
+def _mapping(
+    value: Any, key: str, path: Optional[str], lines: Lines, what: str = "a mapping"
+) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _error(f"must be {what}, got {type(value).__name__}", key, path, lines)
+    return value
+
+
+def check_alerts(
+    section: Any,
+    *,
+    prefix: str = "alerts",
+    path: Optional[str] = None,
+    lines: Lines = NO_LINES,
+    base_channels: Optional[Mapping[str, Any]] = None,
+    config_keys: Callable[[str], Optional[FrozenSet[str]]] = lambda kind: None,
+) -> None:
+    """Check an ``alerts`` section, or a preset when ``base_channels`` is given.
+
+    ``config_keys(type)`` returns the extra keys a channel type accepts, or
+    ``None`` when the type's class is not available (then only the common
+    keys are checked).
+    """
+    in_preset = base_channels is not None
+    alerts = _mapping(section, prefix, path, lines)
+    check_keys(alerts, ALERTS_KEYS - {"presets"} if in_preset else ALERTS_KEYS, prefix, path, lines)
+    _check_throttle(alerts.get("throttle"), f"{prefix}.throttle", path, lines, allow_off=False)
+    for name, keys in (("spool", SPOOL_KEYS), ("dedup", DEDUP_KEYS)):
+        check_keys(
+            _mapping(alerts.get(name), f"{prefix}.{name}", path, lines), keys, f"{prefix}.{name}", path, lines
+        )
+    channels = _mapping(alerts.get("channels"), f"{prefix}.channels", path, lines)
+    for key, entry in channels.items():
+        if key in CHANNEL_DEFAULT_KEYS:
+            continue
+        where = f"{prefix}.channels.{key}"
+        if not isinstance(key, str):
+            raise _error("a channel name must be text", where, path, lines)
+        base = (base_channels or {}).get(key)
+        _check_channel(entry, where, path, lines, base, in_preset, config_keys)
+    if not in_preset:
+        presets = _mapping(alerts.get("presets"), f"{prefix}.presets", path, lines)
+        for name, preset in presets.items():
+            check_alerts(
+                preset,
+                prefix=f"{prefix}.presets.{name}",
+                path=path,
+                lines=lines,
+                base_channels=channels,
+                config_keys=config_keys,
+            )
+
+
+def _check_throttle(value: Any, key: str, path: Optional[str], lines: Lines, *, allow_off: bool) -> None:
+    if allow_off and value is False:
+        return
+    what = "a mapping (or false for no throttle)" if allow_off else "a mapping"
+    check_keys(_mapping(value, key, path, lines, what), THROTTLE_KEYS, key, path, lines)
+
+
+def _check_channel(
+    entry: Any,
+    where: str,
+    path: Optional[str],
+    lines: Lines,
+    base: Any,
+    in_preset: bool,
+    config_keys: Callable[[str], Optional[FrozenSet[str]]],
+) -> None:
+    from ..channels import CHANNEL_TYPES
+    from ..models import AlertLevel
+
+    if not isinstance(entry, Mapping):
+        raise _error(
+            f"must be a mapping with a 'type' (a channel), got {type(entry).__name__}"
+            f"{suggest(where.rsplit('.', 1)[1], CHANNEL_DEFAULT_KEYS)}",
+            where,
+            path,
+            lines,
+        )
+    kind = entry.get("type")
+    if kind is None and isinstance(base, Mapping):
+        kind = base.get("type")
+    if kind is None:
+        hint = " (a preset may only change channels the base section defines)" if in_preset else ""
+        raise _error(f"a channel needs a 'type'{hint}", where, path, lines)
+    if not isinstance(kind, str) or kind not in CHANNEL_TYPES:
+        raise _error(
+            f"unknown channel type {kind!r}{suggest(str(kind), CHANNEL_TYPES)}", f"{where}.type", path, lines
+        )
+    extra = config_keys(kind)
+    if extra is not None:
+        check_keys(entry, CHANNEL_COMMON_KEYS | extra, where, path, lines)
+    if "min_level" in entry:
+        try:
+            AlertLevel.parse(entry["min_level"])
+        except AlertConfigurationError as exc:
+            raise _error(exc.reason, f"{where}.min_level", path, lines) from None
+    for name in ("name", "credentials"):
+        if name in entry and not isinstance(entry[name], str):
+            raise _error(f"must be text, got {type(entry[name]).__name__}", f"{where}.{name}", path, lines)
+    if "spool_throttled" in entry and not isinstance(entry["spool_throttled"], bool):
+        raise _error("must be true or false", f"{where}.spool_throttled", path, lines)
+    if "throttle" in entry:
+        _check_throttle(entry["throttle"], f"{where}.throttle", path, lines, allow_off=True)
