@@ -313,6 +313,16 @@ class AlertManager:
         """The duplicate suppression in use, if any."""
         return self._dedup
 
+    def use_spool(self, spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> AlertManager:
+        """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
+        self._spool = _as_spool(spool)
+        return self
+
+    def use_dedup(self, dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> AlertManager:
+        """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
+        self._dedup = _as_dedup(dedup)
+        return self
+
     def flush_spool(self) -> FlushReport:
         """Send the spooled alerts again, oldest first, through their channels.
 
