@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .exceptions import (
     AlertConfigurationError,
     AlertDeliveryError,
@@ -22,6 +24,10 @@ from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
 from .retry import RetryPolicy
 from .throttle import AlertThrottle
+
+if TYPE_CHECKING:
+    from .guard import alert_on_failure
+    from .logging import AlertHandler
 
 __version__ = "0.1.0"
 
@@ -38,4 +44,21 @@ __all__ = (
     "AlertConfigurationError",
     "AlertDeliveryError",
     "AlertThrottledError",
+    "AlertHandler",
+    "alert_on_failure",
 )
+
+# Loaded on first use (PEP 562): both need the stdlib logging machinery,
+# which a script that only sends alerts should not pay for at import.
+_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard"}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,126 @@
+"""The demo behind ``kstalerts demo``: every feature at work, on loopback.
+
+It starts a Slack-compatible HTTP sink and an SMTP sink on 127.0.0.1, wires
+a manager with two channels at different levels (Slack takes WARNING and
+above behind a throttle, email takes CRITICAL only), sends a small storm of
+alerts, then prints what each sink received, what the level filter and the
+throttle held back, and the stats. It needs no account, no config and no
+network, and finishes in well under a second.
+
+Rules: the demo uses the real channels and transports, so what it shows is
+what a user gets; every server it starts is stopped before it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional, TextIO, Tuple
+
+from ._loopback import HTTPSink, SMTPSink
+from .channels.base import AlertChannel
+from .manager import AlertManager
+from .models import AlertLevel, AlertMessage, AlertResult
+from .throttle import AlertThrottle
+
+__all__ = ("run_demo", "STORM")
+
+#: The alerts the demo sends, in order.
+STORM: Tuple[Tuple[AlertLevel, str, str], ...] = (
+    (AlertLevel.INFO, "Nightly backup started", "job backup-db on db1"),
+    (AlertLevel.WARNING, "Disk /var at 85% on db1", "grows about 2% an hour"),
+    (AlertLevel.WARNING, "Disk /var at 91% on db1", "grows about 2% an hour"),
+    (AlertLevel.CRITICAL, "Database primary unreachable", "3 health checks failed in a row"),
+    (AlertLevel.WARNING, "Disk /var at 96% on db1", "grows about 2% an hour"),
+    (AlertLevel.CRITICAL, "Failover to db2 started", "replica lag 0.4 s at promotion"),
+    (AlertLevel.INFO, "Nightly backup finished", "took 12 min, 3.1 GB"),
+)
+
+_SLACK_BURST = 3
+_SENDER = "alerts@demo.kstalerts.invalid"
+_RECIPIENT = "oncall@demo.kstalerts.invalid"
+
+
+def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChannel]:
+    """The Slack channel (pointed at the HTTP sink) and the email channel."""
+    from .channels.email import EmailChannel
+    from .channels.slack import SlackChannel
+    from .transports import SMTPTransport
+
+    # A real SlackChannel; allow_custom_url lets it post to a non-Slack host.
+    slack = SlackChannel(http.url, allow_custom_url=True, timeout=5.0, max_retries=0)
+    # The sink speaks plain SMTP on loopback, without TLS or AUTH.
+    transport = SMTPTransport("127.0.0.1", smtp.port, security="none", timeout=5.0)
+    email = EmailChannel(transport, sender=_SENDER, recipients=[_RECIPIENT], timeout=5.0, max_retries=0)
+    return slack, email
+
+
+def _outcome(result: Optional[AlertResult]) -> str:
+    if result is None:
+        return "filtered"
+    if result.success:
+        return "delivered"
+    if result.throttled:
+        return "throttled"
+    return "FAILED"
+
+
+def _slack_text(payload: Any) -> str:
+    if isinstance(payload, dict):
+        text = payload.get("text")
+        if isinstance(text, str) and text:
+            return text.splitlines()[0]
+        for attachment in payload.get("attachments") or []:
+            if isinstance(attachment, dict) and attachment.get("title"):
+                return str(attachment["title"])
+    return str(payload)[:100]
+
+
+def run_demo(out: TextIO) -> int:
+    """Run the demo, writing to ``out``; 0 when every sink got what it should."""
+    started = time.monotonic()
+    write = out.write
+    with HTTPSink() as http, SMTPSink() as smtp:
+        slack, email = _channels(http, smtp)
+        throttle = AlertThrottle(rate=_SLACK_BURST, per=60.0, burst=_SLACK_BURST)
+        with AlertManager() as manager:
+            manager.add_channel(slack, key="slack", min_level=AlertLevel.WARNING, throttle=throttle)
+            manager.add_channel(email, key="email", min_level=AlertLevel.CRITICAL)
+            write("kstalerts demo: two channels on loopback, one throttle, a storm of 7 alerts\n\n")
+            write(f"  slack  Slack webhook {http.base_url}/services/...  takes WARNING and above,")
+            write(f" throttled to {_SLACK_BURST} per 60 s\n")
+            write(f"  email  SMTP 127.0.0.1:{smtp.port} (plain, loopback)  takes CRITICAL only\n\n")
+            write("sending:\n")
+            keys = [entry.key for entry in manager.channels]
+            filtered = 0
+            for level, title, body in STORM:
+                results = manager.send(AlertMessage(title, body, level))
+                by_key: Dict[str, AlertResult] = {r.channel: r for r in results}
+                filtered += len(keys) - len(results)
+                cells = "  ".join(f"{key}: {_outcome(by_key.get(key)):<9}" for key in keys)
+                write(f"  {level.name:<8} {title:<30} {cells}".rstrip() + "\n")
+            stats = manager.stats
+        posts = list(http.posts)
+        mails = list(smtp.messages)
+    write(f"\nthe Slack sink received {len(posts)} post(s):\n")
+    for post in posts:
+        write(f"  {_slack_text(post.payload)}\n")
+    write(f"the SMTP sink received {len(mails)} message(s):\n")
+    for mail in mails:
+        write(f"  to {', '.join(mail.recipients)}: {mail.subject}\n")
+    write(f"\nheld back: {filtered} by the level filter, {stats.total_throttled} by the throttle\n")
+    write(f"stats: sent {stats.total_sent}, failed {stats.total_failed}, throttled {stats.total_throttled}\n")
+    for key, counts in stats.by_channel.items():
+        write(f"  {key}: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + "\n")
+    expected = _expected()
+    ok = (len(posts), len(mails), stats.total_failed) == (expected["slack"], expected["email"], 0)
+    elapsed = time.monotonic() - started
+    write(f"\n{'demo OK' if ok else 'demo FAILED'} in {elapsed:.2f} s.")
+    write(" Next: 'kstalerts send --help', and the README's configuration reference.\n")
+    return 0 if ok else 1
+
+
+def _expected() -> Dict[str, int]:
+    """What each sink should receive: the level filter, then Slack's burst."""
+    slack: List[AlertLevel] = [lvl for lvl, _, _ in STORM if lvl >= AlertLevel.WARNING]
+    email = [lvl for lvl, _, _ in STORM if lvl >= AlertLevel.CRITICAL]
+    return {"slack": min(len(slack), _SLACK_BURST), "email": len(email)}

@@ -1,0 +1,138 @@
+"""AlertHandler: a :mod:`logging` handler that turns log records into alerts.
+
+Attach it to a logger and every record at or above its level goes to the
+manager's channels: ``DEBUG`` and ``INFO`` become ``INFO`` alerts,
+``WARNING`` a ``WARNING``, ``ERROR`` and ``CRITICAL`` a ``CRITICAL``. The
+first line of the message is the title; the formatted record, with the
+exception traceback when there is one, is the body.
+
+Rules, as in the standard library's handlers: :meth:`AlertHandler.emit`
+never raises (a failure goes to :meth:`logging.Handler.handleError`), and
+the title, body and level come from small overridable methods. The handler
+never feeds on itself: records from the ``kstalerts`` logger tree, records
+logged while this thread is already inside ``emit``, and records logged by
+the manager's own worker threads are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, List, Optional, Union
+
+from .models import AlertLevel, AlertMessage, AlertResult
+
+if TYPE_CHECKING:
+    from .manager import AlertManager
+
+__all__ = ("AlertHandler", "level_for")
+
+_OWN_LOGGER = "kstalerts"
+_OWN_THREAD_PREFIX = "kstalerts"  # AlertManager's pool: thread_name_prefix="kstalerts"
+_DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+_MAX_TITLE_FROM_RECORD = 200
+
+_state = threading.local()
+
+
+def level_for(levelno: int) -> AlertLevel:
+    """The alert level for a :mod:`logging` level number.
+
+    >>> level_for(logging.ERROR).name, level_for(logging.WARNING).name, level_for(logging.DEBUG).name
+    ('CRITICAL', 'WARNING', 'INFO')
+    """
+    if levelno >= logging.ERROR:
+        return AlertLevel.CRITICAL
+    if levelno >= logging.WARNING:
+        return AlertLevel.WARNING
+    return AlertLevel.INFO
+
+
+class AlertHandler(logging.Handler):
+    """Send log records at or above ``level`` through ``manager``.
+
+    ``channel`` targets one channel by key, alias or name (default: every
+    channel whose ``min_level`` the alert reaches). The call blocks while
+    the channels deliver; wrap the handler in a
+    :class:`logging.handlers.QueueHandler` / ``QueueListener`` pair to log
+    without waiting. :attr:`last_results` keeps the results of the latest
+    record sent from any thread.
+
+    >>> import logging
+    >>> from kstalerts import AlertManager
+    >>> from kstalerts.channels import CallbackChannel
+    >>> seen = []
+    >>> manager = AlertManager().add_channel(CallbackChannel(seen.append, name="memory"))
+    >>> log = logging.getLogger("doctest.alerthandler")
+    >>> log.addHandler(AlertHandler(manager))
+    >>> log.error("Disk full on %s", "db1")
+    >>> seen[0].title, seen[0].level.name
+    ('Disk full on db1', 'CRITICAL')
+    """
+
+    def __init__(
+        self,
+        manager: AlertManager,
+        level: Union[int, str] = logging.ERROR,
+        *,
+        channel: Optional[str] = None,
+    ) -> None:
+        super().__init__(level)
+        self.manager = manager
+        self.channel = channel
+        self.last_results: List[AlertResult] = []
+        self.setFormatter(logging.Formatter(_DEFAULT_FORMAT))
+
+    # -- overridable formatting ------------------------------------------
+    def get_level(self, record: logging.LogRecord) -> AlertLevel:
+        """The alert level for ``record`` (see :func:`level_for`)."""
+        return level_for(record.levelno)
+
+    def get_title(self, record: logging.LogRecord) -> str:
+        """The first line of the message, cut to 200 characters."""
+        lines = record.getMessage().strip().splitlines()
+        title = lines[0].strip() if lines else ""
+        if not title:
+            title = f"{record.levelname} from {record.name}"
+        if len(title) > _MAX_TITLE_FROM_RECORD:
+            title = title[: _MAX_TITLE_FROM_RECORD - 3] + "..."
+        return title
+
+    def get_body(self, record: logging.LogRecord) -> str:
+        """The formatted record; the formatter appends any traceback."""
+        return self.format(record)
+
+    def make_alert(self, record: logging.LogRecord) -> AlertMessage:
+        """The alert sent for ``record``; labels name the logger and level."""
+        return AlertMessage(
+            self.get_title(record),
+            self.get_body(record),
+            self.get_level(record),
+            labels={"logger": record.name, "log_level": record.levelname},
+        )
+
+    # -- the handler -------------------------------------------------------
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop what would make the handler feed on itself, then the filters."""
+        if record.name == _OWN_LOGGER or record.name.startswith(_OWN_LOGGER + "."):
+            return False
+        if getattr(_state, "emitting", False):
+            return False
+        if threading.current_thread().name.startswith(_OWN_THREAD_PREFIX):
+            return False
+        return bool(super().filter(record))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send ``record`` as an alert; never raises."""
+        if getattr(_state, "emitting", False):
+            return
+        _state.emitting = True
+        try:
+            self.last_results = self.manager.send(self.make_alert(record), channel=self.channel)
+        except Exception:
+            self.handleError(record)
+        finally:
+            _state.emitting = False
+
+    def __repr__(self) -> str:
+        return f"<AlertHandler {logging.getLevelName(self.level)} -> {self.manager!r}>"

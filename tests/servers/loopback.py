@@ -1,0 +1,23 @@
+"""Fixtures: the package's own loopback sinks (kstalerts._loopback), started per test."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from kstalerts._loopback import HTTPSink, SMTPSink
+
+
+@pytest.fixture
+def loopback_http() -> Iterator[HTTPSink]:
+    """A Slack-compatible HTTP sink on 127.0.0.1, port 0."""
+    with HTTPSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def loopback_smtp() -> Iterator[SMTPSink]:
+    """A minimal SMTP sink on 127.0.0.1, port 0; rejects nobody@example.test."""
+    with SMTPSink(reject=("nobody@example.test",)) as sink:
+        yield sink

@@ -1,0 +1,387 @@
+"""The command line, run as a subprocess (what cron sees) and in-process.
+
+Exit codes: 0 delivered everywhere, 1 a channel failed or was throttled (or
+none takes the level), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import pytest
+
+from kstalerts import AlertResult, __version__
+from kstalerts._loopback import HTTPSink
+from kstalerts.cli import exit_code, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Run(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str, stdin: Optional[str] = None) -> Run:
+    """``python -m kstalerts ARGS`` in a subprocess, from the repo root."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kstalerts", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_main(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = ""
+) -> Run:
+    """``main(ARGS)`` in this process (counts for coverage)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
+
+
+# -- usage -------------------------------------------------------------------
+
+
+def test_version() -> None:
+    assert cli("--version") == Run(0, f"kstalerts {__version__}\n", "")
+
+
+def test_help_lists_the_commands_and_examples(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch, "--help")
+    assert result.code == 0
+    for word in ("send", "check-config", "demo", "examples:", "exit codes: 0 delivered everywhere"):
+        assert word in result.out
+    send_help = run_main(capsys, monkeypatch, "send", "--help")
+    assert send_help.code == 0
+    assert "--body BODY" in send_help.out and "'-' reads it from stdin" in send_help.out
+
+
+def test_no_command_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch)
+    assert result.code == 2
+    assert result.err.startswith("usage: kstalerts")
+
+
+def test_usage_errors_exit_2() -> None:
+    missing_title = cli("send", "--body", "x")
+    assert missing_title.code == 2
+    assert "the following arguments are required: --title" in missing_title.err
+    bad_level = cli("send", "--title", "t", "--level", "urgent")
+    assert bad_level.code == 2
+    assert "unknown alert level 'urgent'; expected one of: info, warning, critical" in bad_level.err
+    assert cli("frobnicate").code == 2
+
+
+def test_send_with_no_channels_configured_is_a_config_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch, "send", "--title", "t")
+    assert result == Run(
+        2,
+        "",
+        "kstalerts: error: no channels configured (no config file found); pass --config PATH"
+        " or set KSTALERTS_CONFIG (see 'kstalerts check-config')\n",
+    )
+
+
+def test_empty_title_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch, "send", "--title", "  ")
+    assert result == Run(2, "", "kstalerts: error: alert title must be a non-empty string\n")
+
+
+# -- the exit-code rule --------------------------------------------------------
+
+
+def test_exit_code_rule() -> None:
+    ok = AlertResult("a", True, attempts=1)
+    failed = AlertResult("b", False, error="down", attempts=3)
+    throttled = AlertResult("c", False, error="throttled", throttled=True)
+    suppressed = AlertResult("d", False, suppressed=True)
+    spooled = AlertResult("e", False, error="down", spooled=True)
+    assert exit_code([ok]) == 0
+    assert exit_code([ok, suppressed]) == 0
+    assert exit_code([ok, failed]) == 1
+    assert exit_code([ok, throttled]) == 1
+    assert exit_code([spooled]) == 1
+    assert exit_code([]) == 1
+
+
+# -- send against the loopback sinks ------------------------------------------------
+
+
+def write_config(tmp_path: Path, sink: HTTPSink, *, ops_url: Optional[str] = None, extra: str = "") -> Path:
+    path = tmp_path / "kstlib.conf.yml"
+    path.write_text(
+        "alerts:\n"
+        "  channels:\n"
+        "    timeout: 5\n"
+        "    max_retries: 0\n"
+        "    ops:\n"
+        "      type: slack\n"
+        f"      webhook_url: {ops_url or sink.url}\n"
+        "      allow_custom_url: true\n"
+        "      min_level: warning\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_send_delivers_and_exits_0(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli("send", "--title", "Backup failed", "--body", "exit code 2", "--config", str(config))
+    assert result == Run(0, "ops: delivered (1 attempt(s))\n", "")
+    [post] = loopback_http.posts
+    assert "Backup failed" in post.payload["text"]
+    assert post.payload["attachments"][0]["text"] == "exit code 2"
+
+
+def test_send_failure_exits_1(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http, ops_url=loopback_http.failing_url(500))
+    result = cli("send", "--title", "t", "--config", str(config))
+    assert result.code == 1
+    assert result.out.startswith("ops: failed: ")
+    assert "500" in result.out
+    assert len(loopback_http.posts) == 1
+
+
+def test_one_failing_channel_of_two_exits_1_and_the_other_still_delivers(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
+    extra = (
+        "    backup:\n"
+        "      type: slack\n"
+        f"      webhook_url: {loopback_http.failing_url(503)}\n"
+        "      allow_custom_url: true\n"
+    )
+    config = write_config(tmp_path, loopback_http, extra=extra)
+    result = cli("send", "--title", "t", "--config", str(config))
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0] == "ops: delivered (1 attempt(s))"
+    assert lines[1].startswith("backup: failed: ")
+    assert [p.status for p in loopback_http.posts if p.status == 200] == [200]
+
+
+def test_body_from_stdin(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli(
+        "send", "--title", "dump failed", "--body", "-", "--config", str(config), stdin="line 1\nline 2\n"
+    )
+    assert result.code == 0
+    assert loopback_http.posts[0].payload["attachments"][0]["text"] == "line 1\nline 2"
+
+
+def test_json_output_parses_back(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli("send", "--title", "Disk 91%", "--level", "warning", "--json", "--config", str(config))
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert data["ok"] is True
+    assert data["alert"]["title"] == "Disk 91%"
+    assert data["alert"]["level"] == "WARNING"
+    assert [(r["channel"], r["success"], r["attempts"], r["error"]) for r in data["results"]] == [
+        ("ops", True, 1, None)
+    ]
+
+
+def test_json_output_on_failure(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http, ops_url=loopback_http.failing_url(500))
+    result = cli("send", "--title", "t", "--json", "--config", str(config))
+    assert result.code == 1
+    [entry] = json.loads(result.out)["results"]
+    assert (entry["success"], entry["status"], entry["retryable"]) == (False, 500, True)
+
+
+def test_dry_run_sends_nothing(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli("send", "--title", "Backup failed", "--dry-run", "--config", str(config))
+    assert result.code == 0
+    assert loopback_http.posts == []
+    assert result.out.startswith("--- ops (slack) would send:\n")
+    assert "Backup failed" in result.out
+    assert "loopbacksecret" not in result.out  # the webhook's secret part is masked
+    assert result.out.endswith("(dry run: nothing was sent)\n")
+    as_json = json.loads(cli("send", "--title", "x", "--dry-run", "--json", "--config", str(config)).out)
+    assert as_json["dry_run"] is True
+    assert [c["channel"] for c in as_json["channels"]] == ["ops"]
+    assert loopback_http.posts == []
+
+
+def test_no_channel_takes_the_level_exits_1(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli("send", "--title", "fyi", "--level", "info", "--config", str(config))
+    assert result == Run(1, "", "kstalerts: nothing sent: no channel takes level INFO (ops >= WARNING)\n")
+    dry = cli("send", "--title", "fyi", "--level", "info", "--dry-run", "--config", str(config))
+    assert dry.code == 1
+    assert "--- ops: skipped, takes WARNING and above" in dry.out
+    assert loopback_http.posts == []
+
+
+def test_unknown_channel_exits_2(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result = cli("send", "--title", "t", "--channel", "nope", "--config", str(config))
+    assert result == Run(2, "", "kstalerts: error: unknown channel 'nope'; known channels: ops\n")
+
+
+def test_invalid_config_exits_2_with_file_line_and_key(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http, extra="      min_levle: critical\n")
+    result = cli("send", "--title", "t", "--config", str(config))
+    assert result.code == 2
+    assert result.err.startswith(f"kstalerts: error: {config}:10: alerts.channels.ops.min_levle: ")
+    assert "min_level" in result.err  # the "did you mean" suggestion
+    assert loopback_http.posts == []
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = cli("send", "--title", "t", "--config", str(tmp_path / "absent.yml"))
+    assert result.code == 2
+    assert result.err.startswith("kstalerts: error: ")
+    assert "absent.yml" in result.err
+
+
+def test_in_process_send_and_dry_run(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = str(write_config(tmp_path, loopback_http))
+    sent = run_main(capsys, monkeypatch, "send", "--title", "t", "--body", "-", "--config", config, stdin="b")
+    assert sent == Run(0, "ops: delivered (1 attempt(s))\n", "")
+    dry = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--json", "--config", config)
+    assert json.loads(dry.out)["skipped"] == []
+    text = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--config", config)
+    assert text.out.startswith("--- ops (slack) would send:\nPOST http://127.0.0.1/services/T***/B***/***\n")
+    assert len(loopback_http.posts) == 1
+
+
+# -- check-config ----------------------------------------------------------------
+
+
+def test_check_config_masks_the_secret_and_reports_a_clamp(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http, extra="      timeout: 500\n")
+    result = cli("check-config", "--config", str(config))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"config file: {config}\npreset: (none)\n")
+    assert "loopbacksecret" not in result.out + result.err
+    assert "http://127.0.0.1/services/T***/B***/***" in result.out
+    assert (
+        "clamped by the hard limits:\n  alerts.channels.ops.timeout: asked 500, applied 120.0 (maximum) (line 10)\n"
+        in (result.out)
+    )
+    [line] = [line for line in result.out.splitlines() if line.startswith("  ops: SlackChannel(")]
+    assert line.endswith(", min_level WARNING, timeout 120.0s, max_retries 0")
+    assert result.err == ""
+    assert result.out.endswith("config OK\n")
+    strict = cli("check-config", "--strict", "--config", str(config))
+    assert strict.code == 1
+    assert "config OK" not in strict.out
+
+
+def test_check_config_of_a_clean_file(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = "  throttle: {rate: 5, per: 60, burst: 2}\n"
+    config = str(write_config(tmp_path, loopback_http, extra=extra))
+    result = run_main(capsys, monkeypatch, "check-config", "--strict", "--config", config)
+    assert result.code == 0, result.err
+    assert "clamped by the hard limits: nothing\n" in result.out
+    assert "throttle 5/60s burst 2" in result.out
+
+
+def test_check_config_invalid_exits_2(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = write_config(tmp_path, loopback_http, extra="      max_retries: lots\n")
+    result = cli("check-config", "--config", str(config))
+    assert result.code == 2
+    assert result.err.startswith(
+        f"kstalerts: error: {config}:10: alerts.channels.ops.max_retries: must be a number"
+    )
+
+
+# -- in-process runs of the same paths (these count for coverage) -----------------
+
+
+def test_in_process_failure_json_and_level_floor(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failing = str(write_config(tmp_path, loopback_http, ops_url=loopback_http.failing_url(502)))
+    result = run_main(capsys, monkeypatch, "send", "--title", "t", "--json", "--config", failing)
+    assert result.code == 1
+    assert json.loads(result.out)["ok"] is False
+    floor = run_main(capsys, monkeypatch, "send", "--title", "t", "--level", "info", "--config", failing)
+    assert floor == Run(1, "", "kstalerts: nothing sent: no channel takes level INFO (ops >= WARNING)\n")
+    unknown = run_main(capsys, monkeypatch, "send", "--title", "t", "--channel", "x", "--config", failing)
+    assert unknown == Run(2, "", "kstalerts: error: unknown channel 'x'; known channels: ops\n")
+    by_name = run_main(capsys, monkeypatch, "send", "--title", "t", "--channel", "slack", "--config", failing)
+    assert by_name.code == 1 and by_name.out.startswith("ops: failed: ")
+
+
+def test_in_process_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_main(capsys, monkeypatch, "check-config", "--config", str(tmp_path))
+    assert result.code == 2
+    assert result.err.startswith(f"kstalerts: error: {tmp_path}")
+    assert run_main(capsys, monkeypatch, "send", "--title", "t", "--level", "loud").code == 2
+
+
+def test_in_process_check_config_clamps_and_verbose(
+    tmp_path: Path,
+    loopback_http: HTTPSink,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = str(write_config(tmp_path, loopback_http, extra="      max_retries: 9\n"))
+    result = run_main(capsys, monkeypatch, "check-config", "--strict", "--config", config)
+    assert result.code == 1
+    assert "  alerts.channels.ops.max_retries: asked 9, applied 5 (maximum) (line 10)\n" in result.out
+    assert result.err == ""
+    verbose = run_main(capsys, monkeypatch, "-v", "check-config", "--config", config)
+    assert verbose.code == 0
+    assert "kstalerts: WARNING: alerts.channels.ops.max_retries: asked 9, applied 5" in verbose.err
+
+
+class _BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_goes_away_ends_quietly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _BrokenPipe())
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_in_process_demo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_main(capsys, monkeypatch, "demo")
+    assert result.code == 0
+    assert "demo OK in " in result.out
