@@ -28,7 +28,7 @@ from kstalerts.channels import CallbackChannel
 from kstalerts.limits import MAX_SPOOL_ENTRY_BYTES
 from kstalerts.spool import DEFAULT_MAX_AGE, FlushReport, Spool
 from tests import children
-from tests.servers.sink import HTTPSink
+from tests.servers.sink import StoppableHTTPSink
 
 
 class Sink:
@@ -253,7 +253,7 @@ def test_network_down_then_back_flush_delivers_each_alert_once(tmp_path: pathlib
     assert manager.stats.total_sent == 50
 
 
-def test_network_down_over_http_then_back(tmp_path: pathlib.Path, http_sink: HTTPSink) -> None:
+def test_network_down_over_http_then_back(tmp_path: pathlib.Path, http_sink: StoppableHTTPSink) -> None:
     from kstalerts.channels import WebhookChannel
 
     http_sink.stop()  # connections refused, as when the network is down
@@ -641,7 +641,7 @@ def test_two_processes_flushing_deliver_each_entry_once(tmp_path: pathlib.Path) 
 
 
 def test_sigkill_while_spooling_leaves_whole_entries_or_none(
-    tmp_path: pathlib.Path, http_sink: HTTPSink
+    tmp_path: pathlib.Path, http_sink: StoppableHTTPSink
 ) -> None:
     """Children spooling in a loop are killed at random points; afterwards every
     entry is whole and one flush delivers each exactly once to the HTTP sink."""

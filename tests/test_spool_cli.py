@@ -12,7 +12,7 @@ import pytest
 
 from kstalerts import AlertManager, AlertMessage
 from kstalerts.cli import main
-from tests.servers.sink import HTTPSink
+from tests.servers.sink import StoppableHTTPSink
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def kstalerts(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_network_down_50_spooled_then_kstalerts_flush_delivers_50(
-    tmp_path: pathlib.Path, http_sink: HTTPSink
+    tmp_path: pathlib.Path, http_sink: StoppableHTTPSink
 ) -> None:
     config = write_config(tmp_path, http_sink.url())
     http_sink.stop()  # the network is down: connections are refused
@@ -87,7 +87,7 @@ def test_network_down_50_spooled_then_kstalerts_flush_delivers_50(
 
 
 def test_flush_without_a_spool_is_a_config_error(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: HTTPSink
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: StoppableHTTPSink
 ) -> None:
     config = write_config(tmp_path, http_sink.url(), spool=False)
     assert main(["flush", "--config", str(config)]) == 2
@@ -97,7 +97,7 @@ def test_flush_without_a_spool_is_a_config_error(
 
 
 def test_flush_exit_codes_in_process(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: HTTPSink
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: StoppableHTTPSink
 ) -> None:
     config = write_config(tmp_path, http_sink.url())
     with AlertManager.from_config(str(config)) as manager:

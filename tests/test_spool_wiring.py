@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertManager, AlertMessage
-from tests.servers.sink import HTTPSink
+from tests.servers.sink import StoppableHTTPSink
 
 CONFIG = """\
 alerts:
@@ -66,7 +66,9 @@ def test_channels_sharing_a_state_file_keep_one_bucket_each(tmp_path: pathlib.Pa
         assert not a2.try_acquire() and not b2.try_acquire()  # shared with the other manager
 
 
-def test_a_spool_from_config_catches_a_failed_send(tmp_path: pathlib.Path, http_sink: HTTPSink) -> None:
+def test_a_spool_from_config_catches_a_failed_send(
+    tmp_path: pathlib.Path, http_sink: StoppableHTTPSink
+) -> None:
     http_sink.stop()
     config = {
         "alerts": {

@@ -37,10 +37,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: HTTPSink
+    owner: StoppableHTTPSink
 
 
-class HTTPSink:
+class StoppableHTTPSink:
     """Records POST bodies; :meth:`stop` and :meth:`start` keep the port."""
 
     def __init__(self) -> None:
@@ -85,9 +85,9 @@ class HTTPSink:
 
 
 @pytest.fixture
-def http_sink() -> Iterator[HTTPSink]:
-    """A started :class:`HTTPSink`, stopped after the test."""
-    sink = HTTPSink()
+def http_sink() -> Iterator[StoppableHTTPSink]:
+    """A started :class:`StoppableHTTPSink`, stopped after the test."""
+    sink = StoppableHTTPSink()
     sink.start()
     try:
         yield sink
