@@ -251,7 +251,7 @@ class AlertManager:
             return AlertResult(
                 entry.key,
                 False,
-                error=f"throttled: channel limit reached, next slot in {wait:.1f}s",
+                error=f"channel limit reached, next slot in {wait:.1f}s",
                 throttled=True,
                 retryable=True,
                 alert=alert,
