@@ -96,9 +96,10 @@ def test_throttle_limits_a_channel_and_counts() -> None:
         results = manager.send([AlertMessage(f"a{i}") for i in range(5)])
         stats = manager.stats
     assert [r.success for r in results] == [True, True, True, False, False]
+    assert str(results[-1]).startswith("ops: throttled: channel limit reached")
     assert results[-1].throttled and results[-1].attempts == 0
     assert results[-1].error is not None and results[-1].error.startswith(
-        "throttled: channel limit reached, next slot in "
+        "channel limit reached, next slot in "
     )
     assert len(seen) == 3
     assert (stats.total_sent, stats.total_throttled, stats.total_failed) == (3, 2, 0)
