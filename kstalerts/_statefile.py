@@ -29,6 +29,7 @@ import os
 import threading
 from typing import Any, Dict, Iterator, Optional, Union
 
+from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES
 
 __all__ = ("StateFile", "boot_id")
@@ -67,6 +68,7 @@ class StateFile:
     """
 
     def __init__(self, path: Union[str, os.PathLike[str]], *, fsync: bool = True) -> None:
+        _require_fcntl()
         self.path = os.path.abspath(os.fspath(path))
         self._lock_path = self.path + ".lock"
         self._tmp_path = self.path + ".tmp"
@@ -118,7 +120,7 @@ class StateFile:
             return _fresh()
         try:
             data = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             _log.warning("state file %s is corrupt (not JSON); starting from an empty state", self.path)
             return _fresh()
         if not isinstance(data, dict) or data.get("version") != _VERSION:
@@ -152,6 +154,15 @@ class StateFile:
             os.replace(self._tmp_path, self.path)
         except OSError as exc:
             _log.warning("could not save state file %s (%s); this change is not shared", self.path, exc)
+
+
+def _require_fcntl() -> None:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        raise AlertConfigurationError(
+            "shared state files need fcntl (a POSIX system); leave state_file unset here"
+        ) from None
 
 
 def _fresh() -> Dict[str, Any]:

@@ -220,7 +220,11 @@ class AlertManager:
         result = self._attempt(alert, entry)
         spool = self._spool
         if spool is not None and _wants_spool(result, entry):
-            name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
+            try:
+                name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
+            except Exception:  # put logs disk errors itself; anything else is a bug, not the caller's
+                _log.error("spooling for channel %r failed", entry.key, exc_info=True)
+                name = None
             if name is not None:
                 import dataclasses
 

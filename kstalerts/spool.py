@@ -161,6 +161,12 @@ class Spool:
         self.max_bytes = int(validate("spool.max_bytes", MAX_SPOOL_BYTES if max_bytes is None else max_bytes))
         self._clock = clock
         self._dead_path = os.path.join(self.path, _DEAD)
+        try:
+            import fcntl  # noqa: F401
+        except ImportError:
+            raise AlertConfigurationError(
+                "the spool needs fcntl (a POSIX system)", key="spool.path"
+            ) from None
 
     @classmethod
     def from_config(cls, config: Union[str, os.PathLike[str], Mapping[str, Any]]) -> Spool:
@@ -371,7 +377,7 @@ class Spool:
             raise ValueError(f"larger than {MAX_SPOOL_ENTRY_BYTES} bytes")
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ValueError("unreadable: not a whole JSON document (partial or corrupt file)") from None
         if not isinstance(data, dict) or data.get("kstalerts_spool") != _FORMAT:
             raise ValueError(f"not a kstalerts spool entry (format {_FORMAT} expected)")

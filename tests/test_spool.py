@@ -223,6 +223,36 @@ def test_a_service_rate_limit_beyond_the_budget_is_spooled(tmp_path: pathlib.Pat
     assert (result.throttled, result.attempts, result.spooled) == (True, 1, True)
 
 
+def test_a_spool_that_breaks_never_breaks_send(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Spool):
+        def put(self, *args: object, **kwargs: object) -> Optional[str]:
+            raise RuntimeError("bug")
+
+    sink = Sink()
+    sink.down = True
+    with manager_with(sink, Broken(tmp_path)) as manager:
+        with caplog.at_level(logging.ERROR, logger="kstalerts"):
+            (result,) = manager.send(AlertMessage("x"))
+    assert (result.success, result.spooled) == (False, False)
+    assert [r.getMessage() for r in caplog.records] == ["spooling for channel 'ops' failed"]
+
+
+def test_without_fcntl_a_spool_or_state_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kstalerts._statefile import StateFile
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # as on Windows
+    with pytest.raises(
+        AlertConfigurationError, match=r"^spool.path: the spool needs fcntl \(a POSIX system\)$"
+    ):
+        Spool("/tmp/x")
+    with pytest.raises(AlertConfigurationError, match=r"^shared state files need fcntl \(a POSIX system\)"):
+        StateFile("/tmp/x.json")
+
+
 def test_flush_without_a_spool_is_a_configuration_error() -> None:
     expected = r"^no spool configured: pass spool= or set alerts.spool.path$"
     with AlertManager() as manager:
@@ -415,6 +445,7 @@ def test_a_duplicate_delivered_meanwhile_is_dropped_on_flush(tmp_path: pathlib.P
             "unreadable alert: the field 'title' is missing",
         ),
         (b"{" + b" " * MAX_SPOOL_ENTRY_BYTES + b"}", f"larger than {MAX_SPOOL_ENTRY_BYTES} bytes"),
+        (b"[" * 100000, "unreadable: not a whole JSON document (partial or corrupt file)"),
     ],
 )
 def test_an_unreadable_entry_goes_to_dead_letter_with_its_reason(

@@ -124,6 +124,7 @@ def test_a_stamp_from_the_future_counts_as_now(tmp_path: pathlib.Path) -> None:
         (b"[1, 2]", "is not a kstalerts state (version 1 expected); starting from an empty state"),
         (b'{"version": 99}', "is not a kstalerts state (version 1 expected); starting from an empty state"),
         (b"\xff\xfe", "is corrupt (not JSON); starting from an empty state"),
+        (b"[" * 100000, "is corrupt (not JSON); starting from an empty state"),
     ],
 )
 def test_a_corrupt_state_file_resets_to_a_full_bucket_with_a_warning(
