@@ -36,11 +36,20 @@ def throttle(state_file: str, go_file: str, tries: str) -> None:
     print(admitted, flush=True)
 
 
-def dedup(state_file: str, window: str, title: str) -> None:
-    """Send one alert through a dedup'ed manager; print the result as JSON."""
+def dedup(state_file: str, window: str, title: str, go_file: str = "") -> None:
+    """Send one alert through a dedup'ed manager (when ``go_file`` appears, if
+    given); print the result as JSON."""
     delivered: List[str] = []
+
+    def deliver(alert: AlertMessage) -> None:
+        time.sleep(0.01)  # a delivery takes a while: the others arrive meanwhile
+        delivered.append(alert.title)
+
     with AlertManager(dedup=Deduplicator(float(window), state_file=state_file)) as manager:
-        manager.add_channel(CallbackChannel(lambda a: delivered.append(a.title), name="ops"))
+        manager.add_channel(CallbackChannel(deliver, name="ops"))
+        if go_file:
+            print("ready", flush=True)
+            _wait_for(go_file)
         (result,) = manager.send(AlertMessage(title, level=kstalerts.AlertLevel.WARNING))
     print(
         json.dumps({"success": result.success, "suppressed": result.suppressed, "delivered": delivered}),

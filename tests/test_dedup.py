@@ -196,6 +196,19 @@ def test_dedup_across_two_processes_with_a_shared_state_file(tmp_path: pathlib.P
     assert json.loads(other) == {"success": True, "suppressed": False, "delivered": ["disk almost full"]}
 
 
+def test_four_processes_sending_one_alert_at_once_deliver_it_once(tmp_path: pathlib.Path) -> None:
+    path, go = str(tmp_path / "dedup.json"), tmp_path / "go"
+    procs = [children.start("dedup", path, "300", "disk full", str(go)) for _ in range(4)]
+    try:
+        for proc in procs:
+            children.wait_ready(proc)
+    finally:
+        go.touch()
+    results = [json.loads(out) for out in children.finish(procs)]
+    assert sum(len(r["delivered"]) for r in results) == 1
+    assert sorted(r["suppressed"] for r in results) == [False, True, True, True]
+
+
 # -- in the manager ----------------------------------------------------------------
 
 
