@@ -290,10 +290,12 @@ class Spool:
         return True
 
     def _dead_letter_if_free(self, name: str, reason: str) -> bool:
+        """Dead-letter ``name`` unless a flush holds it; True when it is gone."""
         import fcntl
 
+        path = os.path.join(self.path, name)
         try:
-            fd = os.open(os.path.join(self.path, name), os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
         except FileNotFoundError:
             return True  # flushed meanwhile: room made all the same
         try:
@@ -301,6 +303,8 @@ class Spool:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
+            if not _same_file(fd, path):  # a flush delivered or rewrote it meanwhile
+                return not os.path.lexists(path)
             self._dead_letter(name, reason)
             return True
         finally:
