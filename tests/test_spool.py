@@ -688,8 +688,8 @@ def test_sigkill_while_spooling_leaves_whole_entries_or_none(
         try:
             children.wait_ready(child)
             time.sleep(rng.uniform(0.0, 0.08))
-            os.kill(child.pid, signal.SIGKILL)
         finally:
+            child.send_signal(signal.SIGKILL)  # whatever happened, the child ends here
             out, _ = child.communicate(timeout=30)
         assert child.returncode == -signal.SIGKILL
         confirmed.extend(out.split())
