@@ -38,5 +38,5 @@ def test_the_quick_start_runs() -> None:
     text = README.read_text(encoding="utf-8")
     code = text.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace: Dict[str, object] = {}
-    exec(compile(code, "README.md quick start", "exec"), namespace)  # noqa: S102
+    exec(compile(code, "README.md quick start", "exec"), namespace)
     assert namespace["paged"] and len(namespace["paged"]) == 1  # type: ignore[arg-type]
