@@ -1,4 +1,4 @@
-"""The ``kstalerts`` command line: send, check-config, demo.
+"""The ``kstalerts`` command line: send, check-config, flush, demo.
 
 Built for cron jobs and shell scripts, so the exit code is the contract:
 
@@ -49,6 +49,8 @@ examples:
       show what each channel would send, send nothing
   kstalerts check-config --preset prod
       the file used, its settings with secrets masked, the values the limits clamped
+  kstalerts flush --config /etc/kstalerts/kstlib.conf.yml
+      send again what the spool kept while a channel was down (run it from cron)
 
 exit codes: 0 delivered everywhere, 1 a channel failed or was throttled, 2 usage or config error.
 config discovery: --config, $KSTALERTS_CONFIG, ./kstlib.conf.{yml,toml,json},
@@ -331,8 +333,57 @@ def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return run_demo(out)
 
 
-# The subcommands, in --help order. The spool branch adds ``flush`` here.
-_SUBCOMMANDS: Sequence[Callable[[Any], None]] = (_setup_send, _setup_check_config, _setup_demo)
+# -- flush -------------------------------------------------------------------
+
+
+def _setup_flush(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "flush",
+        help="send the spooled alerts again (from cron, after an outage)",
+        description=(
+            "Send again, oldest first, the alerts the spool (alerts.spool.path) kept when their"
+            " delivery failed; remove what is delivered, keep what still fails, move what is too old"
+            " or unreadable to the spool's dead/ folder. Channel throttles and dedup apply."
+        ),
+        epilog=(
+            "exit codes: 0 nothing failed (throttled entries may remain); 1 some entry still fails,"
+            " was dead-lettered or names a channel the config lacks; 2 usage or config error,"
+            " or no spool configured"
+        ),
+    )
+    _add_config_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.set_defaults(run=_run_flush)
+
+
+def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .manager import AlertManager
+
+    with AlertManager.from_config(args.config, preset=args.preset) as manager:
+        report = manager.flush_spool()
+    if args.json:
+        counts = {
+            name: getattr(report, name)
+            for name in (
+                "delivered",
+                "failed",
+                "throttled",
+                "suppressed",
+                "dead",
+                "skipped",
+                "unknown_channel",
+                "remaining",
+            )
+        }
+        json.dump({"ok": report.ok, "spool": report.path, **counts}, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(f"{report}\n")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# The subcommands, in --help order.
+_SUBCOMMANDS: Sequence[Callable[[Any], None]] = (_setup_send, _setup_check_config, _setup_flush, _setup_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,6 +50,9 @@ __all__ = (
     "MAX_CONFIG_DEPTH",
     "MAX_SPOOL_ENTRIES",
     "MAX_SPOOL_BYTES",
+    "MAX_SPOOL_ENTRY_BYTES",
+    "MAX_DEDUP_KEYS",
+    "MAX_STATE_BYTES",
     "MAX_CREDENTIAL_BYTES",
     "SOPS_TIMEOUT",
 )
@@ -90,6 +93,10 @@ LIMITS: Dict[str, Limit] = {
         Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
         Limit("channel.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
         Limit("channel.max_retries", 0, 5, True, "retries after the first attempt"),
+        Limit("spool.max_age", 60.0, 2592000.0, False, "seconds a spooled alert is kept before dead-letter"),
+        Limit("spool.max_entries", 1, 10000, True, "alerts the spool holds at once"),
+        Limit("spool.max_bytes", 65536, 64 * 1048576, True, "bytes the spool holds at once"),
+        Limit("dedup.window", 1.0, 604800.0, False, "seconds a delivered alert suppresses its duplicates"),
     )
 }
 
@@ -110,8 +117,11 @@ MAX_WORKERS = 32  # threads of one manager's fan-out pool
 MAX_ALERTS_PER_SEND = 10000  # alerts in one send() call
 MAX_CONFIG_BYTES = 1048576  # size of a config file
 MAX_CONFIG_DEPTH = 32  # nesting of a config file
-MAX_SPOOL_ENTRIES = 10000
-MAX_SPOOL_BYTES = 64 * 1048576
+MAX_SPOOL_ENTRIES = 10000  # alerts waiting in a spool (the ceiling of spool.max_entries)
+MAX_SPOOL_BYTES = 64 * 1048576  # bytes of a spool (the ceiling of spool.max_bytes)
+MAX_SPOOL_ENTRY_BYTES = 1048576  # bytes of one spool entry; a larger alert is not spooled
+MAX_DEDUP_KEYS = 10000  # dedup keys remembered; the oldest are forgotten first
+MAX_STATE_BYTES = 1048576  # size of a shared throttle/dedup state file; a larger one is reset
 MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
 SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 

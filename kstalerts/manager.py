@@ -11,6 +11,15 @@ channel that fails returns a failed result; a channel with a bug (any
 exception at all) becomes a failed result too, logged with its traceback,
 and the other channels are still delivered. Heavy modules
 (``concurrent.futures``, ``asyncio``, ``logging``) are imported on first use.
+
+With a :class:`~kstalerts.dedup.Deduplicator` (``dedup=``), a delivery first
+claims its (channel, dedup key); a duplicate gives a result with
+``suppressed=True`` and ``success=False`` (nothing was sent), counted under
+``suppressed`` and never spooled. With a :class:`~kstalerts.spool.Spool`
+(``spool=``), a delivery whose final failure is retryable, or that the
+channel's throttle refused when the channel was added with
+``spool_throttled=True``, is written to the spool and its result says
+``spooled=True``; :meth:`AlertManager.flush_spool` sends the spool again.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Type,
     Union,
@@ -39,9 +49,12 @@ from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     import logging
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
     from .channels.base import AlertChannel
+    from .dedup import Deduplicator
+    from .spool import FlushReport, Spool, SpoolEntry
 
 __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 
@@ -51,13 +64,18 @@ Alerts = Union[AlertMessage, Sequence[AlertMessage]]
 
 @dataclass(frozen=True)
 class ChannelEntry:
-    """A channel as registered: its key, alias, level floor and throttle."""
+    """A channel as registered: its key, alias, level floor and throttle.
+
+    ``spool_throttled`` asks for alerts its throttle refuses to be spooled
+    (when the manager has a spool) rather than only reported.
+    """
 
     key: str
     channel: AlertChannel
     min_level: AlertLevel = AlertLevel.INFO
     throttle: Optional[AlertThrottle] = None
     alias: Optional[str] = None
+    spool_throttled: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +104,13 @@ class AlertManager:
     [True]
     """
 
-    def __init__(self, *, max_workers: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        max_workers: int = 8,
+        spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None] = None,
+        dedup: Union[Deduplicator, float, Mapping[str, Any], None] = None,
+    ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
         self._lock = threading.Lock()
         self._stats_lock = threading.Lock()
@@ -94,6 +118,8 @@ class AlertManager:
         self._max_workers = min(max(1, int(max_workers)), MAX_WORKERS)
         self._executor: Optional[ThreadPoolExecutor] = None
         self._closed = False
+        self._spool = _as_spool(spool)
+        self._dedup = _as_dedup(dedup)
 
     # -- registration -----------------------------------------------------
     def add_channel(
@@ -104,14 +130,20 @@ class AlertManager:
         throttle: Optional[AlertThrottle] = None,
         key: Optional[str] = None,
         alias: Optional[str] = None,
+        spool_throttled: bool = False,
     ) -> AlertManager:
         """Register ``channel``; returns the manager so calls can chain.
 
         ``key`` (default: the channel's name) must be unique; ``alias`` is a
-        second name ``send(channel=...)`` accepts.
+        second name ``send(channel=...)`` accepts. ``spool_throttled=True``
+        spools the alerts this channel's throttle refuses (with a spool).
+        The key is what spool entries and dedup state are filed under, so
+        keep it stable across runs.
         """
         entry_key = key or channel.name
-        entry = ChannelEntry(entry_key, channel, AlertLevel.parse(min_level), throttle, alias)
+        entry = ChannelEntry(
+            entry_key, channel, AlertLevel.parse(min_level), throttle, alias, bool(spool_throttled)
+        )
         with self._lock:
             for name in (entry_key, alias):
                 if name is not None and self._find(name) is not None:
@@ -184,9 +216,42 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        result = self._attempt(alert, entry)
+        spool = self._spool
+        if spool is not None and _wants_spool(result, entry):
+            try:
+                name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
+            except Exception:  # put logs disk errors itself; anything else is a bug, not the caller's
+                _log().error("spooling for channel %r failed", entry.key, exc_info=True)
+                name = None
+            if name is not None:
+                import dataclasses
+
+                result = dataclasses.replace(result, spooled=True)
+        self._count(entry.key, result)
+        return result
+
+    def _attempt(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        """Dedup claim, throttle, send: one delivery, without spooling or counting."""
+        dedup = self._dedup
+        if dedup is None:
+            return self._throttled_send(alert, entry)
+        dedup_key = alert.effective_dedup_key
+        claim = dedup.claim(entry.key, dedup_key)
+        if not claim.granted:
+            return AlertResult(entry.key, False, error=claim.reason, suppressed=True, alert=alert)
+        delivered = False
+        try:
+            result = self._throttled_send(alert, entry)
+            delivered = result.success
+        finally:
+            dedup.done(entry.key, dedup_key, claim, delivered=delivered)
+        return result
+
+    def _throttled_send(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
         if entry.throttle is not None and not entry.throttle.try_acquire():
             wait = entry.throttle.time_until_available
-            result = AlertResult(
+            return AlertResult(
                 entry.key,
                 False,
                 error=f"channel limit reached, next slot in {wait:.1f}s",
@@ -194,28 +259,26 @@ class AlertManager:
                 retryable=True,
                 alert=alert,
             )
-        else:
-            try:
-                result = entry.channel.send(alert)
-            except Exception as exc:  # a bug in a channel must not stop the others
-                _log().error(
-                    "channel %r raised %s while sending; reported as failed",
-                    entry.key,
-                    type(exc).__name__,
-                    exc_info=True,
-                )
-                result = AlertResult(
-                    entry.key,
-                    False,
-                    error=f"internal error in channel: {type(exc).__name__}",
-                    attempts=1,
-                    alert=alert,
-                )
-            if result.channel != entry.key or result.alert is not alert:
-                import dataclasses
+        try:
+            result = entry.channel.send(alert)
+        except Exception as exc:  # a bug in a channel must not stop the others
+            _log().error(
+                "channel %r raised %s while sending; reported as failed",
+                entry.key,
+                type(exc).__name__,
+                exc_info=True,
+            )
+            result = AlertResult(
+                entry.key,
+                False,
+                error=f"internal error in channel: {type(exc).__name__}",
+                attempts=1,
+                alert=alert,
+            )
+        if result.channel != entry.key or result.alert is not alert:
+            import dataclasses
 
-                result = dataclasses.replace(result, channel=entry.key, alert=alert)
-        self._count(entry.key, result)
+            result = dataclasses.replace(result, channel=entry.key, alert=alert)
         return result
 
     def _count(self, key: str, result: AlertResult) -> None:
@@ -241,6 +304,79 @@ class AlertManager:
                     max_workers=self._max_workers, thread_name_prefix="kstalerts"
                 )
             return self._executor
+
+    # -- spool and dedup -----------------------------------------------------
+    @property
+    def spool(self) -> Optional[Spool]:
+        """The spool failed deliveries are kept in, if any."""
+        return self._spool
+
+    @property
+    def dedup(self) -> Optional[Deduplicator]:
+        """The duplicate suppression in use, if any."""
+        return self._dedup
+
+    def use_spool(self, spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> AlertManager:
+        """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
+        self._spool = _as_spool(spool)
+        return self
+
+    def use_dedup(self, dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> AlertManager:
+        """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
+        self._dedup = _as_dedup(dedup)
+        return self
+
+    def flush_spool(self) -> FlushReport:
+        """Send the spooled alerts again, oldest first, through their channels.
+
+        Each goes through its channel's dedup claim and throttle like a new
+        send (a throttled one stays for the next flush); results are counted
+        in :attr:`stats`. Once a channel fails with a retryable error, its
+        remaining entries are left for the next flush without being tried,
+        so a channel that is still down costs one attempt, not one per
+        entry. Entries for a channel key this manager does not have are kept
+        (see :class:`~kstalerts.spool.FlushReport`). Raises
+        :class:`AlertConfigurationError` when no spool is configured.
+        """
+        spool = self._spool
+        if spool is None:
+            raise AlertConfigurationError("no spool configured: pass spool= or set alerts.spool.path")
+        down: Set[str] = set()
+        unknown: Set[str] = set()
+
+        def deliver(item: SpoolEntry) -> Optional[AlertResult]:
+            with self._lock:
+                entry = self._entries.get(item.channel)
+            if entry is None:
+                if item.channel not in unknown:
+                    unknown.add(item.channel)
+                    _log().warning(
+                        "spool %s holds alerts for channel %r, which is not configured; kept",
+                        spool.path,
+                        item.channel,
+                    )
+                return None
+            if entry.key in down:
+                return AlertResult(
+                    entry.key,
+                    False,
+                    error="not tried: this channel already failed in this flush",
+                    retryable=True,
+                    alert=item.alert,
+                )
+            result = self._attempt(item.alert, entry)
+            if not result.success and result.retryable and result.attempts > 0:
+                down.add(entry.key)
+            self._count(entry.key, result)
+            return result
+
+        return spool.flush(deliver)
+
+    async def aflush_spool(self) -> FlushReport:
+        """:meth:`flush_spool`, awaitable; the event loop keeps running meanwhile."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.flush_spool)
 
     # -- stats -------------------------------------------------------------
     @property
@@ -317,12 +453,32 @@ class AlertManager:
         return f"AlertManager(channels={list(self._entries)!r})"
 
 
-def _log() -> logging.Logger:
-    # logging (with traceback, string, ...) costs milliseconds to import;
-    # it is loaded when there is first something to log.
-    import logging
+def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
+    if result.success or result.suppressed:
+        return False
+    if result.throttled and result.attempts == 0:  # our throttle, not the service's
+        return entry.spool_throttled
+    return result.retryable
 
-    return logging.getLogger("kstalerts.manager")
+
+def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> Optional[Spool]:
+    if spool is None:
+        return None
+    from .spool import Spool
+
+    if isinstance(spool, Spool):
+        return spool
+    return Spool.from_config(spool)
+
+
+def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Optional[Deduplicator]:
+    if dedup is None:
+        return None
+    from .dedup import Deduplicator
+
+    if isinstance(dedup, Deduplicator):
+        return dedup
+    return Deduplicator.from_config(dedup)
 
 
 def _zero() -> Dict[str, int]:
@@ -345,3 +501,11 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
         if not isinstance(item, AlertMessage):
             raise AlertConfigurationError(f"send() takes AlertMessage values, not {type(item).__name__}")
     return batch
+
+
+def _log() -> logging.Logger:
+    # logging (with traceback, string, ...) costs milliseconds to import;
+    # it is loaded when there is first something to log.
+    import logging
+
+    return logging.getLogger("kstalerts.manager")

@@ -1,0 +1,249 @@
+"""Deduplicator: do not deliver the same alert to a channel twice in a window.
+
+An alert's dedup key is :attr:`AlertMessage.effective_dedup_key` (its
+``dedup_key``, else level and title). Once an alert was delivered to a
+channel, another with the same key sent to that channel within ``window``
+seconds is suppressed. Keys are remembered per channel, so a duplicate is
+still delivered to a channel that has not had it.
+
+A delivery first *claims* its (channel, key): the claim is granted when no
+delivery of that key is remembered within the window and none is in flight,
+and then it counts as in flight until :meth:`Deduplicator.done` says whether
+it was delivered (the key is remembered from then on) or not (the claim is
+dropped, so a later send or a spool flush may try again). Two concurrent
+sends of one key therefore deliver it once. A claim whose owner never says
+``done`` (a process killed mid-send) lapses after ``MAX_SEND_BUDGET``
+seconds.
+
+Rules: memory is bounded (``max_keys``, at most ``MAX_DEDUP_KEYS``): expired
+keys go first, then the oldest. State is in memory by default; with
+``state_file=PATH`` it is shared by every process on the host through a
+locked JSON file (see :mod:`kstalerts._statefile`), on ``time.monotonic``,
+which is system-wide on Linux. If that file cannot be locked the process
+falls back to its own memory, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+
+from .exceptions import AlertConfigurationError
+from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, validate
+
+if TYPE_CHECKING:
+    from ._statefile import StateFile
+
+__all__ = ("Deduplicator", "Claim")
+
+_log = logging.getLogger("kstalerts.dedup")
+_T = TypeVar("_T")
+
+# (channel, key) -> (stamp, claim token or None once delivered)
+_Record = Tuple[float, Optional[str]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to :meth:`Deduplicator.claim`.
+
+    ``token`` is set when the caller may deliver (pass it to
+    :meth:`Deduplicator.done`); otherwise ``reason`` says why not, in words
+    fit for :attr:`AlertResult.error`.
+    """
+
+    token: Optional[str]
+    reason: str = ""
+
+    @property
+    def granted(self) -> bool:
+        """True when the caller may deliver."""
+        return self.token is not None
+
+
+class Deduplicator:
+    """Suppress an alert already delivered to a channel within ``window`` seconds.
+
+    >>> d = Deduplicator(60.0)
+    >>> first = d.claim("ops", "CRITICAL:disk full")
+    >>> d.done("ops", "CRITICAL:disk full", first, delivered=True)
+    >>> d.claim("ops", "CRITICAL:disk full").reason
+    'duplicate: delivered to this channel 0s ago (dedup window 60s)'
+    >>> d.claim("mail", "CRITICAL:disk full").granted
+    True
+    """
+
+    def __init__(
+        self,
+        window: float,
+        *,
+        state_file: Union[str, os.PathLike[str], None] = None,
+        max_keys: int = MAX_DEDUP_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window = float(validate("dedup.window", window))
+        self._max_keys = min(max(1, int(max_keys)), MAX_DEDUP_KEYS)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._memory: Dict[Tuple[str, str], _Record] = {}
+        self._state: Optional[StateFile] = None
+        self._state_broken = False
+        if state_file is not None:
+            from ._statefile import StateFile
+
+            self._state = StateFile(state_file)
+
+    @classmethod
+    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> Deduplicator:
+        """Build from a window in seconds or an ``alerts.dedup`` mapping
+        (``window``, ``state_file``)."""
+        if isinstance(config, Mapping):
+            unknown = sorted(set(config) - {"window", "state_file"})
+            if unknown:
+                raise AlertConfigurationError(f"unknown key {unknown[0]!r}", key="dedup")
+            if config.get("window") is None:
+                raise AlertConfigurationError("duplicate suppression needs a window", key="dedup.window")
+            return cls(config["window"], state_file=config.get("state_file"))
+        return cls(config)
+
+    @property
+    def window(self) -> float:
+        """Seconds a delivered alert suppresses its duplicates."""
+        return self._window
+
+    @property
+    def state_file(self) -> Optional[str]:
+        """The shared state file's path, or ``None`` when in memory."""
+        return None if self._state is None else self._state.path
+
+    # -- the two calls a delivery makes ---------------------------------------
+    def claim(self, channel: str, key: str) -> Claim:
+        """Reserve (``channel``, ``key``) for one delivery, unless it is a duplicate."""
+        token = uuid.uuid4().hex
+
+        def operation(records: Dict[Tuple[str, str], _Record], now: float) -> Claim:
+            found = records.get((channel, key))
+            if found is not None and self._alive(found, now):
+                stamp, owner = found
+                if owner is not None:
+                    return Claim(None, "duplicate: the same alert is being delivered to this channel now")
+                return Claim(
+                    None,
+                    f"duplicate: delivered to this channel {max(0.0, now - stamp):.0f}s ago"
+                    f" (dedup window {self._window:g}s)",
+                )
+            _put(records, (channel, key), (now, token))
+            return Claim(token)
+
+        return self._run(operation)
+
+    def done(self, channel: str, key: str, claim: Claim, *, delivered: bool) -> None:
+        """End a granted claim: remember the key if ``delivered``, else drop the claim."""
+        if claim.token is None:
+            return
+
+        def operation(records: Dict[Tuple[str, str], _Record], now: float) -> None:
+            found = records.get((channel, key))
+            if delivered:
+                _put(records, (channel, key), (now, None))
+            elif found is not None and found[1] == claim.token:
+                del records[(channel, key)]
+
+        self._run(operation)
+
+    def clear(self) -> None:
+        """Forget every key (in the shared file too)."""
+        self._run(lambda records, now: records.clear())
+
+    def __len__(self) -> int:
+        """Keys remembered or claimed now, expired ones not counted."""
+        return self._run(lambda records, now: sum(1 for r in records.values() if self._alive(r, now)))
+
+    # -- state ---------------------------------------------------------------
+    def _alive(self, record: _Record, now: float) -> bool:
+        stamp, owner = record
+        if stamp > now:  # a stamp from another clock means nothing here
+            return False
+        lifetime = self._window if owner is None else MAX_SEND_BUDGET
+        return now - stamp < lifetime
+
+    def _trim(self, records: Dict[Tuple[str, str], _Record], now: float) -> None:
+        # Records are kept in the order they were last written (see _put),
+        # so the first one is the oldest.
+        if len(records) <= self._max_keys:
+            return
+        for name in [n for n, r in records.items() if not self._alive(r, now)]:
+            del records[name]
+        while len(records) > self._max_keys:
+            del records[next(iter(records))]
+
+    def _run(self, operation: Callable[[Dict[Tuple[str, str], _Record], float], _T]) -> _T:
+        with self._lock:
+            if self._state is not None:
+                try:
+                    with self._state.transaction() as data:
+                        now = self._clock()
+                        records = _decode(data.get("dedup"), now, self._alive)
+                        result = operation(records, now)
+                        self._trim(records, now)
+                        data["dedup"] = _encode(records)
+                        self._state_broken = False
+                        return result
+                except OSError as exc:
+                    if not self._state_broken:
+                        self._state_broken = True
+                        _log.warning(
+                            "dedup state file %s cannot be locked (%s); this process deduplicates on its own",
+                            self._state.path,
+                            exc,
+                        )
+            now = self._clock()
+            result = operation(self._memory, now)
+            self._trim(self._memory, now)
+            return result
+
+    def __repr__(self) -> str:
+        shared = "" if self._state is None else f", state_file={self._state.path!r}"
+        return f"Deduplicator(window={self._window:g}{shared})"
+
+
+def _put(records: Dict[Tuple[str, str], _Record], name: Tuple[str, str], record: _Record) -> None:
+    records.pop(name, None)  # re-inserted last: dicts keep insertion order
+    records[name] = record
+
+
+def _decode(
+    stored: Any, now: float, alive: Callable[[_Record, float], bool]
+) -> Dict[Tuple[str, str], _Record]:
+    # {"channel": {"key": [stamp, token-or-null]}}. Malformed and expired
+    # records are dropped; the rest are ordered oldest first.
+    found = []
+    if isinstance(stored, dict):
+        for channel, keys in stored.items():
+            if not isinstance(keys, dict):
+                continue
+            for key, value in keys.items():
+                if (
+                    isinstance(value, list)
+                    and len(value) == 2
+                    and isinstance(value[0], (int, float))
+                    and not isinstance(value[0], bool)
+                    and (value[1] is None or isinstance(value[1], str))
+                ):
+                    record: _Record = (float(value[0]), value[1])
+                    if alive(record, now):
+                        found.append(((channel, key), record))
+    found.sort(key=lambda item: item[1][0])
+    return dict(found)
+
+
+def _encode(records: Dict[Tuple[str, str], _Record]) -> Dict[str, Dict[str, Any]]:
+    stored: Dict[str, Dict[str, Any]] = {}
+    for (channel, key), (stamp, token) in records.items():
+        stored.setdefault(channel, {})[key] = [stamp, token]
+    return stored

@@ -1,0 +1,602 @@
+"""Spool: a durable outbox for alerts that could not be delivered.
+
+When a channel's delivery finally fails with a retryable error (or the
+channel's throttle refused it and the channel asked for spooling), the
+manager writes the alert and the channel's key here; :meth:`Spool.flush`
+(``manager.flush_spool()``, ``kstalerts flush``) tries them again later.
+
+Layout of the spool folder::
+
+    <ns:020d>-<level>-<hex16>.json   one entry: the alert, its channel key,
+                                     attempts so far, first failure, last error
+    .tmp-*                           an entry being written
+    .lock                            flock taken by writers
+    dead/<name>, dead/<name>.reason  the dead-letter folder
+
+Rules:
+
+- An entry is written to a temporary name in the same folder, fsynced,
+  renamed into place, and the folder fsynced: a crash at any point leaves a
+  whole entry or none. A temporary file a crash left behind is finished by
+  the next flush if it is whole, else moved to ``dead/``.
+- Names sort by time, so a flush goes oldest first.
+- A flush claims each entry with a non-blocking ``flock`` before sending it,
+  and checks that the name still points at the file it locked, so two
+  flushes (threads or processes) never deliver one entry twice. The kernel
+  drops the claims of a process that dies.
+- Unreadable, partial or foreign files, entries older than ``max_age`` and
+  entries whose channel refused them for good go to ``dead/`` with a
+  ``.reason`` file; nothing here raises for a bad file.
+- Hard limits: ``max_entries`` and ``max_bytes`` (at most
+  ``MAX_SPOOL_ENTRIES``, ``MAX_SPOOL_BYTES``; one entry at most
+  ``MAX_SPOOL_ENTRY_BYTES``). When full, the oldest entry of the lowest level
+  is dead-lettered first (possibly the new one), with a warning. ``dead/``
+  keeps at most ``max_entries`` entries; beyond that the oldest are deleted,
+  with a warning.
+
+POSIX only (``fcntl``), on a local file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+from .exceptions import AlertConfigurationError
+from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
+from .models import AlertMessage, AlertResult
+
+__all__ = ("Spool", "SpoolEntry", "FlushReport", "DEFAULT_MAX_AGE")
+
+_log = logging.getLogger("kstalerts.spool")
+
+#: Seconds an entry is kept before it is dead-lettered, unless set.
+DEFAULT_MAX_AGE = 7 * 86400.0
+
+_FORMAT = 1
+_NAME = re.compile(r"^(\d{20})-([1-9])-([0-9a-f]{16})\.json$")
+_TMP_PREFIX = ".tmp-"
+_LOCK_NAME = ".lock"
+_DEAD = "dead"
+_REASON = ".reason"
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One spooled (alert, channel key), as read back from its file."""
+
+    name: str
+    channel: str
+    alert: AlertMessage
+    attempts: int
+    first_failed: float
+    last_error: Optional[str]
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    """What one flush did, in counts; ``str()`` gives a one-line summary.
+
+    - ``delivered``: sent and removed from the spool.
+    - ``failed``: failed again with a retryable error; kept.
+    - ``throttled``: the channel's throttle had no token; kept.
+    - ``suppressed``: a duplicate of an alert delivered within the dedup
+      window; removed.
+    - ``dead``: moved to ``dead/`` (unreadable, too old, or refused for good).
+    - ``skipped``: claimed by another flush running at the same time.
+    - ``unknown_channel``: for a channel key this manager does not have; kept
+      (until ``max_age``), so a channel removed by mistake loses nothing.
+    - ``remaining``: entries left in the spool afterwards.
+    """
+
+    path: str
+    delivered: int = 0
+    failed: int = 0
+    throttled: int = 0
+    suppressed: int = 0
+    dead: int = 0
+    skipped: int = 0
+    unknown_channel: int = 0
+    remaining: int = 0
+    results: Tuple[AlertResult, ...] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed, was dead-lettered or had no channel."""
+        return not (self.failed or self.dead or self.unknown_channel)
+
+    def __str__(self) -> str:
+        parts = [f"{self.delivered} delivered"]
+        for count, words in (
+            (self.failed, "still failing"),
+            (self.throttled, "throttled"),
+            (self.suppressed, "suppressed as duplicates"),
+            (self.dead, "dead-lettered"),
+            (self.skipped, "held by another flush"),
+            (self.unknown_channel, "for unknown channels"),
+        ):
+            if count:
+                parts.append(f"{count} {words}")
+        return f"spool {self.path}: {', '.join(parts)}; {self.remaining} left"
+
+
+#: What a flush asks the manager for each entry: a result, or ``None`` when
+#: the entry's channel key is unknown.
+Deliver = Callable[[SpoolEntry], Optional[AlertResult]]
+
+
+class Spool:
+    """A durable outbox in the folder ``path`` (created on first use, mode 0700).
+
+    ``max_age`` (seconds), ``max_entries`` and ``max_bytes`` pass through
+    :func:`kstalerts.limits.validate`. ``clock`` gives wall-clock seconds
+    (entries outlive the process and reboots); tests inject a fake one.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike[str]],
+        *,
+        max_age: Optional[float] = None,
+        max_entries: Optional[int] = None,
+        max_bytes: Optional[int] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise AlertConfigurationError("the spool path must be a non-empty path", key="spool.path")
+        self.path = os.path.abspath(os.fspath(path))
+        self.max_age = float(validate("spool.max_age", DEFAULT_MAX_AGE if max_age is None else max_age))
+        self.max_entries = int(
+            validate("spool.max_entries", MAX_SPOOL_ENTRIES if max_entries is None else max_entries)
+        )
+        self.max_bytes = int(validate("spool.max_bytes", MAX_SPOOL_BYTES if max_bytes is None else max_bytes))
+        self._clock = clock
+        self._dead_path = os.path.join(self.path, _DEAD)
+        try:
+            import fcntl  # noqa: F401
+        except ImportError:
+            raise AlertConfigurationError(
+                "the spool needs fcntl (a POSIX system)", key="spool.path"
+            ) from None
+
+    @classmethod
+    def from_config(cls, config: Union[str, os.PathLike[str], Mapping[str, Any]]) -> Spool:
+        """Build from a path or an ``alerts.spool`` mapping (``path``, ``max_age``,
+        ``max_entries``, ``max_bytes``)."""
+        if isinstance(config, Mapping):
+            unknown = sorted(set(config) - {"path", "max_age", "max_entries", "max_bytes"})
+            if unknown:
+                raise AlertConfigurationError(f"unknown key {unknown[0]!r}", key="spool")
+            if not config.get("path"):
+                raise AlertConfigurationError("a spool needs a path", key="spool.path")
+            return cls(
+                config["path"],
+                max_age=config.get("max_age"),
+                max_entries=config.get("max_entries"),
+                max_bytes=config.get("max_bytes"),
+            )
+        return cls(config)
+
+    # -- writing --------------------------------------------------------------
+    def put(
+        self, alert: AlertMessage, channel: str, *, attempts: int = 0, error: Optional[str] = None
+    ) -> Optional[str]:
+        """Keep (``alert``, ``channel``) for a later flush; returns the entry's name.
+
+        Returns ``None`` when it was not spooled: the entry is larger than
+        ``MAX_SPOOL_ENTRY_BYTES``, the spool was full and this was the alert
+        to give up (it is then in ``dead/``), or the disk refused; each case
+        is logged. Never raises for a disk problem.
+        """
+        now = self._clock()
+        record = {
+            "kstalerts_spool": _FORMAT,
+            "channel": channel,
+            "alert": alert.to_dict(),
+            "attempts": int(attempts),
+            "first_failed": now,
+            "last_error": error,
+        }
+        payload = _encode(record)
+        if len(payload) > MAX_SPOOL_ENTRY_BYTES:
+            _log.error(
+                "alert %r for channel %r not spooled: %d bytes, more than the %d an entry may take",
+                alert.title,
+                channel,
+                len(payload),
+                MAX_SPOOL_ENTRY_BYTES,
+            )
+            return None
+        name = f"{int(now * 1e9):020d}-{int(alert.level)}-{uuid.uuid4().hex[:16]}.json"
+        try:
+            with self._writer_lock():
+                if not self._make_room(name, len(payload)):
+                    self._write_dead(name, payload, self._full_reason())
+                    return None
+                self._write(name, payload)
+        except OSError as exc:
+            _log.error("alert %r for channel %r not spooled: %s", alert.title, channel, exc)
+            return None
+        return name
+
+    def _full_reason(self) -> str:
+        return (
+            f"spool full (limits: {self.max_entries} entries, {self.max_bytes} bytes);"
+            " the oldest alert of the lowest level is dead-lettered first"
+        )
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        # Held while a temporary file exists and while room is made, so that
+        # a temporary file seen by someone holding this lock is a crash's.
+        import fcntl
+
+        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _write(self, name: str, payload: bytes) -> None:
+        tmp = os.path.join(self.path, f"{_TMP_PREFIX}{name}")
+        _write_file(tmp, payload)
+        os.replace(tmp, os.path.join(self.path, name))
+        _fsync_dir(self.path)
+
+    def _make_room(self, name: str, size: int) -> bool:
+        """Dead-letter until the new entry fits; False if the new one is the victim."""
+        sizes: Dict[str, int] = {}
+        for entry in self._names():
+            try:
+                sizes[entry] = os.stat(os.path.join(self.path, entry)).st_size
+            except FileNotFoundError:
+                continue
+        busy: List[str] = []
+        while len(sizes) + 1 > self.max_entries or sum(sizes.values()) + size > self.max_bytes:
+            candidates = [n for n in sizes if n not in busy] + [name]
+            victim = min(candidates, key=_eviction_order)
+            count, total = len(sizes), sum(sizes.values())
+            if victim == name:
+                _log.warning(
+                    "spool %s is full (%d entries, %d bytes): the new alert goes to dead/",
+                    self.path,
+                    count,
+                    total,
+                )
+                return False
+            if self._dead_letter_if_free(victim, self._full_reason()):
+                _log.warning(
+                    "spool %s is full (%d entries, %d bytes): dead-lettered its oldest alert of the"
+                    " lowest level, %s",
+                    self.path,
+                    count,
+                    total,
+                    victim,
+                )
+                del sizes[victim]
+            else:
+                busy.append(victim)  # being flushed right now; leave it alone
+        return True
+
+    def _dead_letter_if_free(self, name: str, reason: str) -> bool:
+        """Dead-letter ``name`` unless a flush holds it; True when it is gone."""
+        import fcntl
+
+        path = os.path.join(self.path, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        except FileNotFoundError:
+            return True  # flushed meanwhile: room made all the same
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            if not _same_file(fd, path):  # a flush delivered or rewrote it meanwhile
+                return not os.path.lexists(path)
+            self._dead_letter(name, reason)
+            return True
+        finally:
+            os.close(fd)
+
+    # -- the dead-letter folder ---------------------------------------------
+    def _dead_letter(self, name: str, reason: str) -> None:
+        """Move ``name`` into ``dead/`` with a ``.reason`` file; never raises."""
+        try:
+            os.makedirs(self._dead_path, mode=0o700, exist_ok=True)
+            target = self._dead_name(name.lstrip("."))
+            os.rename(os.path.join(self.path, name), os.path.join(self._dead_path, target))
+            self._finish_dead(target, reason)
+        except OSError as exc:
+            _log.error("could not move spool file %s to dead/: %s", name, exc)
+
+    def _write_dead(self, name: str, payload: bytes, reason: str) -> None:
+        os.makedirs(self._dead_path, mode=0o700, exist_ok=True)
+        target = self._dead_name(name)
+        _write_file(os.path.join(self._dead_path, target), payload)
+        self._finish_dead(target, reason)
+
+    def _dead_name(self, name: str) -> str:
+        if not os.path.lexists(os.path.join(self._dead_path, name)):
+            return name
+        return f"{name}.{uuid.uuid4().hex[:8]}"
+
+    def _finish_dead(self, target: str, reason: str) -> None:
+        _write_file(os.path.join(self._dead_path, target + _REASON), (reason + "\n").encode("utf-8"))
+        _fsync_dir(self._dead_path)
+        _fsync_dir(self.path)
+        _log.warning("spool %s: moved %s to dead/: %s", self.path, target, reason)
+        self._trim_dead()
+
+    def _trim_dead(self) -> None:
+        try:
+            names = sorted(n for n in os.listdir(self._dead_path) if not n.endswith(_REASON))
+        except OSError:
+            return
+        excess = names[: max(0, len(names) - self.max_entries)]
+        for name in excess:
+            for path in (name, name + _REASON):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._dead_path, path))
+        if excess:
+            _log.warning(
+                "spool %s: dead/ holds more than %d entries; deleted the %d oldest",
+                self.path,
+                self.max_entries,
+                len(excess),
+            )
+
+    # -- reading ------------------------------------------------------------------
+    def _names(self) -> List[str]:
+        try:
+            return sorted(n for n in os.listdir(self.path) if _NAME.match(n))
+        except FileNotFoundError:
+            return []
+
+    def __len__(self) -> int:
+        """Entries waiting in the spool (``dead/`` not counted)."""
+        return len(self._names())
+
+    def dead_count(self) -> int:
+        """Entries in ``dead/``."""
+        try:
+            return sum(1 for n in os.listdir(self._dead_path) if not n.endswith(_REASON))
+        except FileNotFoundError:
+            return 0
+
+    def _parse(self, name: str, raw: bytes) -> SpoolEntry:
+        """The entry in ``raw``; ``ValueError`` with a reason when it is not one."""
+        if len(raw) > MAX_SPOOL_ENTRY_BYTES:
+            raise ValueError(f"larger than {MAX_SPOOL_ENTRY_BYTES} bytes")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise ValueError("unreadable: not a whole JSON document (partial or corrupt file)") from None
+        if not isinstance(data, dict) or data.get("kstalerts_spool") != _FORMAT:
+            raise ValueError(f"not a kstalerts spool entry (format {_FORMAT} expected)")
+        channel, alert_data = data.get("channel"), data.get("alert")
+        attempts, first_failed = data.get("attempts"), data.get("first_failed")
+        last_error = data.get("last_error")
+        if (
+            not isinstance(channel, str)
+            or not isinstance(alert_data, dict)
+            or not isinstance(attempts, int)
+            or not isinstance(first_failed, (int, float))
+            or not (last_error is None or isinstance(last_error, str))
+        ):
+            raise ValueError("unreadable: a field is missing or of the wrong type")
+        try:
+            alert = AlertMessage.from_dict(alert_data)
+        except KeyError as exc:
+            raise ValueError(f"unreadable alert: the field {exc.args[0]!r} is missing") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable alert: {exc}") from None
+        return SpoolEntry(name, channel, alert, attempts, float(first_failed), last_error)
+
+    # -- flushing ----------------------------------------------------------------
+    def flush(self, deliver: Deliver) -> FlushReport:
+        """Offer every entry, oldest first, to ``deliver``; act on each result.
+
+        A success removes the entry; a suppressed duplicate too. A throttled
+        one (no attempt made) stays. A retryable failure stays, with its
+        attempts and last error updated. A failure that is not retryable
+        moves the entry to ``dead/``: sending it again cannot help. ``None``
+        (unknown channel) leaves the entry as it is.
+        """
+        counts = dict.fromkeys(
+            ("delivered", "failed", "throttled", "suppressed", "dead", "skipped", "unknown_channel"), 0
+        )
+        results: List[AlertResult] = []
+        try:
+            counts["dead"] += self._recover_temporaries()
+            listing = sorted(os.listdir(self.path))
+        except FileNotFoundError:
+            listing = []
+        except OSError as exc:
+            raise AlertConfigurationError(f"cannot read the spool folder: {exc}", key="spool.path") from None
+        for name in listing:
+            if name.startswith(".") or name == _DEAD:
+                continue
+            if not _NAME.match(name):
+                counts["dead"] += self._dead_letter_foreign(name)
+                continue
+            outcome, result = self._flush_one(name, deliver)
+            counts[outcome] += 1
+            if result is not None:
+                results.append(result)
+        return FlushReport(self.path, remaining=len(self), results=tuple(results), **counts)
+
+    def _flush_one(self, name: str, deliver: Deliver) -> Tuple[str, Optional[AlertResult]]:
+        import fcntl
+
+        path = os.path.join(self.path, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        except FileNotFoundError:
+            return "skipped", None  # another flush took it meanwhile
+        except OSError as exc:  # a symbolic link, or no permission
+            self._dead_letter(name, f"cannot be opened: {exc}")
+            return "dead", None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return "skipped", None
+            if not _same_file(fd, path):
+                return "skipped", None  # delivered or rewritten by another flush
+            raw = _read_fd(fd, MAX_SPOOL_ENTRY_BYTES + 1)
+            try:
+                entry = self._parse(name, raw)
+            except ValueError as exc:
+                self._dead_letter(name, str(exc))
+                return "dead", None
+            age = self._clock() - entry.first_failed
+            if age > self.max_age:
+                self._dead_letter(
+                    name,
+                    f"older than max_age ({age:.0f}s > {self.max_age:g}s) after {entry.attempts}"
+                    f" attempt(s); last error: {entry.last_error}",
+                )
+                return "dead", None
+            result = deliver(entry)
+            if result is None:
+                return "unknown_channel", None
+            if result.success or result.suppressed:
+                try:
+                    os.unlink(path)
+                    _fsync_dir(self.path)
+                except OSError as exc:  # it will be sent again: at least once
+                    _log.error("spool %s: could not remove the delivered %s: %s", self.path, name, exc)
+                return ("delivered" if result.success else "suppressed"), result
+            if result.throttled and result.attempts == 0:
+                return "throttled", result
+            if not result.retryable:
+                self._dead_letter(name, f"refused for good by channel {entry.channel!r}: {result.error}")
+                return "dead", result
+            if result.attempts:  # a result with no attempt (not tried) teaches nothing new
+                self._rewrite(name, entry, result)
+            return "failed", result
+        finally:
+            os.close(fd)
+
+    def _rewrite(self, name: str, entry: SpoolEntry, result: AlertResult) -> None:
+        record = {
+            "kstalerts_spool": _FORMAT,
+            "channel": entry.channel,
+            "alert": entry.alert.to_dict(),
+            "attempts": entry.attempts + result.attempts,
+            "first_failed": entry.first_failed,
+            "last_error": result.error,
+        }
+        try:
+            with self._writer_lock():
+                self._write(name, _encode(record))
+        except OSError as exc:  # the old entry is still whole; only the count is stale
+            _log.warning("spool %s: could not update %s: %s", self.path, name, exc)
+
+    def _recover_temporaries(self) -> int:
+        """Finish or dead-letter the temporary files a crashed writer left."""
+        dead = 0
+        if not os.path.isdir(self.path):
+            return 0
+        with self._writer_lock():
+            for tmp in sorted(os.listdir(self.path)):
+                if not tmp.startswith(_TMP_PREFIX):
+                    continue
+                name = tmp[len(_TMP_PREFIX) :]
+                try:
+                    with open(os.path.join(self.path, tmp), "rb") as handle:
+                        self._parse(name, handle.read(MAX_SPOOL_ENTRY_BYTES + 1))
+                    if not _NAME.match(name):
+                        raise ValueError("not a spool entry name")
+                except ValueError as exc:
+                    self._dead_letter(tmp, f"incomplete write (the writer stopped before finishing): {exc}")
+                    dead += 1
+                    continue
+                except OSError as exc:
+                    _log.warning("spool %s: cannot read %s: %s", self.path, tmp, exc)
+                    continue
+                os.replace(os.path.join(self.path, tmp), os.path.join(self.path, name))
+                _fsync_dir(self.path)
+                _log.info("spool %s: finished the whole entry %s a crashed writer left", self.path, name)
+        return dead
+
+    def _dead_letter_foreign(self, name: str) -> int:
+        path = os.path.join(self.path, name)
+        try:
+            if not os.path.isfile(path) or os.path.islink(path):
+                return 0  # folders and links are not ours to move
+        except OSError:
+            return 0
+        self._dead_letter(name, "not a spool entry (a foreign file in the spool folder)")
+        return 1
+
+    def __repr__(self) -> str:
+        return f"Spool({self.path!r}, max_age={self.max_age:g}, max_entries={self.max_entries})"
+
+
+def _eviction_order(name: str) -> Tuple[int, str]:
+    match = _NAME.match(name)
+    level = int(match.group(2)) if match else 0
+    return level, name
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _write_file(path: str, payload: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    chunks: List[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _fsync_dir(path: str) -> None:
+    # Makes a rename or unlink durable; some file systems refuse, harmlessly.
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,214 @@
+"""AlertThrottle(state_file=...): one bucket shared by processes through a locked file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import threading
+from typing import List
+
+import pytest
+
+from kstalerts import AlertThrottle
+from kstalerts._statefile import boot_id
+from kstalerts.limits import MAX_STATE_BYTES
+from tests import children
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_eight_processes_sharing_a_state_file_admit_exactly_burst(tmp_path: pathlib.Path) -> None:
+    state = tmp_path / "throttle.json"
+    go = tmp_path / "go"
+    procs = [children.start("throttle", str(state), str(go), "5") for _ in range(8)]
+    try:
+        for proc in procs:
+            children.wait_ready(proc)
+    finally:
+        go.touch()  # all eight contend for the bucket at once
+    outputs = children.finish(procs)
+    admitted = [int(out.strip()) for out in outputs]
+    assert sum(admitted) == 10, admitted
+    assert json.loads(state.read_text())["throttle"]["ops"]["tokens"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_two_throttles_on_one_file_draw_from_one_bucket(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    path = tmp_path / "t.json"
+    a = AlertThrottle(rate=6, per=60.0, burst=3, clock=clock, state_file=path)
+    b = AlertThrottle(rate=6, per=60.0, burst=3, clock=clock, state_file=path)
+    assert [a.try_acquire(), b.try_acquire(), a.try_acquire(), b.try_acquire()] == [True, True, True, False]
+    assert b.available == pytest.approx(0.0)
+    assert a.time_until_available == pytest.approx(10.0)
+    clock.now += 10.0  # one token per 10 s, whoever takes it
+    assert b.try_acquire()
+    assert not a.try_acquire()
+
+
+def test_threads_sharing_one_state_file_admit_exactly_burst(tmp_path: pathlib.Path) -> None:
+    throttle = AlertThrottle(rate=5, per=86400.0, burst=5, state_file=tmp_path / "t.json")
+    admitted: List[bool] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(10):
+            ok = throttle.try_acquire()
+            with lock:
+                admitted.append(ok)
+
+    threads = [threading.Thread(target=take) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert admitted.count(True) == 5
+    assert len(admitted) == 60
+
+
+def test_state_keys_keep_separate_buckets_in_one_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "t.json"
+    ops = AlertThrottle(rate=1, per=3600.0, burst=1, state_file=path, state_key="ops")
+    mail = AlertThrottle(rate=1, per=3600.0, burst=1, state_file=path, state_key="mail")
+    assert ops.try_acquire() and mail.try_acquire()
+    assert not ops.try_acquire() and not mail.try_acquire()
+    assert sorted(json.loads(path.read_text())["throttle"]) == ["mail", "ops"]
+    assert ops.state_file == str(path)
+    assert AlertThrottle(rate=1, per=1.0).state_file is None
+
+
+def test_reset_fills_the_shared_bucket(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "t.json"
+    a = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    b = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    assert a.try_acquire() and a.try_acquire() and not b.try_acquire()
+    b.reset()
+    assert a.available == pytest.approx(2.0, abs=1e-3)
+    assert "state_file=" in repr(a)
+
+
+def test_buckets_that_refilled_are_pruned_from_the_file(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    path = tmp_path / "t.json"
+    old = AlertThrottle(rate=10, per=10.0, burst=10, clock=clock, state_file=path, state_key="old")
+    new = AlertThrottle(rate=10, per=10.0, burst=10, clock=clock, state_file=path, state_key="new")
+    assert old.try_acquire()
+    assert new.try_acquire()
+    assert sorted(json.loads(path.read_text())["throttle"]) == ["new", "old"]
+    clock.now += 1.5  # "old" is full again after 1 s
+    assert new.try_acquire()
+    assert sorted(json.loads(path.read_text())["throttle"]) == ["new"]
+
+
+def test_a_stamp_from_the_future_counts_as_now(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "t.json"
+    ahead = AlertThrottle(rate=1, per=10.0, burst=1, clock=lambda: 1e6, state_file=path)
+    assert ahead.try_acquire()
+    clock = Clock(5.0)
+    behind = AlertThrottle(rate=1, per=10.0, burst=1, clock=clock, state_file=path)
+    assert not behind.try_acquire()  # the token taken is still gone
+    clock.now += 10.0  # but the bucket refills from "now", not from 1e6
+    assert behind.try_acquire()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "is corrupt (not JSON); starting from an empty state"),
+        (b"[1, 2]", "is not a kstalerts state (version 1 expected); starting from an empty state"),
+        (b'{"version": 99}', "is not a kstalerts state (version 1 expected); starting from an empty state"),
+        (b"\xff\xfe", "is corrupt (not JSON); starting from an empty state"),
+        (b"[" * 100000, "is corrupt (not JSON); starting from an empty state"),
+    ],
+)
+def test_a_corrupt_state_file_resets_to_a_full_bucket_with_a_warning(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture, content: bytes, message: str
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(content)
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.try_acquire()
+    assert [r.getMessage() for r in caplog.records] == [f"state file {path} {message}"]
+    assert throttle.try_acquire() and not throttle.try_acquire()
+    assert json.loads(path.read_text())["version"] == 1
+
+
+def test_a_damaged_bucket_is_refilled_with_a_warning(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(
+        json.dumps({"version": 1, "boot_id": boot_id(), "throttle": {"default": {"tokens": "x"}}})
+    )
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.available == pytest.approx(2.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "throttle bucket 'default' in the state file is damaged; refilled"
+    ]
+
+
+def test_an_oversized_or_empty_state_file_resets(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(b" " * (MAX_STATE_BYTES + 1))
+    throttle = AlertThrottle(rate=1, per=3600.0, burst=1, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.try_acquire()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"state file {path} is larger than {MAX_STATE_BYTES} bytes; starting from an empty state"
+    ]
+    caplog.clear()
+    path.write_bytes(b"")  # what a machine crash can leave: reset quietly
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.try_acquire()
+    assert caplog.records == []
+
+
+def test_state_from_another_boot_is_ignored(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "t.json"
+    drained = {"tokens": 0.0, "stamp": 1.0, "full_at": 1e12}
+    path.write_text(json.dumps({"version": 1, "boot_id": "another-boot", "throttle": {"default": drained}}))
+    throttle = AlertThrottle(rate=1, per=3600.0, burst=1, clock=lambda: 2.0, state_file=path)
+    if boot_id() is None:
+        pytest.skip("no boot id on this system")
+    assert throttle.try_acquire()
+
+
+def test_an_unlockable_state_file_falls_back_to_the_process_bucket(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "missing-dir" / "t.json"
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert [throttle.try_acquire() for _ in range(3)] == [True, True, False]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1  # said once, not at every take
+    assert messages[0].startswith(f"throttle state file {path} cannot be locked (")
+    assert messages[0].endswith("); this process throttles on its own")
+    caplog.clear()
+    (tmp_path / "missing-dir").mkdir()
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.try_acquire()  # the file starts full
+    assert [r.getMessage() for r in caplog.records] == [f"throttle state file {path} usable again"]
+
+
+def test_an_unwritable_state_file_is_reported_and_the_take_still_answers(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.json"
+    (tmp_path / "t.json.tmp").mkdir()  # the temporary name is taken by a folder
+    throttle = AlertThrottle(rate=1, per=3600.0, burst=1, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert throttle.try_acquire()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"could not save state file {path} (")
+    assert message.endswith("); this change is not shared")
