@@ -97,6 +97,10 @@ class AlertManager:
     """Deliver alerts to every registered channel whose level they reach.
 
     >>> from kstalerts.channels import CallbackChannel
+    ``max_workers`` bounds the fan-out threads (at most ``MAX_WORKERS``, 32);
+    they are started only as concurrent deliveries need them, so the default
+    lets up to 32 slow channels wait in parallel at no cost until used.
+
     >>> seen = []
     >>> with AlertManager() as m:
     ...     _ = m.add_channel(CallbackChannel(seen.append, name="ops"), min_level=AlertLevel.WARNING)
@@ -107,7 +111,7 @@ class AlertManager:
     def __init__(
         self,
         *,
-        max_workers: int = 8,
+        max_workers: int = MAX_WORKERS,
         spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None] = None,
         dedup: Union[Deduplicator, float, Mapping[str, Any], None] = None,
     ) -> None:

@@ -232,3 +232,22 @@ def test_from_config_mapping_builds_console_channels() -> None:
 
 def test_repr() -> None:
     assert repr(AlertManager().add_channel(recorder("a")[0])) == "AlertManager(channels=['a'])"
+
+
+def test_default_pool_fans_out_ten_slow_channels_in_one_wave() -> None:
+    with AlertManager() as manager:
+        for i in range(10):
+            manager.add_channel(slow(f"slow{i}", 0.2))
+        manager.send(CRIT)  # warm the pool
+        start = time.monotonic()
+        results = manager.send(CRIT)
+        elapsed = time.monotonic() - start
+    assert all(r.success for r in results) and len(results) == 10
+    assert elapsed < 0.38  # two waves of 8 + 2 would take 0.4 s
+
+
+def test_max_workers_is_bounded() -> None:
+    from kstalerts.limits import MAX_WORKERS
+
+    assert AlertManager(max_workers=10_000)._max_workers == MAX_WORKERS
+    assert AlertManager(max_workers=0)._max_workers == 1
