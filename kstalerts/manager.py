@@ -96,11 +96,11 @@ class AlertStats:
 class AlertManager:
     """Deliver alerts to every registered channel whose level they reach.
 
-    >>> from kstalerts.channels import CallbackChannel
     ``max_workers`` bounds the fan-out threads (at most ``MAX_WORKERS``, 32);
     they are started only as concurrent deliveries need them, so the default
     lets up to 32 slow channels wait in parallel at no cost until used.
 
+    >>> from kstalerts.channels import CallbackChannel
     >>> seen = []
     >>> with AlertManager() as m:
     ...     _ = m.add_channel(CallbackChannel(seen.append, name="ops"), min_level=AlertLevel.WARNING)
