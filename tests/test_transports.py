@@ -514,9 +514,9 @@ def test_failure_after_data_is_not_resent_by_the_transport(smtp_server: Any) -> 
 def test_deadline_is_per_send_not_per_session(smtp_server: Any) -> None:
     server = smtp_server()
     transport = SMTPTransport("127.0.0.1", server.port, security="none")
-    transport.send(make_message(), timeout=0.5)
-    time.sleep(0.6)  # the first send's deadline has passed; the session is still open
-    transport.send(make_message(), timeout=0.5)
+    transport.send(make_message(), timeout=1.0)
+    time.sleep(1.05)  # the first send's deadline has passed; the session is still open
+    transport.send(make_message(), timeout=1.0)
     assert (server.connections, len(server.handler.messages)) == (1, 2)
     transport.close()
 
