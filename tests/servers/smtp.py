@@ -170,6 +170,9 @@ class SMTPServer:
         async def shutdown() -> None:
             assert self._server is not None
             self._server.close()
+            for protocol in list(self.sessions):  # a client may keep its session open;
+                if protocol.transport is not None:  # 3.12+ wait_closed() waits for it
+                    protocol.transport.close()
             await self._server.wait_closed()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
