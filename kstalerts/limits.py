@@ -41,6 +41,8 @@ __all__ = (
     "MAX_SEND_BUDGET",
     "MAX_RESPONSE_BYTES",
     "MAX_IDLE_CONNECTIONS",
+    "MAX_SMTP_SESSION_MESSAGES",
+    "SMTP_IDLE_SECONDS",
     "MAX_REQUEST_BYTES",
     "MAX_RECIPIENTS",
     "MAX_ALERTMANAGER_URLS",
@@ -110,7 +112,9 @@ MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
 MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
 MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
-MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client keeps open while idle
+MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client (or SMTP transport) keeps open while idle
+MAX_SMTP_SESSION_MESSAGES = 100  # messages sent over one SMTP session before it is closed with QUIT
+SMTP_IDLE_SECONDS = 30.0  # seconds an idle SMTP session is kept; servers time idle sessions out
 MAX_RECIPIENTS = 50  # addresses of one email
 MAX_ALERTMANAGER_URLS = 16  # members of one Alertmanager cluster a channel posts to
 MAX_WORKERS = 32  # threads of one manager's fan-out pool

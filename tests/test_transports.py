@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import smtplib
+import threading
 import time
 from email.message import EmailMessage
 from typing import Any, List
@@ -13,10 +14,11 @@ import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertLevel, AlertMessage
 from kstalerts.channels import EmailChannel
+from kstalerts.limits import MAX_IDLE_CONNECTIONS
 from kstalerts.transports import PartialDeliveryError, ResendTransport, SMTPTransport
 from kstalerts.transports.resend import idempotency_key
 from tests.servers.resend import rate_limited, reply, server_error, validation_error
-from tests.servers.smtp import USERS, ScriptedHandler
+from tests.servers.smtp import USERS, ScriptedHandler, wait_for
 
 PASSWORD = USERS["alerts"]
 SECRET_FORMS = (
@@ -425,6 +427,150 @@ def test_smtp_settings_are_checked(kwargs: Any, error: str) -> None:
     with pytest.raises(AlertConfigurationError) as caught:
         SMTPTransport(**options)
     assert str(caught.value) == error
+
+
+# -- SMTP: one session for many sends ------------------------------------------
+def test_sends_share_one_session(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    ch = channel(transport, [])
+    results = [ch.send(AlertMessage(f"disk {i}")) for i in range(10)]
+    assert [(r.success, r.attempts) for r in results] == [(True, 1)] * 10
+    assert len(server.handler.messages) == 10
+    assert (server.connections, len(server.handler.ehlo), server.handler.quits) == (1, 1, 0)
+    ch.close()
+
+
+def test_starttls_and_auth_happen_once_for_many_sends(smtp_server: Any, smtp_ca: Any) -> None:
+    server = smtp_server(starttls=True, auth=True)
+    transport = SMTPTransport(
+        "127.0.0.1", server.port, username="alerts", password=PASSWORD, ssl_ca_bundle=smtp_ca[1]
+    )
+    for _ in range(5):
+        assert transport.send(make_message(), timeout=5) == "<abc123@example.com>"
+    assert server.handler.tls == [True] * 5
+    assert server.handler.logins == [("PLAIN", "alerts")]
+    assert (server.connections, len(server.handler.ehlo)) == (1, 2)  # EHLO before and after STARTTLS
+    assert PASSWORD not in repr(transport)
+    transport.close()
+
+
+def test_session_dropped_by_the_server_is_replaced(smtp_server: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG, logger="kstalerts")
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    ch = channel(transport, [])
+    assert ch.send(AlertMessage("first")).success
+    server.drop_sessions()  # the server timed the idle session out
+    sleeps: List[float] = []
+    result = channel(transport, sleeps).send(AlertMessage("second"))
+    assert (result.success, result.attempts, sleeps) == (True, 1, [])
+    assert (server.connections, len(server.handler.messages)) == (2, 2)
+    assert "reconnecting" not in caplog.text  # seen to be closed before a command was sent
+    ch.close()
+
+
+def test_session_that_hangs_up_on_mail_is_replaced_within_the_attempt(smtp_server: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG, logger="kstalerts")
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(make_message(), timeout=5)
+    server.handler.mail_hangups = 1  # the session looks alive, then is gone at MAIL
+    sleeps: List[float] = []
+    result = channel(transport, sleeps).send(AlertMessage("second"))
+    assert (result.success, result.attempts, sleeps) == (True, 1, [])
+    assert server.connections == 2
+    assert (len(server.handler.mail_from), len(server.handler.messages)) == (3, 2)
+    assert (
+        f"smtp://127.0.0.1:{server.port} (none): idle session was closed by the server; reconnecting"
+        in caplog.text
+    )
+    transport.close()
+
+
+def test_reused_session_answering_421_to_mail_is_replaced(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(make_message(), timeout=5)
+    server.handler.mail_replies.append("421 4.4.2 idle too long, closing")
+    assert transport.send(make_message(), timeout=5) == "<abc123@example.com>"
+    assert (server.connections, len(server.handler.messages)) == (2, 2)
+    transport.close()
+
+
+def test_failure_after_data_is_not_resent_by_the_transport(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(make_message(), timeout=5)
+    server.handler.data_replies.append("421 4.3.0 shutting down")
+    with pytest.raises(AlertDeliveryError) as caught:
+        transport.send(make_message(), timeout=5)
+    assert str(caught.value) == f"127.0.0.1:{server.port} answered: 421 4.3.0 shutting down"
+    assert (caught.value.retryable, caught.value.status) == (True, 421)
+    assert (server.handler.data_commands, server.connections) == (2, 1)
+    transport.close()
+
+
+def test_deadline_is_per_send_not_per_session(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(make_message(), timeout=1.0)
+    time.sleep(1.05)  # the first send's deadline has passed; the session is still open
+    transport.send(make_message(), timeout=1.0)
+    assert (server.connections, len(server.handler.messages)) == (1, 2)
+    transport.close()
+
+
+def test_idle_and_worn_sessions_are_retired_with_quit(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.max_session_messages = 3
+    for _ in range(7):
+        transport.send(make_message(), timeout=5)
+    assert server.connections == 3  # 3 + 3 + 1 messages
+    assert wait_for(lambda: server.handler.quits == 2)
+    transport.idle_seconds = 0.0
+    transport.send(make_message(), timeout=5)  # the idle session is too old: QUIT, then a new one
+    assert server.connections == 4
+    assert wait_for(lambda: server.handler.quits == 3 and server.closed == 3)
+    transport.close()
+
+
+def test_concurrent_sends_never_share_a_session(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    ch = channel(transport, [])
+    results: List[Any] = []
+
+    def worker(n: int) -> None:
+        for i in range(5):
+            results.append(ch.send(AlertMessage(f"alert {n}-{i}")))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 40 and all(r.success and r.attempts == 1 for r in results)
+    subjects = sorted(str(server.handler.parsed(i)["Subject"]) for i in range(40))
+    assert subjects == sorted(f"[ALERT] [INFO] alert {n}-{i}" for n in range(8) for i in range(5))
+    assert 1 <= server.connections <= 8
+    assert len(transport._idle) <= MAX_IDLE_CONNECTIONS
+    ch.close()
+
+
+def test_close_says_quit_and_closes_idle_sessions(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    ch = channel(transport, [])
+    assert ch.send(AlertMessage("x")).success
+    ch.close()
+    assert wait_for(lambda: server.closed == 1 and server.handler.quits == 1)
+    assert transport._idle == []
+    assert ch.send(AlertMessage("y")).success  # usable after close: a new session
+    assert server.connections == 2
+    transport.close()
+    assert wait_for(lambda: server.closed == 2)
 
 
 # -- Resend ---------------------------------------------------------------------

@@ -11,6 +11,10 @@ DEBUG level; AUTH exchanges (whose base64 lines carry the password) and
 message contents never are, and smtplib's own ``set_debuglevel`` output is
 switched off.
 
+A client can carry several messages: :meth:`DeadlineSMTP.begin` gives it
+the next attempt's deadline, and it records whether that attempt got as far
+as DATA (after which a failure may mean the message was delivered).
+
 This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
 """
@@ -18,6 +22,7 @@ loaded when a mail is sent.
 from __future__ import annotations
 
 import logging
+import select
 import smtplib
 import socket
 import ssl
@@ -68,11 +73,19 @@ class DeadlineSMTP(smtplib.SMTP):
         self._sent_data_command = False
         self._next_is_data = False
         self._name_from_socket = local_hostname is None
+        self.data_started = False  # this attempt sent DATA: do not send the message again
+        self.messages = 0  # messages this session has carried
+        self.idle_since = time.monotonic()
         # A placeholder stops smtplib's getfqdn(), a DNS query that no
         # deadline bounds; open() puts the real name in.
         super().__init__(local_hostname=local_hostname or "localhost", timeout=max(0.001, self._left()))
 
     # -- the deadline -------------------------------------------------------
+    def begin(self, deadline: float) -> None:
+        """Start an attempt on this session: a new deadline, no DATA yet."""
+        self._deadline = deadline
+        self.data_started = False
+
     def _left(self) -> float:
         return self._deadline - time.monotonic()
 
@@ -212,6 +225,33 @@ class DeadlineSMTP(smtplib.SMTP):
         finally:
             self._hide_sends = False
 
+    def dropped(self) -> bool:
+        """An idle session the server closed, or spoke on (a 421 notice)."""
+        sock = self.sock
+        if sock is None or self._buffer:
+            return True
+        try:
+            if getattr(sock, "pending", lambda: 0)():
+                return True
+            if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - Windows
+        except (OSError, ValueError):  # pragma: no cover - a socket closed under us
+            return True
+        return bool(readable)  # pragma: no cover - Windows
+
+    def retire(self, wait: float) -> None:
+        """Say QUIT without waiting for the answer (best effort), then close."""
+        self._deadline = time.monotonic() + wait
+        try:
+            if self.sock is not None:
+                self.send("QUIT\r\n")
+        except (OSError, smtplib.SMTPException):
+            pass
+        self.close()
+
     def quit_quietly(self) -> None:
         """Say QUIT if there is time; the mail is already accepted."""
         try:
@@ -231,6 +271,7 @@ class DeadlineSMTP(smtplib.SMTP):
         else:
             self._trace("send", data.decode("utf-8", "replace").rstrip())
             self._sent_data_command = data.strip().upper() == b"DATA"
+            self.data_started = self.data_started or self._sent_data_command
 
     def _trace(self, what: str, text: str) -> None:
         if _log.isEnabledFor(logging.DEBUG):

@@ -6,7 +6,11 @@ context does not). A server that does not offer STARTTLS gets nothing: not
 the password, not the message. ``security="none"`` is clear text only when
 asked, and even then the password is refused unless
 ``allow_plaintext_auth=True``. One attempt has one deadline that a slow or
-trickling server cannot stretch. SMTP reply codes decide what a failure is:
+trickling server cannot stretch. A session is kept open after a send
+(at most ``MAX_IDLE_CONNECTIONS`` idle ones, each for ``SMTP_IDLE_SECONDS``
+and ``MAX_SMTP_SESSION_MESSAGES`` messages) and reused by the next send,
+never by two at once; a reused session found dead before DATA is replaced
+by a new one within the same attempt. SMTP reply codes decide what a failure is:
 4xx is temporary (retryable), 5xx permanent. The password never appears in
 a repr, an error or a log line, including the base64 lines of AUTH.
 """
@@ -16,17 +20,20 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
-from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..limits import validate
+from ..limits import MAX_IDLE_CONNECTIONS, MAX_SMTP_SESSION_MESSAGES, SMTP_IDLE_SECONDS, validate
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
     import ssl
     from email.message import EmailMessage
+
+    from . import _smtp_client
 
 __all__ = ("SMTPTransport", "SECURITY_MODES")
 
@@ -36,6 +43,7 @@ _log = logging.getLogger("kstalerts.transports.smtp")
 SECURITY_MODES: Dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
 _HOST = re.compile(r"^[^\s\x00-\x1f\x7f/@]+$")
+_QUIT_WAIT = 1.0  # seconds a QUIT to a retired session may take to write
 
 
 class SMTPTransport(MailTransport):
@@ -59,6 +67,9 @@ class SMTPTransport(MailTransport):
     """
 
     kind = "smtp"
+    #: seconds an idle session is kept, and messages one session carries
+    idle_seconds: float = SMTP_IDLE_SECONDS
+    max_session_messages: int = MAX_SMTP_SESSION_MESSAGES
 
     def __init__(
         self,
@@ -120,6 +131,8 @@ class SMTPTransport(MailTransport):
         self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
         self._context: Optional[ssl.SSLContext] = None
+        self._lock = threading.Lock()
+        self._idle: List[_smtp_client.DeadlineSMTP] = []
         if security != "none":
             self._context = self._tls_context()  # a bad CA file is a config error, now
             if not self.ssl_verify:
@@ -135,21 +148,72 @@ class SMTPTransport(MailTransport):
 
     # -- sending --------------------------------------------------------------
     def send(self, message: EmailMessage, *, timeout: float) -> Optional[str]:
-        """Deliver ``message`` in one SMTP session; return its Message-ID.
+        """Deliver ``message`` on an idle session or a new one; return its Message-ID.
 
         Raises :class:`AlertDeliveryError`; :class:`PartialDeliveryError`
         when some recipients were refused and the others got it.
         """
         import smtplib
 
-        from . import _smtp_client
-
         limit = timeout if self.timeout is None else min(timeout, self.timeout)
         sender, recipients = envelope(message)
         if not sender or not recipients:
             raise AlertDeliveryError("the message has no sender or no recipients", retryable=False)
+        deadline = time.monotonic() + limit
+        for attempt in range(2):  # a second go, on a new session, only when a reused one was dead
+            client = self._checkout(deadline) if attempt == 0 else None
+            reused = client is not None
+            try:
+                if client is None:
+                    client = self._new_session(deadline)
+                client.begin(deadline)
+                refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+            except (OSError, smtplib.SMTPException) as exc:
+                data_started = client is not None and client.data_started
+                if client is not None:
+                    client.close()
+                if reused and not data_started and _dead_session(exc) and time.monotonic() < deadline:
+                    _log.debug("%s: idle session was closed by the server; reconnecting", self.describe())
+                    continue
+                raise self._translate(exc, limit) from None
+            except BaseException:
+                if client is not None:
+                    client.close()
+                raise
+            self._checkin(client)
+            break
+        else:  # pragma: no cover - the second go never continues
+            raise AssertionError("unreachable")
+        message_id = message.get("Message-ID")
+        message_id = str(message_id).strip() if message_id is not None else None
+        if refused:
+            secrets = self._secret_forms()
+            raise PartialDeliveryError(
+                {addr: (code, clean_reply(text, secrets=secrets)) for addr, (code, text) in refused.items()},
+                [addr for addr in recipients if addr not in refused],
+                message_id=message_id,
+            )
+        return message_id
+
+    def close(self) -> None:
+        """Say QUIT to the idle sessions and close them; the transport stays usable."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for client in idle:
+            client.retire(_QUIT_WAIT)
+
+    def __del__(self) -> None:
+        # A transport dropped without close() must not leave sockets to the GC.
+        for client in getattr(self, "_idle", ()):
+            client.close()
+
+    # -- sessions -------------------------------------------------------------
+    def _new_session(self, deadline: float) -> _smtp_client.DeadlineSMTP:
+        """Connect, greet, upgrade to TLS and log in, all before ``deadline``."""
+        from . import _smtp_client
+
         client = _smtp_client.DeadlineSMTP(
-            time.monotonic() + limit,
+            deadline,
             local_hostname=self.local_hostname,
             tls_context=self._tls_context() if self.security == "ssl" else None,
             secrets=self._secret_forms(),
@@ -162,22 +226,34 @@ class SMTPTransport(MailTransport):
                 client.ehlo()
             if self.username is not None and self._password is not None:
                 client.login(self.username, self._password.reveal())
-            refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
-            client.quit_quietly()
-        except (OSError, smtplib.SMTPException) as exc:
-            raise self._translate(exc, limit) from None
-        finally:
+        except BaseException:
             client.close()
-        message_id = message.get("Message-ID")
-        message_id = str(message_id).strip() if message_id is not None else None
-        if refused:
-            secrets = self._secret_forms()
-            raise PartialDeliveryError(
-                {addr: (code, clean_reply(text, secrets=secrets)) for addr, (code, text) in refused.items()},
-                [addr for addr in recipients if addr not in refused],
-                message_id=message_id,
-            )
-        return message_id
+            raise
+        return client
+
+    def _checkout(self, deadline: float) -> Optional[_smtp_client.DeadlineSMTP]:
+        """An idle session that is still fresh and quiet, or None."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                client = self._idle.pop()
+            if time.monotonic() - client.idle_since > self.idle_seconds:
+                client.retire(max(0.001, min(_QUIT_WAIT, deadline - time.monotonic())))
+            elif client.dropped():
+                client.close()
+            else:
+                return client
+
+    def _checkin(self, client: _smtp_client.DeadlineSMTP) -> None:
+        client.messages += 1
+        client.idle_since = time.monotonic()
+        if client.messages < self.max_session_messages:
+            with self._lock:
+                if len(self._idle) < MAX_IDLE_CONNECTIONS:
+                    self._idle.append(client)
+                    return
+        client.retire(_QUIT_WAIT)
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._context is None:
@@ -267,6 +343,20 @@ class SMTPTransport(MailTransport):
             return AlertDeliveryError(f"cannot resolve {self.host}: {exc.strerror}", retryable=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         return AlertDeliveryError(f"{where}: network error: {reason}", retryable=True)
+
+
+def _dead_session(exc: BaseException) -> bool:
+    """A failure that says a reused session was already gone (nothing sent)."""
+    import smtplib
+    import socket
+
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code == 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, OSError) and not isinstance(exc, socket.timeout)
 
 
 def _temporary(code: int) -> bool:

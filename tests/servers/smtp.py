@@ -7,8 +7,11 @@ by ``trustme``), ``implicit_tls=True`` (TLS from the first byte),
 ``auth=True`` (AUTH LOGIN/PLAIN against :data:`USERS`; ``mechanisms``
 limits them), ``auth_require_tls``, and a :class:`ScriptedHandler` whose
 queued replies make MAIL or DATA answer 421/451/550 before succeeding and
-whose ``refuse`` set rejects some recipients. Everything the server saw
-(MAIL, RCPT, DATA, AUTH) is recorded on the handler.
+whose ``refuse`` set rejects some recipients; ``mail_hangups`` makes the
+next MAIL commands hang up without an answer. Everything the server saw
+(MAIL, RCPT, DATA, AUTH, QUIT) is recorded on the handler; the server counts
+the connections it accepted and closed, and ``drop_sessions()`` hangs up on
+every open one (as a server timing out idle sessions does).
 
 ``script_server`` is a raw TCP peer that plays a list of replies, a byte
 at a time if asked, for the deadline and protocol-error tests.
@@ -45,6 +48,8 @@ class ScriptedHandler:
         self.data_commands = 0
         self.logins: List[Tuple[str, str]] = []
         self.ehlo: List[str] = []
+        self.quits = 0
+        self.mail_hangups = 0
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: List[str]
@@ -57,6 +62,10 @@ class ScriptedHandler:
         self, server: Any, session: Any, envelope: Any, address: str, options: List[str]
     ) -> str:
         self.mail_from.append(address)
+        if self.mail_hangups > 0:  # gone without a word: the client reads EOF
+            self.mail_hangups -= 1
+            server.transport.close()
+            return "421 closing"
         if self.mail_replies:
             return self.mail_replies.pop(0)
         envelope.mail_from = address
@@ -80,6 +89,10 @@ class ScriptedHandler:
         self.tls.append(bool(server.transport.get_extra_info("sslcontext") or server._tls_protocol))
         return "250 2.0.0 Ok: queued"
 
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 Bye"
+
     # -- helpers for tests ----------------------------------------------------
     def parsed(self, index: int = -1) -> EmailMessage:
         """A received message, parsed back with email.policy.default."""
@@ -99,8 +112,23 @@ class _Authenticator:
         return AuthResult(success=USERS.get(user) == password, handled=False)
 
 
+class _CountedSMTP(SMTP):
+    """aiosmtpd's protocol, telling its server when the connection ends."""
+
+    def __init__(self, owner: SMTPServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def connection_lost(self, error: Optional[Exception]) -> None:
+        self._owner.closed += 1
+        if self in self._owner.sessions:
+            self._owner.sessions.remove(self)
+        super().connection_lost(error)
+
+
 class SMTPServer:
-    """One aiosmtpd server in a thread; ``port``, ``handler``, ``stop()``."""
+    """One aiosmtpd server in a thread; ``port``, ``handler``, ``stop()``;
+    ``connections`` accepted and ``closed`` so far, ``drop_sessions()``."""
 
     def __init__(self, handler: ScriptedHandler, *, server_ssl: Any = None, **smtp_kwargs: Any) -> None:
         self.handler = handler
@@ -108,9 +136,15 @@ class SMTPServer:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._server: Optional[asyncio.AbstractServer] = None
+        self.connections = 0
+        self.closed = 0
+        self.sessions: List[SMTP] = []
 
         def factory() -> SMTP:
-            return SMTP(handler, hostname="test.localhost", loop=self._loop, **smtp_kwargs)
+            self.connections += 1
+            protocol = _CountedSMTP(self, handler, hostname="test.localhost", loop=self._loop, **smtp_kwargs)
+            self.sessions.append(protocol)
+            return protocol
 
         async def start() -> None:
             self._server = await self._loop.create_server(factory, self.host, 0, ssl=server_ssl)
@@ -121,10 +155,24 @@ class SMTPServer:
         assert self._server is not None
         self.port: int = self._server.sockets[0].getsockname()[1]
 
+    def drop_sessions(self) -> None:
+        """Hang up on every open session, and wait until they are gone."""
+
+        async def drop() -> None:
+            for protocol in list(self.sessions):
+                if protocol.transport is not None:
+                    protocol.transport.close()
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(5)
+        assert wait_for(lambda: not self.sessions)
+
     def stop(self) -> None:
         async def shutdown() -> None:
             assert self._server is not None
             self._server.close()
+            for protocol in list(self.sessions):  # a client may keep its session open;
+                if protocol.transport is not None:  # 3.12+ wait_closed() waits for it
+                    protocol.transport.close()
             await self._server.wait_closed()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
