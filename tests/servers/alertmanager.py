@@ -26,6 +26,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
+from tests.servers._require import unavailable
+
 __all__ = ("AlertmanagerProcess", "AM_USER", "AM_PASSWORD")
 
 AM_USER = "kstalerts"
@@ -196,8 +198,7 @@ def alertmanager_binary() -> str:
             "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager;"
             " .ci/run installs it); Alertmanager server tests skipped"
         )
-        print(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     return binary
 
 

@@ -19,6 +19,8 @@ from typing import Callable, Iterator, List
 
 import pytest
 
+from tests.servers._require import unavailable
+
 
 @dataclass
 class TinyProxy:
@@ -73,8 +75,7 @@ def _start(directory: pathlib.Path, connect_ports: tuple) -> TinyProxy:
         (p for p in ("/usr/bin/tinyproxy", "/usr/sbin/tinyproxy") if pathlib.Path(p).exists()), None
     )
     if binary is None:
-        print("SKIP reason: tinyproxy is not installed (apt-get install tinyproxy)")
-        pytest.skip("tinyproxy is not installed (apt-get install tinyproxy)")
+        unavailable("tinyproxy is not installed (apt-get install tinyproxy)")
     errors = []
     for attempt in range(3):
         port = _free_port()
@@ -107,8 +108,7 @@ def _start(directory: pathlib.Path, connect_ports: tuple) -> TinyProxy:
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
         errors.append(f"exit {process.returncode}: {stderr.strip()[-300:]} {proxy.log()[-300:]}")
     reason = "tinyproxy could not be started: " + " | ".join(errors)
-    print("SKIP reason:", reason)
-    pytest.skip(reason)
+    unavailable(reason)
 
 
 @pytest.fixture
