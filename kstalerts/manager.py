@@ -201,6 +201,8 @@ class AlertManager:
             for entry in self._targets(channel)
             if alert.level >= entry.min_level
         ]
+        if self._closed:
+            raise AlertConfigurationError("this AlertManager is closed")
         if not jobs:
             return []
         if len(jobs) == 1:

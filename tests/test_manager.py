@@ -201,6 +201,8 @@ def test_close_releases_and_refuses_more_fan_out() -> None:
     manager.close()
     with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
         manager.send(CRIT)
+    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
+        manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
 
 
 def test_close_survives_a_channel_that_fails_to_close(caplog: pytest.LogCaptureFixture) -> None:
