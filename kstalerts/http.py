@@ -66,6 +66,16 @@ class HTTPResponse:
         """The body decoded as UTF-8, undecodable bytes replaced."""
         return self.body.decode("utf-8", "replace")
 
+    def json(self) -> Any:
+        """The body decoded as JSON, or ``None`` when it is not JSON (services
+        answer errors in HTML or plain text as often as in JSON)."""
+        import json
+
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+
 
 @dataclass(frozen=True)
 class _Endpoint:

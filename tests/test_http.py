@@ -531,3 +531,15 @@ def test_a_proxy_refusing_the_tunnel(
     assert str(error) == "the proxy refused the tunnel: 403 Access violation"
     assert not error.retryable
     assert slack_tls_server.requests == []
+
+
+def test_response_json_decodes_or_gives_none() -> None:
+    from kstalerts.http import HTTPResponse
+
+    def response(body: bytes) -> HTTPResponse:
+        return HTTPResponse(200, {}, body)
+
+    assert response(b'{"ok": true, "id": "x"}').json() == {"ok": True, "id": "x"}
+    assert response(b"<html>Bad Gateway</html>").json() is None
+    assert response(b"\xff\xfe").json() is None
+    assert response(b"").json() is None

@@ -32,7 +32,6 @@ __all__ = (
     "config_str",
     "encode_json",
     "iso_time",
-    "json_or_none",
     "make_client",
     "resolve_secret",
     "retry_after_header",
@@ -110,14 +109,6 @@ def check_service_url(
             key=key,
         )
     return url
-
-
-def json_or_none(body: bytes) -> Any:
-    """The decoded JSON of a response body, or ``None`` when it is not JSON."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
 
 
 def service_text(

@@ -52,7 +52,6 @@ from ._jsonhttp import (
     config_str,
     encode_json,
     iso_time,
-    json_or_none,
     make_client,
     resolve_secret,
     service_text,
@@ -264,7 +263,7 @@ class AlertmanagerChannel(AlertChannel):
             return exc
         if 200 <= response.status < 300:
             return None
-        decoded = json_or_none(response.body)  # a JSON string, or {"code": .., "message": ..}
+        decoded = response.json()  # a JSON string, or {"code": .., "message": ..}
         if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
             decoded = decoded["message"]
         detail = decoded if isinstance(decoded, str) else response.body

@@ -36,7 +36,6 @@ from ._jsonhttp import (
     config_str,
     encode_json,
     iso_time,
-    json_or_none,
     make_client,
     resolve_secret,
     service_text,
@@ -162,7 +161,7 @@ class DiscordChannel(AlertChannel):
             timeout -= wait
         response = self._client.post(body, headers={"Content-Type": "application/json"}, timeout=timeout)
         self._note_bucket(response)
-        answer = json_or_none(response.body)
+        answer = response.json()
         if 200 <= response.status < 300:
             if isinstance(answer, dict) and isinstance(answer.get("id"), str):
                 return str(answer["id"])
@@ -175,7 +174,7 @@ class DiscordChannel(AlertChannel):
             return
         reset_after = _seconds(response.headers.get("x-ratelimit-reset-after"))
         if response.status == 429:
-            reset_after = _seconds(_field(json_or_none(response.body), "retry_after")) or reset_after
+            reset_after = _seconds(_field(response.json(), "retry_after")) or reset_after
         if reset_after is not None:
             reset_after = min(reset_after, self.retry.max_retry_after)  # the policy caps every wait
             with self._lock:

@@ -33,7 +33,6 @@ from ._jsonhttp import (
     config_str,
     encode_json,
     iso_time,
-    json_or_none,
     make_client,
     resolve_secret,
     service_text,
@@ -194,7 +193,7 @@ class PagerDutyChannel(AlertChannel):
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             timeout=timeout,
         )
-        answer = json_or_none(response.body)
+        answer = response.json()
         if 200 <= response.status < 300:
             if isinstance(answer, dict) and isinstance(answer.get("dedup_key"), str):
                 return str(answer["dedup_key"])

@@ -35,7 +35,6 @@ from ._jsonhttp import (
     channel_options,
     config_bool,
     config_str,
-    json_or_none,
     resolve_secret,
     service_text,
     status_error,
@@ -210,7 +209,7 @@ class SlackChannel(AlertChannel):
         status = response.status
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
-            data = json_or_none(response.body)
+            data = response.json()
             if said == "ok" or (isinstance(data, dict) and data.get("ok") is True):
                 return  # workflow webhooks answer {"ok": true}
             raise AlertDeliveryError(

@@ -29,7 +29,6 @@ from ._jsonhttp import (
     config_bool,
     encode_json,
     iso_time,
-    json_or_none,
     make_client,
     resolve_secret,
     service_text,
@@ -143,7 +142,7 @@ class TeamsChannel(AlertChannel):
                 return None
             shown = service_text(text.split(" with ContextId")[0], hide=hide)
             raise _hidden_error(int(failed.group(1)), shown)
-        answer = json_or_none(response.body)
+        answer = response.json()
         detail: Union[str, bytes] = response.body
         if isinstance(answer, dict) and isinstance(answer.get("error"), dict):  # a workflow's error
             detail = str(answer["error"].get("message") or answer["error"].get("code") or "")

@@ -28,7 +28,6 @@ from ._jsonhttp import (
     TRANSPORT_KEYS,
     channel_options,
     config_str,
-    json_or_none,
     resolve_secret,
     service_text,
     status_error,
@@ -152,7 +151,7 @@ class WebhookChannel(AlertChannel):
         )
         if not 200 <= response.status < 300:
             raise status_error("Webhook", response, service_text(response.body, hide=secret_parts(self.url)))
-        data = json_or_none(response.body)
+        data = response.json()
         if (
             isinstance(data, dict)
             and isinstance(data.get("id"), (str, int))

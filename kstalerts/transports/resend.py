@@ -120,7 +120,7 @@ class ResendTransport(MailTransport):
         }
         response = self._client.post(body, headers=headers, timeout=limit)
         status = response.status
-        data = _json(response.body)
+        data = response.json()
         if 200 <= status < 300:
             email_id = data.get("id") if isinstance(data, dict) else None
             return clean_reply(email_id)[:_MAX_ID_CHARS] if isinstance(email_id, str) and email_id else None
@@ -165,13 +165,6 @@ def _addresses(message: EmailMessage, header: str) -> List[str]:
         for name, addr in getaddresses([str(v) for v in message.get_all(header, [])])
         if addr
     ]
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
 
 
 def _check_base_url(url: str) -> str:
