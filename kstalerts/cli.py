@@ -116,7 +116,13 @@ def _read_body(value: str, stdin: TextIO) -> str:
     if value != "-":
         return value
     # Read one character more than an alert keeps, so the cut marker shows.
-    return stdin.read(MAX_BODY_CHARS + 1).rstrip("\n")
+    # Bytes, when there are bytes: a log piped in need not be valid UTF-8,
+    # and its bad bytes become U+FFFD instead of losing the alert.
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:
+        return stdin.read(MAX_BODY_CHARS + 1).rstrip("\n")
+    raw: bytes = buffer.read(4 * (MAX_BODY_CHARS + 1))
+    return raw.decode("utf-8", "replace")[: MAX_BODY_CHARS + 1].rstrip("\n")
 
 
 def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -9,6 +9,7 @@ Nothing here formats for a particular service: that is each channel's job.
 from __future__ import annotations
 
 import enum
+import re
 import time
 import types
 from dataclasses import dataclass, field
@@ -62,8 +63,31 @@ def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     for name, value in labels.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise AlertConfigurationError(f"label {name!r}: labels map strings to strings")
-        checked[name] = value
+        checked[_valid_text(name)] = _valid_text(value)
     return types.MappingProxyType(checked)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+
+def _valid_text(text: str) -> str:
+    """``text`` as valid Unicode: undecodable bytes become U+FFFD.
+
+    Text from outside (stdin, argv, file names from :func:`os.fsdecode`)
+    can carry lone surrogates, which no channel can encode. Bytes smuggled
+    in by ``surrogateescape`` are decoded again as UTF-8, so a valid
+    sequence split that way comes back whole; anything else is replaced.
+
+    >>> _valid_text("caf\\udcc3\\udca9 \\udcff \\ud800") == "café \\ufffd \\ufffd"
+    True
+    """
+    if not _SURROGATE.search(text):
+        return text
+    text = _ESCAPED_BYTES.sub(
+        lambda m: m.group().encode("utf-8", "surrogateescape").decode("utf-8", "replace"), text
+    )
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -107,8 +131,8 @@ class AlertMessage:
             )
         if self.dedup_key is not None and not isinstance(self.dedup_key, str):
             raise AlertConfigurationError("dedup_key must be a string")
-        object.__setattr__(self, "title", _truncate(self.title, MAX_TITLE_CHARS))
-        object.__setattr__(self, "body", _truncate(self.body, MAX_BODY_CHARS))
+        object.__setattr__(self, "title", _truncate(_valid_text(self.title), MAX_TITLE_CHARS))
+        object.__setattr__(self, "body", _truncate(_valid_text(self.body), MAX_BODY_CHARS))
         object.__setattr__(self, "labels", _frozen_labels(self.labels))
 
     @property

@@ -192,6 +192,22 @@ def test_body_from_stdin(tmp_path: Path, loopback_http: HTTPSink) -> None:
     assert loopback_http.posts[0].payload["attachments"][0]["text"] == "line 1\nline 2"
 
 
+def test_body_and_title_that_are_not_utf8(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    """``printf 'x \\xff' | kstalerts send --body -``: delivered, the bad byte replaced."""
+    config = write_config(tmp_path, loopback_http)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LC_ALL="C.UTF-8")
+    title = os.fsdecode(b"job \xfe failed")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kstalerts", "send", "--title", title, "--body", "-", "--config", str(config)],
+        cwd=ROOT, env=env, input=b"x \xff\nline \xc3\xa9\n", stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    attachment = loopback_http.posts[0].payload["attachments"][0]
+    assert attachment["text"] == "x \ufffd\nline \u00e9"
+    assert "job \ufffd failed" in json.dumps(loopback_http.posts[0].payload, ensure_ascii=False)
+
+
 def test_json_output_parses_back(tmp_path: Path, loopback_http: HTTPSink) -> None:
     config = write_config(tmp_path, loopback_http)
     result = cli("send", "--title", "Disk 91%", "--level", "warning", "--json", "--config", str(config))

@@ -73,6 +73,46 @@ def test_title_cannot_inject_a_header(smtp_server: Any) -> None:
     )
 
 
+ENCODED_CRLF = "=?utf-8?q?x=0D=0ABcc:_evil@example.com?="
+
+
+@pytest.mark.parametrize(
+    "title, prefix",
+    [
+        (ENCODED_CRLF, "[ALERT]"),
+        ("disk " + ENCODED_CRLF + " full", "[ALERT]"),
+        ("=?utf-8?b?eA0KUmVwbHktVG86IGFAZXZpbC5vcmcNCg0KZm9yZ2VkIGJvZHk=?=", "[ALERT]"),
+        ("plain", "=?utf-8?q?p=0D=0AReply-To:_x@evil.org?="),
+    ],
+)
+def test_an_encoded_word_arrives_as_text(smtp_server: Any, title: str, prefix: str) -> None:
+    """An RFC 2047 encoded CR LF in a title or prefix never becomes a header."""
+    server = smtp_server()
+    channel = make_channel(server.port, subject_prefix=prefix)
+    result = channel.send(AlertMessage(title, "the real body", AlertLevel.CRITICAL))
+    assert result.success, result.error
+    received = server.handler.parsed()
+    assert received["Subject"] == f"{prefix} [CRITICAL] {title}"
+    assert received["Bcc"] is None and received["Reply-To"] is None
+    assert "Level: CRITICAL" in received.get_content()
+    assert server.handler.messages[0][1] == ["oncall@example.com", "ops@example.com", "dba@example.com"]
+    assert len(received.keys()) == 10
+
+
+def test_undecodable_text_is_delivered_with_replacements(smtp_server: Any) -> None:
+    """Lone surrogates (``os.fsdecode`` of a non-UTF-8 name) reach the mail as U+FFFD."""
+    server = smtp_server()
+    alert = AlertMessage("file x\udcff.log", "body \udcc3\udca9 \ud800 end", AlertLevel.WARNING,
+                         labels={"path": "/tmp/\udcff"})
+    result = make_channel(server.port).send(alert)
+    assert result.success, result.error
+    received = server.handler.parsed()
+    assert received["Subject"] == "[ALERT] [WARNING] file x\ufffd.log"
+    body = received.get_content()
+    assert "body \u00e9 \ufffd end" in body  # surrogate-escaped UTF-8 comes back whole
+    assert "path: /tmp/\ufffd" in body
+
+
 @pytest.mark.parametrize(
     "title", ["a\nBcc: e@x.org", "a\rBcc: e@x.org", "a\x00Bcc: e@x.org", "a\u2028Bcc: e@x.org"]
 )

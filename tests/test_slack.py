@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import socket
 import threading
 import time
@@ -82,6 +83,16 @@ def test_manager_fan_out_reuses_the_connection(slack_server: SlackServer) -> Non
 
 
 # -- the payload ----------------------------------------------------------------
+def test_undecodable_text_is_delivered_with_replacements(slack_server: SlackServer) -> None:
+    """A title or body holding lone surrogates is sent, the bad bytes as U+FFFD."""
+    alert = AlertMessage(os.fsdecode(b"backup \xff.tar"), "x \udcff \ud83d", AlertLevel.CRITICAL)
+    result = slack(slack_server).send(alert)
+    assert result.success, result.error
+    attachment = slack_server.requests[0].json()["attachments"][0]
+    assert attachment["title"].endswith("backup \ufffd.tar")
+    assert attachment["text"] == "x \ufffd \ufffd"
+
+
 def test_payload_shape(slack_server: SlackServer) -> None:
     alert = AlertMessage("Disk full", "/var is at 97%", AlertLevel.WARNING)
     assert slack(slack_server, username="ops-bot", icon_emoji=":fire:").send(alert).success

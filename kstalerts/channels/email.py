@@ -45,6 +45,7 @@ __all__ = ("EmailChannel", "parse_address")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]+")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # str.isascii is 3.7+
 _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
 
@@ -136,7 +137,7 @@ class EmailChannel(AlertChannel):
         from email.message import EmailMessage
 
         message = EmailMessage(policy=email.policy.default)
-        message["Subject"] = self.build_subject(alert)
+        message["Subject"] = _inert_header("Subject", self.build_subject(alert))
         message["From"] = self.sender
         message["To"] = self.recipients
         message["Date"] = email.utils.formatdate(alert.created_at, usegmt=True)
@@ -144,7 +145,7 @@ class EmailChannel(AlertChannel):
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         message["X-Alert-Level"] = alert.level.name
         body = self.build_body(alert)
-        cte = None if body.isascii() and max(map(len, body.splitlines())) <= 78 else "quoted-printable"
+        cte = None if not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78 else "quoted-printable"
         message.set_content(body, charset="utf-8", cte=cte)
         return message
 
@@ -280,6 +281,50 @@ def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple[Address, ...]:
 
 def _one_line(text: str) -> str:
     return _CONTROL.sub(" ", text)
+
+
+class _EncodedHeader(str):
+    """A header value the email package stores and writes as it is.
+
+    The header parser of :data:`email.policy.default` decodes RFC 2047
+    encoded words, so a title holding ``=?utf-8?q?x=0D=0ABcc:...?=`` would
+    come out as a second header line. An object with ``name`` and ``fold``
+    bypasses that parser (the policy's documented hook for header objects):
+    the text is written as base64 encoded words that a reader decodes back
+    to exactly the text, encoded words included, as plain characters.
+    """
+
+    name: str
+
+    def fold(self, *, policy: Any) -> str:
+        import base64
+
+        words, chunk, size = [], [], 0
+        for char in str(self):
+            width = len(char.encode("utf-8"))
+            if size + width > _WORD_BYTES and chunk:
+                words.append("".join(chunk))
+                chunk, size = [], 0
+            chunk.append(char)
+            size += width
+        words.append("".join(chunk))
+        encoded = [
+            "=?utf-8?b?" + base64.b64encode(word.encode("utf-8")).decode("ascii") + "?=" for word in words
+        ]
+        linesep: str = policy.linesep
+        return f"{self.name}: " + (linesep + " ").join(encoded) + linesep
+
+
+_WORD_BYTES = 45  # 60 base64 characters: an encoded word stays under 75 (RFC 2047)
+
+
+def _inert_header(name: str, text: str) -> str:
+    """``text`` (already one line) as a value that cannot add header structure."""
+    if not _NON_ASCII.search(text) and "=?" not in text:
+        return text
+    value = _EncodedHeader(text)
+    value.name = name
+    return value
 
 
 def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
