@@ -94,7 +94,7 @@ def _setup_send(subparsers: Any) -> None:
         "--level",
         default="critical",
         type=_level,
-        help="info, warning or critical (default: critical)",
+        help="info, success, warning or critical (default: critical)",
     )
     parser.add_argument("--channel", metavar="KEY", help="send to this channel only (key, alias or name)")
     _add_config_options(parser)

@@ -22,17 +22,25 @@ __all__ = ("AlertLevel", "AlertMessage", "AlertResult")
 
 
 class AlertLevel(enum.IntEnum):
-    """How urgent an alert is; ordered ``INFO < WARNING < CRITICAL``.
+    """How urgent an alert is: ``INFO < SUCCESS < WARNING < CRITICAL``.
+
+    The values are kstlib's (10, 11, 20, 30), so code that stores or
+    compares ``int(level)`` keeps working after a move from kstlib.
+    ``SUCCESS`` is a positive confirmation (a job done, a service back):
+    it passes an ``INFO`` floor but not a ``WARNING`` one.
 
     >>> AlertLevel.parse("Warning") is AlertLevel.WARNING
     True
-    >>> AlertLevel.INFO < AlertLevel.CRITICAL
+    >>> [int(level) for level in AlertLevel]
+    [10, 11, 20, 30]
+    >>> AlertLevel.INFO < AlertLevel.SUCCESS < AlertLevel.WARNING
     True
     """
 
-    INFO = 1
-    WARNING = 2
-    CRITICAL = 3
+    INFO = 10
+    SUCCESS = 11
+    WARNING = 20
+    CRITICAL = 30
 
     @classmethod
     def parse(cls, value: Union[AlertLevel, str]) -> AlertLevel:
@@ -52,6 +60,32 @@ class AlertLevel(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name
+
+
+#: Level values kstalerts wrote before it took kstlib's numbering.
+_LEGACY_VALUES = {1: AlertLevel.INFO, 2: AlertLevel.WARNING, 3: AlertLevel.CRITICAL}
+
+
+def stored_level(value: Any) -> AlertLevel:
+    """The level a stored record names: a name, a value, or an old value.
+
+    Spool entries and state files name a level (``"WARNING"``); a number is
+    read as a level's value (``20``), and the values 1, 2 and 3 written
+    before kstalerts took kstlib's numbering as ``INFO``, ``WARNING`` and
+    ``CRITICAL``. Anything else raises :class:`AlertConfigurationError`.
+
+    >>> stored_level(2) is stored_level(20) is stored_level("warning") is AlertLevel.WARNING
+    True
+    """
+    if isinstance(value, int) and not isinstance(value, (bool, AlertLevel)):
+        level = _LEGACY_VALUES.get(value)
+        if level is not None:
+            return level
+        try:
+            return AlertLevel(value)
+        except ValueError:
+            pass
+    return AlertLevel.parse(value)
 
 
 def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
@@ -168,7 +202,7 @@ class AlertMessage:
         return cls(
             title=data["title"],
             body=data.get("body", ""),
-            level=AlertLevel.parse(data.get("level", "info")),
+            level=stored_level(data.get("level", "info")),
             timestamp=bool(data.get("timestamp", False)),
             labels=data.get("labels") or {},
             dedup_key=data.get("dedup_key"),

@@ -19,7 +19,9 @@ Rules:
   renamed into place, and the folder fsynced: a crash at any point leaves a
   whole entry or none. A temporary file a crash left behind is finished by
   the next flush if it is whole, else moved to ``dead/``.
-- Names sort by time, so a flush goes oldest first.
+- Names sort by time, so a flush goes oldest first. The level in a name is
+  its value (10 to 30); a name written before kstalerts took kstlib's
+  numbering carries 1, 2 or 3 and is read as INFO, WARNING or CRITICAL.
 - A flush claims each entry with a non-blocking ``flock`` before sending it,
   and checks that the name still points at the file it locked, so two
   flushes (threads or processes) never deliver one entry twice. The kernel
@@ -51,7 +53,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
-from .models import AlertMessage, AlertResult
+from .models import AlertMessage, AlertResult, stored_level
 
 __all__ = ("Spool", "SpoolEntry", "FlushReport", "DEFAULT_MAX_AGE")
 
@@ -61,7 +63,7 @@ _log = logging.getLogger("kstalerts.spool")
 DEFAULT_MAX_AGE = 7 * 86400.0
 
 _FORMAT = 1
-_NAME = re.compile(r"^(\d{20})-([1-9])-([0-9a-f]{16})\.json$")
+_NAME = re.compile(r"^(\d{20})-([1-9][0-9]?)-([0-9a-f]{16})\.json$")
 _TMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
 _DEAD = "dead"
@@ -548,7 +550,10 @@ class Spool:
 
 def _eviction_order(name: str) -> Tuple[int, str]:
     match = _NAME.match(name)
-    level = int(match.group(2)) if match else 0
+    try:  # names written before kstlib's numbering carry 1, 2 or 3
+        level = int(stored_level(int(match.group(2)))) if match else 0
+    except AlertConfigurationError:
+        level = 0
     return level, name
 
 

@@ -73,7 +73,7 @@ def test_payload_has_labels_annotations_times_and_generator_url() -> None:
 def test_severity_follows_the_level_and_an_empty_body_has_no_description() -> None:
     ch = AlertmanagerChannel("http://am.example:9093")
     severities = [ch.build_labels(AlertMessage("x", level=level))["severity"] for level in AlertLevel]
-    assert severities == ["info", "warning", "critical"]
+    assert severities == ["info", "info", "warning", "critical"]
     assert ch.build_alert(AlertMessage("x"))["annotations"] == {"summary": "x"}
 
 
@@ -276,7 +276,12 @@ def test_each_level_reads_back_with_its_severity(alertmanager: AlertmanagerProce
     for level in AlertLevel:
         assert ch.send(AlertMessage(f"{group}-{level.name}", level=level)).success
     stored = {a["labels"]["alertname"]: a["labels"]["severity"] for a in alertmanager.alerts(group=group)}
-    assert stored == {f"{group}-INFO": "info", f"{group}-WARNING": "warning", f"{group}-CRITICAL": "critical"}
+    assert stored == {
+        f"{group}-INFO": "info",
+        f"{group}-SUCCESS": "info",
+        f"{group}-WARNING": "warning",
+        f"{group}-CRITICAL": "critical",
+    }
 
 
 def test_resolve_ends_the_alert(alertmanager: AlertmanagerProcess) -> None:

@@ -145,6 +145,12 @@ def test_console_channel_writes_a_block() -> None:
     assert stream.getvalue() == "[WARNING] Disk full\n/var at 97%\n"
 
 
+def test_console_channel_shows_success() -> None:
+    stream = io.StringIO()
+    assert ConsoleChannel(stream).send(AlertMessage("job done", level=AlertLevel.SUCCESS)).success
+    assert stream.getvalue() == "[SUCCESS] job done\n\n"
+
+
 def test_console_from_config() -> None:
     channel = ConsoleChannel.from_config({"stream": "stdout", "name": "out", "timeout": 3})
     assert channel.name == "out" and channel.timeout == 3.0

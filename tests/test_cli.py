@@ -87,7 +87,7 @@ def test_usage_errors_exit_2() -> None:
     assert "the following arguments are required: --title" in missing_title.err
     bad_level = cli("send", "--title", "t", "--level", "urgent")
     assert bad_level.code == 2
-    assert "unknown alert level 'urgent'; expected one of: info, warning, critical" in bad_level.err
+    assert "unknown alert level 'urgent'; expected one of: info, success, warning, critical" in bad_level.err
     assert cli("frobnicate").code == 2
 
 
@@ -252,6 +252,22 @@ def test_no_channel_takes_the_level_exits_1(tmp_path: Path, loopback_http: HTTPS
     assert dry.code == 1
     assert "--- ops: skipped, takes WARNING and above" in dry.out
     assert loopback_http.posts == []
+
+
+def test_level_success_goes_to_the_info_floor_only(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    with HTTPSink() as info_sink:
+        extra = (
+            "    info:\n"
+            "      type: slack\n"
+            f"      webhook_url: {info_sink.url}\n"
+            "      allow_custom_url: true\n"
+        )
+        config = write_config(tmp_path, loopback_http, extra=extra)
+        result = cli("send", "--title", "backup done", "--level", "success", "--config", str(config))
+        assert result == Run(0, "info: delivered (1 attempt(s))\n", "")
+        [post] = info_sink.posts
+        assert post.payload["text"].startswith(":white_check_mark: [SUCCESS] backup done")
+    assert loopback_http.posts == []  # ops takes WARNING and above
 
 
 def test_unknown_channel_exits_2(tmp_path: Path, loopback_http: HTTPSink) -> None:

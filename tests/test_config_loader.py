@@ -435,7 +435,7 @@ def test_file_values_beyond_limits_are_clamped_naming_file_line_key(
         (
             "alerts:\n  channels:\n    ops:\n      type: console\n      min_level: loud\n",
             "5: alerts.channels.ops.min_level: unknown alert level 'loud';"
-            " expected one of: info, warning, critical",
+            " expected one of: info, success, warning, critical",
         ),
         (
             "alerts:\n  channels:\n    ops:\n      type: console\n      throttle: {burts: 1}\n",

@@ -57,6 +57,7 @@ def test_colour_follows_the_level() -> None:
     ch = DiscordChannel(HOOK)
     assert [ch.build_embed(AlertMessage("x", level=lv))["color"] for lv in AlertLevel] == [
         0x3498DB,
+        0x2ECC71,
         0xF39C12,
         0xE74C3C,
     ]

@@ -128,6 +128,13 @@ def test_subject_prefix_and_timestamp() -> None:
     assert make_channel(25, subject_prefix="").build_subject(AlertMessage("x")) == "[INFO] x"
 
 
+def test_a_success_alert_is_tagged_success() -> None:
+    alert = AlertMessage("backup done", level=AlertLevel.SUCCESS)
+    channel = make_channel(25)
+    assert channel.build_subject(alert) == "[ALERT] [SUCCESS] backup done"
+    assert channel.build_message(alert)["X-Alert-Level"] == "SUCCESS"
+
+
 def test_body_keeps_lines_and_labels() -> None:
     alert = AlertMessage("t", "one\r\ntwo\x00three", labels={"host": "db1", "env": "prod"}, created_at=0.0)
     body = make_channel(25).build_body(alert)

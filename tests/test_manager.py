@@ -59,6 +59,24 @@ def test_an_alert_below_every_level_gives_no_result() -> None:
     assert seen == []
 
 
+def test_success_reaches_an_info_floor_not_a_warning_floor_over_loopback() -> None:
+    from kstalerts._loopback import HTTPSink
+    from kstalerts.channels import SlackChannel
+
+    with HTTPSink() as info_sink, HTTPSink() as warning_sink, AlertManager() as manager:
+        for key, sink, floor in (("info", info_sink, "info"), ("warn", warning_sink, "warning")):
+            slack = SlackChannel(sink.url, allow_custom_url=True, max_retries=0, timeout=5)
+            manager.add_channel(slack, key=key, min_level=floor)
+        results = manager.send(AlertMessage("backup done", "3.1 GB", AlertLevel.SUCCESS))
+        assert [(r.channel, r.success) for r in results] == [("info", True)]
+        [post] = info_sink.posts
+        assert post.payload["text"] == ":white_check_mark: [SUCCESS] backup done"
+        assert post.payload["attachments"][0]["color"] == "#36A64F"
+        assert warning_sink.posts == []
+        # a WARNING still goes to both: SUCCESS sits between INFO and WARNING
+        assert len(manager.send(AlertMessage("disk 91%", level=AlertLevel.WARNING))) == 2
+
+
 def test_target_by_key_alias_or_name() -> None:
     a, a_seen = recorder("slack")
     b, b_seen = recorder("email")

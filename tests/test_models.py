@@ -10,11 +10,54 @@ import pytest
 
 from kstalerts import AlertConfigurationError, AlertLevel, AlertMessage, AlertResult
 from kstalerts.limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
+from kstalerts.models import stored_level
 
 
 def test_levels_are_ordered() -> None:
-    assert AlertLevel.INFO < AlertLevel.WARNING < AlertLevel.CRITICAL
-    assert sorted([AlertLevel.CRITICAL, AlertLevel.INFO, AlertLevel.WARNING]) == list(AlertLevel)
+    assert AlertLevel.INFO < AlertLevel.SUCCESS < AlertLevel.WARNING < AlertLevel.CRITICAL
+    shuffled = [AlertLevel.CRITICAL, AlertLevel.INFO, AlertLevel.WARNING, AlertLevel.SUCCESS]
+    assert sorted(shuffled) == list(AlertLevel)
+
+
+def test_levels_have_kstlib_values() -> None:
+    assert [int(level) for level in AlertLevel] == [10, 11, 20, 30]
+    assert [level.name for level in AlertLevel] == ["INFO", "SUCCESS", "WARNING", "CRITICAL"]
+    assert AlertLevel(11) is AlertLevel.SUCCESS and AlertLevel.WARNING == 20
+
+
+@pytest.mark.parametrize("text", ["success", "SUCCESS", "Success", " success "])
+def test_success_parses_case_insensitively(text: str) -> None:
+    assert AlertLevel.parse(text) is AlertLevel.SUCCESS
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        (1, AlertLevel.INFO),
+        (2, AlertLevel.WARNING),
+        (3, AlertLevel.CRITICAL),
+        (10, AlertLevel.INFO),
+        (11, AlertLevel.SUCCESS),
+        (30, AlertLevel.CRITICAL),
+        ("success", AlertLevel.SUCCESS),
+        (AlertLevel.WARNING, AlertLevel.WARNING),
+    ],
+)
+def test_stored_levels_old_and_new_load(stored: object, expected: AlertLevel) -> None:
+    assert stored_level(stored) is expected
+
+
+@pytest.mark.parametrize("stored", [0, 4, 12, True, None, "loud"])
+def test_a_stored_level_that_is_none_of_them_is_refused(stored: object) -> None:
+    with pytest.raises(AlertConfigurationError, match="unknown alert level"):
+        stored_level(stored)
+
+
+def test_a_message_written_with_an_old_level_number_reads_back() -> None:
+    data = AlertMessage("t", level=AlertLevel.WARNING).to_dict()
+    assert data["level"] == "WARNING"
+    assert AlertMessage.from_dict({**data, "level": 2}).level is AlertLevel.WARNING
+    assert AlertMessage.from_dict({**data, "level": "success"}).level is AlertLevel.SUCCESS
 
 
 @pytest.mark.parametrize("text", ["critical", "CRITICAL", "Critical", " critical "])
@@ -30,7 +73,9 @@ def test_level_parse_passes_levels_through() -> None:
 def test_level_parse_rejects_unknown_names_listing_the_valid_ones(value: object) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         AlertLevel.parse(value)  # type: ignore[arg-type]
-    assert str(info.value) == f"unknown alert level {value!r}; expected one of: info, warning, critical"
+    assert (
+        str(info.value) == f"unknown alert level {value!r}; expected one of: info, success, warning, critical"
+    )
 
 
 def test_level_str_is_its_name() -> None:

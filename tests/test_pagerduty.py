@@ -62,7 +62,7 @@ def test_trigger_event_shape() -> None:
 def test_levels_map_to_severities_and_dedup_keys() -> None:
     ch = PagerDutyChannel(KEY)
     severities = [ch.build_payload(AlertMessage("x", level=lv))["payload"]["severity"] for lv in AlertLevel]
-    assert severities == ["info", "warning", "critical"]
+    assert severities == ["info", "info", "warning", "critical"]
     assert ch.build_payload(AlertMessage("x", dedup_key="disk/db1"))["dedup_key"] == "disk/db1"
     long_key = PagerDutyChannel.dedup_key(AlertMessage("x" * 300))
     assert long_key.startswith("kstalerts-sha256-") and len(long_key) == 81

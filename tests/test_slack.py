@@ -120,6 +120,7 @@ def test_payload_shape(slack_server: SlackServer) -> None:
     ("level", "colour", "emoji"),
     [
         (AlertLevel.INFO, "#439FE0", ":information_source:"),
+        (AlertLevel.SUCCESS, "#36A64F", ":white_check_mark:"),
         (AlertLevel.WARNING, "#DAA038", ":warning:"),
         (AlertLevel.CRITICAL, "#D00000", ":rotating_light:"),
     ],

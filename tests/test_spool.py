@@ -111,6 +111,83 @@ def test_names_sort_oldest_first(tmp_path: pathlib.Path) -> None:
     assert entries(tmp_path) == list(reversed(names))
 
 
+def _old_format_entry(folder: pathlib.Path, stamp: int, legacy_level: int, title: str, level: object) -> str:
+    """An entry as kstalerts wrote it while its levels were 1, 2 and 3."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{stamp:020d}-{legacy_level}-{'0123456789abcdef'}.json"
+    record = {
+        "kstalerts_spool": 1,
+        "channel": "hook",
+        "alert": {
+            "title": title,
+            "body": "written before SUCCESS existed",
+            "level": level,
+            "timestamp": False,
+            "labels": {},
+            "dedup_key": None,
+            "created_at": stamp / 1e9,
+        },
+        "attempts": 2,
+        "first_failed": stamp / 1e9,
+        "last_error": "connection refused",
+    }
+    (folder / name).write_text(json.dumps(record))
+    return name
+
+
+def test_new_names_carry_kstlib_level_values(tmp_path: pathlib.Path) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    for level in AlertLevel:
+        spool.put(AlertMessage(level.name, level=level), "ops")
+    assert sorted(n.split("-")[1] for n in entries(tmp_path)) == ["10", "11", "20", "30"]
+    assert len(spool) == 4 and dead(tmp_path) == []
+
+
+def test_an_old_format_entry_flushes_to_the_loopback_sink(
+    tmp_path: pathlib.Path, http_sink: StoppableHTTPSink
+) -> None:
+    from kstalerts.channels import WebhookChannel
+
+    now = time.time()
+    name = _old_format_entry(tmp_path, int(now * 1e9), 3, "written by an old kstalerts", "CRITICAL")
+    with AlertManager(spool=tmp_path) as manager:
+        manager.add_channel(
+            WebhookChannel(http_sink.url(), name="hook", max_retries=0, timeout=5), key="hook"
+        )
+        report = manager.flush_spool()
+    assert (report.delivered, report.remaining, report.dead) == (1, 0, 0)
+    (body,) = http_sink.json_bodies()
+    assert (body["title"], body["level"]) == ("written by an old kstalerts", "CRITICAL")
+    assert entries(tmp_path) == [] and dead(tmp_path) == []
+    assert name not in os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "stored, expected", [(2, AlertLevel.WARNING), (20, AlertLevel.WARNING), ("info", AlertLevel.INFO)]
+)
+def test_an_entry_naming_its_level_by_number_still_loads(
+    tmp_path: pathlib.Path, stored: object, expected: AlertLevel
+) -> None:
+    _old_format_entry(tmp_path, int(time.time() * 1e9), 2, "numbered", stored)
+    seen: List[AlertMessage] = []
+    with AlertManager(spool=tmp_path) as manager:
+        manager.add_channel(CallbackChannel(seen.append, name="hook", max_retries=0), key="hook")
+        assert manager.flush_spool().delivered == 1
+    assert [(a.title, a.level) for a in seen] == [("numbered", expected)]
+
+
+def test_a_full_spool_ranks_old_names_by_their_level_not_their_number(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    old_warning = _old_format_entry(tmp_path, int((clock.now - 100) * 1e9), 2, "old warning", "WARNING")
+    spool = Spool(tmp_path, max_entries=2, clock=clock)
+    new_info = spool.put(AlertMessage("new info", level=AlertLevel.INFO), "ops")
+    clock.now += 1
+    spool.put(AlertMessage("new critical", level=AlertLevel.CRITICAL), "ops")
+    # the old WARNING (named "-2-") outranks the new INFO (named "-10-")
+    assert dead(tmp_path) == [new_info]
+    assert old_warning in entries(tmp_path)
+
+
 def test_an_entry_too_large_is_not_spooled(tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture) -> None:
     spool = Spool(tmp_path)
     labels = {f"k{i}": "v" * 20000 for i in range(60)}

@@ -57,7 +57,7 @@ def test_payload_is_an_adaptive_card_message() -> None:
 def test_colour_follows_the_level_and_long_text_is_cut() -> None:
     ch = TeamsChannel(CONNECTOR)
     colours = [ch.build_card(AlertMessage("x", level=lv))["body"][0]["color"] for lv in AlertLevel]
-    assert colours == ["accent", "warning", "attention"]
+    assert colours == ["accent", "good", "warning", "attention"]
     card = ch.build_card(AlertMessage("x", "b" * 30000))
     assert len(card["body"][2]["text"]) == 20000
     assert len(ch.build_card(AlertMessage("x"))["body"]) == 2  # no body block for an empty body

@@ -31,6 +31,11 @@ def test_default_body_is_the_alert_as_json(slack_server: SlackServer) -> None:
     assert seen.json() == ALERT.to_dict()
 
 
+def test_a_success_alert_carries_its_level_name(slack_server: SlackServer) -> None:
+    assert hook(slack_server).send(AlertMessage("service back", level=AlertLevel.SUCCESS)).success
+    assert slack_server.requests[0].json()["level"] == "SUCCESS"
+
+
 def test_headers_and_method(slack_server: SlackServer) -> None:
     channel = hook(
         slack_server,

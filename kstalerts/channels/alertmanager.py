@@ -70,9 +70,11 @@ _API_PATH = "/api/v2/alerts"
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
-#: ``severity`` label value for each level.
+#: ``severity`` label value for each level (SUCCESS is ``info``: routes
+#: written for info/warning/critical keep matching).
 SEVERITY: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "info",
+    AlertLevel.SUCCESS: "info",
     AlertLevel.WARNING: "warning",
     AlertLevel.CRITICAL: "critical",
 }

@@ -49,9 +49,10 @@ if TYPE_CHECKING:
 
 __all__ = ("DiscordChannel", "COLOR")
 
-#: Embed colour (0xRRGGBB) for each level: blue, amber, red.
+#: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
 COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.INFO: 0x3498DB,
+    AlertLevel.SUCCESS: 0x2ECC71,
     AlertLevel.WARNING: 0xF39C12,
     AlertLevel.CRITICAL: 0xE74C3C,
 }

@@ -45,9 +45,11 @@ __all__ = ("PagerDutyChannel", "SEVERITY")
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
-#: PagerDuty ``payload.severity`` for each level.
+#: PagerDuty ``payload.severity`` for each level (the Events API knows no
+#: success: a SUCCESS alert is ``info``).
 SEVERITY: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "info",
+    AlertLevel.SUCCESS: "info",
     AlertLevel.WARNING: "warning",
     AlertLevel.CRITICAL: "critical",
 }

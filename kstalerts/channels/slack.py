@@ -47,6 +47,7 @@ __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
 #: level -> (attachment colour, emoji)
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.INFO: ("#439FE0", ":information_source:"),
+    AlertLevel.SUCCESS: ("#36A64F", ":white_check_mark:"),
     AlertLevel.WARNING: ("#DAA038", ":warning:"),
     AlertLevel.CRITICAL: ("#D00000", ":rotating_light:"),
 }

@@ -42,6 +42,7 @@ __all__ = ("TeamsChannel",)
 #: Adaptive Card ``TextBlock`` colour of the title for each level.
 COLOR: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "accent",
+    AlertLevel.SUCCESS: "good",
     AlertLevel.WARNING: "warning",
     AlertLevel.CRITICAL: "attention",
 }
