@@ -160,6 +160,12 @@ class AlertManager:
         return self
 
     @property
+    def channel_count(self) -> int:
+        """How many channels are registered (kstlib's name)."""
+        with self._lock:
+            return len(self._entries)
+
+    @property
     def channels(self) -> Tuple[ChannelEntry, ...]:
         """The registered channels, in the order they were added."""
         with self._lock:
@@ -408,13 +414,15 @@ class AlertManager:
     @classmethod
     def from_config(
         cls,
-        path_or_mapping: Union[str, Mapping[str, Any], None] = None,
+        config: Union[str, Mapping[str, Any], None] = None,
+        credential_resolver: Any = None,
         *,
         preset: Optional[str] = None,
-        credential_resolver: Any = None,
     ) -> AlertManager:
         """Build a manager, its channels and throttles from a config file or
         mapping; ``None`` discovers the file (see the configuration reference).
+        ``config`` as a mapping is the whole document or its ``alerts`` section
+        (as kstlib's ``from_config(config["alerts"], resolver)`` takes it).
 
         Precedence: ``preset`` (else ``KSTALERTS_PRESET``) over the file over
         the built-in defaults, then the hard limits.
@@ -423,7 +431,7 @@ class AlertManager:
 
         manager = cls()
         try:
-            build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
+            build_manager(manager, config, preset=preset, credential_resolver=credential_resolver)
         except BaseException:
             manager.close()
             raise
@@ -456,7 +464,8 @@ class AlertManager:
         self.close()
 
     def __repr__(self) -> str:
-        return f"AlertManager(channels={list(self._entries)!r})"
+        keys = list(self._entries)
+        return f"AlertManager(channels={len(keys)}, keys={keys!r})"
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:

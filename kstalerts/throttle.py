@@ -293,7 +293,7 @@ class AlertThrottle:
     def __repr__(self) -> str:
         shared = "" if self._state is None else f", state_file={self._state.path!r}"
         return (
-            f"AlertThrottle(rate={self._rate:g}, per={self._per:g}, "
+            f"AlertThrottle(rate={self._rate!r}, per={self._per!r}, "
             f"burst={self._burst}, available={self.available:.2f}{shared})"
         )
 

@@ -139,6 +139,83 @@ def test_mapping_source_has_no_path() -> None:
     assert config.line_of("alerts.throttle.rate") is None
 
 
+SECTION = {
+    "throttle": {"rate": 5, "per": 30},
+    "channels": {"ops": {"type": "console", "min_level": "warning"}},
+}
+
+
+@pytest.mark.parametrize(
+    "source", [SECTION, {"alerts": SECTION, "logging": {"level": "debug"}}], ids=["section", "document"]
+)
+def test_a_mapping_is_the_whole_document_or_the_alerts_section(source: dict) -> None:
+    config = load_config(source)
+    assert list(config.alerts["channels"]) == ["ops"]
+    assert config.alerts["throttle"] == {"rate": 5.0, "per": 30.0}
+    assert use_config(source).alerts == config.alerts
+    reload_config()
+
+
+@pytest.mark.parametrize("source", [{}, {"channels": {}}, {"credentials": {}}])
+def test_a_mapping_that_declares_no_channel_builds_none(source: dict) -> None:
+    assert load_config(source).alerts.get("channels") in (None, {})
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {"chanels": {"ops": {"type": "console"}}},
+            "chanels: unknown key; did you mean 'channels'? (a config mapping is a whole document with"
+            " an 'alerts' section, or the 'alerts' section itself)",
+        ),
+        (
+            {"logging": {}},
+            "logging: unknown key; expected one of: alerts, channels, credentials, dedup, presets, spool,"
+            " throttle (a config mapping is a whole document with an 'alerts' section, or the 'alerts'"
+            " section itself)",
+        ),
+        (
+            {"throttle": {"rate": 5}, "chanels": {}},
+            "alerts.chanels: unknown key in the alerts section; did you mean 'channels'?",
+        ),
+        (
+            {"channels": {}, "credentials": {}},
+            "alerts.credentials: unknown key in the alerts section ('credentials' is a top-level section:"
+            " pass the whole document, or a credential_resolver)",
+        ),
+        (
+            {"channels": {"x": {"type": "unknown"}}},
+            "alerts.channels.x.type: unknown channel type 'unknown'; expected one of: alertmanager,"
+            " console, discord, email, pagerduty, slack, teams, webhook",
+        ),
+        (
+            {"alerts": {"chanels": {}}},
+            "alerts.chanels: unknown key; did you mean 'channels'?",
+        ),
+    ],
+    ids=["typo", "foreign", "typo-in-section", "credentials-in-section", "unknown-type", "typo-in-document"],
+)
+def test_a_mapping_that_is_neither_names_the_key(source: dict, message: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        load_config(source)
+    assert str(info.value) == message
+    with pytest.raises(AlertConfigurationError):
+        use_config(source)
+
+
+def test_a_file_keeps_ignoring_other_sections_but_not_channels_without_alerts(tmp_path: pathlib.Path) -> None:
+    other = write(tmp_path / "other.yml", "logging:\n  level: debug\nthrottle:\n  rate: 5\n")
+    assert load_config(other).alerts == {}
+    flat = write(tmp_path / "flat.yml", "logging:\n  level: debug\nchannels:\n  ops:\n    type: console\n")
+    with pytest.raises(AlertConfigurationError) as info:
+        load_config(flat)
+    assert str(info.value) == (
+        f"{flat}:3: channels: the alerts keys go under an 'alerts:' section (this file has none,"
+        " so no channel would be built)"
+    )
+
+
 def test_shipped_example_loads() -> None:
     import yaml
 

@@ -172,5 +172,5 @@ def test_describe_bounds_a_huge_message() -> None:
 
 def test_repr(manager: AlertManager) -> None:
     assert repr(alert_on_failure(manager, title="t")) == (
-        "alert_on_failure(AlertManager(channels=['memory']), title='t', level=CRITICAL)"
+        "alert_on_failure(AlertManager(channels=1, keys=['memory']), title='t', level=CRITICAL)"
     )

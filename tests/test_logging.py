@@ -204,7 +204,7 @@ def test_handler_works_from_many_threads(
     for t in threads:
         t.join(10)
     assert sorted(a.title for a in seen) == sorted(f"t{i}" for i in range(8))
-    assert repr(handler) == "<AlertHandler ERROR -> AlertManager(channels=['memory'])>"
+    assert repr(handler) == "<AlertHandler ERROR -> AlertManager(channels=1, keys=['memory'])>"
 
 
 def test_import_kstalerts_loads_the_handler_and_guard_lazily() -> None:

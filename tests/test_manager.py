@@ -251,7 +251,7 @@ def test_from_config_mapping_builds_console_channels() -> None:
 
 
 def test_repr() -> None:
-    assert repr(AlertManager().add_channel(recorder("a")[0])) == "AlertManager(channels=['a'])"
+    assert repr(AlertManager().add_channel(recorder("a")[0])) == "AlertManager(channels=1, keys=['a'])"
 
 
 def test_default_pool_fans_out_ten_slow_channels_in_one_wave() -> None:

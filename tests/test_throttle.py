@@ -85,7 +85,7 @@ def test_repr_shows_parameters_and_tokens() -> None:
     clock = FakeClock()
     throttle = AlertThrottle(rate=10, per=60.0, burst=5, clock=clock)
     throttle.try_acquire()
-    assert repr(throttle) == "AlertThrottle(rate=10, per=60, burst=5, available=4.00)"
+    assert repr(throttle) == "AlertThrottle(rate=10.0, per=60.0, burst=5, available=4.00)"
 
 
 def test_acquire_waits_for_a_refill_on_the_fake_clock() -> None:

@@ -194,7 +194,9 @@ def resolve_secret(
             raise AlertConfigurationError(
                 f"{service}: 'credentials: {name}' needs a credential resolver", key="credentials"
             )
-        value = credential_resolver.resolve(str(name))
+        from ..config.credentials import resolve_credential
+
+        value = resolve_credential(credential_resolver, str(name))
         if not isinstance(value, str):
             raise AlertConfigurationError(
                 f"{service}: credential {name!r} must be a string", key="credentials"

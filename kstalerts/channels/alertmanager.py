@@ -310,7 +310,9 @@ class AlertmanagerChannel(AlertChannel):
                     f"{service}: 'basic_auth: {config['basic_auth']}' needs a credential resolver",
                     key="basic_auth",
                 )
-            basic = Secret(credential_resolver.resolve(str(config["basic_auth"])))
+            from ..config.credentials import resolve_credential
+
+            basic = Secret(resolve_credential(credential_resolver, str(config["basic_auth"])))
         elif config.get("username") is not None or config.get("password") is not None:
             user = config_str(config, "username", service=service)
             password = config_str(config, "password", service=service)

@@ -336,7 +336,9 @@ def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[st
         raise AlertConfigurationError(f"give either credentials or {field}, not both", key=field)
     if resolver is None:
         raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
-    return str(resolver.resolve(name))
+    from ..config.credentials import resolve_credential
+
+    return str(resolve_credential(resolver, name))
 
 
 def _reject(config: Mapping[str, Any], keys: FrozenSet[str], kind: str) -> None:

@@ -25,7 +25,7 @@ from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CREDENTIAL_BYTES, SOPS_TIMEOUT
 from .schema import NO_LINES, check_keys, suggest
 
-__all__ = ("CREDENTIAL_KEYS", "CredentialResolver", "check_credentials")
+__all__ = ("CREDENTIAL_KEYS", "CredentialResolver", "check_credentials", "resolve_credential")
 
 #: The keys each credential ``type`` accepts.
 CREDENTIAL_KEYS = {
@@ -66,6 +66,26 @@ def check_credentials(
         insecure = entry.get("allow_insecure_permissions", False)
         if not isinstance(insecure, bool):
             raise fail("must be true or false", f"{where}.allow_insecure_permissions")
+
+
+def resolve_credential(resolver: Any, name: str) -> Any:
+    """``resolver.resolve(name)``, taking a kstlib-style record's ``value``.
+
+    A resolver passed in may answer with the secret itself, or (as kstlib's
+    ``CredentialResolver`` does) with a record whose ``value`` is the secret.
+
+    >>> class Record:
+    ...     value = "s3cret"
+    >>> class KstlibStyle:
+    ...     def resolve(self, name):
+    ...         return Record()
+    >>> resolve_credential(KstlibStyle(), "t")
+    's3cret'
+    """
+    value = resolver.resolve(name)
+    if not isinstance(value, (str, bytes)) and hasattr(value, "value"):
+        return value.value
+    return value
 
 
 class CredentialResolver:

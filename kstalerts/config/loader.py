@@ -265,7 +265,7 @@ def load_config(source: Source = None, *, preset: Optional[str] = None) -> Loade
     config defines presets.
     """
     from .credentials import check_credentials
-    from .schema import check_alerts
+    from .schema import as_document, check_alerts
 
     path: Optional[str] = None
     lines: Dict[str, int] = {}
@@ -281,6 +281,7 @@ def load_config(source: Source = None, *, preset: Optional[str] = None) -> Loade
             f"the top level must be a mapping with an 'alerts' section, got {type(document).__name__}",
             path=path,
         )
+    document = as_document(document, path=path, lines=lines)
     alerts = _section(document, "alerts", path, lines)
     credentials = _section(document, "credentials", path, lines)
     check_alerts(alerts, path=path, lines=lines, config_keys=_config_keys)

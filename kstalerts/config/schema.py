@@ -23,6 +23,7 @@ __all__ = (
     "NO_LINES",
     "SPOOL_KEYS",
     "THROTTLE_KEYS",
+    "as_document",
     "check_alerts",
     "check_keys",
     "suggest",
@@ -30,6 +31,8 @@ __all__ = (
 
 #: Keys of ``alerts`` (``presets`` only at the top, not inside a preset).
 ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})
+#: Top-level keys kstalerts reads in a whole document.
+DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys of a throttle mapping; ``state_file`` is wired by the spool feature.
 THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
 #: Keys of ``alerts.channels`` that are defaults, not channel names.
@@ -72,6 +75,64 @@ def check_keys(
     for name in section:
         if name not in valid:
             raise _error(f"unknown key{suggest(str(name), valid)}", f"{prefix}.{name}", path, lines)
+
+
+def as_document(
+    source: Mapping[Any, Any], *, path: Optional[str] = None, lines: Lines = NO_LINES
+) -> Mapping[Any, Any]:
+    """The whole document ``source`` is, or wraps an ``alerts`` section in one.
+
+    A mapping given in code (``path`` is None) may be the whole document
+    (``alerts:`` at the top, other tools' sections ignored) or, as kstlib's
+    ``AlertManager.from_config(config["alerts"])`` takes it, the ``alerts``
+    section itself, recognised by its keys (``channels``, ``throttle``,
+    ``presets``, ``spool``, ``dedup``). A mapping that is neither is an
+    error naming its first unknown key, with the closest valid one. A file
+    keeps ignoring other tools' sections, but one with ``channels`` at the
+    top and no ``alerts`` section is an error: it would build no channel.
+
+    >>> as_document({"channels": {}})
+    {'alerts': {'channels': {}}}
+    >>> as_document({"chanels": {}})
+    Traceback (most recent call last):
+    ...
+    kstalerts.exceptions.AlertConfigurationError: chanels: unknown key; did you mean 'channels'? \
+(a config mapping is a whole document with an 'alerts' section, or the 'alerts' section itself)
+    """
+    if "alerts" in source:
+        return source
+    if path is not None:
+        if "channels" in source:
+            raise _error(
+                "the alerts keys go under an 'alerts:' section (this file has none,"
+                " so no channel would be built)",
+                "channels",
+                path,
+                lines,
+            )
+        return source
+    if any(key in ALERTS_KEYS for key in source):
+        for key in source:
+            if key not in ALERTS_KEYS:
+                hint = (
+                    " ('credentials' is a top-level section: pass the whole document, or a"
+                    " credential_resolver)"
+                    if key == "credentials"
+                    else suggest(str(key), ALERTS_KEYS)
+                )
+                raise _error(f"unknown key in the alerts section{hint}", f"alerts.{key}", path, lines)
+        return {"alerts": source}
+    for key in source:
+        if key not in DOCUMENT_KEYS:
+            raise _error(
+                f"unknown key{suggest(str(key), ALERTS_KEYS | DOCUMENT_KEYS)}"
+                " (a config mapping is a whole document with an 'alerts' section,"
+                " or the 'alerts' section itself)",
+                str(key),
+                path,
+                lines,
+            )
+    return source
 
 
 def _mapping(
