@@ -296,6 +296,57 @@ def test_from_config_errors(config: Dict[str, Any], error: str) -> None:
     assert str(caught.value) == error
 
 
+def test_from_config_reads_kstlibs_nested_transport(smtp_server: Any, smtp_ca: Any) -> None:
+    server = smtp_server(starttls=True, auth=True)
+    channel = EmailChannel.from_config(
+        {
+            "type": "email",
+            "transport": {
+                "type": "smtp",
+                "host": "127.0.0.1",
+                "port": server.port,
+                "username": "alerts",
+                "password": USERS["alerts"],
+                "use_tls": True,
+                "ssl_ca_bundle": smtp_ca[1],
+            },
+            "sender": "alerts@example.com",
+            "recipients": ["oncall@example.com"],
+            "timeout": 5,
+            "max_retries": 0,
+        }
+    )
+    assert isinstance(channel.transport, SMTPTransport) and channel.transport.security == "starttls"
+    assert channel.send(AlertMessage("job done", level=AlertLevel.SUCCESS)).success
+    assert server.handler.parsed()["Subject"] == "[ALERT] [SUCCESS] job done"
+    resend = EmailChannel.from_config(
+        {
+            "transport": {"type": "resend", "credentials": "resend_api_key"},
+            "sender": "alerts@example.com",
+            "recipients": ["oncall@example.com"],
+        },
+        Resolver({"resend_api_key": "re_123456"}),
+    )
+    assert isinstance(resend.transport, ResendTransport)
+
+
+@pytest.mark.parametrize(
+    ("transport", "error"),
+    [
+        ({"type": "ses", "region": "eu-west-3"}, "transport.region: unknown key; expected one of: "),
+        ({"type": "smtp", "host": "m.example.com", "use_tls": "yes"}, "transport.use_tls: must be true or false"),
+        ({"type": "gmail"}, "transport: must be 'smtp' or 'resend', got 'gmail'"),
+    ],
+)
+def test_kstlib_nested_transport_errors(transport: Dict[str, Any], error: str) -> None:
+    config = {"transport": transport, "sender": "a@example.com", "recipients": ["b@example.com"]}
+    with pytest.raises(AlertConfigurationError) as caught:
+        EmailChannel.from_config(config)
+    assert str(caught.value).startswith(error)
+    with pytest.raises(AlertConfigurationError, match="host: set both here and in 'transport:'"):
+        EmailChannel.from_config({**config, "transport": {"host": "a.example.com"}, "host": "b.example.com"})
+
+
 def test_config_keys_cover_from_config() -> None:
     assert {"transport", "sender", "recipients", "host", "api_key", "security"} <= EmailChannel.config_keys
     assert "credentials" not in EmailChannel.config_keys  # a common key, handled by the wiring

@@ -82,6 +82,31 @@ def test_from_config_that_would_build_nothing_names_the_key(config: Dict[str, An
     assert str(info.value) == message
 
 
+def test_from_config_reads_kstlibs_email_channel() -> None:
+    section = {
+        "channels": {
+            "email_ops": {
+                "type": "email",
+                "transport": {
+                    "type": "smtp",
+                    "host": "smtp.example.com",
+                    "port": 587,
+                    "username": "user@example.com",
+                    "password": "secret",
+                },
+                "sender": "alerts@example.com",
+                "recipients": ["oncall@example.com"],
+                "min_level": "critical",
+            }
+        }
+    }
+    with AlertManager.from_config(section) as manager:
+        assert manager.channel_count == 1
+        transport = manager.channels[0].channel.transport  # type: ignore[attr-defined]
+        assert (transport.host, transport.port, transport.security) == ("smtp.example.com", 587, "starttls")
+        assert "secret" not in repr(transport)
+
+
 # -- credential_resolver -----------------------------------------------------
 
 

@@ -191,9 +191,12 @@ class EmailChannel(AlertChannel):
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> EmailChannel:
         """Build from a config entry: ``transport: smtp`` (the default) or
         ``resend``; the password or API key comes from ``credentials:`` (a
-        credential name) or, literally, ``password:`` / ``api_key:``."""
+        credential name) or, literally, ``password:`` / ``api_key:``.
+        kstlib's nested form, ``transport: {type: smtp, host: ..., use_tls:
+        true}``, is read as the same flat keys."""
         from ..transports import ResendTransport, SMTPTransport
 
+        config = _flat_transport(config)
         kind = config.get("transport", "smtp")
         options = {k: config[k] for k in ("timeout", "max_retries") if config.get(k) is not None}
         transport: MailTransport
@@ -325,6 +328,39 @@ def _inert_header(name: str, text: str) -> str:
     value = _EncodedHeader(text)
     value.name = name
     return value
+
+
+_KSTLIB_TRANSPORT_KEYS = _SMTP_KEYS | _RESEND_KEYS | {"type", "use_tls", "credentials"}
+
+
+def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """kstlib's ``transport: {type: smtp, host: ..., use_tls: true}`` as flat keys.
+
+    ``use_tls`` (STARTTLS in kstlib) becomes ``security: starttls`` or
+    ``none``; a key set both inside and outside ``transport`` is an error.
+    """
+    from ..config.schema import suggest
+
+    nested = config.get("transport")
+    if not isinstance(nested, Mapping):
+        return config
+    flat = {key: value for key, value in config.items() if key != "transport"}
+    flat["transport"] = nested.get("type", "smtp")
+    for key, value in nested.items():
+        if key not in _KSTLIB_TRANSPORT_KEYS:
+            raise AlertConfigurationError(
+                f"unknown key{suggest(str(key), _KSTLIB_TRANSPORT_KEYS)}", key=f"transport.{key}"
+            )
+        if key == "type":
+            continue
+        if key == "use_tls":
+            if not isinstance(value, bool):
+                raise AlertConfigurationError("must be true or false", key="transport.use_tls")
+            key, value = "security", "starttls" if value else "none"
+        if flat.get(key) is not None:
+            raise AlertConfigurationError("set both here and in 'transport:'; keep one", key=key)
+        flat[key] = value
+    return flat
 
 
 def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
