@@ -139,6 +139,27 @@ def test_slack_channel_from_config_with_a_resolver() -> None:
     channel.close()
 
 
+def test_channel_name_is_accepted_for_name() -> None:
+    from kstalerts.channels import EmailChannel
+    from kstalerts.transports import SMTPTransport
+
+    slack = SlackChannel(
+        webhook_url=SLACK_URL, username="kstlib-alerts", icon_emoji=":bell:", channel_name="ops"
+    )
+    mail = EmailChannel(
+        transport=SMTPTransport(host="smtp.example.com", port=587),
+        sender="alerts@example.com",
+        recipients=["oncall@example.com"],
+        subject_prefix="[PROD ALERT]",
+        channel_name="oncall",
+    )
+    assert (slack.name, mail.name) == ("ops", "oncall")
+    assert SlackChannel(SLACK_URL, name="a", channel_name="b").name == "a"
+    with AlertManager() as manager:
+        manager.add_channel(slack).add_channel(mail)
+        assert [entry.key for entry in manager.channels] == ["ops", "oncall"]
+
+
 # -- manager names -----------------------------------------------------------
 
 

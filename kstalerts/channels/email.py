@@ -87,8 +87,10 @@ class EmailChannel(AlertChannel):
         recipients: Union[str, Sequence[str]],
         subject_prefix: str = "[ALERT]",
         name: Optional[str] = None,
+        channel_name: Optional[str] = None,
         **options: Any,
     ) -> None:
+        name = channel_name if name is None else name  # channel_name: kstlib's spelling
         super().__init__(name=name, **options)
         if not callable(getattr(transport, "send", None)):
             raise AlertConfigurationError(

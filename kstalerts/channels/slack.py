@@ -145,7 +145,9 @@ class SlackChannel(AlertChannel):
         retry: Optional[RetryPolicy] = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        channel_name: Optional[str] = None,
     ) -> None:
+        name = channel_name if name is None else name  # channel_name: kstlib's spelling
         super().__init__(
             name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
         )
