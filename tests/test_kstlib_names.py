@@ -234,3 +234,15 @@ def test_alert_level_values_and_success() -> None:
     assert [int(level) for level in AlertLevel] == [10, 11, 20, 30]
     assert AlertLevel.INFO < AlertLevel.SUCCESS < AlertLevel.WARNING
     assert AlertMessage("Disk Full", "Server disk at 95%").level is AlertLevel.INFO
+
+
+def test_the_migration_table_names_tests_that_exist() -> None:
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    table = (root / "docs" / "migrating-from-kstlib.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", table))
+    assert len(named) >= 12
+    assert named <= {name for name in globals() if name.startswith("test_")}
+    assert "migrating-from-kstlib.md" in (root / "docs" / "design.md").read_text(encoding="utf-8")
