@@ -6,8 +6,6 @@ kstalerts with real channels: console channels, or Slack channels posting to
 a loopback sink. The differences kept on purpose are tested where they show.
 """
 
-from __future__ import annotations
-
 import asyncio
 import io
 from typing import Any, Dict
@@ -183,7 +181,7 @@ def test_manager_repr_shows_the_channel_count() -> None:
     manager.close()
 
 
-def test_name_in_a_channel_config_is_its_alias(capsys: pytest.CaptureFixture[str]) -> None:
+def test_name_in_a_channel_config_is_its_alias(capsys: "pytest.CaptureFixture[str]") -> None:
     section = {"channels": {"hb": {"type": "console", "name": "heartbeat"}, "wd": {"type": "console"}}}
     with AlertManager.from_config(section) as manager:
         results = manager.send(AlertMessage("beat", "ok"), channel="heartbeat")
