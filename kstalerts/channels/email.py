@@ -147,7 +147,8 @@ class EmailChannel(AlertChannel):
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         message["X-Alert-Level"] = alert.level.name
         body = self.build_body(alert)
-        cte = None if not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78 else "quoted-printable"
+        plain = not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78
+        cte = None if plain else "quoted-printable"
         message.set_content(body, charset="utf-8", cte=cte)
         return message
 
@@ -304,7 +305,9 @@ class _EncodedHeader(str):
     def fold(self, *, policy: Any) -> str:
         import base64
 
-        words, chunk, size = [], [], 0
+        words: List[str] = []
+        chunk: List[str] = []
+        size = 0
         for char in str(self):
             width = len(char.encode("utf-8"))
             if size + width > _WORD_BYTES and chunk:
