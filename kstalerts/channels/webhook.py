@@ -5,10 +5,11 @@ template makes of it: a ``string.Template`` text or mapping (``$title``,
 ``$body``, ``$level``, ``$timestamp``, ``$created_at``, ``$dedup_key``,
 ``$channel``, ``$held_back``: the digest of held-back alerts the delivery
 carries, or empty), or a callable. Without a template the JSON has a
-``held_back`` field (``total``, ``text``) when the delivery carries a digest. Delivery goes through :mod:`kstalerts.http`,
-like Slack's; a status is read as the other JSON channels read it
-(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried (429
-after its ``Retry-After``), a redirect or any other 4xx permanent.
+``held_back`` field (``total``, ``text``) when the delivery carries a
+digest. Delivery goes through :mod:`kstalerts.http`, like Slack's; a
+status is read as the other JSON channels read it
+(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried
+(429 after its ``Retry-After``), a redirect or any other 4xx permanent.
 
 Rules: the URL and secret-looking header values (``Authorization``, keys,
 tokens) never appear in a repr, a preview, a log line or an error.
