@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertThrottle
+from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertResult, AlertThrottle
 from kstalerts.channels import (
     AlertmanagerChannel,
     DiscordChannel,
@@ -51,12 +51,17 @@ def alpha_beta() -> List[AlertMessage]:
     ]
 
 
+def send_each(manager: AlertManager, alerts: List[AlertMessage]) -> List[AlertResult]:
+    """One send() per alert, so the first one is the one the throttle admits."""
+    return [result for alert in alerts for result in manager.send(alert)]
+
+
 # -- close() sends what is left -------------------------------------------------------
 
 
 def test_close_sends_one_digest_naming_both_titles_with_counts_slack(slack_server: Any) -> None:
     manager = AlertManager().add_channel(slack(slack_server), key="ops", throttle=hourly())
-    results = manager.send(alpha_beta())
+    results = send_each(manager, alpha_beta())
     assert [r.success for r in results] == [True] + [False] * 5
     assert all(r.throttled for r in results[1:])
     assert len(slack_server.requests) == 1
@@ -75,7 +80,7 @@ def test_close_sends_one_digest_naming_both_titles_with_counts_email(smtp_server
     server = smtp_server()
     with AlertManager() as manager:
         manager.add_channel(email(server.port), key="mail", throttle=hourly())
-        manager.send(alpha_beta())
+        send_each(manager, alpha_beta())
         assert len(server.handler.messages) == 1
     assert len(server.handler.messages) == 2
     received = server.handler.parsed()
@@ -89,7 +94,7 @@ def test_the_next_email_carries_the_digest_in_a_section(smtp_server: Any) -> Non
     server = smtp_server()
     with AlertManager() as manager:
         manager.add_channel(email(server.port), key="mail", throttle=hourly())
-        manager.send(alpha_beta())
+        send_each(manager, alpha_beta())
         [result] = manager.send(AlertMessage("DATABASE DOWN", level=AlertLevel.CRITICAL))
         assert result.success
     assert len(server.handler.messages) == 2  # the digest went with the CRITICAL; nothing left
@@ -101,7 +106,7 @@ def test_the_next_email_carries_the_digest_in_a_section(smtp_server: Any) -> Non
 def test_a_digest_goes_at_most_once_per_throttle_period(slack_server: Any) -> None:
     throttle = AlertThrottle(rate=1, per=1.0, burst=1, clock=FakeClock())  # its clock never moves
     manager = AlertManager().add_channel(slack(slack_server), key="ops", throttle=throttle)
-    manager.send(alpha_beta())
+    send_each(manager, alpha_beta())
     assert len(manager.flush_digests()) == 1
     manager.send(AlertMessage("gamma", level=AlertLevel.WARNING))
     assert manager.flush_digests() == []  # within the period: stays pending
@@ -116,7 +121,7 @@ def test_a_digest_goes_at_most_once_per_throttle_period(slack_server: Any) -> No
 def test_an_undeliverable_digest_is_spooled(slack_server: Any, tmp_path: pathlib.Path) -> None:
     manager = AlertManager(spool=tmp_path / "spool")
     manager.add_channel(slack(slack_server), key="ops", throttle=hourly())
-    manager.send(alpha_beta())
+    send_each(manager, alpha_beta())
     slack_server.queue("status=503")
     [result] = manager.flush_digests()
     assert not result.success and result.spooled
@@ -129,7 +134,7 @@ def test_an_undeliverable_digest_is_spooled(slack_server: Any, tmp_path: pathlib
 def test_an_undelivered_carrier_keeps_the_digest_pending(slack_server: Any) -> None:
     with AlertManager() as manager:
         manager.add_channel(slack(slack_server), key="ops", throttle=hourly())
-        manager.send(alpha_beta())
+        send_each(manager, alpha_beta())
         slack_server.queue("status=500")
         [failed] = manager.send(AlertMessage("DATABASE DOWN", level=AlertLevel.CRITICAL))
         assert not failed.success
@@ -153,7 +158,7 @@ def test_duplicates_are_counted_and_carried_but_not_flushed_alone(slack_server: 
 def test_digest_false_turns_it_off(slack_server: Any) -> None:
     with AlertManager() as manager:
         manager.add_channel(slack(slack_server), key="ops", throttle=hourly(), digest=False)
-        results = manager.send(alpha_beta())
+        results = send_each(manager, alpha_beta())
         assert [r.throttled for r in results].count(True) == 5
     assert len(slack_server.requests) == 1
 
