@@ -457,12 +457,12 @@ class DigestBook:
 
 
 def _with(result: AlertResult, **changes: Any) -> AlertResult:
-    import dataclasses
+    replace: Optional[Callable[..., AlertResult]] = getattr(result, "_replace", None)
+    if replace is not None:  # a NamedTuple (the Python 3.6 form of the value types)
+        return replace(**changes)
+    import dataclasses  # novermin (only where AlertResult is a dataclass)
 
-    if dataclasses.is_dataclass(result):
-        return dataclasses.replace(result, **changes)
-    replace: Callable[..., AlertResult] = getattr(result, "_replace")  # noqa: B009 (a NamedTuple)
-    return replace(**changes)
+    return dataclasses.replace(result, **changes)  # type: ignore[type-var,unused-ignore]
 
 
 def _log() -> Any:
