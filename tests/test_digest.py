@@ -316,3 +316,34 @@ def test_rendering_keeps_within_the_budget_and_counts_what_it_drops(limit: int) 
     if more.startswith("and "):
         listed = sum(int(line.split(" ")[0]) for line in shown)
         assert int(more.split(" ")[1].replace(",", "")) == digest.total - listed
+
+
+def test_kstalerts_send_flushes_the_digest_before_it_exits(slack_server: Any, tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n"
+        "  throttle: {rate: 1, per: 3600, burst: 1, state_file: throttle.json}\n"
+        "  channels:\n"
+        "    ops:\n"
+        "      type: slack\n"
+        f"      webhook_url: {slack_server.url()}\n"
+        "      allow_custom_url: true\n",
+        encoding="utf-8",
+    )
+
+    def send(title: str) -> int:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        args = ["send", "--config", str(config), "--level", "warning", "--title", title]
+        return subprocess.call(
+            [sys.executable, "-m", "kstalerts", *args], env=env, stdout=subprocess.DEVNULL, timeout=60
+        )
+
+    assert send("run 1") == 0
+    assert send("run 2") == 1  # throttled; before exiting it sent the digest of run 2
+    assert len(slack_server.requests) == 2
+    assert slack_server.requests[-1].json()["attachments"][0]["title"].endswith("1 alert held back on ops")
+    assert send("run 3") == 1  # throttled; a digest went out this period already: kept in the state file
+    assert len(slack_server.requests) == 2
+    pending = json.loads((tmp_path / "throttle.json").read_text())["digest"]["ops"]["digest"]
+    assert pending["titles"] == {"run 3": 1}
