@@ -347,3 +347,27 @@ def test_kstalerts_send_flushes_the_digest_before_it_exits(slack_server: Any, tm
     assert len(slack_server.requests) == 2
     pending = json.loads((tmp_path / "throttle.json").read_text())["digest"]["ops"]["digest"]
     assert pending["titles"] == {"run 3": 1}
+
+
+@pytest.mark.parametrize(
+    ("channels", "key"),
+    [
+        (
+            {
+                "digest": "yes",
+                "ops": {"type": "slack", "webhook_url": "https://hooks.slack.com/services/T/B/x"},
+            },
+            "alerts.channels.digest",
+        ),
+        (
+            {"ops": {"type": "slack", "webhook_url": "https://hooks.slack.com/services/T/B/x", "digest": 1}},
+            "alerts.channels.ops.digest",
+        ),
+    ],
+)
+def test_digest_must_be_true_or_false(channels: Dict[str, Any], key: str) -> None:
+    from kstalerts import AlertConfigurationError
+
+    with pytest.raises(AlertConfigurationError, match="must be true or false") as info:
+        AlertManager.from_config({"alerts": {"channels": channels}})
+    assert info.value.key == key
