@@ -294,14 +294,26 @@ class DigestBook:
         """Run ``change(pending, record)`` on the channel's pending digest and store what it leaves.
 
         ``record`` holds ``flushed_at``; ``change`` returns its answer and
-        may replace the pending digest through ``record["digest"]``.
+        may replace the pending digest through ``record["digest"]``. Never
+        raises: a failure is logged and answers ``None``.
         """
+        try:
+            return self._change(entry, change)
+        except Exception:  # a digest must never cost the alert itself
+            _log().error("digest of channel %r could not be updated", entry.key, exc_info=True)
+            return None
+
+    def _change(
+        self, entry: "ChannelEntry", change: Callable[[Optional[Digest], Dict[str, Any]], Any]
+    ) -> Any:
         shared = self._state(entry)
         if shared is not None:
             state, key = shared
             try:
                 with state.transaction() as data:
-                    book = data.setdefault("digest", {})
+                    book = data.get("digest")
+                    if not isinstance(book, dict):  # absent, or damaged: start again
+                        book = data["digest"] = {}
                     stored = book.get(key)
                     record: Dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
                     pending = Digest.from_dict(record.get("digest"))

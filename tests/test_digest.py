@@ -371,3 +371,20 @@ def test_digest_must_be_true_or_false(channels: Dict[str, Any], key: str) -> Non
     with pytest.raises(AlertConfigurationError, match="must be true or false") as info:
         AlertManager.from_config({"alerts": {"channels": channels}})
     assert info.value.key == key
+
+
+def test_a_damaged_digest_section_in_the_state_file_is_replaced(
+    slack_server: Any, tmp_path: pathlib.Path
+) -> None:
+    state = tmp_path / "t.json"
+    throttle = AlertThrottle(rate=1, per=3600, burst=1, state_file=state, state_key="ops")
+    with AlertManager() as manager:
+        manager.add_channel(slack(slack_server), key="ops", throttle=throttle)
+        manager.send(AlertMessage("first", level=AlertLevel.WARNING))
+        data = json.loads(state.read_text())
+        data["digest"] = ["not", "a", "mapping"]
+        state.write_text(json.dumps(data))
+        [held] = manager.send(AlertMessage("second", level=AlertLevel.WARNING))
+        assert held.throttled
+        assert json.loads(state.read_text())["digest"]["ops"]["digest"]["titles"] == {"second": 1}
+    assert slack_server.requests[-1].json()["attachments"][0]["title"].endswith("1 alert held back on ops")
