@@ -388,3 +388,20 @@ def test_a_damaged_digest_section_in_the_state_file_is_replaced(
         assert held.throttled
         assert json.loads(state.read_text())["digest"]["ops"]["digest"]["titles"] == {"second": 1}
     assert slack_server.requests[-1].json()["attachments"][0]["title"].endswith("1 alert held back on ops")
+
+
+def test_twenty_warnings_then_a_critical_by_email(smtp_server: Any) -> None:
+    server = smtp_server()
+    with AlertManager() as manager:
+        throttle = AlertThrottle(rate=10, per=60, burst=3, clock=FakeClock())
+        manager.add_channel(email(server.port), key="mail", throttle=throttle)
+        warnings = [AlertMessage(f"disk {90 + i * 43}%", level=AlertLevel.WARNING) for i in range(20)]
+        assert [r.success for r in send_each(manager, warnings)] == [True] * 3 + [False] * 17
+        [critical] = manager.send(AlertMessage("DATABASE DOWN", level=AlertLevel.CRITICAL))
+        assert critical.success
+    assert len(server.handler.messages) == 4
+    last = server.handler.parsed()
+    assert last["Subject"] == "[ALERT] [CRITICAL] DATABASE DOWN"
+    body = last.get_content().replace("\r\n", "\n")
+    assert "\nHeld back\n---------\n+17 held back by the throttle since " in body
+    assert ": 17 \u00d7 WARNING\n" in body
