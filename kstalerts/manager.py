@@ -20,6 +20,11 @@ claims its (channel, dedup key); a duplicate gives a result with
 channel's throttle refused when the channel was added with
 ``spool_throttled=True``, is written to the spool and its result says
 ``spooled=True``; :meth:`AlertManager.flush_spool` sends the spool again.
+
+What a channel's throttle or dedup held back is summarised in the channel's
+digest (:mod:`kstalerts.digest`), which its next delivery carries;
+:meth:`AlertManager.flush_digests` (first thing in :meth:`~AlertManager.close`)
+sends what is left. CRITICAL alerts draw from their own throttle bucket.
 """
 
 from __future__ import annotations
