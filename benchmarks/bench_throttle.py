@@ -3,9 +3,16 @@
 Speed: one thread, then 8 threads, calling ``try_acquire`` on one shared
 bucket; the baseline is the floor of any correct bucket, one
 ``with lock: time.monotonic()`` per call, measured the same way in the same
-round. Exactness: 8 threads race for the tokens of a bucket of ``burst``
-1000 that refills 1000 per day (so under a second of refill is far less
-than one token), with the interpreter switching threads as often as it can;
+round, and so is kstlib's ``AlertThrottle.try_acquire`` (the real kstlib
+2.0 when it can be imported -- run this file with a Python that has kstlib
+installed and this checkout on ``PYTHONPATH`` -- else a labelled
+reimplementation of its algorithm, ``benchmarks/_kstlib_throttle.py``).
+So is kstalerts' own ``try_acquire`` as it was before it was made faster
+(``benchmarks/_throttle_before.py``, a copy of the old code). The four are
+measured interleaved, round by round. Exactness: 8 threads
+race for the tokens of a bucket of ``burst`` 1000 that refills 1000 per
+day (so under a second of refill is far less than one token), with the
+interpreter switching threads as often as it can;
 exactly 1000 must be admitted, never more than ``burst + rate*elapsed/per``.
 """
 
@@ -19,7 +26,17 @@ from typing import Callable, List, Tuple
 
 from kstalerts import AlertThrottle
 
+from . import _throttle_before
 from ._harness import Result, median, rounds
+
+try:  # the real kstlib, when this Python has it (3.10+ and its dependencies)
+    from kstlib.alerts.throttle import AlertThrottle as KstlibThrottle  # type: ignore[import-not-found]
+
+    KSTLIB = "kstlib 2.0 (installed)"
+except ImportError:
+    from ._kstlib_throttle import AlertThrottle as KstlibThrottle
+
+    KSTLIB = "kstlib 2.0's algorithm (reimplemented, benchmarks/_kstlib_throttle.py)"
 
 NAME = "throttle"
 THREADS = 8
@@ -91,25 +108,70 @@ def run(quick: bool) -> List[Result]:
     results: List[Result] = []
     for threads in (1, THREADS):
         ours: List[float] = []
+        theirs: List[float] = []
+        before: List[float] = []
         floor: List[float] = []
         for _ in range(n):
             throttle = AlertThrottle(rate=1000, per=1.0, burst=1000)
             ours.append(_ops_per_second(throttle.try_acquire, threads, calls // threads))
+            kst = KstlibThrottle(rate=1000, per=1.0, burst=1000)
+            theirs.append(_ops_per_second(kst.try_acquire, threads, calls // threads))
+            old = _throttle_before.AlertThrottle(rate=1000, per=1.0, burst=1000)
+            before.append(_ops_per_second(old.try_acquire, threads, calls // threads))
             floor.append(_ops_per_second(_floor_call(), threads, calls // threads))
-        value, base = median(ours), median(floor)
+        value, base, other, was = median(ours), median(floor), median(theirs), median(before)
+        label = f"{threads} thread{'s' if threads > 1 else ''}"
         results.append(
             Result(
                 NAME,
-                f"try_acquire, {threads} thread{'s' if threads > 1 else ''}",
+                f"try_acquire, {label}",
                 value,
                 "ops/s",
                 baseline=base,
                 baseline_label="lock + monotonic floor",
                 ratio=base / value,
+                target="at least kstlib's try_acquire, same run",
+                met=value >= other,
                 rounds=n,
-                note="ratio = time per op vs the floor",
+                note=(
+                    f"ratio = time per op vs the floor; kstlib {other / 1e6:.2f} M ops/s,"
+                    f" before {was / 1e6:.2f} M ops/s"
+                ),
                 samples=ours,
-                details={"floor_samples": floor, "calls_per_round": calls},
+                details={
+                    "floor_samples": floor,
+                    "kstlib_samples": theirs,
+                    "before_samples": before,
+                    "calls_per_round": calls,
+                },
+            )
+        )
+        results.append(
+            Result(
+                NAME,
+                f"kstlib try_acquire, {label}",
+                other,
+                "ops/s",
+                baseline=base,
+                baseline_label="lock + monotonic floor",
+                ratio=base / other,
+                rounds=n,
+                note=KSTLIB,
+                samples=theirs,
+            )
+        )
+        results.append(
+            Result(
+                NAME,
+                f"try_acquire before (7e9813e), {label}",
+                was,
+                "ops/s",
+                baseline=base,
+                baseline_label="lock + monotonic floor",
+                ratio=base / was,
+                rounds=n,
+                note="the old code, benchmarks/_throttle_before.py",
+                samples=before,
             )
         )
     counts: List[int] = []

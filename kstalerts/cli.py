@@ -315,6 +315,7 @@ def _describe_entry(entry: ChannelEntry) -> str:
     if entry.throttle is not None:
         t = entry.throttle
         parts.append(f"throttle {t.rate:g}/{t.per:g}s burst {t.burst}")
+    parts.append("digest " + ("on" if getattr(entry, "digest", True) else "off"))
     return ", ".join(parts)
 
 

@@ -20,6 +20,11 @@ claims its (channel, dedup key); a duplicate gives a result with
 channel's throttle refused when the channel was added with
 ``spool_throttled=True``, is written to the spool and its result says
 ``spooled=True``; :meth:`AlertManager.flush_spool` sends the spool again.
+
+What a channel's throttle or dedup held back is summarised in the channel's
+digest (:mod:`kstalerts.digest`), which its next delivery carries;
+:meth:`AlertManager.flush_digests` (first thing in :meth:`~AlertManager.close`)
+sends what is left. CRITICAL alerts draw from their own throttle bucket.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import (
     Union,
 )
 
+from .digest import DigestBook
 from .exceptions import AlertConfigurationError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -76,6 +82,7 @@ class ChannelEntry:
     throttle: Optional[AlertThrottle] = None
     alias: Optional[str] = None
     spool_throttled: bool = False
+    digest: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,16 @@ class AlertStats:
     """A snapshot of the manager's counters.
 
     ``by_channel`` maps a channel key to
-    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n}``.
+    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n, "digests": n}``;
+    ``digests`` counts the digests of held-back alerts delivered (carried by
+    an alert or flushed on their own), which are not counted in ``sent``.
     """
 
     total_sent: int = 0
     total_failed: int = 0
     total_throttled: int = 0
     total_suppressed: int = 0
+    total_digests: int = 0
     by_channel: Dict[str, Dict[str, int]] = field(default_factory=dict)
 
 
@@ -124,6 +134,7 @@ class AlertManager:
         self._closed = False
         self._spool = _as_spool(spool)
         self._dedup = _as_dedup(dedup)
+        self._digests = DigestBook()
 
     # -- registration -----------------------------------------------------
     def add_channel(
@@ -135,6 +146,7 @@ class AlertManager:
         key: Optional[str] = None,
         alias: Optional[str] = None,
         spool_throttled: bool = False,
+        digest: bool = True,
     ) -> AlertManager:
         """Register ``channel``; returns the manager so calls can chain.
 
@@ -142,11 +154,18 @@ class AlertManager:
         second name ``send(channel=...)`` accepts. ``spool_throttled=True``
         spools the alerts this channel's throttle refuses (with a spool).
         The key is what spool entries and dedup state are filed under, so
-        keep it stable across runs.
+        keep it stable across runs. ``digest=False`` turns off the digest of
+        held-back alerts for this channel (see :meth:`flush_digests`).
         """
         entry_key = key or channel.name
         entry = ChannelEntry(
-            entry_key, channel, AlertLevel.parse(min_level), throttle, alias, bool(spool_throttled)
+            entry_key,
+            channel,
+            AlertLevel.parse(min_level),
+            throttle,
+            alias,
+            bool(spool_throttled),
+            bool(digest),
         )
         with self._lock:
             for name in (entry_key, alias):
@@ -240,6 +259,7 @@ class AlertManager:
                 import dataclasses
 
                 result = dataclasses.replace(result, spooled=True)
+        self._digests.note(entry, result)
         self._count(entry.key, result)
         return result
 
@@ -261,8 +281,8 @@ class AlertManager:
         return result
 
     def _throttled_send(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        if entry.throttle is not None and not entry.throttle.try_acquire():
-            wait = entry.throttle.time_until_available
+        if entry.throttle is not None and not entry.throttle.try_acquire(alert.level):
+            wait = entry.throttle.time_until(alert.level)
             return AlertResult(
                 entry.key,
                 False,
@@ -272,7 +292,7 @@ class AlertManager:
                 alert=alert,
             )
         try:
-            result = entry.channel.send(alert)
+            result = self._digests.deliver(entry, alert, lambda: entry.channel.send(alert))
         except Exception as exc:  # a bug in a channel must not stop the others
             _log().error(
                 "channel %r raised %s while sending; reported as failed",
@@ -390,17 +410,36 @@ class AlertManager:
 
         return await asyncio.get_running_loop().run_in_executor(None, self.flush_spool)
 
+    # -- digests ------------------------------------------------------------
+    def flush_digests(self) -> List[AlertResult]:
+        """Send each channel's pending digest of held-back alerts as one alert.
+
+        A digest goes out even when the channel's throttle is empty, but at
+        most once per channel per throttle period (a later one stays
+        pending, for the next delivery to carry). One that cannot be
+        delivered is spooled when there is a spool, else kept pending.
+        :meth:`close` calls this first; ``kstalerts send`` and ``run`` do
+        before they exit. Returns the digests' results (not counted as
+        ``sent``; delivered ones count under ``digests``).
+        """
+        if self._closed:
+            raise AlertConfigurationError("this AlertManager is closed")
+        return self._digests.flush(list(self.channels), self._spool)
+
     # -- stats -------------------------------------------------------------
     @property
     def stats(self) -> AlertStats:
         """An exact snapshot of the counters, consistent across channels."""
         with self._stats_lock:
             by_channel = {key: dict(counts) for key, counts in self._counts.items()}
+            for key, sent in self._digests.sent().items():
+                by_channel.setdefault(key, _zero())["digests"] = sent
         return AlertStats(
             total_sent=sum(c["sent"] for c in by_channel.values()),
             total_failed=sum(c["failed"] for c in by_channel.values()),
             total_throttled=sum(c["throttled"] for c in by_channel.values()),
             total_suppressed=sum(c["suppressed"] for c in by_channel.values()),
+            total_digests=sum(c["digests"] for c in by_channel.values()),
             by_channel=by_channel,
         )
 
@@ -409,6 +448,7 @@ class AlertManager:
         with self._stats_lock:
             for key in self._counts:
                 self._counts[key] = _zero()
+            self._digests.reset_sent()
 
     # -- configuration -----------------------------------------------------
     @classmethod
@@ -439,7 +479,10 @@ class AlertManager:
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
-        """Stop the worker threads and close every channel's connections."""
+        """Send pending digests (:meth:`flush_digests`), then stop the worker
+        threads and close every channel's connections."""
+        if not self._closed:
+            self.flush_digests()
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
@@ -497,7 +540,7 @@ def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Opt
 
 
 def _zero() -> Dict[str, int]:
-    return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0}
+    return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0, "digests": 0}
 
 
 def _as_batch(alerts: Alerts) -> List[AlertMessage]:

@@ -21,9 +21,18 @@ file cannot be locked, the throttle falls back to its in-process bucket with
 a warning; a corrupt file resets to a full bucket with a warning. Without a
 state file nothing of this runs: the in-process path is unchanged.
 
+CRITICAL alerts have a bucket of their own, with the same ``rate`` and
+``burst``: a flood of INFO and WARNING alerts cannot take the tokens a
+CRITICAL needs, and a CRITICAL flood is still limited. Each bucket keeps the
+bound above, so a channel sends at most ``2 * (burst + rate * elapsed /
+per)`` alerts over ``elapsed`` seconds, and at most ``burst + rate *
+elapsed / per`` of them below CRITICAL (docs/throttling.md works it out).
+
 >>> t = AlertThrottle(rate=2, per=60.0, burst=2)
 >>> t.try_acquire(), t.try_acquire(), t.try_acquire()
 (True, True, False)
+>>> t.try_acquire(AlertLevel.CRITICAL)
+True
 """
 
 from __future__ import annotations
@@ -37,16 +46,32 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Ty
 from .config.defaults import get_default
 from .exceptions import AlertThrottledError
 from .limits import validate
+from .models import AlertLevel
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
 
 __all__ = ("AlertThrottle",)
 
+#: The CRITICAL bucket's name in a state file is the throttle's key plus this.
+_CRITICAL_SUFFIX = "/critical"
+
 _T = TypeVar("_T")
 
 # A float epsilon so that rounding in the refill never hides a whole token.
 _EPSILON = 1e-9
+_ONE = 1.0 - _EPSILON
+_CRITICAL = AlertLevel.CRITICAL
+
+
+class _Bucket:
+    """One bucket's state: ``tokens`` as of the clock reading ``stamp``."""
+
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
 
 
 class AlertThrottle:
@@ -56,9 +81,15 @@ class AlertThrottle:
     ``with throttle:``) to wait up to a timeout, and :meth:`acquire_async`
     (or ``async with throttle:``) from a coroutine.
 
-    ``state_file`` shares the bucket between processes; ``state_key`` names
-    the bucket inside that file, so one file can hold the buckets of
-    several channels (processes using the same key share one bucket).
+    Pass ``level=AlertLevel.CRITICAL`` (the manager passes each alert's
+    level) to draw from the CRITICAL bucket: a second bucket with the same
+    ``rate`` and ``burst`` that only CRITICAL alerts use, so a flood of
+    lower levels never starves a CRITICAL and a CRITICAL flood is still
+    limited. Every other level, and no level, uses the main bucket.
+
+    ``state_file`` shares the buckets between processes; ``state_key`` names
+    them inside that file, so one file can hold the buckets of several
+    channels (processes using the same key share them).
     """
 
     def __init__(
@@ -79,11 +110,14 @@ class AlertThrottle:
         if burst is None:
             burst = int(self._rate)
         self._burst = int(validate("throttle.burst", burst, upper=self._rate))
+        self._fill = self._rate / self._per  # tokens per second
+        self._cap = float(self._burst)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._tokens = float(self._burst)
-        self._stamp = clock()
+        now = clock()
+        self._main = _Bucket(self._cap, now)
+        self._critical = _Bucket(self._cap, now)
         self._state: Optional[StateFile] = None
         self._state_key = str(state_key)
         self._state_broken = False
@@ -109,43 +143,71 @@ class AlertThrottle:
         return self._burst
 
     # -- the bucket -----------------------------------------------------
-    def _refill(self, now: float) -> None:
+    def try_acquire(self, level: Optional[AlertLevel] = None) -> bool:
+        """Take a token if one is available now; never waits.
+
+        ``level=AlertLevel.CRITICAL`` takes it from the CRITICAL bucket.
+        """
+        if self._state is None and (level is None or level < _CRITICAL):
+            # The hot path, inlined: one lock, one clock read, no calls.
+            bucket = self._main
+            with self._lock:
+                now = self._clock()
+                tokens = bucket.tokens
+                if now > bucket.stamp:  # a clock that goes backwards adds nothing
+                    tokens += (now - bucket.stamp) * self._fill
+                    if tokens > self._cap:
+                        tokens = self._cap
+                    bucket.stamp = now
+                if tokens >= _ONE:
+                    bucket.tokens = tokens - 1.0 if tokens > 1.0 else 0.0
+                    return True
+                bucket.tokens = tokens
+                return False
+        return self._take(level)[0]
+
+    def _bucket(self, level: Optional[AlertLevel]) -> _Bucket:
+        return self._critical if level is not None and level >= _CRITICAL else self._main
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
         # Called with the lock held. A clock that goes backwards adds nothing.
-        elapsed = max(0.0, now - self._stamp)
-        self._tokens = min(float(self._burst), self._tokens + elapsed * self._rate / self._per)
-        self._stamp = max(now, self._stamp)
+        if now > bucket.stamp:
+            bucket.tokens = min(self._cap, bucket.tokens + (now - bucket.stamp) * self._fill)
+            bucket.stamp = now
 
-    def _take(self) -> Tuple[bool, float]:
+    def _take(self, level: Optional[AlertLevel] = None) -> Tuple[bool, float]:
         """Take a token if there is one; else say how long until there is."""
+        bucket = self._bucket(level)
         if self._state is not None:
-            return self._shared(self._take_locked)
+            return self._shared(bucket, self._take_locked)
         with self._lock:
-            return self._take_locked(self._clock())
+            return self._take_locked(bucket, self._clock())
 
-    def _take_locked(self, now: float) -> Tuple[bool, float]:
-        self._refill(now)
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1.0)
+    def _take_locked(self, bucket: _Bucket, now: float) -> Tuple[bool, float]:
+        self._refill(bucket, now)
+        if bucket.tokens >= _ONE:
+            bucket.tokens = max(0.0, bucket.tokens - 1.0)
             return True, 0.0
-        return False, self._wait_locked()
+        return False, self._wait_locked(bucket)
 
-    def _shared(self, operation: Callable[[float], _T]) -> _T:
-        """Run ``operation`` on the bucket stored in the state file.
+    def _shared(self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T]) -> _T:
+        """Run ``operation`` on ``bucket`` as stored in the state file.
 
-        The bucket is loaded into ``_tokens``/``_stamp``, changed by the
-        operation and stored back, all inside one file transaction. If the
-        file cannot be locked, the operation runs on the in-process bucket.
+        The bucket is loaded, changed by the operation and stored back, all
+        inside one file transaction. If the file cannot be locked, the
+        operation runs on the in-process bucket.
         """
         assert self._state is not None
+        key = self._state_key if bucket is self._main else self._state_key + _CRITICAL_SUFFIX
         with self._lock:
             try:
                 with self._state.transaction() as data:
                     now = self._clock()
                     buckets = data.setdefault("throttle", {})
-                    self._load(buckets.get(self._state_key), now)
-                    result = operation(now)
-                    buckets[self._state_key] = self._dump()
-                    _prune(buckets, now, keep=self._state_key)
+                    self._load(bucket, key, buckets.get(key), now)
+                    result = operation(bucket, now)
+                    buckets[key] = self._dump(bucket)
+                    _prune(buckets, now, keep=key)
                     if self._state_broken:
                         self._state_broken = False
                         _warn("throttle state file %s usable again", self._state.path)
@@ -158,33 +220,29 @@ class AlertThrottle:
                         self._state.path,
                         exc,
                     )
-                return operation(self._clock())
+                return operation(bucket, self._clock())
 
-    def _load(self, stored: Any, now: float) -> None:
+    def _load(self, bucket: _Bucket, key: str, stored: Any, now: float) -> None:
         tokens = _number(stored.get("tokens")) if isinstance(stored, dict) else None
         stamp = _number(stored.get("stamp")) if isinstance(stored, dict) else None
         if tokens is None or stamp is None:
             if stored is not None:
-                _warn("throttle bucket %r in the state file is damaged; refilled", self._state_key)
-            self._tokens, self._stamp = float(self._burst), now
+                _warn("throttle bucket %r in the state file is damaged; refilled", key)
+            bucket.tokens, bucket.stamp = self._cap, now
             return
-        self._tokens = min(max(tokens, 0.0), float(self._burst))
-        self._stamp = min(stamp, now)
+        bucket.tokens = min(max(tokens, 0.0), self._cap)
+        bucket.stamp = min(stamp, now)
 
-    def _dump(self) -> Dict[str, float]:
-        missing = float(self._burst) - self._tokens
-        full_at = self._stamp + max(0.0, missing) * self._per / self._rate
-        return {"tokens": self._tokens, "stamp": self._stamp, "full_at": full_at}
+    def _dump(self, bucket: _Bucket) -> Dict[str, float]:
+        missing = self._cap - bucket.tokens
+        full_at = bucket.stamp + max(0.0, missing) / self._fill
+        return {"tokens": bucket.tokens, "stamp": bucket.stamp, "full_at": full_at}
 
-    def _wait_locked(self) -> float:
-        missing = max(0.0, 1.0 - self._tokens)
+    def _wait_locked(self, bucket: _Bucket) -> float:
+        missing = max(0.0, 1.0 - bucket.tokens)
         return missing * self._per / self._rate
 
-    def try_acquire(self) -> bool:
-        """Take a token if one is available now; never waits."""
-        return self._take()[0]
-
-    def acquire(self, timeout: Optional[float] = None) -> None:
+    def acquire(self, timeout: Optional[float] = None, *, level: Optional[AlertLevel] = None) -> None:
         """Take a token, waiting for a refill up to ``timeout`` seconds.
 
         ``timeout=None`` waits as long as the next refill takes (at most
@@ -194,7 +252,7 @@ class AlertThrottle:
         """
         deadline = None if timeout is None else self._clock() + max(0.0, timeout)
         while True:
-            ok, wait = self._take()
+            ok, wait = self._take(level)
             if ok:
                 return
             if deadline is not None:
@@ -206,13 +264,15 @@ class AlertThrottle:
                     )
             self._sleep(wait)
 
-    async def acquire_async(self, timeout: Optional[float] = None) -> None:
+    async def acquire_async(
+        self, timeout: Optional[float] = None, *, level: Optional[AlertLevel] = None
+    ) -> None:
         """Like :meth:`acquire`, but awaits with ``asyncio.sleep``."""
         import asyncio
 
         deadline = None if timeout is None else self._clock() + max(0.0, timeout)
         while True:
-            ok, wait = self._take()
+            ok, wait = self._take(level)
             if ok:
                 return
             if deadline is not None and wait > deadline - self._clock() + _EPSILON:
@@ -222,48 +282,54 @@ class AlertThrottle:
                 )
             await asyncio.sleep(wait)
 
-    def _available_locked(self, now: float) -> float:
-        self._refill(now)
-        return self._tokens
+    def _available_locked(self, bucket: _Bucket, now: float) -> float:
+        self._refill(bucket, now)
+        return bucket.tokens
 
-    def _until_locked(self, now: float) -> float:
-        self._refill(now)
-        if self._tokens >= 1.0 - _EPSILON:
+    def _until_locked(self, bucket: _Bucket, now: float) -> float:
+        self._refill(bucket, now)
+        if bucket.tokens >= _ONE:
             return 0.0
-        return self._wait_locked()
+        return self._wait_locked(bucket)
 
-    def _reset_locked(self, now: float) -> None:
-        self._tokens = float(self._burst)
-        self._stamp = now
+    def _reset_locked(self, bucket: _Bucket, now: float) -> None:
+        bucket.tokens = self._cap
+        bucket.stamp = now
+
+    def _run(self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T]) -> _T:
+        if self._state is not None:
+            return self._shared(bucket, operation)
+        with self._lock:
+            return operation(bucket, self._clock())
 
     @property
     def available(self) -> float:
-        """Tokens in the bucket now (may be fractional)."""
-        if self._state is not None:
-            return self._shared(self._available_locked)
-        with self._lock:
-            return self._available_locked(self._clock())
+        """Tokens in the main bucket now (may be fractional)."""
+        return self._run(self._main, self._available_locked)
 
     @property
     def time_until_available(self) -> float:
-        """Seconds until a token is available; 0.0 if one is now."""
-        if self._state is not None:
-            return self._shared(self._until_locked)
-        with self._lock:
-            return self._until_locked(self._clock())
+        """Seconds until the main bucket has a token; 0.0 if it has one now."""
+        return self._run(self._main, self._until_locked)
+
+    def time_until(self, level: Optional[AlertLevel] = None) -> float:
+        """Seconds until the bucket ``level`` draws from has a token."""
+        return self._run(self._bucket(level), self._until_locked)
 
     @property
     def state_file(self) -> Optional[str]:
         """The shared state file's path, or ``None`` for an in-process bucket."""
         return None if self._state is None else self._state.path
 
+    @property
+    def state_key(self) -> str:
+        """The name of this throttle's buckets inside the state file."""
+        return self._state_key
+
     def reset(self) -> None:
-        """Fill the bucket to ``burst`` (the shared one too, with a state file)."""
-        if self._state is not None:
-            self._shared(self._reset_locked)
-            return
-        with self._lock:
-            self._reset_locked(self._clock())
+        """Fill both buckets to ``burst`` (the shared ones too, with a state file)."""
+        for bucket in (self._main, self._critical):
+            self._run(bucket, self._reset_locked)
 
     # -- context managers -----------------------------------------------
     def __enter__(self) -> AlertThrottle:

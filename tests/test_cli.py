@@ -323,7 +323,7 @@ def test_check_config_masks_the_secret_and_reports_a_clamp(tmp_path: Path, loopb
         in (result.out)
     )
     [line] = [line for line in result.out.splitlines() if line.startswith("  ops: SlackChannel(")]
-    assert line.endswith(", min_level WARNING, timeout 120.0s, max_retries 0")
+    assert line.endswith(", min_level WARNING, timeout 120.0s, max_retries 0, digest on")
     assert result.err == ""
     assert result.out.endswith("config OK\n")
     strict = cli("check-config", "--strict", "--config", str(config))

@@ -36,15 +36,16 @@ def test_demo_shows_filter_throttle_and_stats() -> None:
         ("WARNING", "delivered", "filtered"),
         ("CRITICAL", "delivered", "delivered"),
         ("WARNING", "throttled", "filtered"),
-        ("CRITICAL", "throttled", "delivered"),
+        ("CRITICAL", "delivered", "delivered"),  # CRITICALs have their own bucket
         ("INFO", "filtered", "filtered"),
     ]
-    assert "the Slack sink received 3 post(s):" in lines
+    assert "the Slack sink received 4 post(s):" in lines
     assert "the SMTP sink received 2 message(s):" in lines
-    assert "held back: 7 by the level filter, 2 by the throttle" in lines
-    assert "stats: sent 5, failed 0, throttled 2" in lines
-    assert "  slack: sent 3, failed 0, throttled 2, suppressed 0" in lines
-    assert "  email: sent 2, failed 0, throttled 0, suppressed 0" in lines
+    assert "held back: 7 by the level filter, 1 by the throttle" in lines
+    assert "stats: sent 6, failed 0, throttled 1" in lines
+    # the last CRITICAL carried the digest of the WARNING held back
+    assert "  slack: sent 4, failed 0, throttled 1, suppressed 0, digests 1" in lines
+    assert "  email: sent 2, failed 0, throttled 0, suppressed 0, digests 0" in lines
     assert any("Database primary unreachable" in line and line.startswith("  to ") for line in lines)
     assert lines[-1].startswith("demo OK in ")
     assert _threads_settle(before) == before

@@ -119,9 +119,12 @@ def test_throttle_limits_a_channel_and_counts() -> None:
     assert results[-1].error is not None and results[-1].error.startswith(
         "channel limit reached, next slot in "
     )
-    assert len(seen) == 3
+    assert len(seen) == 4  # three alerts, then close() sent the digest of the two held back
+    assert seen[-1].title == "2 alerts held back on ops"
     assert (stats.total_sent, stats.total_throttled, stats.total_failed) == (3, 2, 0)
-    assert stats.by_channel == {"ops": {"sent": 3, "failed": 0, "throttled": 2, "suppressed": 0}}
+    assert stats.by_channel == {
+        "ops": {"sent": 3, "failed": 0, "throttled": 2, "suppressed": 0, "digests": 0}
+    }
 
 
 def test_fan_out_is_concurrent() -> None:
@@ -178,7 +181,13 @@ def test_stats_are_exact_under_concurrent_sends() -> None:
             thread.join()
         stats = manager.stats
     assert stats.by_channel["a"]["sent"] == 400 and stats.by_channel["b"]["sent"] == 400
-    assert stats.by_channel["t"] == {"sent": 10, "failed": 0, "throttled": 390, "suppressed": 0}
+    assert stats.by_channel["t"] == {
+        "sent": 10,
+        "failed": 0,
+        "throttled": 390,
+        "suppressed": 0,
+        "digests": 0,
+    }
     assert (stats.total_sent, stats.total_throttled) == (810, 390)
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
-from typing import List
+from typing import Any, List
 
 import pytest
 
-from kstalerts import AlertConfigurationError, AlertThrottle, AlertThrottledError
+from kstalerts import (
+    AlertConfigurationError,
+    AlertLevel,
+    AlertManager,
+    AlertMessage,
+    AlertThrottle,
+    AlertThrottledError,
+)
+from kstalerts.channels import SlackChannel
 from tests.clock import FakeClock
 
 
@@ -190,3 +199,86 @@ def test_acquire_async_timeout_raises() -> None:
     with pytest.raises(AlertThrottledError) as info:
         asyncio.run(throttle.acquire_async(timeout=0.1))
     assert info.value.retry_after > 50
+
+
+# -- levels do not starve each other (issue 15) -------------------------------------
+
+
+def _slack_manager(slack_server: Any, throttle: AlertThrottle) -> AlertManager:
+    channel = SlackChannel(slack_server.url(), allow_custom_url=True, timeout=5, max_retries=0)
+    return AlertManager().add_channel(channel, key="ops", throttle=throttle)
+
+
+def _disk_titles(count: int) -> List[str]:
+    return [f"disk {90 + round(i * 829 / (count - 1))}%" for i in range(count)]  # disk 90% ... disk 919%
+
+
+def test_twenty_warnings_do_not_starve_the_critical_which_says_17_were_held_back(slack_server: Any) -> None:
+    manager = _slack_manager(slack_server, AlertThrottle(rate=10, per=60, burst=3, clock=FakeClock()))
+    titles = _disk_titles(20)
+    with manager:
+        results = [manager.send(AlertMessage(t, level=AlertLevel.WARNING))[0] for t in titles]
+        [critical] = manager.send(AlertMessage("DATABASE DOWN", "primary unreachable", AlertLevel.CRITICAL))
+        stats = manager.stats
+    assert [r.success for r in results] == [True] * 3 + [False] * 17
+    assert all(r.throttled and r.attempts == 0 for r in results[3:])
+    assert critical.success and not critical.throttled
+    received = [r.json() for r in slack_server.requests]
+    assert len(received) == 4  # three warnings, the critical; close() had nothing left to send
+    last = received[-1]
+    assert "DATABASE DOWN" in last["attachments"][0]["title"]
+    held = last["attachments"][-1]
+    assert held["text"].startswith("+17 held back by the throttle since ")
+    assert "17 \u00d7 WARNING" in held["text"].splitlines()[0]
+    assert all(f"1 \u00d7 {title}" in held["text"] for title in titles[3:])  # disk 221% ... disk 919%
+    assert titles[-1] == "disk 919%" and "disk 90%" not in held["text"]  # that one was delivered
+    assert (stats.total_sent, stats.total_throttled, stats.total_digests) == (4, 17, 1)
+
+
+def test_thirty_criticals_are_still_limited(slack_server: Any) -> None:
+    manager = _slack_manager(slack_server, AlertThrottle(rate=10, per=60, burst=3, clock=FakeClock()))
+    with manager:
+        results = manager.send([AlertMessage(f"db down {i}", level=AlertLevel.CRITICAL) for i in range(30)])
+        during = len(slack_server.requests)
+    assert [r.success for r in results].count(True) == 3
+    assert during == 3
+    received = [r.json() for r in slack_server.requests]
+    assert len(received) <= 6  # the issue's bound; here 3 and the digest sent on close
+    assert len(received) == 4
+    assert received[-1]["attachments"][0]["title"].endswith("27 alerts held back on ops")
+
+
+def test_a_critical_bucket_of_its_own_with_the_same_rate_and_burst() -> None:
+    clock = FakeClock()
+    throttle = AlertThrottle(rate=10, per=60.0, burst=3, clock=clock)
+    assert [throttle.try_acquire(AlertLevel.WARNING) for _ in range(4)] == [True, True, True, False]
+    assert [throttle.try_acquire(AlertLevel.CRITICAL) for _ in range(4)] == [True, True, True, False]
+    assert not throttle.try_acquire() and not throttle.try_acquire(AlertLevel.INFO)
+    assert throttle.time_until(AlertLevel.CRITICAL) == pytest.approx(6.0)
+    clock.advance(6.0)  # each bucket gains one token
+    assert throttle.try_acquire(AlertLevel.CRITICAL) and throttle.try_acquire(AlertLevel.INFO)
+    assert not throttle.try_acquire(AlertLevel.CRITICAL) and not throttle.try_acquire()
+    throttle.reset()
+    assert throttle.available == 3.0 and throttle.time_until(AlertLevel.CRITICAL) == 0.0
+
+
+def test_the_most_a_channel_admits_is_twice_burst_plus_refill() -> None:
+    clock = FakeClock()
+    throttle = AlertThrottle(rate=10, per=60.0, burst=3, clock=clock)
+    admitted = 0
+    for _ in range(61):  # 0 to 60 s in 1 s steps, every level asking every step
+        for level in AlertLevel:
+            admitted += throttle.try_acquire(level)
+        clock.advance(1.0)
+    # per bucket: burst + rate * elapsed / per = 3 + 10 = 13; two buckets: 26
+    assert admitted == 26
+
+
+def test_a_shared_state_file_keeps_the_critical_bucket_too(tmp_path: Any) -> None:
+    clock = FakeClock()
+    path = tmp_path / "t.json"
+    a = AlertThrottle(rate=6, per=60.0, burst=1, clock=clock, state_file=path, state_key="ops")
+    b = AlertThrottle(rate=6, per=60.0, burst=1, clock=clock, state_file=path, state_key="ops")
+    assert a.try_acquire(AlertLevel.WARNING) and not b.try_acquire(AlertLevel.WARNING)
+    assert b.try_acquire(AlertLevel.CRITICAL) and not a.try_acquire(AlertLevel.CRITICAL)
+    assert sorted(json.loads(path.read_text())["throttle"]) == ["ops", "ops/critical"]

@@ -42,6 +42,7 @@ from typing import (
 )
 
 from .._secret import Secret
+from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
@@ -180,6 +181,9 @@ class AlertmanagerChannel(AlertChannel):
         annotations = {"summary": alert.formatted_title}
         if alert.body:
             annotations["description"] = alert.body
+        held = attached(alert)
+        if held is not None:  # what the throttle held back since the last delivery
+            annotations["held_back"] = held.text(4000)
         item: Dict[str, Any] = {
             "labels": self.build_labels(alert),
             "annotations": annotations,

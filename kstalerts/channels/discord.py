@@ -25,6 +25,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
+from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
@@ -130,6 +131,13 @@ class DiscordChannel(AlertChannel):
                 break
             used += len(field_name) + len(field_value)
             fields.append({"name": field_name, "value": field_value, "inline": True})
+        held = attached(alert)
+        if held is not None:  # what the throttle held back: a last field
+            name = "Held back"
+            room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
+            if room >= 100:
+                del fields[_FIELDS - 1 :]
+                fields.append({"name": name, "value": held.text(room), "inline": False})
         if fields:
             embed["fields"] = fields
         return embed

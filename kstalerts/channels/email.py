@@ -30,6 +30,7 @@ from typing import (
     Union,
 )
 
+from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
@@ -48,6 +49,7 @@ _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # str.isascii is 3.7+
 _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
+_HELD_BACK_CHARS = 8000  # the digest section of a message
 
 _SMTP_KEYS = frozenset(
     {"host", "port", "username", "password", "security", "ssl_verify", "ssl_ca_bundle"}
@@ -129,6 +131,9 @@ class EmailChannel(AlertChannel):
             lines += ["", "Labels:"] + [
                 f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())
             ]
+        held = attached(alert)
+        if held is not None:  # what the throttle held back since the last message
+            lines += ["", "Held back", "---------", held.text(_HELD_BACK_CHARS)]
         lines += ["", "-- ", "Sent by kstalerts"]
         return "\n".join(lines) + "\n"
 

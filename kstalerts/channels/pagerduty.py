@@ -24,6 +24,7 @@ import socket
 from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
 
 from .._secret import Secret
+from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
@@ -164,6 +165,9 @@ class PagerDutyChannel(AlertChannel):
             details["body"] = alert.body
         if alert.labels:
             details["labels"] = dict(alert.labels)
+        held = attached(alert)
+        if held is not None:  # what the throttle held back since the last delivery
+            details["held_back"] = held.text(8000)
         if details:
             payload["custom_details"] = details
         event: Dict[str, Any] = {

@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
+from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..http import HTTPClient, HTTPResponse
 from ..models import AlertLevel, AlertMessage
@@ -188,6 +189,16 @@ class SlackChannel(AlertChannel):
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
+        held = attached(alert)
+        if held is not None:  # what the throttle held back: a last, grey attachment
+            payload["attachments"].append(
+                {
+                    "color": "#9E9E9E",
+                    "fallback": escape_mrkdwn(_cut(held.headline, self.title_limit)),
+                    "text": _cut(escape_mrkdwn(held.text(self.text_limit - 200)), self.text_limit),
+                    "footer": "held back by kstalerts",
+                }
+            )
         if self.username:
             payload["username"] = self.username
         if self.icon_emoji:

@@ -20,6 +20,7 @@ import re
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
+from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
@@ -52,6 +53,7 @@ _PATH = re.compile(r"/(webhookb2|workflows|powerautomate)/")
 # Teams refuses messages over about 28 KB; keep the card's text well under.
 _TITLE_CHARS = 1000
 _BODY_CHARS = 20000
+_HELD_BACK_CHARS = 4000
 _FAILED = re.compile(r"delivery failed.*?HTTP error (\d{3})", re.IGNORECASE | re.DOTALL)
 
 
@@ -104,6 +106,10 @@ class TeamsChannel(AlertChannel):
         ]
         if alert.body:
             body.append({"type": "TextBlock", "text": truncate(alert.body, _BODY_CHARS), "wrap": True})
+        held = attached(alert)
+        if held is not None:  # what the throttle held back: a last, subtle block
+            text = held.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
+            body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
         return {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",

@@ -3,10 +3,13 @@
 The body is the alert as JSON (:meth:`AlertMessage.to_dict`), or what a
 template makes of it: a ``string.Template`` text or mapping (``$title``,
 ``$body``, ``$level``, ``$timestamp``, ``$created_at``, ``$dedup_key``,
-``$channel``), or a callable. Delivery goes through :mod:`kstalerts.http`,
-like Slack's; a status is read as the other JSON channels read it
-(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried (429
-after its ``Retry-After``), a redirect or any other 4xx permanent.
+``$channel``, ``$held_back``: the digest of held-back alerts the delivery
+carries, or empty), or a callable. Without a template the JSON has a
+``held_back`` field (``total``, ``text``) when the delivery carries a
+digest. Delivery goes through :mod:`kstalerts.http`, like Slack's; a
+status is read as the other JSON channels read it
+(:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried
+(429 after its ``Retry-After``), a redirect or any other 4xx permanent.
 
 Rules: the URL and secret-looking header values (``Authorization``, keys,
 tokens) never appear in a repr, a preview, a log line or an error.
@@ -20,6 +23,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
+from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..http import HTTPClient, check_headers
 from ..models import AlertLevel, AlertMessage
@@ -114,13 +118,18 @@ class WebhookChannel(AlertChannel):
             "created_at": f"{alert.created_at:.3f}",
             "dedup_key": alert.effective_dedup_key,
             "channel": self.name,
+            "held_back": _held_back_text(alert),
         }
 
     def build_payload(self, alert: AlertMessage) -> Any:
         """The JSON value to send (a template's result when it is a mapping or callable)."""
         template = self.template
         if template is None:
-            return alert.to_dict()
+            payload = alert.to_dict()
+            held = attached(alert)
+            if held is not None:  # what the throttle held back since the last delivery
+                payload["held_back"] = {"total": held.total, "text": held.text(_HELD_BACK_CHARS)}
+            return payload
         if callable(template):
             return template(alert)
         if isinstance(template, Mapping):
@@ -218,3 +227,11 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
 def _masked_header(name: str, value: str) -> str:
     lowered = name.lower()
     return mask_text(value) if any(word in lowered for word in _SECRET_HEADER_WORDS) else value
+
+
+_HELD_BACK_CHARS = 8000  # the digest a delivery carries
+
+
+def _held_back_text(alert: AlertMessage) -> str:
+    held = attached(alert)
+    return "" if held is None else held.text(_HELD_BACK_CHARS)

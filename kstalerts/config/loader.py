@@ -333,6 +333,8 @@ def _apply_limits(config: LoadedConfig) -> None:
     channels = alerts.get("channels") or {}
     for key, entry in channels.items():
         where = f"alerts.channels.{key}"
+        if key == "digest":  # a default, true or false (see schema)
+            continue
         if key in ("timeout", "max_retries"):
             check(channels, key, f"channel.{key}", "alerts.channels")
             continue

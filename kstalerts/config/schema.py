@@ -36,10 +36,20 @@ DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys of a throttle mapping; ``state_file`` is wired by the spool feature.
 THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
 #: Keys of ``alerts.channels`` that are defaults, not channel names.
-CHANNEL_DEFAULT_KEYS = frozenset({"timeout", "max_retries"})
+CHANNEL_DEFAULT_KEYS = frozenset({"timeout", "max_retries", "digest"})
 #: Keys every channel entry accepts, whatever its type.
 CHANNEL_COMMON_KEYS = frozenset(
-    {"type", "name", "min_level", "throttle", "credentials", "timeout", "max_retries", "spool_throttled"}
+    {
+        "type",
+        "name",
+        "min_level",
+        "throttle",
+        "credentials",
+        "timeout",
+        "max_retries",
+        "spool_throttled",
+        "digest",
+    }
 )
 SPOOL_KEYS = frozenset({"path", "max_age", "max_entries", "max_bytes"})
 DEDUP_KEYS = frozenset({"window", "state_file"})
@@ -169,6 +179,8 @@ def check_alerts(
             _mapping(alerts.get(name), f"{prefix}.{name}", path, lines), keys, f"{prefix}.{name}", path, lines
         )
     channels = _mapping(alerts.get("channels"), f"{prefix}.channels", path, lines)
+    if "digest" in channels and not isinstance(channels["digest"], bool):
+        raise _error("must be true or false", f"{prefix}.channels.digest", path, lines)
     for key, entry in channels.items():
         if key in CHANNEL_DEFAULT_KEYS:
             continue
@@ -238,7 +250,8 @@ def _check_channel(
     for name in ("name", "credentials"):
         if name in entry and not isinstance(entry[name], str):
             raise _error(f"must be text, got {type(entry[name]).__name__}", f"{where}.{name}", path, lines)
-    if "spool_throttled" in entry and not isinstance(entry["spool_throttled"], bool):
-        raise _error("must be true or false", f"{where}.spool_throttled", path, lines)
+    for flag in ("spool_throttled", "digest"):
+        if flag in entry and not isinstance(entry[flag], bool):
+            raise _error("must be true or false", f"{where}.{flag}", path, lines)
     if "throttle" in entry:
         _check_throttle(entry["throttle"], f"{where}.throttle", path, lines, allow_off=True)

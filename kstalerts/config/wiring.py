@@ -12,7 +12,8 @@ file, the line and the full ``alerts.channels.<key>.<field>`` key.
 ``alerts.spool`` and ``alerts.dedup`` become the manager's spool and
 duplicate suppression; a throttle's ``state_file`` shares its bucket across
 processes, one bucket per channel key; ``spool_throttled`` is passed to
-``add_channel``. A relative ``path``/``state_file`` is taken from the config
+``add_channel``, and so is ``digest`` (the channel's, else the
+``alerts.channels`` default, else true). A relative ``path``/``state_file`` is taken from the config
 file's folder (from the working directory for a mapping), ``~`` expanded.
 """
 
@@ -55,7 +56,7 @@ def build_manager(
         name: channels.get(name, BUILTIN_DEFAULTS["channels"][name]) for name in ("timeout", "max_retries")
     }
     for key, entry in channels.items():
-        if key in defaults:
+        if key in defaults or key == "digest":
             continue
         channel = _build_channel(config, key, {**defaults, **entry}, resolver)
         manager.add_channel(
@@ -65,6 +66,7 @@ def build_manager(
             throttle=_throttle(config, entry.get("throttle"), key),
             alias=entry.get("name"),
             spool_throttled=bool(entry.get("spool_throttled", False)),
+            digest=bool(entry.get("digest", channels.get("digest", True))),
         )
 
 
