@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+from .config.wiring import connect as _connect_config
 from .exceptions import (
     AlertConfigurationError,
     AlertDeliveryError,
@@ -28,8 +30,6 @@ from .throttle import AlertThrottle
 if TYPE_CHECKING:
     from .guard import alert_on_failure
     from .logging import AlertHandler
-
-__version__ = "0.1.0"
 
 __all__ = (
     "__version__",
@@ -47,6 +47,10 @@ __all__ = (
     "AlertHandler",
     "alert_on_failure",
 )
+
+# The config layer plugs in from above: AlertManager.from_config, and the
+# discovery of kstlib.conf.yml the first time a constructor needs a default.
+_connect_config()
 
 # Loaded on first use (PEP 562): both need the stdlib logging machinery,
 # which a script that only sends alerts should not pay for at import.

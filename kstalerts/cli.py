@@ -21,7 +21,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
-from . import __version__
+from ._version import __version__
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult

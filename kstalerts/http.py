@@ -265,7 +265,7 @@ class HTTPClient:
         user_agent: Optional[str] = None,
         pool_size: int = MAX_IDLE_CONNECTIONS,
     ) -> None:
-        from . import __version__
+        from ._version import __version__
 
         self.url = url if isinstance(url, Secret) else Secret(url)
         self._endpoint = _parse(self.url.reveal().strip(), "url", ("http", "https"))

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterable,
     List,
@@ -417,17 +418,13 @@ class AlertManager:
         mapping; ``None`` discovers the file (see the configuration reference).
 
         Precedence: ``preset`` (else ``KSTALERTS_PRESET``) over the file over
-        the built-in defaults, then the hard limits.
+        the built-in defaults, then the hard limits. The work is done by
+        :func:`kstalerts.config.wiring.manager_from_config`, which the config
+        layer registers (this module stands below it and does not import it).
         """
-        from .config.wiring import build_manager
-
-        manager = cls()
-        try:
-            build_manager(manager, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
-        except BaseException:
-            manager.close()
-            raise
-        return manager
+        if _config_builder is None:
+            raise AlertConfigurationError("the config layer is not connected (import kstalerts)")
+        return _config_builder(cls, path_or_mapping, preset=preset, credential_resolver=credential_resolver)
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -457,6 +454,16 @@ class AlertManager:
 
     def __repr__(self) -> str:
         return f"AlertManager(channels={list(self._entries)!r})"
+
+
+# AlertManager.from_config's implementation, registered by the config layer
+# (kstalerts.config.wiring.connect, called by the package's __init__).
+_config_builder: Optional[Callable[..., AlertManager]] = None
+
+
+def _connect_config(builder: Callable[..., AlertManager]) -> None:
+    global _config_builder
+    _config_builder = builder
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
