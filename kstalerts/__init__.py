@@ -24,6 +24,7 @@ from .exceptions import (
 )
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
+from .outcome import Outcome
 from .retry import RetryPolicy
 from .throttle import AlertThrottle
 
@@ -38,6 +39,7 @@ __all__ = (
     "AlertLevel",
     "AlertMessage",
     "AlertResult",
+    "Outcome",
     "AlertThrottle",
     "RetryPolicy",
     "AlertError",

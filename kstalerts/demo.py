@@ -57,11 +57,8 @@ def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChanne
 def _outcome(result: Optional[AlertResult]) -> str:
     if result is None:
         return "filtered"
-    if result.success:
-        return "delivered"
-    if result.throttled:
-        return "throttled"
-    return "FAILED"
+    word = result.outcome.word
+    return "FAILED" if word == "failed" else word
 
 
 def _slack_text(payload: Any) -> str:

@@ -289,16 +289,8 @@ class AlertManager:
         return result
 
     def _count(self, key: str, result: AlertResult) -> None:
-        if result.success:
-            bucket = "sent"
-        elif result.suppressed:
-            bucket = "suppressed"
-        elif result.throttled:
-            bucket = "throttled"
-        else:
-            bucket = "failed"
         with self._stats_lock:
-            self._counts.setdefault(key, _zero())[bucket] += 1
+            self._counts.setdefault(key, _zero())[result.outcome.stat] += 1
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -372,7 +364,7 @@ class AlertManager:
                     alert=item.alert,
                 )
             result = self._attempt(item.alert, entry)
-            if not result.success and result.retryable and result.attempts > 0:
+            if result.outcome.pauses_flush:
                 down.add(entry.key)
             self._count(entry.key, result)
             return result
@@ -467,11 +459,8 @@ def _connect_config(builder: Callable[..., AlertManager]) -> None:
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
-    if result.success or result.suppressed:
-        return False
-    if result.throttled and result.attempts == 0:  # our throttle, not the service's
-        return entry.spool_throttled
-    return result.retryable
+    wanted = result.outcome.spool_after_send
+    return wanted == "yes" or (wanted == "asked" and entry.spool_throttled)
 
 
 def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> Optional[Spool]:
