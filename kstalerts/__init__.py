@@ -20,6 +20,7 @@ from .exceptions import (
     AlertConfigurationError,
     AlertDeliveryError,
     AlertError,
+    AlertManagerClosedError,
     AlertThrottledError,
 )
 from .manager import AlertManager, AlertStats
@@ -44,6 +45,7 @@ __all__ = (
     "RetryPolicy",
     "AlertError",
     "AlertConfigurationError",
+    "AlertManagerClosedError",
     "AlertDeliveryError",
     "AlertThrottledError",
     "AlertHandler",

@@ -43,7 +43,7 @@ from typing import (
     Union,
 )
 
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
@@ -203,7 +203,7 @@ class AlertManager:
             if alert.level >= entry.min_level
         ]
         if self._closed:
-            raise AlertConfigurationError("this AlertManager is closed")
+            raise AlertManagerClosedError()
         if not jobs:
             return []
         if len(jobs) == 1:
@@ -295,7 +295,7 @@ class AlertManager:
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._closed:
-                raise AlertConfigurationError("this AlertManager is closed")
+                raise AlertManagerClosedError()
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
 
