@@ -46,7 +46,10 @@ def test_other_fields_go_through_the_hard_limits(caplog: pytest.LogCaptureFixtur
         MAX_BACKOFF,
         MAX_RETRY_AFTER,
     )
-    assert (LIMITS["retry.base_delay"].maximum, LIMITS["retry.budget"].maximum) == (MAX_BACKOFF, MAX_SEND_BUDGET)
+    assert (LIMITS["retry.base_delay"].maximum, LIMITS["retry.budget"].maximum) == (
+        MAX_BACKOFF,
+        MAX_SEND_BUDGET,
+    )
 
 
 @pytest.mark.parametrize(
