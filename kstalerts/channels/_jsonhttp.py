@@ -33,6 +33,7 @@ __all__ = (
     "encode_json",
     "iso_time",
     "make_client",
+    "check_one_secret_source",
     "resolve_secret",
     "retry_after_header",
     "service_text",
@@ -180,6 +181,13 @@ def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> HTTPCl
     return HTTPClient(url, **transport)
 
 
+def check_one_secret_source(config: Mapping[str, Any], field: str, *, service: str) -> None:
+    """The credential rule of every channel: ``credentials:`` or the literal
+    ``field``, never both (which one would win is a guess nobody should make)."""
+    if config.get("credentials") is not None and config.get(field) is not None:
+        raise AlertConfigurationError(f"{service}: give either credentials or {field}, not both", key=field)
+
+
 def resolve_secret(
     config: Mapping[str, Any],
     field: str,
@@ -188,6 +196,7 @@ def resolve_secret(
     service: str,
 ) -> Optional[str]:
     """The channel's primary secret from ``credentials:`` (a name) or the literal ``field``."""
+    check_one_secret_source(config, field, service=service)
     name = config.get("credentials")
     if name is not None:
         if credential_resolver is None:

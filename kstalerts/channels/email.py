@@ -328,12 +328,13 @@ def _inert_header(name: str, text: str) -> str:
 
 
 def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
+    from ._jsonhttp import check_one_secret_source
+
+    check_one_secret_source(config, field, service="email")
     name = config.get("credentials")
     if name is None:
         value = config.get(field)
         return None if value is None else str(value)
-    if config.get(field) is not None:
-        raise AlertConfigurationError(f"give either credentials or {field}, not both", key=field)
     if resolver is None:
         raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
     return str(resolver.resolve(name))

@@ -233,10 +233,6 @@ class SlackChannel(AlertChannel):
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> SlackChannel:
         """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
-        if config.get("credentials") is not None and config.get("webhook_url") is not None:
-            raise AlertConfigurationError(
-                "slack: give either credentials or webhook_url, not both", key="webhook_url"
-            )
         url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
         if url is None:
             raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")
