@@ -1,6 +1,6 @@
 """Plumbing shared by the channels that POST JSON: Alertmanager, PagerDuty, Teams, Discord.
 
-Everything here is a pure helper: checking a service URL, encoding a payload
+Everything here is a pure helper: encoding a payload
 under the request-size cap, reading a service's error text without echoing a
 secret, turning an HTTP status into an :class:`AlertDeliveryError`, and
 reading the common keys of a config entry. No sockets are opened here: bytes
@@ -13,10 +13,9 @@ import json
 import math
 import re
 import time
-import urllib.parse
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Union
 
-from .._secret import Secret, mask_url
+from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = (
     "TRANSPORT_KEYS",
-    "check_service_url",
     "channel_options",
     "config_bool",
     "config_str",
@@ -73,43 +71,6 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 1)] + "\u2026"
-
-
-def check_service_url(
-    url: str,
-    *,
-    service: str,
-    hosts: Sequence[str],
-    path: re.Pattern[str],
-    allow_custom: bool,
-    key: str = "webhook_url",
-) -> str:
-    """Return ``url`` if it is an https URL of ``service``; raise otherwise.
-
-    ``hosts`` are exact host names, or suffixes starting with a dot
-    (``".webhook.office.com"``). With ``allow_custom`` any http(s) URL with a
-    host passes (a relay, a test server). The error shows the URL masked.
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise AlertConfigurationError(f"{service} needs a webhook URL", key=key)
-    url = url.strip()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertConfigurationError(
-            f"{service} webhook URL must be an https:// URL, got {mask_url(url)}", key=key
-        )
-    if allow_custom:
-        return url
-    host = parts.hostname.lower()
-    host_ok = any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts)
-    if parts.scheme != "https" or not host_ok or not path.match(parts.path) or parts.username is not None:
-        expected = ", ".join(("*" + h) if h.startswith(".") else h for h in hosts)
-        raise AlertConfigurationError(
-            f"{service} webhook URL must be https on {expected} with the service's webhook path,"
-            f" got {mask_url(url)} (pass allow_custom_url=True for a relay or test server)",
-            key=key,
-        )
-    return url
 
 
 def service_text(
