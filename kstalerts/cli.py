@@ -160,7 +160,7 @@ def exit_code(results: Sequence[AlertResult]) -> int:
     earlier); a throttled, failed or spooled (kept for later) result does
     not. No result at all is a failure: nothing was sent.
     """
-    if results and all(r.outcome.ok for r in results):
+    if results and all(r.outcome.meaning.ok for r in results):
         return EXIT_OK
     return EXIT_FAILED
 

@@ -290,7 +290,7 @@ class AlertManager:
 
     def _count(self, key: str, result: AlertResult) -> None:
         with self._stats_lock:
-            self._counts.setdefault(key, _zero())[result.outcome.stat] += 1
+            self._counts.setdefault(key, _zero())[result.outcome.meaning.stat] += 1
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -364,7 +364,7 @@ class AlertManager:
                     alert=item.alert,
                 )
             result = self._attempt(item.alert, entry)
-            if result.outcome.pauses_flush:
+            if result.outcome.meaning.pauses_flush:
                 down.add(entry.key)
             self._count(entry.key, result)
             return result
@@ -459,7 +459,7 @@ def _connect_config(builder: Callable[..., AlertManager]) -> None:
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
-    wanted = result.outcome.spool_after_send
+    wanted = result.outcome.meaning.spool_after_send
     return wanted == "yes" or (wanted == "asked" and entry.spool_throttled)
 
 

@@ -203,11 +203,11 @@ class AlertResult:
 
     def __str__(self) -> str:
         outcome = self.outcome
-        if outcome is Outcome.DELIVERED:
-            return f"{self.channel}: delivered ({self.attempts} attempt(s))"
         if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
-        return f"{self.channel}: {outcome.word}: {self.error}"
+        if outcome.meaning.ok:
+            return f"{self.channel}: delivered ({self.attempts} attempt(s))"
+        return f"{self.channel}: {outcome.meaning.stat}: {self.error}"
 
     @property
     def outcome(self) -> Outcome:

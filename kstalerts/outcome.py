@@ -17,7 +17,7 @@ adding one row.
 import enum
 from typing import Dict, NamedTuple
 
-__all__ = ("Outcome",)
+__all__ = ("Meaning", "Outcome")
 
 
 class Outcome(enum.Enum):
@@ -32,61 +32,32 @@ class Outcome(enum.Enum):
     REFUSED = "refused"  # will not succeed as it is (a 404, a refused recipient)
 
     @property
-    def stat(self) -> str:
-        """The :class:`~kstalerts.AlertStats` counter it adds to."""
-        return _TABLE[self].stat
-
-    @property
-    def word(self) -> str:
-        """The word a person reads in ``str(result)``."""
-        return _TABLE[self].word
-
-    @property
-    def ok(self) -> bool:
-        """The alert reached the service, now or earlier (CLI exit 0, no warning)."""
-        return _TABLE[self].ok
-
-    @property
-    def spool_after_send(self) -> str:
-        """``"yes"``, ``"no"``, or ``"asked"`` (the channel's ``spool_throttled``)."""
-        return _TABLE[self].spool_after_send
-
-    @property
-    def flush(self) -> str:
-        """The :class:`~kstalerts.spool.FlushReport` counter it adds to."""
-        return _TABLE[self].flush
-
-    @property
-    def spool_entry(self) -> str:
-        """What a flush does with the entry: ``"remove"``, ``"keep"``, ``"dead"``."""
-        return _TABLE[self].spool_entry
-
-    @property
-    def pauses_flush(self) -> bool:
-        """A flush leaves the channel's other entries untried (the service is down or busy)."""
-        return _TABLE[self].pauses_flush
+    def meaning(self) -> "Meaning":
+        """This outcome's row of the table below."""
+        return _TABLE[self]
 
 
-class _Row(NamedTuple):
-    stat: str
-    word: str
-    ok: bool
-    spool_after_send: str
-    flush: str
-    spool_entry: str
-    pauses_flush: bool
+class Meaning(NamedTuple):
+    """What an outcome means to each part of the library (one row of the table)."""
+
+    stat: str  # the AlertStats counter it adds to
+    ok: bool  # reached the service, now or earlier: CLI exit 0, no guard warning
+    spool_after_send: str  # "yes", "no", or "asked" (the channel's spool_throttled)
+    flush: str  # the FlushReport counter it adds to
+    spool_entry: str  # what a flush does with the entry: "drop", "keep", "dead"
+    pauses_flush: bool  # a flush leaves the channel's other entries untried
 
 
-# Columns: stats counter, word in str(), ok (exit 0), spool after a send,
+# Columns: stats counter (also the word in str()), ok (exit 0), spool after a send,
 # flush report counter, the spooled entry after a flush, pauses the flush.
 # fmt: off
-_TABLE: Dict[Outcome, _Row] = {
-    Outcome.DELIVERED:        _Row("sent",       "delivered",  True,  "no",    "delivered",  "remove", False),
-    Outcome.PARTLY_DELIVERED: _Row("sent",       "delivered",  True,  "no",    "delivered",  "remove", False),
-    Outcome.SUPPRESSED:       _Row("suppressed", "suppressed", True,  "no",    "suppressed", "remove", False),
-    Outcome.THROTTLED:        _Row("throttled",  "throttled",  False, "asked", "throttled",  "keep",   False),
-    Outcome.RATE_LIMITED:     _Row("throttled",  "throttled",  False, "yes",   "throttled",  "keep",   True),
-    Outcome.FAILED:           _Row("failed",     "failed",     False, "yes",   "failed",     "keep",   True),
-    Outcome.REFUSED:          _Row("failed",     "failed",     False, "no",    "dead",       "dead",   False),
+_TABLE: Dict[Outcome, Meaning] = {
+    Outcome.DELIVERED:        Meaning("sent",       True,  "no",    "delivered",  "drop", False),
+    Outcome.PARTLY_DELIVERED: Meaning("sent",       True,  "no",    "delivered",  "drop", False),
+    Outcome.SUPPRESSED:       Meaning("suppressed", True,  "no",    "suppressed", "drop", False),
+    Outcome.THROTTLED:        Meaning("throttled",  False, "asked", "throttled",  "keep", False),
+    Outcome.RATE_LIMITED:     Meaning("throttled",  False, "yes",   "throttled",  "keep", True),
+    Outcome.FAILED:           Meaning("failed",     False, "yes",   "failed",     "keep", True),
+    Outcome.REFUSED:          Meaning("failed",     False, "no",    "dead",       "dead", False),
 }
 # fmt: on

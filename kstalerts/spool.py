@@ -474,8 +474,8 @@ class Spool:
             result = deliver(entry)
             if result is None:
                 return "unknown_channel", None
-            outcome = result.outcome
-            if outcome.spool_entry == "remove":
+            outcome = result.outcome.meaning
+            if outcome.spool_entry == "drop":
                 try:
                     os.unlink(path)
                     _fsync_dir(self.path)

@@ -44,13 +44,14 @@ def test_the_outcome_is_derived_from_the_fields(result: AlertResult, outcome: Ou
 
 
 def test_every_outcome_has_a_row_and_the_rows_agree() -> None:
-    for outcome in Outcome:
+    for member in Outcome:
+        outcome = member.meaning
         assert outcome.stat in ("sent", "failed", "throttled", "suppressed")
         assert outcome.flush in ("delivered", "failed", "throttled", "suppressed", "dead")
-        assert outcome.spool_entry in ("remove", "keep", "dead")
+        assert outcome.spool_entry in ("drop", "keep", "dead")
         assert outcome.spool_after_send in ("yes", "no", "asked")
         # What exits 0 is exactly what a flush removes from the spool.
-        assert outcome.ok is (outcome.spool_entry == "remove")
+        assert outcome.ok is (outcome.spool_entry == "drop")
     assert [o.value for o in Outcome] == [
         "delivered",
         "partly_delivered",
@@ -155,9 +156,10 @@ def test_stats_and_the_flush_report_count_each_outcome_by_the_table(
         report = manager.flush_spool()
         (result,) = report.results
         assert result.outcome is outcome
-        assert manager.stats.by_channel["ops"][outcome.stat] == 1 + (outcome.stat == "failed")
-        assert getattr(report, outcome.flush) == 1
-        assert report.remaining == (1 if outcome.spool_entry == "keep" else 0)
+        meaning = outcome.meaning
+        assert manager.stats.by_channel["ops"][meaning.stat] == 1 + (meaning.stat == "failed")
+        assert getattr(report, meaning.flush) == 1
+        assert report.remaining == (1 if meaning.spool_entry == "keep" else 0)
 
 
 def test_our_throttle_spools_only_when_asked(tmp_path: pathlib.Path) -> None:
