@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ("BUILTIN_DEFAULTS", "active_config", "get_default", "reload_config", "use_config")
 
 _lock = threading.RLock()
-_active: Optional[LoadedConfig] = None
+_active = None  # type: Optional[LoadedConfig]
 _discovered = False
 
 
