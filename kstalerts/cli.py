@@ -177,6 +177,7 @@ def _result_dict(result: AlertResult) -> Dict[str, Any]:
         "spooled": result.spooled,
         "retryable": result.retryable,
         "status": result.status,
+        "outcome": result.outcome.value,
     }
 
 

@@ -250,7 +250,7 @@ class AlertManager:
         delivered = False
         try:
             result = self._throttled_send(alert, entry)
-            delivered = result.success
+            delivered = result.outcome.meaning.ok
         finally:
             dedup.done(entry.key, dedup_key, claim, delivered=delivered)
         return result
