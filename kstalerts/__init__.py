@@ -14,22 +14,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+from .config.wiring import connect as _connect_config
 from .exceptions import (
     AlertConfigurationError,
     AlertDeliveryError,
     AlertError,
+    AlertManagerClosedError,
     AlertThrottledError,
 )
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
+from .outcome import Outcome
 from .retry import RetryPolicy
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from .guard import alert_on_failure
     from .logging import AlertHandler
-
-__version__ = "0.1.0"
 
 __all__ = (
     "__version__",
@@ -38,15 +40,21 @@ __all__ = (
     "AlertLevel",
     "AlertMessage",
     "AlertResult",
+    "Outcome",
     "AlertThrottle",
     "RetryPolicy",
     "AlertError",
     "AlertConfigurationError",
+    "AlertManagerClosedError",
     "AlertDeliveryError",
     "AlertThrottledError",
     "AlertHandler",
     "alert_on_failure",
 )
+
+# The config layer plugs in from above: AlertManager.from_config, and the
+# discovery of kstlib.conf.yml the first time a constructor needs a default.
+_connect_config()
 
 # Loaded on first use (PEP 562): both need the stdlib logging machinery,
 # which a script that only sends alerts should not pay for at import.

@@ -13,9 +13,9 @@ True
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
-__all__ = ("Secret", "mask_url", "mask_text")
+__all__ = ("Secret", "mask_url", "mask_text", "resolve_credential")
 
 
 def mask_url(url: str) -> str:
@@ -80,3 +80,23 @@ class Secret:
 
     def __reduce__(self) -> str:
         raise TypeError("a Secret cannot be pickled")
+
+
+def resolve_credential(resolver: Any, name: str) -> Any:
+    """``resolver.resolve(name)``, taking a kstlib-style record's ``value``.
+
+    A resolver passed in may answer with the secret itself, or (as kstlib's
+    ``CredentialResolver`` does) with a record whose ``value`` is the secret.
+
+    >>> class Record:
+    ...     value = "s3cret"
+    >>> class KstlibStyle:
+    ...     def resolve(self, name):
+    ...         return Record()
+    >>> resolve_credential(KstlibStyle(), "t")
+    's3cret'
+    """
+    value = resolver.resolve(name)
+    if not isinstance(value, (str, bytes)) and hasattr(value, "value"):
+        return value.value
+    return value

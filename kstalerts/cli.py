@@ -21,7 +21,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
-from . import __version__
+from ._version import __version__
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -160,7 +160,7 @@ def exit_code(results: Sequence[AlertResult]) -> int:
     earlier); a throttled, failed or spooled (kept for later) result does
     not. No result at all is a failure: nothing was sent.
     """
-    if results and all(r.success or r.suppressed for r in results):
+    if results and all(r.outcome.meaning.ok for r in results):
         return EXIT_OK
     return EXIT_FAILED
 
@@ -177,6 +177,7 @@ def _result_dict(result: AlertResult) -> Dict[str, Any]:
         "spooled": result.spooled,
         "retryable": result.retryable,
         "status": result.status,
+        "outcome": result.outcome.value,
     }
 
 

@@ -57,11 +57,8 @@ def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChanne
 def _outcome(result: Optional[AlertResult]) -> str:
     if result is None:
         return "filtered"
-    if result.success:
-        return "delivered"
-    if result.throttled:
-        return "throttled"
-    return "FAILED"
+    meaning = result.outcome.meaning
+    return "delivered" if meaning.ok else "FAILED" if meaning.stat == "failed" else meaning.stat
 
 
 def _slack_text(payload: Any) -> str:

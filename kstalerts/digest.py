@@ -33,8 +33,11 @@ from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
-    from .manager import ChannelEntry
     from .spool import Spool
+
+# A manager's ChannelEntry (key, channel, throttle, digest flag). Named here,
+# not imported: the manager stands above this module and imports it.
+_Entry = Any
 
 __all__ = (
     "DIGEST_SHOWN_TITLES",
@@ -275,7 +278,7 @@ class DigestBook:
         self._clock = clock
 
     # -- where a channel's digest lives ---------------------------------------
-    def _state(self, entry: "ChannelEntry") -> Optional[Tuple["StateFile", str]]:
+    def _state(self, entry: _Entry) -> Optional[Tuple["StateFile", str]]:
         throttle = entry.throttle
         path = None if throttle is None else throttle.state_file
         if path is None or throttle is None:
@@ -289,7 +292,7 @@ class DigestBook:
         return state, throttle.state_key
 
     def _update(
-        self, entry: "ChannelEntry", change: Callable[[Optional[Digest], Dict[str, Any]], Any]
+        self, entry: _Entry, change: Callable[[Optional[Digest], Dict[str, Any]], Any]
     ) -> Any:
         """Run ``change(pending, record)`` on the channel's pending digest and store what it leaves.
 
@@ -304,7 +307,7 @@ class DigestBook:
             return None
 
     def _change(
-        self, entry: "ChannelEntry", change: Callable[[Optional[Digest], Dict[str, Any]], Any]
+        self, entry: _Entry, change: Callable[[Optional[Digest], Dict[str, Any]], Any]
     ) -> Any:
         shared = self._state(entry)
         if shared is not None:
@@ -341,7 +344,7 @@ class DigestBook:
             return answer
 
     # -- the manager's hooks --------------------------------------------------
-    def note(self, entry: "ChannelEntry", result: AlertResult) -> None:
+    def note(self, entry: _Entry, result: AlertResult) -> None:
         """Count ``result``'s alert when our throttle or dedup held it back (and it was not spooled)."""
         alert = result.alert
         if alert is None or result.spooled or not getattr(entry, "digest", True):
@@ -358,7 +361,7 @@ class DigestBook:
 
         self._update(entry, add)
 
-    def take(self, entry: "ChannelEntry") -> Optional[Digest]:
+    def take(self, entry: _Entry) -> Optional[Digest]:
         """Remove and return the channel's pending digest (``None`` if there is none)."""
         if not getattr(entry, "digest", True):
             return None
@@ -370,7 +373,7 @@ class DigestBook:
         taken: Optional[Digest] = self._update(entry, pop)
         return taken
 
-    def restore(self, entry: "ChannelEntry", digest: Digest) -> None:
+    def restore(self, entry: _Entry, digest: Digest) -> None:
         """Put back a digest whose delivery failed, merged with what came since."""
 
         def put_back(pending: Optional[Digest], record: Dict[str, Any]) -> None:
@@ -381,7 +384,7 @@ class DigestBook:
         self._update(entry, put_back)
 
     def deliver(
-        self, entry: "ChannelEntry", alert: AlertMessage, send: Callable[[], AlertResult]
+        self, entry: _Entry, alert: AlertMessage, send: Callable[[], AlertResult]
     ) -> AlertResult:
         """Run ``send()`` with the channel's pending digest attached to ``alert``."""
         digest = self.take(entry)
@@ -413,7 +416,7 @@ class DigestBook:
         with self._lock:
             return dict(self._sent)
 
-    def flush(self, entries: List["ChannelEntry"], spool: Optional["Spool"]) -> List[AlertResult]:
+    def flush(self, entries: List[_Entry], spool: Optional["Spool"]) -> List[AlertResult]:
         """Send each channel's pending digest as one alert; returns their results.
 
         A channel whose digest went out less than one throttle period ago
@@ -431,7 +434,7 @@ class DigestBook:
                 results.append(result)
         return results
 
-    def _flush_one(self, entry: "ChannelEntry", spool: Optional["Spool"]) -> Optional[AlertResult]:
+    def _flush_one(self, entry: _Entry, spool: Optional["Spool"]) -> Optional[AlertResult]:
         if not getattr(entry, "digest", True):
             return None
         period = None if entry.throttle is None else entry.throttle.per

@@ -4,6 +4,7 @@ Every error the library raises on purpose derives from :class:`AlertError`::
 
     AlertError
     ├── AlertConfigurationError   a setting, file or argument is wrong
+    │   └── AlertManagerClosedError   the manager was closed
     ├── AlertDeliveryError        one delivery attempt failed
     └── AlertThrottledError       a throttle refused a token
 
@@ -20,6 +21,7 @@ from typing import Optional
 __all__ = (
     "AlertError",
     "AlertConfigurationError",
+    "AlertManagerClosedError",
     "AlertDeliveryError",
     "AlertThrottledError",
 )
@@ -77,6 +79,17 @@ def _locate(
     parts = [p for p in (where, key) if p]
     parts.append(message)
     return ": ".join(parts)
+
+
+class AlertManagerClosedError(AlertConfigurationError):
+    """The :class:`~kstalerts.AlertManager` was closed; nothing more can be sent.
+
+    A subclass of :class:`AlertConfigurationError`, which was raised for it
+    before, so existing ``except`` clauses still catch it.
+    """
+
+    def __init__(self, message: str = "this AlertManager is closed") -> None:
+        super().__init__(message)
 
 
 class AlertDeliveryError(AlertError):

@@ -163,5 +163,5 @@ def describe(exc: BaseException) -> str:
 
 def _warn_failed(what: str, results: Any) -> None:
     for result in results:
-        if not result.success:
+        if not result.outcome.meaning.ok:
             _log.warning("failure alert for %s not delivered: %s", what, result)

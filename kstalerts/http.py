@@ -93,28 +93,21 @@ class _Endpoint:
 
 
 def _parse(url: str, key: str, schemes: Tuple[str, ...]) -> _Endpoint:
-    """Split ``url``; errors name ``key`` and never the value."""
+    """Check (:func:`kstalerts._url.check_url`) and split ``url``; errors name ``key``, never the value."""
     from urllib.parse import unquote, urlsplit
 
-    if any(ord(c) <= 32 or ord(c) >= 127 for c in url):
-        raise AlertConfigurationError("must be a URL without spaces or non-ASCII characters", key=key)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise AlertConfigurationError("is not a valid URL", key=key) from None
+    from ._url import URLRule, check_url
+
+    parts = urlsplit(check_url(url, key=key, rule=URLRule(schemes=schemes)))
+    port = parts.port
     scheme = parts.scheme.lower()
-    if scheme not in schemes or not parts.hostname:
-        wanted = " or ".join(f"{s}://" for s in schemes)
-        raise AlertConfigurationError(f"must be an {wanted} URL with a host", key=key)
     authorization = None
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Endpoint(
-        scheme, parts.hostname, port or (443 if scheme == "https" else 80), target, authorization
-    )
+    host = parts.hostname or ""  # check_url refused a URL without one
+    return _Endpoint(scheme, host, port or (443 if scheme == "https" else 80), target, authorization)
 
 
 def _env(name: str) -> str:
@@ -265,7 +258,7 @@ class HTTPClient:
         user_agent: Optional[str] = None,
         pool_size: int = MAX_IDLE_CONNECTIONS,
     ) -> None:
-        from . import __version__
+        from ._version import __version__
 
         self.url = url if isinstance(url, Secret) else Secret(url)
         self._endpoint = _parse(self.url.reveal().strip(), "url", ("http", "https"))

@@ -99,6 +99,10 @@ LIMITS: Dict[str, Limit] = {
         Limit("spool.max_entries", 1, 10000, True, "alerts the spool holds at once"),
         Limit("spool.max_bytes", 65536, 64 * 1048576, True, "bytes the spool holds at once"),
         Limit("dedup.window", 1.0, 604800.0, False, "seconds a delivered alert suppresses its duplicates"),
+        Limit("retry.base_delay", 0.0, 60.0, False, "first back-off ceiling in seconds, doubled per retry"),
+        Limit("retry.max_delay", 0.0, 60.0, False, "ceiling of one back-off wait, in seconds"),
+        Limit("retry.max_retry_after", 0.0, 300.0, False, "longest Retry-After honoured, in seconds"),
+        Limit("retry.budget", 0.0, 900.0, False, "seconds one send may take, attempts and waits included"),
     )
 }
 

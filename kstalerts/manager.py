@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterable,
     List,
@@ -48,7 +49,7 @@ from typing import (
 )
 
 from .digest import DigestBook
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
@@ -227,7 +228,7 @@ class AlertManager:
             if alert.level >= entry.min_level
         ]
         if self._closed:
-            raise AlertConfigurationError("this AlertManager is closed")
+            raise AlertManagerClosedError()
         if not jobs:
             return []
         if len(jobs) == 1:
@@ -275,7 +276,7 @@ class AlertManager:
         delivered = False
         try:
             result = self._throttled_send(alert, entry)
-            delivered = result.success
+            delivered = result.outcome.meaning.ok
         finally:
             dedup.done(entry.key, dedup_key, claim, delivered=delivered)
         return result
@@ -314,21 +315,13 @@ class AlertManager:
         return result
 
     def _count(self, key: str, result: AlertResult) -> None:
-        if result.success:
-            bucket = "sent"
-        elif result.suppressed:
-            bucket = "suppressed"
-        elif result.throttled:
-            bucket = "throttled"
-        else:
-            bucket = "failed"
         with self._stats_lock:
-            self._counts.setdefault(key, _zero())[bucket] += 1
+            self._counts.setdefault(key, _zero())[result.outcome.meaning.stat] += 1
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._closed:
-                raise AlertConfigurationError("this AlertManager is closed")
+                raise AlertManagerClosedError()
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -397,7 +390,7 @@ class AlertManager:
                     alert=item.alert,
                 )
             result = self._attempt(item.alert, entry)
-            if not result.success and result.retryable and result.attempts > 0:
+            if result.outcome.meaning.pauses_flush:
                 down.add(entry.key)
             self._count(entry.key, result)
             return result
@@ -465,17 +458,13 @@ class AlertManager:
         (as kstlib's ``from_config(config["alerts"], resolver)`` takes it).
 
         Precedence: ``preset`` (else ``KSTALERTS_PRESET``) over the file over
-        the built-in defaults, then the hard limits.
+        the built-in defaults, then the hard limits. The work is done by
+        :func:`kstalerts.config.wiring.manager_from_config`, which the config
+        layer registers (this module stands below it and does not import it).
         """
-        from .config.wiring import build_manager
-
-        manager = cls()
-        try:
-            build_manager(manager, config, preset=preset, credential_resolver=credential_resolver)
-        except BaseException:
-            manager.close()
-            raise
-        return manager
+        if _config_builder is None:
+            raise AlertConfigurationError("the config layer is not connected (import kstalerts)")
+        return _config_builder(cls, config, preset=preset, credential_resolver=credential_resolver)
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -511,12 +500,19 @@ class AlertManager:
         return f"AlertManager(channels={len(keys)}, keys={keys!r})"
 
 
+# AlertManager.from_config's implementation, registered by the config layer
+# (kstalerts.config.wiring.connect, called by the package's __init__).
+_config_builder: Optional[Callable[..., AlertManager]] = None
+
+
+def _connect_config(builder: Callable[..., AlertManager]) -> None:
+    global _config_builder
+    _config_builder = builder
+
+
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
-    if result.success or result.suppressed:
-        return False
-    if result.throttled and result.attempts == 0:  # our throttle, not the service's
-        return entry.spool_throttled
-    return result.retryable
+    wanted = result.outcome.meaning.spool_after_send
+    return wanted == "yes" or (wanted == "asked" and entry.spool_throttled)
 
 
 def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> Optional[Spool]:

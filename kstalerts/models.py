@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
+from .outcome import Outcome
 
 __all__ = ("AlertLevel", "AlertMessage", "AlertResult")
 
@@ -219,6 +220,7 @@ class AlertResult:
     secret. ``attempts`` counts delivery attempts (0 when none was made, as
     for a throttled or suppressed alert). ``retryable`` tells whether a later
     try may succeed; ``status`` is the HTTP status or SMTP code, if any.
+    :attr:`outcome` names what the fields add up to.
     """
 
     channel: str
@@ -234,9 +236,25 @@ class AlertResult:
     alert: Optional[AlertMessage] = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
-        if self.success:
-            return f"{self.channel}: delivered ({self.attempts} attempt(s))"
-        if self.suppressed:
+        outcome = self.outcome
+        if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
-        state = "throttled" if self.throttled else "failed"
-        return f"{self.channel}: {state}: {self.error}"
+        if outcome.meaning.ok:
+            return f"{self.channel}: delivered ({self.attempts} attempt(s))"
+        return f"{self.channel}: {outcome.meaning.stat}: {self.error}"
+
+    @property
+    def outcome(self) -> Outcome:
+        """What this result comes to; the one place that reads the fields for it.
+
+        A success that still carries an error reached only some of the
+        service's members; a throttled result with an attempt is the
+        service's rate limit, without one our own throttle.
+        """
+        if self.success:
+            return Outcome.DELIVERED if self.error is None else Outcome.PARTLY_DELIVERED
+        if self.suppressed:
+            return Outcome.SUPPRESSED
+        if self.throttled:
+            return Outcome.RATE_LIMITED if self.attempts else Outcome.THROTTLED
+        return Outcome.FAILED if self.retryable else Outcome.REFUSED

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .limits import MAX_BACKOFF, MAX_RETRY_AFTER, MAX_SEND_BUDGET, validate
+from .exceptions import AlertConfigurationError
+from .limits import validate
 
 __all__ = ("RetryPolicy", "backoff", "parse_retry_after")
 
@@ -58,11 +59,15 @@ class RetryPolicy:
     rand: Callable[[], float] = field(default=_random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Every number through the hard limits (clamped with a warning; not
+        # a number, NaN included, is an error); the flag must be a bool.
         object.__setattr__(self, "max_retries", validate("channel.max_retries", self.max_retries))
-        object.__setattr__(self, "base_delay", _bounded(self.base_delay, 0.0, MAX_BACKOFF))
-        object.__setattr__(self, "max_delay", _bounded(self.max_delay, 0.0, MAX_BACKOFF))
-        object.__setattr__(self, "max_retry_after", _bounded(self.max_retry_after, 0.0, MAX_RETRY_AFTER))
-        object.__setattr__(self, "budget", _bounded(self.budget, 0.0, MAX_SEND_BUDGET))
+        for name in ("base_delay", "max_delay", "max_retry_after", "budget"):
+            object.__setattr__(self, name, validate(f"retry.{name}", getattr(self, name)))
+        if not isinstance(self.jitter, bool):
+            raise AlertConfigurationError(f"must be true or false, got {self.jitter!r}", key="retry.jitter")
+        if not callable(self.rand):
+            raise AlertConfigurationError(f"must be callable, got {self.rand!r}", key="retry.rand")
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).
@@ -73,13 +78,6 @@ class RetryPolicy:
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
         return backoff(self, retry, rand=self.rand)
-
-
-def _bounded(value: float, low: float, high: float) -> float:
-    number = float(value)
-    if number != number:  # NaN
-        return high
-    return min(max(number, low), high)
 
 
 def backoff(policy: RetryPolicy, retry: int, *, rand: Callable[[], float] = _random) -> float:

@@ -90,7 +90,8 @@ class FlushReport:
 
     - ``delivered``: sent and removed from the spool.
     - ``failed``: failed again with a retryable error; kept.
-    - ``throttled``: the channel's throttle had no token; kept.
+    - ``throttled``: the channel's throttle had no token, or the service
+      asked to wait longer than the send's budget (rate limited); kept.
     - ``suppressed``: a duplicate of an alert delivered within the dedup
       window; removed.
     - ``dead``: moved to ``dead/`` (unreadable, too old, or refused for good).
@@ -410,11 +411,12 @@ class Spool:
     def flush(self, deliver: Deliver) -> FlushReport:
         """Offer every entry, oldest first, to ``deliver``; act on each result.
 
-        A success removes the entry; a suppressed duplicate too. A throttled
-        one (no attempt made) stays. A retryable failure stays, with its
-        attempts and last error updated. A failure that is not retryable
-        moves the entry to ``dead/``: sending it again cannot help. ``None``
-        (unknown channel) leaves the entry as it is.
+        What each result's :class:`~kstalerts.outcome.Outcome` means is the
+        outcome table's: a success removes the entry, a suppressed duplicate
+        too; a throttled or rate-limited one and a retryable failure stay,
+        with attempts and last error updated when an attempt was made; a
+        refusal for good moves the entry to ``dead/``: sending it again
+        cannot help. ``None`` (unknown channel) leaves the entry as it is.
         """
         counts = dict.fromkeys(
             ("delivered", "failed", "throttled", "suppressed", "dead", "skipped", "unknown_channel"), 0
@@ -474,21 +476,18 @@ class Spool:
             result = deliver(entry)
             if result is None:
                 return "unknown_channel", None
-            if result.success or result.suppressed:
+            outcome = result.outcome.meaning
+            if outcome.spool_entry == "drop":
                 try:
                     os.unlink(path)
                     _fsync_dir(self.path)
                 except OSError as exc:  # it will be sent again: at least once
                     _log.error("spool %s: could not remove the delivered %s: %s", self.path, name, exc)
-                return ("delivered" if result.success else "suppressed"), result
-            if result.throttled and result.attempts == 0:
-                return "throttled", result
-            if not result.retryable:
+            elif outcome.spool_entry == "dead":
                 self._dead_letter(name, f"refused for good by channel {entry.channel!r}: {result.error}")
-                return "dead", result
-            if result.attempts:  # a result with no attempt (not tried) teaches nothing new
+            elif result.attempts:  # a result with no attempt (not tried) teaches nothing new
                 self._rewrite(name, entry, result)
-            return "failed", result
+            return outcome.flush, result
         finally:
             os.close(fd)
 

@@ -6,7 +6,8 @@ floods nor starves it). Each alert takes one token. Over any interval of
 ``elapsed`` seconds it never admits more than ``burst + rate * elapsed / per``.
 One lock guards the state; nothing blocks while holding it.
 
-Unset parameters come from the config (``alerts.throttle``), and every value
+Unset parameters come from the active config (``alerts.throttle``, looked up
+in :mod:`kstalerts._settings`, which the config layer fills), and every value
 passes through :func:`kstalerts.limits.validate`.
 
 With ``state_file=PATH`` the bucket lives in a small JSON file shared by
@@ -43,7 +44,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 
-from .config.defaults import get_default
+from ._settings import lookup
 from .exceptions import AlertThrottledError
 from .limits import validate
 from .models import AlertLevel
@@ -103,10 +104,10 @@ class AlertThrottle:
         state_file: Union[str, os.PathLike[str], None] = None,
         state_key: str = "default",
     ) -> None:
-        self._rate = float(validate("throttle.rate", get_default("throttle.rate") if rate is None else rate))
-        self._per = float(validate("throttle.per", get_default("throttle.per") if per is None else per))
+        self._rate = float(validate("throttle.rate", lookup("throttle.rate") if rate is None else rate))
+        self._per = float(validate("throttle.per", lookup("throttle.per") if per is None else per))
         if burst is None:
-            burst = get_default("throttle.burst")
+            burst = lookup("throttle.burst")
         if burst is None:
             burst = int(self._rate)
         self._burst = int(validate("throttle.burst", burst, upper=self._rate))

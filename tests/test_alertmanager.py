@@ -116,16 +116,10 @@ def test_configured_label_names_are_checked() -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (
-            "ftp://am:9093",
-            "url: alertmanager URL must be http:// or https:// with a host, got 'ftp://am:9093'",
-        ),
-        (
-            "http://user:pw@am:9093",
-            "url: alertmanager URL must not hold credentials; use basic_auth or bearer_token",
-        ),
-        ("http://am:9093/?x=1", "url: alertmanager URL must not have a query or fragment: http://am:9093"),
-        ("http://am:99999", "url: alertmanager URL has an invalid port: http://am:99999"),
+        ("ftp://am:9093", "url: must be an http:// or https:// URL with a host"),
+        ("http://user:pw@am:9093", "url: must not carry user info (user:password@)"),
+        ("http://am:9093/?x=1", "url: must not carry a query or a fragment"),
+        ("http://am:99999", "url: is not a valid URL"),
         (["http://am:9093", "http://AM:9093/"], "url: alertmanager URL given twice: http://am:9093"),
         ([], "url: alertmanager needs at least one URL"),
     ],
@@ -203,10 +197,7 @@ def test_from_config_builds_a_cluster_channel_with_a_bearer_credential() -> None
 def test_from_config_errors_name_the_key() -> None:
     cases = [
         ({"url": "http://a:1", "urls": ["http://b:1"]}, "url: alertmanager: give exactly one of url or urls"),
-        (
-            {"urls": ["ftp://b"]},
-            "urls: alertmanager URL must be http:// or https:// with a host, got 'ftp://b'",
-        ),
+        ({"urls": ["ftp://b"]}, "urls: must be an http:// or https:// URL with a host"),
         ({"url": 5}, "url: alertmanager: url must be a URL or a list of URLs"),
         (
             {"url": "http://a:1", "labels": ["x"]},
@@ -432,8 +423,8 @@ def test_from_config_basic_auth_by_credential_or_literal(recording_server: Servi
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"url": [5]}, "url: alertmanager URL must be a string, got 5"),
-        ({"generator_url": "runbook"}, "generator_url: generator_url must be an http(s) URL, got 'runbook'"),
+        ({"url": [5]}, "url: must be a URL"),
+        ({"generator_url": "runbook"}, "generator_url: must be an http:// or https:// URL with a host"),
         ({"labels": {f"l{i}": "v" for i in range(65)}}, "labels: too many labels: 65 (the limit is 64)"),
         ({"bearer_token": "a\nb"}, "bearer_token: alertmanager: the bearer token must be a non-empty line"),
         (

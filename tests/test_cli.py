@@ -227,6 +227,7 @@ def test_json_output_on_failure(tmp_path: Path, loopback_http: HTTPSink) -> None
     assert result.code == 1
     [entry] = json.loads(result.out)["results"]
     assert (entry["success"], entry["status"], entry["retryable"]) == (False, 500, True)
+    assert entry["outcome"] == "failed"
 
 
 def test_dry_run_sends_nothing(tmp_path: Path, loopback_http: HTTPSink) -> None:

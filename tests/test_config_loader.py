@@ -366,10 +366,21 @@ def test_defaults_without_discovery_are_builtin() -> None:
     assert (get_default("throttle.rate"), get_default("channels.timeout")) == (10, 30.0)
 
 
-def test_broken_discovered_file_is_reported_on_first_use(discovery: pathlib.Path) -> None:
+def test_broken_discovered_file_is_one_warning_on_first_use(
+    discovery: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = write(discovery / "work" / "kstlib.conf.yml", "alerts:\n  throttle: {rate: fast}\n")
+    with caplog.at_level(logging.WARNING, logger="kstalerts.config"):
+        throttle = AlertThrottle()
+        channel = ConsoleChannel()
+    assert (throttle.rate, channel.timeout) == (10.0, 30.0)
+    assert [r.getMessage() for r in caplog.records if r.name == "kstalerts.config"] == [
+        f"{path}:2: alerts.throttle.rate: must be a number, got 'fast'"
+        " (the built-in defaults apply; check-config reports this file)"
+    ]
+    assert active_config() is None
     with pytest.raises(AlertConfigurationError) as info:
-        AlertThrottle()
+        load_config()
     assert str(info.value) == f"{path}:2: alerts.throttle.rate: must be a number, got 'fast'"
 
 
@@ -383,12 +394,13 @@ def test_import_reads_no_file_and_loads_no_parser(tmp_path: pathlib.Path) -> Non
         "loaded = [m for m in ('kstalerts.config.loader', 'kstalerts.config.yaml', 'json', 'subprocess')"
         " if m in sys.modules]\n"
         "print(loaded)\n"
-        "try:\n    kstalerts.AlertThrottle()\nexcept kstalerts.AlertConfigurationError as e:\n    print(e)\n"
+        "print(kstalerts.AlertThrottle().rate)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.splitlines() == ["[]", f"{broken}:1:9: alerts: unclosed '['"]
+    assert out.stdout.splitlines() == ["[]", "10.0"]
+    assert f"{broken}:1:9: alerts: unclosed '['" in out.stderr
 
 
 # -- presets and precedence --------------------------------------------------

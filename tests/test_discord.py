@@ -101,9 +101,10 @@ def test_discord_urls_are_accepted(url: str) -> None:
 def test_other_urls_need_allow_custom_url(url: str) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         DiscordChannel(url)
-    assert str(info.value).startswith(
-        "webhook_url: Discord webhook URL must be https on discord.com, discordapp.com, ptb.discord.com,"
-        " canary.discord.com with the service's webhook path, got "
+    assert str(info.value) == (
+        "webhook_url: must be a Discord webhook URL: https on discord.com, discordapp.com, ptb.discord.com,"
+        " canary.discord.com with the service's path (pass allow_custom_url=True for a compatible server,"
+        " a relay or a test server)"
     )
     assert "tok" not in str(info.value)
 

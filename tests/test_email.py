@@ -284,7 +284,7 @@ def test_from_config_resend(resend_server: Any) -> None:
         ),
         (
             {"host": "m.example.com", "username": "u", "password": "p", "credentials": "pw"},
-            "password: give either credentials or password, not both",
+            "password: email: give either credentials or password, not both",
         ),
         ({"host": "m.example.com", "recipients": ["a@example.com"]}, "sender: is required"),
         ({"host": "m.example.com", "sender": "a@example.com"}, "recipients: is required"),

@@ -43,3 +43,27 @@ def test_delivery_error_carries_its_facts() -> None:
 
 def test_throttled_error_carries_retry_after() -> None:
     assert AlertThrottledError("wait", retry_after=1.5).retry_after == 1.5
+
+
+def test_a_closed_manager_has_its_own_error_under_the_configuration_error() -> None:
+    from kstalerts import AlertManagerClosedError
+
+    error = AlertManagerClosedError()
+    assert isinstance(error, AlertConfigurationError) and isinstance(error, ValueError)
+    assert (str(error), error.path, error.key) == ("this AlertManager is closed", None, None)
+
+
+def test_the_tree_in_the_docstring_names_every_error_under_its_parent() -> None:
+    import kstalerts.exceptions as module
+
+    tree = [line for line in (module.__doc__ or "").splitlines() if "Alert" in line and "Error" in line][1:]
+    drawn = {}
+    for line in tree:
+        name = line.split("── ")[-1].split()[0] if "── " in line else line.split()[0]
+        drawn[name] = (len(line) - len(line.lstrip(" │├└─")) - 4) // 4  # the tree is indented 4
+    assert set(drawn) == set(module.__all__)
+    parents = {name: getattr(module, name).__mro__[1].__name__ for name in module.__all__}
+    assert parents["AlertManagerClosedError"] == "AlertConfigurationError"
+    for name, depth in drawn.items():
+        expected = 0 if name == "AlertError" else drawn[parents[name]] + 1
+        assert depth == expected, name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any, Dict
 
 import pytest
@@ -10,7 +10,6 @@ import pytest
 from kstalerts._secret import Secret
 from kstalerts.channels._jsonhttp import (
     channel_options,
-    check_service_url,
     encode_json,
     iso_time,
     resolve_secret,
@@ -27,25 +26,6 @@ class _Resolver:
 
     def resolve(self, name: str) -> Any:
         return self.values[name]
-
-
-def _check(url: Any) -> str:
-    return check_service_url(
-        url, service="X", hosts=(".x.example",), path=re.compile("/hook/"), allow_custom=False
-    )
-
-
-def test_check_service_url() -> None:
-    assert _check(" https://a.x.example/hook/1 ") == "https://a.x.example/hook/1"
-    for url, message in [
-        ("", "webhook_url: X needs a webhook URL"),
-        (None, "webhook_url: X needs a webhook URL"),
-        ("a.x.example/hook/1", "webhook_url: X webhook URL must be an https:// URL, got ***"),
-        ("https://u:p@a.x.example/hook/1", "webhook_url: X webhook URL must be https on *.x.example"),
-    ]:
-        with pytest.raises(AlertConfigurationError) as info:
-            _check(url)
-        assert str(info.value).startswith(message)
 
 
 def test_encode_json_and_time() -> None:
@@ -95,3 +75,64 @@ def test_channel_options() -> None:
     }
     with pytest.raises(AlertConfigurationError, match="^proxy: s: proxy must be a string$"):
         channel_options({"proxy": 3128}, service="s")
+
+
+# -- one credential rule for every channel type -----------------------------------
+
+#: type -> (the literal secret's key, the other keys of a valid entry)
+SECRET_ENTRIES: Dict[str, Any] = {
+    "slack": ("webhook_url", {"webhook_url": "https://hooks.slack.com/services/T0/B0/abc"}),
+    "webhook": ("url", {"url": "https://example.com/hook"}),
+    "discord": ("webhook_url", {"webhook_url": "https://discord.com/api/webhooks/1/abc"}),
+    "teams": ("webhook_url", {"webhook_url": "https://acme.webhook.office.com/webhookb2/abc"}),
+    "pagerduty": ("routing_key", {"routing_key": "R" * 32}),
+    "alertmanager": ("bearer_token", {"url": "http://127.0.0.1:9093", "bearer_token": "tok"}),
+    "email": (
+        "password",
+        {"host": "127.0.0.1", "sender": "a@example.com", "recipients": ["b@example.com"], "password": "pw"},
+    ),
+    "email-resend": (
+        "api_key",
+        {
+            "transport": "resend",
+            "sender": "a@example.com",
+            "recipients": ["b@example.com"],
+            "api_key": "re_x",
+        },
+    ),
+}
+
+
+def test_the_credential_rule_covers_every_channel_type_with_a_secret() -> None:
+    from kstalerts.channels import CHANNEL_TYPES
+
+    covered = {kind.split("-")[0] for kind in SECRET_ENTRIES}
+    assert covered == set(CHANNEL_TYPES) - {"console"}
+
+
+@pytest.mark.parametrize("kind", sorted(SECRET_ENTRIES))
+def test_credentials_next_to_a_literal_secret_is_refused(
+    kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kstalerts import AlertManager
+
+    field, entry = SECRET_ENTRIES[kind]
+    monkeypatch.setenv("KST_TEST_SECRET", "from-the-credential")
+    lines = [
+        "alerts:",
+        "  channels:",
+        "    ops:",
+        f"      type: {kind.split('-')[0]}",
+        "      credentials: hook",
+    ]
+    lines += [f"      {key}: {json.dumps(value)}" for key, value in entry.items()]  # JSON is YAML flow
+    lines += ["credentials:", "  hook: {type: env, var: KST_TEST_SECRET}", ""]
+    path = tmp_path / "kstlib.conf.yml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    line = 1 + next(i for i, text in enumerate(lines) if text.startswith(f"      {field}:"))
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config(str(path))
+    service = kind.split("-")[0]
+    assert str(info.value) == (
+        f"{path}:{line}: alerts.channels.ops.{field}: {service}: give either credentials or {field}, not both"
+    )

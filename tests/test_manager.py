@@ -10,7 +10,14 @@ from typing import List
 
 import pytest
 
-from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, AlertThrottle
+from kstalerts import (
+    AlertConfigurationError,
+    AlertLevel,
+    AlertManager,
+    AlertManagerClosedError,
+    AlertMessage,
+    AlertThrottle,
+)
 from kstalerts.channels import CallbackChannel
 
 INFO = AlertMessage("fyi")
@@ -226,10 +233,11 @@ def test_close_releases_and_refuses_more_fan_out() -> None:
     manager.add_channel(recorder("a")[0]).add_channel(recorder("b")[0])
     manager.send(CRIT)
     manager.close()
-    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
+    with pytest.raises(AlertManagerClosedError, match="^this AlertManager is closed$"):
         manager.send(CRIT)
     with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
         manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
+    assert issubclass(AlertManagerClosedError, AlertConfigurationError)
 
 
 def test_close_survives_a_channel_that_fails_to_close(caplog: pytest.LogCaptureFixture) -> None:

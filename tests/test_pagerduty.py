@@ -203,7 +203,7 @@ def test_from_config_errors() -> None:
         ({"routing_key": KEY, "source": 3}, "source: pagerduty: source must be a string, got 3"),
         (
             {"routing_key": KEY, "events_url": "ftp://x"},
-            "events_url: PagerDuty events_url must be an http(s) URL, got 'ftp://x'",
+            "events_url: must be an http:// or https:// URL with a host",
         ),
         ({"routing_key": KEY, "resolve": 1}, "resolve: pagerduty: resolve must be true or false, got 1"),
     ]

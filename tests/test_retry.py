@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import logging
+from typing import Any, Dict
 
 import pytest
 
-from kstalerts import RetryPolicy
+from kstalerts import AlertConfigurationError, RetryPolicy
+from kstalerts.limits import LIMITS, MAX_BACKOFF, MAX_RETRY_AFTER, MAX_SEND_BUDGET
 from kstalerts.retry import backoff, parse_retry_after
 
 
@@ -23,15 +26,49 @@ def test_max_retries_goes_through_the_hard_limits() -> None:
     assert RetryPolicy(max_retries=-1).max_retries == 0
 
 
-def test_other_fields_are_capped() -> None:
-    policy = RetryPolicy(base_delay=-1, max_delay=1e9, max_retry_after=1e9, budget=1e9)
+def test_other_fields_go_through_the_hard_limits(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="kstalerts.limits"):
+        policy = RetryPolicy(base_delay=-1, max_delay=1e9, max_retry_after=1e9, budget=float("inf"))
     assert (policy.base_delay, policy.max_delay, policy.max_retry_after, policy.budget) == (
         0.0,
         60.0,
         300.0,
         900.0,
     )
-    assert RetryPolicy(max_delay=float("nan")).max_delay == 60.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "retry.base_delay: asked -1, applied 0.0 (the minimum)",
+        "retry.max_delay: asked 1000000000.0, applied 60.0 (the maximum)",
+        "retry.max_retry_after: asked 1000000000.0, applied 300.0 (the maximum)",
+        "retry.budget: asked inf, applied 900.0 (the maximum)",
+    ]
+    # The table's bounds are the library's caps.
+    assert (LIMITS["retry.max_delay"].maximum, LIMITS["retry.max_retry_after"].maximum) == (
+        MAX_BACKOFF,
+        MAX_RETRY_AFTER,
+    )
+    assert (LIMITS["retry.base_delay"].maximum, LIMITS["retry.budget"].maximum) == (
+        MAX_BACKOFF,
+        MAX_SEND_BUDGET,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"budget": float("nan")}, "retry.budget: must be a number, not NaN, got nan"),
+        ({"max_delay": float("nan")}, "retry.max_delay: must be a number, not NaN, got nan"),
+        ({"base_delay": "soon"}, "retry.base_delay: must be a number, got 'soon'"),
+        ({"max_retry_after": None}, "retry.max_retry_after: must be a number, got None"),
+        ({"budget": True}, "retry.budget: must be a number, got True"),
+        ({"max_retries": 1.5}, "channel.max_retries: must be a whole number, got 1.5"),
+        ({"jitter": "yes"}, "retry.jitter: must be true or false, got 'yes'"),
+        ({"rand": 0.5}, "retry.rand: must be callable, got 0.5"),
+    ],
+)
+def test_a_value_that_is_not_what_a_field_takes_is_an_error(options: Dict[str, Any], message: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        RetryPolicy(**options)
+    assert str(info.value) == message
 
 
 def test_backoff_doubles_up_to_the_cap_without_jitter() -> None:

@@ -659,9 +659,7 @@ def test_resend_api_key_never_shows(resend_server: Any, caplog: Any) -> None:
 def test_resend_refuses_clear_text_to_a_remote_host() -> None:
     with pytest.raises(AlertConfigurationError) as caught:
         ResendTransport(API_KEY, base_url="http://api.resend.com")
-    assert str(caught.value) == (
-        "base_url: must be an https:// URL (http:// only to a loopback address), got 'http://api.resend.com'"
-    )
+    assert str(caught.value) == "base_url: must be an https:// URL (http:// only to a loopback address)"
 
 
 def test_resend_unreachable_is_retryable() -> None:
@@ -739,12 +737,10 @@ def test_idempotency_key_without_message_id() -> None:
         ({"api_key": "re_ key"}, "api_key: must not contain spaces or control characters"),
         (
             {"base_url": "https://api.resend.com/?x=1"},
-            "base_url: must not carry user info, a query or a fragment",
+            "base_url: must not carry a query or a fragment",
         ),
-        (
-            {"base_url": "ftp://api.resend.com"},
-            "base_url: must be an https:// URL (http:// only to a loopback address)",
-        ),
+        ({"base_url": "https://u:p@api.resend.com"}, "base_url: must not carry user info (user:password@)"),
+        ({"base_url": "ftp://api.resend.com"}, "base_url: must be an http:// or https:// URL with a host"),
     ],
 )
 def test_resend_settings_are_checked(kwargs: Any, error: str) -> None:

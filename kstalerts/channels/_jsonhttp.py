@@ -1,6 +1,6 @@
 """Plumbing shared by the channels that POST JSON: Alertmanager, PagerDuty, Teams, Discord.
 
-Everything here is a pure helper: checking a service URL, encoding a payload
+Everything here is a pure helper: encoding a payload
 under the request-size cap, reading a service's error text without echoing a
 secret, turning an HTTP status into an :class:`AlertDeliveryError`, and
 reading the common keys of a config entry. No sockets are opened here: bytes
@@ -13,10 +13,9 @@ import json
 import math
 import re
 import time
-import urllib.parse
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Union
 
-from .._secret import Secret, mask_url
+from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -26,13 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = (
     "TRANSPORT_KEYS",
-    "check_service_url",
     "channel_options",
     "config_bool",
     "config_str",
     "encode_json",
     "iso_time",
     "make_client",
+    "check_one_secret_source",
     "resolve_secret",
     "retry_after_header",
     "service_text",
@@ -72,43 +71,6 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 1)] + "\u2026"
-
-
-def check_service_url(
-    url: str,
-    *,
-    service: str,
-    hosts: Sequence[str],
-    path: re.Pattern[str],
-    allow_custom: bool,
-    key: str = "webhook_url",
-) -> str:
-    """Return ``url`` if it is an https URL of ``service``; raise otherwise.
-
-    ``hosts`` are exact host names, or suffixes starting with a dot
-    (``".webhook.office.com"``). With ``allow_custom`` any http(s) URL with a
-    host passes (a relay, a test server). The error shows the URL masked.
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise AlertConfigurationError(f"{service} needs a webhook URL", key=key)
-    url = url.strip()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertConfigurationError(
-            f"{service} webhook URL must be an https:// URL, got {mask_url(url)}", key=key
-        )
-    if allow_custom:
-        return url
-    host = parts.hostname.lower()
-    host_ok = any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts)
-    if parts.scheme != "https" or not host_ok or not path.match(parts.path) or parts.username is not None:
-        expected = ", ".join(("*" + h) if h.startswith(".") else h for h in hosts)
-        raise AlertConfigurationError(
-            f"{service} webhook URL must be https on {expected} with the service's webhook path,"
-            f" got {mask_url(url)} (pass allow_custom_url=True for a relay or test server)",
-            key=key,
-        )
-    return url
 
 
 def service_text(
@@ -180,6 +142,13 @@ def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> HTTPCl
     return HTTPClient(url, **transport)
 
 
+def check_one_secret_source(config: Mapping[str, Any], field: str, *, service: str) -> None:
+    """The credential rule of every channel: ``credentials:`` or the literal
+    ``field``, never both (which one would win is a guess nobody should make)."""
+    if config.get("credentials") is not None and config.get(field) is not None:
+        raise AlertConfigurationError(f"{service}: give either credentials or {field}, not both", key=field)
+
+
 def resolve_secret(
     config: Mapping[str, Any],
     field: str,
@@ -188,13 +157,14 @@ def resolve_secret(
     service: str,
 ) -> Optional[str]:
     """The channel's primary secret from ``credentials:`` (a name) or the literal ``field``."""
+    check_one_secret_source(config, field, service=service)
     name = config.get("credentials")
     if name is not None:
         if credential_resolver is None:
             raise AlertConfigurationError(
                 f"{service}: 'credentials: {name}' needs a credential resolver", key="credentials"
             )
-        from ..config.credentials import resolve_credential
+        from .._secret import resolve_credential
 
         value = resolve_credential(credential_resolver, str(name))
         if not isinstance(value, str):

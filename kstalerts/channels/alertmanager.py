@@ -42,6 +42,7 @@ from typing import (
 )
 
 from .._secret import Secret
+from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
@@ -68,6 +69,8 @@ __all__ = ("AlertmanagerChannel", "sanitize_label_name")
 _log = logging.getLogger("kstalerts.channels.alertmanager")
 
 _API_PATH = "/api/v2/alerts"
+# Credentials go in basic_auth/bearer_token, never in the URL; the API path is appended.
+_URL = URLRule(userinfo=False, query=False)
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -314,7 +317,7 @@ class AlertmanagerChannel(AlertChannel):
                     f"{service}: 'basic_auth: {config['basic_auth']}' needs a credential resolver",
                     key="basic_auth",
                 )
-            from ..config.credentials import resolve_credential
+            from .._secret import resolve_credential
 
             basic = Secret(resolve_credential(credential_resolver, str(config["basic_auth"])))
         elif config.get("username") is not None or config.get("password") is not None:
@@ -348,27 +351,7 @@ def _check_urls(urls: List[str]) -> List[str]:
         )
     checked: List[str] = []
     for raw in urls:
-        if not isinstance(raw, str):
-            raise AlertConfigurationError(f"alertmanager URL must be a string, got {raw!r}", key="url")
-        parts = urllib.parse.urlsplit(raw.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise AlertConfigurationError(
-                f"alertmanager URL must be http:// or https:// with a host, got {_display(raw)!r}", key="url"
-            )
-        if parts.username is not None or parts.password is not None:
-            raise AlertConfigurationError(
-                "alertmanager URL must not hold credentials; use basic_auth or bearer_token", key="url"
-            )
-        if parts.query or parts.fragment:
-            raise AlertConfigurationError(
-                f"alertmanager URL must not have a query or fragment: {_display(raw)}", key="url"
-            )
-        try:
-            parts.port  # noqa: B018  (a bad port raises here, not at the first delivery)
-        except ValueError:
-            raise AlertConfigurationError(
-                f"alertmanager URL has an invalid port: {_display(raw)}", key="url"
-            ) from None
+        parts = urllib.parse.urlsplit(check_url(raw, key="url", rule=_URL))
         path = parts.path.rstrip("/")
         if not path.endswith(_API_PATH):
             path += _API_PATH
@@ -410,14 +393,7 @@ def _check_labels(labels: Mapping[str, Any]) -> Mapping[str, str]:
 
 
 def _check_generator_url(url: Optional[str]) -> Optional[str]:
-    if url is None:
-        return None
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertConfigurationError(
-            f"generator_url must be an http(s) URL, got {url!r}", key="generator_url"
-        )
-    return url
+    return None if url is None else check_url(url, key="generator_url")
 
 
 def _authorization(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
 
-from ..config.defaults import get_default
+from .._settings import lookup
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
@@ -54,10 +54,10 @@ class AlertChannel:
     ) -> None:
         self.name = name or self.kind
         self.timeout = float(
-            validate("channel.timeout", get_default("channels.timeout") if timeout is None else timeout)
+            validate("channel.timeout", lookup("channels.timeout") if timeout is None else timeout)
         )
         if retry is None:
-            retries = get_default("channels.max_retries") if max_retries is None else max_retries
+            retries = lookup("channels.max_retries") if max_retries is None else max_retries
             retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
         elif max_retries is not None:
             import dataclasses

@@ -25,6 +25,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
+from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
@@ -32,7 +33,6 @@ from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
     TRANSPORT_KEYS,
     channel_options,
-    check_service_url,
     config_bool,
     config_str,
     encode_json,
@@ -58,8 +58,11 @@ COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.CRITICAL: 0xE74C3C,
 }
 
-_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
-_PATH = re.compile(r"/api(/v\d+)?/webhooks/\d+/[^/]+/?\Z")
+_URL = URLRule(
+    service="Discord webhook",
+    hosts=("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"),
+    path=re.compile(r"/api(/v\d+)?/webhooks/\d+/[^/]+/?\Z"),
+)
 # Discord's own embed limits.
 _TITLE_CHARS = 256
 _DESCRIPTION_CHARS = 4096
@@ -98,9 +101,7 @@ class DiscordChannel(AlertChannel):
     ) -> None:
         super().__init__(name=name, **options)
         raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_service_url(
-            raw, service="Discord", hosts=_HOSTS, path=_PATH, allow_custom=allow_custom_url
-        )
+        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
         self.username = truncate(username, _USERNAME_CHARS) if username else None

@@ -349,7 +349,7 @@ def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
     ``use_tls`` (STARTTLS in kstlib) becomes ``security: starttls`` or
     ``none``; a key set both inside and outside ``transport`` is an error.
     """
-    from ..config.schema import suggest
+    from .._suggest import suggest
 
     nested = config.get("transport")
     if not isinstance(nested, Mapping):
@@ -374,15 +374,16 @@ def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
+    from ._jsonhttp import check_one_secret_source
+
+    check_one_secret_source(config, field, service="email")
     name = config.get("credentials")
     if name is None:
         value = config.get(field)
         return None if value is None else str(value)
-    if config.get(field) is not None:
-        raise AlertConfigurationError(f"give either credentials or {field}, not both", key=field)
     if resolver is None:
         raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
-    from ..config.credentials import resolve_credential
+    from .._secret import resolve_credential
 
     return str(resolve_credential(resolver, name))
 

@@ -24,6 +24,7 @@ import socket
 from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._url import check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
@@ -119,11 +120,7 @@ class PagerDutyChannel(AlertChannel):
                 key="routing_key",
             )
         self._routing_key = Secret(key.strip(), mask="***")
-        if not isinstance(events_url, str) or not re.match(r"https?://[^/?#\s]+", events_url):
-            raise AlertConfigurationError(
-                f"PagerDuty events_url must be an http(s) URL, got {events_url!r}", key="events_url"
-            )
-        self.events_url = events_url
+        self.events_url = check_url(events_url, key="events_url")
         self.source = source or socket.gethostname() or "kstalerts"
         self.component = component
         self.group = group

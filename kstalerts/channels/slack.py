@@ -22,10 +22,12 @@ never the value.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
+from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..http import HTTPClient, HTTPResponse
@@ -53,8 +55,11 @@ LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.CRITICAL: ("#D00000", ":rotating_light:"),
 }
 
-_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
-_PATHS = ("/services/", "/workflows/", "/triggers/")
+_URL = URLRule(
+    service="Slack webhook",
+    hosts=("hooks.slack.com", "hooks.slack-gov.com"),
+    path=re.compile(r"/(services|workflows|triggers)/."),
+)
 _PERMANENT = (400, 403, 404, 410)
 _HINTS = {
     "invalid_payload": "the message was malformed",
@@ -83,31 +88,6 @@ def escape_mrkdwn(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _check_url(url: str, allow_custom_url: bool) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise AlertConfigurationError("is not a valid URL", key="webhook_url") from None
-    if allow_custom_url:
-        return
-    path_ok = any(parts.path.startswith(p) and len(parts.path) > len(p) for p in _PATHS)
-    if (
-        parts.scheme != "https"
-        or parts.hostname not in _HOSTS
-        or port not in (None, 443)
-        or parts.username is not None
-        or not path_ok
-    ):
-        raise AlertConfigurationError(
-            "must be a Slack webhook URL (https://hooks.slack.com/services/...);"
-            " pass allow_custom_url=True for a Slack-compatible server",
-            key="webhook_url",
-        )
 
 
 class SlackChannel(AlertChannel):
@@ -155,7 +135,7 @@ class SlackChannel(AlertChannel):
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
-        _check_url(secret.reveal(), bool(allow_custom_url))
+        check_url(secret.reveal(), key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji
@@ -247,10 +227,6 @@ class SlackChannel(AlertChannel):
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> SlackChannel:
         """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
-        if config.get("credentials") is not None and config.get("webhook_url") is not None:
-            raise AlertConfigurationError(
-                "slack: give either credentials or webhook_url, not both", key="webhook_url"
-            )
         url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
         if url is None:
             raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")

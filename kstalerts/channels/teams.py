@@ -20,13 +20,13 @@ import re
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
+from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
     TRANSPORT_KEYS,
     channel_options,
-    check_service_url,
     config_bool,
     encode_json,
     iso_time,
@@ -48,8 +48,11 @@ COLOR: Mapping[AlertLevel, str] = {
     AlertLevel.CRITICAL: "attention",
 }
 
-_HOSTS = (".webhook.office.com", ".logic.azure.com", ".environment.api.powerplatform.com")
-_PATH = re.compile(r"/(webhookb2|workflows|powerautomate)/")
+_URL = URLRule(
+    service="Teams webhook",
+    hosts=(".webhook.office.com", ".logic.azure.com", ".environment.api.powerplatform.com"),
+    path=re.compile(r"/(webhookb2|workflows|powerautomate)/"),
+)
 # Teams refuses messages over about 28 KB; keep the card's text well under.
 _TITLE_CHARS = 1000
 _BODY_CHARS = 20000
@@ -80,7 +83,7 @@ class TeamsChannel(AlertChannel):
     ) -> None:
         super().__init__(name=name, **options)
         raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_service_url(raw, service="Teams", hosts=_HOSTS, path=_PATH, allow_custom=allow_custom_url)
+        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
         self._client = make_client(self._url, transport)

@@ -178,8 +178,6 @@ class WebhookChannel(AlertChannel):
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
         """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
-        if config.get("credentials") is not None and config.get("url") is not None:
-            raise AlertConfigurationError("webhook: give either credentials or url, not both", key="url")
         url = resolve_secret(config, "url", credential_resolver, service="webhook")
         if url is None:
             raise AlertConfigurationError("webhook: needs credentials: (or url:)", key="credentials")

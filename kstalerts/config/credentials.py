@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from .._secret import resolve_credential
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CREDENTIAL_BYTES, SOPS_TIMEOUT
 from .schema import NO_LINES, check_keys, suggest
@@ -66,26 +67,6 @@ def check_credentials(
         insecure = entry.get("allow_insecure_permissions", False)
         if not isinstance(insecure, bool):
             raise fail("must be true or false", f"{where}.allow_insecure_permissions")
-
-
-def resolve_credential(resolver: Any, name: str) -> Any:
-    """``resolver.resolve(name)``, taking a kstlib-style record's ``value``.
-
-    A resolver passed in may answer with the secret itself, or (as kstlib's
-    ``CredentialResolver`` does) with a record whose ``value`` is the secret.
-
-    >>> class Record:
-    ...     value = "s3cret"
-    >>> class KstlibStyle:
-    ...     def resolve(self, name):
-    ...         return Record()
-    >>> resolve_credential(KstlibStyle(), "t")
-    's3cret'
-    """
-    value = resolver.resolve(name)
-    if not isinstance(value, (str, bytes)) and hasattr(value, "value"):
-        return value.value
-    return value
 
 
 class CredentialResolver:

@@ -1,21 +1,27 @@
-"""Built-in defaults, and the lookup every constructor uses for unset values.
+"""Which config supplies the defaults constructors use for unset values.
 
 ``get_default("throttle.rate")`` answers with the active config's value
 (``alerts.throttle.rate``, preset merged and limits applied) when there is
-one, else the built-in default below. Constructors call it for each argument
-left as ``None``, then pass the value through :func:`kstalerts.limits.validate`.
+one, else the built-in default. Constructors do not call this module: they
+ask :func:`kstalerts._settings.lookup`, a plain mapping this module fills.
 
-Rules: importing this module reads no file and imports no parser. The config
-is discovered on the first :func:`get_default` call and cached;
-:func:`reload_config` forgets it, :func:`active_config` shows which file was
-used, :func:`use_config` installs one explicitly. With
-``KSTALERTS_NO_DISCOVERY=1`` only an explicitly installed config is used.
+Rules: importing this module reads no file and imports no parser. The
+config layer reads the file for defaults in two explicit places only:
+:func:`use_config`, and :func:`discover_defaults`, the first-use hook :func:`connect` registers (the
+package's ``__init__`` calls it). The hook discovers ``kstlib.conf.yml`` once
+and caches it; a broken or unreadable file logs one warning naming the file
+and line, and the built-in defaults apply: a plain constructor never raises
+for it. :func:`reload_config` forgets the config, :func:`active_config`
+shows which one is used. With ``KSTALERTS_NO_DISCOVERY=1`` only an
+explicitly installed config is used.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+
+from .._settings import BUILTIN_DEFAULTS, fill, lookup, set_first_use
 
 if TYPE_CHECKING:
     import os
@@ -24,15 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ("BUILTIN_DEFAULTS", "active_config", "get_default", "reload_config", "use_config")
 
-#: Values used when neither an argument nor a config file sets one.
-BUILTIN_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "throttle": {"rate": 10, "per": 60.0, "burst": None},  # burst None: equal to rate
-    "channels": {"timeout": 30.0, "max_retries": 2},
-}
-
 _lock = threading.RLock()
-_explicit: Optional[LoadedConfig] = None
-_discovered: Optional[LoadedConfig] = None
+_active = None  # type: Optional[LoadedConfig]
+_discovered = False
 
 
 def _discovery_disabled() -> bool:
@@ -41,53 +41,80 @@ def _discovery_disabled() -> bool:
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
-def active_config() -> Optional[LoadedConfig]:
-    """The config defaults come from: the one :func:`use_config` installed,
-    else the discovered one (``None`` when discovery is disabled).
+def _install(config: Optional[LoadedConfig]) -> None:
+    # Called with the lock held.
+    global _active
+    _active = config
+    fill(config.alerts if config is not None else {})
 
-    ``active_config().path`` is the file used (``None``: built-in defaults).
+
+def discover_defaults() -> None:
+    """Discover the config file once and make it the source of defaults.
+
+    A file that cannot be read or is invalid is reported by one warning
+    (file:line: reason) and the built-in defaults apply.
     """
     global _discovered
     with _lock:
-        if _explicit is not None:
-            return _explicit
+        if _discovered or _active is not None:
+            return
+        _discovered = True
         if _discovery_disabled():
-            return None
-        if _discovered is None:
-            from .loader import load_config
+            _install(None)
+            return
+        from .loader import load_config
 
-            _discovered = load_config()
-        return _discovered
+        try:
+            config: Optional[LoadedConfig] = load_config()
+        except Exception as exc:  # a broken file must not break a constructor
+            import logging
+
+            logging.getLogger("kstalerts.config").warning(
+                "%s (the built-in defaults apply; check-config reports this file)", exc
+            )
+            config = None
+        _install(config)
+
+
+def connect() -> None:
+    """Register :func:`discover_defaults` as the defaults' first-use hook."""
+    set_first_use(discover_defaults)
+
+
+def active_config() -> Optional[LoadedConfig]:
+    """The config defaults come from: the one :func:`use_config` installed,
+    else the discovered one (``None``: built-in defaults, also when the
+    discovered file was broken).
+
+    ``active_config().path`` is the file used (``None``: built-in defaults).
+    """
+    discover_defaults()
+    return _active
 
 
 def use_config(
-    source: Union[str, os.PathLike[str], Mapping[str, Any], None], *, preset: Optional[str] = None
+    source: Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None],
+    *,
+    preset: Optional[str] = None,
 ) -> LoadedConfig:
-    """Load ``source`` (a path or mapping) and make it the active config."""
-    global _explicit
-    from .loader import load_config
+    """Load ``source`` (a path, mapping or loaded config) and make it the active config."""
+    from .loader import LoadedConfig, load_config
 
-    config = load_config(source, preset=preset)
+    config = source if isinstance(source, LoadedConfig) else load_config(source, preset=preset)
     with _lock:
-        _explicit = config
+        _install(config)
     return config
 
 
 def reload_config() -> None:
-    """Forget the active config; the next :func:`get_default` discovers again."""
-    global _explicit, _discovered
+    """Forget the active config; the next lookup discovers again."""
+    global _discovered, _active
     with _lock:
-        _explicit = None
-        _discovered = None
+        _discovered = False
+        _active = None
+        fill(None)
 
 
 def get_default(dotted: str) -> Any:
     """The default for ``section.key`` (``"channels.timeout"``)."""
-    section, _, key = dotted.partition(".")
-    fallback = BUILTIN_DEFAULTS[section][key]
-    config = active_config()
-    if config is not None:
-        values = config.alerts.get(section)
-        if isinstance(values, Mapping) and values.get(key) is not None:
-            return values[key]
-    return fallback
+    return lookup(dotted)

@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
+from .._settings import BUILTIN_DEFAULTS
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
-from .defaults import BUILTIN_DEFAULTS
 
 __all__ = (
     "CONFIG_NAMES",

@@ -9,10 +9,10 @@ Every error names the file, the line and the dotted key.
 
 from __future__ import annotations
 
-import difflib
 import types
-from typing import Any, Callable, FrozenSet, Iterable, Mapping, Optional
+from typing import Any, Callable, FrozenSet, Mapping, Optional
 
+from .._suggest import suggest
 from ..exceptions import AlertConfigurationError
 
 __all__ = (
@@ -57,15 +57,6 @@ DEDUP_KEYS = frozenset({"window", "state_file"})
 Lines = Mapping[str, int]
 #: An empty, read-only line map (the default where none is known).
 NO_LINES: Lines = types.MappingProxyType({})
-
-
-def suggest(word: str, valid: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` or ``"; expected one of: ..."``."""
-    choices = sorted(valid)
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return "; expected one of: " + (", ".join(choices) if choices else "(none)")
 
 
 def _error(message: str, key: str, path: Optional[str], lines: Lines) -> AlertConfigurationError:

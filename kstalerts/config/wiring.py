@@ -19,20 +19,50 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type, Union
 
+from .._settings import BUILTIN_DEFAULTS
 from ..exceptions import AlertConfigurationError
-from .defaults import BUILTIN_DEFAULTS
+from ..manager import AlertManager, _connect_config
+from .defaults import connect as _connect_defaults
 
 if TYPE_CHECKING:
     import os
 
     from ..channels.base import AlertChannel
-    from ..manager import AlertManager
     from ..throttle import AlertThrottle
     from .loader import LoadedConfig
 
-__all__ = ("build_manager",)
+__all__ = ("build_manager", "connect", "manager_from_config")
+
+
+def connect() -> None:
+    """Plug the config layer into the layers below it, which do not import it.
+
+    Registers :func:`manager_from_config` as ``AlertManager.from_config``'s
+    work and the discovery of ``kstlib.conf.yml`` as the first-use hook of
+    the constructors' defaults (:mod:`kstalerts._settings`). The package's
+    ``__init__`` calls it once.
+    """
+    _connect_config(manager_from_config)
+    _connect_defaults()
+
+
+def manager_from_config(
+    cls: Type[AlertManager],
+    source: Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None] = None,
+    *,
+    preset: Optional[str] = None,
+    credential_resolver: Any = None,
+) -> AlertManager:
+    """A new ``cls`` manager with what ``source`` configures (``AlertManager.from_config``)."""
+    manager = cls()
+    try:
+        build_manager(manager, source, preset=preset, credential_resolver=credential_resolver)
+    except BaseException:
+        manager.close()
+        raise
+    return manager
 
 
 def build_manager(

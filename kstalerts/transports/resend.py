@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import validate
 from ..retry import parse_retry_after
@@ -29,7 +30,8 @@ __all__ = ("ResendTransport", "idempotency_key")
 
 _log = logging.getLogger("kstalerts.transports.resend")
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+# https, or plain http to a loopback test server; no user info, query or fragment.
+_BASE_URL = URLRule(userinfo=False, query=False, http_only_to_loopback=True)
 _MAX_ID_CHARS = 200
 
 
@@ -168,17 +170,4 @@ def _addresses(message: EmailMessage, header: str) -> List[str]:
 
 
 def _check_base_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    if not isinstance(url, str):
-        raise AlertConfigurationError("must be a URL", key="base_url")
-    parts = urlsplit(url.strip())
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
-        pass
-    elif parts.scheme != "https" or not parts.hostname:
-        raise AlertConfigurationError(
-            f"must be an https:// URL (http:// only to a loopback address), got {url!r}", key="base_url"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise AlertConfigurationError("must not carry user info, a query or a fragment", key="base_url")
-    return url.strip().rstrip("/")
+    return check_url(url, key="base_url", rule=_BASE_URL).rstrip("/")

@@ -1,0 +1,63 @@
+"""The defaults constructors use for arguments left unset: a plain lookup.
+
+This module is the bottom of the import graph's config story: it imports
+nothing of the package. :func:`lookup` answers ``"throttle.rate"`` from the
+active values (``alerts.throttle``/``alerts.channels`` of the config in use)
+or, when they do not set it, from :data:`BUILTIN_DEFAULTS`.
+
+The values are filled by the config layer (:mod:`kstalerts.config.defaults`),
+never read here: :func:`fill` installs them when a config is used, and the
+first-use hook that layer registers with :func:`set_first_use` discovers
+``kstlib.conf.yml`` the first time a default is needed. Until then, and with
+no hook, the built-in defaults apply. A lookup never raises for a config
+file: reporting a broken one is the hook's job (a warning), and
+``check-config``/``from_config`` report it as an error.
+"""
+
+import threading
+from typing import Any, Callable, Dict, Mapping, Optional
+
+__all__ = ()
+
+#: Values used when neither an argument nor a config file sets one.
+BUILTIN_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "throttle": {"rate": 10, "per": 60.0, "burst": None},  # burst None: equal to rate
+    "channels": {"timeout": 30.0, "max_retries": 2},
+}
+
+_lock = threading.Lock()
+_values: Optional[Dict[str, Dict[str, Any]]] = None
+_first_use: Optional[Callable[[], None]] = None
+
+
+def fill(alerts: Optional[Mapping[str, Any]]) -> None:
+    """Make ``alerts`` (an ``alerts`` section) the source of defaults; ``None`` forgets it."""
+    global _values
+    values: Optional[Dict[str, Dict[str, Any]]] = None
+    if alerts is not None:
+        values = {}
+        for section, keys in BUILTIN_DEFAULTS.items():
+            given = alerts.get(section)
+            if isinstance(given, Mapping):
+                values[section] = {k: given[k] for k in keys if given.get(k) is not None}
+    with _lock:
+        _values = values
+
+
+def set_first_use(hook: Optional[Callable[[], None]]) -> None:
+    """Register what runs the first time a default is needed and none is filled."""
+    global _first_use
+    _first_use = hook
+
+
+def lookup(dotted: str) -> Any:
+    """The default for ``section.key`` (``"channels.timeout"``)."""
+    section, _, key = dotted.partition(".")
+    fallback = BUILTIN_DEFAULTS[section][key]
+    values = _values
+    if values is None and _first_use is not None:
+        _first_use()
+        values = _values
+    if values is None:
+        return fallback
+    return values.get(section, {}).get(key, fallback)
