@@ -27,6 +27,7 @@ from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from .guard import alert_on_failure
+    from .jobs import JobResult, run_job
     from .logging import AlertHandler
 
 __version__ = "0.1.0"
@@ -46,11 +47,13 @@ __all__ = (
     "AlertThrottledError",
     "AlertHandler",
     "alert_on_failure",
+    "run_job",
+    "JobResult",
 )
 
 # Loaded on first use (PEP 562): both need the stdlib logging machinery,
 # which a script that only sends alerts should not pay for at import.
-_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard"}
+_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard", "run_job": "jobs", "JobResult": "jobs"}
 
 
 def __getattr__(name: str) -> Any:

@@ -525,7 +525,7 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             stdout=getattr(out, "buffer", None),
         )
     except AlertConfigurationError as exc:
-        _error(f"run: {exc}")
+        _error(f"run: error: {exc}")
         return EXIT_RUN_ERROR
     if args.json:
         json.dump(result.to_dict(), out, indent=2)
