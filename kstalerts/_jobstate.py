@@ -20,7 +20,6 @@ POSIX only (``fcntl``).
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import re
@@ -60,6 +59,8 @@ def job_key(name: str) -> str:
     cleaned = _KEY_CHARS.sub("_", name)[:64].lstrip(".") or "job"
     if cleaned == name:
         return cleaned
+    import hashlib  # only for names that needed changing: 2 ms of start-up otherwise
+
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{cleaned}-{digest}"
 

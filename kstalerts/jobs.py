@@ -33,7 +33,6 @@ import os
 import selectors
 import shlex
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -322,7 +321,8 @@ def _classify(
 
 
 def _host() -> str:
-    return socket.gethostname() or "localhost"
+    # os.uname() is what socket.gethostname() reads, without importing socket.
+    return (os.uname().nodename if hasattr(os, "uname") else "") or "localhost"
 
 
 def _user() -> str:

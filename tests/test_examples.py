@@ -28,7 +28,9 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_is_tested() -> None:
-    assert sorted(p.name for p in EXAMPLES.iterdir() if p.suffix in (".py", ".sh") or p.name == "crontab") == [
+    assert sorted(
+        p.name for p in EXAMPLES.iterdir() if p.suffix in (".py", ".sh") or p.name == "crontab"
+    ) == [
         "crontab",
         "email_basic.py",
         "logging_handler.py",
@@ -87,7 +89,7 @@ def test_a_crontab_line_runs_against_the_loopback_sink(tmp_path: Path) -> None:
             "alerts:\n  channels:\n    ops:\n      type: slack\n"
             f"      webhook_url: {sink.url}\n      allow_custom_url: true\n"
         )
-        args = backup[1 : backup.index("--")] + ["--config", str(config), "--state-dir", str(tmp_path)]
+        args = [*backup[1 : backup.index("--")], "--config", str(config), "--state-dir", str(tmp_path)]
         args += ["--", "sh", "-c", "echo copying; echo 'No space left on device' >&2; exit 3"]
         proc = _run(sys.executable, "-m", "kstalerts", *args)
         assert proc.returncode == 3, proc.stderr

@@ -27,6 +27,8 @@ from kstalerts.exceptions import AlertConfigurationError
 from tests.servers.alertmanager import AlertmanagerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+# Both streams captured, written the way Python 3.6 accepts (no capture_output=).
+PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
 
 
 class Run(NamedTuple):
@@ -47,20 +49,16 @@ def run(*args: str, cwd: Optional[Path] = None, timeout: float = 60) -> Run:
         [sys.executable, "-m", "kstalerts", "run", *args],
         cwd=str(cwd or ROOT),
         env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
         timeout=timeout,
+        **PIPES,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - start)
 
 
 def slack_config(tmp_path: Path, url: str, *, extra: str = "", name: str = "kstlib.conf.yml") -> Path:
     path = tmp_path / name
     path.write_text(
-        "alerts:\n"
-        + extra
-        + "  channels:\n"
+        "alerts:\n" + extra + "  channels:\n"
         "    max_retries: 0\n"
         "    timeout: 5\n"
         "    ops:\n"
@@ -90,9 +88,13 @@ def unique() -> str:
 # -- what happened, and the one alert about it -----------------------------------
 
 
-def test_failing_job_exits_with_its_status_and_sends_one_alert(tmp_path: Path, loopback_http: HTTPSink) -> None:
+def test_failing_job_exits_with_its_status_and_sends_one_alert(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
     config = slack_config(tmp_path, loopback_http.url)
-    result = run(*opts(tmp_path, config, "--name", "backup"), "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    result = run(
+        *opts(tmp_path, config, "--name", "backup"), "--", "sh", "-c", "echo out; echo err >&2; exit 3"
+    )
     assert result.code == 3
     assert result.out == "out\n"
     assert result.err == "err\n"
@@ -122,7 +124,9 @@ def test_timeout_exits_124_and_alerts(tmp_path: Path, loopback_http: HTTPSink) -
     assert "exit_code=124" in text_of(post)
 
 
-def test_a_job_that_ignores_sigterm_is_killed_after_kill_after(tmp_path: Path, loopback_http: HTTPSink) -> None:
+def test_a_job_that_ignores_sigterm_is_killed_after_kill_after(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
     config = slack_config(tmp_path, loopback_http.url)
     script = "trap '' TERM; echo ready; while :; do sleep 0.1; done"
     result = run(*opts(tmp_path, config, "--timeout", "1", "--kill-after", "1"), "--", "sh", "-c", script)
@@ -194,9 +198,8 @@ def test_60_mb_of_output_with_quiet_keeps_memory_flat(tmp_path: Path, loopback_h
         [sys.executable, "-c", _RSS_PROBE, *wrapper, "sh", "-c", job],
         cwd=str(ROOT),
         env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         timeout=300,
+        **PIPES,
     )
     report = json.loads(probe.stdout.decode().strip().splitlines()[-1])
     rss_mb = report["maxrss_kib"] / 1024
@@ -235,7 +238,9 @@ def test_fail_then_succeed_sends_a_recovery_then_nothing(tmp_path: Path, loopbac
     assert stat.S_IMODE((state / "backup.json").stat().st_mode) == 0o600
 
 
-def test_while_failing_one_repeat_per_realert_counting_failures(tmp_path: Path, loopback_http: HTTPSink) -> None:
+def test_while_failing_one_repeat_per_realert_counting_failures(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
     config = slack_config(tmp_path, loopback_http.url)
     common = opts(tmp_path, config, "--name", "export")
     assert run(*common, "--", "false").code == 1
@@ -299,12 +304,13 @@ def test_sigterm_to_the_wrapper_ends_the_job_and_alerts_once(tmp_path: Path, loo
     config = slack_config(tmp_path, loopback_http.url)
     pidfile = tmp_path / "job.pid"
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "kstalerts", "run", *opts(tmp_path, config, "--name", "backup"), "--"]
-        + ["sh", "-c", f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 60"],
+        [
+            *(sys.executable, "-m", "kstalerts", "run", *opts(tmp_path, config, "--name", "backup")),
+            *("--", "sh", "-c", f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 60"),
+        ],
         cwd=str(ROOT),
         env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        **PIPES,
     )
     try:
         deadline = time.monotonic() + 20
@@ -456,7 +462,10 @@ def test_run_job_from_python_with_a_manager(tmp_path: Path) -> None:
     assert (ok.status, ok.exit_code, ok.alerts_sent) == ("ok", 0, 1)
     assert [a.title for a in seen] == ["step failed: exit 9", seen[1].title]
     assert seen[0].level is AlertLevel.WARNING
-    assert seen[0].labels["exit_code"] == "9" and seen[0].dedup_key == f"kstalerts-run:step@{socket.gethostname()}"
+    assert (
+        seen[0].labels["exit_code"] == "9"
+        and seen[0].dedup_key == f"kstalerts-run:step@{socket.gethostname()}"
+    )
     assert seen[1].title.startswith("step recovered after 1 failure, down ")
     assert seen[1].level is getattr(AlertLevel, "SUCCESS", AlertLevel.INFO)
 
