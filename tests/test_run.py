@@ -25,6 +25,7 @@ from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.exceptions import AlertConfigurationError
 from tests.servers.alertmanager import AlertmanagerProcess
+from tests.servers.paging import PagerDutyServer
 
 ROOT = Path(__file__).resolve().parent.parent
 # Both streams captured, written the way Python 3.6 accepts (no capture_output=).
@@ -475,3 +476,36 @@ def test_run_job_rejects_bad_arguments_before_running() -> None:
         run_job([])
     with pytest.raises(AlertConfigurationError, match="timeout must be more than 0 seconds"):
         run_job(["true"], timeout=0)
+
+
+def test_pagerduty_gets_a_trigger_then_a_resolve_with_one_dedup_key(
+    tmp_path: Path, loopback_http: HTTPSink, pagerduty_server: PagerDutyServer
+) -> None:
+    config = slack_config(tmp_path, loopback_http.url)
+    config.write_text(
+        config.read_text()
+        + "    pd:\n      type: pagerduty\n"
+        + f"      routing_key: {PagerDutyServer.routing_key}\n"
+        + f"      events_url: {pagerduty_server.events_url}\n",
+        encoding="utf-8",
+    )
+    common = opts(tmp_path, config, "--name", "backup")
+    assert run(*common, "--", "sh", "-c", "exit 3").code == 3
+    assert run(*common, "--", "true").code == 0
+    events = [r.json for r in pagerduty_server.requests]
+    key = f"kstalerts-run:backup@{socket.gethostname()}"
+    assert [(e["event_action"], e["dedup_key"]) for e in events] == [("trigger", key), ("resolve", key)]
+    assert events[0]["payload"]["summary"] == "backup failed: exit 3"
+
+
+def test_the_reference_page_lists_every_option_of_run() -> None:
+    from kstalerts.cli import build_parser
+
+    parser = build_parser()
+    [subparsers] = [a for a in parser._actions if a.dest == "command"]
+    run_parser = subparsers.choices["run"]  # type: ignore[attr-defined]
+    options = {s for a in run_parser._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
+    page = (ROOT / "docs" / "run.md").read_text(encoding="utf-8")
+    assert {o for o in options if o not in page} == set()
+    help_text = run_parser.format_help()
+    assert "-- COMMAND [ARG...]" in help_text and "124 timed out" in help_text
