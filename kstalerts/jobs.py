@@ -461,16 +461,14 @@ def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
 
 
 def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
-    firing = [
-        f for f in state.get("firing") or [] if isinstance(f, dict) and f.get("labels") != dict(alert.labels)
-    ]
+    """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
+    labels = dict(alert.labels)
+    kept = [f for f in state.get("firing") or [] if isinstance(f, dict)]
+    same = [f for f in kept if f.get("labels") == labels]
+    started = same[0].get("created_at", alert.created_at) if same else alert.created_at
+    firing = [f for f in kept if f.get("labels") != labels]
     firing.append(
-        {
-            "level": alert.level.name,
-            "labels": dict(alert.labels),
-            "dedup_key": alert.dedup_key,
-            "created_at": alert.created_at,
-        }
+        {"level": alert.level.name, "labels": labels, "dedup_key": alert.dedup_key, "created_at": started}
     )
     state["firing"] = firing[-_MAX_FIRING:]
 
