@@ -6,6 +6,9 @@ Built for cron jobs and shell scripts, so the exit code is the contract:
     1  some channel failed or was throttled, or no channel takes that level
     2  usage or configuration error (nothing was sent)
 
+``run`` is the exception: it exits with its job's status, as coreutils
+``timeout`` does (see :mod:`kstalerts.jobs`), and 125 for its own usage errors.
+
 Each subcommand is a pair of functions, ``_setup_<name>`` (its arguments)
 and ``_run_<name>`` (what it does, returning the exit code), listed in
 :data:`_SUBCOMMANDS`; a new subcommand is one more pair. Heavy modules
