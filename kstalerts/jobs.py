@@ -6,9 +6,12 @@ them for a failure) while a :class:`~kstalerts._tail.TailBuffer` keeps the
 last lines in bounded memory. It enforces a timeout (SIGTERM to the group,
 SIGKILL after ``kill_after``), forwards SIGTERM, SIGINT and SIGHUP sent to
 the wrapper to the job's group, retries a failed run, and serialises
-overlapping runs with a lock.
+overlapping runs with a lock. The process side lives in
+:mod:`kstalerts._jobproc`, the alerts in :mod:`kstalerts._jobalerts`, the
+state files and locks in :mod:`kstalerts._jobstate`; this module ties them
+together and is the public face.
 
-What it decides, per run, from the job's state (:mod:`kstalerts._jobstate`):
+What it decides, per run, from the job's state:
 
 - a failure (non-zero exit, killed, timed out, interrupted, could not start,
   or ``alert_after_skips`` runs skipped in a row) sends one alert at
@@ -30,18 +33,14 @@ on the ``notices`` stream (stderr) and the job's status is returned.
 """
 
 import os
-import selectors
-import shlex
-import signal
-import subprocess
-import threading
 import time
 from typing import IO, TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
+from ._jobalerts import Alerting, Job, Sent, after_run, decide, notice, span, stamp
+from ._jobproc import EXIT_CANNOT_RUN, EXIT_NOT_FOUND, EXIT_TIMEOUT, POLL, Outcome, Signals, run_once, signame
 from ._jobstate import JobLock, JobState, JobStateError, default_state_dir
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError
-from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
@@ -49,20 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ("run_job", "JobResult", "EXIT_TIMEOUT", "EXIT_RUN_ERROR", "EXIT_CANNOT_RUN", "EXIT_NOT_FOUND")
 
-EXIT_TIMEOUT = 124
 EXIT_RUN_ERROR = 125
-EXIT_CANNOT_RUN = 126
-EXIT_NOT_FOUND = 127
-
-#: The signals the wrapper passes on to the job's process group.
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-#: Identity label of a job's failure alerts (Alertmanager groups and resolves by labels).
-ALERTNAME = "JobFailed"
-#: Distinct failure alerts remembered for resolving (a job failing in many ways).
-_MAX_FIRING = 16
-_READ_CHUNK = 65536
-_POLL = 0.1  # seconds between checks of the clock and of signals
-_DRAIN_AFTER_EXIT = 2.0  # seconds output is still read once the job's process has exited
 _MAX_RETRIES = 100
 _MAX_TAIL_LINES = 10000
 
@@ -133,376 +119,6 @@ class JobResult(NamedTuple):
         }
 
 
-class _Outcome(NamedTuple):
-    status: str  # see JobResult.status
-    returncode: Optional[int]
-    exit_code: int
-    what: str  # "exit 3", "timed out after 600 s", "killed by SIGKILL", ...
-
-
-def _signame(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-# -- signals -------------------------------------------------------------------
-
-
-class _Signals:
-    """SIGTERM/SIGINT/SIGHUP handlers that pass the signal to the job's group.
-
-    Installed only in the main thread (Python allows nothing else); a signal
-    that comes before the job started is passed on as soon as it has.
-    """
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.received: Optional[int] = None
-        self.at = 0.0
-        self.pgid: Optional[int] = None
-        self._old: Dict[int, Any] = {}
-
-    def __enter__(self) -> "_Signals":
-        if self.enabled:
-            for number in FORWARDED:
-                self._old[number] = signal.signal(number, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for number, old in self._old.items():
-            signal.signal(number, old)
-        self._old.clear()
-
-    def _handle(self, number: int, frame: Any) -> None:
-        if self.received is None:
-            self.at = time.monotonic()
-        self.received = number
-        self.forward(number)
-
-    def forward(self, number: int) -> None:
-        if self.pgid is not None:
-            try:
-                os.killpg(self.pgid, number)
-            except OSError:  # the group is gone already
-                pass
-
-
-# -- running the process -------------------------------------------------------
-
-
-def _spawn(
-    argv: Sequence[str], signals: _Signals
-) -> Tuple[Optional["subprocess.Popen[bytes]"], Optional[_Outcome]]:
-    try:
-        proc = subprocess.Popen(  # noqa: S603  (the user's own command, no shell)
-            list(argv),
-            stdin=None,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-        )
-    except FileNotFoundError as exc:
-        return None, _Outcome("not_found", None, EXIT_NOT_FOUND, f"could not start: {exc.strerror}")
-    except PermissionError as exc:
-        return None, _Outcome("not_executable", None, EXIT_CANNOT_RUN, f"could not start: {exc.strerror}")
-    except OSError as exc:
-        return None, _Outcome(
-            "could_not_start", None, EXIT_CANNOT_RUN, f"could not start: {exc.strerror or exc}"
-        )
-    signals.pgid = proc.pid
-    if signals.received is not None:
-        signals.forward(signals.received)
-    return proc, None
-
-
-def _run_once(
-    argv: Sequence[str],
-    tail: TailBuffer,
-    *,
-    timeout: Optional[float],
-    kill_after: float,
-    passthrough: Dict[str, Optional[IO[bytes]]],
-    signals: _Signals,
-) -> _Outcome:
-    """Run ``argv`` once, pumping its output; how it ended."""
-    proc, failed = _spawn(argv, signals)
-    if failed is not None:
-        return failed
-    assert proc is not None and proc.stdout is not None and proc.stderr is not None
-    started = time.monotonic()
-    selector = selectors.DefaultSelector()
-    for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-        os.set_blocking(pipe.fileno(), False)
-        selector.register(pipe.fileno(), selectors.EVENT_READ, stream)
-    open_fds = 2
-    timed_out_at: Optional[float] = None
-    killed = False
-    exited_at: Optional[float] = None
-    try:
-        while True:
-            now = time.monotonic()
-            if exited_at is None and proc.poll() is not None:
-                exited_at = now
-            if exited_at is not None and (open_fds == 0 or now - exited_at > _DRAIN_AFTER_EXIT):
-                break
-            if exited_at is None:
-                if timeout is not None and timed_out_at is None and now - started >= timeout:
-                    timed_out_at = now
-                    _killpg(proc.pid, signal.SIGTERM)
-                ended_at = timed_out_at or (signals.at if signals.received is not None else None)
-                if ended_at is not None and not killed and now - ended_at >= kill_after:
-                    killed = True
-                    _killpg(proc.pid, signal.SIGKILL)
-            if open_fds == 0:
-                try:
-                    proc.wait(_POLL)
-                except subprocess.TimeoutExpired:
-                    pass
-                continue
-            for key, _ in selector.select(_POLL):
-                fd = int(key.fd)
-                try:
-                    data = os.read(fd, _READ_CHUNK)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    selector.unregister(fd)
-                    open_fds -= 1
-                    continue
-                stream = str(key.data)
-                tail.feed(data, stream)
-                sink = passthrough.get(stream)
-                if sink is not None:
-                    try:
-                        sink.write(data)
-                        sink.flush()
-                    except (OSError, ValueError):  # our own output went away: keep capturing
-                        passthrough[stream] = None
-        returncode = proc.wait()
-    finally:
-        selector.close()
-        proc.stdout.close()
-        proc.stderr.close()
-        signals.pgid = None
-    if timed_out_at is not None or signals.received is not None:
-        _killpg(proc.pid, signal.SIGKILL)  # what is left of the group goes with it
-    return _classify(returncode, timeout, timed_out_at is not None, signals.received)
-
-
-def _killpg(pgid: int, number: int) -> None:
-    try:
-        os.killpg(pgid, number)
-    except OSError:
-        pass
-
-
-def _classify(
-    returncode: int, timeout: Optional[float], timed_out: bool, received: Optional[int]
-) -> _Outcome:
-    if timed_out:
-        return _Outcome("timeout", returncode, EXIT_TIMEOUT, f"timed out after {timeout:g} s")
-    own = 128 - returncode if returncode < 0 else returncode
-    if received is not None:
-        code = own if own != 0 else 128 + received
-        return _Outcome("interrupted", returncode, code, f"interrupted by {_signame(received)} (exit {code})")
-    if returncode < 0:
-        return _Outcome("killed", returncode, own, f"killed by {_signame(-returncode)}")
-    if returncode != 0:
-        return _Outcome("failed", returncode, returncode, f"failed: exit {returncode}")
-    return _Outcome("ok", 0, 0, "succeeded")
-
-
-# -- the alerts ------------------------------------------------------------------
-
-
-def _host() -> str:
-    # os.uname() is what socket.gethostname() reads, without importing socket.
-    return (os.uname().nodename if hasattr(os, "uname") else "") or "localhost"
-
-
-def _user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # no name for this uid (containers)
-        return str(os.getuid()) if hasattr(os, "getuid") else "?"
-
-
-def _stamp(when: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(when))
-
-
-def _span(seconds: float) -> str:
-    """A duration for people: ``0.42 s``, ``12 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``.
-
-    >>> [_span(s) for s in (0.42, 12, 185, 7800, 273600)]
-    ['0.42 s', '12 s', '3 min 5 s', '2 h 10 min', '3 d 4 h']
-    """
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
-
-
-class _Job:
-    """Everything an alert about one run says, gathered once."""
-
-    def __init__(self, name: str, argv: Sequence[str], level: AlertLevel) -> None:
-        self.name = name
-        self.argv = tuple(argv)
-        self.level = level
-        self.host = _host()
-        self.user = _user()
-        self.dedup_key = f"kstalerts-run:{name}@{self.host}"
-
-    def labels(self, exit_code: str) -> Dict[str, str]:
-        return {"alertname": ALERTNAME, "job": self.name, "host": self.host, "exit_code": exit_code}
-
-    def body(self, facts: Sequence[Tuple[str, str]], tail: Optional[TailBuffer]) -> str:
-        lines = [f"command: {' '.join(shlex.quote(a) for a in self.argv)}"]
-        lines += [f"{key}: {value}" for key, value in [("host", self.host), ("user", self.user), *facts]]
-        head = "\n".join(lines)
-        if tail is None:
-            return head
-        kept = tail.lines()
-        if not kept:
-            return head + "\n\n(no output)"
-        text = b"\n".join(kept).decode("utf-8", "replace")
-        seen = f"{tail.lines_seen} lines, {tail.bytes_seen} bytes in all"
-        intro = f"\n\nlast {len(kept)} lines of output ({seen}):\n"
-        room = MAX_BODY_CHARS - len(head) - len(intro) - 16
-        if len(text) > room:  # keep the newest lines: the end says what went wrong
-            text = "[...]" + text[len(text) - room :]
-        return head + intro + text
-
-
-def _send(
-    manager: "AlertManager", alert: AlertMessage, channel: Optional[str], notices: TextIO
-) -> Tuple[AlertResult, ...]:
-    try:
-        results = tuple(manager.send(alert, channel=channel))
-    except AlertConfigurationError as exc:
-        _notice(notices, f"alert {alert.title!r} not sent: {exc}")
-        return ()
-    if not results:
-        _notice(notices, f"alert {alert.title!r} not sent: no channel takes level {alert.level.name}")
-    for result in results:
-        if not (result.success or result.suppressed):
-            kept = " (kept in the spool)" if result.spooled else ""
-            _notice(notices, f"alert {alert.title!r} not delivered to {result.channel}: {result.error}{kept}")
-    return results
-
-
-def _resolve_and_recover(
-    manager: "AlertManager",
-    job: _Job,
-    state: Dict[str, Any],
-    recovery: AlertMessage,
-    channel: Optional[str],
-    notices: TextIO,
-) -> List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]]:
-    """Resolve what fired where the channel knows "resolved"; tell the others."""
-    sent: List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]] = []
-    entries = [e for e in manager.channels if channel is None or channel in (e.key, e.alias, e.channel.name)]
-    firing = [_firing_alert(item, recovery) for item in state.get("firing") or []]
-    plain: List[str] = []
-    for entry in entries[:1] if channel is not None else entries:
-        resolve = getattr(entry.channel, "resolve", None)
-        if not callable(resolve):
-            plain.append(entry.key)
-            continue
-        for alert in firing:
-            if alert is None or alert.level < entry.min_level:
-                continue
-            try:
-                result = resolve(alert)
-            except Exception as exc:  # a channel bug must not stop the others
-                result = AlertResult(
-                    entry.key, False, error=f"internal error in channel: {type(exc).__name__}"
-                )
-            if not isinstance(result, AlertResult):
-                continue
-            if not result.success:
-                _notice(notices, f"resolve of {alert.title!r} not delivered to {entry.key}: {result.error}")
-            sent.append(("resolve", alert, (result,)))
-    results: List[AlertResult] = []
-    for key in plain:
-        results.extend(_send(manager, recovery, key, notices))
-    if plain:
-        sent.append(("recovery", recovery, tuple(results)))
-    return sent
-
-
-def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
-    """The stored identity of a fired alert, as a resolve (same labels, level, start)."""
-    try:
-        return AlertMessage(
-            recovery.title,
-            recovery.body,
-            AlertLevel.parse(item["level"]),
-            labels=dict(item["labels"]),
-            dedup_key=item.get("dedup_key"),
-            created_at=float(item["created_at"]),
-        )
-    except (KeyError, TypeError, ValueError, AlertConfigurationError):
-        return None
-
-
-def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
-    """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
-    labels = dict(alert.labels)
-    kept = [f for f in state.get("firing") or [] if isinstance(f, dict)]
-    same = [f for f in kept if f.get("labels") == labels]
-    started = same[0].get("created_at", alert.created_at) if same else alert.created_at
-    firing = [f for f in kept if f.get("labels") != labels]
-    firing.append(
-        {"level": alert.level.name, "labels": labels, "dedup_key": alert.dedup_key, "created_at": started}
-    )
-    state["firing"] = firing[-_MAX_FIRING:]
-
-
-def _notice(stream: TextIO, message: str) -> None:
-    try:
-        stream.write(f"kstalerts run: {message}\n")
-        stream.flush()
-    except (OSError, ValueError):
-        pass
-
-
-class _Alerting:
-    """Where alerts go and how often: the manager (or the config to build one from)."""
-
-    __slots__ = ("channel", "config", "manager", "notes", "preset", "realert")
-
-    def __init__(
-        self,
-        manager: Optional["AlertManager"],
-        config: Optional[str],
-        preset: Optional[str],
-        channel: Optional[str],
-        realert: float,
-        notes: TextIO,
-    ) -> None:
-        self.manager = manager
-        self.config = config
-        self.preset = preset
-        self.channel = channel
-        self.realert = realert
-        self.notes = notes
-
-
 # -- the public call -----------------------------------------------------------
 
 
@@ -571,8 +187,8 @@ def run_job(
     notes: TextIO = notices if notices is not None else sys.stderr
     out = stdout if stdout is not None else getattr(sys.stdout, "buffer", None)
     err = stderr if stderr is not None else getattr(sys.stderr, "buffer", None)
-    job = _Job(job_name, argv, level)
-    alerting = _Alerting(manager, config, preset, channel, realert, notes)
+    job = Job(job_name, argv, level)
+    alerting = Alerting(manager, config, preset, channel, realert, notes)
     tail = TailBuffer(tail_lines)
     started_at = time.time()
     started = time.monotonic()
@@ -583,15 +199,15 @@ def run_job(
         try:
             store = JobState(str(folder), job_name)
         except (JobStateError, OSError) as exc:
-            _notice(notes, f"no state kept for {job_name} (no recovery or repeat alerts): {exc}")
+            notice(notes, f"no state kept for {job_name} (no recovery or repeat alerts): {exc}")
 
-    with _Signals(forward_signals) as signals:
+    with Signals(forward_signals) as signals:
         job_lock: Optional[JobLock] = None
         if lock:
             job_lock, skipped = _take_lock(store, folder, job_name, on_overlap, signals, notes)
             if signals.received is not None and job_lock is None:  # stopped while waiting: run nothing
                 number = signals.received
-                _notice(notes, f"{job_name} not run: {_signame(number)} while waiting for the lock")
+                notice(notes, f"{job_name} not run: {signame(number)} while waiting for the lock")
                 return JobResult(
                     job_name,
                     tuple(argv),
@@ -620,20 +236,20 @@ def run_job(
         if quiet and outcome.status != "ok":
             text = tail.text()
             if text:
-                _notice(notes, f"{job_name} {outcome.what}; its last output:")
+                notice(notes, f"{job_name} {outcome.what}; its last output:")
                 try:
                     notes.write(text + "\n")
                     notes.flush()
                 except (OSError, ValueError):
                     pass
         facts = [
-            ("started", _stamp(started_at)),
-            ("duration", _span(duration)),
+            ("started", stamp(started_at)),
+            ("duration", span(duration)),
             ("status", outcome.what),
         ]
         if attempts > 1:
             facts.append(("attempts", str(attempts)))
-        sent = _alert(job, outcome, facts, tail, store, alerting)
+        sent = after_run(job, outcome, facts, tail, store, alerting)
     return JobResult(
         job_name,
         tuple(argv),
@@ -692,13 +308,13 @@ def _attempts(
     quiet: bool,
     out: Optional[IO[bytes]],
     err: Optional[IO[bytes]],
-    signals: _Signals,
-) -> Tuple[_Outcome, int]:
+    signals: Signals,
+) -> Tuple[Outcome, int]:
     attempt = 0
     while True:
         attempt += 1
         passthrough: Dict[str, Optional[IO[bytes]]] = {} if quiet else {"stdout": out, "stderr": err}
-        outcome = _run_once(
+        outcome = run_once(
             argv, tail, timeout=timeout, kill_after=kill_after, passthrough=passthrough, signals=signals
         )
         final = outcome.status in ("ok", "interrupted", "not_found", "not_executable", "could_not_start")
@@ -707,14 +323,14 @@ def _attempts(
         tail.mark(f"--- attempt {attempt} of {retries + 1} {outcome.what}; next in {retry_delay:g} s ---")
         deadline = time.monotonic() + retry_delay
         while signals.received is None and time.monotonic() < deadline:
-            time.sleep(min(_POLL, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
         if signals.received is not None:
             number = signals.received
-            return _Outcome(
+            return Outcome(
                 "interrupted",
                 outcome.returncode,
                 128 + number,
-                f"interrupted by {_signame(number)} between attempts",
+                f"interrupted by {signame(number)} between attempts",
             ), attempt
 
 
@@ -723,12 +339,12 @@ def _take_lock(
     folder: Union[str, bool],
     name: str,
     on_overlap: str,
-    signals: _Signals,
+    signals: Signals,
     notes: TextIO,
 ) -> Tuple[Optional[JobLock], Optional[JobLock]]:
     """(the lock held, None), or (None, the lock another run holds) when skipping."""
     if folder is False or store is None:
-        _notice(notes, f"--lock needs a usable state folder; {name} runs without a lock")
+        notice(notes, f"--lock needs a usable state folder; {name} runs without a lock")
         return None, None
     try:
         job_lock = JobLock(store.folder, name)
@@ -742,7 +358,7 @@ def _take_lock(
                 return job_lock, None
         return None, job_lock
     except (JobStateError, OSError) as exc:
-        _notice(notes, f"{name} runs without a lock: {exc}")
+        notice(notes, f"{name} runs without a lock: {exc}")
         return None, None
 
 
@@ -754,14 +370,14 @@ def _reset_skips(store: Optional[JobState], notes: TextIO) -> None:
             if state.get("skips"):
                 state["skips"] = 0
     except (JobStateError, OSError) as exc:
-        _notice(notes, f"state not saved: {exc}")
+        notice(notes, f"state not saved: {exc}")
 
 
 def _skipped(
-    job: _Job,
+    job: Job,
     holder: JobLock,
     store: Optional[JobState],
-    alerting: _Alerting,
+    alerting: Alerting,
     alert_after_skips: Optional[int],
     started_at: float,
     started: float,
@@ -769,12 +385,10 @@ def _skipped(
     notes = alerting.notes
     pid, since = holder.holder()
     who = (
-        f"pid {pid}, running since {_stamp(since)}"
-        if pid is not None and since is not None
-        else "another run"
+        f"pid {pid}, running since {stamp(since)}" if pid is not None and since is not None else "another run"
     )
-    _notice(notes, f"{job.name} skipped: the previous run ({who}) still holds {holder.path}")
-    sent: List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]] = []
+    notice(notes, f"{job.name} skipped: the previous run ({who}) still holds {holder.path}")
+    sent: List[Sent] = []
     skips = 0
     if store is not None:
         try:
@@ -782,164 +396,13 @@ def _skipped(
                 skips = int(state.get("skips") or 0) + 1
                 state["skips"] = skips
                 if alert_after_skips is not None and skips >= alert_after_skips:
-                    outcome = _Outcome(
+                    outcome = Outcome(
                         "skipped", None, 0, f"skipped {skips} times in a row: still running ({who})"
                     )
-                    facts = [("started", _stamp(started_at)), ("status", outcome.what)]
-                    sent = _decide(job, outcome, facts, None, state, alerting, kind="stuck")
+                    facts = [("started", stamp(started_at)), ("status", outcome.what)]
+                    sent = decide(job, outcome, facts, None, state, alerting, kind="stuck")
         except (JobStateError, OSError) as exc:
-            _notice(notes, f"state not saved: {exc}")
+            notice(notes, f"state not saved: {exc}")
     return JobResult(
         job.name, job.argv, "skipped", 0, None, started_at, time.monotonic() - started, 0, "", tuple(sent)
     )
-
-
-def _alert(
-    job: _Job,
-    outcome: _Outcome,
-    facts: List[Tuple[str, str]],
-    tail: TailBuffer,
-    store: Optional[JobState],
-    alerting: _Alerting,
-) -> List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]]:
-    if store is None:
-        return _decide(job, outcome, facts, tail, {}, alerting)
-    sent: List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]] = []
-    try:
-        with store.transaction() as state:
-            sent = _decide(job, outcome, facts, tail, state, alerting)
-    except (JobStateError, OSError) as exc:
-        _notice(alerting.notes, f"state not saved: {exc}")
-    return sent
-
-
-def _decide(
-    job: _Job,
-    outcome: _Outcome,
-    facts: List[Tuple[str, str]],
-    tail: Optional[TailBuffer],
-    state: Dict[str, Any],
-    alerting: _Alerting,
-    *,
-    kind: str = "failure",
-) -> List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]]:
-    """Update ``state`` for this run and send what it calls for."""
-    notes = alerting.notes
-    now = time.time()
-    failures = int(state.get("failures") or 0)
-    if outcome.status == "ok":
-        if failures == 0:
-            _manager_notes(alerting)  # a broken config is said on every run
-            return []
-        since = float(state.get("failing_since") or now)
-        title = (
-            f"{job.name} recovered after {failures} failure{'s' if failures != 1 else ''},"
-            f" down {_span(now - since)}"
-        )
-        body = job.body(
-            [
-                ("failing since", _stamp(since)),
-                ("last failure", str(state.get("last_status") or "?")),
-                *facts,
-            ],
-            None,
-        )
-        success = getattr(AlertLevel, "SUCCESS", AlertLevel.INFO)
-        recovery = AlertMessage(
-            title, body, success, labels={"job": job.name, "host": job.host, "exit_code": "0"}
-        )
-        sent: List[Tuple[str, AlertMessage, Tuple[AlertResult, ...]]] = []
-        owned, active = _manager(alerting, f"{job.name} recovered")
-        if active is not None:
-            try:
-                sent = _resolve_and_recover(active, job, state, recovery, alerting.channel, notes)
-            finally:
-                if owned:
-                    _close(active, notes)
-        for key in ("failures", "failing_since", "last_alert", "last_status", "firing"):
-            state.pop(key, None)
-        return sent
-    # a failure
-    first = failures == 0
-    failures += 1
-    state["failures"] = failures
-    if first:
-        state["failing_since"] = now
-    state["last_status"] = outcome.what
-    last_alert = state.get("last_alert")
-    due = first or last_alert is None or now - float(last_alert) >= alerting.realert
-    if not due:
-        _manager_notes(alerting)
-        return []
-    since = float(state.get("failing_since") or now)
-    if first:
-        title = f"{job.name} {outcome.what}"
-    else:
-        kind = "repeat"
-        title = f"{job.name} still failing: {failures} failures since {_stamp(since)} (last: {outcome.what})"
-        facts = [*facts, ("failures", f"{failures} since {_stamp(since)} ({_span(now - since)})")]
-    exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
-    alert = AlertMessage(
-        title, job.body(facts, tail), job.level, labels=job.labels(exit_label), dedup_key=job.dedup_key
-    )
-    owned, active = _manager(alerting, title)
-    if active is None:
-        return []
-    try:
-        results = _send(active, alert, alerting.channel, notes)
-    finally:
-        if owned:
-            _close(active, notes)
-    if any(r.success or r.spooled for r in results):
-        state["last_alert"] = now
-    if results:
-        _remember(state, alert)
-    return [(kind, alert, results)]
-
-
-def _manager(alerting: _Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:
-    """(owned, manager): the caller's, or one built from the config; None when it cannot be."""
-    if alerting.manager is not None:
-        return False, alerting.manager
-    from .manager import AlertManager
-
-    config, preset, notes = alerting.config, alerting.preset, alerting.notes
-
-    try:
-        built = AlertManager.from_config(config, preset=preset)
-    except (AlertConfigurationError, OSError) as exc:
-        where = f" ({config})" if config and config not in str(exc) else ""
-        _notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")
-        return False, None
-    if not built.channels:
-        built.close()
-        where = f"in {config}" if config else "(no config file found)"
-        _notice(notes, f"no alert sent ({about}): no channels configured {where}")
-        return False, None
-    return True, built
-
-
-def _manager_notes(alerting: _Alerting) -> None:
-    """With nothing to send, still say when the config is broken, so it is fixed before it matters."""
-    if alerting.manager is not None:
-        return
-    from .config import load_config
-
-    config, preset, notes = alerting.config, alerting.preset, alerting.notes
-
-    try:
-        load_config(config, preset=preset)
-    except (AlertConfigurationError, OSError) as exc:
-        where = f" ({config})" if config and config not in str(exc) else ""
-        _notice(notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
-
-
-def _close(manager: "AlertManager", notes: TextIO) -> None:
-    """Send the throttle's pending digests (where the manager has them), then close."""
-    flush = getattr(manager, "flush_digests", None)
-    if callable(flush):
-        try:
-            flush()
-        except Exception as exc:  # a pending digest must not change the job's status
-            _notice(notes, f"pending digests not sent: {type(exc).__name__}: {exc}")
-    manager.close()
