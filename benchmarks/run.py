@@ -26,6 +26,7 @@ from benchmarks import (
     bench_fanout,
     bench_import,
     bench_memory,
+    bench_run,
     bench_slack,
     bench_throttle,
 )
@@ -38,7 +39,7 @@ from benchmarks._harness import (
     machine_info,
 )
 
-MODULES = (bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory)
+MODULES = (bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -31,6 +31,7 @@ from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from .guard import alert_on_failure
+    from .jobs import JobResult, run_job
     from .logging import AlertHandler
 
 __all__ = (
@@ -50,6 +51,8 @@ __all__ = (
     "AlertThrottledError",
     "AlertHandler",
     "alert_on_failure",
+    "run_job",
+    "JobResult",
 )
 
 # The config layer plugs in from above: AlertManager.from_config, and the
@@ -58,7 +61,7 @@ _connect_config()
 
 # Loaded on first use (PEP 562): both need the stdlib logging machinery,
 # which a script that only sends alerts should not pay for at import.
-_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard"}
+_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard", "run_job": "jobs", "JobResult": "jobs"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ sizes, line lengths, recipients, idle time), and a sink never keeps more
 than ``max_records`` items. Sinks are not part of the public API; they are
 private to the package's demo, examples and tests.
 
-Run one from a shell (the examples' cron wrapper does)::
+Run one from a shell (.ci/steps/20-examples.sh does)::
 
     python -m kstalerts._loopback http --lifetime 60   # prints the URL
 """

@@ -6,6 +6,9 @@ Built for cron jobs and shell scripts, so the exit code is the contract:
     1  some channel failed or was throttled, or no channel takes that level
     2  usage or configuration error (nothing was sent)
 
+``run`` is the exception: it exits with its job's status, as coreutils
+``timeout`` does (see :mod:`kstalerts.jobs`), and 125 for its own usage errors.
+
 Each subcommand is a pair of functions, ``_setup_<name>`` (its arguments)
 and ``_run_<name>`` (what it does, returning the exit code), listed in
 :data:`_SUBCOMMANDS`; a new subcommand is one more pair. Heavy modules
@@ -19,7 +22,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from ._version import __version__
 from .exceptions import AlertConfigurationError
@@ -390,8 +393,159 @@ def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+# -- run ---------------------------------------------------------------------
+
+_RUN_EPILOG = """\
+examples:
+  kstalerts run --name backup -- /opt/bin/backup.sh
+      alert (CRITICAL, with the last 50 lines of output) when it fails; resolve when it recovers
+  kstalerts run --quiet --timeout 3600 --lock -- pg_dump -f /srv/app.sql app
+      cron-friendly: silent on success, SIGTERM after an hour, one run at a time
+  kstalerts run --retries 2 --retry-delay 30 --channel ops --json -- curl -fsS https://example.com/ping
+
+exit status: the job's own; 128+N when killed by signal N; 124 timed out;
+126 not executable; 127 not found; 125 usage error of run (nothing ran).
+An unusable config or a failed delivery never changes it (stderr says why).
+"""
+
+
+class _RunParser(argparse.ArgumentParser):
+    """``run``'s own usage errors exit 125, as coreutils ``timeout`` does: 1-124 are the job's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(125, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:  # an unknown option before --; the top parser would exit 2
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
+def _setup_run(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a job; alert when it fails, resolve when it recovers (cron, systemd timers)",
+        description=(
+            "Run COMMAND (no shell) in its own process group, passing its output through and keeping"
+            " the last lines; when it fails, times out, is killed or cannot start, alert the configured"
+            " channels; when it succeeds after failing, send one recovery (Alertmanager and PagerDuty"
+            " resolve). State per job lives in --state-dir."
+        ),
+        usage="kstalerts run [options] -- COMMAND [ARG...]",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # The one parser whose errors are not exit 2 (see _RunParser).
+    parser.__class__ = _RunParser
+    parser.add_argument("--name", help="the job's name in alerts and state (default: the command's basename)")
+    parser.add_argument(
+        "--level", default="critical", type=_level, help="failure alerts' level (default: critical)"
+    )
+    parser.add_argument("--channel", metavar="KEY", help="alert this channel only (key, alias or name)")
+    _add_config_options(parser)
+    parser.add_argument(
+        "--timeout", type=_positive, metavar="SECONDS", help="SIGTERM the job after this long"
+    )
+    parser.add_argument(
+        "--kill-after", type=_positive, default=10.0, metavar="SECONDS", help="then SIGKILL (default: 10)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=0, metavar="N", help="run again N times before failing"
+    )
+    parser.add_argument(
+        "--retry-delay", type=_positive, default=0.0, metavar="SECONDS", help="between retries"
+    )
+    parser.add_argument(
+        "--tail-lines",
+        type=int,
+        default=50,
+        metavar="N",
+        help="lines of output kept for the alert (default: 50)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing on success; the output tail on failure"
+    )
+    parser.add_argument(
+        "--state-dir",
+        metavar="PATH",
+        help="job state and locks (default: $XDG_STATE_HOME/kstalerts, ~/.local/state/kstalerts;"
+        " /var/lib/kstalerts for root)",
+    )
+    parser.add_argument(
+        "--realert",
+        type=_positive,
+        default=3600.0,
+        metavar="SECONDS",
+        help="while it keeps failing, alert again at most this often (default: 3600)",
+    )
+    parser.add_argument("--lock", action="store_true", help="one run of this job at a time")
+    parser.add_argument(
+        "--on-overlap", choices=("skip", "wait"), default="skip", help="with --lock (default: skip, exit 0)"
+    )
+    parser.add_argument(
+        "--alert-after-skips", type=int, metavar="N", help="alert after N skipped runs in a row (a stuck job)"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.set_defaults(run=_run_run)
+
+
+def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .jobs import EXIT_RUN_ERROR, run_job
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    try:
+        result = run_job(
+            command,
+            name=args.name,
+            config=args.config,
+            preset=args.preset,
+            channel=args.channel,
+            level=args.level,
+            timeout=args.timeout,
+            kill_after=args.kill_after,
+            retries=args.retries,
+            retry_delay=args.retry_delay,
+            tail_lines=args.tail_lines,
+            quiet=args.quiet,
+            state_dir=args.state_dir,
+            realert=args.realert,
+            lock=args.lock,
+            on_overlap=args.on_overlap,
+            alert_after_skips=args.alert_after_skips,
+            stdout=getattr(out, "buffer", None),
+        )
+    except AlertConfigurationError as exc:
+        _error(f"run: error: {exc}")
+        return EXIT_RUN_ERROR
+    if args.json:
+        json.dump(result.to_dict(), out, indent=2)
+        out.write("\n")
+    return result.exit_code
+
+
 # The subcommands, in --help order.
-_SUBCOMMANDS: Sequence[Callable[[Any], None]] = (_setup_send, _setup_check_config, _setup_flush, _setup_demo)
+_SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
+    _setup_send,
+    _setup_check_config,
+    _setup_flush,
+    _setup_run,
+    _setup_demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

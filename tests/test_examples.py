@@ -28,8 +28,10 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_is_tested() -> None:
-    assert sorted(p.name for p in EXAMPLES.iterdir() if p.suffix in (".py", ".sh")) == [
-        "cron_wrapper.sh",
+    assert sorted(
+        p.name for p in EXAMPLES.iterdir() if p.suffix in (".py", ".sh") or p.name == "crontab"
+    ) == [
+        "crontab",
         "email_basic.py",
         "logging_handler.py",
         "multi_channel.py",
@@ -53,39 +55,45 @@ def test_python_example(script: str, expected: List[str]) -> None:
         assert text in proc.stdout
 
 
-def test_cron_wrapper_passes_a_success_through_without_alerting() -> None:
-    proc = _run(
-        "env",
-        f"PYTHON={sys.executable}",
-        "bash",
-        str(EXAMPLES / "cron_wrapper.sh"),
-        "ok-job",
-        "echo",
-        "all good",
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "all good" in proc.stdout
-    assert "delivered" not in proc.stdout
+def _crontab_commands() -> List[List[str]]:
+    """The command of each job line of examples/crontab, split as sh would."""
+    import shlex
+
+    commands = []
+    for line in (EXAMPLES / "crontab").read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" in line.split()[0]:
+            continue
+        commands.append(shlex.split(line)[5:])  # after the five time fields
+    return commands
 
 
-def test_cron_wrapper_alerts_on_failure_and_keeps_the_exit_code() -> None:
-    proc = _run(
-        "env",
-        f"PYTHON={sys.executable}",
-        "bash",
-        str(EXAMPLES / "cron_wrapper.sh"),
-        "nightly-backup",
-        "sh",
-        "-c",
-        "echo copying; echo 'No space left on device' >&2; exit 3",
-    )
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "No space left on device" in proc.stdout
-    assert "ops: delivered (1 attempt(s))" in proc.stdout.splitlines()
-    assert proc.stderr == ""
+def test_every_crontab_line_is_a_valid_kstalerts_run() -> None:
+    from kstalerts.cli import build_parser
+
+    commands = _crontab_commands()
+    assert len(commands) == 4
+    for command in commands:
+        assert command[:2] == ["kstalerts", "run"], command
+        args = build_parser().parse_args(command[1:])
+        assert args.command[0] == "--" and len(args.command) > 1, command
 
 
-def test_cron_wrapper_needs_a_command() -> None:
-    proc = _run("bash", str(EXAMPLES / "cron_wrapper.sh"), "job")
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("usage: cron_wrapper.sh JOB_NAME COMMAND")
+def test_a_crontab_line_runs_against_the_loopback_sink(tmp_path: Path) -> None:
+    """The backup line, with the job replaced by one that fails: one alert, the job's status."""
+    from kstalerts._loopback import HTTPSink
+
+    [backup] = [c for c in _crontab_commands() if "backup" in c]
+    with HTTPSink() as sink:
+        config = tmp_path / "kstlib.conf.yml"
+        config.write_text(
+            "alerts:\n  channels:\n    ops:\n      type: slack\n"
+            f"      webhook_url: {sink.url}\n      allow_custom_url: true\n"
+        )
+        args = [*backup[1 : backup.index("--")], "--config", str(config), "--state-dir", str(tmp_path)]
+        args += ["--", "sh", "-c", "echo copying; echo 'No space left on device' >&2; exit 3"]
+        proc = _run(sys.executable, "-m", "kstalerts", *args)
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stdout == ""  # --quiet
+        assert "No space left on device" in proc.stderr
+        [post] = sink.posts
+    assert post.payload["attachments"][0]["title"].endswith("backup failed: exit 3")

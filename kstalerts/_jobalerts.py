@@ -1,0 +1,382 @@
+"""What ``kstalerts run`` says about a run, and to whom: failure, repeat, recovery, resolve.
+
+:func:`decide` takes how a run ended and the job's state (see
+:mod:`kstalerts._jobstate`), updates the state and sends what it calls for:
+
+- a failure sends one alert at the job's level; while the job keeps
+  failing, another at most once per ``realert`` seconds, counting the
+  failures since the first (a failure whose alert nobody accepted is alerted
+  again at the next one);
+- a success after failures resolves the alerts that fired on the channels
+  that have a ``resolve()`` (Alertmanager, PagerDuty: same labels, same
+  dedup key) and sends one recovery message (level ``SUCCESS`` where the
+  levels have it, else ``INFO``) through the manager to the others;
+- a success after success sends nothing.
+
+Rules: the manager is the caller's, or is built from the config after the
+job ran and closed here (after its pending digests, where it has them);
+nothing here raises for a config, delivery or state problem: it is said on
+the ``notes`` stream and the job's status stands. Failure alerts carry
+``alertname=JobFailed`` so their Alertmanager identity does not change with
+the title.
+"""
+
+import os
+import shlex
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TextIO, Tuple
+
+from ._jobproc import Outcome
+from ._jobstate import JobState, JobStateError
+from ._tail import TailBuffer
+from .exceptions import AlertConfigurationError
+from .limits import MAX_BODY_CHARS
+from .models import AlertLevel, AlertMessage, AlertResult
+
+if TYPE_CHECKING:
+    from .manager import AlertManager
+
+__all__ = ("Job", "Alerting", "Sent", "decide", "after_run", "notice", "stamp", "span", "ALERTNAME")
+
+#: Identity label of a job's failure alerts (Alertmanager groups and resolves by labels).
+ALERTNAME = "JobFailed"
+#: Distinct failure alerts remembered for resolving (a job failing in many ways).
+_MAX_FIRING = 16
+
+#: One alert sent: its kind, the message, the results.
+Sent = Tuple[str, AlertMessage, Tuple[AlertResult, ...]]
+
+
+def _host() -> str:
+    # os.uname() is what socket.gethostname() reads, without importing socket.
+    return (os.uname().nodename if hasattr(os, "uname") else "") or "localhost"
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no name for this uid (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "?"
+
+
+def stamp(when: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(when))
+
+
+def span(seconds: float) -> str:
+    """A duration for people: ``0.42 s``, ``12 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``.
+
+    >>> [span(s) for s in (0.42, 12, 185, 7800, 273600)]
+    ['0.42 s', '12 s', '3 min 5 s', '2 h 10 min', '3 d 4 h']
+    """
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
+class Job:
+    """Everything an alert about one run says, gathered once."""
+
+    def __init__(self, name: str, argv: Sequence[str], level: AlertLevel) -> None:
+        self.name = name
+        self.argv = tuple(argv)
+        self.level = level
+        self.host = _host()
+        self.user = _user()
+        self.dedup_key = f"kstalerts-run:{name}@{self.host}"
+
+    def labels(self, exit_code: str) -> Dict[str, str]:
+        return {"alertname": ALERTNAME, "job": self.name, "host": self.host, "exit_code": exit_code}
+
+    def body(self, facts: Sequence[Tuple[str, str]], tail: Optional[TailBuffer]) -> str:
+        lines = [f"command: {' '.join(shlex.quote(a) for a in self.argv)}"]
+        lines += [f"{key}: {value}" for key, value in [("host", self.host), ("user", self.user), *facts]]
+        head = "\n".join(lines)
+        if tail is None:
+            return head
+        kept = tail.lines()
+        if not kept:
+            return head + "\n\n(no output)"
+        text = b"\n".join(kept).decode("utf-8", "replace")
+        seen = f"{tail.lines_seen} lines, {tail.bytes_seen} bytes in all"
+        intro = f"\n\nlast {len(kept)} lines of output ({seen}):\n"
+        room = MAX_BODY_CHARS - len(head) - len(intro) - 16
+        if len(text) > room:  # keep the newest lines: the end says what went wrong
+            text = "[...]" + text[len(text) - room :]
+        return head + intro + text
+
+
+def _send(
+    manager: "AlertManager", alert: AlertMessage, channel: Optional[str], notices: TextIO
+) -> Tuple[AlertResult, ...]:
+    try:
+        results = tuple(manager.send(alert, channel=channel))
+    except AlertConfigurationError as exc:
+        notice(notices, f"alert {alert.title!r} not sent: {exc}")
+        return ()
+    if not results:
+        notice(notices, f"alert {alert.title!r} not sent: no channel takes level {alert.level.name}")
+    for result in results:
+        if not (result.success or result.suppressed):
+            kept = " (kept in the spool)" if result.spooled else ""
+            notice(notices, f"alert {alert.title!r} not delivered to {result.channel}: {result.error}{kept}")
+    return results
+
+
+def _resolve_and_recover(
+    manager: "AlertManager",
+    job: Job,
+    state: Dict[str, Any],
+    recovery: AlertMessage,
+    channel: Optional[str],
+    notices: TextIO,
+) -> List[Sent]:
+    """Resolve what fired where the channel knows "resolved"; tell the others."""
+    sent: List[Sent] = []
+    entries = [e for e in manager.channels if channel is None or channel in (e.key, e.alias, e.channel.name)]
+    firing = [_firing_alert(item, recovery) for item in state.get("firing") or []]
+    plain: List[str] = []
+    for entry in entries[:1] if channel is not None else entries:
+        resolve = getattr(entry.channel, "resolve", None)
+        if not callable(resolve):
+            plain.append(entry.key)
+            continue
+        for alert in firing:
+            if alert is None or alert.level < entry.min_level:
+                continue
+            try:
+                result = resolve(alert)
+            except Exception as exc:  # a channel bug must not stop the others
+                result = AlertResult(
+                    entry.key, False, error=f"internal error in channel: {type(exc).__name__}"
+                )
+            if not isinstance(result, AlertResult):
+                continue
+            if not result.success:
+                notice(notices, f"resolve of {alert.title!r} not delivered to {entry.key}: {result.error}")
+            sent.append(("resolve", alert, (result,)))
+    results: List[AlertResult] = []
+    for key in plain:
+        results.extend(_send(manager, recovery, key, notices))
+    if plain:
+        sent.append(("recovery", recovery, tuple(results)))
+    return sent
+
+
+def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
+    """The stored identity of a fired alert, as a resolve (same labels, level, start)."""
+    try:
+        return AlertMessage(
+            recovery.title,
+            recovery.body,
+            AlertLevel.parse(item["level"]),
+            labels=dict(item["labels"]),
+            dedup_key=item.get("dedup_key"),
+            created_at=float(item["created_at"]),
+        )
+    except (KeyError, TypeError, ValueError, AlertConfigurationError):
+        return None
+
+
+def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
+    """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
+    labels = dict(alert.labels)
+    kept = [f for f in state.get("firing") or [] if isinstance(f, dict)]
+    same = [f for f in kept if f.get("labels") == labels]
+    started = same[0].get("created_at", alert.created_at) if same else alert.created_at
+    firing = [f for f in kept if f.get("labels") != labels]
+    firing.append(
+        {"level": alert.level.name, "labels": labels, "dedup_key": alert.dedup_key, "created_at": started}
+    )
+    state["firing"] = firing[-_MAX_FIRING:]
+
+
+def notice(stream: TextIO, message: str) -> None:
+    try:
+        stream.write(f"kstalerts run: {message}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class Alerting:
+    """Where alerts go and how often: the manager (or the config to build one from)."""
+
+    __slots__ = ("channel", "config", "manager", "notes", "preset", "realert")
+
+    def __init__(
+        self,
+        manager: Optional["AlertManager"],
+        config: Optional[str],
+        preset: Optional[str],
+        channel: Optional[str],
+        realert: float,
+        notes: TextIO,
+    ) -> None:
+        self.manager = manager
+        self.config = config
+        self.preset = preset
+        self.channel = channel
+        self.realert = realert
+        self.notes = notes
+
+
+def after_run(
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: TailBuffer,
+    store: Optional[JobState],
+    alerting: Alerting,
+) -> List[Sent]:
+    """:func:`decide` inside the job's state transaction (or on an empty state without one)."""
+    if store is None:
+        return decide(job, outcome, facts, tail, {}, alerting)
+    sent: List[Sent] = []
+    try:
+        with store.transaction() as state:
+            sent = decide(job, outcome, facts, tail, state, alerting)
+    except (JobStateError, OSError) as exc:
+        notice(alerting.notes, f"state not saved: {exc}")
+    return sent
+
+
+def decide(
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: Optional[TailBuffer],
+    state: Dict[str, Any],
+    alerting: Alerting,
+    *,
+    kind: str = "failure",
+) -> List[Sent]:
+    """Update ``state`` for this run and send what it calls for."""
+    notes = alerting.notes
+    now = time.time()
+    failures = int(state.get("failures") or 0)
+    if outcome.status == "ok":
+        if failures == 0:
+            _manager_notes(alerting)  # a broken config is said on every run
+            return []
+        since = float(state.get("failing_since") or now)
+        title = (
+            f"{job.name} recovered after {failures} failure{'s' if failures != 1 else ''},"
+            f" down {span(now - since)}"
+        )
+        body = job.body(
+            [
+                ("failing since", stamp(since)),
+                ("last failure", str(state.get("last_status") or "?")),
+                *facts,
+            ],
+            None,
+        )
+        success = getattr(AlertLevel, "SUCCESS", AlertLevel.INFO)
+        recovery = AlertMessage(
+            title, body, success, labels={"job": job.name, "host": job.host, "exit_code": "0"}
+        )
+        sent: List[Sent] = []
+        owned, active = _manager(alerting, f"{job.name} recovered")
+        if active is not None:
+            try:
+                sent = _resolve_and_recover(active, job, state, recovery, alerting.channel, notes)
+            finally:
+                if owned:
+                    _close(active, notes)
+        for key in ("failures", "failing_since", "last_alert", "last_status", "firing"):
+            state.pop(key, None)
+        return sent
+    # a failure
+    first = failures == 0
+    failures += 1
+    state["failures"] = failures
+    if first:
+        state["failing_since"] = now
+    state["last_status"] = outcome.what
+    last_alert = state.get("last_alert")
+    due = first or last_alert is None or now - float(last_alert) >= alerting.realert
+    if not due:
+        _manager_notes(alerting)
+        return []
+    since = float(state.get("failing_since") or now)
+    if first:
+        title = f"{job.name} {outcome.what}"
+    else:
+        kind = "repeat"
+        title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
+        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({span(now - since)})")]
+    exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
+    alert = AlertMessage(
+        title, job.body(facts, tail), job.level, labels=job.labels(exit_label), dedup_key=job.dedup_key
+    )
+    owned, active = _manager(alerting, title)
+    if active is None:
+        return []
+    try:
+        results = _send(active, alert, alerting.channel, notes)
+    finally:
+        if owned:
+            _close(active, notes)
+    if any(r.success or r.spooled for r in results):
+        state["last_alert"] = now
+    if results:
+        _remember(state, alert)
+    return [(kind, alert, results)]
+
+
+def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:
+    """(owned, manager): the caller's, or one built from the config; None when it cannot be."""
+    if alerting.manager is not None:
+        return False, alerting.manager
+    from .manager import AlertManager
+
+    config, preset, notes = alerting.config, alerting.preset, alerting.notes
+
+    try:
+        built = AlertManager.from_config(config, preset=preset)
+    except (AlertConfigurationError, OSError) as exc:
+        where = f" ({config})" if config and config not in str(exc) else ""
+        notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")
+        return False, None
+    if not built.channels:
+        built.close()
+        where = f"in {config}" if config else "(no config file found)"
+        notice(notes, f"no alert sent ({about}): no channels configured {where}")
+        return False, None
+    return True, built
+
+
+def _manager_notes(alerting: Alerting) -> None:
+    """With nothing to send, still say when the config is broken, so it is fixed before it matters."""
+    if alerting.manager is not None:
+        return
+    from .config import load_config
+
+    config, preset, notes = alerting.config, alerting.preset, alerting.notes
+
+    try:
+        load_config(config, preset=preset)
+    except (AlertConfigurationError, OSError) as exc:
+        where = f" ({config})" if config and config not in str(exc) else ""
+        notice(notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
+
+
+def _close(manager: "AlertManager", notes: TextIO) -> None:
+    """Send the throttle's pending digests (where the manager has them), then close."""
+    flush = getattr(manager, "flush_digests", None)
+    if callable(flush):
+        try:
+            flush()
+        except Exception as exc:  # a pending digest must not change the job's status
+            notice(notes, f"pending digests not sent: {type(exc).__name__}: {exc}")
+    manager.close()
