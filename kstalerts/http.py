@@ -27,6 +27,7 @@ import base64
 import io
 import logging
 import os
+import re
 import select
 import socket
 import threading
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
-from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 
 if TYPE_CHECKING:
     import ssl
@@ -68,13 +69,30 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body decoded as JSON, or ``None`` when it is not JSON (services
-        answer errors in HTML or plain text as often as in JSON)."""
-        import json
+        answer errors in HTML or plain text as often as in JSON) or nests
+        deeper than ``MAX_RESPONSE_DEPTH`` (which would exhaust the stack)."""
+        return loads_bounded(self.body)
 
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[][{}]")
+
+
+def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
+    """``json.loads(body)`` for bytes a peer sent, or ``None`` when they are
+    not UTF-8 JSON or nest deeper than ``max_depth``: the depth is counted
+    (strings skipped) before the parser, which recurses, sees the text."""
+    import json
+
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > max_depth:
             return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ __all__ = (
     "MAX_BACKOFF",
     "MAX_SEND_BUDGET",
     "MAX_RESPONSE_BYTES",
+    "MAX_RESPONSE_DEPTH",
     "MAX_IDLE_CONNECTIONS",
     "MAX_SMTP_SESSION_MESSAGES",
     "SMTP_IDLE_SECONDS",
@@ -111,6 +112,7 @@ MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After is capped to this
 MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
 MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
 MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
+MAX_RESPONSE_DEPTH = 64  # nesting of a JSON answer parsed; a deeper one is "not JSON"
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
 MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client (or SMTP transport) keeps open while idle
 MAX_SMTP_SESSION_MESSAGES = 100  # messages sent over one SMTP session before it is closed with QUIT

@@ -543,3 +543,70 @@ def test_response_json_decodes_or_gives_none() -> None:
     assert response(b"<html>Bad Gateway</html>").json() is None
     assert response(b"\xff\xfe").json() is None
     assert response(b"").json() is None
+
+
+# -- hostile answers: bounded, parsed defensively, never raised -------------
+def test_json_answers_are_parsed_with_a_depth_bound() -> None:
+    from kstalerts.http import loads_bounded
+    from kstalerts.limits import MAX_RESPONSE_DEPTH
+
+    assert loads_bounded(b"[" * 60000) is None
+    assert loads_bounded(b"[" * 60000 + b"]" * 60000) is None
+    assert loads_bounded(b"[" * MAX_RESPONSE_DEPTH + b"]" * MAX_RESPONSE_DEPTH) is not None
+    assert loads_bounded(b'{"a": "[[[[\\"{{{{", "b": [1]}') == {"a": '[[[["{{{{', "b": [1]}
+    assert loads_bounded(b"\xff") is None and loads_bounded(b"<html>") is None
+
+
+@pytest.mark.parametrize("retry_after", ["\u00b2", "9" * 60, "-5", "1e400", "Wed, 21 Oct 99999 07:28:00 GMT"])
+def test_odd_retry_after_is_ignored_not_raised(slack_server: SlackServer, retry_after: str) -> None:
+    from kstalerts import AlertMessage
+    from kstalerts.channels import SlackChannel
+
+    slack_server.answer(429, b"rate_limited", (("Retry-After", retry_after),))
+    sleeps: List[float] = []
+    channel = SlackChannel(
+        slack_server.url(), allow_custom_url=True, timeout=5, max_retries=1, sleep=sleeps.append
+    )
+    result = channel.send(AlertMessage("disk", "full"))
+    assert result.success and result.attempts == 2
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 60.0  # the back-off or the policy's cap, never more
+    channel.close()
+
+
+def test_discord_retry_after_of_400_digits_is_ignored(slack_server: SlackServer) -> None:
+    from kstalerts import AlertMessage
+    from kstalerts.channels import DiscordChannel
+
+    slack_server.answer(429, b'{"message": "slow down", "retry_after": ' + b"9" * 400 + b"}")
+    sleeps: List[float] = []
+    url = f"{slack_server.base_url}/api/webhooks/1/{TOKEN}"
+    channel = DiscordChannel(url, allow_custom_url=True, timeout=5, max_retries=0, sleep=sleeps.append)
+    result = channel.send(AlertMessage("disk", "full"))
+    assert not result.success and result.retryable and result.status == 429
+    assert "slow down" in (result.error or "") and TOKEN not in (result.error or "")
+    channel.close()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "discord", "teams", "slack"])
+def test_a_deeply_nested_2xx_answer_is_still_a_success(slack_server: SlackServer, kind: str) -> None:
+    """60,000 nested '[' in an accepted answer: no RecursionError, the alert
+    counts as delivered (Slack: its plain 'ok' rule applies)."""
+    from kstalerts import AlertManager, AlertMessage
+    from kstalerts.channels import DiscordChannel, SlackChannel, TeamsChannel, WebhookChannel
+
+    url = f"{slack_server.base_url}/api/webhooks/1/{TOKEN}"
+    channel = {
+        "webhook": lambda: WebhookChannel(url, timeout=5, max_retries=0),
+        "discord": lambda: DiscordChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+        "teams": lambda: TeamsChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+        "slack": lambda: SlackChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+    }[kind]()
+    slack_server.answer(200, b"[" * 60000)
+    with AlertManager() as manager:
+        manager.add_channel(channel)
+        (result,) = manager.send(AlertMessage("disk", "full"))
+    if kind == "slack":  # Slack says "ok"; anything else on a 200 is its documented failure
+        assert not result.success and "not 'ok'" in (result.error or "")
+    else:
+        assert result.success, result.error
+    assert "internal error" not in (result.error or "")

@@ -242,7 +242,7 @@ class DeadlineSMTP(smtplib.SMTP):
                 "the server does not offer AUTH PLAIN, the only way to send a non-ASCII user name"
                 " or password (RFC 4616)"
             )
-        token = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
         self._hide_sends = True
         try:
             code, text = self.docmd("AUTH", "PLAIN " + token)
