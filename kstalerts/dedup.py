@@ -26,6 +26,7 @@ falls back to its own memory, with a warning.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -198,7 +199,7 @@ class Deduplicator:
                     if not self._state_broken:
                         self._state_broken = True
                         _log.warning(
-                            "dedup state file %s cannot be locked (%s); this process deduplicates on its own",
+                            "dedup state file %s cannot be used (%s); this process deduplicates on its own",
                             self._state.path,
                             exc,
                         )
@@ -228,18 +229,25 @@ def _decode(
             if not isinstance(keys, dict):
                 continue
             for key, value in keys.items():
-                if (
-                    isinstance(value, list)
-                    and len(value) == 2
-                    and isinstance(value[0], (int, float))
-                    and not isinstance(value[0], bool)
-                    and (value[1] is None or isinstance(value[1], str))
-                ):
-                    record: _Record = (float(value[0]), value[1])
+                stamp = _stamp(value[0]) if isinstance(value, list) and len(value) == 2 else None
+                if stamp is not None and (value[1] is None or isinstance(value[1], str)):
+                    record: _Record = (stamp, value[1])
                     if alive(record, now):
                         found.append(((channel, key), record))
     found.sort(key=lambda item: item[1][0])
     return dict(found)
+
+
+def _stamp(value: Any) -> Optional[float]:
+    """A stamp read from the file as a finite float, else ``None`` (a bool,
+    NaN, infinity, or an integer of 400 digits that ``float()`` refuses)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _encode(records: Dict[Tuple[str, str], _Record]) -> Dict[str, Dict[str, Any]]:

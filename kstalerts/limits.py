@@ -132,6 +132,7 @@ MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
 SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 
 _local = threading.local()
+_HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
 
 
 @contextlib.contextmanager
@@ -166,6 +167,15 @@ def _to_number(
 
     if isinstance(value, bool) or value is None:
         raise fail("must be a number")
+    if isinstance(value, int) and not isinstance(value, bool) and not -_HUGE < value < _HUGE:
+        # float() would overflow, and repr() of 4,300+ digits raises: say it in words
+        raise AlertConfigurationError(
+            f"must be a number from {LIMITS[name].minimum:g} to {LIMITS[name].maximum:g},"
+            f" got an integer of about {int(value.bit_length() * 0.30103) + 1} digits",
+            path=path,
+            line=line,
+            key=key or name,
+        )
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):

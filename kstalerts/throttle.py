@@ -154,7 +154,7 @@ class AlertThrottle:
                 if not self._state_broken:
                     self._state_broken = True
                     _warn(
-                        "throttle state file %s cannot be locked (%s); this process throttles on its own",
+                        "throttle state file %s cannot be used (%s); this process throttles on its own",
                         self._state.path,
                         exc,
                     )
@@ -305,8 +305,15 @@ def _warn(message: str, *args: object) -> None:
 
 
 def _number(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
+    # A finite float, else None: NaN, infinity and a 400-digit integer
+    # (which float() refuses) read from the state file are damage.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        if number - number == 0.0:  # finite
+            return number
     return None
 
 

@@ -199,8 +199,12 @@ def test_body_and_title_that_are_not_utf8(tmp_path: Path, loopback_http: HTTPSin
     title = os.fsdecode(b"job \xfe failed")
     proc = subprocess.run(
         [sys.executable, "-m", "kstalerts", "send", "--title", title, "--body", "-", "--config", str(config)],
-        cwd=ROOT, env=env, input=b"x \xff\nline \xc3\xa9\n", stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input=b"x \xff\nline \xc3\xa9\n",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     attachment = loopback_http.posts[0].payload["attachments"][0]
@@ -401,3 +405,50 @@ def test_in_process_demo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     result = run_main(capsys, monkeypatch, "demo")
     assert result.code == 0
     assert "demo OK in " in result.out
+
+
+# -- hostile config files: a clear error and exit 2, never a hang or a traceback ----
+def test_a_fifo_as_the_config_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "kstlib.conf.yml"
+    os.mkfifo(str(fifo))
+    run = cli("check-config", "--config", str(fifo))  # the 60 s subprocess timeout would catch a hang
+    assert (run.code, run.out) == (2, "")
+    assert run.err == f"kstalerts: error: {fifo}: the config file is a FIFO, not a regular file\n"
+
+
+def test_a_fifo_as_a_file_credential_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "webhook"
+    os.mkfifo(str(fifo))
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n  channels:\n    ops: {type: slack, credentials: hook}\n"
+        f"credentials:\n  hook: {{type: file, path: {fifo}}}\n"
+    )
+    run = cli("check-config", "--config", str(config))
+    assert run.code == 2 and "Traceback" not in run.err
+    assert f"credential 'hook': {fifo} is a FIFO, not a regular file" in run.err
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("alerts:\n  throttle: {rate: 1%s}\n", "alerts.throttle.rate"),
+        ("alerts:\n  channels:\n    max_retries: 1%s\n", "alerts.channels.max_retries"),
+        ("alerts:\n  channels:\n    ops: {type: console, timeout: -1%s}\n", "timeout"),
+    ],
+)
+def test_a_400_digit_integer_for_a_limited_setting_is_a_config_error(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(text % ("9" * 400))
+    run = cli("check-config", "--config", str(config))
+    assert run.code == 2 and "Traceback" not in run.err and "9" * 50 not in run.err
+    assert key in run.err and "got an integer of about 401 digits" in run.err
+
+
+def test_deeply_nested_toml_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "kstlib.conf.toml"
+    config.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    run = cli("check-config", "--config", str(config))
+    assert (run.code, run.err) == (2, f"kstalerts: error: {config}: nesting deeper than 32 levels\n")

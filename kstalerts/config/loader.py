@@ -119,6 +119,8 @@ def _load_toml(text: str, path: str) -> Any:
             raise AlertConfigurationError(toml_missing_message(), path=path) from None
     try:
         return toml.loads(text)
+    except RecursionError:  # the parser recurses per level of nesting
+        raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path) from None
     except toml.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -160,11 +162,14 @@ def _check_depth(value: Any, path: str) -> None:
 
 def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     """Read and parse one file by its suffix; return (document, key lines)."""
+    from .._files import UnsafeFileError, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        raw = read_regular(path, MAX_CONFIG_BYTES + 1)  # a FIFO or a folder is refused, never waited on
     except FileNotFoundError:
         raise AlertConfigurationError("config file not found", path=path) from None
+    except UnsafeFileError as exc:
+        raise AlertConfigurationError(f"the config file {exc.why}", path=path) from None
     except OSError as exc:
         raise AlertConfigurationError(f"cannot read the config file: {exc.strerror}", path=path) from None
     if len(raw) > MAX_CONFIG_BYTES:
