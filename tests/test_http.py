@@ -326,7 +326,7 @@ def test_a_large_body_is_sent_whole(slack_server: SlackServer) -> None:
 
 def test_repr_masks_the_url(slack_server: SlackServer) -> None:
     client = HTTPClient(Secret(slack_server.url()))
-    assert repr(client) == "HTTPClient('http://127.0.0.1/services/T***/B***/***')"
+    assert repr(client) == f"HTTPClient('http://127.0.0.1:{slack_server.port}/***')"
     assert TOKEN not in repr(client)
 
 
@@ -375,7 +375,7 @@ def test_ssl_verify_false_must_be_explicit_and_warns(
     client = HTTPClient(slack_tls_server.url(), ssl_verify=False)
     assert post(client).status == 200
     assert caplog.messages == [
-        "TLS certificate verification is OFF for https://127.0.0.1/services/T***/B***/***"
+        f"TLS certificate verification is OFF for https://127.0.0.1:{slack_tls_server.port}/***"
     ]
 
 
@@ -610,3 +610,43 @@ def test_a_deeply_nested_2xx_answer_is_still_a_success(slack_server: SlackServer
     else:
         assert result.success, result.error
     assert "internal error" not in (result.error or "")
+
+
+# -- a server that echoes what it was sent --------------------------------------------
+def test_server_text_is_scrubbed_of_the_request_secrets(slack_server: SlackServer, tmp_path: object) -> None:
+    """Authorization, Proxy-Authorization and URL user-info echoed back in an
+    error body never reach the result, a log line or the spool file."""
+    import base64
+    import pathlib
+
+    from kstalerts import AlertManager, AlertMessage
+    from kstalerts.channels import WebhookChannel
+
+    user, password, bearer = "hookuser", "pa55-W0rd-xyz", "Bearer-tok3n-value"
+    proxy_user, proxy_password = "proxyuser", "pr0xy-Pa55-abc"
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    proxy_basic = base64.b64encode(f"{proxy_user}:{proxy_password}".encode()).decode()
+    body = (
+        f"bad request: Authorization: Basic {basic}; X-Token: {bearer};"
+        f" Proxy-Authorization: Basic {proxy_basic}; user {user}:{password};"
+        f" proxy {proxy_user}:{proxy_password}; path /hooks/{TOKEN}"
+    ).encode()
+    slack_server.answer(500, body, (("X-Echo", bearer),))
+    url = f"http://{user}:{password}@127.0.0.1:{slack_server.port}/hooks/{TOKEN}"
+    # The loopback server plays the proxy too: a plain-http request through a
+    # proxy carries Proxy-Authorization to it.
+    proxy = f"http://{proxy_user}:{proxy_password}@127.0.0.1:{slack_server.port}"
+    channel = WebhookChannel(url, headers={"X-Token": bearer}, proxy=proxy, timeout=5, max_retries=0)
+    spool_dir = pathlib.Path(str(tmp_path)) / "spool"
+    with AlertManager(spool=str(spool_dir)) as manager:
+        manager.add_channel(channel)
+        (result,) = manager.send(AlertMessage("disk", "full"))
+    sent = slack_server.requests[-1]
+    assert sent.headers.get("Proxy-Authorization") == f"Basic {proxy_basic}"  # the secrets did travel
+    assert sent.headers.get("Authorization") == f"Basic {basic}"
+    assert not result.success and result.spooled and result.status == 500
+    stored = "".join(p.read_text() for p in spool_dir.glob("*.json"))
+    assert "bad request" in (result.error or "")  # the server's words are kept
+    for shown in (result.error or "", stored):
+        for secret in (basic, proxy_basic, bearer, password, proxy_password, TOKEN):
+            assert secret not in shown

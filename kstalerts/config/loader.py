@@ -87,16 +87,26 @@ class LoadedConfig:
         return self.lines.get(self.origin_of(dotted))
 
     def masked(self) -> Dict[str, Any]:
-        """The document, merged, with secret-looking fields masked: safe to print."""
-        from .._secret import Secret
+        """The document, merged, with every secret masked: safe to print.
+
+        One rule: a secret field (password, token, key, ``basic_auth``, ...)
+        shows ``***`` whatever its type; every header value shows ``***``;
+        every URL anywhere (webhook, proxy, Alertmanager members) shows only
+        ``scheme://host:port`` (then ``/***`` if it had more).
+        """
+        from .._secret import mask_url
 
         def mask(value: Any, name: str) -> Any:
+            if name in _SECRET_FIELDS and value is not None:
+                return mask_url(value) if isinstance(value, str) and "://" in value else "***"
+            if name == "headers" and isinstance(value, Mapping):
+                return {k: "***" for k in value}
             if isinstance(value, Mapping):
                 return {k: mask(v, str(k)) for k, v in value.items()}
             if isinstance(value, list):
                 return [mask(v, name) for v in value]
-            if name in _SECRET_FIELDS and isinstance(value, str):
-                return str(Secret(value))
+            if isinstance(value, str) and "://" in value:
+                return mask_url(value)
             return value
 
         out: Dict[str, Any] = mask(self.data, "")
