@@ -23,6 +23,14 @@ before the caller's block runs, so callers can fall back to in-process state
 without running their block twice. A failed write is logged and otherwise
 ignored.
 
+Waits are bounded: the lock is taken with non-blocking attempts, polled
+until ``wait`` seconds (``STATE_LOCK_WAIT`` by default) have passed, then
+:class:`StateLockTimeoutError` (an ``OSError``) is raised, so a process stuck
+holding the lock delays the others by at most that long. No thread lock is
+held while polling: each transaction has its own open file description,
+which ``flock`` excludes like another process. Callers must not hold a lock
+of their own while calling :meth:`StateFile.transaction` either.
+
 POSIX only (``fcntl``), and only on a local file system: ``flock`` over NFS
 is not dependable.
 """
@@ -30,18 +38,19 @@ is not dependable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
-import threading
+import time
 import uuid
 from typing import Any, Dict, Iterator, Optional, Union
 
 from . import _files
 from .exceptions import AlertConfigurationError
-from .limits import MAX_STATE_BYTES
+from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
-__all__ = ("StateFile", "boot_id")
+__all__ = ("StateFile", "StateLockTimeoutError", "boot_id")
 
 _log = logging.getLogger("kstalerts.state")
 
@@ -64,6 +73,10 @@ def boot_id() -> Optional[str]:
     return _boot_id
 
 
+class StateLockTimeoutError(OSError):
+    """The state file's lock stayed taken for the whole wait."""
+
+
 class StateFile:
     """One shared JSON document at ``path``; use :meth:`transaction`.
 
@@ -81,31 +94,26 @@ class StateFile:
         self.path = os.path.abspath(os.fspath(path))
         self._lock_path = self.path + ".lock"
         self._fsync = fsync
-        # flock excludes open file descriptions, not threads: threads of one
-        # process queue on this lock first.
-        self._thread_lock = threading.Lock()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Dict[str, Any]]:
+    def transaction(self, wait: float = STATE_LOCK_WAIT) -> Iterator[Dict[str, Any]]:
         """Hold the lock; yield the document; save it if the block changed it.
 
         Raises ``OSError`` (before the block runs) when the lock file cannot
-        be opened or locked. If the block raises, nothing is written.
+        be opened, or :class:`StateLockTimeoutError` when the lock is still taken
+        after ``wait`` seconds. If the block raises, nothing is written.
         """
-        import fcntl
-
-        with self._thread_lock:
-            _files.private_dir(os.path.dirname(self.path), what="the state file's folder", allow_sticky=True)
-            fd = _files.open_regular(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                data = self._read()
-                before = _canonical(data)
-                yield data
-                if _canonical(data) != before:
-                    self._write(data)
-            finally:
-                os.close(fd)  # releases the flock
+        _files.private_dir(os.path.dirname(self.path), what="the state file's folder", allow_sticky=True)
+        fd = _files.open_regular(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock_within(fd, wait, self._lock_path)
+            data = self._read()
+            before = _canonical(data)
+            yield data
+            if _canonical(data) != before:
+                self._write(data)
+        finally:
+            os.close(fd)  # releases the flock
 
     def _read(self) -> Dict[str, Any]:
         try:
@@ -164,6 +172,27 @@ class StateFile:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             _log.warning("could not save state file %s (%s); this change is not shared", self.path, exc)
+
+
+def _lock_within(fd: int, wait: float, path: str) -> None:
+    """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass."""
+    import fcntl
+
+    deadline = time.monotonic() + max(0.0, wait)
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StateLockTimeoutError(
+                errno.EWOULDBLOCK, f"still locked by another process after {wait:g}s", path
+            )
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.01)
 
 
 def _require_fcntl() -> None:

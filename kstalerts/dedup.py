@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
 from .exceptions import AlertConfigurationError
-from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, validate
+from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -184,18 +184,21 @@ class Deduplicator:
             del records[next(iter(records))]
 
     def _run(self, operation: Callable[[Dict[Tuple[str, str], _Record], float], _T]) -> _T:
-        with self._lock:
-            if self._state is not None:
-                try:
-                    with self._state.transaction() as data:
-                        now = self._clock()
-                        records = _decode(data.get("dedup"), now, self._alive)
-                        result = operation(records, now)
-                        self._trim(records, now)
-                        data["dedup"] = _encode(records)
-                        self._state_broken = False
-                        return result
-                except OSError as exc:
+        # ``_lock`` is never held while waiting for the file's lock, and that
+        # wait is bounded (shorter once it has failed, until it works again).
+        if self._state is not None:
+            wait = STATE_LOCK_TRY if self._state_broken else STATE_LOCK_WAIT
+            try:
+                with self._state.transaction(wait) as data, self._lock:
+                    now = self._clock()
+                    records = _decode(data.get("dedup"), now, self._alive)
+                    result = operation(records, now)
+                    self._trim(records, now)
+                    data["dedup"] = _encode(records)
+                    self._state_broken = False
+                    return result
+            except OSError as exc:
+                with self._lock:
                     if not self._state_broken:
                         self._state_broken = True
                         _log.warning(
@@ -203,6 +206,7 @@ class Deduplicator:
                             self._state.path,
                             exc,
                         )
+        with self._lock:
             now = self._clock()
             result = operation(self._memory, now)
             self._trim(self._memory, now)

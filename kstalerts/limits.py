@@ -57,6 +57,8 @@ __all__ = (
     "MAX_DEDUP_KEYS",
     "MAX_STATE_BYTES",
     "MAX_CREDENTIAL_BYTES",
+    "STATE_LOCK_WAIT",
+    "STATE_LOCK_TRY",
     "SOPS_TIMEOUT",
 )
 
@@ -129,6 +131,8 @@ MAX_SPOOL_ENTRY_BYTES = 1048576  # bytes of one spool entry; a larger alert is n
 MAX_DEDUP_KEYS = 10000  # dedup keys remembered; the oldest are forgotten first
 MAX_STATE_BYTES = 1048576  # size of a shared throttle/dedup state file; a larger one is reset
 MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
+STATE_LOCK_WAIT = 2.0  # seconds a shared state file's lock is waited for; then the process's own state
+STATE_LOCK_TRY = 0.5  # the same wait for calls that never wait (try_acquire, available)
 SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 
 _local = threading.local()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Ty
 
 from .config.defaults import get_default
 from .exceptions import AlertThrottledError
-from .limits import validate
+from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -129,28 +129,32 @@ class AlertThrottle:
             return True, 0.0
         return False, self._wait_locked()
 
-    def _shared(self, operation: Callable[[float], _T]) -> _T:
+    def _shared(self, operation: Callable[[float], _T], wait: float = STATE_LOCK_WAIT) -> _T:
         """Run ``operation`` on the bucket stored in the state file.
 
         The bucket is loaded into ``_tokens``/``_stamp``, changed by the
         operation and stored back, all inside one file transaction. If the
-        file cannot be locked, the operation runs on the in-process bucket.
+        file cannot be locked within ``wait`` seconds (one attempt once it
+        has failed, until it works again), the operation runs on the
+        in-process bucket. ``_lock`` is never held while waiting for the file.
         """
         assert self._state is not None
-        with self._lock:
-            try:
-                with self._state.transaction() as data:
-                    now = self._clock()
-                    buckets = data.setdefault("throttle", {})
-                    self._load(buckets.get(self._state_key), now)
-                    result = operation(now)
-                    buckets[self._state_key] = self._dump()
-                    _prune(buckets, now, keep=self._state_key)
-                    if self._state_broken:
-                        self._state_broken = False
-                        _warn("throttle state file %s usable again", self._state.path)
-                    return result
-            except OSError as exc:
+        try:
+            with self._state.transaction(
+                min(wait, STATE_LOCK_TRY) if self._state_broken else wait
+            ) as data, self._lock:
+                now = self._clock()
+                buckets = data.setdefault("throttle", {})
+                self._load(buckets.get(self._state_key), now)
+                result = operation(now)
+                buckets[self._state_key] = self._dump()
+                _prune(buckets, now, keep=self._state_key)
+                if self._state_broken:
+                    self._state_broken = False
+                    _warn("throttle state file %s usable again", self._state.path)
+                return result
+        except OSError as exc:
+            with self._lock:
                 if not self._state_broken:
                     self._state_broken = True
                     _warn(
@@ -181,7 +185,10 @@ class AlertThrottle:
         return missing * self._per / self._rate
 
     def try_acquire(self) -> bool:
-        """Take a token if one is available now; never waits."""
+        """Take a token if one is available now; never waits for one (a
+        shared state file's lock is waited for at most ``STATE_LOCK_TRY``)."""
+        if self._state is not None:
+            return self._shared(self._take_locked, STATE_LOCK_TRY)[0]
         return self._take()[0]
 
     def acquire(self, timeout: Optional[float] = None) -> None:
@@ -240,7 +247,7 @@ class AlertThrottle:
     def available(self) -> float:
         """Tokens in the bucket now (may be fractional)."""
         if self._state is not None:
-            return self._shared(self._available_locked)
+            return self._shared(self._available_locked, STATE_LOCK_TRY)
         with self._lock:
             return self._available_locked(self._clock())
 
@@ -291,11 +298,12 @@ class AlertThrottle:
         return None
 
     def __repr__(self) -> str:
-        shared = "" if self._state is None else f", state_file={self._state.path!r}"
-        return (
-            f"AlertThrottle(rate={self._rate:g}, per={self._per:g}, "
-            f"burst={self._burst}, available={self.available:.2f}{shared})"
-        )
+        # No I/O: a shared bucket's tokens live in the file, so they are not shown.
+        if self._state is not None:
+            shown = f"state_file={self._state.path!r}"
+        else:
+            shown = f"available={self.available:.2f}"
+        return f"AlertThrottle(rate={self._rate:g}, per={self._per:g}, burst={self._burst}, {shown})"
 
 
 def _warn(message: str, *args: object) -> None:

@@ -367,3 +367,32 @@ def test_a_group_writable_state_folder_is_refused_a_sticky_one_is_not(tmp_path: 
     os.chmod(shared, 0o1777)  # like /var/tmp: nobody can replace a file they do not own
     deliver(Deduplicator(60.0, state_file=shared / "dedup.json"), "ops", "k")
     assert (shared / "dedup.json").exists()
+
+
+def test_manager_send_with_a_locked_dedup_state_finishes_in_bounded_time_and_delivers(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process stuck holding the state lock delays a send by at most
+    the bounded wait (then this process deduplicates on its own)."""
+    from kstalerts.limits import STATE_LOCK_TRY, STATE_LOCK_WAIT
+
+    path = tmp_path / "dedup.json"
+    seen: List[str] = []
+    manager = AlertManager(dedup=Deduplicator(60.0, state_file=path))
+    manager.add_channel(CallbackChannel(lambda a: seen.append(a.title), name="ops"))
+    holder = children.start("hold_lock", str(path) + ".lock", "60")
+    try:
+        children.wait_ready(holder)
+        with caplog.at_level(logging.WARNING, logger="kstalerts"):
+            started = time.monotonic()
+            (result,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+            took = time.monotonic() - started
+            (again,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+        assert result.success and seen == ["disk full"]
+        assert took < STATE_LOCK_WAIT + STATE_LOCK_TRY + 2.0, took  # claim, then done: both bounded
+        assert again.suppressed  # the process's own memory still deduplicates
+        assert "still locked by another process" in caplog.text
+    finally:
+        holder.kill()
+        holder.communicate()
+        manager.close()

@@ -229,3 +229,39 @@ def test_a_400_digit_stamp_in_the_state_file_is_damage_not_an_error(
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         assert [throttle.try_acquire() for _ in range(3)] == [True, True, False]
     assert "throttle bucket 'default' in the state file is damaged; refilled" in caplog.text
+
+
+# -- a peer process stuck holding the state lock: bounded waits, repr without I/O ------
+def test_try_acquire_and_repr_return_promptly_while_another_process_holds_the_lock(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    from kstalerts.limits import STATE_LOCK_TRY
+
+    path = tmp_path / "t.json"
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    assert throttle.try_acquire()  # the file works; now a peer takes its lock and keeps it
+    holder = children.start("hold_lock", str(path) + ".lock", "60")
+    try:
+        children.wait_ready(holder)
+        started = time.monotonic()
+        shown = repr(throttle)
+        assert time.monotonic() - started < 0.1  # no I/O at all
+        assert shown == f"AlertThrottle(rate=2, per=3600, burst=2, state_file={str(path)!r})"
+        with caplog.at_level(logging.WARNING, logger="kstalerts"):
+            started = time.monotonic()
+            first = throttle.try_acquire()
+            took = time.monotonic() - started
+        assert took < STATE_LOCK_TRY + 1.0, took  # bounded: then the process's own bucket answers
+        assert first is True
+        assert "still locked by another process after 0.5s" in caplog.text
+        assert "this process throttles on its own" in caplog.text
+        started = time.monotonic()
+        assert throttle.try_acquire() is False  # the in-process bucket is now empty
+        assert time.monotonic() - started < STATE_LOCK_TRY + 1.0
+    finally:
+        holder.kill()
+        holder.communicate()
+    # The lock is free again: the shared bucket answers (one of its two tokens is left).
+    assert [throttle.try_acquire(), throttle.try_acquire()] == [True, False]
