@@ -23,6 +23,7 @@ This module does no I/O at import and imports only :mod:`os` and :mod:`stat`.
 import errno
 import os
 import stat
+import time
 from typing import List, Optional
 
 __all__ = ()
@@ -41,6 +42,10 @@ class UnsafeFileError(OSError):
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.why}"
+
+
+class LockTimeoutError(OSError):
+    """A lock stayed taken by another process for the whole wait."""
 
 
 def kind_of(mode: int) -> str:
@@ -193,3 +198,24 @@ def trusted_file(fd: int, path: str, *, what: str) -> None:
             f"{what} can be written by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
             f" not trusted (chmod 600 {path})",
         )
+
+
+def lock_within(fd: int, wait: float, path: str) -> None:
+    """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass."""
+    import fcntl
+
+    deadline = time.monotonic() + max(0.0, wait)
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockTimeoutError(
+                errno.EWOULDBLOCK, f"still locked by another process after {wait:g}s", path
+            )
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.01)

@@ -38,11 +38,9 @@ is not dependable.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
-import time
 import uuid
 from typing import Any, Dict, Iterator, Optional, Union
 
@@ -73,8 +71,7 @@ def boot_id() -> Optional[str]:
     return _boot_id
 
 
-class StateLockTimeoutError(OSError):
-    """The state file's lock stayed taken for the whole wait."""
+StateLockTimeoutError = _files.LockTimeoutError  # the lock stayed taken for the whole wait
 
 
 class StateFile:
@@ -106,7 +103,7 @@ class StateFile:
         _files.private_dir(os.path.dirname(self.path), what="the state file's folder", allow_sticky=True)
         fd = _files.open_regular(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            _lock_within(fd, wait, self._lock_path)
+            _files.lock_within(fd, wait, self._lock_path)
             data = self._read()
             before = _canonical(data)
             yield data
@@ -172,27 +169,6 @@ class StateFile:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             _log.warning("could not save state file %s (%s); this change is not shared", self.path, exc)
-
-
-def _lock_within(fd: int, wait: float, path: str) -> None:
-    """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass."""
-    import fcntl
-
-    deadline = time.monotonic() + max(0.0, wait)
-    pause = 0.001
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StateLockTimeoutError(
-                errno.EWOULDBLOCK, f"still locked by another process after {wait:g}s", path
-            )
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.01)
 
 
 def _require_fcntl() -> None:

@@ -153,6 +153,9 @@ class Spool:
     (entries outlive the process and reboots); tests inject a fake one.
     """
 
+    #: seconds a writer waits for the spool's lock before giving up
+    lock_wait: float = 10.0
+
     def __init__(
         self,
         path: Union[str, os.PathLike[str]],
@@ -258,12 +261,12 @@ class Spool:
     def _writer_lock(self) -> Iterator[None]:
         # Held while a temporary file exists and while room is made, so that
         # a temporary file seen by someone holding this lock is a crash's.
-        import fcntl
-
+        # Writers hold it for milliseconds: a peer stuck holding it costs at
+        # most ``lock_wait`` seconds, then this write fails (and is logged).
         _files.private_dir(self.path, what="the spool folder")
         fd = _files.open_regular(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _files.lock_within(fd, self.lock_wait, os.path.join(self.path, _LOCK_NAME))
             yield
         finally:
             os.close(fd)

@@ -844,3 +844,23 @@ def test_folders_the_spool_makes_are_private_whatever_the_umask(tmp_path: pathli
     assert stat.S_IMODE((tmp_path / "a" / "spool" / "dead").stat().st_mode) == 0o700
     (reason_file,) = (tmp_path / "a" / "spool" / "dead").glob("*.reason")
     assert stat.S_IMODE(reason_file.stat().st_mode) == 0o600
+
+
+def test_a_peer_stuck_holding_the_spool_lock_delays_put_a_bounded_time(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    spool.lock_wait = 0.5
+    assert spool.put(AlertMessage("before"), "ops") is not None
+    holder = children.start("hold_lock", str(tmp_path / ".lock"), "60")
+    try:
+        children.wait_ready(holder)
+        started = time.monotonic()
+        with caplog.at_level(logging.ERROR, logger="kstalerts"):
+            assert spool.put(AlertMessage("during"), "ops") is None
+        assert time.monotonic() - started < 3.0
+        assert "not spooled" in caplog.text and "still locked by another process after 0.5s" in caplog.text
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert spool.put(AlertMessage("after"), "ops") is not None
