@@ -17,7 +17,7 @@ Rules:
   folder that group or others may write is refused with a message saying
   what to do, unless the library made it (then it is fixed to ``0700``).
 
-This module does no I/O at import and imports only :mod:`os` and :mod:`stat`.
+This module does no I/O at import; :mod:`fcntl` is imported on first lock.
 """
 
 import errno
