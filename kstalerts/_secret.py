@@ -6,41 +6,49 @@ value calls :meth:`Secret.reveal` at the one place it goes on the wire.
 
 >>> s = Secret("https://hooks.slack.com/services/T000/B000/XXXX")
 >>> str(s)
-'https://hooks.slack.com/services/T***/B***/***'
+'https://hooks.slack.com/***'
 >>> s.reveal().endswith("XXXX")
 True
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
-__all__ = ("Secret", "mask_url", "mask_text", "resolve_credential")
+__all__ = ("Secret", "mask_url", "mask_text", "scrub", "resolve_credential")
 
 
 def mask_url(url: str) -> str:
-    """Keep a URL's scheme, host and first path segment; mask the rest.
+    """A URL as it may be shown: ``scheme://host[:port]``, then ``/***`` when
+    anything else (user info, path, query, fragment) was there.
 
-    Middle segments keep their first character, the last is masked whole;
-    the query and fragment are dropped. A port and user info are dropped too.
+    The path goes whole: a token may sit in any segment
+    (``https://api.telegram.org/bot123:TOKEN/sendMessage``).
+
+    >>> mask_url("https://user:pw@example.com:8443/bot1:TOKEN/send?k=v")
+    'https://example.com:8443/***'
+    >>> mask_url("http://127.0.0.1:9093")
+    'http://127.0.0.1:9093'
     """
     scheme, sep, rest = url.partition("://")
-    if not sep:
+    if not sep or not scheme.isalnum():
         return "***"
-    authority, _, path = rest.partition("/")
-    host = authority.rpartition("@")[2].split(":")[0] if authority else ""
-    path = path.split("?")[0].split("#")[0]
-    segments = [s for s in path.split("/") if s]
-    masked = []
-    for index, segment in enumerate(segments):
-        if index == 0 and len(segments) > 1:
-            masked.append(segment)
-        elif index == len(segments) - 1:
-            masked.append("***")
-        else:
-            masked.append(segment[0] + "***")
-    tail = "/" + "/".join(masked) if masked else ""
-    return f"{scheme}://{host}{tail}"
+    authority = rest
+    for stop in "/?#":
+        authority = authority.split(stop, 1)[0]
+    hidden = len(authority) < len(rest.rstrip("/")) or "@" in authority
+    hostport = authority.rpartition("@")[2]
+    if any(c.isspace() or c in "\\\"'<>" for c in hostport) or len(hostport) > 260:
+        return "***"
+    return f"{scheme}://{hostport}" + ("/***" if hidden else "")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in ``secrets`` (4 characters or more)
+    replaced by ``***``, longest first (a token inside a URL goes too)."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def mask_text(value: str) -> str:

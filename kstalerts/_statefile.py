@@ -12,9 +12,24 @@ Rules: a document that is unreadable, not JSON, of another version, larger
 than ``MAX_STATE_BYTES`` or written before the last reboot is replaced by an
 empty one, with a warning (the reboot case only logs at info level: the
 stamps in it, taken on ``time.monotonic``, mean nothing after a reboot).
-Only failing to take the lock raises (``OSError``), before the caller's
-block runs, so callers can fall back to in-process state without running
-their block twice. A failed write is logged and otherwise ignored.
+Files are opened as :mod:`kstalerts._files` says: regular files only, no
+link followed, never blocking on a FIFO; the folder (created ``0700``) may
+not be writable by group or others unless it is sticky (``/var/tmp``), and a
+state file that another user owns or that group or others may write is not
+trusted, since a forged record could silence an alert. The temporary file
+has a random name and is created new (``O_EXCL``). Only failing to use the
+files (a lock that cannot be taken, an untrusted file: ``OSError``) raises,
+before the caller's block runs, so callers can fall back to in-process state
+without running their block twice. A failed write is logged and otherwise
+ignored.
+
+Waits are bounded: the lock is taken with non-blocking attempts, polled
+until ``wait`` seconds (``STATE_LOCK_WAIT`` by default) have passed, then
+:class:`StateLockTimeoutError` (an ``OSError``) is raised, so a process stuck
+holding the lock delays the others by at most that long. No thread lock is
+held while polling: each transaction has its own open file description,
+which ``flock`` excludes like another process. Callers must not hold a lock
+of their own while calling :meth:`StateFile.transaction` either.
 
 POSIX only (``fcntl``), and only on a local file system: ``flock`` over NFS
 is not dependable.
@@ -26,13 +41,14 @@ import contextlib
 import json
 import logging
 import os
-import threading
+import uuid
 from typing import Any, Dict, Iterator, Optional, Union
 
+from . import _files
 from .exceptions import AlertConfigurationError
-from .limits import MAX_STATE_BYTES
+from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
-__all__ = ("StateFile", "boot_id")
+__all__ = ("StateFile", "StateLockTimeoutError", "boot_id")
 
 _log = logging.getLogger("kstalerts.state")
 
@@ -55,6 +71,9 @@ def boot_id() -> Optional[str]:
     return _boot_id
 
 
+StateLockTimeoutError = _files.LockTimeoutError  # the lock stayed taken for the whole wait
+
+
 class StateFile:
     """One shared JSON document at ``path``; use :meth:`transaction`.
 
@@ -71,42 +90,43 @@ class StateFile:
         _require_fcntl()
         self.path = os.path.abspath(os.fspath(path))
         self._lock_path = self.path + ".lock"
-        self._tmp_path = self.path + ".tmp"
         self._fsync = fsync
-        # flock excludes open file descriptions, not threads: threads of one
-        # process queue on this lock first.
-        self._thread_lock = threading.Lock()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Dict[str, Any]]:
+    def transaction(self, wait: float = STATE_LOCK_WAIT) -> Iterator[Dict[str, Any]]:
         """Hold the lock; yield the document; save it if the block changed it.
 
         Raises ``OSError`` (before the block runs) when the lock file cannot
-        be opened or locked. If the block raises, nothing is written.
+        be opened, or :class:`StateLockTimeoutError` when the lock is still taken
+        after ``wait`` seconds. If the block raises, nothing is written.
         """
-        import fcntl
-
-        with self._thread_lock:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                data = self._read()
-                before = _canonical(data)
-                yield data
-                if _canonical(data) != before:
-                    self._write(data)
-            finally:
-                os.close(fd)  # releases the flock
+        _files.private_dir(os.path.dirname(self.path), what="the state file's folder", allow_sticky=True)
+        fd = _files.open_regular(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _files.lock_within(fd, wait, self._lock_path)
+            data = self._read()
+            before = _canonical(data)
+            yield data
+            if _canonical(data) != before:
+                self._write(data)
+        finally:
+            os.close(fd)  # releases the flock
 
     def _read(self) -> Dict[str, Any]:
         try:
-            with open(self.path, "rb") as handle:
-                raw = handle.read(MAX_STATE_BYTES + 1)
+            fd = _files.open_regular(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return _fresh()
+        try:
+            _files.trusted_file(fd, self.path, what="the state file")  # raises: the caller falls back
+            raw = _files.read_fd(fd, MAX_STATE_BYTES + 1)
+        except _files.UnsafeFileError:
+            raise
         except OSError as exc:
             _log.warning("state file %s is unreadable (%s); starting from an empty state", self.path, exc)
             return _fresh()
+        finally:
+            os.close(fd)
         if len(raw) > MAX_STATE_BYTES:
             _log.warning(
                 "state file %s is larger than %d bytes; starting from an empty state",
@@ -137,22 +157,17 @@ class StateFile:
 
     def _write(self, data: Dict[str, Any]) -> None:
         payload = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:16]}"  # not guessable, created new
         try:
-            fd = os.open(
-                self._tmp_path,
-                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
-                0o600,
-            )
+            fd = _files.create_new(tmp)
             try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self._fsync:
-                    os.fsync(fd)
+                _files.write_all(fd, payload, fsync=self._fsync)
             finally:
                 os.close(fd)
-            os.replace(self._tmp_path, self.path)
+            os.replace(tmp, self.path)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             _log.warning("could not save state file %s (%s); this change is not shared", self.path, exc)
 
 

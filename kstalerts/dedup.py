@@ -26,6 +26,7 @@ falls back to its own memory, with a warning.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
 from .exceptions import AlertConfigurationError
-from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, validate
+from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -183,25 +184,29 @@ class Deduplicator:
             del records[next(iter(records))]
 
     def _run(self, operation: Callable[[Dict[Tuple[str, str], _Record], float], _T]) -> _T:
-        with self._lock:
-            if self._state is not None:
-                try:
-                    with self._state.transaction() as data:
-                        now = self._clock()
-                        records = _decode(data.get("dedup"), now, self._alive)
-                        result = operation(records, now)
-                        self._trim(records, now)
-                        data["dedup"] = _encode(records)
-                        self._state_broken = False
-                        return result
-                except OSError as exc:
+        # ``_lock`` is never held while waiting for the file's lock, and that
+        # wait is bounded (shorter once it has failed, until it works again).
+        if self._state is not None:
+            wait = STATE_LOCK_TRY if self._state_broken else STATE_LOCK_WAIT
+            try:
+                with self._state.transaction(wait) as data, self._lock:
+                    now = self._clock()
+                    records = _decode(data.get("dedup"), now, self._alive)
+                    result = operation(records, now)
+                    self._trim(records, now)
+                    data["dedup"] = _encode(records)
+                    self._state_broken = False
+                    return result
+            except OSError as exc:
+                with self._lock:
                     if not self._state_broken:
                         self._state_broken = True
                         _log.warning(
-                            "dedup state file %s cannot be locked (%s); this process deduplicates on its own",
+                            "dedup state file %s cannot be used (%s); this process deduplicates on its own",
                             self._state.path,
                             exc,
                         )
+        with self._lock:
             now = self._clock()
             result = operation(self._memory, now)
             self._trim(self._memory, now)
@@ -228,18 +233,25 @@ def _decode(
             if not isinstance(keys, dict):
                 continue
             for key, value in keys.items():
-                if (
-                    isinstance(value, list)
-                    and len(value) == 2
-                    and isinstance(value[0], (int, float))
-                    and not isinstance(value[0], bool)
-                    and (value[1] is None or isinstance(value[1], str))
-                ):
-                    record: _Record = (float(value[0]), value[1])
+                stamp = _stamp(value[0]) if isinstance(value, list) and len(value) == 2 else None
+                if stamp is not None and (value[1] is None or isinstance(value[1], str)):
+                    record: _Record = (stamp, value[1])
                     if alive(record, now):
                         found.append(((channel, key), record))
     found.sort(key=lambda item: item[1][0])
     return dict(found)
+
+
+def _stamp(value: Any) -> Optional[float]:
+    """A stamp read from the file as a finite float, else ``None`` (a bool,
+    NaN, infinity, or an integer of 400 digits that ``float()`` refuses)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _encode(records: Dict[Tuple[str, str], _Record]) -> Dict[str, Dict[str, Any]]:

@@ -27,6 +27,7 @@ import base64
 import io
 import logging
 import os
+import re
 import select
 import socket
 import threading
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
-from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 
 if TYPE_CHECKING:
     import ssl
@@ -68,13 +69,30 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body decoded as JSON, or ``None`` when it is not JSON (services
-        answer errors in HTML or plain text as often as in JSON)."""
-        import json
+        answer errors in HTML or plain text as often as in JSON) or nests
+        deeper than ``MAX_RESPONSE_DEPTH`` (which would exhaust the stack)."""
+        return loads_bounded(self.body)
 
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[][{}]")
+
+
+def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
+    """``json.loads(body)`` for bytes a peer sent, or ``None`` when they are
+    not UTF-8 JSON or nest deeper than ``max_depth``: the depth is counted
+    (strings skipped) before the parser, which recurses, sees the text."""
+    import json
+
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > max_depth:
             return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -263,6 +281,7 @@ class HTTPClient:
         self.url = url if isinstance(url, Secret) else Secret(url)
         self._endpoint = _parse(self.url.reveal().strip(), "url", ("http", "https"))
         self._proxy = _choose_proxy(self._endpoint, proxy)
+        self._proxy_url = _proxy_url(self._endpoint, proxy)
         self._max_bytes = max(0, min(int(max_response_bytes), MAX_RESPONSE_BYTES))
         self._pool_size = max(0, min(int(pool_size), MAX_IDLE_CONNECTIONS))
         self.user_agent = user_agent or f"kstalerts/{__version__}"
@@ -342,7 +361,7 @@ class HTTPClient:
                 time.monotonic() - started,
                 "reused" if reused else "new",
             )
-            return response
+            return _scrubbed(response, self._request_secrets(headers))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -357,6 +376,49 @@ class HTTPClient:
         # (nor ResourceWarnings); no method of it can be running now.
         for connection in getattr(self, "_idle", ()):
             connection.close()
+
+    def _request_secrets(self, headers: Mapping[str, str]) -> Tuple[bytes, ...]:
+        """What a request carried that a server's answer must not echo into
+        a result or a log: the URL (whole, its path and token-like segments),
+        the user info of the URL and the proxy, the Authorization and
+        Proxy-Authorization values (and what a Basic one encodes), and every
+        header value given by the caller but the harmless ones."""
+        from urllib.parse import unquote, urlsplit
+
+        found: List[str] = []
+        for url in (self.url.reveal(), self._proxy_url or ""):
+            if not url:
+                continue
+            found.append(url)
+            try:
+                parts = urlsplit(url.strip())
+            except ValueError:
+                continue
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if target not in ("", "/"):
+                found.append(target)
+            segments = [seg for seg in parts.path.split("/") if seg]
+            tokens = [seg for seg in segments if len(seg) >= 6 and any(c.isdigit() for c in seg)]
+            found.extend(tokens + segments[-1:])  # token-like segments, and the last one
+            for value in (parts.username, parts.password):
+                if value:
+                    found.extend((value, unquote(value)))
+        values = [e.authorization for e in (self._endpoint, self._proxy) if e is not None and e.authorization]
+        values += [v for k, v in headers.items() if k.lower() not in _HARMLESS_HEADERS]
+        for value in values:
+            found.append(value)
+            scheme, _, credential = value.partition(" ")
+            if credential:
+                found.append(credential.strip())
+                if scheme.lower() == "basic":
+                    try:
+                        pair = base64.b64decode(credential.strip(), validate=True).decode("utf-8")
+                    except (ValueError, UnicodeDecodeError):
+                        continue
+                    found.extend((pair, pair.partition(":")[2]))
+        return tuple(
+            sorted({f.encode("utf-8", "replace") for f in found if len(f) >= 4}, key=len, reverse=True)
+        )
 
     # -- the pool ---------------------------------------------------------
     def _checkout(self) -> Optional[_Connection]:
@@ -443,8 +505,11 @@ class HTTPClient:
         finally:
             reply.close()
         if reply.status != 200:
+            reason = _scrubbed(
+                HTTPResponse(reply.status, {}, b"", reply.reason or ""), self._request_secrets({})
+            ).reason
             raise AlertDeliveryError(
-                f"the proxy refused the tunnel: {reply.status} {reply.reason}".rstrip(),
+                f"the proxy refused the tunnel: {reply.status} {reason}".rstrip(),
                 retryable=reply.status >= 500,
             )
 
@@ -470,6 +535,40 @@ class HTTPClient:
             return response, reply.isclosed() and not reply.will_close
         finally:
             reply.close()
+
+
+_HARMLESS_HEADERS = frozenset(("content-type", "accept", "user-agent", "content-encoding", "accept-language"))
+
+
+def _proxy_url(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[str]:
+    """The proxy URL as given (or from the environment), for scrubbing."""
+    if proxy is None:
+        return _env("HTTPS_PROXY" if endpoint.scheme == "https" else "HTTP_PROXY") or None
+    return proxy or None
+
+
+def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPResponse:
+    """``response`` with every secret of its request masked in the body, the
+    reason and the header values: a server that echoes what it was sent
+    cannot put a token into a result or a log."""
+    if not secrets:
+        return response
+
+    def clean(data: bytes) -> bytes:
+        for secret in secrets:
+            data = data.replace(secret, b"***")
+        return data
+
+    def clean_text(text: str) -> str:
+        return clean(text.encode("latin-1", "replace")).decode("latin-1")
+
+    return HTTPResponse(
+        response.status,
+        {k: clean_text(v) for k, v in response.headers.items()},
+        clean(response.body),
+        clean_text(response.reason),
+        response.truncated,
+    )
 
 
 def check_headers(headers: Mapping[str, str]) -> Dict[str, str]:

@@ -40,6 +40,7 @@ __all__ = (
     "MAX_BACKOFF",
     "MAX_SEND_BUDGET",
     "MAX_RESPONSE_BYTES",
+    "MAX_RESPONSE_DEPTH",
     "MAX_IDLE_CONNECTIONS",
     "MAX_SMTP_SESSION_MESSAGES",
     "SMTP_IDLE_SECONDS",
@@ -56,6 +57,8 @@ __all__ = (
     "MAX_DEDUP_KEYS",
     "MAX_STATE_BYTES",
     "MAX_CREDENTIAL_BYTES",
+    "STATE_LOCK_WAIT",
+    "STATE_LOCK_TRY",
     "SOPS_TIMEOUT",
 )
 
@@ -115,6 +118,7 @@ MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After is capped to this
 MAX_BACKOFF = 60.0  # seconds; the ceiling of one back-off wait
 MAX_SEND_BUDGET = 900.0  # seconds; one send, all attempts and waits included
 MAX_RESPONSE_BYTES = 65536  # bytes of a response body ever read
+MAX_RESPONSE_DEPTH = 64  # nesting of a JSON answer parsed; a deeper one is "not JSON"
 MAX_REQUEST_BYTES = 1048576  # bytes of a request body ever sent
 MAX_IDLE_CONNECTIONS = 4  # keep-alive connections one HTTP client (or SMTP transport) keeps open while idle
 MAX_SMTP_SESSION_MESSAGES = 100  # messages sent over one SMTP session before it is closed with QUIT
@@ -131,9 +135,12 @@ MAX_SPOOL_ENTRY_BYTES = 1048576  # bytes of one spool entry; a larger alert is n
 MAX_DEDUP_KEYS = 10000  # dedup keys remembered; the oldest are forgotten first
 MAX_STATE_BYTES = 1048576  # size of a shared throttle/dedup state file; a larger one is reset
 MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
+STATE_LOCK_WAIT = 2.0  # seconds a shared state file's lock is waited for; then the process's own state
+STATE_LOCK_TRY = 0.5  # the same wait for calls that never wait (try_acquire, available)
 SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
 
 _local = threading.local()
+_HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
 
 
 @contextlib.contextmanager
@@ -168,6 +175,15 @@ def _to_number(
 
     if isinstance(value, bool) or value is None:
         raise fail("must be a number")
+    if isinstance(value, int) and not isinstance(value, bool) and not -_HUGE < value < _HUGE:
+        # float() would overflow, and repr() of 4,300+ digits raises: say it in words
+        raise AlertConfigurationError(
+            f"must be a number from {LIMITS[name].minimum:g} to {LIMITS[name].maximum:g},"
+            f" got an integer of about {int(value.bit_length() * 0.30103) + 1} digits",
+            path=path,
+            line=line,
+            key=key or name,
+        )
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):

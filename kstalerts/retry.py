@@ -16,6 +16,7 @@ injects its clock, so tests run on a fake one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -26,6 +27,7 @@ from .limits import validate
 __all__ = ("RetryPolicy", "backoff", "parse_retry_after")
 
 _MAX_HEADER_CHARS = 64
+_ASCII_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 def _random() -> float:
@@ -101,24 +103,24 @@ def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> O
 
     >>> parse_retry_after("7")
     7.0
-    >>> parse_retry_after("-3") is None, parse_retry_after("soon") is None
-    (True, True)
+    >>> parse_retry_after("-3") is None, parse_retry_after("soon") is None, parse_retry_after("²") is None
+    (True, True, True)
     """
     if value is None:
         return None
     text = value.strip()
     if not text or len(text) > _MAX_HEADER_CHARS:
         return None
-    if text.isdigit():
+    if _ASCII_DIGITS.match(text):  # str.isdigit() also takes "²" and "٣"
         return float(text)
     try:
         import datetime  # only for the rare HTTP-date form
         import email.utils
 
         when: Optional[datetime.datetime] = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if when is None or when.tzinfo is None:
-        return None
-    seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, seconds)

@@ -28,7 +28,16 @@ Rules:
   drops the claims of a process that dies.
 - Unreadable, partial or foreign files, entries older than ``max_age`` and
   entries whose channel refused them for good go to ``dead/`` with a
-  ``.reason`` file; nothing here raises for a bad file.
+  ``.reason`` file; nothing here raises for a bad file. An entry's fields
+  are checked (types, bounded numbers) before use, so one malformed entry is
+  dead-lettered and the rest still flush.
+- Files are opened as :mod:`kstalerts._files` says: regular files only (a
+  FIFO or a folder named like an entry or a temporary file never hangs or
+  crashes a flush: it is dead-lettered), no symbolic link followed, new
+  files created ``0600`` with ``O_EXCL``. The folder is created ``0700``; an
+  existing one that group or others may write is refused (anyone could plant
+  alerts there), with a message saying how to fix it; ``dead/``, which the
+  spool owns, is set back to ``0700``.
 - Hard limits: ``max_entries`` and ``max_bytes`` (at most
   ``MAX_SPOOL_ENTRIES``, ``MAX_SPOOL_BYTES``; one entry at most
   ``MAX_SPOOL_ENTRY_BYTES``). When full, the oldest entry of the lowest level
@@ -51,6 +60,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
+from . import _files
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
@@ -69,7 +79,8 @@ _LOCK_NAME = ".lock"
 _DEAD = "dead"
 _REASON = ".reason"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_MAX_ATTEMPTS = 10**9  # bounds of the numbers an entry may hold
+_MAX_STAMP = 1e13  # seconds since 1970: the year 318857
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,9 @@ class Spool:
     (entries outlive the process and reboots); tests inject a fake one.
     """
 
+    #: seconds a writer waits for the spool's lock before giving up
+    lock_wait: float = 10.0
+
     def __init__(
         self,
         path: Union[str, os.PathLike[str]],
@@ -170,6 +184,15 @@ class Spool:
             raise AlertConfigurationError(
                 "the spool needs fcntl (a POSIX system)", key="spool.path"
             ) from None
+        if os.path.lexists(self.path):  # refused now, not at the first failure
+            self._check_folder()
+
+    def _check_folder(self) -> None:
+        """The spool folder, created ``0700``; refused when others may write it."""
+        try:
+            _files.private_dir(self.path, what="the spool folder")
+        except _files.UnsafeFileError as exc:
+            raise AlertConfigurationError(str(exc), key="spool.path") from None
 
     @classmethod
     def from_config(cls, config: Union[str, os.PathLike[str], Mapping[str, Any]]) -> Spool:
@@ -241,18 +264,20 @@ class Spool:
     def _writer_lock(self) -> Iterator[None]:
         # Held while a temporary file exists and while room is made, so that
         # a temporary file seen by someone holding this lock is a crash's.
-        import fcntl
-
-        os.makedirs(self.path, mode=0o700, exist_ok=True)
-        fd = os.open(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        # Writers hold it for milliseconds: a peer stuck holding it costs at
+        # most ``lock_wait`` seconds, then this write fails (and is logged).
+        _files.private_dir(self.path, what="the spool folder")
+        fd = _files.open_regular(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _files.lock_within(fd, self.lock_wait, os.path.join(self.path, _LOCK_NAME))
             yield
         finally:
             os.close(fd)
 
     def _write(self, name: str, payload: bytes) -> None:
         tmp = os.path.join(self.path, f"{_TMP_PREFIX}{name}")
+        if os.path.lexists(tmp):  # a crash's leftover (the writer lock is held): start anew
+            os.unlink(tmp)
         _write_file(tmp, payload)
         os.replace(tmp, os.path.join(self.path, name))
         _fsync_dir(self.path)
@@ -298,9 +323,12 @@ class Spool:
 
         path = os.path.join(self.path, name)
         try:
-            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+            fd = _files.open_regular(path)
         except FileNotFoundError:
             return True  # flushed meanwhile: room made all the same
+        except OSError as exc:  # a FIFO, a folder, a link: nobody flushes it
+            self._dead_letter(name, f"{reason}; besides, it {_why(exc)}")
+            return True
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -317,23 +345,34 @@ class Spool:
     def _dead_letter(self, name: str, reason: str) -> None:
         """Move ``name`` into ``dead/`` with a ``.reason`` file; never raises."""
         try:
-            os.makedirs(self._dead_path, mode=0o700, exist_ok=True)
+            self._dead_folder()
             target = self._dead_name(name.lstrip("."))
             os.rename(os.path.join(self.path, name), os.path.join(self._dead_path, target))
             self._finish_dead(target, reason)
         except OSError as exc:
             _log.error("could not move spool file %s to dead/: %s", name, exc)
 
+    def _dead_folder(self) -> None:
+        """``dead/``, created (or set back to) ``0700``; a link there is refused."""
+        import stat
+
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISLNK(os.lstat(self._dead_path).st_mode):
+                raise _files.UnsafeFileError(self._dead_path, "is a symbolic link, not a folder")
+        _files.private_dir(self._dead_path, what="the spool's dead/ folder", fix=True)
+
     def _write_dead(self, name: str, payload: bytes, reason: str) -> None:
-        os.makedirs(self._dead_path, mode=0o700, exist_ok=True)
+        self._dead_folder()
         target = self._dead_name(name)
         _write_file(os.path.join(self._dead_path, target), payload)
         self._finish_dead(target, reason)
 
     def _dead_name(self, name: str) -> str:
-        if not os.path.lexists(os.path.join(self._dead_path, name)):
-            return name
-        return f"{name}.{uuid.uuid4().hex[:8]}"
+        def free(candidate: str) -> bool:
+            base = os.path.join(self._dead_path, candidate)
+            return not os.path.lexists(base) and not os.path.lexists(base + _REASON)
+
+        return name if free(name) else f"{name}.{uuid.uuid4().hex[:8]}"
 
     def _finish_dead(self, target: str, reason: str) -> None:
         _write_file(os.path.join(self._dead_path, target + _REASON), (reason + "\n").encode("utf-8"))
@@ -383,6 +422,14 @@ class Spool:
         if len(raw) > MAX_SPOOL_ENTRY_BYTES:
             raise ValueError(f"larger than {MAX_SPOOL_ENTRY_BYTES} bytes")
         try:
+            return self._parse_fields(name, raw)
+        except ValueError:
+            raise
+        except Exception as exc:  # whatever a hand-made file holds, this entry only goes to dead/
+            raise ValueError(f"unreadable: {type(exc).__name__}") from None
+
+    def _parse_fields(self, name: str, raw: bytes) -> SpoolEntry:
+        try:
             data = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ValueError("unreadable: not a whole JSON document (partial or corrupt file)") from None
@@ -395,16 +442,23 @@ class Spool:
             not isinstance(channel, str)
             or not isinstance(alert_data, dict)
             or not isinstance(attempts, int)
-            or not isinstance(first_failed, (int, float))
+            or isinstance(attempts, bool)
+            or not 0 <= attempts <= _MAX_ATTEMPTS
             or not (last_error is None or isinstance(last_error, str))
         ):
             raise ValueError("unreadable: a field is missing or of the wrong type")
+        if not _bounded_stamp(first_failed) or not _bounded_stamp(alert_data.get("created_at", 0.0)):
+            raise ValueError("unreadable: a time stamp is not a number of seconds in range")
+        labels = alert_data.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            raise ValueError(f"unreadable alert: labels must be a mapping, not a {type(labels).__name__}")
         try:
             alert = AlertMessage.from_dict(alert_data)
         except KeyError as exc:
             raise ValueError(f"unreadable alert: the field {exc.args[0]!r} is missing") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"unreadable alert: {exc}") from None
+        assert isinstance(first_failed, (int, float))  # checked by _bounded_stamp
         return SpoolEntry(name, channel, alert, attempts, float(first_failed), last_error)
 
     # -- flushing ----------------------------------------------------------------
@@ -422,6 +476,8 @@ class Spool:
             ("delivered", "failed", "throttled", "suppressed", "dead", "skipped", "unknown_channel"), 0
         )
         results: List[AlertResult] = []
+        if os.path.lexists(self.path):
+            self._check_folder()
         try:
             counts["dead"] += self._recover_temporaries()
             listing = sorted(os.listdir(self.path))
@@ -446,11 +502,11 @@ class Spool:
 
         path = os.path.join(self.path, name)
         try:
-            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+            fd = _files.open_regular(path)
         except FileNotFoundError:
             return "skipped", None  # another flush took it meanwhile
-        except OSError as exc:  # a symbolic link, or no permission
-            self._dead_letter(name, f"cannot be opened: {exc}")
+        except OSError as exc:  # a FIFO, a folder, a symbolic link, or no permission
+            self._dead_letter(name, f"cannot be flushed: it {_why(exc)}")
             return "dead", None
         try:
             try:
@@ -459,10 +515,9 @@ class Spool:
                 return "skipped", None
             if not _same_file(fd, path):
                 return "skipped", None  # delivered or rewritten by another flush
-            raw = _read_fd(fd, MAX_SPOOL_ENTRY_BYTES + 1)
             try:
-                entry = self._parse(name, raw)
-            except ValueError as exc:
+                entry = self._parse(name, _files.read_fd(fd, MAX_SPOOL_ENTRY_BYTES + 1))
+            except (ValueError, OSError) as exc:
                 self._dead_letter(name, str(exc))
                 return "dead", None
             age = self._clock() - entry.first_failed
@@ -517,10 +572,16 @@ class Spool:
                     continue
                 name = tmp[len(_TMP_PREFIX) :]
                 try:
-                    with open(os.path.join(self.path, tmp), "rb") as handle:
-                        self._parse(name, handle.read(MAX_SPOOL_ENTRY_BYTES + 1))
+                    raw = _files.read_regular(
+                        os.path.join(self.path, tmp), MAX_SPOOL_ENTRY_BYTES + 1, follow=False
+                    )
+                    self._parse(name, raw)
                     if not _NAME.match(name):
                         raise ValueError("not a spool entry name")
+                except _files.UnsafeFileError as exc:
+                    self._dead_letter(tmp, f"not a file a writer left: it {_why(exc)}")
+                    dead += 1
+                    continue
                 except ValueError as exc:
                     self._dead_letter(tmp, f"incomplete write (the writer stopped before finishing): {exc}")
                     dead += 1
@@ -561,26 +622,25 @@ def _encode(record: Mapping[str, Any]) -> bytes:
 
 
 def _write_file(path: str, payload: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o600)
+    fd = _files.create_new(path)  # 0600, O_EXCL, no link followed
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        _files.write_all(fd, payload)
     finally:
         os.close(fd)
 
 
-def _read_fd(fd: int, limit: int) -> bytes:
-    chunks: List[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, min(65536, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+def _why(exc: OSError) -> str:
+    """An open failure in words: "is a FIFO, not a regular file"."""
+    if isinstance(exc, _files.UnsafeFileError):
+        return exc.why
+    return f"cannot be opened ({exc.strerror or type(exc).__name__})"
+
+
+def _bounded_stamp(value: Any) -> bool:
+    """A time stamp an entry may hold: a number of seconds, finite, in range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return -_MAX_STAMP <= value <= _MAX_STAMP  # compares 400-digit integers without float()
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -595,7 +655,7 @@ def _same_file(fd: int, path: str) -> bool:
 def _fsync_dir(path: str) -> None:
     # Makes a rename or unlink durable; some file systems refuse, harmlessly.
     try:
-        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:

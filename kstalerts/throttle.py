@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Ty
 
 from ._settings import lookup
 from .exceptions import AlertThrottledError
-from .limits import validate
+from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 from .models import AlertLevel
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class AlertThrottle:
                     return True
                 bucket.tokens = tokens
                 return False
-        return self._take(level)[0]
+        return self._take(level, STATE_LOCK_TRY)[0]
 
     def _bucket(self, level: Optional[AlertLevel]) -> _Bucket:
         return self._critical if level is not None and level >= _CRITICAL else self._main
@@ -176,11 +176,13 @@ class AlertThrottle:
             bucket.tokens = min(self._cap, bucket.tokens + (now - bucket.stamp) * self._fill)
             bucket.stamp = now
 
-    def _take(self, level: Optional[AlertLevel] = None) -> Tuple[bool, float]:
+    def _take(
+        self, level: Optional[AlertLevel] = None, wait: float = STATE_LOCK_WAIT
+    ) -> Tuple[bool, float]:
         """Take a token if there is one; else say how long until there is."""
         bucket = self._bucket(level)
         if self._state is not None:
-            return self._shared(bucket, self._take_locked)
+            return self._shared(bucket, self._take_locked, wait)
         with self._lock:
             return self._take_locked(bucket, self._clock())
 
@@ -191,33 +193,42 @@ class AlertThrottle:
             return True, 0.0
         return False, self._wait_locked(bucket)
 
-    def _shared(self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T]) -> _T:
+    def _shared(
+        self,
+        bucket: _Bucket,
+        operation: Callable[[_Bucket, float], _T],
+        wait: float = STATE_LOCK_WAIT,
+    ) -> _T:
         """Run ``operation`` on ``bucket`` as stored in the state file.
 
         The bucket is loaded, changed by the operation and stored back, all
-        inside one file transaction. If the file cannot be locked, the
-        operation runs on the in-process bucket.
+        inside one file transaction. If the file cannot be locked within
+        ``wait`` seconds (one short attempt once it has failed, until it
+        works again), the operation runs on the in-process bucket. ``_lock``
+        is never held while waiting for the file.
         """
         assert self._state is not None
         key = self._state_key if bucket is self._main else self._state_key + _CRITICAL_SUFFIX
-        with self._lock:
-            try:
-                with self._state.transaction() as data:
-                    now = self._clock()
-                    buckets = data.setdefault("throttle", {})
-                    self._load(bucket, key, buckets.get(key), now)
-                    result = operation(bucket, now)
-                    buckets[key] = self._dump(bucket)
-                    _prune(buckets, now, keep=key)
-                    if self._state_broken:
-                        self._state_broken = False
-                        _warn("throttle state file %s usable again", self._state.path)
-                    return result
-            except OSError as exc:
+        try:
+            with self._state.transaction(
+                min(wait, STATE_LOCK_TRY) if self._state_broken else wait
+            ) as data, self._lock:
+                now = self._clock()
+                buckets = data.setdefault("throttle", {})
+                self._load(bucket, key, buckets.get(key), now)
+                result = operation(bucket, now)
+                buckets[key] = self._dump(bucket)
+                _prune(buckets, now, keep=key)
+                if self._state_broken:
+                    self._state_broken = False
+                    _warn("throttle state file %s usable again", self._state.path)
+                return result
+        except OSError as exc:
+            with self._lock:
                 if not self._state_broken:
                     self._state_broken = True
                     _warn(
-                        "throttle state file %s cannot be locked (%s); this process throttles on its own",
+                        "throttle state file %s cannot be used (%s); this process throttles on its own",
                         self._state.path,
                         exc,
                     )
@@ -297,16 +308,18 @@ class AlertThrottle:
         bucket.tokens = self._cap
         bucket.stamp = now
 
-    def _run(self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T]) -> _T:
+    def _run(
+        self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T], wait: float = STATE_LOCK_WAIT
+    ) -> _T:
         if self._state is not None:
-            return self._shared(bucket, operation)
+            return self._shared(bucket, operation, wait)
         with self._lock:
             return operation(bucket, self._clock())
 
     @property
     def available(self) -> float:
         """Tokens in the main bucket now (may be fractional)."""
-        return self._run(self._main, self._available_locked)
+        return self._run(self._main, self._available_locked, STATE_LOCK_TRY)
 
     @property
     def time_until_available(self) -> float:
@@ -358,11 +371,12 @@ class AlertThrottle:
         return None
 
     def __repr__(self) -> str:
-        shared = "" if self._state is None else f", state_file={self._state.path!r}"
-        return (
-            f"AlertThrottle(rate={self._rate!r}, per={self._per!r}, "
-            f"burst={self._burst}, available={self.available:.2f}{shared})"
-        )
+        # No I/O: a shared bucket's tokens live in the file, so they are not shown.
+        if self._state is not None:
+            shown = f"state_file={self._state.path!r}"
+        else:
+            shown = f"available={self.available:.2f}"
+        return f"AlertThrottle(rate={self._rate!r}, per={self._per!r}, burst={self._burst}, {shown})"
 
 
 def _warn(message: str, *args: object) -> None:
@@ -372,8 +386,15 @@ def _warn(message: str, *args: object) -> None:
 
 
 def _number(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
+    # A finite float, else None: NaN, infinity and a 400-digit integer
+    # (which float() refuses) read from the state file are damage.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        if number - number == 0.0:  # finite
+            return number
     return None
 
 

@@ -95,8 +95,24 @@ def flush(spool_dir: str, sink_file: str, go_file: str) -> None:
     print(json.dumps({"delivered": report.delivered, "skipped": report.skipped}), flush=True)
 
 
+def hold_lock(lock_file: str, seconds: str) -> None:
+    """Take the flock of a state file's lock and keep it (a peer stuck mid-write)."""
+    import fcntl
+
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("ready", flush=True)
+    time.sleep(float(seconds))
+
+
 def main(argv: List[str]) -> None:
-    commands = {"throttle": throttle, "dedup": dedup, "spool": spool_forever, "flush": flush}
+    commands = {
+        "throttle": throttle,
+        "dedup": dedup,
+        "spool": spool_forever,
+        "flush": flush,
+        "hold_lock": hold_lock,
+    }
     commands[argv[0]](*argv[1:])
 
 

@@ -209,7 +209,7 @@ def test_from_config_errors_name_the_key() -> None:
         ),
         (
             {"url": "http://a:1", "basic_auth": "b"},
-            "basic_auth: alertmanager: 'basic_auth: b' needs a credential resolver",
+            "basic_auth: alertmanager: basic_auth needs a credential resolver",
         ),
         ({"url": "http://a:1", "username": "u"}, "username: alertmanager: username and password go together"),
         (

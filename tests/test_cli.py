@@ -199,8 +199,12 @@ def test_body_and_title_that_are_not_utf8(tmp_path: Path, loopback_http: HTTPSin
     title = os.fsdecode(b"job \xfe failed")
     proc = subprocess.run(  # noqa: UP022 (capture_output is 3.7+)
         [sys.executable, "-m", "kstalerts", "send", "--title", title, "--body", "-", "--config", str(config)],
-        cwd=ROOT, env=env, input=b"x \xff\nline \xc3\xa9\n", stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input=b"x \xff\nline \xc3\xa9\n",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     attachment = loopback_http.posts[0].payload["attachments"][0]
@@ -305,7 +309,9 @@ def test_in_process_send_and_dry_run(
     dry = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--json", "--config", config)
     assert json.loads(dry.out)["skipped"] == []
     text = run_main(capsys, monkeypatch, "send", "--title", "t", "--dry-run", "--config", config)
-    assert text.out.startswith("--- ops (slack) would send:\nPOST http://127.0.0.1/services/T***/B***/***\n")
+    assert text.out.startswith(
+        f"--- ops (slack) would send:\nPOST http://127.0.0.1:{loopback_http.port}/***\n"
+    )
     assert len(loopback_http.posts) == 1
 
 
@@ -318,7 +324,7 @@ def test_check_config_masks_the_secret_and_reports_a_clamp(tmp_path: Path, loopb
     assert result.code == 0, result.err
     assert result.out.startswith(f"config file: {config}\npreset: (none)\n")
     assert "loopbacksecret" not in result.out + result.err
-    assert "http://127.0.0.1/services/T***/B***/***" in result.out
+    assert f"http://127.0.0.1:{loopback_http.port}/***" in result.out
     assert (
         "clamped by the hard limits:\n  alerts.channels.ops.timeout: asked 500, applied 120.0 (maximum) (line 10)\n"
         in (result.out)
@@ -418,3 +424,129 @@ def test_in_process_demo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     result = run_main(capsys, monkeypatch, "demo")
     assert result.code == 0
     assert "demo OK in " in result.out
+
+
+# -- hostile config files: a clear error and exit 2, never a hang or a traceback ----
+def test_a_fifo_as_the_config_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "kstlib.conf.yml"
+    os.mkfifo(str(fifo))
+    run = cli("check-config", "--config", str(fifo))  # the 60 s subprocess timeout would catch a hang
+    assert (run.code, run.out) == (2, "")
+    assert run.err == f"kstalerts: error: {fifo}: the config file is a FIFO, not a regular file\n"
+
+
+def test_a_fifo_as_a_file_credential_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "webhook"
+    os.mkfifo(str(fifo))
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n  channels:\n    ops: {type: slack, credentials: hook}\n"
+        f"credentials:\n  hook: {{type: file, path: {fifo}}}\n"
+    )
+    run = cli("check-config", "--config", str(config))
+    assert run.code == 2 and "Traceback" not in run.err
+    assert f"credential 'hook': {fifo} is a FIFO, not a regular file" in run.err
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("alerts:\n  throttle: {rate: 1%s}\n", "alerts.throttle.rate"),
+        ("alerts:\n  channels:\n    max_retries: 1%s\n", "alerts.channels.max_retries"),
+        ("alerts:\n  channels:\n    ops: {type: console, timeout: -1%s}\n", "timeout"),
+    ],
+)
+def test_a_400_digit_integer_for_a_limited_setting_is_a_config_error(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(text % ("9" * 400))
+    run = cli("check-config", "--config", str(config))
+    assert run.code == 2 and "Traceback" not in run.err and "9" * 50 not in run.err
+    assert key in run.err and "got an integer of about 401 digits" in run.err
+
+
+def test_deeply_nested_toml_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "kstlib.conf.toml"
+    config.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    run = cli("check-config", "--config", str(config))
+    assert (run.code, run.err) == (2, f"kstalerts: error: {config}: nesting deeper than 32 levels\n")
+
+
+# -- one redaction rule: no secret in check-config, --dry-run or an error --------------
+SECRETS = (
+    "Bearer-s3cr3t-value",
+    "k3y-V4lue-123",
+    "pr0xyPa55",
+    "admin:pw-h1dden",
+    "123456:TELEGRAMTOKEN",
+    "hunter2-pw",
+)
+
+
+def test_check_config_and_dry_run_show_no_secret(tmp_path: Path) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n"
+        "  channels:\n"
+        "    hook:\n"
+        "      type: webhook\n"
+        "      url: https://api.telegram.org/bot123456:TELEGRAMTOKEN/sendMessage\n"
+        "      headers: {Authorization: Bearer-s3cr3t-value, X-Api-Key: k3y-V4lue-123}\n"
+        "      proxy: http://user:pr0xyPa55@proxy.example:3128\n"
+        "    am:\n"
+        "      type: alertmanager\n"
+        "      url: http://127.0.0.1:9093\n"
+        "      credentials: am_token\n"
+        "credentials:\n"
+        "  am_token: {type: env, var: KSTALERTS_TEST_AM_TOKEN}\n",
+        encoding="utf-8",
+    )
+    os.environ["KSTALERTS_TEST_AM_TOKEN"] = "hunter2-pw"
+    try:
+        checked = cli("check-config", "--config", str(config))
+        dry = cli("send", "--title", "t", "--dry-run", "--config", str(config))
+    finally:
+        del os.environ["KSTALERTS_TEST_AM_TOKEN"]
+    assert checked.code == 0, checked.err
+    assert dry.code == 0, dry.err
+    shown = checked.out + checked.err + dry.out + dry.err
+    for secret in (*SECRETS, "TELEGRAMTOKEN", "sendMessage", "user:"):
+        assert secret not in shown
+    assert '"url": "https://api.telegram.org/***"' in checked.out
+    assert '"proxy": "http://proxy.example:3128/***"' in checked.out
+    assert '"Authorization": "***"' in checked.out and '"X-Api-Key": "***"' in checked.out
+    assert "POST https://api.telegram.org/***" in dry.out
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        (
+            "type: email\n      host: mail.example\n      sender: a@example.com\n      recipients: [b@example.com]\n"
+            "      password: {value: hunter2-pw}\n",
+            "password",
+        ),
+        (
+            "type: email\n      sender: a@example.com\n      recipients: [b@example.com]\n"
+            "      transport: {type: smtp, host: mail.example, password: hunter2-pw}\n",
+            "password",  # kstlib's nested transport block is read; the lone password is refused
+        ),
+        (
+            'type: alertmanager\n      url: http://127.0.0.1:9093\n      basic_auth: "admin:pw-h1dden"\n',
+            "basic_auth",
+        ),
+    ],
+    ids=["password-mapping", "nested-transport", "literal-basic-auth"],
+)
+def test_a_misplaced_secret_is_refused_without_being_echoed(tmp_path: Path, entry: str, key: str) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n  channels:\n    ch:\n      " + entry + "credentials:\n  x: {type: env, var: X}\n",
+        encoding="utf-8",
+    )
+    run = cli("check-config", "--config", str(config))
+    assert run.code == 2 and "Traceback" not in run.err
+    assert key in run.err
+    for secret in (*SECRETS, "admin", "hunter2"):
+        assert secret not in run.out + run.err

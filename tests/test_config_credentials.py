@@ -109,7 +109,8 @@ def test_file_readable_by_others_is_refused(tmp_path: pathlib.Path) -> None:
     ("setup", "message"),
     [
         (lambda p: None, "file {target} does not exist"),
-        (lambda p: p.mkdir(mode=0o700), "{target} is a directory"),
+        (lambda p: p.mkdir(mode=0o700), "{target} is a folder, not a regular file"),
+        (lambda p: os.mkfifo(str(p)), "{target} is a FIFO, not a regular file"),
         (lambda p: secret_file(p, b"\n"), "{target} is empty"),
         (lambda p: secret_file(p, b"\xff\xfe"), "{target} is not UTF-8 text"),
         (
@@ -117,7 +118,7 @@ def test_file_readable_by_others_is_refused(tmp_path: pathlib.Path) -> None:
             f"{{target}} is larger than {MAX_CREDENTIAL_BYTES} bytes",
         ),
     ],
-    ids=["missing", "directory", "empty", "binary", "too-large"],
+    ids=["missing", "directory", "fifo", "empty", "binary", "too-large"],
 )
 def test_file_errors(tmp_path: pathlib.Path, setup: object, message: str) -> None:
     target = tmp_path / "secret"

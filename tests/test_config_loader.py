@@ -604,7 +604,7 @@ def test_masked_hides_secret_fields() -> None:
     )
     masked = config.masked()
     assert masked["other_tool"] == {
-        "hook": {"webhook_url": "https://hooks.example.com/services/T***/B***/***"},
+        "hook": {"webhook_url": "https://hooks.example.com/***"},
         "mail": [{"password": "***", "user": "me"}],
     }
     assert masked["alerts"] == {"throttle": {"rate": 5.0}}

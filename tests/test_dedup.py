@@ -176,13 +176,14 @@ def test_malformed_records_in_the_shared_file_are_dropped(tmp_path: pathlib.Path
 def test_an_unlockable_state_file_falls_back_to_memory(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    (tmp_path / "no-such-dir").write_text("")  # a file where the folder should be
     path = tmp_path / "no-such-dir" / "dedup.json"
     d = Deduplicator(60.0, state_file=path)
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         assert deliver(d, "ops", "k").granted
         assert not d.claim("ops", "k").granted
     (message,) = [r.getMessage() for r in caplog.records]
-    assert message.startswith(f"dedup state file {path} cannot be locked (")
+    assert message.startswith(f"dedup state file {path} cannot be used (")
     assert message.endswith("); this process deduplicates on its own")
 
 
@@ -287,3 +288,112 @@ def test_concurrent_sends_of_one_alert_deliver_it_once() -> None:
             thread.join()
     assert seen == ["x"]
     assert sorted(results) == [False, True, True, True]
+
+
+# -- a hostile state file -----------------------------------------------------------
+def _state_with(path: pathlib.Path, records: object, mode: int = 0o600) -> None:
+    from kstalerts._statefile import boot_id
+
+    path.write_text(json.dumps({"version": 1, "boot_id": boot_id(), "dedup": records}))
+    path.chmod(mode)
+
+
+def test_a_400_digit_stamp_in_the_state_file_never_escapes_send(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "dedup.json"
+    huge = int("9" * 400)
+    _state_with(path, {"ops": {"CRITICAL:disk full": [huge, None], "x": [-huge, "t"]}})
+    seen: List[str] = []
+    with AlertManager(dedup=Deduplicator(60.0, state_file=path)) as manager:
+        manager.add_channel(CallbackChannel(lambda a: seen.append(a.title), name="ops"))
+        (result,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+    assert result.success and seen == ["disk full"]
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602])
+def test_a_forged_record_in_a_file_others_can_write_is_not_trusted(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    """A 'delivered 1 s ago' record would silence a CRITICAL if it were trusted."""
+    path = tmp_path / "dedup.json"
+    forged = {"ops": {"CRITICAL:disk full": [time.monotonic() - 1.0, None]}}
+    _state_with(path, forged, 0o600)
+    assert not Deduplicator(60.0, state_file=path).claim("ops", "CRITICAL:disk full").granted  # trusted
+    _state_with(path, forged, mode)
+    seen: List[str] = []
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        with AlertManager(dedup=Deduplicator(60.0, state_file=path)) as manager:
+            manager.add_channel(CallbackChannel(lambda a: seen.append(a.title), name="ops"))
+            (result,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+    assert result.success and seen == ["disk full"]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert f"can be written by group or others (mode {mode:04o}); not trusted (chmod 600" in message
+    assert message.endswith("this process deduplicates on its own")
+
+
+def test_state_files_are_private_and_never_followed_or_waited_on(tmp_path: pathlib.Path) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "new" / "state"
+    old = os.umask(0)
+    try:
+        deliver(Deduplicator(60.0, state_file=folder / "dedup.json"), "ops", "k")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "dedup.json").stat().st_mode) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == ["dedup.json", "dedup.json.lock"]
+    # A link or a FIFO planted at the file's names is refused, not followed, not waited on.
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    (other / "d.json").symlink_to(victim)
+    os.mkfifo(str(other / "d.json.lock"))
+    started = time.monotonic()
+    d = Deduplicator(60.0, state_file=other / "d.json")
+    assert deliver(d, "ops", "k").granted and not d.claim("ops", "k").granted  # in memory
+    assert time.monotonic() - started < 5 and victim.read_text() == "precious"
+
+
+def test_a_group_writable_state_folder_is_refused_a_sticky_one_is_not(tmp_path: pathlib.Path) -> None:
+    import os
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    d = Deduplicator(60.0, state_file=shared / "dedup.json")
+    deliver(d, "ops", "k")
+    assert not (shared / "dedup.json").exists()  # refused: the process kept it in memory
+    os.chmod(shared, 0o1777)  # like /var/tmp: nobody can replace a file they do not own
+    deliver(Deduplicator(60.0, state_file=shared / "dedup.json"), "ops", "k")
+    assert (shared / "dedup.json").exists()
+
+
+def test_manager_send_with_a_locked_dedup_state_finishes_in_bounded_time_and_delivers(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process stuck holding the state lock delays a send by at most
+    the bounded wait (then this process deduplicates on its own)."""
+    from kstalerts.limits import STATE_LOCK_TRY, STATE_LOCK_WAIT
+
+    path = tmp_path / "dedup.json"
+    seen: List[str] = []
+    manager = AlertManager(dedup=Deduplicator(60.0, state_file=path))
+    manager.add_channel(CallbackChannel(lambda a: seen.append(a.title), name="ops"))
+    holder = children.start("hold_lock", str(path) + ".lock", "60")
+    try:
+        children.wait_ready(holder)
+        with caplog.at_level(logging.WARNING, logger="kstalerts"):
+            started = time.monotonic()
+            (result,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+            took = time.monotonic() - started
+            (again,) = manager.send(AlertMessage("disk full", level=AlertLevel.CRITICAL))
+        assert result.success and seen == ["disk full"]
+        assert took < STATE_LOCK_WAIT + STATE_LOCK_TRY + 2.0, took  # claim, then done: both bounded
+        assert again.suppressed  # the process's own memory still deduplicates
+        assert "still locked by another process" in caplog.text
+    finally:
+        holder.kill()
+        holder.communicate()
+        manager.close()

@@ -113,7 +113,7 @@ def test_the_token_never_shows() -> None:
     ch = DiscordChannel(HOOK)
     shown = repr(ch) + ch.preview(AlertMessage("x")) + repr(vars(ch))
     assert "SECRET-token_abc" not in shown
-    assert repr(ch) == "DiscordChannel(name='discord', url='https://discord.com/api/w***/1***/***')"
+    assert repr(ch) == "DiscordChannel(name='discord', url='https://discord.com/***')"
 
 
 # -- delivery -------------------------------------------------------------------------

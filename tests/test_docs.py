@@ -40,3 +40,17 @@ def test_the_quick_start_runs() -> None:
     namespace: Dict[str, object] = {}
     exec(compile(code, "README.md quick start", "exec"), namespace)
     assert namespace["paged"] and len(namespace["paged"]) == 1  # type: ignore[arg-type]
+
+
+def test_every_row_of_the_threat_model_names_tests_that_exist() -> None:
+    root = pathlib.Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "threat-model.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Threat")]
+    rows = [row for row in rows if not set(row) <= set("|- ")]
+    assert len(rows) >= 20
+    for row in rows:
+        named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", row.rsplit("|", 2)[1])
+        assert named, f"a row without a test: {row[:60]}"
+        for path, name in named:
+            source = (root / path).read_text(encoding="utf-8")
+            assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{path}::{name} does not exist"

@@ -8,11 +8,14 @@ import sys
 from typing import Any, Dict, List
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage
 from kstalerts.channels import EmailChannel
 from kstalerts.limits import MAX_RECIPIENTS
 from kstalerts.transports import ResendTransport, SMTPTransport
+from tests.hostile import HOSTILE_TEXT
 from tests.servers.smtp import USERS
 
 RECIPIENTS = ["oncall@example.com", "Ops Team <ops@example.com>", "dba@example.com"]
@@ -385,3 +388,43 @@ def test_manager_from_config(smtp_server: Any) -> None:
         results = manager.send(AlertMessage("db down", level=AlertLevel.CRITICAL))
     assert [(r.channel, r.success) for r in results] == [("mail", True)]
     assert server.handler.messages[0][1] == ["a@example.com", "b@example.com"]
+
+
+# -- property: hostile text never becomes mail structure -------------------------------
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=HOSTILE_TEXT, body=HOSTILE_TEXT, labels=st.dictionaries(HOSTILE_TEXT, HOSTILE_TEXT, max_size=3))
+def test_hostile_text_arrives_once_with_exactly_the_expected_headers(
+    smtp_server: Any, title: str, body: str, labels: Dict[str, str]
+) -> None:
+    server = getattr(smtp_server, "shared", None)  # one server for every example of this test
+    if server is None:
+        server = smtp_server.shared = smtp_server()
+    channel = make_channel(server.port, subject_prefix="[=?utf-8?q?x=0D=0ACc:_a@evil.example?=]")
+    before = len(server.handler.messages)
+    try:
+        result = channel.send(AlertMessage("t" + title, body, AlertLevel.CRITICAL, labels=labels))
+    finally:
+        channel.close()
+    assert result.success, result.error
+    assert len(server.handler.messages) == before + 1
+    _, rcpt, _ = server.handler.messages[-1]
+    assert rcpt == ["oncall@example.com", "ops@example.com", "dba@example.com"]
+    received = server.handler.parsed()
+    names = sorted(k.lower() for k in received.keys())
+    assert names == sorted(
+        [
+            "subject",
+            "from",
+            "to",
+            "date",
+            "message-id",
+            "auto-submitted",
+            "x-alert-level",
+            "mime-version",
+            "content-type",
+            "content-transfer-encoding",
+        ]
+    )
+    subject = str(received["Subject"])
+    assert "\r" not in subject and "\n" not in subject
+    assert subject.startswith("[=?utf-8?q?x=0D=0ACc:_a@evil.example?=] [CRITICAL] t")

@@ -326,7 +326,7 @@ def test_a_large_body_is_sent_whole(slack_server: SlackServer) -> None:
 
 def test_repr_masks_the_url(slack_server: SlackServer) -> None:
     client = HTTPClient(Secret(slack_server.url()))
-    assert repr(client) == "HTTPClient('http://127.0.0.1/services/T***/B***/***')"
+    assert repr(client) == f"HTTPClient('http://127.0.0.1:{slack_server.port}/***')"
     assert TOKEN not in repr(client)
 
 
@@ -375,7 +375,7 @@ def test_ssl_verify_false_must_be_explicit_and_warns(
     client = HTTPClient(slack_tls_server.url(), ssl_verify=False)
     assert post(client).status == 200
     assert caplog.messages == [
-        "TLS certificate verification is OFF for https://127.0.0.1/services/T***/B***/***"
+        f"TLS certificate verification is OFF for https://127.0.0.1:{slack_tls_server.port}/***"
     ]
 
 
@@ -543,3 +543,110 @@ def test_response_json_decodes_or_gives_none() -> None:
     assert response(b"<html>Bad Gateway</html>").json() is None
     assert response(b"\xff\xfe").json() is None
     assert response(b"").json() is None
+
+
+# -- hostile answers: bounded, parsed defensively, never raised -------------
+def test_json_answers_are_parsed_with_a_depth_bound() -> None:
+    from kstalerts.http import loads_bounded
+    from kstalerts.limits import MAX_RESPONSE_DEPTH
+
+    assert loads_bounded(b"[" * 60000) is None
+    assert loads_bounded(b"[" * 60000 + b"]" * 60000) is None
+    assert loads_bounded(b"[" * MAX_RESPONSE_DEPTH + b"]" * MAX_RESPONSE_DEPTH) is not None
+    assert loads_bounded(b'{"a": "[[[[\\"{{{{", "b": [1]}') == {"a": '[[[["{{{{', "b": [1]}
+    assert loads_bounded(b"\xff") is None and loads_bounded(b"<html>") is None
+
+
+@pytest.mark.parametrize("retry_after", ["\u00b2", "9" * 60, "-5", "1e400", "Wed, 21 Oct 99999 07:28:00 GMT"])
+def test_odd_retry_after_is_ignored_not_raised(slack_server: SlackServer, retry_after: str) -> None:
+    from kstalerts import AlertMessage
+    from kstalerts.channels import SlackChannel
+
+    slack_server.answer(429, b"rate_limited", (("Retry-After", retry_after),))
+    sleeps: List[float] = []
+    channel = SlackChannel(
+        slack_server.url(), allow_custom_url=True, timeout=5, max_retries=1, sleep=sleeps.append
+    )
+    result = channel.send(AlertMessage("disk", "full"))
+    assert result.success and result.attempts == 2
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 60.0  # the back-off or the policy's cap, never more
+    channel.close()
+
+
+def test_discord_retry_after_of_400_digits_is_ignored(slack_server: SlackServer) -> None:
+    from kstalerts import AlertMessage
+    from kstalerts.channels import DiscordChannel
+
+    slack_server.answer(429, b'{"message": "slow down", "retry_after": ' + b"9" * 400 + b"}")
+    sleeps: List[float] = []
+    url = f"{slack_server.base_url}/api/webhooks/1/{TOKEN}"
+    channel = DiscordChannel(url, allow_custom_url=True, timeout=5, max_retries=0, sleep=sleeps.append)
+    result = channel.send(AlertMessage("disk", "full"))
+    assert not result.success and result.retryable and result.status == 429
+    assert "slow down" in (result.error or "") and TOKEN not in (result.error or "")
+    channel.close()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "discord", "teams", "slack"])
+def test_a_deeply_nested_2xx_answer_is_still_a_success(slack_server: SlackServer, kind: str) -> None:
+    """60,000 nested '[' in an accepted answer: no RecursionError, the alert
+    counts as delivered (Slack: its plain 'ok' rule applies)."""
+    from kstalerts import AlertManager, AlertMessage
+    from kstalerts.channels import DiscordChannel, SlackChannel, TeamsChannel, WebhookChannel
+
+    url = f"{slack_server.base_url}/api/webhooks/1/{TOKEN}"
+    channel = {
+        "webhook": lambda: WebhookChannel(url, timeout=5, max_retries=0),
+        "discord": lambda: DiscordChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+        "teams": lambda: TeamsChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+        "slack": lambda: SlackChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
+    }[kind]()
+    slack_server.answer(200, b"[" * 60000)
+    with AlertManager() as manager:
+        manager.add_channel(channel)
+        (result,) = manager.send(AlertMessage("disk", "full"))
+    if kind == "slack":  # Slack says "ok"; anything else on a 200 is its documented failure
+        assert not result.success and "not 'ok'" in (result.error or "")
+    else:
+        assert result.success, result.error
+    assert "internal error" not in (result.error or "")
+
+
+# -- a server that echoes what it was sent --------------------------------------------
+def test_server_text_is_scrubbed_of_the_request_secrets(slack_server: SlackServer, tmp_path: object) -> None:
+    """Authorization, Proxy-Authorization and URL user-info echoed back in an
+    error body never reach the result, a log line or the spool file."""
+    import base64
+    import pathlib
+
+    from kstalerts import AlertManager, AlertMessage
+    from kstalerts.channels import WebhookChannel
+
+    user, password, bearer = "hookuser", "pa55-W0rd-xyz", "Bearer-tok3n-value"
+    proxy_user, proxy_password = "proxyuser", "pr0xy-Pa55-abc"
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    proxy_basic = base64.b64encode(f"{proxy_user}:{proxy_password}".encode()).decode()
+    body = (
+        f"bad request: Authorization: Basic {basic}; X-Token: {bearer};"
+        f" Proxy-Authorization: Basic {proxy_basic}; user {user}:{password};"
+        f" proxy {proxy_user}:{proxy_password}; path /hooks/{TOKEN}"
+    ).encode()
+    slack_server.answer(500, body, (("X-Echo", bearer),))
+    url = f"http://{user}:{password}@127.0.0.1:{slack_server.port}/hooks/{TOKEN}"
+    # The loopback server plays the proxy too: a plain-http request through a
+    # proxy carries Proxy-Authorization to it.
+    proxy = f"http://{proxy_user}:{proxy_password}@127.0.0.1:{slack_server.port}"
+    channel = WebhookChannel(url, headers={"X-Token": bearer}, proxy=proxy, timeout=5, max_retries=0)
+    spool_dir = pathlib.Path(str(tmp_path)) / "spool"
+    with AlertManager(spool=str(spool_dir)) as manager:
+        manager.add_channel(channel)
+        (result,) = manager.send(AlertMessage("disk", "full"))
+    sent = slack_server.requests[-1]
+    assert sent.headers.get("Proxy-Authorization") == f"Basic {proxy_basic}"  # the secrets did travel
+    assert sent.headers.get("Authorization") == f"Basic {basic}"
+    assert not result.success and result.spooled and result.status == 500
+    stored = "".join(p.read_text() for p in spool_dir.glob("*.json"))
+    assert "bad request" in (result.error or "")  # the server's words are kept
+    for shown in (result.error or "", stored):
+        for secret in (basic, proxy_basic, bearer, password, proxy_password, TOKEN):
+            assert secret not in shown

@@ -111,3 +111,15 @@ def test_retry_after_http_date() -> None:
     assert parse_retry_after(header, now=now) == pytest.approx(30.0)
     past = email.utils.formatdate(now - 30, usegmt=True)
     assert parse_retry_after(past, now=now) == 0.0
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "\u0663", "-3", "+3", "3.5", " ", "9" * 65, "Wed, 21 Oct 99999 07:28:00 GMT", "\x00"]
+)
+def test_odd_retry_after_values_are_unusable_not_errors(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
+def test_a_huge_but_valid_retry_after_is_cut_by_the_policy() -> None:
+    wait = parse_retry_after("9" * 60)
+    assert wait is not None and RetryPolicy().delay(1, wait) == 60.0

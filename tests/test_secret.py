@@ -14,8 +14,10 @@ URL = "https://hooks.slack.com/services/T0001/B0002/XXXXSECRETXXXX"
 @pytest.mark.parametrize(
     ("url", "masked"),
     [
-        (URL, "https://hooks.slack.com/services/T***/B***/***"),
-        ("https://user:pw@example.com:8443/hook/abc?token=zz#f", "https://example.com/hook/***"),
+        (URL, "https://hooks.slack.com/***"),
+        ("https://user:pw@example.com:8443/hook/abc?token=zz#f", "https://example.com:8443/***"),
+        ("https://api.telegram.org/bot123456:TOKEN/sendMessage", "https://api.telegram.org/***"),
+        ("https://u:pw@example.com", "https://example.com/***"),
         ("https://example.com/onlyone", "https://example.com/***"),
         ("https://example.com", "https://example.com"),
         ("not a url", "***"),

@@ -10,12 +10,15 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertResult, RetryPolicy
 from kstalerts._secret import Secret
 from kstalerts.channels import SlackChannel
 from kstalerts.channels.slack import escape_mrkdwn
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import HOSTILE_TEXT
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
 
@@ -173,7 +176,7 @@ def test_timestamp_title_and_no_sender_fields() -> None:
 
 def test_preview_masks_the_url() -> None:
     preview = SlackChannel(REAL_URL).preview(ALERT)
-    assert preview.startswith("POST https://hooks.slack.com/services/T***/B***/***\n{")
+    assert preview.startswith("POST https://hooks.slack.com/***\n{")
     assert TOKEN not in preview
     assert '"text": ":warning: [WARNING] Disk full"' in preview
 
@@ -495,10 +498,7 @@ def test_a_non_string_url_is_refused() -> None:
 
 def test_repr_masks_the_url() -> None:
     channel = SlackChannel(Secret(REAL_URL), name="ops")
-    assert (
-        repr(channel)
-        == "SlackChannel(name='ops', webhook_url='https://hooks.slack.com/services/T***/B***/***')"
-    )
+    assert repr(channel) == "SlackChannel(name='ops', webhook_url='https://hooks.slack.com/***')"
 
 
 # -- from_config ----------------------------------------------------------------------
@@ -650,3 +650,33 @@ def test_no_webhook_token_in_any_log_repr_or_error(
     print(f"scanned {len(texts)} texts ({len(records)} log records): {len(leaks)} with the token")
     assert leaks == []
     assert slack_server.requests[0].path.endswith(TOKEN)  # the token did go on the wire
+
+
+# -- property: hostile text arrives once, as text ----------------------------------------
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=HOSTILE_TEXT, body=HOSTILE_TEXT, labels=st.dictionaries(HOSTILE_TEXT, HOSTILE_TEXT, max_size=3))
+def test_hostile_text_arrives_once_as_one_json_post(
+    slack_server: SlackServer, title: str, body: str, labels: Dict[str, str]
+) -> None:
+    import json
+
+    channel = slack(slack_server, max_retries=0)
+    before = len(slack_server.requests)
+    try:
+        result = channel.send(AlertMessage("t" + title, body, AlertLevel.WARNING, labels=labels))
+    finally:
+        channel.close()
+    assert result.success, result.error
+    assert len(slack_server.requests) == before + 1
+    request = slack_server.requests[-1]
+    assert sorted(k.lower() for k in request.headers) == [
+        "accept-encoding",
+        "content-length",
+        "content-type",
+        "host",
+        "user-agent",
+    ]
+    payload = json.loads(request.body.decode("utf-8"))  # strict UTF-8: no lone surrogate went out
+    assert isinstance(payload, dict) and payload["text"]

@@ -555,7 +555,9 @@ def test_foreign_files_go_to_dead_letter_folders_and_links_stay(tmp_path: pathli
     assert (report.delivered, report.dead) == (1, 2)
     assert dead(tmp_path) == ["00000000000000000001-1-0123456789abcdef.json", "notes.txt"]
     assert reason(tmp_path, "notes.txt") == "not a spool entry (a foreign file in the spool folder)"
-    assert reason(tmp_path, "00000000000000000001-1-0123456789abcdef.json").startswith("cannot be opened: ")
+    assert reason(tmp_path, "00000000000000000001-1-0123456789abcdef.json") == (
+        "cannot be flushed: it is a symbolic link (refused: it could point anywhere)"
+    )
     assert (tmp_path / "subdir").is_dir() and (tmp_path / "elsewhere.txt").is_symlink()
     assert (again.dead, again.delivered) == (0, 0)
 
@@ -795,3 +797,147 @@ def test_sigkill_while_spooling_leaves_whole_entries_or_none(
         f" {len(names)} whole entries + {len(temporaries)} temporary files on disk,"
         f" {len(delivered)} delivered once each, {report.dead} partial ones dead-lettered"
     )
+
+
+# -- hostile files ------------------------------------------------------------------
+def _flush_within(manager: AlertManager, seconds: float = 10.0) -> FlushReport:
+    """Flush in a thread: a flush that hangs (on a FIFO) fails the test, not the run."""
+    box: List[FlushReport] = []
+    thread = threading.Thread(target=lambda: box.append(manager.flush_spool()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "flush hung"
+    return box[0]
+
+
+def _entry_name(ns: int, level: int = 1) -> str:
+    return f"{ns:020d}-{level}-{ns % 2**64:016x}.json"
+
+
+def test_malformed_entries_go_to_dead_with_a_reason_and_the_rest_flush(tmp_path: pathlib.Path) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    first = spool.put(AlertMessage("first"), "ops")
+    assert first is not None
+    good = json.loads((tmp_path / first).read_text())
+    huge = int("9" * 400)
+
+    def variant(**changes: object) -> str:
+        record = json.loads(json.dumps(good))
+        for key, value in changes.items():
+            if key.startswith("alert_"):
+                record["alert"][key[6:]] = value
+            else:
+                record[key] = value
+        return json.dumps(record)
+
+    bad = {
+        _entry_name(2): variant(alert_labels=["a", "b"]),
+        _entry_name(3): variant(alert_created_at=huge),
+        _entry_name(4): variant(first_failed=huge),
+        _entry_name(5): variant(attempts=huge),
+        _entry_name(6): variant(alert_level=[1]),
+    }
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+    os.mkfifo(str(tmp_path / _entry_name(7)))  # a FIFO named like an entry
+    (tmp_path / _entry_name(8)).mkdir()  # a folder named like an entry
+    (tmp_path / _entry_name(9)).write_text(variant(alert_title="last"))
+    sink = Sink()
+    with manager_with(sink, spool) as manager:
+        report = _flush_within(manager)
+    assert sink.titles == ["last", "first"] or sink.titles == ["first", "last"]
+    assert (report.delivered, report.dead, report.remaining) == (2, 7, 0)
+    assert reason(tmp_path, _entry_name(2)) == "unreadable alert: labels must be a mapping, not a list"
+    assert reason(tmp_path, _entry_name(3)) == "unreadable: a time stamp is not a number of seconds in range"
+    assert reason(tmp_path, _entry_name(4)) == "unreadable: a time stamp is not a number of seconds in range"
+    assert reason(tmp_path, _entry_name(5)) == "unreadable: a field is missing or of the wrong type"
+    assert reason(tmp_path, _entry_name(6)).startswith("unreadable")
+    assert reason(tmp_path, _entry_name(7)) == "cannot be flushed: it is a FIFO, not a regular file"
+    assert reason(tmp_path, _entry_name(8)) == "cannot be flushed: it is a folder, not a regular file"
+
+
+def test_a_fifo_named_like_a_temporary_file_hangs_neither_flush_nor_put(tmp_path: pathlib.Path) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    os.mkfifo(str(tmp_path / f".tmp-{_entry_name(1)}"))
+    sink = Sink()
+    with manager_with(sink, spool) as manager:
+        report = _flush_within(manager)
+        assert report.dead == 1
+        assert reason(tmp_path, f"tmp-{_entry_name(1)}") == (
+            "not a file a writer left: it is a FIFO, not a regular file"
+        )
+        started = time.monotonic()
+        assert spool.put(AlertMessage("after"), "ops") is not None
+        assert time.monotonic() - started < 5
+
+
+def test_a_planted_reason_link_is_not_written_through(tmp_path: pathlib.Path) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    name = spool.put(AlertMessage("refused"), "ops")
+    assert name is not None
+    victim = tmp_path.parent / f"{tmp_path.name}-victim"
+    victim.write_text("precious\n")
+    (tmp_path / "dead").mkdir(mode=0o700)
+    (tmp_path / "dead" / (name + ".reason")).symlink_to(victim)
+    sink = Sink()
+    sink.refuse = True
+    with manager_with(sink, spool) as manager:
+        assert manager.flush_spool().dead == 1
+    assert victim.read_text() == "precious\n"
+    (moved,) = dead(tmp_path)
+    assert moved.startswith(name + ".") and reason(tmp_path, moved).startswith("refused for good")
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777])
+def test_a_spool_folder_others_can_write_is_refused(tmp_path: pathlib.Path, mode: int) -> None:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    with pytest.raises(AlertConfigurationError) as caught:
+        Spool(folder)
+    assert str(caught.value) == (
+        f"spool.path: {folder}: the spool folder can be written by group or others"
+        f" (mode {mode:04o}), so anyone could plant or change files there; refused (chmod 700 {folder})"
+    )
+
+
+def test_folders_the_spool_makes_are_private_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    old = os.umask(0)
+    try:
+        spool = Spool(tmp_path / "a" / "spool", clock=Clock())
+        name = spool.put(AlertMessage("x"), "ops")
+    finally:
+        os.umask(old)
+    assert name is not None
+    for folder in (tmp_path / "a", tmp_path / "a" / "spool"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a" / "spool" / name).stat().st_mode) == 0o600
+    (tmp_path / "a" / "spool" / "dead").mkdir()
+    os.chmod(tmp_path / "a" / "spool" / "dead", 0o777)  # dead/ is the spool's own: set back
+    sink = Sink()
+    sink.refuse = True
+    with manager_with(sink, spool) as manager:
+        assert manager.flush_spool().dead == 1
+    assert stat.S_IMODE((tmp_path / "a" / "spool" / "dead").stat().st_mode) == 0o700
+    (reason_file,) = (tmp_path / "a" / "spool" / "dead").glob("*.reason")
+    assert stat.S_IMODE(reason_file.stat().st_mode) == 0o600
+
+
+def test_a_peer_stuck_holding_the_spool_lock_delays_put_a_bounded_time(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path, clock=Clock())
+    spool.lock_wait = 0.5
+    assert spool.put(AlertMessage("before"), "ops") is not None
+    holder = children.start("hold_lock", str(tmp_path / ".lock"), "60")
+    try:
+        children.wait_ready(holder)
+        started = time.monotonic()
+        with caplog.at_level(logging.ERROR, logger="kstalerts"):
+            assert spool.put(AlertMessage("during"), "ops") is None
+        assert time.monotonic() - started < 3.0
+        assert "not spooled" in caplog.text and "still locked by another process after 0.5s" in caplog.text
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert spool.put(AlertMessage("after"), "ops") is not None

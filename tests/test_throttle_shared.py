@@ -186,29 +186,82 @@ def test_state_from_another_boot_is_ignored(tmp_path: pathlib.Path) -> None:
 def test_an_unlockable_state_file_falls_back_to_the_process_bucket(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    (tmp_path / "missing-dir").write_text("")  # a file where the folder should be
     path = tmp_path / "missing-dir" / "t.json"
     throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         assert [throttle.try_acquire() for _ in range(3)] == [True, True, False]
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1  # said once, not at every take
-    assert messages[0].startswith(f"throttle state file {path} cannot be locked (")
+    assert messages[0].startswith(f"throttle state file {path} cannot be used (")
     assert messages[0].endswith("); this process throttles on its own")
     caplog.clear()
+    (tmp_path / "missing-dir").unlink()
     (tmp_path / "missing-dir").mkdir()
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         assert throttle.try_acquire()  # the file starts full
     assert [r.getMessage() for r in caplog.records] == [f"throttle state file {path} usable again"]
 
 
-def test_an_unwritable_state_file_is_reported_and_the_take_still_answers(
+def test_a_state_path_taken_by_a_folder_is_reported_and_the_take_still_answers(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "t.json"
-    (tmp_path / "t.json.tmp").mkdir()  # the temporary name is taken by a folder
+    path.mkdir()  # the state file's name is taken by a folder
     throttle = AlertThrottle(rate=1, per=3600.0, burst=1, state_file=path)
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         assert throttle.try_acquire()
     (message,) = [r.getMessage() for r in caplog.records]
-    assert message.startswith(f"could not save state file {path} (")
-    assert message.endswith("); this change is not shared")
+    assert message.startswith(f"throttle state file {path} cannot be used (")
+    assert "is a folder, not a regular file" in message
+
+
+def test_a_400_digit_stamp_in_the_state_file_is_damage_not_an_error(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.json"
+    huge = int("9" * 400)
+    bucket = {"tokens": huge, "stamp": huge, "full_at": huge}
+    path.write_text(
+        json.dumps({"version": 1, "boot_id": boot_id(), "throttle": {"default": bucket, "b": bucket}})
+    )
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    with caplog.at_level(logging.WARNING, logger="kstalerts"):
+        assert [throttle.try_acquire() for _ in range(3)] == [True, True, False]
+    assert "throttle bucket 'default' in the state file is damaged; refilled" in caplog.text
+
+
+# -- a peer process stuck holding the state lock: bounded waits, repr without I/O ------
+def test_try_acquire_and_repr_return_promptly_while_another_process_holds_the_lock(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    from kstalerts.limits import STATE_LOCK_TRY
+
+    path = tmp_path / "t.json"
+    throttle = AlertThrottle(rate=2, per=3600.0, burst=2, state_file=path)
+    assert throttle.try_acquire()  # the file works; now a peer takes its lock and keeps it
+    holder = children.start("hold_lock", str(path) + ".lock", "60")
+    try:
+        children.wait_ready(holder)
+        started = time.monotonic()
+        shown = repr(throttle)
+        assert time.monotonic() - started < 0.1  # no I/O at all
+        assert shown == f"AlertThrottle(rate=2.0, per=3600.0, burst=2, state_file={str(path)!r})"
+        with caplog.at_level(logging.WARNING, logger="kstalerts"):
+            started = time.monotonic()
+            first = throttle.try_acquire()
+            took = time.monotonic() - started
+        assert took < STATE_LOCK_TRY + 1.0, took  # bounded: then the process's own bucket answers
+        assert first is True
+        assert "still locked by another process after 0.5s" in caplog.text
+        assert "this process throttles on its own" in caplog.text
+        started = time.monotonic()
+        assert throttle.try_acquire() is False  # the in-process bucket is now empty
+        assert time.monotonic() - started < STATE_LOCK_TRY + 1.0
+    finally:
+        holder.kill()
+        holder.communicate()
+    # The lock is free again: the shared bucket answers (one of its two tokens is left).
+    assert [throttle.try_acquire(), throttle.try_acquire()] == [True, False]

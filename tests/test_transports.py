@@ -748,3 +748,78 @@ def test_resend_settings_are_checked(kwargs: Any, error: str) -> None:
     with pytest.raises(AlertConfigurationError) as caught:
         ResendTransport(**options)
     assert str(caught.value).startswith(error)
+
+
+# -- SMTP: at most once when the fate of a message is unknown ---------------
+def test_no_answer_after_the_final_dot_is_not_resent(smtp_server: Any, tmp_path: Any) -> None:
+    """The server keeps the message but answers '.' after the deadline: the
+    send is not retried, says the mail may have been delivered, and the
+    manager does not spool it for a blind resend."""
+    from kstalerts import AlertManager
+
+    server = smtp_server()
+    server.handler.data_delay = 3.0
+    sleeps: List[float] = []
+    email = EmailChannel(
+        SMTPTransport("127.0.0.1", server.port, security="none", timeout=1),
+        sender="alerts@example.com",
+        recipients=["a@example.com"],
+        sleep=sleeps.append,
+        timeout=1,
+        max_retries=3,
+    )
+    manager = AlertManager(spool=str(tmp_path / "spool")).add_channel(email)
+    started = time.monotonic()
+    (result,) = manager.send(AlertMessage("disk", "full", AlertLevel.CRITICAL))
+    assert time.monotonic() - started < 2.5
+    assert not result.success and not result.retryable and not result.spooled
+    assert result.attempts == 1 and sleeps == []
+    assert result.error == (
+        f"127.0.0.1:{server.port} did not answer within 1s; the message was sent in full"
+        " but not acknowledged, so it may have been delivered (not sent again)"
+    )
+    assert wait_for(lambda: len(server.handler.messages) == 1)
+    assert server.handler.data_commands == 1
+    assert manager.spool is not None and len(manager.spool) == 0
+    manager.close()
+
+
+def test_a_451_after_the_final_dot_is_still_retried(smtp_server: Any) -> None:
+    server = smtp_server()
+    server.handler.data_replies.append("451 4.3.0 Try again later")
+    sleeps: List[float] = []
+    result = channel(SMTPTransport("127.0.0.1", server.port, security="none"), sleeps).send(
+        AlertMessage("disk", "full")
+    )
+    assert result.success and result.attempts == 2
+    assert (server.handler.data_commands, len(server.handler.messages)) == (2, 1)
+
+
+def test_utf8_password_logs_in_with_auth_plain(smtp_server: Any, smtp_ca: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG, logger="kstalerts")
+    user = "alertes-été"
+    password = USERS[user]
+    server = smtp_server(starttls=True, auth=True)
+    transport = SMTPTransport(
+        "127.0.0.1", server.port, username=user, password=password, ssl_ca_bundle=smtp_ca[1]
+    )
+    transport.send(make_message(), timeout=5)
+    assert server.handler.logins == [("PLAIN", user)]
+    assert len(server.handler.messages) == 1
+    blob = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    assert "send: AUTH PLAIN [credentials hidden]" in caplog.text
+    assert password not in caplog.text and blob not in caplog.text
+    transport.close()
+
+
+def test_utf8_password_without_auth_plain_is_refused_clearly(smtp_server: Any, smtp_ca: Any) -> None:
+    user = "alertes-été"
+    server = smtp_server(starttls=True, auth=True, mechanisms=("LOGIN",))
+    transport = SMTPTransport(
+        "127.0.0.1", server.port, username=user, password=USERS[user], ssl_ca_bundle=smtp_ca[1]
+    )
+    with pytest.raises(AlertDeliveryError) as caught:
+        transport.send(make_message(), timeout=5)
+    assert "does not offer AUTH PLAIN" in str(caught.value) and "RFC 4616" in str(caught.value)
+    assert not caught.value.retryable
+    assert server.handler.logins == [] and server.handler.mail_from == []

@@ -312,14 +312,23 @@ class AlertmanagerChannel(AlertChannel):
         token = resolve_secret(config, "bearer_token", credential_resolver, service=service)
         basic: Optional[BasicAuth] = None
         if config.get("basic_auth") is not None:
+            # basic_auth names a credential; a user who wrote "admin:pw" here
+            # must not see it echoed back: the value is never shown.
+            name = config["basic_auth"]
+            known = getattr(credential_resolver, "names", None)
+            if not isinstance(name, str) or ":" in name or (known is not None and name not in known):
+                raise AlertConfigurationError(
+                    f"{service}: basic_auth must name a credential of the credentials: section"
+                    " (whose value is user:password); the value given is not one (not shown)",
+                    key="basic_auth",
+                )
             if credential_resolver is None:
                 raise AlertConfigurationError(
-                    f"{service}: 'basic_auth: {config['basic_auth']}' needs a credential resolver",
-                    key="basic_auth",
+                    f"{service}: basic_auth needs a credential resolver", key="basic_auth"
                 )
             from .._secret import resolve_credential
 
-            basic = Secret(resolve_credential(credential_resolver, str(config["basic_auth"])))
+            basic = Secret(resolve_credential(credential_resolver, name))
         elif config.get("username") is not None or config.get("password") is not None:
             user = config_str(config, "username", service=service)
             password = config_str(config, "password", service=service)

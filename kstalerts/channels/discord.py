@@ -256,7 +256,7 @@ def _seconds(value: Any) -> Optional[float]:
         return None
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "soon", 400 digits
         return None
     if not math.isfinite(seconds) or seconds < 0:
         return None

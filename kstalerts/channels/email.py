@@ -30,6 +30,7 @@ from typing import (
     Union,
 )
 
+from .._secret import Secret
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
@@ -225,7 +226,13 @@ class EmailChannel(AlertChannel):
             resend_options = {k: config[k] for k in _RESEND_KEYS - {"api_key"} if config.get(k) is not None}
             transport = ResendTransport(api_key, **resend_options)
         else:
-            raise AlertConfigurationError(f"must be 'smtp' or 'resend', got {kind!r}", key="transport")
+            got = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else f"a {_kind_of(kind)}"
+            hint = (
+                " (the transport's settings go next to transport:, not inside it)"
+                if isinstance(kind, Mapping)
+                else ""
+            )
+            raise AlertConfigurationError(f"must be 'smtp' or 'resend', got {got}{hint}", key="transport")
         for required in ("sender", "recipients"):
             if not config.get(required):
                 raise AlertConfigurationError("is required", key=required)
@@ -380,12 +387,29 @@ def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[st
     name = config.get("credentials")
     if name is None:
         value = config.get(field)
-        return None if value is None else str(value)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, Secret):
+            return value.reveal()
+        raise AlertConfigurationError(  # never its string form, never shown
+            f"must be the {field} itself, as a string (or name a credential in credentials:),"
+            f" not a {_kind_of(value)}",
+            key=field,
+        )
     if resolver is None:
         raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
     from .._secret import resolve_credential
 
     return str(resolve_credential(resolver, name))
+
+
+def _kind_of(value: object) -> str:
+    """A value's kind in words, for errors that must not show the value."""
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
 
 
 def _reject(config: Mapping[str, Any], keys: FrozenSet[str], kind: str) -> None:

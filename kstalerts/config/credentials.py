@@ -134,9 +134,12 @@ class CredentialResolver:
         import stat
 
         target = self._file_path(entry["path"])
+        from .._files import UnsafeFileError, open_regular, read_fd
+
         try:
-            with open(target, "rb") as handle:
-                mode = os.fstat(handle.fileno()).st_mode
+            fd = open_regular(target, os.O_RDONLY, follow=True)  # a FIFO is refused, never waited on
+            try:
+                mode = os.fstat(fd).st_mode
                 if os.name == "posix" and mode & 0o077 and not entry.get("allow_insecure_permissions", False):
                     raise self._fail(
                         name,
@@ -144,7 +147,11 @@ class CredentialResolver:
                         "chmod 600 it, or set allow_insecure_permissions: true",
                         "path",
                     )
-                raw = handle.read(MAX_CREDENTIAL_BYTES + 1)
+                raw = read_fd(fd, MAX_CREDENTIAL_BYTES + 1)
+            finally:
+                os.close(fd)
+        except UnsafeFileError as exc:
+            raise self._fail(name, f"{target} {exc.why}", "path") from None
         except FileNotFoundError:
             raise self._fail(name, f"file {target} does not exist", "path") from None
         except IsADirectoryError:

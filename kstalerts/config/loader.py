@@ -87,16 +87,26 @@ class LoadedConfig:
         return self.lines.get(self.origin_of(dotted))
 
     def masked(self) -> Dict[str, Any]:
-        """The document, merged, with secret-looking fields masked: safe to print."""
-        from .._secret import Secret
+        """The document, merged, with every secret masked: safe to print.
+
+        One rule: a secret field (password, token, key, ``basic_auth``, ...)
+        shows ``***`` whatever its type; every header value shows ``***``;
+        every URL anywhere (webhook, proxy, Alertmanager members) shows only
+        ``scheme://host:port`` (then ``/***`` if it had more).
+        """
+        from .._secret import mask_url
 
         def mask(value: Any, name: str) -> Any:
+            if name in _SECRET_FIELDS and value is not None:
+                return mask_url(value) if isinstance(value, str) and "://" in value else "***"
+            if name == "headers" and isinstance(value, Mapping):
+                return {k: "***" for k in value}
             if isinstance(value, Mapping):
                 return {k: mask(v, str(k)) for k, v in value.items()}
             if isinstance(value, list):
                 return [mask(v, name) for v in value]
-            if name in _SECRET_FIELDS and isinstance(value, str):
-                return str(Secret(value))
+            if isinstance(value, str) and "://" in value:
+                return mask_url(value)
             return value
 
         out: Dict[str, Any] = mask(self.data, "")
@@ -119,6 +129,8 @@ def _load_toml(text: str, path: str) -> Any:
             raise AlertConfigurationError(toml_missing_message(), path=path) from None
     try:
         return toml.loads(text)
+    except RecursionError:  # the parser recurses per level of nesting
+        raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path) from None
     except toml.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -160,11 +172,14 @@ def _check_depth(value: Any, path: str) -> None:
 
 def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     """Read and parse one file by its suffix; return (document, key lines)."""
+    from .._files import UnsafeFileError, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        raw = read_regular(path, MAX_CONFIG_BYTES + 1)  # a FIFO or a folder is refused, never waited on
     except FileNotFoundError:
         raise AlertConfigurationError("config file not found", path=path) from None
+    except UnsafeFileError as exc:
+        raise AlertConfigurationError(f"the config file {exc.why}", path=path) from None
     except OSError as exc:
         raise AlertConfigurationError(f"cannot read the config file: {exc.strerror}", path=path) from None
     if len(raw) > MAX_CONFIG_BYTES:

@@ -74,6 +74,7 @@ class DeadlineSMTP(smtplib.SMTP):
         self._next_is_data = False
         self._name_from_socket = local_hostname is None
         self.data_started = False  # this attempt sent DATA: do not send the message again
+        self.message_sent = False  # this attempt wrote the whole message: its fate is the server's
         self.messages = 0  # messages this session has carried
         self.idle_since = time.monotonic()
         # A placeholder stops smtplib's getfqdn(), a DNS query that no
@@ -85,6 +86,7 @@ class DeadlineSMTP(smtplib.SMTP):
         """Start an attempt on this session: a new deadline, no DATA yet."""
         self._deadline = deadline
         self.data_started = False
+        self.message_sent = False
 
     def _left(self) -> float:
         return self._deadline - time.monotonic()
@@ -160,6 +162,7 @@ class DeadlineSMTP(smtplib.SMTP):
     def send(self, s: Union[bytes, str]) -> None:  # type: ignore[override]
         """Write all of ``s`` before the deadline."""
         data = s.encode(self.command_encoding) if isinstance(s, str) else bytes(s)
+        body = self._next_is_data
         self._trace_send(data)
         sock = self.sock
         if sock is None:
@@ -169,6 +172,8 @@ class DeadlineSMTP(smtplib.SMTP):
             self._arm(sock)
             sent = sock.send(view[:_CHUNK])
             view = view[sent:]
+        if body:  # the final "." is out: from now on a silence may hide a delivery
+            self.message_sent = True
 
     def getreply(self) -> Tuple[int, bytes]:
         """Read one (possibly multi-line) reply before the deadline."""
@@ -224,6 +229,29 @@ class DeadlineSMTP(smtplib.SMTP):
             return super().auth(mechanism, authobject, initial_response_ok=initial_response_ok)
         finally:
             self._hide_sends = False
+
+    def login_utf8(self, user: str, password: str) -> None:
+        """AUTH PLAIN with UTF-8 credentials (RFC 4616); smtplib encodes
+        AUTH as ASCII. Raises when the server does not offer PLAIN."""
+        import base64
+
+        self.ehlo_or_helo_if_needed()
+        offered = self.esmtp_features.get("auth", "").upper().split() if self.has_extn("auth") else []
+        if "PLAIN" not in offered:
+            raise smtplib.SMTPNotSupportedError(
+                "the server does not offer AUTH PLAIN, the only way to send a non-ASCII user name"
+                " or password (RFC 4616)"
+            )
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+        self._hide_sends = True
+        try:
+            code, text = self.docmd("AUTH", "PLAIN " + token)
+            if code == 334:  # an empty challenge first: the response goes on its own line
+                code, text = self.docmd(token)
+        finally:
+            self._hide_sends = False
+        if code not in (235, 503):
+            raise smtplib.SMTPAuthenticationError(code, text)
 
     def dropped(self) -> bool:
         """An idle session the server closed, or spoke on (a 421 notice)."""

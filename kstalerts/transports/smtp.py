@@ -170,11 +170,14 @@ class SMTPTransport(MailTransport):
                 refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
             except (OSError, smtplib.SMTPException) as exc:
                 data_started = client is not None and client.data_started
+                message_sent = client is not None and client.message_sent
                 if client is not None:
                     client.close()
                 if reused and not data_started and _dead_session(exc) and time.monotonic() < deadline:
                     _log.debug("%s: idle session was closed by the server; reconnecting", self.describe())
                     continue
+                if message_sent and _no_answer(exc):
+                    raise self._fate_unknown(exc, limit) from None
                 raise self._translate(exc, limit) from None
             except BaseException:
                 if client is not None:
@@ -225,7 +228,11 @@ class SMTPTransport(MailTransport):
                 client.start_tls(self._tls_context())
                 client.ehlo()
             if self.username is not None and self._password is not None:
-                client.login(self.username, self._password.reveal())
+                password = self._password.reveal()
+                if _ascii(self.username) and _ascii(password):
+                    client.login(self.username, password)
+                else:
+                    client.login_utf8(self.username, password)
         except BaseException:
             client.close()
             raise
@@ -285,6 +292,16 @@ class SMTPTransport(MailTransport):
         for raw in (password, f"\0{self.username}\0{password}"):
             forms.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
         return tuple(f for f in forms if f)
+
+    def _fate_unknown(self, exc: BaseException, limit: float) -> AlertDeliveryError:
+        """The whole message went out and no answer came: it may have been
+        delivered, so it is not sent again (nor spooled for a blind resend)."""
+        what = self._translate(exc, limit)
+        return AlertDeliveryError(
+            f"{what}; the message was sent in full but not acknowledged,"
+            " so it may have been delivered (not sent again)",
+            retryable=False,
+        )
 
     def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         import smtplib
@@ -357,6 +374,25 @@ def _dead_session(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code == 421
     return isinstance(exc, OSError) and not isinstance(exc, socket.timeout)
+
+
+def _no_answer(exc: BaseException) -> bool:
+    """No reply (or an unreadable one) where the server's verdict was due:
+    a timeout, a hang-up, a reset, a malformed reply. A real reply (a 451 or
+    a 550 after the message) is a verdict, and keeps its own meaning."""
+    import smtplib
+
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code < 0
+    return isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
+
+
+def _ascii(text: str) -> bool:
+    try:
+        text.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _temporary(code: int) -> bool:

@@ -18,6 +18,7 @@ request. A failure mode is chosen by the path (``server.url("hang")`` gives
   (RST after reading the request), ``close`` (FIN, no answer)
 - ``redirect`` (302 to ``/elsewhere``), ``huge`` (a 5 MB body),
   ``many_headers``, ``long_line``, ``bad_status``
+- ``answer``: the next ``(status, body, headers)`` given to ``server.answer()``
 """
 
 from __future__ import annotations
@@ -158,6 +159,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = () if arg == "none" else (("Retry-After", arg),)
         self._reply(429, b"rate_limited", headers)
 
+    def _mode_answer(self, arg: str) -> None:
+        with self.server.owner._lock:
+            status, body, headers = self.server.owner.answers.popleft()
+        self._reply(status, body, headers)
+
     def _mode_redirect(self, arg: str) -> None:
         host, port = self.server.server_address[:2]
         self._reply(302, b"", (("Location", f"http://{host}:{port}/elsewhere"),))
@@ -249,6 +255,7 @@ class SlackServer:
         self.connections = 0
         self.stopping = threading.Event()
         self._queue: Deque[str] = collections.deque()
+        self.answers: Deque[Tuple[int, bytes, Tuple[Tuple[str, str], ...]]] = collections.deque()
         self._counts: Dict[str, int] = collections.Counter()
         self._sockets: List[socket.socket] = []
         self._lock = threading.Lock()
@@ -274,6 +281,12 @@ class SlackServer:
         """The next requests answer in these modes, in order, whatever their path."""
         with self._lock:
             self._queue.extend(modes)
+
+    def answer(self, status: int, body: bytes, headers: Tuple[Tuple[str, str], ...] = ()) -> None:
+        """The next request gets exactly this answer, whatever its path."""
+        with self._lock:
+            self.answers.append((status, body, headers))
+            self._queue.append("answer")
 
     def stop(self) -> None:
         self.stopping.set()

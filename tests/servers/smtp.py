@@ -8,7 +8,8 @@ by ``trustme``), ``implicit_tls=True`` (TLS from the first byte),
 limits them), ``auth_require_tls``, and a :class:`ScriptedHandler` whose
 queued replies make MAIL or DATA answer 421/451/550 before succeeding and
 whose ``refuse`` set rejects some recipients; ``mail_hangups`` makes the
-next MAIL commands hang up without an answer. Everything the server saw
+next MAIL commands hang up without an answer; ``data_delay`` keeps the
+message but answers the final "." that many seconds late. Everything the server saw
 (MAIL, RCPT, DATA, AUTH, QUIT) is recorded on the handler; the server counts
 the connections it accepted and closed, and ``drop_sessions()`` hangs up on
 every open one (as a server timing out idle sessions does).
@@ -31,7 +32,7 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-USERS = {"alerts": "s3cret-Pa55"}
+USERS = {"alerts": "s3cret-Pa55", "alertes-été": "mot-de-passe-€-ü"}
 
 
 class ScriptedHandler:
@@ -50,6 +51,7 @@ class ScriptedHandler:
         self.ehlo: List[str] = []
         self.quits = 0
         self.mail_hangups = 0
+        self.data_delay = 0.0
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: List[str]
@@ -87,6 +89,8 @@ class ScriptedHandler:
             return self.data_replies.pop(0)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         self.tls.append(bool(server.transport.get_extra_info("sslcontext") or server._tls_protocol))
+        if self.data_delay > 0:  # taken, but the answer comes too late
+            await asyncio.sleep(self.data_delay)
         return "250 2.0.0 Ok: queued"
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
