@@ -89,3 +89,19 @@ def test_cron_wrapper_needs_a_command() -> None:
     proc = _run("bash", str(EXAMPLES / "cron_wrapper.sh"), "job")
     assert proc.returncode == 2
     assert proc.stderr.startswith("usage: cron_wrapper.sh JOB_NAME COMMAND")
+
+
+@pytest.mark.parametrize("script", ["slack_basic.py", "email_basic.py", "multi_channel.py", "logging_handler.py"])
+def test_python_example_runs_from_a_plain_checkout(script: str, tmp_path: Path) -> None:
+    """``python examples/NAME.py`` with kstalerts not importable: the example finds its checkout."""
+    env = _env()
+    del env["PYTHONPATH"]
+    # -S: no site-packages (so no installed or editable kstalerts); run from elsewhere.
+    check = subprocess.run(
+        [sys.executable, "-S", "-c", "import kstalerts"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert check.returncode == 1 and "No module named 'kstalerts'" in check.stderr
+    proc = subprocess.run(
+        [sys.executable, "-S", str(EXAMPLES / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
