@@ -19,6 +19,7 @@ from .exceptions import (
     AlertDeliveryError,
     AlertError,
     AlertThrottledError,
+    NoChannelsWarning,
 )
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -46,6 +47,7 @@ __all__ = (
     "AlertThrottledError",
     "AlertHandler",
     "alert_on_failure",
+    "NoChannelsWarning",
 )
 
 # Loaded on first use (PEP 562): both need the stdlib logging machinery,

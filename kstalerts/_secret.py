@@ -13,9 +13,9 @@ True
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
-__all__ = ("Secret", "mask_url", "mask_text")
+__all__ = ("Secret", "mask_url", "mask_text", "scrub_text")
 
 
 def mask_url(url: str) -> str:
@@ -46,6 +46,16 @@ def mask_url(url: str) -> str:
 def mask_text(value: str) -> str:
     """A fixed mask for a password or key: its length is not shown either."""
     return "***" if value else ""
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text (an exception's message) with every URL masked and every known secret hidden."""
+    import re
+
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+", lambda m: mask_url(m.group(0)), text)
 
 
 class Secret:

@@ -19,10 +19,11 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
@@ -127,13 +128,18 @@ def _read_body(value: str, stdin: TextIO) -> str:
 
 def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     alert = AlertMessage(args.title, _read_body(args.body, stdin), args.level)
-    manager = _manager(args)
+    # A dry run checks structure: a secret not present here is a warning.
+    unresolved: Optional[List[UnresolvedCredentialError]] = [] if args.dry_run else None
+    manager = _manager(args, unresolved)
     with manager:
-        targets = _targets(manager, args.channel)
+        for problem in unresolved or ():
+            _error(f"warning: {problem} (sending would fail)")
+        targets = _targets(manager, args.channel) if manager.channels else []
         matching = [entry for entry in targets if alert.level >= entry.min_level]
         skipped = [entry for entry in targets if alert.level < entry.min_level]
         if args.dry_run:
-            return _dry_run(alert, matching, skipped, args.json, out)
+            code = _dry_run(alert, matching, skipped, args.json, out)
+            return EXIT_OK if unresolved and not targets else code
         results = manager.send(alert, channel=args.channel) if matching else []
     code = exit_code(results)
     ok = code == EXIT_OK
@@ -209,17 +215,26 @@ def _dry_run(
     return EXIT_OK if matching else EXIT_FAILED
 
 
-def _manager(args: argparse.Namespace) -> AlertManager:
+def _manager(
+    args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
+) -> AlertManager:
+    from .config import load_config
+    from .config.loader import no_channels_reason
+    from .config.wiring import build_manager
     from .manager import AlertManager
 
-    manager = AlertManager.from_config(args.config, preset=args.preset)
-    if not manager.channels:
+    loaded = load_config(args.config, preset=args.preset)
+    manager = AlertManager()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
+            build_manager(manager, loaded, unresolved=unresolved)
+    except BaseException:
         manager.close()
-        where = f"in {args.config}" if args.config else "(no config file found)"
-        raise _UsageError(
-            f"no channels configured {where}; pass --config PATH or set KSTALERTS_CONFIG"
-            " (see 'kstalerts check-config')"
-        )
+        raise
+    if not manager.channels and not unresolved:
+        manager.close()
+        raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
     return manager
 
 
@@ -264,6 +279,14 @@ def _setup_check_config(subparsers: Any) -> None:
 
 def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .config import load_config
+    from .config.loader import (
+        CONFIG_NAMES,
+        near_miss_files,
+        near_miss_keys,
+        no_channels_reason,
+        searched_places,
+    )
+    from .config.wiring import build_manager
     from .limits import collect_clamps
     from .manager import AlertManager
 
@@ -272,17 +295,34 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     quiet = not args.verbose and limits_log.level < logging.ERROR
     if quiet:
         limits_log.setLevel(logging.ERROR)
+    unresolved: List[UnresolvedCredentialError] = []
+    manager = AlertManager()
     try:
         with collect_clamps() as clamps:
             loaded = load_config(args.config, preset=args.preset)
             # Built from the loaded config, so each clamp is reported once.
-            source: Any = loaded
-            manager = AlertManager.from_config(source)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoChannelsWarning)  # listed below
+                build_manager(manager, loaded, unresolved=unresolved)
+    except BaseException:
+        manager.close()
+        raise
     finally:
         if quiet:
             limits_log.setLevel(logging.NOTSET)
+    problems: List[str] = []
     with manager:
-        out.write(f"config file: {loaded.path or '(none found: built-in defaults)'}\n")
+        if loaded.path is None and args.config is None:
+            names = ", ".join(CONFIG_NAMES)
+            out.write(f"config file: none found, built-in defaults; searched for {names} in:\n")
+            for place in searched_places():
+                out.write(f"  {place}\n")
+            for path, want in near_miss_files():
+                problems.append(f"{path} is not read: config files are named {names} (did you mean {want}?)")
+        else:
+            out.write(f"config file: {loaded.path or '(a mapping)'}\n")
+        for key, want in near_miss_keys(loaded.data):
+            problems.append(f"top-level key {key!r} is not read: did you mean {want!r}?")
         out.write(f"preset: {loaded.preset or '(none)'}\n")
         out.write("settings (secrets masked):\n")
         for line in json.dumps(loaded.masked(), indent=2, sort_keys=False, default=str).splitlines():
@@ -290,6 +330,10 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         out.write(f"channels: {len(manager.channels)}\n")
         for entry in manager.channels:
             out.write(f"  {_describe_entry(entry)}\n")
+        for missing in unresolved:
+            problems.append(f"{missing}: the channel using it cannot send until it is set")
+        if not manager.channels and not unresolved:
+            problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
     if clamps:
         out.write("clamped by the hard limits:\n")
         for clamp in clamps:
@@ -298,9 +342,11 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
             out.write(f"  {clamp}{at}\n")
     else:
         out.write("clamped by the hard limits: nothing\n")
+    for problem in problems:
+        out.write(f"warning: {problem}\n")
     if clamps and args.strict:
         return EXIT_FAILED
-    out.write("config OK\n")
+    out.write(f"config OK ({len(problems)} warning(s))\n" if problems else "config OK\n")
     return EXIT_OK
 
 

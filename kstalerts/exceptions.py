@@ -15,13 +15,15 @@ callers pass already-masked text. Fields carry the facts a program needs
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 __all__ = (
     "AlertError",
     "AlertConfigurationError",
     "AlertDeliveryError",
     "AlertThrottledError",
+    "NoChannelsWarning",
+    "UnresolvedCredentialError",
 )
 
 
@@ -77,6 +79,26 @@ def _locate(
     parts = [p for p in (where, key) if p]
     parts.append(message)
     return ": ".join(parts)
+
+
+class NoChannelsWarning(UserWarning):
+    """A manager has no channel: built from a config that defines none, or asked to send.
+
+    Shown once per place by the default warnings filter. To make it an
+    error: ``warnings.simplefilter("error", kstalerts.NoChannelsWarning)``.
+    """
+
+
+class UnresolvedCredentialError(AlertConfigurationError):
+    """A credential's secret is not there (variable not set, file missing).
+
+    ``credential`` is its name. ``check-config`` and ``send --dry-run`` report
+    it as a warning (the config's structure is fine); sending makes it an error.
+    """
+
+    def __init__(self, message: str, *, credential: str, **where: Any) -> None:
+        self.credential = credential
+        super().__init__(message, **where)
 
 
 class AlertDeliveryError(AlertError):

@@ -195,6 +195,8 @@ class AlertManager:
         alert order, then channel registration order.
         """
         batch = _as_batch(alerts)
+        if channel is None and not self._entries:
+            _warn_no_channels()
         jobs = [
             (alert, entry)
             for alert in batch
@@ -489,6 +491,20 @@ def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Opt
 
 def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0}
+
+
+def _warn_no_channels() -> None:
+    import warnings
+
+    from .exceptions import NoChannelsWarning
+
+    warnings.warn(
+        NoChannelsWarning(
+            "this AlertManager has no channels, so send() delivers nothing: add_channel(), or check the"
+            " config from_config() read with 'kstalerts check-config'"
+        ),
+        stacklevel=3,
+    )
 
 
 def _as_batch(alerts: Alerts) -> List[AlertMessage]:

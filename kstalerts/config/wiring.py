@@ -18,9 +18,9 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
-from ..exceptions import AlertConfigurationError
+from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .defaults import BUILTIN_DEFAULTS
 
 if TYPE_CHECKING:
@@ -40,8 +40,15 @@ def build_manager(
     *,
     preset: Optional[str] = None,
     credential_resolver: Any = None,
+    unresolved: Optional[List[UnresolvedCredentialError]] = None,
 ) -> None:
-    """Add to ``manager`` every channel the ``alerts.channels`` section names."""
+    """Add to ``manager`` every channel the ``alerts.channels`` section names.
+
+    With ``unresolved`` (a list), a channel whose credential is not there is
+    skipped and its error appended (``check-config``, ``--dry-run``); without
+    it that is an error. A config that gives no channel warns once
+    (:class:`~kstalerts.exceptions.NoChannelsWarning`).
+    """
     from .credentials import CredentialResolver
     from .loader import LoadedConfig, load_config
 
@@ -57,7 +64,13 @@ def build_manager(
     for key, entry in channels.items():
         if key in defaults:
             continue
-        channel = _build_channel(config, key, {**defaults, **entry}, resolver)
+        try:
+            channel = _build_channel(config, key, {**defaults, **entry}, resolver)
+        except UnresolvedCredentialError as exc:
+            if unresolved is None:
+                raise
+            unresolved.append(exc)
+            continue
         manager.add_channel(
             channel,
             key=key,
@@ -66,6 +79,12 @@ def build_manager(
             alias=entry.get("name"),
             spool_throttled=bool(entry.get("spool_throttled", False)),
         )
+    if unresolved is None and not manager.channels:
+        import warnings
+
+        from .loader import no_channels_reason
+
+        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=3)
 
 
 def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], resolver: Any) -> AlertChannel:
@@ -83,7 +102,7 @@ def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], reso
             key=f"{where}.type",
         ) from None
     try:
-        return cls.from_config(options, resolver)
+        return cls.from_config(options, _NamingResolver(resolver, key))
     except AlertConfigurationError as exc:
         if exc.path is not None or exc.line is not None:
             raise  # already located (a credential's own definition)
@@ -91,6 +110,47 @@ def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], reso
         full = field if field.startswith(("alerts.", "credentials.")) else f"{where}.{field}".rstrip(".")
         line = config.line_of(full) or config.line_of(where)
         raise AlertConfigurationError(exc.reason, path=config.path, line=line, key=full) from exc
+    except Exception as exc:  # a channel class's own bug or a plain ValueError: still a config error
+        from .._secret import scrub_text
+
+        raise AlertConfigurationError(
+            f"channel {key!r} (type {kind}) could not be built: {type(exc).__name__}: {scrub_text(str(exc))}",
+            path=config.path,
+            line=config.line_of(where),
+            key=where,
+        ) from exc
+
+
+class _NamingResolver:
+    """A resolver whose every failure is a config error naming the channel and the credential."""
+
+    def __init__(self, inner: Any, channel: str) -> None:
+        self._inner = inner
+        self._channel = channel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def resolve(self, name: str) -> str:
+        try:
+            value = self._inner.resolve(name)
+        except AlertConfigurationError:
+            raise
+        except Exception as exc:
+            from .._secret import scrub_text
+
+            raise AlertConfigurationError(
+                f"channel {self._channel!r}: credential {name!r} could not be resolved:"
+                f" {type(exc).__name__}: {scrub_text(str(exc))}",
+                key=f"credentials.{name}",
+            ) from exc
+        if not isinstance(value, str):
+            raise AlertConfigurationError(
+                f"channel {self._channel!r}: credential {name!r}: the resolver returned"
+                f" {type(value).__name__}, not a string",
+                key=f"credentials.{name}",
+            )
+        return value
 
 
 def _throttle(config: LoadedConfig, own: Any, key: str) -> Optional[AlertThrottle]:
