@@ -239,18 +239,8 @@ def _manager(
 
 
 def _targets(manager: AlertManager, target: Optional[str]) -> List[ChannelEntry]:
-    entries = list(manager.channels)
-    if target is None:
-        return entries
-    for found in (
-        [e for e in entries if e.key == target],
-        [e for e in entries if e.alias == target],
-        [e for e in entries if e.channel.name == target],
-    ):
-        if found:
-            return found[:1]
-    known = ", ".join(sorted(e.key for e in entries))
-    raise AlertConfigurationError(f"unknown channel {target!r}; known channels: {known}")
+    """The channel ``--channel`` names (its key, alias or former name), or all."""
+    return manager._targets(target)
 
 
 # -- check-config ------------------------------------------------------------
@@ -451,7 +441,52 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for setup in _SUBCOMMANDS:
         setup(subparsers)
+    for sub in subparsers.choices.values():  # -v after the subcommand too
+        if "-v" not in sub._option_string_actions:
+            sub.add_argument(
+                "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each attempt"
+            )
     return parser
+
+
+def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Name an unknown option, with the closest known one, before argparse
+    reports something else (a missing --title) instead.
+
+    Stops at ``--`` and at the first argument that is not an option or an
+    option's value (a command ``run`` wraps is not checked).
+    """
+    import difflib
+
+    current = parser
+    expects_value = False
+    subcommands: Dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            subcommands = dict(action.choices)
+    for arg in argv:
+        if expects_value:
+            expects_value = False
+            continue
+        if arg == "--":
+            return
+        if not arg.startswith("-") or arg == "-":
+            if current is parser and arg in subcommands:
+                current = subcommands[arg]
+                continue
+            return
+        name = arg.split("=", 1)[0]
+        known = current._option_string_actions
+        matches = [o for o in known if o == name] or [
+            o for o in known if name.startswith("--") and o.startswith(name)
+        ]
+        if not matches:
+            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            where = f" for '{current.prog}'" if current is not parser else ""
+            current.error(f"unknown option {name}{where}{hint}")
+        action = known[matches[0]]
+        expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1
 
 
 def _silence_stdout() -> None:
@@ -472,6 +507,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     try:
+        _check_options(parser, sys.argv[1:] if argv is None else list(argv))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (code 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

@@ -145,6 +145,9 @@ class AlertManager:
         keep it stable across runs.
         """
         entry_key = key or channel.name
+        former = channel.name
+        if former != entry_key:
+            _rename(channel, entry_key)  # one name: the key; send(channel=former) still finds it
         entry = ChannelEntry(
             entry_key, channel, AlertLevel.parse(min_level), throttle, alias, bool(spool_throttled)
         )
@@ -155,6 +158,7 @@ class AlertManager:
                         f"a channel named {name!r} is already registered; pass key= to tell them apart"
                     )
             self._entries[entry_key] = entry
+            self.__dict__.setdefault("_former_names", {}).setdefault(former, entry_key)
         with self._stats_lock:
             self._counts.setdefault(entry_key, _zero())
         return self
@@ -174,7 +178,8 @@ class AlertManager:
         for entry in self._entries.values():
             if target == entry.channel.name:
                 return entry
-        return None
+        former: Dict[str, str] = self.__dict__.get("_former_names", {})
+        return self._entries.get(former.get(target, ""))
 
     def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
         with self._lock:
@@ -491,6 +496,14 @@ def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Opt
 
 def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0}
+
+
+def _rename(channel: AlertChannel, key: str) -> None:
+    """One name per channel: the key it is registered under, in its repr, logs and results."""
+    own = getattr(type(channel), "name", None)
+    if isinstance(own, property) and own.fset is None:
+        return  # a read-only name of the subclass's own: the key still names its results
+    channel.name = key
 
 
 def _warn_no_channels() -> None:

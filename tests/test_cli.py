@@ -505,3 +505,35 @@ def test_a_missing_credential_file_is_a_warning_naming_the_file(
     assert f"file {tmp_path / 'hook.secret'} does not exist" in result.out
     sent = run_main(capsys, monkeypatch, "send", "--title", "t", "--config", str(config))
     assert sent.code == 2 and "hook.secret does not exist" in sent.err
+
+
+# -- options: named when unknown, -v anywhere ---------------------------------
+
+
+def test_an_unknown_option_is_named_with_a_suggestion() -> None:
+    typo = cli("send", "--tittle", "X")
+    assert typo.code == 2
+    assert "unknown option --tittle for 'kstalerts send'; did you mean --title?" in typo.err
+    assert "required" not in typo.err
+    top = cli("--verbos1", "send", "--title", "x")
+    assert top.code == 2 and "unknown option --verbos1; did you mean --verbose?" in top.err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_anywhere_logs_each_failed_attempt(tmp_path: Path, loopback_http: HTTPSink, where: str) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(
+        tmp_path, loopback_http, ops_url=f"http://127.0.0.1:{port}/services/T1/B2/x", extra=""
+    )
+    config.write_text(config.read_text().replace("max_retries: 0", "max_retries: 1"))
+    send = ["send", "--title", "t", "--config", str(config)]
+    result = cli("-v", *send) if where == "before" else cli(*send, "-v")
+    assert result.code == 1, result
+    attempts = [line for line in result.err.splitlines() if ": attempt " in line]
+    assert len(attempts) == 2, result.err
+    assert f"ops: attempt 1 of 2 failed: 127.0.0.1:{port}: connection refused (retrying)" in attempts[0]
+    assert result.out.startswith(f"ops: failed: 127.0.0.1:{port}: connection refused")

@@ -102,7 +102,7 @@ def test_channels_levels_aliases_and_defaults(tmp_path: pathlib.Path) -> None:
         assert isinstance(ops.channel, ConsoleChannel)
         assert (ops.alias, ops.channel.name, ops.min_level) == (
             "operations",
-            "operations",
+            "ops",  # one name per channel: its key
             AlertLevel.WARNING,
         )
         assert (ops.channel.timeout, ops.channel.max_retries) == (12.0, 1)  # the channels defaults

@@ -290,7 +290,9 @@ def near_miss_keys(document: Mapping[str, Any]) -> List[Tuple[str, str]]:
 def no_channels_reason(config: LoadedConfig) -> str:
     """Why a loaded config gives no channel, and what to do, in one sentence."""
     if config.path is None and not config.data and _no_discovery():
-        return "no config file given (KSTALERTS_NO_DISCOVERY is set: none is searched for); pass --config PATH"
+        return (
+            "no config file given (KSTALERTS_NO_DISCOVERY is set: none is searched for); pass --config PATH"
+        )
     if config.path is None and not config.data:
         where = ", ".join(searched_places())
         hint = "".join(f"; {path} is not read: did you mean {want}?" for path, want in near_miss_files())
