@@ -42,7 +42,7 @@ from typing import (
     Union,
 )
 
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
@@ -144,6 +144,7 @@ class AlertManager:
         The key is what spool entries and dedup state are filed under, so
         keep it stable across runs.
         """
+        _refuse_async(channel)
         entry_key = key or channel.name
         former = channel.name
         if former != entry_key:
@@ -274,6 +275,15 @@ class AlertManager:
             )
         try:
             result = entry.channel.send(alert)
+        except AlertThrottledError as exc:  # the channel's own limit: a throttled outcome
+            result = AlertResult(
+                entry.key,
+                False,
+                error=f"throttled by the channel: {_scrubbed(exc, entry.channel)}",
+                throttled=True,
+                retryable=True,
+                alert=alert,
+            )
         except Exception as exc:  # a bug in a channel must not stop the others
             _log().error(
                 "channel %r raised %s while sending; reported as failed",
@@ -284,7 +294,15 @@ class AlertManager:
             result = AlertResult(
                 entry.key,
                 False,
-                error=f"internal error in channel: {type(exc).__name__}",
+                error=f"internal error in channel: {type(exc).__name__}: {_scrubbed(exc, entry.channel)}",
+                attempts=1,
+                alert=alert,
+            )
+        if not isinstance(result, AlertResult):
+            result = AlertResult(
+                entry.key,
+                False,
+                error=f"internal error in channel: send() returned {type(result).__name__}, not AlertResult",
                 attempts=1,
                 alert=alert,
             )
@@ -504,6 +522,32 @@ def _rename(channel: AlertChannel, key: str) -> None:
     if isinstance(own, property) and own.fset is None:
         return  # a read-only name of the subclass's own: the key still names its results
     channel.name = key
+
+
+def _scrubbed(exc: BaseException, channel: AlertChannel) -> str:
+    """An exception's message with URLs masked and the channel's secrets hidden."""
+    from ._secret import Secret, scrub_text
+
+    secrets = []
+    for value in vars(channel).values():
+        inner = vars(value).values() if hasattr(value, "__dict__") else ()
+        for candidate in (value, *inner):
+            if isinstance(candidate, Secret):
+                secrets.append(candidate.reveal())
+    return scrub_text(str(exc), secrets)[:500]
+
+
+def _refuse_async(channel: AlertChannel) -> None:
+    """A channel whose send is ``async def`` cannot be called from the manager's threads."""
+    for name in ("send", "_deliver"):
+        method = getattr(type(channel), name, None)
+        code = getattr(method, "__code__", None)
+        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+            raise AlertConfigurationError(
+                f"{type(channel).__name__}.{name} is a coroutine function (async def): kstalerts calls"
+                f" channels from threads and would never await it. Make {name} a plain def (run your"
+                " coroutine inside with asyncio.run), and use 'await manager.asend(...)' from async code"
+            )
 
 
 def _warn_no_channels() -> None:

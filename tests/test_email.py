@@ -327,3 +327,17 @@ def test_manager_from_config(smtp_server: Any) -> None:
         results = manager.send(AlertMessage("db down", level=AlertLevel.CRITICAL))
     assert [(r.channel, r.success) for r in results] == [("mail", True)]
     assert server.handler.messages[0][1] == ["a@example.com", "b@example.com"]
+
+
+def test_an_async_transport_is_refused_when_the_channel_is_built() -> None:
+    from kstalerts.channels import EmailChannel as _EmailChannel
+    from kstalerts.exceptions import AlertConfigurationError as _ConfigError
+
+    class AsyncTransport:
+        async def send(self, message: object, *, timeout: float) -> str:
+            return "<never-awaited@example.com>"
+
+    with pytest.raises(_ConfigError) as info:
+        _EmailChannel(AsyncTransport(), sender="a@example.com", recipients=["b@example.com"])  # type: ignore[arg-type]
+    assert "AsyncTransport.send is a coroutine function (async def)" in str(info.value)
+    assert "nothing would be sent" in str(info.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -35,7 +36,16 @@ def test_default_body_is_the_alert_as_json(slack_server: SlackServer) -> None:
     seen = slack_server.requests[0]
     assert seen.method == "POST"
     assert seen.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert seen.json() == ALERT.to_dict()
+    payload = seen.json()
+    assert payload == {
+        "title": ALERT.title,
+        "body": ALERT.body,
+        "level": "CRITICAL",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ALERT.created_at)),
+        "created_at": ALERT.created_at,
+        "labels": {"host": "db1"},
+        "dedup_key": None,
+    }
 
 
 def test_headers_and_method(slack_server: SlackServer) -> None:
