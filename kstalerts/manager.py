@@ -516,7 +516,7 @@ def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0}
 
 
-def _rename(channel: AlertChannel, key: str) -> None:
+def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported for type checking only
     """One name per channel: the key it is registered under, in its repr, logs and results."""
     own = getattr(type(channel), "name", None)
     if isinstance(own, property) and own.fset is None:
@@ -524,7 +524,7 @@ def _rename(channel: AlertChannel, key: str) -> None:
     channel.name = key
 
 
-def _scrubbed(exc: BaseException, channel: AlertChannel) -> str:
+def _scrubbed(exc: BaseException, channel: Any) -> str:
     """An exception's message with URLs masked and the channel's secrets hidden."""
     from ._secret import Secret, scrub_text
 
@@ -537,7 +537,7 @@ def _scrubbed(exc: BaseException, channel: AlertChannel) -> str:
     return scrub_text(str(exc), secrets)[:500]
 
 
-def _refuse_async(channel: AlertChannel) -> None:
+def _refuse_async(channel: Any) -> None:
     """A channel whose send is ``async def`` cannot be called from the manager's threads."""
     for name in ("send", "_deliver"):
         method = getattr(type(channel), name, None)
