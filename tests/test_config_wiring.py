@@ -214,7 +214,7 @@ def test_a_resolver_passed_in_is_used() -> None:
         (
             "alerts:\n  channels:\n    hook: {type: strict, credentials: hook}\n"
             "credentials:\n  hook:\n    type: env\n    var: UNSET_HOOK\n",
-            "7: credentials.hook.var: credential 'hook': environment variable UNSET_HOOK is not set",
+            "7: credentials.hook.var: channel 'hook': credential 'hook': environment variable UNSET_HOOK is not set",
         ),
         (
             "alerts:\n  channels:\n    pigeon:\n      type: pigeon\n",
@@ -317,7 +317,7 @@ def test_the_shipped_example_builds(monkeypatch: pytest.MonkeyPatch) -> None:
         .index("  slack_webhook: {type: env, var: SLACK_WEBHOOK_URL}")
     )
     assert str(info.value) == (
-        f"{shipped}:{line + 1}: credentials.slack_webhook.var: credential 'slack_webhook': "
+        f"{shipped}:{line + 1}: credentials.slack_webhook.var: channel 'ops': credential 'slack_webhook': "
         "environment variable SLACK_WEBHOOK_URL is not set"
     )
 

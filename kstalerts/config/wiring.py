@@ -134,8 +134,22 @@ class _NamingResolver:
     def resolve(self, name: str) -> str:
         try:
             value = self._inner.resolve(name)
-        except AlertConfigurationError:
-            raise
+        except AlertConfigurationError as exc:
+            if exc.path is None and exc.line is None:
+                raise  # located by the wiring, under alerts.channels.<key>
+            reason = f"channel {self._channel!r}: {exc.reason}"
+            if isinstance(exc, UnresolvedCredentialError):
+                raise UnresolvedCredentialError(
+                    reason,
+                    credential=exc.credential,
+                    path=exc.path,
+                    line=exc.line,
+                    column=exc.column,
+                    key=exc.key,
+                ) from None
+            raise AlertConfigurationError(
+                reason, path=exc.path, line=exc.line, column=exc.column, key=exc.key
+            ) from None
         except Exception as exc:
             from .._secret import scrub_text
 
