@@ -40,7 +40,7 @@ def main() -> int:
                 security=env("SMTP_SECURITY", "starttls"),
             )
         else:
-            from kstalerts._loopback import SMTPSink
+            from kstalerts.demo import SMTPSink
 
             sink = stack.enter_context(SMTPSink())
             print(f"SMTP_HOST is not set: sending to a loopback SMTP sink on port {sink.port}")

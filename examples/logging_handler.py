@@ -31,7 +31,7 @@ def main() -> int:
         url = os.environ.get("SLACK_WEBHOOK_URL")
         sink = None
         if not url:
-            from kstalerts._loopback import HTTPSink
+            from kstalerts.demo import HTTPSink
 
             sink = stack.enter_context(HTTPSink())
             url = sink.url

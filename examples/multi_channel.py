@@ -28,7 +28,7 @@ def slack_channel(stack: contextlib.ExitStack) -> SlackChannel:
     url = os.environ.get("SLACK_WEBHOOK_URL")
     if url:
         return SlackChannel(url, username="kstalerts")
-    from kstalerts._loopback import HTTPSink
+    from kstalerts.demo import HTTPSink
 
     sink = stack.enter_context(HTTPSink())
     print(f"Slack: loopback sink at {sink.base_url}")
@@ -47,7 +47,7 @@ def email_channel(stack: contextlib.ExitStack) -> EmailChannel:
             security=env("SMTP_SECURITY", "starttls"),
         )
     else:
-        from kstalerts._loopback import SMTPSink
+        from kstalerts.demo import SMTPSink
 
         sink = stack.enter_context(SMTPSink())
         print(f"email: loopback SMTP sink on port {sink.port}")

@@ -23,7 +23,9 @@ from .manager import AlertManager
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
 
-__all__ = ("run_demo", "STORM")
+# HTTPSink and SMTPSink are public here: the examples fall back to them
+# when no real endpoint is configured.
+__all__ = ("run_demo", "STORM", "HTTPSink", "SMTPSink")
 
 #: The alerts the demo sends, in order.
 STORM: Tuple[Tuple[AlertLevel, str, str], ...] = (

@@ -105,3 +105,11 @@ def test_python_example_runs_from_a_plain_checkout(script: str, tmp_path: Path) 
         [sys.executable, "-S", str(EXAMPLES / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_examples_use_only_public_names() -> None:
+    import re
+
+    for script in sorted(EXAMPLES.glob("*.py")):
+        private = re.findall(r"(?:from|import) kstalerts(?:\.\w+)*\._\w+", script.read_text(encoding="utf-8"))
+        assert private == [], f"{script.name} imports {private}"
