@@ -474,8 +474,9 @@ def test_the_shipped_config_checks_without_its_secret_and_sending_names_the_vari
             [sys.executable, "-m", "kstalerts", *args],
             cwd=ROOT,
             env=dict(env_without, PYTHONPATH=str(ROOT)),
-            capture_output=True,
-            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
             timeout=60,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)

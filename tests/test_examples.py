@@ -98,11 +98,22 @@ def test_python_example_runs_from_a_plain_checkout(script: str, tmp_path: Path) 
     del env["PYTHONPATH"]
     # -S: no site-packages (so no installed or editable kstalerts); run from elsewhere.
     check = subprocess.run(
-        [sys.executable, "-S", "-c", "import kstalerts"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-S", "-c", "import kstalerts"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
     )
     assert check.returncode == 1 and "No module named 'kstalerts'" in check.stderr
     proc = subprocess.run(
-        [sys.executable, "-S", str(EXAMPLES / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-S", str(EXAMPLES / script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -786,7 +786,9 @@ def test_starttls_against_a_port_that_never_greets_fails_once_and_soon() -> None
 
     from kstalerts.transports import smtp as smtp_module
 
-    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (backlog), never says 220
+    with socket.socket() as silent:  # accepts (in the backlog), never says 220
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
         port = silent.getsockname()[1]
         transport = SMTPTransport("127.0.0.1", port)  # starttls, as against port 465
         sleeps: List[float] = []
@@ -805,7 +807,9 @@ def test_starttls_against_a_port_that_never_greets_fails_once_and_soon() -> None
 def test_the_greeting_wait_is_shorter_than_a_long_timeout() -> None:
     import socket
 
-    with socket.create_server(("127.0.0.1", 0)) as silent:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
         port = silent.getsockname()[1]
         transport = SMTPTransport("127.0.0.1", port)
         started = time.monotonic()
