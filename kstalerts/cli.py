@@ -317,11 +317,12 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         out.write("settings (secrets masked):\n")
         for line in json.dumps(loaded.masked(), indent=2, sort_keys=False, default=str).splitlines():
             out.write(f"  {line}\n")
-        out.write(f"channels: {len(manager.channels)}\n")
+        skipped = f" ({len(unresolved)} more not built here: a credential is missing)" if unresolved else ""
+        out.write(f"channels: {len(manager.channels)}{skipped}\n")
         for entry in manager.channels:
             out.write(f"  {_describe_entry(entry)}\n")
         for missing in unresolved:
-            problems.append(f"{missing}: the channel using it cannot send until it is set")
+            problems.append(f"{missing} (sending fails until it is)")
         if not manager.channels and not unresolved:
             problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
     if clamps:
