@@ -781,6 +781,7 @@ def test_ssl_against_a_plain_port_fails_once_naming_the_setting(smtp_server: Any
     assert server.handler.mail_from == []
 
 
+@pytest.mark.slow
 def test_starttls_against_a_port_that_never_greets_fails_once_and_soon() -> None:
     import socket
 
@@ -804,6 +805,7 @@ def test_starttls_against_a_port_that_never_greets_fails_once_and_soon() -> None
     assert elapsed < 8.0
 
 
+@pytest.mark.slow
 def test_the_greeting_wait_is_shorter_than_a_long_timeout() -> None:
     import socket
 
