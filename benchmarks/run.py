@@ -5,7 +5,7 @@ Prints one table and writes the results, with the machine they ran on, to
 ``--only NAME`` runs some benchmarks; ``--markdown PATH`` also writes the
 table as Markdown, and ``--update-doc PATH`` puts it between the
 ``<!-- bench:table -->`` and ``<!-- /bench:table -->`` lines of that file
-(the README's benchmark section). ``--quick`` runs few rounds: a smoke test that
+(docs/benchmarks.md). ``--quick`` runs few rounds: a smoke test that
 everything still works, not a measurement; it writes ``quick.json``.
 """
 

@@ -15,6 +15,12 @@ import contextlib
 import os
 import sys
 
+# From a checkout, without installing: find kstalerts next to this folder.
+try:
+    import kstalerts  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
 from kstalerts import AlertLevel, AlertManager, AlertMessage
 from kstalerts.channels import EmailChannel
 from kstalerts.transports import SMTPTransport
@@ -34,7 +40,7 @@ def main() -> int:
                 security=env("SMTP_SECURITY", "starttls"),
             )
         else:
-            from kstalerts._loopback import SMTPSink
+            from kstalerts.demo import SMTPSink
 
             sink = stack.enter_context(SMTPSink())
             print(f"SMTP_HOST is not set: sending to a loopback SMTP sink on port {sink.port}")

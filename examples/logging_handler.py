@@ -5,7 +5,7 @@ Slack; alert_on_failure sends a CRITICAL alert when the job raises, then lets
 the exception through. Real Slack when SLACK_WEBHOOK_URL is set, a loopback
 sink otherwise.
 
-    python3 examples/logging_handler.py    # from a checkout: PYTHONPATH=. python3 ...
+    python3 examples/logging_handler.py
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ import contextlib
 import logging
 import os
 import sys
+
+# From a checkout, without installing: find kstalerts next to this folder.
+try:
+    import kstalerts  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from kstalerts import AlertHandler, AlertManager, alert_on_failure
 from kstalerts.channels import SlackChannel
@@ -25,7 +31,7 @@ def main() -> int:
         url = os.environ.get("SLACK_WEBHOOK_URL")
         sink = None
         if not url:
-            from kstalerts._loopback import HTTPSink
+            from kstalerts.demo import HTTPSink
 
             sink = stack.enter_context(HTTPSink())
             url = sink.url

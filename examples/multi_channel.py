@@ -4,7 +4,7 @@ Slack gets WARNING and above, at most 3 at once; email gets CRITICAL only.
 Real endpoints when SLACK_WEBHOOK_URL / SMTP_HOST are set (see slack_basic.py
 and email_basic.py for the variables), loopback sinks otherwise.
 
-    python3 examples/multi_channel.py      # from a checkout: PYTHONPATH=. python3 ...
+    python3 examples/multi_channel.py
 """
 
 from __future__ import annotations
@@ -12,6 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+
+# From a checkout, without installing: find kstalerts next to this folder.
+try:
+    import kstalerts  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertThrottle
 from kstalerts.channels import EmailChannel, SlackChannel
@@ -22,7 +28,7 @@ def slack_channel(stack: contextlib.ExitStack) -> SlackChannel:
     url = os.environ.get("SLACK_WEBHOOK_URL")
     if url:
         return SlackChannel(url, username="kstalerts")
-    from kstalerts._loopback import HTTPSink
+    from kstalerts.demo import HTTPSink
 
     sink = stack.enter_context(HTTPSink())
     print(f"Slack: loopback sink at {sink.base_url}")
@@ -41,7 +47,7 @@ def email_channel(stack: contextlib.ExitStack) -> EmailChannel:
             security=env("SMTP_SECURITY", "starttls"),
         )
     else:
-        from kstalerts._loopback import SMTPSink
+        from kstalerts.demo import SMTPSink
 
         sink = stack.enter_context(SMTPSink())
         print(f"email: loopback SMTP sink on port {sink.port}")

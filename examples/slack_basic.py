@@ -4,7 +4,7 @@ Real Slack: export SLACK_WEBHOOK_URL=https://hooks.slack.com/services/...
 Without it, the alerts go to a Slack-compatible sink on 127.0.0.1, so the
 example runs anywhere. Exit code 0 when every alert was delivered.
 
-    python3 examples/slack_basic.py        # from a checkout: PYTHONPATH=. python3 ...
+    python3 examples/slack_basic.py
 """
 
 from __future__ import annotations
@@ -12,6 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+
+# From a checkout, without installing: find kstalerts next to this folder.
+try:
+    import kstalerts  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage
 from kstalerts.channels import SlackChannel
@@ -22,7 +28,7 @@ def main() -> int:
         url = os.environ.get("SLACK_WEBHOOK_URL")
         sink = None
         if not url:
-            from kstalerts._loopback import HTTPSink
+            from kstalerts.demo import HTTPSink
 
             sink = stack.enter_context(HTTPSink())
             url = sink.url

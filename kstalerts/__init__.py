@@ -22,6 +22,7 @@ from .exceptions import (
     AlertError,
     AlertManagerClosedError,
     AlertThrottledError,
+    NoChannelsWarning,
 )
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -53,6 +54,7 @@ __all__ = (
     "alert_on_failure",
     "run_job",
     "JobResult",
+    "NoChannelsWarning",
 )
 
 # The config layer plugs in from above: AlertManager.from_config, and the

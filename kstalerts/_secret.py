@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-__all__ = ("Secret", "mask_url", "mask_text", "scrub", "resolve_credential")
+__all__ = ("Secret", "mask_url", "mask_text", "scrub", "scrub_text", "resolve_credential")
 
 
 def mask_url(url: str) -> str:
@@ -54,6 +54,14 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 def mask_text(value: str) -> str:
     """A fixed mask for a password or key: its length is not shown either."""
     return "***" if value else ""
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text (an exception's message) with every URL masked and every known secret hidden."""
+    import re
+
+    url = r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+"
+    return re.sub(url, lambda m: mask_url(m.group(0)), scrub(text, secrets))
 
 
 class Secret:

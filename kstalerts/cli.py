@@ -22,10 +22,11 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from ._version import __version__
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
@@ -130,13 +131,18 @@ def _read_body(value: str, stdin: TextIO) -> str:
 
 def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     alert = AlertMessage(args.title, _read_body(args.body, stdin), args.level)
-    manager = _manager(args)
+    # A dry run checks structure: a secret not present here is a warning.
+    unresolved: Optional[List[UnresolvedCredentialError]] = [] if args.dry_run else None
+    manager = _manager(args, unresolved)
     with manager:
-        targets = _targets(manager, args.channel)
+        for problem in unresolved or ():
+            _error(f"warning: {problem} (sending would fail)")
+        targets = _targets(manager, args.channel) if manager.channels else []
         matching = [entry for entry in targets if alert.level >= entry.min_level]
         skipped = [entry for entry in targets if alert.level < entry.min_level]
         if args.dry_run:
-            return _dry_run(alert, matching, skipped, args.json, out)
+            code = _dry_run(alert, matching, skipped, args.json, out)
+            return EXIT_OK if unresolved and not targets else code
         results = manager.send(alert, channel=args.channel) if matching else []
     code = exit_code(results)
     ok = code == EXIT_OK
@@ -213,33 +219,32 @@ def _dry_run(
     return EXIT_OK if matching else EXIT_FAILED
 
 
-def _manager(args: argparse.Namespace) -> AlertManager:
+def _manager(
+    args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
+) -> AlertManager:
+    from .config import load_config
+    from .config.loader import no_channels_reason
+    from .config.wiring import build_manager
     from .manager import AlertManager
 
-    manager = AlertManager.from_config(args.config, preset=args.preset)
-    if not manager.channels:
+    loaded = load_config(args.config, preset=args.preset)
+    manager = AlertManager()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
+            build_manager(manager, loaded, unresolved=unresolved)
+    except BaseException:
         manager.close()
-        where = f"in {args.config}" if args.config else "(no config file found)"
-        raise _UsageError(
-            f"no channels configured {where}; pass --config PATH or set KSTALERTS_CONFIG"
-            " (see 'kstalerts check-config')"
-        )
+        raise
+    if not manager.channels and not unresolved:
+        manager.close()
+        raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
     return manager
 
 
 def _targets(manager: AlertManager, target: Optional[str]) -> List[ChannelEntry]:
-    entries = list(manager.channels)
-    if target is None:
-        return entries
-    for found in (
-        [e for e in entries if e.key == target],
-        [e for e in entries if e.alias == target],
-        [e for e in entries if e.channel.name == target],
-    ):
-        if found:
-            return found[:1]
-    known = ", ".join(sorted(e.key for e in entries))
-    raise AlertConfigurationError(f"unknown channel {target!r}; known channels: {known}")
+    """The channel ``--channel`` names (its key, alias or former name), or all."""
+    return manager._targets(target)
 
 
 # -- check-config ------------------------------------------------------------
@@ -268,6 +273,14 @@ def _setup_check_config(subparsers: Any) -> None:
 
 def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .config import load_config
+    from .config.loader import (
+        CONFIG_NAMES,
+        near_miss_files,
+        near_miss_keys,
+        no_channels_reason,
+        searched_places,
+    )
+    from .config.wiring import build_manager
     from .limits import collect_clamps
     from .manager import AlertManager
 
@@ -276,24 +289,46 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     quiet = not args.verbose and limits_log.level < logging.ERROR
     if quiet:
         limits_log.setLevel(logging.ERROR)
+    unresolved: List[UnresolvedCredentialError] = []
+    manager = AlertManager()
     try:
         with collect_clamps() as clamps:
             loaded = load_config(args.config, preset=args.preset)
             # Built from the loaded config, so each clamp is reported once.
-            source: Any = loaded
-            manager = AlertManager.from_config(source)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoChannelsWarning)  # listed below
+                build_manager(manager, loaded, unresolved=unresolved)
+    except BaseException:
+        manager.close()
+        raise
     finally:
         if quiet:
             limits_log.setLevel(logging.NOTSET)
+    problems: List[str] = []
     with manager:
-        out.write(f"config file: {loaded.path or '(none found: built-in defaults)'}\n")
+        if loaded.path is None and args.config is None:
+            names = ", ".join(CONFIG_NAMES)
+            out.write(f"config file: none found, built-in defaults; searched for {names} in:\n")
+            for place in searched_places():
+                out.write(f"  {place}\n")
+            for path, want in near_miss_files():
+                problems.append(f"{path} is not read: config files are named {names} (did you mean {want}?)")
+        else:
+            out.write(f"config file: {loaded.path or '(a mapping)'}\n")
+        for key, want in near_miss_keys(loaded.data):
+            problems.append(f"top-level key {key!r} is not read: did you mean {want!r}?")
         out.write(f"preset: {loaded.preset or '(none)'}\n")
         out.write("settings (secrets masked):\n")
         for line in json.dumps(loaded.masked(), indent=2, sort_keys=False, default=str).splitlines():
             out.write(f"  {line}\n")
-        out.write(f"channels: {len(manager.channels)}\n")
+        skipped = f" ({len(unresolved)} more not built here: a credential is missing)" if unresolved else ""
+        out.write(f"channels: {len(manager.channels)}{skipped}\n")
         for entry in manager.channels:
             out.write(f"  {_describe_entry(entry)}\n")
+        for missing in unresolved:
+            problems.append(f"{missing} (sending fails until it is)")
+        if not manager.channels and not unresolved:
+            problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
     if clamps:
         out.write("clamped by the hard limits:\n")
         for clamp in clamps:
@@ -302,9 +337,11 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
             out.write(f"  {clamp}{at}\n")
     else:
         out.write("clamped by the hard limits: nothing\n")
+    for problem in problems:
+        out.write(f"warning: {problem}\n")
     if clamps and args.strict:
         return EXIT_FAILED
-    out.write("config OK\n")
+    out.write(f"config OK ({len(problems)} warning(s))\n" if problems else "config OK\n")
     return EXIT_OK
 
 
@@ -561,7 +598,52 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for setup in _SUBCOMMANDS:
         setup(subparsers)
+    for sub in subparsers.choices.values():  # -v after the subcommand too
+        if "-v" not in sub._option_string_actions:
+            sub.add_argument(
+                "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each attempt"
+            )
     return parser
+
+
+def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Name an unknown option, with the closest known one, before argparse
+    reports something else (a missing --title) instead.
+
+    Stops at ``--`` and at the first argument that is not an option or an
+    option's value (a command ``run`` wraps is not checked).
+    """
+    import difflib
+
+    current = parser
+    expects_value = False
+    subcommands: Dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            subcommands = dict(action.choices)
+    for arg in argv:
+        if expects_value:
+            expects_value = False
+            continue
+        if arg == "--":
+            return
+        if not arg.startswith("-") or arg == "-":
+            if current is parser and arg in subcommands:
+                current = subcommands[arg]
+                continue
+            return
+        name = arg.split("=", 1)[0]
+        known = current._option_string_actions
+        matches = [o for o in known if o == name] or [
+            o for o in known if name.startswith("--") and o.startswith(name)
+        ]
+        if not matches:
+            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            where = f" for '{current.prog}'" if current is not parser else ""
+            current.error(f"unknown option {name}{where}{hint}")
+        action = known[matches[0]]
+        expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1
 
 
 def _silence_stdout() -> None:
@@ -582,6 +664,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     try:
+        _check_options(parser, sys.argv[1:] if argv is None else list(argv))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (code 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

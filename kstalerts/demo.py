@@ -13,6 +13,7 @@ what a user gets; every server it starts is stopped before it returns.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any, Dict, Optional, TextIO, Tuple
 
@@ -22,7 +23,9 @@ from .manager import AlertManager
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
 
-__all__ = ("run_demo", "STORM")
+# HTTPSink and SMTPSink are public here: the examples fall back to them
+# when no real endpoint is configured.
+__all__ = ("run_demo", "STORM", "HTTPSink", "SMTPSink")
 
 #: The alerts the demo sends, in order.
 STORM: Tuple[Tuple[AlertLevel, str, str], ...] = (
@@ -112,8 +115,16 @@ def run_demo(out: TextIO) -> int:
     ok = (len(posts), len(mails), stats.total_failed) == (expected["slack"], expected["email"], 0)
     elapsed = time.monotonic() - started
     write(f"\n{'demo OK' if ok else 'demo FAILED'} in {elapsed:.2f} s.")
-    write(" Next: 'kstalerts send --help', and the README's configuration reference.\n")
+    write(f" Next: '{next_command()} send --help', and docs/config.md for a config file.\n")
     return 0 if ok else 1
+
+
+def next_command() -> str:
+    """How this user runs the CLI: ``kstalerts`` when on PATH, else ``python3 -m kstalerts``."""
+    found = shutil.which("kstalerts")
+    if found is not None:
+        return "kstalerts"
+    return "python3 -m kstalerts"
 
 
 def _expected() -> Dict[str, int]:

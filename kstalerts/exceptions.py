@@ -4,9 +4,14 @@ Every error the library raises on purpose derives from :class:`AlertError`::
 
     AlertError
     ├── AlertConfigurationError   a setting, file or argument is wrong
-    │   └── AlertManagerClosedError   the manager was closed
+    │   ├── AlertManagerClosedError   the manager was closed
+    │   └── UnresolvedCredentialError   a credential's secret is not on this machine
     ├── AlertDeliveryError        one delivery attempt failed
     └── AlertThrottledError       a throttle refused a token
+
+One warning stands beside the tree: :class:`NoChannelsWarning` (a
+``UserWarning``), for a manager with no channel, which an application can
+turn into an error with the warnings filter.
 
 Rules: a message never contains a secret (webhook URL, password, API key);
 callers pass already-masked text. Fields carry the facts a program needs
@@ -16,7 +21,7 @@ callers pass already-masked text. Fields carry the facts a program needs
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 __all__ = (
     "AlertError",
@@ -24,6 +29,8 @@ __all__ = (
     "AlertManagerClosedError",
     "AlertDeliveryError",
     "AlertThrottledError",
+    "NoChannelsWarning",
+    "UnresolvedCredentialError",
 )
 
 
@@ -90,6 +97,26 @@ class AlertManagerClosedError(AlertConfigurationError):
 
     def __init__(self, message: str = "this AlertManager is closed") -> None:
         super().__init__(message)
+
+
+class NoChannelsWarning(UserWarning):
+    """A manager has no channel: built from a config that defines none, or asked to send.
+
+    Shown once per place by the default warnings filter. To make it an
+    error: ``warnings.simplefilter("error", kstalerts.NoChannelsWarning)``.
+    """
+
+
+class UnresolvedCredentialError(AlertConfigurationError):
+    """A credential's secret is not there (variable not set, file missing).
+
+    ``credential`` is its name. ``check-config`` and ``send --dry-run`` report
+    it as a warning (the config's structure is fine); sending makes it an error.
+    """
+
+    def __init__(self, message: str, *, credential: str, **where: Any) -> None:
+        self.credential = credential
+        super().__init__(message, **where)
 
 
 class AlertDeliveryError(AlertError):

@@ -344,7 +344,7 @@ class HTTPClient:
                     _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
                     phase[0] = "connecting"
                     continue
-                raise _translate(exc, phase[0], timeout, self._endpoint.host) from exc
+                raise _translate(exc, phase[0], timeout, self._endpoint.host, self._peer()) from exc
             except BaseException:
                 if connection is not None:
                     connection.close()
@@ -363,6 +363,12 @@ class HTTPClient:
             )
             return _scrubbed(response, self._request_secrets(headers))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _peer(self) -> str:
+        """``host:port`` of the hop a failure happened with (``proxy host:port`` via a proxy)."""
+        hop = self._proxy or self._endpoint
+        host = f"[{hop.host}]" if ":" in hop.host else hop.host
+        return f"{'proxy ' if self._proxy is not None else ''}{host}:{hop.port}"
 
     def close(self) -> None:
         """Close the idle connections; the client stays usable."""
@@ -611,13 +617,27 @@ def _stale(exc: BaseException, phase: str) -> bool:
     )
 
 
-def _translate(exc: BaseException, phase: str, timeout: float, host: str) -> AlertDeliveryError:
-    """The one place foreign errors become delivery errors; the text names no URL."""
+def _translate(
+    exc: BaseException, phase: str, timeout: float, host: str, peer: str = ""
+) -> AlertDeliveryError:
+    """The one place foreign errors become delivery errors; the text names the
+    peer (``host:port``), never the URL's path or query.
+
+    A TLS handshake answered by a plain-text server (``WRONG_VERSION_NUMBER``)
+    is a misconfiguration: not retried, and the text says what to change.
+    """
     import http.client
     import ssl
 
     def error(text: str, retryable: bool = True) -> AlertDeliveryError:
-        return AlertDeliveryError(text, retryable=retryable)
+        return AlertDeliveryError(f"{peer}: {text}" if peer else text, retryable=retryable)
+
+    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
+        return error(
+            "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS on this"
+            " port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",
+            retryable=False,
+        )
 
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return error(f"timed out after {timeout:g}s {_while(phase)}")

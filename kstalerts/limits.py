@@ -110,7 +110,7 @@ LIMITS: Dict[str, Limit] = {
 }
 
 # Library caps: constants that bound what a peer, a file or a caller could
-# otherwise grow without limit. Documented in the README's limits table.
+# otherwise grow without limit. Documented in docs/limits.md.
 MAX_TITLE_CHARS = 1024
 MAX_BODY_CHARS = 65536
 MAX_LABELS = 64

@@ -49,7 +49,7 @@ from typing import (
 )
 
 from .digest import DigestBook
-from .exceptions import AlertConfigurationError, AlertManagerClosedError
+from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
@@ -158,7 +158,11 @@ class AlertManager:
         keep it stable across runs. ``digest=False`` turns off the digest of
         held-back alerts for this channel (see :meth:`flush_digests`).
         """
+        _refuse_async(channel)
         entry_key = key or channel.name
+        former = channel.name
+        if former != entry_key:
+            _rename(channel, entry_key)  # one name: the key; send(channel=former) still finds it
         entry = ChannelEntry(
             entry_key,
             channel,
@@ -175,6 +179,7 @@ class AlertManager:
                         f"a channel named {name!r} is already registered; pass key= to tell them apart"
                     )
             self._entries[entry_key] = entry
+            self.__dict__.setdefault("_former_names", {}).setdefault(former, entry_key)
         with self._stats_lock:
             self._counts.setdefault(entry_key, _zero())
         return self
@@ -200,7 +205,8 @@ class AlertManager:
         for entry in self._entries.values():
             if target == entry.channel.name:
                 return entry
-        return None
+        former: Dict[str, str] = self.__dict__.get("_former_names", {})
+        return self._entries.get(former.get(target, ""))
 
     def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
         with self._lock:
@@ -221,6 +227,8 @@ class AlertManager:
         alert order, then channel registration order.
         """
         batch = _as_batch(alerts)
+        if channel is None and not self._entries:
+            _warn_no_channels()
         jobs = [
             (alert, entry)
             for alert in batch
@@ -294,6 +302,15 @@ class AlertManager:
             )
         try:
             result = self._digests.deliver(entry, alert, lambda: entry.channel.send(alert))
+        except AlertThrottledError as exc:  # the channel's own limit: a throttled outcome
+            result = AlertResult(
+                entry.key,
+                False,
+                error=f"throttled by the channel: {_scrubbed(exc, entry.channel)}",
+                throttled=True,
+                retryable=True,
+                alert=alert,
+            )
         except Exception as exc:  # a bug in a channel must not stop the others
             _log().error(
                 "channel %r raised %s while sending; reported as failed",
@@ -304,7 +321,15 @@ class AlertManager:
             result = AlertResult(
                 entry.key,
                 False,
-                error=f"internal error in channel: {type(exc).__name__}",
+                error=f"internal error in channel: {type(exc).__name__}: {_scrubbed(exc, entry.channel)}",
+                attempts=1,
+                alert=alert,
+            )
+        if not isinstance(result, AlertResult):
+            result = AlertResult(
+                entry.key,
+                False,
+                error=f"internal error in channel: send() returned {type(result).__name__}, not AlertResult",
                 attempts=1,
                 alert=alert,
             )
@@ -537,6 +562,54 @@ def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Opt
 
 def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0, "digests": 0}
+
+
+def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported for type checking only
+    """One name per channel: the key it is registered under, in its repr, logs and results."""
+    own = getattr(type(channel), "name", None)
+    if isinstance(own, property) and own.fset is None:
+        return  # a read-only name of the subclass's own: the key still names its results
+    channel.name = key
+
+
+def _scrubbed(exc: BaseException, channel: Any) -> str:
+    """An exception's message with URLs masked and the channel's secrets hidden."""
+    from ._secret import Secret, scrub_text
+
+    secrets = []
+    for value in vars(channel).values():
+        inner = vars(value).values() if hasattr(value, "__dict__") else ()
+        for candidate in (value, *inner):
+            if isinstance(candidate, Secret):
+                secrets.append(candidate.reveal())
+    return scrub_text(str(exc), secrets)[:500]
+
+
+def _refuse_async(channel: Any) -> None:
+    """A channel whose send is ``async def`` cannot be called from the manager's threads."""
+    for name in ("send", "_deliver"):
+        method = getattr(type(channel), name, None)
+        code = getattr(method, "__code__", None)
+        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+            raise AlertConfigurationError(
+                f"{type(channel).__name__}.{name} is a coroutine function (async def): kstalerts calls"
+                f" channels from threads and would never await it. Make {name} a plain def (run your"
+                " coroutine inside with asyncio.run), and use 'await manager.asend(...)' from async code"
+            )
+
+
+def _warn_no_channels() -> None:
+    import warnings
+
+    from .exceptions import NoChannelsWarning
+
+    warnings.warn(
+        NoChannelsWarning(
+            "this AlertManager has no channels, so send() delivers nothing: add_channel(), or check the"
+            " config from_config() read with 'kstalerts check-config'"
+        ),
+        stacklevel=3,
+    )
 
 
 def _as_batch(alerts: Alerts) -> List[AlertMessage]:

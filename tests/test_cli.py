@@ -98,8 +98,8 @@ def test_send_with_no_channels_configured_is_a_config_error(
     assert result == Run(
         2,
         "",
-        "kstalerts: error: no channels configured (no config file found); pass --config PATH"
-        " or set KSTALERTS_CONFIG (see 'kstalerts check-config')\n",
+        "kstalerts: error: no channels: no config file given (KSTALERTS_NO_DISCOVERY is set: none is"
+        " searched for); pass --config PATH (see 'kstalerts check-config')\n",
     )
 
 
@@ -550,3 +550,140 @@ def test_a_misplaced_secret_is_refused_without_being_echoed(tmp_path: Path, entr
     assert key in run.err
     for secret in (*SECRETS, "admin", "hunter2"):
         assert secret not in run.out + run.err
+
+
+# -- config discovery says what it did ----------------------------------------
+
+
+@pytest.fixture()
+def discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Discovery on, in an empty folder, with an empty home and /etc."""
+    from kstalerts.config import loader
+
+    monkeypatch.delenv("KSTALERTS_NO_DISCOVERY", raising=False)
+    monkeypatch.delenv("KSTALERTS_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(loader, "_SYSTEM_DIR", str(tmp_path / "etc"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_check_config_lists_where_it_searched_and_warns_of_no_channels(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, discovery: Path
+) -> None:
+    result = run_main(capsys, monkeypatch, "check-config")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    assert lines[0].startswith("config file: none found, built-in defaults; searched for kstlib.conf.yml, ")
+    assert "  $KSTALERTS_CONFIG (not set)" in lines
+    assert f"  {discovery}" in lines
+    assert f"  {discovery.parent / 'home' / '.config' / 'kstalerts'}" in lines
+    assert any(line.startswith("warning: no channels: no config file found") for line in lines)
+    assert lines[-1] == "config OK (1 warning(s))"
+
+
+def test_a_near_miss_file_name_gets_a_did_you_mean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, discovery: Path
+) -> None:
+    (discovery / "kstalerts.conf.yml").write_text("alerts:\n  channels:\n    ops: {type: console}\n")
+    result = run_main(capsys, monkeypatch, "check-config")
+    assert result.code == 0
+    assert (
+        f"warning: {discovery / 'kstalerts.conf.yml'} is not read: config files are named kstlib.conf.yml,"
+        " kstlib.conf.yaml, kstlib.conf.toml, kstlib.conf.json (did you mean kstlib.conf.yml?)"
+    ) in result.out.splitlines()
+    sent = run_main(capsys, monkeypatch, "send", "--title", "t")
+    assert sent.code == 2
+    assert f"{discovery / 'kstalerts.conf.yml'} is not read: did you mean kstlib.conf.yml?" in sent.err
+
+
+@pytest.mark.parametrize(("key", "meant"), [("alert", "alerts"), ("credential", "credentials")])
+def test_a_near_miss_top_level_key_gets_a_did_you_mean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, discovery: Path, key: str, meant: str
+) -> None:
+    (discovery / "kstlib.conf.yml").write_text(f"{key}:\n  channels:\n    ops: {{type: console}}\n")
+    result = run_main(capsys, monkeypatch, "check-config")
+    assert result.code == 0
+    assert f"warning: top-level key {key!r} is not read: did you mean {meant!r}?" in result.out.splitlines()
+    assert "channels: 0" in result.out.splitlines()
+    sent = run_main(capsys, monkeypatch, "send", "--title", "t")
+    assert sent.code == 2
+    assert "no config file found" not in sent.err
+    assert f"{discovery / 'kstlib.conf.yml'} defines no channels" in sent.err
+
+
+def test_the_shipped_config_checks_without_its_secret_and_sending_names_the_variable() -> None:
+    env_without = {k: v for k, v in os.environ.items() if k != "SLACK_WEBHOOK_URL"}
+    config = str(ROOT / "kstlib.conf.yml")
+
+    def run(*args: str) -> Run:
+        proc = subprocess.run(
+            [sys.executable, "-m", "kstalerts", *args],
+            cwd=ROOT,
+            env=dict(env_without, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            timeout=60,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    checked = run("check-config", "--config", config)
+    assert checked.code == 0, checked
+    assert "environment variable SLACK_WEBHOOK_URL is not set" in checked.out
+    assert checked.out.splitlines()[-1] == "config OK (1 warning(s))"
+    dry = run("send", "--title", "t", "--dry-run", "--config", config)
+    assert dry.code == 0, dry
+    assert "warning:" in dry.err and "SLACK_WEBHOOK_URL is not set (sending would fail)" in dry.err
+    sent = run("send", "--title", "t", "--config", config)
+    assert sent.code == 2
+    assert "error:" in sent.err and "SLACK_WEBHOOK_URL is not set" in sent.err
+
+
+def test_a_missing_credential_file_is_a_warning_naming_the_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loopback_http: HTTPSink
+) -> None:
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n  channels:\n    ops: {type: slack, credentials: hook, allow_custom_url: true}\n"
+        "credentials:\n  hook: {type: file, path: hook.secret}\n"
+    )
+    result = run_main(capsys, monkeypatch, "check-config", "--config", str(config))
+    assert result.code == 0
+    assert f"file {tmp_path / 'hook.secret'} does not exist" in result.out
+    sent = run_main(capsys, monkeypatch, "send", "--title", "t", "--config", str(config))
+    assert sent.code == 2 and "hook.secret does not exist" in sent.err
+
+
+# -- options: named when unknown, -v anywhere ---------------------------------
+
+
+def test_an_unknown_option_is_named_with_a_suggestion() -> None:
+    typo = cli("send", "--tittle", "X")
+    assert typo.code == 2
+    assert "unknown option --tittle for 'kstalerts send'; did you mean --title?" in typo.err
+    assert "required" not in typo.err
+    top = cli("--verbos1", "send", "--title", "x")
+    assert top.code == 2 and "unknown option --verbos1; did you mean --verbose?" in top.err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_anywhere_logs_each_failed_attempt(tmp_path: Path, loopback_http: HTTPSink, where: str) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(
+        tmp_path, loopback_http, ops_url=f"http://127.0.0.1:{port}/services/T1/B2/x", extra=""
+    )
+    config.write_text(config.read_text().replace("max_retries: 0", "max_retries: 1"))
+    send = ["send", "--title", "t", "--config", str(config)]
+    result = cli("-v", *send) if where == "before" else cli(*send, "-v")
+    assert result.code == 1, result
+    attempts = [line for line in result.err.splitlines() if ": attempt " in line]
+    assert len(attempts) == 2, result.err
+    assert f"ops: attempt 1 of 2 failed: 127.0.0.1:{port}: connection refused (retrying)" in attempts[0]
+    assert result.out.startswith(f"ops: failed: 127.0.0.1:{port}: connection refused")

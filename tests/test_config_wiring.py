@@ -17,7 +17,7 @@ from typing import Any, ClassVar, FrozenSet, Iterator, Mapping, Optional
 import pytest
 
 import kstalerts.channels as channels_module
-from kstalerts import AlertLevel, AlertManager, AlertMessage
+from kstalerts import AlertLevel, AlertManager, AlertMessage, NoChannelsWarning
 from kstalerts.channels import AlertChannel, ConsoleChannel
 from kstalerts.config import loader as loader_module
 from kstalerts.config import reload_config
@@ -102,7 +102,7 @@ def test_channels_levels_aliases_and_defaults(tmp_path: pathlib.Path) -> None:
         assert isinstance(ops.channel, ConsoleChannel)
         assert (ops.alias, ops.channel.name, ops.min_level) == (
             "operations",
-            "operations",
+            "ops",  # one name per channel: its key
             AlertLevel.WARNING,
         )
         assert (ops.channel.timeout, ops.channel.max_retries) == (12.0, 1)  # the channels defaults
@@ -156,7 +156,9 @@ def test_level_filter_and_target_by_alias(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_no_config_means_no_channels() -> None:
-    with AlertManager.from_config() as manager:
+    with pytest.warns(NoChannelsWarning, match="no config file given"):
+        manager = AlertManager.from_config()
+    with manager:
         assert manager.channels == ()
 
 
@@ -212,7 +214,7 @@ def test_a_resolver_passed_in_is_used() -> None:
         (
             "alerts:\n  channels:\n    hook: {type: strict, credentials: hook}\n"
             "credentials:\n  hook:\n    type: env\n    var: UNSET_HOOK\n",
-            "7: credentials.hook.var: credential 'hook': environment variable UNSET_HOOK is not set",
+            "7: credentials.hook.var: channel 'hook': credential 'hook': environment variable UNSET_HOOK is not set",
         ),
         (
             "alerts:\n  channels:\n    pigeon:\n      type: pigeon\n",
@@ -315,7 +317,7 @@ def test_the_shipped_example_builds(monkeypatch: pytest.MonkeyPatch) -> None:
         .index("  slack_webhook: {type: env, var: SLACK_WEBHOOK_URL}")
     )
     assert str(info.value) == (
-        f"{shipped}:{line + 1}: credentials.slack_webhook.var: credential 'slack_webhook': "
+        f"{shipped}:{line + 1}: credentials.slack_webhook.var: channel 'ops': credential 'slack_webhook': "
         "environment variable SLACK_WEBHOOK_URL is not set"
     )
 
@@ -333,3 +335,58 @@ def test_slack_channel_end_to_end(
         [result] = manager.send(AlertMessage("deploy done"))
     assert result.success, result.error
     assert len(slack_server.requests) == 1
+
+
+# -- errors from a resolver or a channel's from_config name the channel ---------------------------
+
+
+class _RaisingResolver:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def resolve(self, name: str) -> str:
+        raise self.exc
+
+
+def test_a_resolver_that_raises_keyerror_is_a_config_error_naming_channel_and_credential() -> None:
+    config = {"alerts": {"channels": {"ops": {"type": "strict", "credentials": "hook"}}}}
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config(config, credential_resolver=_RaisingResolver(KeyError("SLACK_URL")))
+    text = str(info.value)
+    assert "channel 'ops'" in text and "credential 'hook'" in text and "KeyError" in text, text
+
+
+def test_a_valueerror_from_a_channels_from_config_is_a_config_error_naming_the_channel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(cls: Any, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertChannel:
+        raise ValueError("bad port https://user:hunter2@example.com/hooks/T0KEN123")
+
+    monkeypatch.setattr(StrictChannel, "from_config", classmethod(broken))
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertManager.from_config({"alerts": {"channels": {"ops": {"type": "strict"}}}})
+    text = str(info.value)
+    assert "alerts.channels.ops" in text and "ValueError: bad port" in text, text
+    assert "hunter2" not in text and "T0KEN123" not in text
+
+
+def test_an_unset_credential_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KST_TEST_UNSET_HOOK", raising=False)
+    config = {
+        "alerts": {"channels": {"ops": {"type": "strict", "credentials": "hook"}}},
+        "credentials": {"hook": {"type": "env", "var": "KST_TEST_UNSET_HOOK"}},
+    }
+    with pytest.raises(AlertConfigurationError, match="KST_TEST_UNSET_HOOK is not set"):
+        AlertManager.from_config(config)
+
+
+def test_a_manager_without_channels_warns_when_asked_to_send_and_can_be_made_strict() -> None:
+    import warnings
+
+    with AlertManager() as manager:
+        with pytest.warns(NoChannelsWarning, match="no channels"):
+            assert manager.send(AlertMessage("x")) == []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoChannelsWarning)
+            with pytest.raises(NoChannelsWarning):
+                manager.send(AlertMessage("x"))

@@ -76,3 +76,16 @@ def test_outcome_and_slack_text_helpers() -> None:
     assert _slack_text({"text": "first\nsecond"}) == "first"
     assert _slack_text({"attachments": [{"title": "from the attachment"}]}) == "from the attachment"
     assert _slack_text(["not", "a", "mapping"]) == "['not', 'a', 'mapping']"
+
+
+def test_demo_next_line_works_where_the_user_is(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kstalerts script: a checkout
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    assert "Next: 'python3 -m kstalerts send --help'" in out.getvalue()
+    script = tmp_path / "kstalerts"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    assert "Next: 'kstalerts send --help'" in out.getvalue()

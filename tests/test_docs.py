@@ -1,4 +1,4 @@
-"""The README's hard-limits table says what kstalerts.limits enforces."""
+"""The docs say what the code does: the limits table, the README's quick start and links."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Dict, Tuple
 
 from kstalerts.limits import LIMITS
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+LIMITS_DOC = ROOT / "docs" / "limits.md"
 
 
 def _table() -> Dict[str, Tuple[str, str]]:
-    text = README.read_text(encoding="utf-8")
-    block = text.split("### Hard limits", 1)[1].split("No source", 1)[0]
+    text = LIMITS_DOC.read_text(encoding="utf-8")
+    block = text.split("## Hard limits", 1)[1].split("No source", 1)[0]
     rows = {}
     for line in block.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -22,7 +24,7 @@ def _table() -> Dict[str, Tuple[str, str]]:
     return rows
 
 
-def test_every_hard_limit_is_in_the_readme_with_its_bounds() -> None:
+def test_every_hard_limit_is_in_docs_limits_with_its_bounds() -> None:
     table = _table()
     assert set(table) == set(LIMITS)
     for name, limit in LIMITS.items():
@@ -54,3 +56,23 @@ def test_every_row_of_the_threat_model_names_tests_that_exist() -> None:
         for path, name in named:
             source = (root / path).read_text(encoding="utf-8")
             assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{path}::{name} does not exist"
+
+
+def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    missing = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            path = (page.parent / target).resolve()
+            if not path.exists():
+                missing.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert missing == []
+
+
+def test_the_readme_is_a_front_page() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 250
+    for heading in ("## Two commands", "## Install", "## Quick start", "## Channels", "## `send` at a glance",
+                    "## `run` at a glance", "## Documentation"):
+        assert heading in text
+    assert "pip install kstalerts " not in text  # not on PyPI: the routes that work instead

@@ -428,3 +428,17 @@ def test_hostile_text_arrives_once_with_exactly_the_expected_headers(
     subject = str(received["Subject"])
     assert "\r" not in subject and "\n" not in subject
     assert subject.startswith("[=?utf-8?q?x=0D=0ACc:_a@evil.example?=] [CRITICAL] t")
+
+
+def test_an_async_transport_is_refused_when_the_channel_is_built() -> None:
+    from kstalerts.channels import EmailChannel as _EmailChannel
+    from kstalerts.exceptions import AlertConfigurationError as _ConfigError
+
+    class AsyncTransport:
+        async def send(self, message: object, *, timeout: float) -> str:
+            return "<never-awaited@example.com>"
+
+    with pytest.raises(_ConfigError) as info:
+        _EmailChannel(AsyncTransport(), sender="a@example.com", recipients=["b@example.com"])  # type: ignore[arg-type]
+    assert "AsyncTransport.send is a coroutine function (async def)" in str(info.value)
+    assert "nothing would be sent" in str(info.value)

@@ -80,7 +80,7 @@ def test_every_crontab_line_is_a_valid_kstalerts_run() -> None:
 
 def test_a_crontab_line_runs_against_the_loopback_sink(tmp_path: Path) -> None:
     """The backup line, with the job replaced by one that fails: one alert, the job's status."""
-    from kstalerts._loopback import HTTPSink
+    from kstalerts.demo import HTTPSink
 
     [backup] = [c for c in _crontab_commands() if "backup" in c]
     with HTTPSink() as sink:
@@ -97,3 +97,38 @@ def test_a_crontab_line_runs_against_the_loopback_sink(tmp_path: Path) -> None:
         assert "No space left on device" in proc.stderr
         [post] = sink.posts
     assert post.payload["attachments"][0]["title"].endswith("backup failed: exit 3")
+
+
+@pytest.mark.parametrize("script", ["slack_basic.py", "email_basic.py", "multi_channel.py", "logging_handler.py"])
+def test_python_example_runs_from_a_plain_checkout(script: str, tmp_path: Path) -> None:
+    """``python examples/NAME.py`` with kstalerts not importable: the example finds its checkout."""
+    env = _env()
+    del env["PYTHONPATH"]
+    # -S: no site-packages (so no installed or editable kstalerts); run from elsewhere.
+    check = subprocess.run(
+        [sys.executable, "-S", "-c", "import kstalerts"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
+    assert check.returncode == 1 and "No module named 'kstalerts'" in check.stderr
+    proc = subprocess.run(
+        [sys.executable, "-S", str(EXAMPLES / script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_examples_use_only_public_names() -> None:
+    import re
+
+    for script in sorted(EXAMPLES.glob("*.py")):
+        private = re.findall(r"(?:from|import) kstalerts(?:\.\w+)*\._\w+", script.read_text(encoding="utf-8"))
+        assert private == [], f"{script.name} imports {private}"

@@ -187,7 +187,7 @@ def test_name_in_a_channel_config_is_its_alias(capsys: "pytest.CaptureFixture[st
         results = manager.send(AlertMessage("beat", "ok"), channel="heartbeat")
         assert [r.channel for r in results] == ["hb"]  # results and stats use the key (stable)
         assert manager.send(AlertMessage("beat", "ok"), channel="hb")[0].success
-        assert (manager.channels[0].alias, manager.channels[0].channel.name) == ("heartbeat", "heartbeat")
+        assert (manager.channels[0].alias, manager.channels[0].channel.name) == ("heartbeat", "hb")  # one name: the key
         assert manager.stats.by_channel["hb"]["sent"] == 2
     assert capsys.readouterr().err.count("[INFO] beat") == 2
 

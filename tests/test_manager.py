@@ -155,7 +155,7 @@ def test_a_raising_channel_does_not_stop_the_others(caplog: pytest.LogCaptureFix
         manager.add_channel(CallbackChannel(broken, name="bad")).add_channel(good)
         results = manager.send(CRIT)
     assert [(r.channel, r.success) for r in results] == [("bad", False), ("good", True)]
-    assert results[0].error == "internal error in channel: RuntimeError"
+    assert results[0].error == "internal error in channel: RuntimeError: bug in a channel"
     assert len(seen) == 1
     assert caplog.records[0].exc_info is not None
     assert "channel 'bad' raised RuntimeError" in caplog.records[0].getMessage()
@@ -288,3 +288,108 @@ def test_max_workers_is_bounded() -> None:
 
     assert AlertManager(max_workers=10_000)._max_workers == MAX_WORKERS
     assert AlertManager(max_workers=0)._max_workers == 1
+
+
+# -- a misused API is refused at the moment of the mistake --------------------
+from typing import Optional  # noqa: E402
+
+from kstalerts import AlertResult, AlertThrottledError  # noqa: E402
+from kstalerts._secret import Secret  # noqa: E402
+from kstalerts.channels import AlertChannel  # noqa: E402
+
+
+class _AsyncSend(AlertChannel):
+    kind = "asyncsend"
+
+    async def send(self, alert: AlertMessage) -> AlertResult:  # type: ignore[override]
+        return AlertResult(self.name, True)
+
+
+class _AsyncDeliver(AlertChannel):
+    kind = "asyncdeliver"
+
+    async def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:  # type: ignore[override]
+        return None
+
+
+@pytest.mark.parametrize(("cls", "method"), [(_AsyncSend, "send"), (_AsyncDeliver, "_deliver")])
+def test_an_async_channel_is_refused_when_added(cls: type, method: str) -> None:
+    with AlertManager() as manager:
+        with pytest.raises(AlertConfigurationError) as info:
+            manager.add_channel(cls())
+        assert manager.channels == ()
+    assert f"{cls.__name__}.{method} is a coroutine function (async def)" in str(info.value)
+    assert "manager.asend" in str(info.value)
+
+
+class _NamedByProperty(AlertChannel):
+    """kstlib's channels define name as a read-only property."""
+
+    kind = "prop"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: List[AlertMessage] = []
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "pager"
+
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+        self.seen.append(alert)
+        return "id-1"
+
+
+def test_a_name_property_on_a_subclass_works() -> None:
+    channel = _NamedByProperty()
+    assert channel.name == "pager"
+    with AlertManager() as manager:
+        manager.add_channel(channel)
+        manager.add_channel(_NamedByProperty(), key="second")
+        results = manager.send(CRIT)
+    assert [(r.channel, r.success) for r in results] == [("pager", True), ("second", True)]
+    assert len(channel.seen) == 1
+
+
+class _Raising(AlertChannel):
+    kind = "raising"
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__()
+        self.exc = exc
+        self.token = Secret("hunter2-token-value")
+
+    def send(self, alert: AlertMessage) -> AlertResult:
+        raise self.exc
+
+
+def test_alert_throttled_error_from_a_channel_is_a_throttled_result() -> None:
+    with AlertManager() as manager:
+        manager.add_channel(_Raising(AlertThrottledError("kstlib rate limit", retry_after=3.0)), key="ops")
+        [result] = manager.send(CRIT)
+        assert (result.success, result.throttled, result.retryable) == (False, True, True)
+        assert result.error == "throttled by the channel: kstlib rate limit"
+        assert manager.stats.by_channel["ops"]["throttled"] == 1
+        assert manager.stats.total_failed == 0
+
+
+def test_an_unexpected_exception_keeps_its_type_and_message_with_secrets_masked() -> None:
+    exc = RuntimeError(
+        "Connection failed to https://hooks.slack.com/services/T0/B0/SECRETTOKEN with hunter2-token-value"
+    )
+    with AlertManager() as manager:
+        manager.add_channel(_Raising(exc), key="ops")
+        [result] = manager.send(CRIT)
+    assert result.error is not None
+    assert result.error.startswith("internal error in channel: RuntimeError: Connection failed to https://hooks")
+    assert "SECRETTOKEN" not in result.error and "hunter2" not in result.error
+
+
+def test_one_name_per_channel_in_repr_results_and_stats() -> None:
+    channel, _ = recorder("callback")
+    with AlertManager() as manager:
+        manager.add_channel(channel, key="ops", alias="team")
+        [result] = manager.send(CRIT)
+        assert (result.channel, channel.name, list(manager.stats.by_channel)) == ("ops", "ops", ["ops"])
+        assert "name='ops'" in repr(channel)
+        assert [r.channel for r in manager.send(CRIT, channel="callback")] == ["ops"]  # the former name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 import socket
 import threading
 import time
@@ -21,6 +22,12 @@ from kstalerts.exceptions import AlertConfigurationError
 from tests.hostile import HOSTILE_TEXT
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
+
+
+def bare(text: Optional[str]) -> Optional[str]:
+    """An error's text without the ``host:port: `` it starts with (tested on its own)."""
+    return None if text is None else re.sub(r"^(proxy )?\[?[\w.:-]+?\]?:\d+: ", "", text)
+
 
 TIMEOUT = 1.0
 BOUND = TIMEOUT * 1.1
@@ -337,7 +344,7 @@ def test_hang_and_trickle_end_within_the_timeout(slack_server: SlackServer, mode
     elapsed = time.monotonic() - started
     print(f"{mode}: {elapsed:.3f}s for timeout={TIMEOUT}s (bound {BOUND:.2f}s)")
     assert (result.success, result.attempts, result.retryable) == (False, 1, True)
-    assert result.error == error
+    assert bare(result.error) == error
     assert elapsed <= BOUND
 
 
@@ -347,7 +354,7 @@ def test_a_hang_is_retried_and_each_attempt_is_bounded(slack_server: SlackServer
     result = channel.send(ALERT)
     elapsed = time.monotonic() - started
     assert result.attempts == 2
-    assert result.error == "timed out after 1s while waiting for the response (gave up after 2 attempts)"
+    assert bare(result.error) == "timed out after 1s while waiting for the response (gave up after 2 attempts)"
     assert elapsed <= 2 * BOUND + FAST.max_delay
 
 
@@ -364,7 +371,7 @@ def test_a_hang_is_retried_and_each_attempt_is_bounded(slack_server: SlackServer
 def test_network_and_protocol_errors_are_retried(slack_server: SlackServer, mode: str, error: str) -> None:
     result = slack(slack_server, mode).send(ALERT)
     assert (result.success, result.attempts, result.retryable) == (False, 3, True)
-    assert result.error == f"{error} (gave up after 3 attempts)"
+    assert bare(result.error) == f"{error} (gave up after 3 attempts)"
     assert len(slack_server.requests) == 3
 
 
@@ -376,7 +383,7 @@ def test_connection_refused_is_retried() -> None:
         f"http://127.0.0.1:{port}/services/T1/B2/{TOKEN}", allow_custom_url=True, retry=FAST
     )
     result = channel.send(ALERT)
-    assert (result.attempts, result.error) == (3, "connection refused (gave up after 3 attempts)")
+    assert (result.attempts, bare(result.error)) == (3, "connection refused (gave up after 3 attempts)")
 
 
 def test_a_huge_body_is_read_only_up_to_the_cap(slack_server: SlackServer) -> None:
@@ -413,7 +420,7 @@ def test_https_webhook_with_an_unknown_ca_fails_once(slack_tls_server: SlackServ
     result = slack(slack_tls_server).send(ALERT)
     assert (result.success, result.attempts, result.retryable) == (False, 1, False)
     assert result.error is not None
-    assert result.error.startswith("TLS certificate verification failed: ")
+    assert bare(result.error).startswith("TLS certificate verification failed: ")
 
 
 def test_slack_through_tinyproxy_with_https_proxy_set(

@@ -115,7 +115,8 @@ def test_no_starttls_offered_sends_nothing(smtp_server: Any, smtp_ca: Any) -> No
         transport.send(make_message(), timeout=5)
     assert str(caught.value) == (
         f"127.0.0.1:{server.port} does not offer STARTTLS; nothing was sent"
-        " (security 'starttls' never falls back to clear text)"
+        " (security 'starttls' never falls back to clear text; for a local test server without TLS,"
+        " set security: none)"
     )
     assert caught.value.retryable is False
     handler = server.handler
@@ -671,7 +672,7 @@ def test_resend_unreachable_is_retryable() -> None:
     with pytest.raises(AlertDeliveryError) as caught:
         ResendTransport(API_KEY, base_url=f"http://127.0.0.1:{port}").send(make_message(), timeout=2)
     assert caught.value.retryable is True
-    assert str(port) not in str(caught.value)
+    assert str(caught.value) == f"127.0.0.1:{port}: connection refused"  # the peer, never the key
 
 
 def test_resend_request_carries_every_field(resend_server: Any) -> None:
@@ -823,3 +824,92 @@ def test_utf8_password_without_auth_plain_is_refused_clearly(smtp_server: Any, s
     assert "does not offer AUTH PLAIN" in str(caught.value) and "RFC 4616" in str(caught.value)
     assert not caught.value.retryable
     assert server.handler.logins == [] and server.handler.mail_from == []
+
+
+# -- a wrong setting fails at once and says which one ------------------------
+def test_a_wrong_password_is_one_auth_attempt(smtp_server: Any, smtp_ca: Any) -> None:
+    server = smtp_server(starttls=True, auth=True, mechanisms=("LOGIN", "PLAIN"))
+    transport = SMTPTransport(
+        "127.0.0.1", server.port, username="alerts", password="wrong-password", ssl_ca_bundle=smtp_ca[1]
+    )
+    sleeps: List[float] = []
+    result = channel(transport, sleeps, max_retries=3).send(AlertMessage("x", level=AlertLevel.CRITICAL))
+    assert server.handler.logins == [("PLAIN", "alerts")]  # smtplib alone tries LOGIN after PLAIN
+    assert (result.success, result.attempts, result.status) == (False, 1, 535)
+    assert result.error is not None and result.error.startswith(f"127.0.0.1:{server.port} refused the login: 535")
+    assert "wrong-password" not in result.error
+
+
+def test_ssl_against_a_plain_port_fails_once_naming_the_setting(smtp_server: Any) -> None:
+    server = smtp_server()
+    transport = SMTPTransport("127.0.0.1", server.port, security="ssl")
+    sleeps: List[float] = []
+    result = channel(transport, sleeps, max_retries=3).send(AlertMessage("x"))
+    assert (result.success, result.attempts, sleeps) == (False, 1, [])
+    assert result.error is not None
+    assert result.error.startswith(f"127.0.0.1:{server.port}: TLS error: WRONG_VERSION_NUMBER")
+    assert "set security: starttls" in result.error
+    assert server.handler.mail_from == []
+
+
+@pytest.mark.slow
+def test_starttls_against_a_port_that_never_greets_fails_once_and_soon() -> None:
+    import socket
+
+    from kstalerts.transports import smtp as smtp_module
+
+    with socket.socket() as silent:  # accepts (in the backlog), never says 220
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        transport = SMTPTransport("127.0.0.1", port)  # starttls, as against port 465
+        sleeps: List[float] = []
+        started = time.monotonic()
+        result = channel(transport, sleeps, max_retries=3).send(AlertMessage("x"))
+        elapsed = time.monotonic() - started
+    assert smtp_module.GREETING_WAIT == 10.0
+    assert (result.success, result.attempts, sleeps) == (False, 1, [])
+    assert result.error == (
+        f"127.0.0.1:{port} accepted the connection but sent no SMTP greeting within 5s"
+        " (this port expects TLS from the first byte: set security: ssl)"
+    )
+    assert elapsed < 8.0
+
+
+@pytest.mark.slow
+def test_the_greeting_wait_is_shorter_than_a_long_timeout() -> None:
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        transport = SMTPTransport("127.0.0.1", port)
+        started = time.monotonic()
+        with pytest.raises(AlertDeliveryError) as caught:
+            transport.send(make_message(), timeout=60)
+        elapsed = time.monotonic() - started
+    assert "sent no SMTP greeting within 10s" in str(caught.value)
+    assert caught.value.retryable is False
+    assert 9.0 < elapsed < 20.0
+
+
+def test_no_starttls_offered_hints_at_security_none(smtp_server: Any) -> None:
+    server = smtp_server()
+    with pytest.raises(AlertDeliveryError) as caught:
+        SMTPTransport("127.0.0.1", server.port).send(make_message(), timeout=5)
+    assert "for a local test server without TLS, set security: none" in str(caught.value)
+
+
+def test_verbose_logs_each_failed_attempt(smtp_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    server = smtp_server()
+    server.handler.mail_replies = ["451 4.3.0 try again"] * 3
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    sleeps: List[float] = []
+    with caplog.at_level(logging.INFO, logger="kstalerts.channels"):
+        result = channel(transport, sleeps, max_retries=2).send(AlertMessage("x"))
+    assert result.attempts == 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "kstalerts.channels"]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"email: attempt 1 of 3 failed: 127.0.0.1:{server.port} answered: 451")
+    assert lines[0].endswith("(retrying)") and lines[-1].endswith("(giving up)")

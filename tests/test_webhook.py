@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+import re
+import time
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -11,6 +13,12 @@ from kstalerts import AlertLevel, AlertMessage, RetryPolicy
 from kstalerts.channels import WebhookChannel
 from kstalerts.exceptions import AlertConfigurationError
 from tests.servers.slack import TOKEN, SlackServer
+
+
+def bare(text: Optional[str]) -> Optional[str]:
+    """An error's text without the ``host:port: `` it starts with (tested on its own)."""
+    return None if text is None else re.sub(r"^(proxy )?\[?[\w.:-]+?\]?:\d+: ", "", text)
+
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
 ALERT = AlertMessage('Disk "full"', "line 1\nline 2", AlertLevel.CRITICAL, labels={"host": "db1"})
@@ -28,7 +36,16 @@ def test_default_body_is_the_alert_as_json(slack_server: SlackServer) -> None:
     seen = slack_server.requests[0]
     assert seen.method == "POST"
     assert seen.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert seen.json() == ALERT.to_dict()
+    payload = seen.json()
+    assert payload == {
+        "title": ALERT.title,
+        "body": ALERT.body,
+        "level": "CRITICAL",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ALERT.created_at)),
+        "created_at": ALERT.created_at,
+        "labels": {"host": "db1"},
+        "dedup_key": None,
+    }
 
 
 def test_a_success_alert_carries_its_level_name(slack_server: SlackServer) -> None:
@@ -175,7 +192,7 @@ def test_statuses(slack_server: SlackServer, mode: str, success: bool, attempts:
         attempts = 1
         error = "timed out after 1s while waiting for the response"
     result = channel.send(ALERT)
-    assert (result.success, result.attempts, result.error) == (success, attempts, error)
+    assert (result.success, result.attempts, bare(result.error)) == (success, attempts, error)
 
 
 def test_a_json_id_becomes_the_message_id(slack_server: SlackServer) -> None:

@@ -2,7 +2,7 @@
 # The benchmark suite still runs: `benchmarks/run.py --quick` (few rounds).
 # A smoke test only: no assertion on any figure (the CI machine is shared
 # and noisy); it fails only if a benchmark raises. Figures are in
-# README.md, from a full run. Run by .ci/run from the repo root.
+# docs/benchmarks.md, from a full run. Run by .ci/run from the repo root.
 set -euo pipefail
 PY="$PWD/.venv/bin/python"
 [ -x "$PY" ] || PY="$(command -v python3)"

@@ -52,7 +52,11 @@ class AlertChannel:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.name = name or self.kind
+        own = getattr(type(self), "name", None)
+        if isinstance(own, property) and own.fset is None:
+            pass  # the subclass names itself with a read-only property (kstlib's channels do)
+        else:
+            self.name = name or self.kind
         self.timeout = float(
             validate("channel.timeout", lookup("channels.timeout") if timeout is None else timeout)
         )
@@ -110,6 +114,7 @@ class AlertChannel:
                 failure = exc
             else:
                 return AlertResult(self.name, True, message_id, attempts=attempts, alert=alert)
+            _log_attempt(self.name, attempts, policy.max_retries, failure)
             if not failure.retryable or attempts > policy.max_retries:
                 return self._failed(alert, failure, attempts, give_up=attempts > 1 and failure.retryable)
             wait = policy.delay(attempts, failure.retry_after)
@@ -150,3 +155,16 @@ class AlertChannel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _log_attempt(name: str, attempt: int, max_retries: int, failure: AlertDeliveryError) -> None:
+    """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
+    import logging
+
+    last = not failure.retryable or attempt > max_retries
+    then = "giving up" if last else "retrying"
+    if not failure.retryable:
+        then = "not retried"
+    logging.getLogger("kstalerts.channels").info(
+        "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure, then
+    )

@@ -99,6 +99,14 @@ class EmailChannel(AlertChannel):
             raise AlertConfigurationError(
                 "must be a mail transport (SMTPTransport, ResendTransport)", key="transport"
             )
+        code = getattr(getattr(transport, "send", None), "__code__", None)
+        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+            raise AlertConfigurationError(
+                f"{type(transport).__name__}.send is a coroutine function (async def): the channel calls it"
+                " from a thread and would never await it, so nothing would be sent. Make send a plain def"
+                " (run your coroutine inside with asyncio.run)",
+                key="transport",
+            )
         self.transport = transport
         self.sender = parse_address(sender, key="sender")
         self.recipients = _parse_recipients(recipients)

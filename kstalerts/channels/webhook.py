@@ -1,6 +1,6 @@
 """WebhookChannel: a generic JSON POST for services without their own channel.
 
-The body is the alert as JSON (:meth:`AlertMessage.to_dict`), or what a
+The body is the alert as JSON (:func:`default_payload`), or what a
 template makes of it: a ``string.Template`` text or mapping (``$title``,
 ``$body``, ``$level``, ``$timestamp``, ``$created_at``, ``$dedup_key``,
 ``$channel``, ``$held_back``: the digest of held-back alerts the delivery
@@ -38,7 +38,7 @@ from ._jsonhttp import (
 )
 from .base import AlertChannel
 
-__all__ = ("WebhookChannel", "secret_parts")
+__all__ = ("WebhookChannel", "default_payload", "secret_parts")
 
 Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
 
@@ -54,6 +54,24 @@ def secret_parts(secret: Secret) -> Tuple[str, ...]:
 
 def _json_escaped(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def default_payload(alert: AlertMessage) -> Dict[str, Any]:
+    """The JSON a webhook gets without a template (fields explained in docs/channels.md).
+
+    ``timestamp`` is the creation time in ISO 8601 UTC, as the ``$timestamp``
+    placeholder; ``created_at`` the same instant in Unix seconds; ``title``
+    carries the time prefix when the alert asked for one (``timestamp=True``).
+    """
+    return {
+        "title": alert.formatted_title,
+        "body": alert.body,
+        "level": alert.level.name,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.created_at)),
+        "created_at": alert.created_at,
+        "labels": dict(alert.labels),
+        "dedup_key": alert.dedup_key,
+    }
 
 
 class WebhookChannel(AlertChannel):
@@ -124,7 +142,7 @@ class WebhookChannel(AlertChannel):
         """The JSON value to send (a template's result when it is a mapping or callable)."""
         template = self.template
         if template is None:
-            payload = alert.to_dict()
+            payload = default_payload(alert)
             held = attached(alert)
             if held is not None:  # what the throttle held back since the last delivery
                 payload["held_back"] = {"total": held.total, "text": held.text(_HELD_BACK_CHARS)}

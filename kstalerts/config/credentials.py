@@ -103,6 +103,15 @@ class CredentialResolver:
         line = self._lines.get(key, self._lines.get(f"credentials.{name}"))
         return AlertConfigurationError(f"credential {name!r}: {message}", path=self._path, line=line, key=key)
 
+    def _unresolved(self, name: str, message: str, field: str) -> AlertConfigurationError:
+        from ..exceptions import UnresolvedCredentialError
+
+        key = f"credentials.{name}.{field}"
+        line = self._lines.get(key, self._lines.get(f"credentials.{name}"))
+        return UnresolvedCredentialError(
+            f"credential {name!r}: {message}", credential=name, path=self._path, line=line, key=key
+        )
+
     def resolve(self, name: str) -> str:
         """The secret named ``name``; raises without ever showing it."""
         entry = self._section.get(name)
@@ -118,7 +127,7 @@ class CredentialResolver:
         if kind == "env":
             value = os.environ.get(entry["var"], "")
             if not value:
-                raise self._fail(name, f"environment variable {entry['var']} is not set", "var")
+                raise self._unresolved(name, f"environment variable {entry['var']} is not set", "var")
             return value
         if kind == "file":
             return self._from_file(name, entry)
@@ -153,7 +162,7 @@ class CredentialResolver:
         except UnsafeFileError as exc:
             raise self._fail(name, f"{target} {exc.why}", "path") from None
         except FileNotFoundError:
-            raise self._fail(name, f"file {target} does not exist", "path") from None
+            raise self._unresolved(name, f"file {target} does not exist", "path") from None
         except IsADirectoryError:
             raise self._fail(name, f"{target} is a directory", "path") from None
         except OSError as exc:
@@ -177,7 +186,7 @@ class CredentialResolver:
         target = self._file_path(entry["path"])
         binary = shutil.which("sops")
         if binary is None:
-            raise self._fail(
+            raise self._unresolved(
                 name,
                 f"the sops binary is not installed (needed to decrypt {target}); "
                 "install sops or use an env or file credential",
@@ -200,7 +209,7 @@ class CredentialResolver:
         if done.returncode != 0:
             detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
             hint = f": {detail[0][:200]}" if detail else ""
-            raise self._fail(
+            raise self._unresolved(
                 name, f"sops could not decrypt {target} (exit status {done.returncode}){hint}", "path"
             )
         return self._field(name, entry["key_field"], done.stdout)

@@ -32,7 +32,11 @@ __all__ = (
     "config_dirs",
     "discover",
     "load_config",
+    "near_miss_files",
+    "near_miss_keys",
+    "no_channels_reason",
     "read_config_file",
+    "searched_places",
     "toml_missing_message",
 )
 
@@ -233,6 +237,90 @@ def discover(path: Union[str, os.PathLike[str], None] = None) -> Optional[str]:
             if os.path.isfile(candidate):
                 return candidate
     return None
+
+
+def searched_places() -> List[str]:
+    """Where :func:`discover` looks, in order (each folder for :data:`CONFIG_NAMES`)."""
+    if _no_discovery():
+        return ["nowhere: KSTALERTS_NO_DISCOVERY is set (only an explicit path is read)"]
+    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
+    places = [f"$KSTALERTS_CONFIG ({named})" if named else "$KSTALERTS_CONFIG (not set)"]
+    places.extend(config_dirs())
+    return places
+
+
+_NEAR_NAME = re.compile(
+    r"^(kstlib|kstalerts?)[._-]?(conf(ig)?)?\.(ya?ml|toml|json|conf|ini|cfg)$", re.IGNORECASE
+)
+_BY_SUFFIX = {".yaml": "kstlib.conf.yaml", ".toml": "kstlib.conf.toml", ".json": "kstlib.conf.json"}
+
+
+def near_miss_files() -> List[Tuple[str, str]]:
+    """Files discovery ignores that look meant for it: ``(path, the name to use)``.
+
+    ``kstalerts.conf.yml`` in a searched directory answers
+    ``(".../kstalerts.conf.yml", "kstlib.conf.yml")``.
+    """
+    import difflib
+
+    found: List[Tuple[str, str]] = []
+    if _no_discovery():
+        return found
+    for directory in config_dirs():
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry in CONFIG_NAMES:
+                continue
+            close = difflib.get_close_matches(entry.lower(), CONFIG_NAMES, n=1, cutoff=0.8)
+            if not close and _NEAR_NAME.match(entry) is None:
+                continue
+            suffix = os.path.splitext(entry)[1].lower()
+            want = close[0] if close else _BY_SUFFIX.get(suffix, "kstlib.conf.yml")
+            path = os.path.join(directory, entry)
+            if os.path.isfile(path):
+                found.append((path, want))
+    return found
+
+
+_TOP_LEVEL = ("alerts", "credentials")
+
+
+def near_miss_keys(document: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """Top-level keys that look like a misspelt ``alerts``/``credentials``: ``(key, meant)``."""
+    import difflib
+
+    out: List[Tuple[str, str]] = []
+    for key in document:
+        if not isinstance(key, str) or key in _TOP_LEVEL:
+            continue
+        close = difflib.get_close_matches(key.lower(), _TOP_LEVEL, n=1, cutoff=0.75)
+        if close and close[0] not in document:
+            out.append((key, close[0]))
+    return out
+
+
+def no_channels_reason(config: LoadedConfig) -> str:
+    """Why a loaded config gives no channel, and what to do, in one sentence."""
+    if config.path is None and not config.data and _no_discovery():
+        return (
+            "no config file given (KSTALERTS_NO_DISCOVERY is set: none is searched for); pass --config PATH"
+        )
+    if config.path is None and not config.data:
+        where = ", ".join(searched_places())
+        hint = "".join(f"; {path} is not read: did you mean {want}?" for path, want in near_miss_files())
+        return (
+            f"no config file found (searched {where} for kstlib.conf.yml/.yaml/.toml/.json){hint};"
+            " pass --config PATH or set KSTALERTS_CONFIG"
+        )
+    source = config.path or "the config mapping"
+    keys = near_miss_keys(config.data)
+    if keys:
+        meant = ", ".join(f"top-level {key!r}: did you mean {want!r}?" for key, want in keys)
+        return f"{source} defines no channels ({meant})"
+    return f"{source} defines no channels: add entries under alerts.channels (see kstlib.conf.yml)"
 
 
 def _merge(

@@ -19,10 +19,10 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
 from .._settings import BUILTIN_DEFAULTS
-from ..exceptions import AlertConfigurationError
+from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from ..manager import AlertManager, _connect_config
 from .defaults import connect as _connect_defaults
 
@@ -71,8 +71,15 @@ def build_manager(
     *,
     preset: Optional[str] = None,
     credential_resolver: Any = None,
+    unresolved: Optional[List[UnresolvedCredentialError]] = None,
 ) -> None:
-    """Add to ``manager`` every channel the ``alerts.channels`` section names."""
+    """Add to ``manager`` every channel the ``alerts.channels`` section names.
+
+    With ``unresolved`` (a list), a channel whose credential is not there is
+    skipped and its error appended (``check-config``, ``--dry-run``); without
+    it that is an error. A config that gives no channel warns once
+    (:class:`~kstalerts.exceptions.NoChannelsWarning`).
+    """
     from .credentials import CredentialResolver
     from .loader import LoadedConfig, load_config
 
@@ -88,7 +95,13 @@ def build_manager(
     for key, entry in channels.items():
         if key in defaults or key == "digest":
             continue
-        channel = _build_channel(config, key, {**defaults, **entry}, resolver)
+        try:
+            channel = _build_channel(config, key, {**defaults, **entry}, resolver)
+        except UnresolvedCredentialError as exc:
+            if unresolved is None:
+                raise
+            unresolved.append(exc)
+            continue
         manager.add_channel(
             channel,
             key=key,
@@ -98,6 +111,12 @@ def build_manager(
             spool_throttled=bool(entry.get("spool_throttled", False)),
             digest=bool(entry.get("digest", channels.get("digest", True))),
         )
+    if unresolved is None and not manager.channels:
+        import warnings
+
+        from .loader import no_channels_reason
+
+        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=3)
 
 
 def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], resolver: Any) -> AlertChannel:
@@ -115,7 +134,7 @@ def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], reso
             key=f"{where}.type",
         ) from None
     try:
-        return cls.from_config(options, resolver)
+        return cls.from_config(options, _NamingResolver(resolver, key))
     except AlertConfigurationError as exc:
         if exc.path is not None or exc.line is not None:
             raise  # already located (a credential's own definition)
@@ -123,6 +142,63 @@ def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], reso
         full = field if field.startswith(("alerts.", "credentials.")) else f"{where}.{field}".rstrip(".")
         line = config.line_of(full) or config.line_of(where)
         raise AlertConfigurationError(exc.reason, path=config.path, line=line, key=full) from exc
+    except Exception as exc:  # a channel class's own bug or a plain ValueError: still a config error
+        from .._secret import scrub_text
+
+        raise AlertConfigurationError(
+            f"channel {key!r} (type {kind}) could not be built: {type(exc).__name__}: {scrub_text(str(exc))}",
+            path=config.path,
+            line=config.line_of(where),
+            key=where,
+        ) from exc
+
+
+class _NamingResolver:
+    """A resolver whose every failure is a config error naming the channel and the credential."""
+
+    def __init__(self, inner: Any, channel: str) -> None:
+        self._inner = inner
+        self._channel = channel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def resolve(self, name: str) -> str:
+        from .._secret import resolve_credential
+
+        try:
+            value = resolve_credential(self._inner, name)  # a kstlib-style record gives its value
+        except AlertConfigurationError as exc:
+            if exc.path is None and exc.line is None:
+                raise  # located by the wiring, under alerts.channels.<key>
+            reason = f"channel {self._channel!r}: {exc.reason}"
+            if isinstance(exc, UnresolvedCredentialError):
+                raise UnresolvedCredentialError(
+                    reason,
+                    credential=exc.credential,
+                    path=exc.path,
+                    line=exc.line,
+                    column=exc.column,
+                    key=exc.key,
+                ) from None
+            raise AlertConfigurationError(
+                reason, path=exc.path, line=exc.line, column=exc.column, key=exc.key
+            ) from None
+        except Exception as exc:
+            from .._secret import scrub_text
+
+            raise AlertConfigurationError(
+                f"channel {self._channel!r}: credential {name!r} could not be resolved:"
+                f" {type(exc).__name__}: {scrub_text(str(exc))}",
+                key=f"credentials.{name}",
+            ) from exc
+        if not isinstance(value, str):
+            raise AlertConfigurationError(
+                f"channel {self._channel!r}: credential {name!r}: the resolver returned"
+                f" {type(value).__name__}, not a string",
+                key=f"credentials.{name}",
+            )
+        return value
 
 
 def _throttle(config: LoadedConfig, own: Any, key: str) -> Optional[AlertThrottle]:

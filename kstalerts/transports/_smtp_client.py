@@ -31,7 +31,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from ..limits import MAX_RESPONSE_BYTES
 
-__all__ = ("DeadlineSMTP", "DeadlineExceeded", "StartTLSMissing")
+__all__ = ("DeadlineSMTP", "DeadlineExceeded", "NoGreeting", "StartTLSMissing")
 
 _log = logging.getLogger("kstalerts.transports.smtp")
 
@@ -45,6 +45,22 @@ class DeadlineExceeded(socket.timeout):
 
 class StartTLSMissing(smtplib.SMTPException):
     """The server does not offer STARTTLS, and clear text was not allowed."""
+
+
+class NoGreeting(DeadlineExceeded):
+    """The server accepted the connection but sent no greeting in time.
+
+    Typically a port that expects TLS from the first byte (465) reached
+    in plain text: both sides wait for the other.
+    """
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        super().__init__(f"no greeting within {wait:g}s")
+
+
+#: AUTH mechanisms in smtplib's order of preference; one is tried per login.
+_AUTH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
 class DeadlineSMTP(smtplib.SMTP):
@@ -130,10 +146,26 @@ class DeadlineSMTP(smtplib.SMTP):
             sock.close()
             raise
 
-    def open(self, host: str, port: int) -> None:
-        """Connect and read the greeting; a non-220 greeting raises."""
+    def open(self, host: str, port: int, *, greeting_wait: Optional[float] = None) -> None:
+        """Connect and read the greeting; a non-220 greeting raises.
+
+        ``greeting_wait`` bounds connecting and the greeting on its own (a
+        port that expects TLS first never greets): :class:`NoGreeting`.
+        """
         self._host = host
-        code, text = self.connect(host, port)
+        full = self._deadline
+        if greeting_wait is not None:
+            self._deadline = min(full, time.monotonic() + greeting_wait)
+        waited = max(0.0, self._deadline - time.monotonic())
+        try:
+            code, text = self.connect(host, port)
+        except socket.timeout:
+            if self.sock is not None and greeting_wait is not None and not self._buffer:  # not a byte
+                self.close()
+                raise NoGreeting(round(waited, 1)) from None
+            raise
+        finally:
+            self._deadline = full
         if code != 220:
             raise smtplib.SMTPConnectError(code, text)
         if self._name_from_socket and self.sock is not None:
@@ -221,6 +253,25 @@ class DeadlineSMTP(smtplib.SMTP):
                 self.close()
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
             self._buffer += chunk
+
+    def login(self, user: str, password: str, *, initial_response_ok: bool = True) -> Tuple[int, bytes]:
+        """One AUTH exchange, with the first mechanism both sides know.
+
+        smtplib's own login tries the next mechanism after a refusal, so a
+        wrong password costs two or three failed logins on the server (and
+        locks accounts sooner); a refusal (535) ends the login here.
+        """
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        advertised = self.esmtp_features["auth"].upper().split()
+        usable = [name for name in _AUTH_PREFERENCE if name in advertised]
+        if not usable:
+            raise smtplib.SMTPException("No suitable authentication method found.")
+        mechanism = usable[0]
+        self.user, self.password = user, password
+        method = getattr(self, "auth_" + mechanism.lower().replace("-", "_"))
+        return self.auth(mechanism, method, initial_response_ok=initial_response_ok)
 
     def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Tuple[int, bytes]:
         """smtplib's AUTH, with every line it sends kept out of the trace."""

@@ -41,6 +41,9 @@ _log = logging.getLogger("kstalerts.transports.smtp")
 
 #: security mode -> its usual port
 SECURITY_MODES: Dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+#: Seconds a new session waits for the server's greeting (within the attempt's
+#: timeout): a port that expects TLS first never greets a plain client.
+GREETING_WAIT = 10.0
 
 _HOST = re.compile(r"^[^\s\x00-\x1f\x7f/@]+$")
 _QUIT_WAIT = 1.0  # seconds a QUIT to a retired session may take to write
@@ -222,7 +225,7 @@ class SMTPTransport(MailTransport):
             secrets=self._secret_forms(),
         )
         try:
-            client.open(self.host, self.port)
+            client.open(self.host, self.port, greeting_wait=GREETING_WAIT)
             client.ehlo_or_helo_if_needed()
             if self.security == "starttls":
                 client.start_tls(self._tls_context())
@@ -308,14 +311,32 @@ class SMTPTransport(MailTransport):
         import socket
         import ssl
 
-        from ._smtp_client import StartTLSMissing
+        from ._smtp_client import NoGreeting, StartTLSMissing
 
         where = f"{self.host}:{self.port}"
         secrets = self._secret_forms()
         if isinstance(exc, StartTLSMissing):
             return AlertDeliveryError(
                 f"{where} does not offer STARTTLS; nothing was sent"
-                " (security 'starttls' never falls back to clear text)",
+                " (security 'starttls' never falls back to clear text; for a local test server"
+                " without TLS, set security: none)",
+                retryable=False,
+            )
+        if isinstance(exc, NoGreeting):
+            hint = (
+                "this port expects TLS from the first byte: set security: ssl"
+                if self.security != "ssl"
+                else "is it an SMTP server?"
+            )
+            return AlertDeliveryError(
+                f"{where} accepted the connection but sent no SMTP greeting within {exc.wait:g}s ({hint})",
+                retryable=False,
+            )
+        if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
+            return AlertDeliveryError(
+                f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the first"
+                f" byte on port {self.port} (security 'ssl'): set security: starttls (port 587),"
+                " or none for a local test server",
                 retryable=False,
             )
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
