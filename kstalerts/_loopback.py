@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import TracebackType
-from typing import Any, List, Optional, Tuple, Type, TypeVar
+from typing import Any, List, NamedTuple, Optional, Tuple, Type, TypeVar
 
 from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
@@ -96,8 +95,7 @@ class _Sink:
 # -- HTTP ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HTTPPost:
+class HTTPPost(NamedTuple):
     """One request the HTTP sink received; ``payload`` is the parsed JSON."""
 
     path: str
@@ -106,7 +104,7 @@ class HTTPPost:
     content_type: str
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(socketserver.ThreadingMixIn, HTTPServer):  # ThreadingHTTPServer is 3.7+
     daemon_threads = True
     sink: HTTPSink
 
@@ -207,8 +205,7 @@ class HTTPSink(_Sink):
 # -- SMTP ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReceivedMail:
+class ReceivedMail(NamedTuple):
     """One message the SMTP sink accepted."""
 
     sender: str

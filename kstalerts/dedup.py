@@ -30,8 +30,7 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, validate
@@ -48,8 +47,7 @@ _T = TypeVar("_T")
 _Record = Tuple[float, Optional[str]]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """The answer to :meth:`Deduplicator.claim`.
 
     ``token`` is set when the caller may deliver (pass it to

@@ -31,8 +31,7 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
@@ -50,8 +49,7 @@ _OWN_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connec
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-@dataclass(frozen=True)
-class HTTPResponse:
+class HTTPResponse(NamedTuple):
     """A response: status, lower-cased headers and a body of at most the
     client's ``max_response_bytes`` (``truncated`` says the rest was left)."""
 
@@ -77,13 +75,15 @@ class HTTPResponse:
             return None
 
 
-@dataclass(frozen=True)
-class _Endpoint:
+class _Endpoint(NamedTuple):
     scheme: str
     host: str
     port: int
-    target: str = field(repr=False)  # path and query: may hold a token
-    authorization: Optional[str] = field(default=None, repr=False)
+    target: str  # path and query: may hold a token, so not in repr
+    authorization: Optional[str] = None  # not in repr
+
+    def __repr__(self) -> str:
+        return f"_Endpoint(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r})"
 
     @property
     def authority(self) -> str:

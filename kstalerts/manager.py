@@ -25,7 +25,7 @@ channel's throttle refused when the channel was added with
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+import types
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
@@ -34,6 +34,7 @@ from typing import (
     Iterable,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Set,
@@ -62,8 +63,7 @@ __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
 
 
-@dataclass(frozen=True)
-class ChannelEntry:
+class ChannelEntry(NamedTuple):
     """A channel as registered: its key, alias, level floor and throttle.
 
     ``spool_throttled`` asks for alerts its throttle refuses to be spooled
@@ -71,26 +71,25 @@ class ChannelEntry:
     """
 
     key: str
-    channel: AlertChannel
+    channel: "AlertChannel"
     min_level: AlertLevel = AlertLevel.INFO
     throttle: Optional[AlertThrottle] = None
     alias: Optional[str] = None
     spool_throttled: bool = False
 
 
-@dataclass(frozen=True)
-class AlertStats:
+class AlertStats(NamedTuple):
     """A snapshot of the manager's counters.
 
     ``by_channel`` maps a channel key to
-    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n}``.
+    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n}`` (read-only when empty).
     """
 
     total_sent: int = 0
     total_failed: int = 0
     total_throttled: int = 0
     total_suppressed: int = 0
-    by_channel: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    by_channel: Mapping[str, Dict[str, int]] = types.MappingProxyType({})
 
 
 class AlertManager:
@@ -231,9 +230,7 @@ class AlertManager:
                 _log().error("spooling for channel %r failed", entry.key, exc_info=True)
                 name = None
             if name is not None:
-                import dataclasses
-
-                result = dataclasses.replace(result, spooled=True)
+                result = result.replace(spooled=True)
         self._count(entry.key, result)
         return result
 
@@ -282,9 +279,7 @@ class AlertManager:
                 alert=alert,
             )
         if result.channel != entry.key or result.alert is not alert:
-            import dataclasses
-
-            result = dataclasses.replace(result, channel=entry.key, alert=alert)
+            result = result.replace(channel=entry.key, alert=alert)
         return result
 
     def _count(self, key: str, result: AlertResult) -> None:

@@ -17,8 +17,7 @@ injects its clock, so tests run on a fake one.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from .limits import MAX_BACKOFF, MAX_RETRY_AFTER, MAX_SEND_BUDGET, validate
 
@@ -34,7 +33,6 @@ def _random() -> float:
     return random.random()
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
     """How many times to retry and how to wait between attempts.
 
@@ -47,22 +45,78 @@ class RetryPolicy:
       is cut to this (at most ``MAX_RETRY_AFTER``).
     - ``budget``: seconds one send may take, attempts and waits included; a
       wait that would overrun it ends the send instead.
+    - ``rand``: the source of jitter (left out of equality and repr).
+
+    The value is immutable; :meth:`replace` makes a changed copy.
     """
 
-    max_retries: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    jitter: bool = True
-    max_retry_after: float = 60.0
-    budget: float = 300.0
-    rand: Callable[[], float] = field(default=_random, repr=False, compare=False)
+    __slots__ = ("max_retries", "base_delay", "max_delay", "jitter", "max_retry_after", "budget", "rand")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "max_retries", validate("channel.max_retries", self.max_retries))
-        object.__setattr__(self, "base_delay", _bounded(self.base_delay, 0.0, MAX_BACKOFF))
-        object.__setattr__(self, "max_delay", _bounded(self.max_delay, 0.0, MAX_BACKOFF))
-        object.__setattr__(self, "max_retry_after", _bounded(self.max_retry_after, 0.0, MAX_RETRY_AFTER))
-        object.__setattr__(self, "budget", _bounded(self.budget, 0.0, MAX_SEND_BUDGET))
+    max_retries: int
+    base_delay: float
+    max_delay: float
+    jitter: bool
+    max_retry_after: float
+    budget: float
+    rand: Callable[[], float]
+
+    def __init__(
+        self,
+        max_retries: int = 2,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        jitter: bool = True,
+        max_retry_after: float = 60.0,
+        budget: float = 300.0,
+        rand: Callable[[], float] = _random,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "max_retries", validate("channel.max_retries", max_retries))
+        _set(self, "base_delay", _bounded(base_delay, 0.0, MAX_BACKOFF))
+        _set(self, "max_delay", _bounded(max_delay, 0.0, MAX_BACKOFF))
+        _set(self, "jitter", jitter)
+        _set(self, "max_retry_after", _bounded(max_retry_after, 0.0, MAX_RETRY_AFTER))
+        _set(self, "budget", _bounded(budget, 0.0, MAX_SEND_BUDGET))
+        _set(self, "rand", rand)
+
+    def replace(self, **changes: Any) -> "RetryPolicy":
+        """A copy with ``changes`` applied (and checked)."""
+        fields = dict(zip(RetryPolicy.__slots__, self._values()))
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def _values(self) -> Tuple[Any, ...]:
+        return (
+            self.max_retries,
+            self.base_delay,
+            self.max_delay,
+            self.jitter,
+            self.max_retry_after,
+            self.budget,
+            self.rand,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: RetryPolicy is immutable (use replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: RetryPolicy is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RetryPolicy) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values()[:-1] == other._values()[:-1]
+
+    def __hash__(self) -> int:
+        return hash(self._values()[:-1])
+
+    def __repr__(self) -> str:
+        pairs = zip(RetryPolicy.__slots__[:-1], self._values())
+        shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return (type(self), self._values())
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).

@@ -46,8 +46,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
@@ -70,8 +69,7 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-@dataclass(frozen=True)
-class SpoolEntry:
+class SpoolEntry(NamedTuple):
     """One spooled (alert, channel key), as read back from its file."""
 
     name: str
@@ -82,8 +80,7 @@ class SpoolEntry:
     last_error: Optional[str]
 
 
-@dataclass(frozen=True)
-class FlushReport:
+class FlushReport(NamedTuple):
     """What one flush did, in counts; ``str()`` gives a one-line summary.
 
     - ``delivered``: sent and removed from the spool.
@@ -107,7 +104,7 @@ class FlushReport:
     skipped: int = 0
     unknown_channel: int = 0
     remaining: int = 0
-    results: Tuple[AlertResult, ...] = field(default=(), repr=False)
+    results: Tuple[AlertResult, ...] = ()  # not in repr
 
     @property
     def ok(self) -> bool:
@@ -127,6 +124,10 @@ class FlushReport:
             if count:
                 parts.append(f"{count} {words}")
         return f"spool {self.path}: {', '.join(parts)}; {self.remaining} left"
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields[:-1], self))
+        return f"FlushReport({shown})"
 
 
 #: What a flush asks the manager for each entry: a result, or ``None`` when

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import dataclasses
 import json
 import logging
 import re
@@ -35,6 +34,7 @@ from typing import (
     FrozenSet,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -92,8 +92,7 @@ def sanitize_label_name(name: str) -> str:
     return cleaned
 
 
-@dataclasses.dataclass(frozen=True)
-class _Member:
+class _Member(NamedTuple):
     display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
     client: HTTPClient
 
@@ -208,8 +207,7 @@ class AlertmanagerChannel(AlertChannel):
         failed: Sequence[str] = self._local.partial
         if result.success and failed:
             accepted = len(self._members) - len(failed)
-            result = dataclasses.replace(
-                result,
+            result = result.replace(
                 error=f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
                 f" failed: {'; '.join(failed)}",
             )

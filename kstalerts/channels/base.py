@@ -60,9 +60,7 @@ class AlertChannel:
             retries = get_default("channels.max_retries") if max_retries is None else max_retries
             retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
         elif max_retries is not None:
-            import dataclasses
-
-            retry = dataclasses.replace(retry, max_retries=int(validate("channel.max_retries", max_retries)))
+            retry = retry.replace(max_retries=int(validate("channel.max_retries", max_retries)))
         self.retry = retry
         self._clock = clock
         self._sleep = sleep

@@ -18,8 +18,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
@@ -56,8 +55,7 @@ _SECRET_FIELDS = frozenset(
 Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(NamedTuple):
     """A config after parsing, checking, preset merging and limits.
 
     ``alerts`` is the ``alerts`` section with the preset merged in and the
@@ -65,15 +63,22 @@ class LoadedConfig:
     ``data`` the whole document as read. ``line_of("alerts.throttle.rate")``
     answers with the line the effective value came from (a preset's line
     when the preset set it), ``None`` for mappings, JSON and TOML.
+    ``data``, ``lines`` and ``origins`` are left out of the repr.
     """
 
     path: Optional[str]
     alerts: Dict[str, Any]
     credentials: Dict[str, Any]
-    preset: Optional[str] = None
-    data: Dict[str, Any] = field(default_factory=dict, repr=False)
-    lines: Dict[str, int] = field(default_factory=dict, repr=False)
-    origins: Dict[str, str] = field(default_factory=dict, repr=False)
+    preset: Optional[str]
+    data: Dict[str, Any]
+    lines: Dict[str, int]
+    origins: Dict[str, str]
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedConfig(path={self.path!r}, alerts={self.alerts!r},"
+            f" credentials={self.credentials!r}, preset={self.preset!r})"
+        )
 
     def origin_of(self, dotted: str) -> str:
         """The key in the file an effective key came from (preset or base)."""
