@@ -9,8 +9,6 @@ than one token), with the interpreter switching threads as often as it can;
 exactly 1000 must be admitted, never more than ``burst + rate*elapsed/per``.
 """
 
-from __future__ import annotations
-
 import math
 import sys
 import threading

@@ -17,8 +17,6 @@ Run one from a shell (the examples' cron wrapper does)::
     python -m kstalerts._loopback http --lifetime 60   # prints the URL
 """
 
-from __future__ import annotations
-
 import json
 import socketserver
 import threading
@@ -106,7 +104,7 @@ class HTTPPost(NamedTuple):
 
 class _HTTPServer(socketserver.ThreadingMixIn, HTTPServer):  # ThreadingHTTPServer is 3.7+
     daemon_threads = True
-    sink: HTTPSink
+    sink: "HTTPSink"
 
 
 class _HTTPHandler(BaseHTTPRequestHandler):
@@ -234,7 +232,7 @@ class ReceivedMail(NamedTuple):
 class _SMTPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    sink: SMTPSink
+    sink: "SMTPSink"
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):

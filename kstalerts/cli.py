@@ -13,8 +13,6 @@ and ``_run_<name>`` (what it does, returning the exit code), listed in
 them, so ``kstalerts --help`` is instant.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import logging
@@ -182,8 +180,8 @@ def _result_dict(result: AlertResult) -> Dict[str, Any]:
 
 def _dry_run(
     alert: AlertMessage,
-    matching: Sequence[ChannelEntry],
-    skipped: Sequence[ChannelEntry],
+    matching: Sequence["ChannelEntry"],
+    skipped: Sequence["ChannelEntry"],
     as_json: bool,
     out: TextIO,
 ) -> int:
@@ -209,7 +207,7 @@ def _dry_run(
     return EXIT_OK if matching else EXIT_FAILED
 
 
-def _manager(args: argparse.Namespace) -> AlertManager:
+def _manager(args: argparse.Namespace) -> "AlertManager":
     from .manager import AlertManager
 
     manager = AlertManager.from_config(args.config, preset=args.preset)
@@ -223,7 +221,7 @@ def _manager(args: argparse.Namespace) -> AlertManager:
     return manager
 
 
-def _targets(manager: AlertManager, target: Optional[str]) -> List[ChannelEntry]:
+def _targets(manager: "AlertManager", target: Optional[str]) -> List["ChannelEntry"]:
     entries = list(manager.channels)
     if target is None:
         return entries
@@ -304,7 +302,7 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     return EXIT_OK
 
 
-def _describe_entry(entry: ChannelEntry) -> str:
+def _describe_entry(entry: "ChannelEntry") -> str:
     channel = entry.channel
     parts = [
         f"{entry.key}: {channel!r}",

@@ -23,8 +23,6 @@ which is system-wide on Linux. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import threading
@@ -80,7 +78,7 @@ class Deduplicator:
         self,
         window: float,
         *,
-        state_file: Union[str, os.PathLike[str], None] = None,
+        state_file: Union[str, "os.PathLike[str]", None] = None,
         max_keys: int = MAX_DEDUP_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -89,7 +87,7 @@ class Deduplicator:
         self._clock = clock
         self._lock = threading.Lock()
         self._memory: Dict[Tuple[str, str], _Record] = {}
-        self._state: Optional[StateFile] = None
+        self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False
         if state_file is not None:
             from ._statefile import StateFile
@@ -97,7 +95,7 @@ class Deduplicator:
             self._state = StateFile(state_file)
 
     @classmethod
-    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> Deduplicator:
+    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> "Deduplicator":
         """Build from a window in seconds or an ``alerts.dedup`` mapping
         (``window``, ``state_file``)."""
         if isinstance(config, Mapping):

@@ -13,8 +13,6 @@ callers pass already-masked text. Fields carry the facts a program needs
 ``key`` for configuration errors) so nobody has to parse the text.
 """
 
-from __future__ import annotations
-
 from typing import Optional
 
 __all__ = (

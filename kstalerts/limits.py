@@ -17,8 +17,6 @@ bytes, spool size). They are constants, not settings.
 10
 """
 
-from __future__ import annotations
-
 import contextlib
 import math
 import threading

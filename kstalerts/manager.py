@@ -22,8 +22,6 @@ channel's throttle refused when the channel was added with
 ``spooled=True``; :meth:`AlertManager.flush_spool` sends the spool again.
 """
 
-from __future__ import annotations
-
 import threading
 import types
 from types import TracebackType
@@ -111,8 +109,8 @@ class AlertManager:
         self,
         *,
         max_workers: int = MAX_WORKERS,
-        spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None] = None,
-        dedup: Union[Deduplicator, float, Mapping[str, Any], None] = None,
+        spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None] = None,
+        dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
     ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
         self._lock = threading.Lock()
@@ -127,14 +125,14 @@ class AlertManager:
     # -- registration -----------------------------------------------------
     def add_channel(
         self,
-        channel: AlertChannel,
+        channel: "AlertChannel",
         *,
         min_level: Union[AlertLevel, str] = AlertLevel.INFO,
         throttle: Optional[AlertThrottle] = None,
         key: Optional[str] = None,
         alias: Optional[str] = None,
         spool_throttled: bool = False,
-    ) -> AlertManager:
+    ) -> "AlertManager":
         """Register ``channel``; returns the manager so calls can chain.
 
         ``key`` (default: the channel's name) must be unique; ``alias`` is a
@@ -215,7 +213,7 @@ class AlertManager:
         import asyncio
         import functools
 
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
         # The default executor, not ours: send() itself waits on our pool,
         # and a pool that waits on itself can deadlock when full.
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
@@ -294,7 +292,7 @@ class AlertManager:
         with self._stats_lock:
             self._counts.setdefault(key, _zero())[bucket] += 1
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> "ThreadPoolExecutor":
         with self._lock:
             if self._closed:
                 raise AlertConfigurationError("this AlertManager is closed")
@@ -308,26 +306,28 @@ class AlertManager:
 
     # -- spool and dedup -----------------------------------------------------
     @property
-    def spool(self) -> Optional[Spool]:
+    def spool(self) -> Optional["Spool"]:
         """The spool failed deliveries are kept in, if any."""
         return self._spool
 
     @property
-    def dedup(self) -> Optional[Deduplicator]:
+    def dedup(self) -> Optional["Deduplicator"]:
         """The duplicate suppression in use, if any."""
         return self._dedup
 
-    def use_spool(self, spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> AlertManager:
+    def use_spool(
+        self, spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]
+    ) -> "AlertManager":
         """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
         self._spool = _as_spool(spool)
         return self
 
-    def use_dedup(self, dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> AlertManager:
+    def use_dedup(self, dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> "AlertManager":
         """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
         self._dedup = _as_dedup(dedup)
         return self
 
-    def flush_spool(self) -> FlushReport:
+    def flush_spool(self) -> "FlushReport":
         """Send the spooled alerts again, oldest first, through their channels.
 
         Each goes through its channel's dedup claim and throttle like a new
@@ -345,7 +345,7 @@ class AlertManager:
         down: Set[str] = set()
         unknown: Set[str] = set()
 
-        def deliver(item: SpoolEntry) -> Optional[AlertResult]:
+        def deliver(item: "SpoolEntry") -> Optional[AlertResult]:
             with self._lock:
                 entry = self._entries.get(item.channel)
             if entry is None:
@@ -373,11 +373,11 @@ class AlertManager:
 
         return spool.flush(deliver)
 
-    async def aflush_spool(self) -> FlushReport:
+    async def aflush_spool(self) -> "FlushReport":
         """:meth:`flush_spool`, awaitable; the event loop keeps running meanwhile."""
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(None, self.flush_spool)
+        return await asyncio.get_event_loop().run_in_executor(None, self.flush_spool)
 
     # -- stats -------------------------------------------------------------
     @property
@@ -407,7 +407,7 @@ class AlertManager:
         *,
         preset: Optional[str] = None,
         credential_resolver: Any = None,
-    ) -> AlertManager:
+    ) -> "AlertManager":
         """Build a manager, its channels and throttles from a config file or
         mapping; ``None`` discovers the file (see the configuration reference).
 
@@ -439,7 +439,7 @@ class AlertManager:
             except Exception:  # closing must release the rest regardless
                 _log().warning("channel %r failed to close", entry.key, exc_info=True)
 
-    def __enter__(self) -> AlertManager:
+    def __enter__(self) -> "AlertManager":
         return self
 
     def __exit__(
@@ -462,7 +462,7 @@ def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
     return result.retryable
 
 
-def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> Optional[Spool]:
+def _as_spool(spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]) -> Optional["Spool"]:
     if spool is None:
         return None
     from .spool import Spool
@@ -472,7 +472,7 @@ def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None
     return Spool.from_config(spool)
 
 
-def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Optional[Deduplicator]:
+def _as_dedup(dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> Optional["Deduplicator"]:
     if dedup is None:
         return None
     from .dedup import Deduplicator
@@ -504,7 +504,7 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
     return batch
 
 
-def _log() -> logging.Logger:
+def _log() -> "logging.Logger":
     # logging (with traceback, string, ...) costs milliseconds to import;
     # it is loaded when there is first something to log.
     import logging

@@ -6,8 +6,6 @@ timestamp; a change is a new value made with its ``replace()`` method.
 Nothing here formats for a particular service: that is each channel's job.
 """
 
-from __future__ import annotations
-
 import enum
 import re
 import time
@@ -34,7 +32,7 @@ class AlertLevel(enum.IntEnum):
     CRITICAL = 3
 
     @classmethod
-    def parse(cls, value: Union[AlertLevel, str]) -> AlertLevel:
+    def parse(cls, value: Union["AlertLevel", str]) -> "AlertLevel":
         """Return the level named by ``value`` (case-insensitive).
 
         An unknown name raises :class:`AlertConfigurationError` listing the
@@ -224,7 +222,7 @@ class AlertMessage:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertMessage:
+    def from_dict(cls, data: Mapping[str, Any]) -> "AlertMessage":
         """Rebuild a message written by :meth:`to_dict`."""
         return cls(
             title=data["title"],

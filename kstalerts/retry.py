@@ -14,8 +14,6 @@ injects its clock, so tests run on a fake one.
 60.0
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Callable, Optional, Tuple
 

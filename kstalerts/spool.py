@@ -37,8 +37,6 @@ Rules:
 POSIX only (``fcntl``), on a local file system.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import logging
@@ -145,7 +143,7 @@ class Spool:
 
     def __init__(
         self,
-        path: Union[str, os.PathLike[str]],
+        path: Union[str, "os.PathLike[str]"],
         *,
         max_age: Optional[float] = None,
         max_entries: Optional[int] = None,
@@ -170,7 +168,7 @@ class Spool:
             ) from None
 
     @classmethod
-    def from_config(cls, config: Union[str, os.PathLike[str], Mapping[str, Any]]) -> Spool:
+    def from_config(cls, config: Union[str, "os.PathLike[str]", Mapping[str, Any]]) -> "Spool":
         """Build from a path or an ``alerts.spool`` mapping (``path``, ``max_age``,
         ``max_entries``, ``max_bytes``)."""
         if isinstance(config, Mapping):

@@ -26,8 +26,6 @@ state file nothing of this runs: the in-process path is unchanged.
 (True, True, False)
 """
 
-from __future__ import annotations
-
 import os
 import threading
 import time
@@ -69,7 +67,7 @@ class AlertThrottle:
         burst: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        state_file: Union[str, os.PathLike[str], None] = None,
+        state_file: Union[str, "os.PathLike[str]", None] = None,
         state_key: str = "default",
     ) -> None:
         self._rate = float(validate("throttle.rate", get_default("throttle.rate") if rate is None else rate))
@@ -84,7 +82,7 @@ class AlertThrottle:
         self._lock = threading.Lock()
         self._tokens = float(self._burst)
         self._stamp = clock()
-        self._state: Optional[StateFile] = None
+        self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_key = str(state_key)
         self._state_broken = False
         if state_file is not None:
@@ -266,7 +264,7 @@ class AlertThrottle:
             self._reset_locked(self._clock())
 
     # -- context managers -----------------------------------------------
-    def __enter__(self) -> AlertThrottle:
+    def __enter__(self) -> "AlertThrottle":
         self.acquire()
         return self
 
@@ -278,7 +276,7 @@ class AlertThrottle:
     ) -> None:
         return None
 
-    async def __aenter__(self) -> AlertThrottle:
+    async def __aenter__(self) -> "AlertThrottle":
         await self.acquire_async()
         return self
 

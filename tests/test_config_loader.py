@@ -6,8 +6,6 @@ error, which names the file, the line and the key. Discovery tests unset
 KSTALERTS_NO_DISCOVERY (which conftest sets) explicitly.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import pathlib
@@ -309,7 +307,13 @@ def test_import_reads_no_file_and_loads_no_parser(tmp_path: pathlib.Path) -> Non
         "try:\n    kstalerts.AlertThrottle()\nexcept kstalerts.AlertConfigurationError as e:\n    print(e)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=str(tmp_path),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
     )
     assert out.stdout.splitlines() == ["[]", f"{broken}:1:9: alerts: unclosed '['"]
 

@@ -1,7 +1,5 @@
 """The README's hard-limits table says what kstalerts.limits enforces."""
 
-from __future__ import annotations
-
 import pathlib
 import re
 from typing import Dict, Tuple

@@ -1,7 +1,5 @@
 """AlertManager: filtering, targeting, throttling, concurrent fan-out, stats."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import threading
@@ -12,6 +10,7 @@ import pytest
 
 from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, AlertThrottle
 from kstalerts.channels import CallbackChannel
+from tests import compat
 
 INFO = AlertMessage("fyi")
 WARN = AlertMessage("disk", level=AlertLevel.WARNING)
@@ -189,7 +188,7 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
             task.cancel()
         return ticks, results
 
-    ticks, results = asyncio.run(main())
+    ticks, results = compat.run(main())
     assert [r.success for r in results] == [True, True]
     assert ticks >= 10  # a blocked loop would have ticked once
 

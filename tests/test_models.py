@@ -1,7 +1,5 @@
 """AlertLevel, AlertMessage and AlertResult."""
 
-from __future__ import annotations
-
 import copy
 import pickle
 import re

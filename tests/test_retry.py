@@ -1,7 +1,5 @@
 """RetryPolicy, backoff and Retry-After parsing: pure functions, no waits."""
 
-from __future__ import annotations
-
 import email.utils
 import pickle
 

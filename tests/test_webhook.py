@@ -1,7 +1,5 @@
 """WebhookChannel and the status reading the HTTP channels share."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, Dict, List
 

@@ -16,8 +16,6 @@ not are rejected when the channel is built, per-alert labels are sanitized
 auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 """
 
-from __future__ import annotations
-
 import base64
 import copy
 import json
@@ -94,7 +92,7 @@ def sanitize_label_name(name: str) -> str:
 
 class _Member(NamedTuple):
     display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
-    client: HTTPClient
+    client: "HTTPClient"
 
 
 class AlertmanagerChannel(AlertChannel):
@@ -278,7 +276,7 @@ class AlertmanagerChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertmanagerChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertmanagerChannel":
         """``type: alertmanager`` with ``url:`` or ``urls:``, ``labels:``, ``generator_url:``,
         ``resolve:``; ``credentials:`` names the bearer token, ``basic_auth:`` names a
         ``user:password`` credential (literal ``bearer_token:`` / ``username:`` +

@@ -13,8 +13,6 @@ Rules: payloads are built by pure, overridable methods; bytes move in
 and errors never show a secret.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
 
@@ -88,7 +86,7 @@ class AlertChannel:
         """Release connections; the channel may still be used afterwards."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertChannel":
         """Build the channel from a config mapping (one ``channels`` entry)."""
         raise NotImplementedError(f"{cls.__name__} cannot be built from config")
 

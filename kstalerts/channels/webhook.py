@@ -12,8 +12,6 @@ Rules: the URL and secret-looking header values (``Authorization``, keys,
 tokens) never appear in a repr, a preview, a log line or an error.
 """
 
-from __future__ import annotations
-
 import json
 import string
 import time
@@ -167,7 +165,7 @@ class WebhookChannel(AlertChannel):
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "WebhookChannel":
         """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
         if config.get("credentials") is not None and config.get("url") is not None:
             raise AlertConfigurationError("webhook: give either credentials or url, not both", key="url")

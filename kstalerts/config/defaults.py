@@ -12,8 +12,6 @@ used, :func:`use_config` installs one explicitly. With
 ``KSTALERTS_NO_DISCOVERY=1`` only an explicitly installed config is used.
 """
 
-from __future__ import annotations
-
 import threading
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
@@ -31,8 +29,8 @@ BUILTIN_DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 
 _lock = threading.RLock()
-_explicit: Optional[LoadedConfig] = None
-_discovered: Optional[LoadedConfig] = None
+_explicit: Optional["LoadedConfig"] = None
+_discovered: Optional["LoadedConfig"] = None
 
 
 def _discovery_disabled() -> bool:
@@ -41,7 +39,7 @@ def _discovery_disabled() -> bool:
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
-def active_config() -> Optional[LoadedConfig]:
+def active_config() -> Optional["LoadedConfig"]:
     """The config defaults come from: the one :func:`use_config` installed,
     else the discovered one (``None`` when discovery is disabled).
 
@@ -61,8 +59,8 @@ def active_config() -> Optional[LoadedConfig]:
 
 
 def use_config(
-    source: Union[str, os.PathLike[str], Mapping[str, Any], None], *, preset: Optional[str] = None
-) -> LoadedConfig:
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], None], *, preset: Optional[str] = None
+) -> "LoadedConfig":
     """Load ``source`` (a path or mapping) and make it the active config."""
     global _explicit
     from .loader import load_config

@@ -13,8 +13,6 @@ Loading runs three steps in one direction: parse (``yaml``/``tomllib``/
 warning or an error says where the value came from.
 """
 
-from __future__ import annotations
-
 import copy
 import os
 import re
@@ -206,7 +204,7 @@ def config_dirs() -> Tuple[str, ...]:
     return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
 
 
-def discover(path: Union[str, os.PathLike[str], None] = None) -> Optional[str]:
+def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]:
     """The config file to use, or ``None`` for the built-in defaults."""
     if path is not None:
         return os.fspath(path)
