@@ -5,8 +5,6 @@ The README marks them with ``<!-- command:demo -->`` and
 what this prints, so the README can never drift from what is checked.
 """
 
-from __future__ import annotations
-
 import pathlib
 import re
 import sys

@@ -5,8 +5,6 @@ benchmark that needs it reports "not run" with the reason, instead of
 measuring a stand-in under the real name.
 """
 
-from __future__ import annotations
-
 import importlib
 import inspect
 from typing import Any, Dict, Optional, Tuple

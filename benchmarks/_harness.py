@@ -7,10 +7,7 @@ says plainly whether the target is met. Nothing here tunes a figure: when a
 benchmark cannot run (a channel not written yet), it says so in ``note``.
 """
 
-from __future__ import annotations
-
 import contextlib
-import dataclasses
 import json
 import os
 import platform
@@ -36,7 +33,6 @@ __all__ = (
 )
 
 
-@dataclasses.dataclass
 class Result:
     """One line of the table.
 
@@ -47,22 +43,38 @@ class Result:
     reached it (None when the line has no target).
     """
 
-    benchmark: str
-    metric: str
-    value: Optional[float]
-    unit: str
-    baseline: Optional[float] = None
-    baseline_label: str = ""
-    ratio: Optional[float] = None
-    target: str = ""
-    met: Optional[bool] = None
-    rounds: int = 0
-    note: str = ""
-    samples: List[float] = dataclasses.field(default_factory=list)
-    details: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    def __init__(
+        self,
+        benchmark: str,
+        metric: str,
+        value: Optional[float],
+        unit: str,
+        baseline: Optional[float] = None,
+        baseline_label: str = "",
+        ratio: Optional[float] = None,
+        target: str = "",
+        met: Optional[bool] = None,
+        rounds: int = 0,
+        note: str = "",
+        samples: Optional[List[float]] = None,
+        details: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.benchmark = benchmark
+        self.metric = metric
+        self.value = value
+        self.unit = unit
+        self.baseline = baseline
+        self.baseline_label = baseline_label
+        self.ratio = ratio
+        self.target = target
+        self.met = met
+        self.rounds = rounds
+        self.note = note
+        self.samples: List[float] = list(samples or ())
+        self.details: Dict[str, Any] = dict(details or {})
 
     def as_json(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        return json.loads(json.dumps(vars(self)))  # a deep copy, as dataclasses.asdict made
 
 
 def median(values: Sequence[float]) -> float:
@@ -94,7 +106,7 @@ def python_env() -> Dict[str, str]:
 
 
 @contextlib.contextmanager
-def spawn_server(kind: str, *args: str) -> Iterator[Tuple[int, subprocess.Popen[str]]]:
+def spawn_server(kind: str, *args: str) -> Iterator[Tuple[int, "subprocess.Popen[str]"]]:
     """Start ``benchmarks/_servers.py KIND ARGS`` in its own process; yield its port.
 
     A separate process, so the server does not share the client's GIL: on a
@@ -106,7 +118,7 @@ def spawn_server(kind: str, *args: str) -> Iterator[Tuple[int, subprocess.Popen[
         env=python_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        text=True,
+        universal_newlines=True,
     )
     try:
         assert proc.stdout is not None
@@ -128,7 +140,9 @@ def spawn_server(kind: str, *args: str) -> Iterator[Tuple[int, subprocess.Popen[
 
 def _lscpu_model() -> str:
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            ["lscpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return platform.processor() or "unknown"
     for line in out.splitlines():
@@ -140,7 +154,12 @@ def _lscpu_model() -> str:
 def _git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -7,8 +7,6 @@ peak, and the process's max RSS. Without ``--traced`` only max RSS is
 reported, so tracemalloc's own overhead does not inflate it.
 """
 
-from __future__ import annotations
-
 import argparse
 import gc
 import json

@@ -13,8 +13,6 @@ Stdlib asyncio only: a lean server keeps its own cost small, so a ratio of
 two clients measures the clients.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import sys
@@ -121,7 +119,7 @@ async def _serve(kind: str, delay: float) -> None:
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
-    loop = asyncio.get_running_loop()
+    loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
     # Serve until the parent closes our stdin.
     await loop.run_in_executor(None, sys.stdin.read)
     server.close()
@@ -133,7 +131,11 @@ def main(argv: List[str]) -> int:
     parser.add_argument("kind", choices=("http", "smtp"))
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each HTTP answer")
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.kind, args.delay))
+    loop = asyncio.new_event_loop()  # asyncio.run is 3.7+
+    try:
+        loop.run_until_complete(_serve(args.kind, args.delay))
+    finally:
+        loop.close()
     return 0
 
 

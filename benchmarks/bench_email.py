@@ -9,8 +9,6 @@ pays. The sink's own count of accepted messages is checked. The ratio
 (time per email, ours over raw) is held to the Slack benchmark's 1.5.
 """
 
-from __future__ import annotations
-
 import inspect
 import smtplib
 import time

@@ -9,8 +9,6 @@ concurrency from the HTTP client. Measured with the default
 ``AlertManager()`` and with ``max_workers`` equal to the channel count.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Callable, List, Optional
 

@@ -18,8 +18,6 @@ line on every other CPython 3.8+ that pyenv has on the machine (or those
 listed in ``KSTALERTS_BENCH_PYTHONS``, separated by ``:``).
 """
 
-from __future__ import annotations
-
 import glob
 import json
 import os
@@ -54,8 +52,9 @@ def _probe(python: str, module: str) -> Dict[str, List[str]]:
         [python, *_ISOLATED, "-c", _PROBE.format(root=ROOT, module=module, heavy=HEAVY)],
         cwd=ROOT,
         env=python_env(),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         check=True,
     )
     result: Dict[str, List[str]] = json.loads(out.stdout)

@@ -10,8 +10,6 @@ The target: what is held after 10,000 alerts is what was held after 1,000,
 within 1 byte per extra alert.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import subprocess
@@ -30,7 +28,14 @@ def _child(checkpoints: List[int], traced: bool, port: Optional[int]) -> Dict[st
         cmd.append("--traced")
     if port:
         cmd += ["--http", str(port)]
-    out = subprocess.run(cmd, cwd=ROOT, env=python_env(), capture_output=True, text=True)
+    out = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=python_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"memory child failed: {out.stderr.strip()[-500:]}")
     report: Dict[str, Any] = json.loads(out.stdout)

@@ -13,7 +13,6 @@ peak RSS (``getrusage(RUSAGE_CHILDREN)``: the largest of the wrapper and the
 job's own small processes). The target: under 60 MB, whatever the output.
 """
 
-from __future__ import annotations
 
 import json
 import subprocess

@@ -13,8 +13,6 @@ medians over the rounds. The server's count of received POSTs is checked,
 so nothing is timed that was not sent.
 """
 
-from __future__ import annotations
-
 import http.client
 import json
 import time

@@ -16,8 +16,6 @@ interpreter switching threads as often as it can;
 exactly 1000 must be admitted, never more than ``burst + rate*elapsed/per``.
 """
 
-from __future__ import annotations
-
 import math
 import sys
 import threading

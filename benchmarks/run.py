@@ -9,8 +9,6 @@ table as Markdown, and ``--update-doc PATH`` puts it between the
 everything still works, not a measurement; it writes ``quick.json``.
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys

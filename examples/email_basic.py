@@ -9,8 +9,6 @@ on 127.0.0.1, so the example runs anywhere. Exit code 0 when delivered.
     ALERT_FROM=alerts@example.com ALERT_TO=oncall@example.com python3 examples/email_basic.py
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import sys

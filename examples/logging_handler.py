@@ -8,8 +8,6 @@ sink otherwise.
     python3 examples/logging_handler.py
 """
 
-from __future__ import annotations
-
 import contextlib
 import logging
 import os

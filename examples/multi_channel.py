@@ -7,8 +7,6 @@ and email_basic.py for the variables), loopback sinks otherwise.
     python3 examples/multi_channel.py
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import sys

@@ -7,8 +7,6 @@ example runs anywhere. Exit code 0 when every alert was delivered.
     python3 examples/slack_basic.py
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import sys

@@ -10,8 +10,7 @@ stays cheap.
 True
 """
 
-from __future__ import annotations
-
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -75,3 +74,9 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module_name}", __name__), name)
     globals()[name] = value
     return value
+
+
+if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
+    from ._compat36 import module_getattr
+
+    module_getattr(__name__, __getattr__)

@@ -1,7 +1,5 @@
 """``python -m kstalerts``: the command line (see :mod:`kstalerts.cli`)."""
 
-from __future__ import annotations
-
 import sys
 
 from .cli import main

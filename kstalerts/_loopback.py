@@ -17,15 +17,12 @@ Run one from a shell (.ci/steps/20-examples.sh does)::
     python -m kstalerts._loopback http --lifetime 60   # prints the URL
 """
 
-from __future__ import annotations
-
 import json
 import socketserver
 import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import TracebackType
-from typing import Any, List, Optional, Tuple, Type, TypeVar
+from typing import Any, List, NamedTuple, Optional, Tuple, Type, TypeVar
 
 from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
@@ -96,8 +93,7 @@ class _Sink:
 # -- HTTP ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HTTPPost:
+class HTTPPost(NamedTuple):
     """One request the HTTP sink received; ``payload`` is the parsed JSON."""
 
     path: str
@@ -106,9 +102,9 @@ class HTTPPost:
     content_type: str
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(socketserver.ThreadingMixIn, HTTPServer):  # ThreadingHTTPServer is 3.7+
     daemon_threads = True
-    sink: HTTPSink
+    sink: "HTTPSink"
 
 
 class _HTTPHandler(BaseHTTPRequestHandler):
@@ -207,8 +203,7 @@ class HTTPSink(_Sink):
 # -- SMTP ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReceivedMail:
+class ReceivedMail(NamedTuple):
     """One message the SMTP sink accepted."""
 
     sender: str
@@ -237,7 +232,7 @@ class ReceivedMail:
 class _SMTPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    sink: SMTPSink
+    sink: "SMTPSink"
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):

@@ -11,8 +11,6 @@ value calls :meth:`Secret.reveal` at the one place it goes on the wire.
 True
 """
 
-from __future__ import annotations
-
 from typing import Any, Iterable, Optional
 
 __all__ = ("Secret", "mask_url", "mask_text", "scrub", "scrub_text", "resolve_credential")

@@ -35,8 +35,6 @@ POSIX only (``fcntl``), and only on a local file system: ``flock`` over NFS
 is not dependable.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import logging
@@ -86,7 +84,7 @@ class StateFile:
     1
     """
 
-    def __init__(self, path: Union[str, os.PathLike[str]], *, fsync: bool = True) -> None:
+    def __init__(self, path: Union[str, "os.PathLike[str]"], *, fsync: bool = True) -> None:
         _require_fcntl()
         self.path = os.path.abspath(os.fspath(path))
         self._lock_path = self.path + ".lock"

@@ -16,8 +16,6 @@ and ``_run_<name>`` (what it does, returning the exit code), listed in
 them, so ``kstalerts --help`` is instant.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import logging
@@ -192,8 +190,8 @@ def _result_dict(result: AlertResult) -> Dict[str, Any]:
 
 def _dry_run(
     alert: AlertMessage,
-    matching: Sequence[ChannelEntry],
-    skipped: Sequence[ChannelEntry],
+    matching: Sequence["ChannelEntry"],
+    skipped: Sequence["ChannelEntry"],
     as_json: bool,
     out: TextIO,
 ) -> int:
@@ -221,7 +219,7 @@ def _dry_run(
 
 def _manager(
     args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
-) -> AlertManager:
+) -> "AlertManager":
     from .config import load_config
     from .config.loader import no_channels_reason
     from .config.wiring import build_manager
@@ -242,7 +240,7 @@ def _manager(
     return manager
 
 
-def _targets(manager: AlertManager, target: Optional[str]) -> List[ChannelEntry]:
+def _targets(manager: "AlertManager", target: Optional[str]) -> List["ChannelEntry"]:
     """The channel ``--channel`` names (its key, alias or former name), or all."""
     return manager._targets(target)
 
@@ -345,7 +343,7 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     return EXIT_OK
 
 
-def _describe_entry(entry: ChannelEntry) -> str:
+def _describe_entry(entry: "ChannelEntry") -> str:
     channel = entry.channel
     parts = [
         f"{entry.key}: {channel!r}",

@@ -23,16 +23,13 @@ which is system-wide on Linux. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
-from __future__ import annotations
-
 import logging
 import math
 import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
@@ -49,8 +46,7 @@ _T = TypeVar("_T")
 _Record = Tuple[float, Optional[str]]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """The answer to :meth:`Deduplicator.claim`.
 
     ``token`` is set when the caller may deliver (pass it to
@@ -83,7 +79,7 @@ class Deduplicator:
         self,
         window: float,
         *,
-        state_file: Union[str, os.PathLike[str], None] = None,
+        state_file: Union[str, "os.PathLike[str]", None] = None,
         max_keys: int = MAX_DEDUP_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -92,7 +88,7 @@ class Deduplicator:
         self._clock = clock
         self._lock = threading.Lock()
         self._memory: Dict[Tuple[str, str], _Record] = {}
-        self._state: Optional[StateFile] = None
+        self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False
         if state_file is not None:
             from ._statefile import StateFile
@@ -100,7 +96,7 @@ class Deduplicator:
             self._state = StateFile(state_file)
 
     @classmethod
-    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> Deduplicator:
+    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> "Deduplicator":
         """Build from a window in seconds or an ``alerts.dedup`` mapping
         (``window``, ``state_file``)."""
         if isinstance(config, Mapping):

@@ -11,8 +11,6 @@ Rules: the demo uses the real channels and transports, so what it shows is
 what a user gets; every server it starts is stopped before it returns.
 """
 
-from __future__ import annotations
-
 import shutil
 import time
 from typing import Any, Dict, Optional, TextIO, Tuple

@@ -472,12 +472,7 @@ class DigestBook:
 
 
 def _with(result: AlertResult, **changes: Any) -> AlertResult:
-    replace: Optional[Callable[..., AlertResult]] = getattr(result, "_replace", None)
-    if replace is not None:  # a NamedTuple (the Python 3.6 form of the value types)
-        return replace(**changes)
-    import dataclasses  # novermin (only where AlertResult is a dataclass)
-
-    return dataclasses.replace(result, **changes)  # type: ignore[type-var,unused-ignore]
+    return result.replace(**changes)
 
 
 def _log() -> Any:

@@ -19,8 +19,6 @@ callers pass already-masked text. Fields carry the facts a program needs
 ``key`` for configuration errors) so nobody has to parse the text.
 """
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 __all__ = (

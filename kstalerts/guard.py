@@ -22,8 +22,6 @@ wrapped with a coroutine that awaits :meth:`AlertManager.asend`.
 ('nightly export failed', 'OSError: disk full')
 """
 
-from __future__ import annotations
-
 import functools
 import logging
 from types import TracebackType
@@ -62,7 +60,7 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
 
     def __init__(
         self,
-        manager: AlertManager,
+        manager: "AlertManager",
         title: Optional[str] = None,
         *,
         level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
@@ -102,7 +100,7 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
         _warn_failed(what, results)
 
     # -- context manager ---------------------------------------------------
-    def __enter__(self) -> alert_on_failure:
+    def __enter__(self) -> "alert_on_failure":
         return self
 
     def __exit__(

@@ -21,8 +21,6 @@ followed): what a status means is the channel's business. Rules:
 ``http.client`` and ``ssl`` are imported on first use.
 """
 
-from __future__ import annotations
-
 import base64
 import io
 import logging
@@ -32,8 +30,7 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
@@ -51,8 +48,7 @@ _OWN_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connec
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-@dataclass(frozen=True)
-class HTTPResponse:
+class HTTPResponse(NamedTuple):
     """A response: status, lower-cased headers and a body of at most the
     client's ``max_response_bytes`` (``truncated`` says the rest was left)."""
 
@@ -95,13 +91,15 @@ def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
         return None
 
 
-@dataclass(frozen=True)
-class _Endpoint:
+class _Endpoint(NamedTuple):
     scheme: str
     host: str
     port: int
-    target: str = field(repr=False)  # path and query: may hold a token
-    authorization: Optional[str] = field(default=None, repr=False)
+    target: str  # path and query: may hold a token, so not in repr
+    authorization: Optional[str] = None  # not in repr
+
+    def __repr__(self) -> str:
+        return f"_Endpoint(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r})"
 
     @property
     def authority(self) -> str:
@@ -164,7 +162,7 @@ def _choose_proxy(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[_Endpoi
     return _parse(proxy, "proxy", ("http",))
 
 
-def _ssl_context(verify: bool, ca_bundle: Optional[str]) -> ssl.SSLContext:
+def _ssl_context(verify: bool, ca_bundle: Optional[str]) -> "ssl.SSLContext":
     import ssl
 
     try:
@@ -490,7 +488,7 @@ class HTTPClient:
             if self._ssl is not None:
                 phase[0] = "in the TLS handshake"
                 connection.sock.settimeout(connection.remaining())  # bounds the whole handshake
-                connection.sock = self._ssl.wrap_socket(connection.sock, server_hostname=self._endpoint.host)
+                connection.sock = wrap_tls(self._ssl, connection.sock, self._endpoint.host)
         except BaseException:
             connection.close()
             raise
@@ -617,6 +615,40 @@ def _stale(exc: BaseException, phase: str) -> bool:
     )
 
 
+class _HostNameMismatchError(OSError):
+    """A certificate for another host, on Python 3.6 (whose ``ssl.CertificateError``
+    is a ``ValueError``; 3.7+ raises an ``OSError``)."""
+
+
+def wrap_tls(context: "ssl.SSLContext", sock: socket.socket, host: str) -> socket.socket:
+    """``context.wrap_socket(sock)``, which raises only ``OSError`` on every Python."""
+    import ssl
+
+    try:
+        return context.wrap_socket(sock, server_hostname=host)
+    except ssl.CertificateError as exc:
+        if isinstance(exc, OSError):  # pragma: no cover - Python 3.7+
+            raise
+        raise _HostNameMismatchError(str(exc)) from exc  # pragma: no cover - Python 3.6
+
+
+def tls_verify_failure(exc: BaseException) -> Optional[str]:
+    """Why the peer's certificate was refused, or ``None`` when ``exc`` is something else.
+
+    Python 3.7+ raises ``ssl.SSLCertVerificationError`` (also named
+    ``CertificateError``); 3.6 raises ``CertificateError`` for a wrong host
+    name and a plain ``SSLError`` with reason ``CERTIFICATE_VERIFY_FAILED``
+    for the rest.
+    """
+    import ssl
+
+    if isinstance(exc, (ssl.CertificateError, _HostNameMismatchError)):
+        return str(getattr(exc, "verify_message", None) or exc)
+    if isinstance(exc, ssl.SSLError) and exc.reason == "CERTIFICATE_VERIFY_FAILED":
+        return "certificate verify failed"
+    return None
+
+
 def _translate(
     exc: BaseException, phase: str, timeout: float, host: str, peer: str = ""
 ) -> AlertDeliveryError:
@@ -641,9 +673,10 @@ def _translate(
 
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return error(f"timed out after {timeout:g}s {_while(phase)}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    refused = tls_verify_failure(exc)
+    if refused is not None:
         # A wrong or unknown certificate will not fix itself in seconds: not retried.
-        return error(f"TLS certificate verification failed: {exc.verify_message}", retryable=False)
+        return error(f"TLS certificate verification failed: {refused}", retryable=False)
     if isinstance(exc, ssl.SSLError):
         return error(f"TLS error {_while(phase)}: {exc.reason or type(exc).__name__}")
     if isinstance(exc, ConnectionRefusedError):

@@ -17,13 +17,10 @@ bytes, spool size). They are constants, not settings.
 10
 """
 
-from __future__ import annotations
-
 import contextlib
 import math
 import threading
-from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Union
 
 from .exceptions import AlertConfigurationError
 
@@ -65,8 +62,7 @@ __all__ = (
 Number = Union[int, float]
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """The allowed range of one setting; ``integer`` ones take whole numbers."""
 
     name: str
@@ -76,8 +72,7 @@ class Limit:
     doc: str
 
 
-@dataclass(frozen=True)
-class Clamp:
+class Clamp(NamedTuple):
     """A record of one value the limits changed."""
 
     name: str

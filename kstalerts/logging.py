@@ -14,8 +14,6 @@ logged while this thread is already inside ``emit``, and records logged by
 the manager's own worker threads are dropped.
 """
 
-from __future__ import annotations
-
 import logging
 import threading
 from typing import TYPE_CHECKING, List, Optional, Union
@@ -72,7 +70,7 @@ class AlertHandler(logging.Handler):
 
     def __init__(
         self,
-        manager: AlertManager,
+        manager: "AlertManager",
         level: Union[int, str] = logging.ERROR,
         *,
         channel: Optional[str] = None,

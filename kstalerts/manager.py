@@ -27,10 +27,8 @@ digest (:mod:`kstalerts.digest`), which its next delivery carries;
 sends what is left. CRITICAL alerts draw from their own throttle bucket.
 """
 
-from __future__ import annotations
-
 import threading
-from dataclasses import dataclass, field
+import types
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
@@ -40,6 +38,7 @@ from typing import (
     Iterable,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Set,
@@ -69,8 +68,7 @@ __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
 
 
-@dataclass(frozen=True)
-class ChannelEntry:
+class ChannelEntry(NamedTuple):
     """A channel as registered: its key, alias, level floor and throttle.
 
     ``spool_throttled`` asks for alerts its throttle refuses to be spooled
@@ -78,7 +76,7 @@ class ChannelEntry:
     """
 
     key: str
-    channel: AlertChannel
+    channel: "AlertChannel"
     min_level: AlertLevel = AlertLevel.INFO
     throttle: Optional[AlertThrottle] = None
     alias: Optional[str] = None
@@ -86,8 +84,7 @@ class ChannelEntry:
     digest: bool = True
 
 
-@dataclass(frozen=True)
-class AlertStats:
+class AlertStats(NamedTuple):
     """A snapshot of the manager's counters.
 
     ``by_channel`` maps a channel key to
@@ -101,7 +98,7 @@ class AlertStats:
     total_throttled: int = 0
     total_suppressed: int = 0
     total_digests: int = 0
-    by_channel: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    by_channel: Mapping[str, Dict[str, int]] = types.MappingProxyType({})
 
 
 class AlertManager:
@@ -123,8 +120,8 @@ class AlertManager:
         self,
         *,
         max_workers: int = MAX_WORKERS,
-        spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None] = None,
-        dedup: Union[Deduplicator, float, Mapping[str, Any], None] = None,
+        spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None] = None,
+        dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
     ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
         self._lock = threading.Lock()
@@ -140,7 +137,7 @@ class AlertManager:
     # -- registration -----------------------------------------------------
     def add_channel(
         self,
-        channel: AlertChannel,
+        channel: "AlertChannel",
         *,
         min_level: Union[AlertLevel, str] = AlertLevel.INFO,
         throttle: Optional[AlertThrottle] = None,
@@ -148,7 +145,7 @@ class AlertManager:
         alias: Optional[str] = None,
         spool_throttled: bool = False,
         digest: bool = True,
-    ) -> AlertManager:
+    ) -> "AlertManager":
         """Register ``channel``; returns the manager so calls can chain.
 
         ``key`` (default: the channel's name) must be unique; ``alias`` is a
@@ -250,7 +247,7 @@ class AlertManager:
         import asyncio
         import functools
 
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
         # The default executor, not ours: send() itself waits on our pool,
         # and a pool that waits on itself can deadlock when full.
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
@@ -265,9 +262,7 @@ class AlertManager:
                 _log().error("spooling for channel %r failed", entry.key, exc_info=True)
                 name = None
             if name is not None:
-                import dataclasses
-
-                result = dataclasses.replace(result, spooled=True)
+                result = result.replace(spooled=True)
         self._digests.note(entry, result)
         self._count(entry.key, result)
         return result
@@ -334,16 +329,14 @@ class AlertManager:
                 alert=alert,
             )
         if result.channel != entry.key or result.alert is not alert:
-            import dataclasses
-
-            result = dataclasses.replace(result, channel=entry.key, alert=alert)
+            result = result.replace(channel=entry.key, alert=alert)
         return result
 
     def _count(self, key: str, result: AlertResult) -> None:
         with self._stats_lock:
             self._counts.setdefault(key, _zero())[result.outcome.meaning.stat] += 1
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> "ThreadPoolExecutor":
         with self._lock:
             if self._closed:
                 raise AlertManagerClosedError()
@@ -357,26 +350,28 @@ class AlertManager:
 
     # -- spool and dedup -----------------------------------------------------
     @property
-    def spool(self) -> Optional[Spool]:
+    def spool(self) -> Optional["Spool"]:
         """The spool failed deliveries are kept in, if any."""
         return self._spool
 
     @property
-    def dedup(self) -> Optional[Deduplicator]:
+    def dedup(self) -> Optional["Deduplicator"]:
         """The duplicate suppression in use, if any."""
         return self._dedup
 
-    def use_spool(self, spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> AlertManager:
+    def use_spool(
+        self, spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]
+    ) -> "AlertManager":
         """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
         self._spool = _as_spool(spool)
         return self
 
-    def use_dedup(self, dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> AlertManager:
+    def use_dedup(self, dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> "AlertManager":
         """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
         self._dedup = _as_dedup(dedup)
         return self
 
-    def flush_spool(self) -> FlushReport:
+    def flush_spool(self) -> "FlushReport":
         """Send the spooled alerts again, oldest first, through their channels.
 
         Each goes through its channel's dedup claim and throttle like a new
@@ -394,7 +389,7 @@ class AlertManager:
         down: Set[str] = set()
         unknown: Set[str] = set()
 
-        def deliver(item: SpoolEntry) -> Optional[AlertResult]:
+        def deliver(item: "SpoolEntry") -> Optional[AlertResult]:
             with self._lock:
                 entry = self._entries.get(item.channel)
             if entry is None:
@@ -422,11 +417,11 @@ class AlertManager:
 
         return spool.flush(deliver)
 
-    async def aflush_spool(self) -> FlushReport:
+    async def aflush_spool(self) -> "FlushReport":
         """:meth:`flush_spool`, awaitable; the event loop keeps running meanwhile."""
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(None, self.flush_spool)
+        return await asyncio.get_event_loop().run_in_executor(None, self.flush_spool)
 
     # -- digests ------------------------------------------------------------
     def flush_digests(self) -> List[AlertResult]:
@@ -476,7 +471,7 @@ class AlertManager:
         credential_resolver: Any = None,
         *,
         preset: Optional[str] = None,
-    ) -> AlertManager:
+    ) -> "AlertManager":
         """Build a manager, its channels and throttles from a config file or
         mapping; ``None`` discovers the file (see the configuration reference).
         ``config`` as a mapping is the whole document or its ``alerts`` section
@@ -509,7 +504,7 @@ class AlertManager:
             except Exception:  # closing must release the rest regardless
                 _log().warning("channel %r failed to close", entry.key, exc_info=True)
 
-    def __enter__(self) -> AlertManager:
+    def __enter__(self) -> "AlertManager":
         return self
 
     def __exit__(
@@ -540,7 +535,7 @@ def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
     return wanted == "yes" or (wanted == "asked" and entry.spool_throttled)
 
 
-def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]) -> Optional[Spool]:
+def _as_spool(spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]) -> Optional["Spool"]:
     if spool is None:
         return None
     from .spool import Spool
@@ -550,7 +545,7 @@ def _as_spool(spool: Union[Spool, str, os.PathLike[str], Mapping[str, Any], None
     return Spool.from_config(spool)
 
 
-def _as_dedup(dedup: Union[Deduplicator, float, Mapping[str, Any], None]) -> Optional[Deduplicator]:
+def _as_dedup(dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> Optional["Deduplicator"]:
     if dedup is None:
         return None
     from .dedup import Deduplicator
@@ -630,7 +625,7 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
     return batch
 
 
-def _log() -> logging.Logger:
+def _log() -> "logging.Logger":
     # logging (with traceback, string, ...) costs milliseconds to import;
     # it is loaded when there is first something to log.
     import logging

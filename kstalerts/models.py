@@ -2,18 +2,15 @@
 
 Everything here is immutable. An :class:`AlertMessage` fixes its creation
 time when it is built, so every channel that renders it shows the same
-timestamp; a change is a new value made with :func:`dataclasses.replace`.
+timestamp; a change is a new value made with its ``replace()`` method.
 Nothing here formats for a particular service: that is each channel's job.
 """
-
-from __future__ import annotations
 
 import enum
 import re
 import time
 import types
-from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
@@ -44,7 +41,7 @@ class AlertLevel(enum.IntEnum):
     CRITICAL = 30
 
     @classmethod
-    def parse(cls, value: Union[AlertLevel, str]) -> AlertLevel:
+    def parse(cls, value: Union["AlertLevel", str]) -> "AlertLevel":
         """Return the level named by ``value`` (case-insensitive).
 
         An unknown name raises :class:`AlertConfigurationError` listing the
@@ -132,7 +129,6 @@ def _truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - len(marker))] + marker
 
 
-@dataclass(frozen=True)
 class AlertMessage:
     """One alert: a title, a body and a level, plus optional metadata.
 
@@ -142,33 +138,96 @@ class AlertMessage:
     suppression. A title longer than ``MAX_TITLE_CHARS`` or a body longer
     than ``MAX_BODY_CHARS`` is cut, with a marker saying how much.
 
+    The value is immutable: :meth:`replace` makes a changed copy. Two
+    messages are equal when every field but ``created_at`` is; the hash
+    leaves ``labels`` out too. A message pickles and copies whole.
+
     >>> AlertMessage("Disk full", "/var is at 97%", AlertLevel.WARNING).level.name
     'WARNING'
+    >>> AlertMessage("Disk full").replace(level=AlertLevel.CRITICAL).level.name
+    'CRITICAL'
     """
 
-    title: str
-    body: str = ""
-    level: AlertLevel = AlertLevel.INFO
-    timestamp: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
-    dedup_key: Optional[str] = None
-    created_at: float = field(default_factory=time.time, compare=False)
+    __slots__ = ("title", "body", "level", "timestamp", "labels", "dedup_key", "created_at")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.title, str) or not self.title.strip():
+    title: str
+    body: str  # default ""
+    level: AlertLevel  # default AlertLevel.INFO
+    timestamp: bool  # default False
+    labels: Mapping[str, str]  # read-only; default empty
+    dedup_key: Optional[str]  # default None
+    created_at: float  # time.time() when built, unless given
+
+    def __init__(
+        self,
+        title: str,
+        body: str = "",
+        level: AlertLevel = AlertLevel.INFO,
+        timestamp: bool = False,
+        labels: Optional[Mapping[str, str]] = None,
+        dedup_key: Optional[str] = None,
+        created_at: Optional[float] = None,
+    ) -> None:
+        if not isinstance(title, str) or not title.strip():
             raise AlertConfigurationError("alert title must be a non-empty string")
-        if not isinstance(self.body, str):
+        if not isinstance(body, str):
             raise AlertConfigurationError("alert body must be a string")
-        if not isinstance(self.level, AlertLevel):
+        if not isinstance(level, AlertLevel):
             raise AlertConfigurationError(
-                f"alert level must be an AlertLevel, not {type(self.level).__name__}"
+                f"alert level must be an AlertLevel, not {type(level).__name__}"
                 " (use AlertLevel.parse() for names)"
             )
-        if self.dedup_key is not None and not isinstance(self.dedup_key, str):
+        if dedup_key is not None and not isinstance(dedup_key, str):
             raise AlertConfigurationError("dedup_key must be a string")
-        object.__setattr__(self, "title", _truncate(_valid_text(self.title), MAX_TITLE_CHARS))
-        object.__setattr__(self, "body", _truncate(_valid_text(self.body), MAX_BODY_CHARS))
-        object.__setattr__(self, "labels", _frozen_labels(self.labels))
+        _set = object.__setattr__
+        _set(self, "title", _truncate(_valid_text(title), MAX_TITLE_CHARS))
+        _set(self, "body", _truncate(_valid_text(body), MAX_BODY_CHARS))
+        _set(self, "level", level)
+        _set(self, "timestamp", timestamp)
+        _set(self, "labels", _frozen_labels(labels))
+        _set(self, "dedup_key", dedup_key)
+        _set(self, "created_at", time.time() if created_at is None else created_at)
+
+    def replace(self, **changes: Any) -> "AlertMessage":
+        """A copy with ``changes`` applied (and checked); ``created_at`` is kept unless changed."""
+        fields = dict(zip(AlertMessage.__slots__, self._values()))
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def _values(self) -> Tuple[Any, ...]:
+        return (
+            self.title,
+            self.body,
+            self.level,
+            self.timestamp,
+            dict(self.labels),
+            self.dedup_key,
+            self.created_at,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: AlertMessage is immutable (use replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: AlertMessage is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AlertMessage) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values()[:6] == other._values()[:6]
+
+    def __hash__(self) -> int:
+        return hash((self.title, self.body, self.level, self.timestamp, self.dedup_key))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(title={self.title!r}, body={self.body!r}, level={self.level!r},"
+            f" timestamp={self.timestamp!r}, labels={self.labels!r}, dedup_key={self.dedup_key!r},"
+            f" created_at={self.created_at!r})"
+        )
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return (type(self), self._values())
 
     @property
     def formatted_title(self) -> str:
@@ -198,7 +257,7 @@ class AlertMessage:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertMessage:
+    def from_dict(cls, data: Mapping[str, Any]) -> "AlertMessage":
         """Rebuild a message written by :meth:`to_dict`."""
         return cls(
             title=data["title"],
@@ -211,7 +270,6 @@ class AlertMessage:
         )
 
 
-@dataclass(frozen=True)
 class AlertResult:
     """What happened when one alert went to one channel.
 
@@ -220,20 +278,107 @@ class AlertResult:
     secret. ``attempts`` counts delivery attempts (0 when none was made, as
     for a throttled or suppressed alert). ``retryable`` tells whether a later
     try may succeed; ``status`` is the HTTP status or SMTP code, if any.
+    ``alert`` is the message delivered; it is left out of equality, hash and
+    repr. The value is immutable (:meth:`replace` makes a changed copy) and
+    pickles whole, ``alert`` included.
     :attr:`outcome` names what the fields add up to.
     """
 
+    __slots__ = (
+        "channel",
+        "success",
+        "message_id",
+        "error",
+        "attempts",
+        "throttled",
+        "suppressed",
+        "retryable",
+        "spooled",
+        "status",
+        "alert",
+    )
+
     channel: str
     success: bool
-    message_id: Optional[str] = None
-    error: Optional[str] = None
-    attempts: int = 0
-    throttled: bool = False
-    suppressed: bool = False
-    retryable: bool = False
-    spooled: bool = False
-    status: Optional[int] = None
-    alert: Optional[AlertMessage] = field(default=None, repr=False, compare=False)
+    message_id: Optional[str]  # default None
+    error: Optional[str]  # default None
+    attempts: int  # default 0
+    throttled: bool  # default False
+    suppressed: bool  # default False
+    retryable: bool  # default False
+    spooled: bool  # default False
+    status: Optional[int]  # default None
+    alert: Optional[AlertMessage]  # default None
+
+    def __init__(
+        self,
+        channel: str,
+        success: bool,
+        message_id: Optional[str] = None,
+        error: Optional[str] = None,
+        attempts: int = 0,
+        throttled: bool = False,
+        suppressed: bool = False,
+        retryable: bool = False,
+        spooled: bool = False,
+        status: Optional[int] = None,
+        alert: Optional[AlertMessage] = None,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "channel", channel)
+        _set(self, "success", success)
+        _set(self, "message_id", message_id)
+        _set(self, "error", error)
+        _set(self, "attempts", attempts)
+        _set(self, "throttled", throttled)
+        _set(self, "suppressed", suppressed)
+        _set(self, "retryable", retryable)
+        _set(self, "spooled", spooled)
+        _set(self, "status", status)
+        _set(self, "alert", alert)
+
+    def replace(self, **changes: Any) -> "AlertResult":
+        """A copy with ``changes`` applied."""
+        fields = dict(zip(AlertResult.__slots__, self._values()))
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def _values(self) -> Tuple[Any, ...]:
+        return (
+            self.channel,
+            self.success,
+            self.message_id,
+            self.error,
+            self.attempts,
+            self.throttled,
+            self.suppressed,
+            self.retryable,
+            self.spooled,
+            self.status,
+            self.alert,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: AlertResult is immutable (use replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: AlertResult is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AlertResult) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values()[:-1] == other._values()[:-1]
+
+    def __hash__(self) -> int:
+        return hash(self._values()[:-1])
+
+    def __repr__(self) -> str:
+        pairs = zip(AlertResult.__slots__[:-1], self._values())
+        shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return (type(self), self._values())
 
     def __str__(self) -> str:
         outcome = self.outcome

@@ -14,12 +14,9 @@ injects its clock, so tests run on a fake one.
 60.0
 """
 
-from __future__ import annotations
-
 import re
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from .exceptions import AlertConfigurationError
 from .limits import validate
@@ -37,7 +34,6 @@ def _random() -> float:
     return random.random()
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
     """How many times to retry and how to wait between attempts.
 
@@ -50,26 +46,84 @@ class RetryPolicy:
       is cut to this (at most ``MAX_RETRY_AFTER``).
     - ``budget``: seconds one send may take, attempts and waits included; a
       wait that would overrun it ends the send instead.
+    - ``rand``: the source of jitter (left out of equality and repr).
+
+    The value is immutable; :meth:`replace` makes a changed copy.
     """
 
-    max_retries: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    jitter: bool = True
-    max_retry_after: float = 60.0
-    budget: float = 300.0
-    rand: Callable[[], float] = field(default=_random, repr=False, compare=False)
+    __slots__ = ("max_retries", "base_delay", "max_delay", "jitter", "max_retry_after", "budget", "rand")
 
-    def __post_init__(self) -> None:
+    max_retries: int
+    base_delay: float
+    max_delay: float
+    jitter: bool
+    max_retry_after: float
+    budget: float
+    rand: Callable[[], float]
+
+    def __init__(
+        self,
+        max_retries: int = 2,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        jitter: bool = True,
+        max_retry_after: float = 60.0,
+        budget: float = 300.0,
+        rand: Callable[[], float] = _random,
+    ) -> None:
         # Every number through the hard limits (clamped with a warning; not
         # a number, NaN included, is an error); the flag must be a bool.
-        object.__setattr__(self, "max_retries", validate("channel.max_retries", self.max_retries))
-        for name in ("base_delay", "max_delay", "max_retry_after", "budget"):
-            object.__setattr__(self, name, validate(f"retry.{name}", getattr(self, name)))
-        if not isinstance(self.jitter, bool):
-            raise AlertConfigurationError(f"must be true or false, got {self.jitter!r}", key="retry.jitter")
-        if not callable(self.rand):
-            raise AlertConfigurationError(f"must be callable, got {self.rand!r}", key="retry.rand")
+        _set = object.__setattr__
+        _set(self, "max_retries", validate("channel.max_retries", max_retries))
+        _set(self, "base_delay", validate("retry.base_delay", base_delay))
+        _set(self, "max_delay", validate("retry.max_delay", max_delay))
+        if not isinstance(jitter, bool):
+            raise AlertConfigurationError(f"must be true or false, got {jitter!r}", key="retry.jitter")
+        _set(self, "jitter", jitter)
+        _set(self, "max_retry_after", validate("retry.max_retry_after", max_retry_after))
+        _set(self, "budget", validate("retry.budget", budget))
+        if not callable(rand):
+            raise AlertConfigurationError(f"must be callable, got {rand!r}", key="retry.rand")
+        _set(self, "rand", rand)
+
+    def replace(self, **changes: Any) -> "RetryPolicy":
+        """A copy with ``changes`` applied (and checked)."""
+        fields = dict(zip(RetryPolicy.__slots__, self._values()))
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def _values(self) -> Tuple[Any, ...]:
+        return (
+            self.max_retries,
+            self.base_delay,
+            self.max_delay,
+            self.jitter,
+            self.max_retry_after,
+            self.budget,
+            self.rand,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: RetryPolicy is immutable (use replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: RetryPolicy is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RetryPolicy) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values()[:-1] == other._values()[:-1]
+
+    def __hash__(self) -> int:
+        return hash(self._values()[:-1])
+
+    def __repr__(self) -> str:
+        pairs = zip(RetryPolicy.__slots__[:-1], self._values())
+        shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return (type(self), self._values())
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).

@@ -48,8 +48,6 @@ Rules:
 POSIX only (``fcntl``), on a local file system.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import logging
@@ -57,8 +55,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _files
 from .exceptions import AlertConfigurationError
@@ -83,8 +80,7 @@ _MAX_ATTEMPTS = 10**9  # bounds of the numbers an entry may hold
 _MAX_STAMP = 1e13  # seconds since 1970: the year 318857
 
 
-@dataclass(frozen=True)
-class SpoolEntry:
+class SpoolEntry(NamedTuple):
     """One spooled (alert, channel key), as read back from its file."""
 
     name: str
@@ -95,8 +91,7 @@ class SpoolEntry:
     last_error: Optional[str]
 
 
-@dataclass(frozen=True)
-class FlushReport:
+class FlushReport(NamedTuple):
     """What one flush did, in counts; ``str()`` gives a one-line summary.
 
     - ``delivered``: sent and removed from the spool.
@@ -121,7 +116,7 @@ class FlushReport:
     skipped: int = 0
     unknown_channel: int = 0
     remaining: int = 0
-    results: Tuple[AlertResult, ...] = field(default=(), repr=False)
+    results: Tuple[AlertResult, ...] = ()  # not in repr
 
     @property
     def ok(self) -> bool:
@@ -142,6 +137,10 @@ class FlushReport:
                 parts.append(f"{count} {words}")
         return f"spool {self.path}: {', '.join(parts)}; {self.remaining} left"
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields[:-1], self))
+        return f"FlushReport({shown})"
+
 
 #: What a flush asks the manager for each entry: a result, or ``None`` when
 #: the entry's channel key is unknown.
@@ -161,7 +160,7 @@ class Spool:
 
     def __init__(
         self,
-        path: Union[str, os.PathLike[str]],
+        path: Union[str, "os.PathLike[str]"],
         *,
         max_age: Optional[float] = None,
         max_entries: Optional[int] = None,
@@ -195,7 +194,7 @@ class Spool:
             raise AlertConfigurationError(str(exc), key="spool.path") from None
 
     @classmethod
-    def from_config(cls, config: Union[str, os.PathLike[str], Mapping[str, Any]]) -> Spool:
+    def from_config(cls, config: Union[str, "os.PathLike[str]", Mapping[str, Any]]) -> "Spool":
         """Build from a path or an ``alerts.spool`` mapping (``path``, ``max_age``,
         ``max_entries``, ``max_bytes``)."""
         if isinstance(config, Mapping):

@@ -36,8 +36,6 @@ elapsed / per`` of them below CRITICAL (docs/throttling.md works it out).
 True
 """
 
-from __future__ import annotations
-
 import os
 import threading
 import time
@@ -101,7 +99,7 @@ class AlertThrottle:
         burst: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        state_file: Union[str, os.PathLike[str], None] = None,
+        state_file: Union[str, "os.PathLike[str]", None] = None,
         state_key: str = "default",
     ) -> None:
         self._rate = float(validate("throttle.rate", lookup("throttle.rate") if rate is None else rate))
@@ -119,7 +117,7 @@ class AlertThrottle:
         now = clock()
         self._main = _Bucket(self._cap, now)
         self._critical = _Bucket(self._cap, now)
-        self._state: Optional[StateFile] = None
+        self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_key = str(state_key)
         self._state_broken = False
         if state_file is not None:
@@ -346,7 +344,7 @@ class AlertThrottle:
             self._run(bucket, self._reset_locked)
 
     # -- context managers -----------------------------------------------
-    def __enter__(self) -> AlertThrottle:
+    def __enter__(self) -> "AlertThrottle":
         self.acquire()
         return self
 
@@ -358,7 +356,7 @@ class AlertThrottle:
     ) -> None:
         return None
 
-    async def __aenter__(self) -> AlertThrottle:
+    async def __aenter__(self) -> "AlertThrottle":
         await self.acquire_async()
         return self
 

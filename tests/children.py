@@ -1,7 +1,5 @@
 """Start and reap the child processes of tests/spool_children.py."""
 
-from __future__ import annotations
-
 import os
 import pathlib
 import subprocess
@@ -11,7 +9,7 @@ from typing import List
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str) -> "subprocess.Popen[str]":
     """Run ``python -m tests.spool_children *args`` with stdout piped."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -21,11 +19,11 @@ def start(*args: str) -> subprocess.Popen[str]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        universal_newlines=True,
     )
 
 
-def wait_ready(child: subprocess.Popen[str]) -> None:
+def wait_ready(child: "subprocess.Popen[str]") -> None:
     """Block until the child printed its ``ready`` line."""
     assert child.stdout is not None
     line = child.stdout.readline()
@@ -35,7 +33,7 @@ def wait_ready(child: subprocess.Popen[str]) -> None:
         raise AssertionError(f"child did not start: {line!r} {err}")
 
 
-def finish(children: List[subprocess.Popen[str]], timeout: float = 30.0) -> List[str]:
+def finish(children: List["subprocess.Popen[str]"], timeout: float = 30.0) -> List[str]:
     """Wait for every child; return their stdout; kill any left over."""
     outputs = []
     try:

@@ -1,7 +1,5 @@
 """A fake monotonic clock whose sleep advances time, for tests without real waits."""
 
-from __future__ import annotations
-
 import threading
 from typing import List
 

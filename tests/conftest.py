@@ -6,8 +6,6 @@ imported through this one line, so the suite can run against a vendored
 copy by changing it.
 """
 
-from __future__ import annotations
-
 import logging
 import pathlib
 

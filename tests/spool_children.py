@@ -5,8 +5,6 @@ root; each command prints what the parent test checks, one line per fact,
 and flushes at once (the crash test kills children at random points).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys

@@ -5,8 +5,6 @@ The server tests start Debian's ``prometheus-alertmanager`` on loopback
 through Alertmanager's own ``GET /api/v2/alerts``.
 """
 
-from __future__ import annotations
-
 import base64
 import uuid
 from typing import Any, Dict, List

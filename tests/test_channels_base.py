@@ -1,7 +1,5 @@
 """The channel base class: the retry loop, the budget and the result shape."""
 
-from __future__ import annotations
-
 import io
 from typing import List, Optional
 

@@ -4,8 +4,6 @@ Exit codes: 0 delivered everywhere, 1 a channel failed or was throttled (or
 none takes the level), 2 usage or configuration error.
 """
 
-from __future__ import annotations
-
 import io
 import json
 import os
@@ -37,15 +35,15 @@ def cli(*args: str, stdin: Optional[str] = None) -> Run:
         cwd=ROOT,
         env=env,
         input=stdin,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 def run_main(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = ""
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = ""
 ) -> Run:
     """``main(ARGS)`` in this process (counts for coverage)."""
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -62,7 +60,7 @@ def test_version() -> None:
 
 
 def test_help_lists_the_commands_and_examples(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_main(capsys, monkeypatch, "--help")
     assert result.code == 0
@@ -74,7 +72,7 @@ def test_help_lists_the_commands_and_examples(
 
 
 def test_no_command_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_main(capsys, monkeypatch)
     assert result.code == 2
@@ -92,7 +90,7 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_send_with_no_channels_configured_is_a_config_error(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_main(capsys, monkeypatch, "send", "--title", "t")
     assert result == Run(
@@ -104,7 +102,7 @@ def test_send_with_no_channels_configured_is_a_config_error(
 
 
 def test_empty_title_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_main(capsys, monkeypatch, "send", "--title", "  ")
     assert result == Run(2, "", "kstalerts: error: alert title must be a non-empty string\n")
@@ -197,7 +195,7 @@ def test_body_and_title_that_are_not_utf8(tmp_path: Path, loopback_http: HTTPSin
     config = write_config(tmp_path, loopback_http)
     env = dict(os.environ, PYTHONPATH=str(ROOT), LC_ALL="C.UTF-8")
     title = os.fsdecode(b"job \xfe failed")
-    proc = subprocess.run(  # noqa: UP022 (capture_output is 3.7+)
+    proc = subprocess.run(
         [sys.executable, "-m", "kstalerts", "send", "--title", title, "--body", "-", "--config", str(config)],
         cwd=ROOT,
         env=env,
@@ -300,7 +298,7 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
 def test_in_process_send_and_dry_run(
     tmp_path: Path,
     loopback_http: HTTPSink,
-    capsys: pytest.CaptureFixture[str],
+    capsys: "pytest.CaptureFixture[str]",
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = str(write_config(tmp_path, loopback_http))
@@ -341,7 +339,7 @@ def test_check_config_masks_the_secret_and_reports_a_clamp(tmp_path: Path, loopb
 def test_check_config_of_a_clean_file(
     tmp_path: Path,
     loopback_http: HTTPSink,
-    capsys: pytest.CaptureFixture[str],
+    capsys: "pytest.CaptureFixture[str]",
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = "  throttle: {rate: 5, per: 60, burst: 2}\n"
@@ -367,7 +365,7 @@ def test_check_config_invalid_exits_2(tmp_path: Path, loopback_http: HTTPSink) -
 def test_in_process_failure_json_and_level_floor(
     tmp_path: Path,
     loopback_http: HTTPSink,
-    capsys: pytest.CaptureFixture[str],
+    capsys: "pytest.CaptureFixture[str]",
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     failing = str(write_config(tmp_path, loopback_http, ops_url=loopback_http.failing_url(502)))
@@ -383,7 +381,7 @@ def test_in_process_failure_json_and_level_floor(
 
 
 def test_in_process_config_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_main(capsys, monkeypatch, "check-config", "--config", str(tmp_path))
     assert result.code == 2
@@ -394,7 +392,7 @@ def test_in_process_config_errors(
 def test_in_process_check_config_clamps_and_verbose(
     tmp_path: Path,
     loopback_http: HTTPSink,
-    capsys: pytest.CaptureFixture[str],
+    capsys: "pytest.CaptureFixture[str]",
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = str(write_config(tmp_path, loopback_http, extra="      max_retries: 9\n"))
@@ -413,14 +411,14 @@ class _BrokenPipe(io.StringIO):
 
 
 def test_a_reader_that_goes_away_ends_quietly(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdout", _BrokenPipe())
     assert main(["demo"]) == 1
     assert capsys.readouterr().err == ""
 
 
-def test_in_process_demo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_demo(capsys: "pytest.CaptureFixture[str]", monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_main(capsys, monkeypatch, "demo")
     assert result.code == 0
     assert "demo OK in " in result.out

@@ -6,8 +6,6 @@ only (its argv and output format are sops's documented ones); the resolver
 under test runs it through subprocess for real.
 """
 
-from __future__ import annotations
-
 import os
 import pathlib
 import stat

@@ -6,8 +6,6 @@ error, which names the file, the line and the key. Discovery tests unset
 KSTALERTS_NO_DISCOVERY (which conftest sets) explicitly.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import pathlib
@@ -397,7 +395,13 @@ def test_import_reads_no_file_and_loads_no_parser(tmp_path: pathlib.Path) -> Non
         "print(kstalerts.AlertThrottle().rate)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=str(tmp_path),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
     )
     assert out.stdout.splitlines() == ["[]", "10.0"]
     assert f"{broken}:1:9: alerts: unclosed '['" in out.stderr

@@ -6,8 +6,6 @@ channel's own ``config_keys`` and field errors come back located in the
 file.
 """
 
-from __future__ import annotations
-
 import io
 import pathlib
 import sys
@@ -40,7 +38,7 @@ class StrictChannel(AlertChannel):
         return None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> StrictChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "StrictChannel":
         if "credentials" in config:
             if credential_resolver is None:
                 raise AlertConfigurationError("needs a credential resolver", key="credentials")
@@ -120,7 +118,9 @@ def test_channels_levels_aliases_and_defaults(tmp_path: pathlib.Path) -> None:
         assert noisy.throttle is None
 
 
-def test_each_channel_gets_its_own_bucket(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_channel_gets_its_own_bucket(
+    tmp_path: pathlib.Path, capsys: "pytest.CaptureFixture[str]"
+) -> None:
     config = {
         "alerts": {
             "throttle": {"rate": 1, "per": 3600, "burst": 1},
@@ -146,7 +146,7 @@ def test_preset_changes_a_channel(tmp_path: pathlib.Path, monkeypatch: pytest.Mo
         assert manager.channels[0].min_level == AlertLevel.CRITICAL
 
 
-def test_level_filter_and_target_by_alias(capsys: pytest.CaptureFixture[str]) -> None:
+def test_level_filter_and_target_by_alias(capsys: "pytest.CaptureFixture[str]") -> None:
     config = {"alerts": {"channels": {"ops": {"type": "console", "name": "pager", "min_level": "critical"}}}}
     with AlertManager.from_config(config) as manager:
         assert manager.send(AlertMessage("low", level=AlertLevel.WARNING)) == []

@@ -9,8 +9,6 @@ only ever returns a value (equal to PyYAML's) or raises
 AlertConfigurationError, quickly.
 """
 
-from __future__ import annotations
-
 import ast
 import math
 import pathlib

@@ -1,7 +1,5 @@
 """Deduplicator, and duplicate suppression in the manager, in one process and across two."""
 
-from __future__ import annotations
-
 import json
 import logging
 import pathlib

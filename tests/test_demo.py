@@ -1,7 +1,5 @@
 """`kstalerts demo`: real channels against the loopback sinks, fast and self-contained."""
 
-from __future__ import annotations
-
 import io
 import subprocess
 import sys
@@ -56,8 +54,9 @@ def test_python_m_kstalerts_demo_is_fast_and_exits_0() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "kstalerts", "demo"],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=30,
     )
     elapsed = time.monotonic() - started

@@ -189,13 +189,13 @@ def test_digest_setting_from_config(slack_server: Any) -> None:
 def _child(*args: str) -> str:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(  # noqa: UP022 (Python 3.6 has no capture_output)
+    proc = subprocess.run(
         [sys.executable, "-m", "tests.digest_children", *args],
         cwd=str(ROOT),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        universal_newlines=True,  # noqa: UP021 (Python 3.6 has no text=)
+        universal_newlines=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

@@ -1,7 +1,5 @@
 """DiscordChannel against a loopback server speaking Discord's webhook API and rate limits."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, Dict
 

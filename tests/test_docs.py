@@ -1,7 +1,5 @@
 """The docs say what the code does: the limits table, the README's quick start and links."""
 
-from __future__ import annotations
-
 import pathlib
 import re
 from typing import Dict, Tuple

@@ -1,7 +1,5 @@
 """EmailChannel: the message as a real SMTP server receives it, and config."""
 
-from __future__ import annotations
-
 import socket
 import subprocess
 import sys
@@ -361,7 +359,7 @@ def test_importing_the_channel_loads_no_network_modules() -> None:
         " from kstalerts.transports import SMTPTransport;"
         " print(sorted(m for m in ('smtplib', 'ssl', 'http.client') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
     assert out.stdout.strip() == "[]"
 
 

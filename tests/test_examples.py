@@ -1,7 +1,5 @@
 """Every example runs against the loopback sinks (no environment variables set)."""
 
-from __future__ import annotations
-
 import os
 import subprocess
 import sys
@@ -23,8 +21,16 @@ def _env() -> Dict[str, str]:
     return env
 
 
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(cmd), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+def _run(*cmd: str) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(
+        list(cmd),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
 
 
 def test_every_example_is_tested() -> None:

@@ -1,7 +1,5 @@
 """The exception tree and its messages."""
 
-from __future__ import annotations
-
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertError, AlertThrottledError

@@ -1,7 +1,5 @@
 """alert_on_failure reports a failure as a CRITICAL alert and re-raises it."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from typing import Iterator, List
@@ -12,6 +10,7 @@ from kstalerts import AlertLevel, AlertManager, AlertMessage, alert_on_failure
 from kstalerts.channels import CallbackChannel
 from kstalerts.exceptions import AlertDeliveryError
 from kstalerts.guard import describe
+from tests import compat
 
 
 @pytest.fixture
@@ -106,9 +105,9 @@ def test_async_function(manager: AlertManager, seen: List[AlertMessage]) -> None
             raise ConnectionError("peer gone")
         return "done"
 
-    assert asyncio.run(job(False)) == "done"
+    assert compat.run(job(False)) == "done"
     with pytest.raises(ConnectionError):
-        asyncio.run(job(True))
+        compat.run(job(True))
     assert [(a.title, a.body.splitlines()[0]) for a in seen] == [
         ("async job failed", "ConnectionError: peer gone")
     ]
@@ -135,7 +134,7 @@ def test_a_failing_alert_never_hides_the_original_exception(caplog: pytest.LogCa
             raise ZeroDivisionError
 
         with pytest.raises(ZeroDivisionError):
-            asyncio.run(coro())
+            compat.run(coro())
     assert [r.getMessage() for r in caplog.records] == [
         "failure alert for guarded block not delivered: down: failed: service down",
         "could not send the failure alert for guarded block: unknown channel 'nope'; known channels: down",

@@ -1,7 +1,5 @@
 """kstalerts.http against a real loopback server, a trustme HTTPS twin and tinyproxy."""
 
-from __future__ import annotations
-
 import logging
 import os
 import re
@@ -341,7 +339,12 @@ def test_repr_masks_the_url(slack_server: SlackServer) -> None:
 def test_importing_the_module_does_not_import_http_client_or_ssl() -> None:
     code = "import sys, kstalerts.http; print('http.client' in sys.modules, 'ssl' in sys.modules)"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=os.getcwd()
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
+        cwd=os.getcwd(),
     )
     assert out.stdout.split() == ["False", "False"]
 

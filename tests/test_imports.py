@@ -9,8 +9,6 @@ modules a channel needs (``ssl``, ``http.client``, ``smtplib``, ``email``,
 ``asyncio``, ``concurrent.futures``) must wait for that channel.
 """
 
-from __future__ import annotations
-
 import json
 import pathlib
 import subprocess
@@ -60,7 +58,13 @@ print(json.dumps({{
 
 def _probe(statement: str) -> Dict[str, Any]:
     code = _PROBE.format(path=SEARCH_PATH, statement=statement, package=PACKAGE, heavy=HEAVY)
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     report: Dict[str, Any] = json.loads(out.stdout)
     return report

@@ -1,7 +1,5 @@
 """The helpers the JSON channels share (kstalerts/channels/_jsonhttp.py)."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, Dict
 

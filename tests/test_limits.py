@@ -1,7 +1,5 @@
 """Every hard limit at, below and above its bounds, and non-number inputs."""
 
-from __future__ import annotations
-
 import logging
 import math
 

@@ -1,7 +1,5 @@
 """AlertHandler turns log records into alerts and never feeds on itself."""
 
-from __future__ import annotations
-
 import logging
 import threading
 from typing import Iterator, List
@@ -218,5 +216,12 @@ def test_import_kstalerts_loads_the_handler_and_guard_lazily() -> None:
         " print(before, AlertHandler.__module__, alert_on_failure.__module__)"
     )
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=30,
+    )
     assert proc.stdout.split() == ["[False,", "False]", "kstalerts.logging", "kstalerts.guard"]

@@ -1,7 +1,5 @@
 """The loopback sinks behave like the services they stand in for, and stay bounded."""
 
-from __future__ import annotations
-
 import json
 import smtplib
 import socket
@@ -195,8 +193,9 @@ def test_sinks_stop_cleanly_and_free_their_port() -> None:
 def test_module_runs_a_sink_from_the_shell() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "kstalerts._loopback", "smtp", "--lifetime", "0.2"],
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=20,
     )
     assert proc.returncode == 0
@@ -204,7 +203,7 @@ def test_module_runs_a_sink_from_the_shell() -> None:
     assert proc.stderr.strip() == "received 0"
 
 
-def test_module_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+def test_module_main_in_process(capsys: "pytest.CaptureFixture[str]") -> None:
     assert _loopback._main(["http", "--lifetime", "0"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("http://127.0.0.1:") and out.rstrip().endswith(_loopback.SLACK_PATH)

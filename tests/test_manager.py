@@ -1,7 +1,5 @@
 """AlertManager: filtering, targeting, throttling, concurrent fan-out, stats."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import threading
@@ -19,6 +17,7 @@ from kstalerts import (
     AlertThrottle,
 )
 from kstalerts.channels import CallbackChannel
+from tests import compat
 
 INFO = AlertMessage("fyi")
 WARN = AlertMessage("disk", level=AlertLevel.WARNING)
@@ -223,7 +222,7 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
             task.cancel()
         return ticks, results
 
-    ticks, results = asyncio.run(main())
+    ticks, results = compat.run(main())
     assert [r.success for r in results] == [True, True]
     assert ticks >= 10  # a blocked loop would have ticked once
 

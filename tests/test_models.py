@@ -1,8 +1,7 @@
 """AlertLevel, AlertMessage and AlertResult."""
 
-from __future__ import annotations
-
-import dataclasses
+import copy
+import pickle
 import re
 import time
 
@@ -84,7 +83,7 @@ def test_level_str_is_its_name() -> None:
 
 def test_message_is_frozen_and_keeps_its_fields() -> None:
     alert = AlertMessage("Disk full", "/var at 97%", AlertLevel.WARNING)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="AlertMessage is immutable"):
         alert.title = "x"  # type: ignore[misc]
     assert (alert.title, alert.body, alert.level, alert.timestamp) == (
         "Disk full",
@@ -186,5 +185,72 @@ def test_results_describe_themselves() -> None:
     )
     assert str(AlertResult("ops", False, error="slow down", throttled=True)).startswith("ops: throttled: ")
     assert str(AlertResult("ops", False, suppressed=True)) == "ops: suppressed (duplicate within the window)"
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="AlertResult is immutable"):
         ok.success = False  # type: ignore[misc]
+
+
+def test_message_replace_checks_the_change_and_keeps_the_creation_time() -> None:
+    alert = AlertMessage("t", "b", AlertLevel.INFO, labels={"a": "b"}, created_at=5.0)
+    changed = alert.replace(level=AlertLevel.CRITICAL, body="x" * (MAX_BODY_CHARS + 1))
+    assert changed.level is AlertLevel.CRITICAL and changed.created_at == 5.0
+    assert changed.labels == {"a": "b"} and changed.body.endswith("... [1 characters cut]")
+    assert alert.level is AlertLevel.INFO
+    with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
+        alert.replace(title="")
+    with pytest.raises(TypeError):
+        alert.replace(colour="red")
+
+
+def test_message_equality_ignores_creation_time_and_hash_ignores_labels() -> None:
+    a = AlertMessage("t", labels={"x": "1"}, created_at=1.0)
+    assert a != AlertMessage("t", labels={"x": "2"}, created_at=1.0)
+    assert hash(a) == hash(AlertMessage("t", labels={"x": "2"}))
+    assert a != AlertMessage("t", "other body") and a != ("t",)
+    with pytest.raises(AttributeError):
+        del a.title
+
+
+def test_message_repr_shows_every_field() -> None:
+    alert = AlertMessage("t", labels={"a": "b"}, created_at=1.0)
+    assert repr(alert) == (
+        "AlertMessage(title='t', body='', level=<AlertLevel.INFO: 10>, timestamp=False,"
+        " labels=mappingproxy({'a': 'b'}), dedup_key=None, created_at=1.0)"
+    )
+
+
+def test_message_pickles_with_its_labels_and_creation_time() -> None:
+    alert = AlertMessage("t", "b", AlertLevel.CRITICAL, True, {"service": "db"}, "k", created_at=3.5)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        again = pickle.loads(pickle.dumps(alert, protocol))
+        assert again == alert and again.created_at == 3.5
+        assert again.labels == {"service": "db"}
+        with pytest.raises(TypeError):
+            again.labels["x"] = "y"  # type: ignore[index]
+    assert copy.copy(alert) == alert and copy.deepcopy(alert).labels == alert.labels
+
+
+def test_result_pickles_with_its_alert() -> None:
+    alert = AlertMessage("t", labels={"a": "b"}, created_at=2.0)
+    result = AlertResult("ops", False, None, "HTTP 503", 3, retryable=True, status=503, alert=alert)
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result and str(again) == "ops: failed: HTTP 503"
+    assert again.alert == alert and again.alert is not None and again.alert.labels == {"a": "b"}
+    assert again.alert.created_at == 2.0
+
+
+def test_level_pickles_as_itself() -> None:
+    for level in AlertLevel:
+        assert pickle.loads(pickle.dumps(level)) is level
+
+
+def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
+    a = AlertResult("ops", True, "m1", attempts=1, alert=AlertMessage("one"))
+    b = AlertResult("ops", True, "m1", attempts=1, alert=AlertMessage("two"))
+    assert a == b and hash(a) == hash(b)
+    assert a != a.replace(attempts=2)
+    assert repr(a) == (
+        "AlertResult(channel='ops', success=True, message_id='m1', error=None, attempts=1,"
+        " throttled=False, suppressed=False, retryable=False, spooled=False, status=None)"
+    )
+    spooled = a.replace(spooled=True)
+    assert spooled.spooled and spooled.alert is a.alert and not a.spooled

@@ -1,7 +1,5 @@
 """PagerDutyChannel against a loopback server speaking the Events API v2."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, Dict, List
 

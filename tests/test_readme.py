@@ -1,7 +1,5 @@
 """The README's two newcomer commands are real: read from the README, run as written."""
 
-from __future__ import annotations
-
 import subprocess
 import sys
 import time
@@ -15,8 +13,9 @@ def readme_command(name: str) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / ".ci" / "readme_commands.py"), name],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=30,
         check=True,
     )
@@ -30,8 +29,9 @@ def test_demo_command_runs_as_written_in_under_5_seconds() -> None:
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", command],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
     )
     elapsed = time.monotonic() - started

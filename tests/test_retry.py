@@ -1,10 +1,8 @@
 """RetryPolicy, backoff and Retry-After parsing: pure functions, no waits."""
 
-from __future__ import annotations
-
-import dataclasses
 import email.utils
 import logging
+import pickle
 from typing import Any, Dict
 
 import pytest
@@ -16,9 +14,21 @@ from kstalerts.retry import backoff, parse_retry_after
 
 def test_policy_is_immutable() -> None:
     policy = RetryPolicy()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="RetryPolicy is immutable"):
         policy.max_retries = 3  # type: ignore[misc]
-    assert dataclasses.replace(policy, max_retries=4).max_retries == 4
+    assert policy.replace(max_retries=4).max_retries == 4
+    assert policy.replace(max_retries=40).max_retries == 5  # a copy is checked too
+    assert policy.max_retries == 2
+
+
+def test_policy_equality_repr_and_pickle_leave_rand_aside() -> None:
+    policy = RetryPolicy(max_retries=3, rand=lambda: 0.5)
+    assert policy == RetryPolicy(max_retries=3) and hash(policy) == hash(RetryPolicy(max_retries=3))
+    assert repr(RetryPolicy()) == (
+        "RetryPolicy(max_retries=2, base_delay=0.5, max_delay=30.0, jitter=True,"
+        " max_retry_after=60.0, budget=300.0)"
+    )
+    assert pickle.loads(pickle.dumps(RetryPolicy(budget=9.0))) == RetryPolicy(budget=9.0)
 
 
 def test_max_retries_goes_through_the_hard_limits() -> None:

@@ -1,7 +1,5 @@
 """Secret values never show themselves."""
 
-from __future__ import annotations
-
 import pickle
 
 import pytest

@@ -1,7 +1,5 @@
 """A missing real server is a skip on a laptop and a failure in CI."""
 
-from __future__ import annotations
-
 import pytest
 
 from tests.servers._require import unavailable

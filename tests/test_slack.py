@@ -1,7 +1,5 @@
 """SlackChannel against the Slack-compatible loopback server (tests/servers/slack.py)."""
 
-from __future__ import annotations
-
 import email.utils
 import os
 import re

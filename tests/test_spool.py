@@ -1,7 +1,5 @@
 """Spool: durable entries, flush, dead-letter, limits, concurrent flushes, crashes."""
 
-from __future__ import annotations
-
 import json
 import logging
 import os
@@ -27,7 +25,7 @@ from kstalerts import (
 from kstalerts.channels import CallbackChannel
 from kstalerts.limits import MAX_SPOOL_ENTRY_BYTES
 from kstalerts.spool import DEFAULT_MAX_AGE, FlushReport, Spool
-from tests import children
+from tests import children, compat
 from tests.servers.sink import StoppableHTTPSink
 
 
@@ -376,13 +374,11 @@ def test_network_down_over_http_then_back(tmp_path: pathlib.Path, http_sink: Sto
 
 
 def test_aflush_spool_is_the_awaitable_twin(tmp_path: pathlib.Path) -> None:
-    import asyncio
-
     sink = Sink()
     spool = Spool(tmp_path)
     spool.put(AlertMessage("x"), "ops")
     with manager_with(sink, spool) as manager:
-        report = asyncio.run(manager.aflush_spool())
+        report = compat.run(manager.aflush_spool())
     assert (report.delivered, sink.titles) == (1, ["x"])
 
 

@@ -1,7 +1,5 @@
 """``kstalerts flush``: the network-down test end to end, and the command's exit codes."""
 
-from __future__ import annotations
-
 import json
 import os
 import pathlib
@@ -34,14 +32,15 @@ def write_config(tmp_path: pathlib.Path, url: str, *, spool: bool = True) -> pat
     return path
 
 
-def kstalerts(*args: str) -> subprocess.CompletedProcess[str]:
+def kstalerts(*args: str) -> "subprocess.CompletedProcess[str]":
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "kstalerts", *args],
         cwd=str(ROOT),
         env=env,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
     )
 
@@ -87,7 +86,7 @@ def test_network_down_50_spooled_then_kstalerts_flush_delivers_50(
 
 
 def test_flush_without_a_spool_is_a_config_error(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: StoppableHTTPSink
+    tmp_path: pathlib.Path, capsys: "pytest.CaptureFixture[str]", http_sink: StoppableHTTPSink
 ) -> None:
     config = write_config(tmp_path, http_sink.url(), spool=False)
     assert main(["flush", "--config", str(config)]) == 2
@@ -97,7 +96,7 @@ def test_flush_without_a_spool_is_a_config_error(
 
 
 def test_flush_exit_codes_in_process(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], http_sink: StoppableHTTPSink
+    tmp_path: pathlib.Path, capsys: "pytest.CaptureFixture[str]", http_sink: StoppableHTTPSink
 ) -> None:
     config = write_config(tmp_path, http_sink.url())
     with AlertManager.from_config(str(config)) as manager:

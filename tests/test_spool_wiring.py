@@ -1,7 +1,5 @@
 """Config keys of the spool feature: alerts.spool.*, alerts.dedup.*, throttle.state_file, spool_throttled."""
 
-from __future__ import annotations
-
 import logging
 import os
 import pathlib

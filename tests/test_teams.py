@@ -1,7 +1,5 @@
 """TeamsChannel against loopback connector and workflow endpoints."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, List
 
 import pytest

@@ -1,7 +1,5 @@
 """AlertThrottle: token-bucket maths, waiting, threads and asyncio."""
 
-from __future__ import annotations
-
 import asyncio
 import json
 import threading
@@ -19,6 +17,7 @@ from kstalerts import (
     AlertThrottledError,
 )
 from kstalerts.channels import SlackChannel
+from tests import compat
 from tests.clock import FakeClock
 
 
@@ -190,14 +189,14 @@ def test_acquire_async_does_not_block_the_loop() -> None:
         task.cancel()
         return ticks
 
-    assert asyncio.run(main()) >= 5
+    assert compat.run(main()) >= 5
 
 
 def test_acquire_async_timeout_raises() -> None:
     throttle = AlertThrottle(rate=1, per=60.0, burst=1)
     throttle.try_acquire()
     with pytest.raises(AlertThrottledError) as info:
-        asyncio.run(throttle.acquire_async(timeout=0.1))
+        compat.run(throttle.acquire_async(timeout=0.1))
     assert info.value.retry_after > 50
 
 

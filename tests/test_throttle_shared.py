@@ -1,7 +1,5 @@
 """AlertThrottle(state_file=...): one bucket shared by processes through a locked file."""
 
-from __future__ import annotations
-
 import json
 import logging
 import pathlib

@@ -1,7 +1,5 @@
 """SMTPTransport and ResendTransport against real loopback servers."""
 
-from __future__ import annotations
-
 import base64
 import logging
 import smtplib

@@ -10,8 +10,6 @@ in this process (the ``smtp_server`` and ``slack_server`` fixtures), and
 the sinks check what they received.
 """
 
-from __future__ import annotations
-
 import ast
 import json
 import pathlib
@@ -40,13 +38,14 @@ def vendored(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path
 
 
-def _isolated(root: pathlib.Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _isolated(root: pathlib.Path, code: str, *args: str) -> "subprocess.CompletedProcess[str]":
     prelude = f"import sys\nsys.path.insert(0, {str(root)!r})\n"
     return subprocess.run(
         [sys.executable, "-I", "-S", "-c", prelude + code, *args],
         cwd=str(root),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
     )
 

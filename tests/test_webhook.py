@@ -1,7 +1,5 @@
 """WebhookChannel and the status reading the HTTP channels share."""
 
-from __future__ import annotations
-
 import json
 import re
 import time

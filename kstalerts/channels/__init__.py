@@ -10,10 +10,9 @@ config entry to the class that builds it.
 'callback'
 """
 
-from __future__ import annotations
-
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, Tuple
+import sys
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Type
 
 if TYPE_CHECKING:
     from .alertmanager import AlertmanagerChannel
@@ -68,9 +67,9 @@ CHANNEL_TYPES: Dict[str, str] = {
 }
 
 
-def channel_class(type_name: str) -> type[AlertChannel]:
+def channel_class(type_name: str) -> Type["AlertChannel"]:
     """The class for a config ``type:``; ``KeyError`` when unknown."""
-    cls: type[AlertChannel] = __getattr__(CHANNEL_TYPES[type_name])
+    cls: Type[AlertChannel] = __getattr__(CHANNEL_TYPES[type_name])
     return cls
 
 
@@ -83,3 +82,9 @@ def __getattr__(name: str) -> Any:
     value = getattr(module, attr)
     globals()[name] = value
     return value
+
+
+if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
+    from .._compat36 import module_getattr
+
+    module_getattr(__name__, __getattr__)

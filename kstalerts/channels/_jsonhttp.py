@@ -7,8 +7,6 @@ reading the common keys of a config entry. No sockets are opened here: bytes
 move in :mod:`kstalerts.http`, which is imported on first delivery only.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import re
@@ -87,14 +85,14 @@ def service_text(
     return truncate(text, limit)
 
 
-def retry_after_header(response: HTTPResponse) -> Optional[float]:
+def retry_after_header(response: "HTTPResponse") -> Optional[float]:
     """Seconds the ``Retry-After`` header asks for, if usable."""
     return parse_retry_after(response.headers.get("retry-after"))
 
 
 def status_error(
     service: str,
-    response: HTTPResponse,
+    response: "HTTPResponse",
     detail: str = "",
     *,
     retry_after: Optional[float] = None,
@@ -131,7 +129,7 @@ def status_error(
     return AlertDeliveryError(f"{service} rejected the request ({reason}){suffix}", status=status)
 
 
-def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> HTTPClient:
+def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":
     """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
 
     ``kstalerts.http`` loads here, when a channel is built, not at

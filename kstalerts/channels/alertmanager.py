@@ -16,11 +16,8 @@ not are rejected when the channel is built, per-alert labels are sanitized
 auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 """
 
-from __future__ import annotations
-
 import base64
 import copy
-import dataclasses
 import json
 import logging
 import re
@@ -35,6 +32,7 @@ from typing import (
     FrozenSet,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -98,10 +96,9 @@ def sanitize_label_name(name: str) -> str:
     return cleaned
 
 
-@dataclasses.dataclass(frozen=True)
-class _Member:
+class _Member(NamedTuple):
     display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
-    client: HTTPClient
+    client: "HTTPClient"
 
 
 class AlertmanagerChannel(AlertChannel):
@@ -217,8 +214,7 @@ class AlertmanagerChannel(AlertChannel):
         failed: Sequence[str] = self._local.partial
         if result.success and failed:
             accepted = len(self._members) - len(failed)
-            result = dataclasses.replace(
-                result,
+            result = result.replace(
                 error=f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
                 f" failed: {'; '.join(failed)}",
             )
@@ -289,7 +285,7 @@ class AlertmanagerChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertmanagerChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertmanagerChannel":
         """``type: alertmanager`` with ``url:`` or ``urls:``, ``labels:``, ``generator_url:``,
         ``resolve:``; ``credentials:`` names the bearer token, ``basic_auth:`` names a
         ``user:password`` credential (literal ``bearer_token:`` / ``username:`` +

@@ -13,8 +13,6 @@ Rules: payloads are built by pure, overridable methods; bytes move in
 and errors never show a secret.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
 
@@ -64,9 +62,7 @@ class AlertChannel:
             retries = lookup("channels.max_retries") if max_retries is None else max_retries
             retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
         elif max_retries is not None:
-            import dataclasses
-
-            retry = dataclasses.replace(retry, max_retries=int(validate("channel.max_retries", max_retries)))
+            retry = retry.replace(max_retries=int(validate("channel.max_retries", max_retries)))
         self.retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -94,7 +90,7 @@ class AlertChannel:
         """Release connections; the channel may still be used afterwards."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> AlertChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertChannel":
         """Build the channel from a config mapping (one ``channels`` entry)."""
         raise NotImplementedError(f"{cls.__name__} cannot be built from config")
 

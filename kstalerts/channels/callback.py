@@ -5,8 +5,6 @@ examples and dry runs. A callback that raises :class:`AlertDeliveryError`
 goes through the same retry loop as any other channel.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, TextIO
 
@@ -58,7 +56,7 @@ class ConsoleChannel(AlertChannel):
         return None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> ConsoleChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "ConsoleChannel":
         """``type: console`` with optional ``stream: stdout|stderr``, ``name``."""
         stream_name = str(config.get("stream", "stderr"))
         stream = sys.stdout if stream_name == "stdout" else sys.stderr

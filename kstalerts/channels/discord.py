@@ -15,8 +15,6 @@ waits ``X-RateLimit-Reset-After`` instead of earning a 429. Every wait is
 capped by the retry policy and ``MAX_RETRY_AFTER``.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import re
@@ -178,7 +176,7 @@ class DiscordChannel(AlertChannel):
             return None
         raise self._error(response, answer)
 
-    def _note_bucket(self, response: HTTPResponse) -> None:
+    def _note_bucket(self, response: "HTTPResponse") -> None:
         """Remember when an exhausted bucket refills (``X-RateLimit-*``)."""
         if response.status != 429 and response.headers.get("x-ratelimit-remaining", "").strip() != "0":
             return
@@ -190,7 +188,7 @@ class DiscordChannel(AlertChannel):
             with self._lock:
                 self._blocked_until = max(self._blocked_until, self._clock() + reset_after)
 
-    def _error(self, response: HTTPResponse, answer: Any) -> AlertDeliveryError:
+    def _error(self, response: "HTTPResponse", answer: Any) -> AlertDeliveryError:
         hide = [self._url.reveal(), self._token.reveal()]
         if response.status == 429:
             retry_after = (
@@ -222,7 +220,7 @@ class DiscordChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> DiscordChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "DiscordChannel":
         """``type: discord``; ``credentials:`` names the webhook URL (or a literal
         ``webhook_url:``), plus ``username``, ``avatar_url``, ``allow_custom_url``.
         """

@@ -13,8 +13,6 @@ carries the same id: receivers, and Resend's idempotency key, can tell a
 retry from a new alert.
 """
 
-from __future__ import annotations
-
 import re
 from typing import (
     TYPE_CHECKING,
@@ -84,7 +82,7 @@ class EmailChannel(AlertChannel):
 
     def __init__(
         self,
-        transport: MailTransport,
+        transport: "MailTransport",
         *,
         sender: str,
         recipients: Union[str, Sequence[str]],
@@ -146,7 +144,7 @@ class EmailChannel(AlertChannel):
         lines += ["", "-- ", "Sent by kstalerts"]
         return "\n".join(lines) + "\n"
 
-    def build_message(self, alert: AlertMessage) -> EmailMessage:
+    def build_message(self, alert: AlertMessage) -> "EmailMessage":
         """The complete message, as the transport will send it."""
         import email.policy
         import email.utils
@@ -177,7 +175,7 @@ class EmailChannel(AlertChannel):
         domain = self.sender.domain or "kstalerts.invalid"
         return f"<{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis).hex}@{domain}>"
 
-    def build_payload(self, alert: AlertMessage) -> EmailMessage:
+    def build_payload(self, alert: AlertMessage) -> "EmailMessage":
         """Same as :meth:`build_message` (the name every channel shares)."""
         return self.build_message(alert)
 
@@ -205,7 +203,7 @@ class EmailChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> EmailChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "EmailChannel":
         """Build from a config entry: ``transport: smtp`` (the default) or
         ``resend``; the password or API key comes from ``credentials:`` (a
         credential name) or, literally, ``password:`` / ``api_key:``.
@@ -254,7 +252,7 @@ class EmailChannel(AlertChannel):
         )
 
 
-def parse_address(value: object, *, key: str = "address") -> Address:
+def parse_address(value: object, *, key: str = "address") -> "Address":
     """One address, ``addr@example.com`` or ``Name <addr@example.com>``.
 
     Rejects control characters, several addresses, groups and anything the
@@ -282,7 +280,7 @@ def parse_address(value: object, *, key: str = "address") -> Address:
     return address
 
 
-def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple[Address, ...]:
+def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple["Address", ...]:
     items: List[str]
     if isinstance(value, str):
         items = [part for part in value.split(",") if part.strip()]

@@ -14,8 +14,6 @@ returns); 429 and 5xx are retried; 400 is permanent and its error text
 (PagerDuty's ``message`` and ``errors``) is shown.
 """
 
-from __future__ import annotations
-
 import copy
 import hashlib
 import json
@@ -221,7 +219,7 @@ class PagerDutyChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> PagerDutyChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "PagerDutyChannel":
         """``type: pagerduty``; ``credentials:`` names the routing key (or a literal
         ``routing_key:``), plus ``events_url``, ``source``, ``component``, ``group``,
         ``class``, ``client``, ``client_url``, ``resolve``.

@@ -19,8 +19,6 @@ malformed URL is an :class:`AlertConfigurationError` naming the field,
 never the value.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import time
@@ -225,7 +223,7 @@ class SlackChannel(AlertChannel):
         return f"{type(self).__name__}(name={self.name!r}, webhook_url={str(self.webhook_url)!r})"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> SlackChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "SlackChannel":
         """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
         url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
         if url is None:

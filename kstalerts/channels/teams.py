@@ -13,8 +13,6 @@ the channel reads that text and treats the embedded status as the real one
 (429 and 5xx retried). A workflow answers 202, and 429 with ``Retry-After``.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
@@ -166,7 +164,7 @@ class TeamsChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> TeamsChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "TeamsChannel":
         """``type: teams``; ``credentials:`` names the webhook URL (or a literal ``webhook_url:``)."""
         url = resolve_secret(config, "webhook_url", credential_resolver, service="teams")
         if url is None:

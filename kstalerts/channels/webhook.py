@@ -15,8 +15,6 @@ Rules: the URL and secret-looking header values (``Authorization``, keys,
 tokens) never appear in a repr, a preview, a log line or an error.
 """
 
-from __future__ import annotations
-
 import json
 import string
 import time
@@ -193,7 +191,7 @@ class WebhookChannel(AlertChannel):
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> WebhookChannel:
+    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "WebhookChannel":
         """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
         url = resolve_secret(config, "url", credential_resolver, service="webhook")
         if url is None:

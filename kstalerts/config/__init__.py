@@ -8,9 +8,8 @@ the parser, loader and resolver load on first use (PEP 562), so
 ``import kstalerts`` stays cheap and reads no file.
 """
 
-from __future__ import annotations
-
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any, Dict
 
 from .defaults import BUILTIN_DEFAULTS, active_config, get_default, reload_config, use_config
@@ -50,3 +49,9 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module_name}", __name__), name)
     globals()[name] = value
     return value
+
+
+if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
+    from .._compat36 import module_getattr
+
+    module_getattr(__name__, __getattr__)

@@ -16,8 +16,6 @@ group or others is refused unless ``allow_insecure_permissions: true``;
 resolver (any object with ``resolve(name) -> str``) to ``from_config``.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -196,7 +194,8 @@ class CredentialResolver:
             done = subprocess.run(  # noqa: S603 (a fixed argv; no shell)
                 [binary, "--decrypt", "--output-type", "json", target],
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 timeout=SOPS_TIMEOUT,
                 check=False,
             )

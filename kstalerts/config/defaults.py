@@ -16,8 +16,6 @@ shows which one is used. With ``KSTALERTS_NO_DISCOVERY=1`` only an
 explicitly installed config is used.
 """
 
-from __future__ import annotations
-
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
@@ -41,7 +39,7 @@ def _discovery_disabled() -> bool:
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
-def _install(config: Optional[LoadedConfig]) -> None:
+def _install(config: Optional["LoadedConfig"]) -> None:
     # Called with the lock held.
     global _active
     _active = config
@@ -81,7 +79,7 @@ def connect() -> None:
     set_first_use(discover_defaults)
 
 
-def active_config() -> Optional[LoadedConfig]:
+def active_config() -> Optional["LoadedConfig"]:
     """The config defaults come from: the one :func:`use_config` installed,
     else the discovered one (``None``: built-in defaults, also when the
     discovered file was broken).
@@ -93,10 +91,10 @@ def active_config() -> Optional[LoadedConfig]:
 
 
 def use_config(
-    source: Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None],
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None],
     *,
     preset: Optional[str] = None,
-) -> LoadedConfig:
+) -> "LoadedConfig":
     """Load ``source`` (a path, mapping or loaded config) and make it the active config."""
     from .loader import LoadedConfig, load_config
 

@@ -13,13 +13,10 @@ Loading runs three steps in one direction: parse (``yaml``/``tomllib``/
 warning or an error says where the value came from.
 """
 
-from __future__ import annotations
-
 import copy
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._settings import BUILTIN_DEFAULTS
 from ..exceptions import AlertConfigurationError
@@ -60,8 +57,7 @@ _SECRET_FIELDS = frozenset(
 Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(NamedTuple):
     """A config after parsing, checking, preset merging and limits.
 
     ``alerts`` is the ``alerts`` section with the preset merged in and the
@@ -69,15 +65,22 @@ class LoadedConfig:
     ``data`` the whole document as read. ``line_of("alerts.throttle.rate")``
     answers with the line the effective value came from (a preset's line
     when the preset set it), ``None`` for mappings, JSON and TOML.
+    ``data``, ``lines`` and ``origins`` are left out of the repr.
     """
 
     path: Optional[str]
     alerts: Dict[str, Any]
     credentials: Dict[str, Any]
-    preset: Optional[str] = None
-    data: Dict[str, Any] = field(default_factory=dict, repr=False)
-    lines: Dict[str, int] = field(default_factory=dict, repr=False)
-    origins: Dict[str, str] = field(default_factory=dict, repr=False)
+    preset: Optional[str]
+    data: Dict[str, Any]
+    lines: Dict[str, int]
+    origins: Dict[str, str]
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedConfig(path={self.path!r}, alerts={self.alerts!r},"
+            f" credentials={self.credentials!r}, preset={self.preset!r})"
+        )
 
     def origin_of(self, dotted: str) -> str:
         """The key in the file an effective key came from (preset or base)."""
@@ -220,7 +223,7 @@ def config_dirs() -> Tuple[str, ...]:
     return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
 
 
-def discover(path: Union[str, os.PathLike[str], None] = None) -> Optional[str]:
+def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]:
     """The config file to use, or ``None`` for the built-in defaults."""
     if path is not None:
         return os.fspath(path)

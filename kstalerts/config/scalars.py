@@ -9,8 +9,6 @@ What PyYAML would turn into something outside the subset (dates, merge keys,
 :class:`~kstalerts.exceptions.AlertConfigurationError`.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any, Tuple
 

@@ -7,8 +7,6 @@ Numbers are judged later, by :func:`kstalerts.limits.validate`, never here.
 Every error names the file, the line and the dotted key.
 """
 
-from __future__ import annotations
-
 import types
 from typing import Any, Callable, FrozenSet, Mapping, Optional
 

@@ -17,8 +17,6 @@ processes, one bucket per channel key; ``spool_throttled`` is passed to
 file's folder (from the working directory for a mapping), ``~`` expanded.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
 from .._settings import BUILTIN_DEFAULTS
@@ -50,7 +48,7 @@ def connect() -> None:
 
 def manager_from_config(
     cls: Type[AlertManager],
-    source: Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None] = None,
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None] = None,
     *,
     preset: Optional[str] = None,
     credential_resolver: Any = None,
@@ -66,8 +64,8 @@ def manager_from_config(
 
 
 def build_manager(
-    manager: AlertManager,
-    source: Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None],
+    manager: "AlertManager",
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None],
     *,
     preset: Optional[str] = None,
     credential_resolver: Any = None,
@@ -119,7 +117,9 @@ def build_manager(
         warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=3)
 
 
-def _build_channel(config: LoadedConfig, key: str, options: Dict[str, Any], resolver: Any) -> AlertChannel:
+def _build_channel(
+    config: "LoadedConfig", key: str, options: Dict[str, Any], resolver: Any
+) -> "AlertChannel":
     from ..channels import channel_class
 
     where = f"alerts.channels.{key}"
@@ -201,7 +201,7 @@ class _NamingResolver:
         return value
 
 
-def _throttle(config: LoadedConfig, own: Any, key: str) -> Optional[AlertThrottle]:
+def _throttle(config: "LoadedConfig", own: Any, key: str) -> Optional["AlertThrottle"]:
     """A new bucket for one channel: its settings over the global ones."""
     from ..throttle import AlertThrottle
 
@@ -225,7 +225,7 @@ def _throttle(config: LoadedConfig, own: Any, key: str) -> Optional[AlertThrottl
     )
 
 
-def _spool_and_dedup(manager: AlertManager, config: LoadedConfig) -> None:
+def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
     from ..dedup import Deduplicator
     from ..spool import Spool
 
@@ -266,19 +266,19 @@ def _spool_and_dedup(manager: AlertManager, config: LoadedConfig) -> None:
 
 
 def _located(
-    config: LoadedConfig, dotted: str, message: str, *, line_key: Optional[str] = None
+    config: "LoadedConfig", dotted: str, message: str, *, line_key: Optional[str] = None
 ) -> AlertConfigurationError:
     line = config.line_of(dotted) or (config.line_of(line_key) if line_key else None)
     return AlertConfigurationError(message, path=config.path, line=line, key=config.origin_of(dotted))
 
 
-def _limited(config: LoadedConfig, dotted: str, name: str, value: Any) -> Union[int, float]:
+def _limited(config: "LoadedConfig", dotted: str, name: str, value: Any) -> Union[int, float]:
     from ..limits import validate
 
     return validate(name, value, path=config.path, line=config.line_of(dotted), key=config.origin_of(dotted))
 
 
-def _path_setting(config: LoadedConfig, dotted: str, value: Any) -> str:
+def _path_setting(config: "LoadedConfig", dotted: str, value: Any) -> str:
     """A file or folder setting: ``~`` expanded, relative to the config file's folder."""
     import os
 

@@ -21,8 +21,6 @@ forward, so time grows linearly with the input.
 {'alerts': {'throttle': {'rate': 10, 'per': 60.0}}}
 """
 
-from __future__ import annotations
-
 import bisect
 import re
 from typing import Any, Dict, List, NoReturn, Optional, Tuple

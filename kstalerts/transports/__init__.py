@@ -10,8 +10,6 @@ for hosts with no SMTP relay. Both take an
 this package loads neither :mod:`smtplib` nor :mod:`ssl`; a send does.
 """
 
-from __future__ import annotations
-
 from .base import MailTransport, PartialDeliveryError
 from .resend import ResendTransport
 from .smtp import SMTPTransport

@@ -19,8 +19,6 @@ This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
 """
 
-from __future__ import annotations
-
 import logging
 import select
 import smtplib
@@ -29,6 +27,7 @@ import ssl
 import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+from ..http import wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
 
 __all__ = ("DeadlineSMTP", "DeadlineExceeded", "NoGreeting", "StartTLSMissing")
@@ -141,7 +140,7 @@ class DeadlineSMTP(smtplib.SMTP):
     def _wrap(self, sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
         try:
             self._arm(sock)  # the handshake keeps this as one deadline
-            return context.wrap_socket(sock, server_hostname=host)
+            return wrap_tls(context, sock, host)
         except BaseException:
             sock.close()
             raise

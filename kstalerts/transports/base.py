@@ -13,8 +13,6 @@ is never retryable, because a retry would mail the accepted recipients
 twice.
 """
 
-from __future__ import annotations
-
 import re
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -39,7 +37,7 @@ class MailTransport:
 
     kind = "mail"
 
-    def send(self, message: EmailMessage, *, timeout: float) -> Optional[str]:
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """Deliver ``message`` once; return the message id, if one is known."""
         raise NotImplementedError
 
@@ -97,7 +95,7 @@ def clean_reply(text: object, *, secrets: Sequence[str] = ()) -> str:
     return result
 
 
-def envelope(message: EmailMessage) -> Tuple[str, List[str]]:
+def envelope(message: "EmailMessage") -> Tuple[str, List[str]]:
     """The envelope sender and recipients of ``message``.
 
     The sender is the ``Sender`` header if set, else the first ``From``

@@ -10,8 +10,6 @@ in a repr, a log line or an error, and it is sent only over HTTPS (plain
 HTTP is accepted for a loopback address, for tests and local relays).
 """
 
-from __future__ import annotations
-
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
@@ -86,7 +84,7 @@ class ResendTransport(MailTransport):
         self._client.close()
 
     # -- the request ------------------------------------------------------
-    def build_request(self, message: EmailMessage) -> Dict[str, Any]:
+    def build_request(self, message: "EmailMessage") -> Dict[str, Any]:
         """The JSON body Resend expects for ``message`` (no formatting here:
         every field is read from the message as the channel built it)."""
         _, recipients = envelope(message)
@@ -110,7 +108,7 @@ class ResendTransport(MailTransport):
             payload["headers"] = extra
         return payload
 
-    def send(self, message: EmailMessage, *, timeout: float) -> Optional[str]:
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """POST the message; return Resend's email id."""
         limit = timeout if self.timeout is None else min(timeout, self.timeout)
         body = json.dumps(self.build_request(message), ensure_ascii=False).encode("utf-8")
@@ -144,7 +142,7 @@ class ResendTransport(MailTransport):
         return AlertDeliveryError(text, retryable=retryable, status=status)
 
 
-def idempotency_key(message: EmailMessage) -> str:
+def idempotency_key(message: "EmailMessage") -> str:
     """A key that is the same for every attempt of one alert.
 
     Derived from the Message-ID (which the channel derives from the alert),
@@ -159,7 +157,7 @@ def idempotency_key(message: EmailMessage) -> str:
     return f"kstalerts-{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis)}"
 
 
-def _addresses(message: EmailMessage, header: str) -> List[str]:
+def _addresses(message: "EmailMessage", header: str) -> List[str]:
     from email.utils import getaddresses
 
     return [

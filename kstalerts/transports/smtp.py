@@ -15,8 +15,6 @@ by a new one within the same attempt. SMTP reply codes decide what a failure is:
 a repr, an error or a log line, including the base64 lines of AUTH.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import re
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..http import tls_verify_failure
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_SMTP_SESSION_MESSAGES, SMTP_IDLE_SECONDS, validate
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
@@ -150,7 +149,7 @@ class SMTPTransport(MailTransport):
         return f"SMTPTransport(host={self.host!r}, port={self.port}, security={self.security!r}{auth})"
 
     # -- sending --------------------------------------------------------------
-    def send(self, message: EmailMessage, *, timeout: float) -> Optional[str]:
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """Deliver ``message`` on an idle session or a new one; return its Message-ID.
 
         Raises :class:`AlertDeliveryError`; :class:`PartialDeliveryError`
@@ -214,7 +213,7 @@ class SMTPTransport(MailTransport):
             client.close()
 
     # -- sessions -------------------------------------------------------------
-    def _new_session(self, deadline: float) -> _smtp_client.DeadlineSMTP:
+    def _new_session(self, deadline: float) -> "_smtp_client.DeadlineSMTP":
         """Connect, greet, upgrade to TLS and log in, all before ``deadline``."""
         from . import _smtp_client
 
@@ -241,7 +240,7 @@ class SMTPTransport(MailTransport):
             raise
         return client
 
-    def _checkout(self, deadline: float) -> Optional[_smtp_client.DeadlineSMTP]:
+    def _checkout(self, deadline: float) -> Optional["_smtp_client.DeadlineSMTP"]:
         """An idle session that is still fresh and quiet, or None."""
         while True:
             with self._lock:
@@ -255,7 +254,7 @@ class SMTPTransport(MailTransport):
             else:
                 return client
 
-    def _checkin(self, client: _smtp_client.DeadlineSMTP) -> None:
+    def _checkin(self, client: "_smtp_client.DeadlineSMTP") -> None:
         client.messages += 1
         client.idle_since = time.monotonic()
         if client.messages < self.max_session_messages:
@@ -265,7 +264,7 @@ class SMTPTransport(MailTransport):
                     return
         client.retire(_QUIT_WAIT)
 
-    def _tls_context(self) -> ssl.SSLContext:
+    def _tls_context(self) -> "ssl.SSLContext":
         if self._context is None:
             import ssl
 
@@ -280,7 +279,10 @@ class SMTPTransport(MailTransport):
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if hasattr(ssl, "TLSVersion"):
+                context.minimum_version = ssl.TLSVersion.TLSv1_2  # novermin (3.7+, checked above)
+            else:  # Python 3.6
+                context.options |= ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1
             self._context = context
         return self._context
 
@@ -367,9 +369,10 @@ class SMTPTransport(MailTransport):
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
         if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
-        if isinstance(exc, ssl.SSLCertVerificationError):
+        refused = tls_verify_failure(exc)
+        if refused is not None:
             return AlertDeliveryError(
-                f"{where}: TLS certificate verification failed: {exc.verify_message}", retryable=False
+                f"{where}: TLS certificate verification failed: {refused}", retryable=False
             )
         if isinstance(exc, socket.timeout):
             return AlertDeliveryError(f"{where} did not answer within {limit:g}s", retryable=True)

@@ -5,8 +5,6 @@ On a developer's machine it is skipped, with the reason printed. In CI
 one is a broken install step: the test fails instead of hiding it.
 """
 
-from __future__ import annotations
-
 import os
 from typing import NoReturn
 

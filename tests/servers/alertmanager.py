@@ -10,8 +10,6 @@ When the binary is missing the fixtures skip, saying why (``.ci/run``
 installs it). ``KSTALERTS_ALERTMANAGER`` may point at another binary.
 """
 
-from __future__ import annotations
-
 import base64
 import json
 import os

@@ -1,7 +1,5 @@
 """Fixtures: the package's own loopback sinks (kstalerts._loopback), started per test."""
 
-from __future__ import annotations
-
 from typing import Iterator
 
 import pytest

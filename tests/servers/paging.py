@@ -23,27 +23,25 @@ Failure modes are chosen by a method call before the request
 (``rate_limit(n)``, ``fail(status, n)``), never by timing luck.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.compat import ThreadingHTTPServer
 
 __all__ = ("Recorded", "ServiceServer", "PagerDutyServer", "TeamsServer", "DiscordServer")
 
 Reply = Tuple[int, Dict[str, str], bytes]
 
 
-@dataclass
-class Recorded:
+class Recorded(NamedTuple):
     """One request as the server saw it."""
 
     method: str
@@ -51,8 +49,8 @@ class Recorded:
     query: Dict[str, List[str]]
     headers: Dict[str, str]  # lower-case names
     body: bytes
-    json: Any = None
-    at: float = field(default_factory=time.monotonic)
+    json: Any
+    at: float  # time.monotonic() when it arrived
 
 
 def _json(status: int, data: Any, headers: Optional[Mapping[str, str]] = None) -> Reply:
@@ -91,6 +89,7 @@ class ServiceServer:
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
                     decoded,
+                    time.monotonic(),
                 )
                 with server.lock:
                     server.requests.append(rec)

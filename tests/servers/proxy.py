@@ -7,29 +7,25 @@ skipped, with the reason printed, only when tinyproxy is not installed or
 cannot be started at all.
 """
 
-from __future__ import annotations
-
 import pathlib
 import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, NamedTuple
 
 import pytest
 
 from tests.servers._require import unavailable
 
 
-@dataclass
-class TinyProxy:
+class TinyProxy(NamedTuple):
     """A running tinyproxy: its URL and its log."""
 
     url: str
     port: int
     log_path: pathlib.Path
-    process: subprocess.Popen[bytes]
+    process: "subprocess.Popen[bytes]"
 
     def log(self) -> str:
         try:

@@ -9,15 +9,15 @@ any status with :func:`reply`. Bodies follow Resend's documented error shape
 ``{"statusCode", "name", "message"}``.
 """
 
-from __future__ import annotations
-
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+
+from tests.compat import ThreadingHTTPServer
 
 Reply = Tuple[int, Dict[str, str], bytes]
 

@@ -6,8 +6,6 @@ answers ``200 ok`` to every request, keeps the bodies in arrival order, and
 is shared by every thread (and, being a real socket, every process).
 """
 
-from __future__ import annotations
-
 import http.server
 import json
 import socketserver
@@ -20,7 +18,7 @@ import pytest
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10
-    server: _Server
+    server: "_Server"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -37,7 +35,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: StoppableHTTPSink
+    owner: "StoppableHTTPSink"
 
 
 class StoppableHTTPSink:

@@ -21,8 +21,6 @@ request. A failure mode is chosen by the path (``server.url("hang")`` gives
 - ``answer``: the next ``(status, body, headers)`` given to ``server.answer()``
 """
 
-from __future__ import annotations
-
 import collections
 import http.server
 import json
@@ -32,10 +30,11 @@ import ssl
 import struct
 import threading
 import urllib.parse
-from dataclasses import dataclass
-from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
+
+from tests.compat import ThreadingHTTPServer
 
 #: The secret part of every test webhook URL: a leak scan looks for it.
 TOKEN = "zq8SECRETtokenXq7"
@@ -67,8 +66,7 @@ _REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(NamedTuple):
     """One request as the server saw it."""
 
     method: str
@@ -84,7 +82,7 @@ class Recorded:
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10  # an idle keep-alive connection ends eventually
-    server: _Server
+    server: "_Server"
 
     def setup(self) -> None:
         self.connection_id = self.server.owner._opened(self.request)
@@ -231,10 +229,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins every handler thread
     block_on_close = True
-    owner: SlackServer
+    owner: "SlackServer"
 
     def get_request(self) -> Tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
@@ -330,8 +328,7 @@ class SlackServer:
         return "ok"
 
 
-@dataclass(frozen=True)
-class TLSFiles:
+class TLSFiles(NamedTuple):
     """The trustme CA of the HTTPS server, as a PEM file a client can trust."""
 
     ca_path: str

@@ -18,10 +18,9 @@ every open one (as a server timing out idle sessions does).
 at a time if asked, for the deadline and protocol-error tests.
 """
 
-from __future__ import annotations
-
 import asyncio
 import socket
+import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -119,7 +118,7 @@ class _Authenticator:
 class _CountedSMTP(SMTP):
     """aiosmtpd's protocol, telling its server when the connection ends."""
 
-    def __init__(self, owner: SMTPServer, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, owner: "SMTPServer", *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owner = owner
 
@@ -178,7 +177,11 @@ class SMTPServer:
                 if protocol.transport is not None:  # 3.12+ wait_closed() waits for it
                     protocol.transport.close()
             await self._server.wait_closed()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if sys.version_info >= (3, 7):
+                current, tasks = asyncio.current_task(), asyncio.all_tasks()  # novermin
+            else:  # 3.6 has them on Task
+                current, tasks = asyncio.Task.current_task(), asyncio.Task.all_tasks()
+            tasks = {t for t in tasks if t is not current and not t.done()}
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -251,7 +254,9 @@ class ScriptServer:
     ``received`` holds the client's lines."""
 
     def __init__(self, replies: List[bytes], interval: float = 0.0, hold: bool = False) -> None:
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock = socket.socket()  # socket.create_server is 3.8+
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
         self.port: int = self._sock.getsockname()[1]
         self.received: List[bytes] = []
         self._replies = replies

@@ -1,0 +1,25 @@
+"""What Python 3.7 added and kstalerts leans on, for Python 3.6 only.
+
+Imported only when ``sys.version_info < (3, 7)``, so newer Pythons never
+load it. Remove it with 3.6 support.
+"""
+
+import sys
+import types
+from typing import Any, Callable
+
+__all__ = ("module_getattr",)
+
+
+def module_getattr(name: str, getattr_: Callable[[str], Any]) -> None:
+    """Make module ``name`` honour its PEP 562 ``__getattr__`` (3.7+) on 3.6.
+
+    The module's class becomes a :class:`types.ModuleType` subclass whose
+    ``__getattr__`` calls ``getattr_`` for a name the module lacks.
+    """
+
+    class _LazyModule(types.ModuleType):
+        def __getattr__(self, attr: str) -> Any:
+            return getattr_(attr)
+
+    sys.modules[name].__class__ = _LazyModule

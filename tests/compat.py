@@ -1,0 +1,57 @@
+"""What the tests need from Python 3.7+, on 3.6 too.
+
+- :func:`run`: ``asyncio.run`` (3.7+): run a coroutine on a fresh loop,
+  closed afterwards.
+- :class:`ThreadingHTTPServer`: ``http.server.ThreadingHTTPServer`` (3.7+),
+  whose ``server_close()`` joins the handler threads when
+  ``block_on_close`` is true (3.7's ``ThreadingMixIn`` behaviour, done by
+  hand on 3.6).
+"""
+
+import asyncio
+import http.server
+import socketserver
+import sys
+import threading
+from typing import Any, Awaitable, List, TypeVar
+
+__all__ = ("ThreadingHTTPServer", "run")
+
+_T = TypeVar("_T")
+
+
+def run(main: Awaitable[_T]) -> _T:
+    """``asyncio.run(main)`` on every Python."""
+    if sys.version_info >= (3, 7):
+        return asyncio.run(main)  # type: ignore[arg-type]  # novermin
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+class ThreadingHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """``http.server.ThreadingHTTPServer``, with 3.7's ``block_on_close`` on 3.6."""
+
+    daemon_threads = True
+    block_on_close = True
+
+    if sys.version_info < (3, 7):
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            thread = threading.Thread(
+                target=self.process_request_thread, args=(request, client_address), daemon=self.daemon_threads
+            )
+            threads: List[threading.Thread] = self.__dict__.setdefault("_threads", [])
+            threads[:] = [t for t in threads if t.is_alive()]
+            threads.append(thread)
+            thread.start()
+
+        def server_close(self) -> None:
+            super().server_close()
+            if self.block_on_close:
+                for thread in self.__dict__.get("_threads", []):
+                    thread.join()
