@@ -3,7 +3,7 @@
 - :func:`run`: ``asyncio.run`` (3.7+): run a coroutine on a fresh loop,
   closed afterwards.
 - :class:`ThreadingHTTPServer`: ``http.server.ThreadingHTTPServer`` (3.7+),
-  whose ``server_close()`` joins the handler threads when
+  whose ``server_close()`` joins the non-daemon handler threads when
   ``block_on_close`` is true (3.7's ``ThreadingMixIn`` behaviour, done by
   hand on 3.6).
 """
@@ -45,9 +45,10 @@ class ThreadingHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             thread = threading.Thread(
                 target=self.process_request_thread, args=(request, client_address), daemon=self.daemon_threads
             )
-            threads: List[threading.Thread] = self.__dict__.setdefault("_threads", [])
-            threads[:] = [t for t in threads if t.is_alive()]
-            threads.append(thread)
+            if not self.daemon_threads and self.block_on_close:  # as 3.7 does
+                threads: List[threading.Thread] = self.__dict__.setdefault("_threads", [])
+                threads[:] = [t for t in threads if t.is_alive()]
+                threads.append(thread)
             thread.start()
 
         def server_close(self) -> None:
