@@ -13,9 +13,7 @@ fails under ``CI=true``).
 """
 
 import ast
-import glob
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -25,7 +23,7 @@ from typing import Any, Callable, List
 import pytest
 
 import kstalerts
-from tests.servers._require import unavailable
+from tests.compat import python36
 
 PACKAGE = kstalerts.__name__
 SOURCE = pathlib.Path(kstalerts.__file__).resolve().parent
@@ -41,21 +39,6 @@ def vendored(tmp_path: pathlib.Path) -> pathlib.Path:
     (vendor / "__init__.py").write_text("")
     shutil.copytree(SOURCE, vendor / "alerts", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return tmp_path
-
-
-def _python36() -> str:
-    """A Python 3.6: this one, ``$KSTALERTS_PYTHON36``, pyenv's newest 3.6.x or the system's."""
-    if sys.version_info[:2] == (3, 6):
-        return sys.executable
-    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    found = sorted(
-        glob.glob(os.path.join(pyenv, "versions", "3.6.*", "bin", "python")),
-        key=lambda p: [int(n) for n in p.split(os.sep)[-3].split(".") if n.isdigit()],
-    )
-    for candidate in [os.environ.get("KSTALERTS_PYTHON36", ""), *reversed(found), "/usr/bin/python3.6"]:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    unavailable("no Python 3.6 found (pyenv versions/3.6.*, /usr/bin/python3.6 or $KSTALERTS_PYTHON36)")
 
 
 def _isolated(
@@ -120,7 +103,7 @@ print(json.dumps({
 def test_the_vendored_copy_sends_an_alert(
     version: str, vendored: pathlib.Path, smtp_server: Callable[..., Any], slack_server: Any
 ) -> None:
-    python = sys.executable if version == "this" else _python36()
+    python = sys.executable if version == "this" else python36()
     server = smtp_server()
     out = _isolated(vendored, _SEND, str(server.port), slack_server.url(), python=python)
     assert out.returncode == 0, out.stderr
