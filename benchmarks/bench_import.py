@@ -13,9 +13,10 @@ the environment can pre-load modules and hide part of the cost (an editable
 install's finder, for one, loads ``re``, ``enum`` and ``collections`` at
 start-up). That is the whole cost a script pays on a bare interpreter; the
 same figure with ``site`` on, in this environment, is given in the note.
-``import kstalerts.channels`` is measured too. A full run repeats the main
-line on every other CPython 3.8+ that pyenv has on the machine (or those
-listed in ``KSTALERTS_BENCH_PYTHONS``, separated by ``:``).
+``import kstalerts.channels`` is measured too. A full run (21 interleaved
+rounds) repeats the main line on every other supported CPython (3.6+) that
+pyenv has on the machine (or those listed in ``KSTALERTS_BENCH_PYTHONS``,
+separated by ``:``), one line per Python, oldest first.
 """
 
 import glob
@@ -40,8 +41,10 @@ import sys, json
 sys.path.insert(0, {root!r})
 before = set(sys.modules)
 import {module}
-after = set(sys.modules)
-new = sorted(m for m in after - before if not m.split('.')[0] == 'kstalerts')
+# top-level public modules only: each brings its own parts, and importing
+# genericpath before os (as a sorted list would) fails on 3.10 and older
+new = sorted(m for m in set(sys.modules) - before if '.' not in m and not m.startswith('_')
+             and m not in ('kstalerts', 'genericpath', 'posixpath', 'ntpath'))
 print(json.dumps({{"stdlib": new, "heavy": [m for m in {heavy!r} if m in sys.modules],
                   "python": sys.version.split()[0]}}))
 """
@@ -78,7 +81,7 @@ def _other_pythons() -> List[str]:
     for path in glob.glob("/root/.pyenv/versions/3.*/bin/python"):
         version = path.split("/")[-3]
         parts = version.split(".")
-        if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 8:
+        if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 6:
             found.append((int(parts[1]), path))
     return [path for _minor, path in sorted(found)]
 
@@ -149,14 +152,14 @@ def _line(label: str, python: str, samples: Dict[str, List[float]], key: str, n:
 
 
 def run(quick: bool) -> List[Result]:
-    n = rounds(quick, full=40, fast=5)
+    n = rounds(quick, full=21, fast=5)
     samples = _measure(sys.executable, n, main=True)
     results = [
         _line("import kstalerts", sys.executable, samples, "kstalerts", n),
         _line("import kstalerts.channels", sys.executable, samples, "channels", n),
     ]
     if not quick:
-        m = max(5, n // 2)
+        m = n
         for python in _other_pythons():
             if os.path.realpath(python) == os.path.realpath(sys.executable):
                 continue

@@ -247,7 +247,9 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     a = AlertResult("ops", True, "m1", attempts=1, alert=AlertMessage("one"))
     b = AlertResult("ops", True, "m1", attempts=1, alert=AlertMessage("two"))
     assert a == b and hash(a) == hash(b)
-    assert a != a.replace(attempts=2)
+    assert a != a.replace(attempts=2) and a != ("ops", True)
+    with pytest.raises(AttributeError, match="AlertResult is immutable"):
+        del a.error
     assert repr(a) == (
         "AlertResult(channel='ops', success=True, message_id='m1', error=None, attempts=1,"
         " throttled=False, suppressed=False, retryable=False, spooled=False, status=None)"

@@ -29,6 +29,9 @@ def test_policy_equality_repr_and_pickle_leave_rand_aside() -> None:
         " max_retry_after=60.0, budget=300.0)"
     )
     assert pickle.loads(pickle.dumps(RetryPolicy(budget=9.0))) == RetryPolicy(budget=9.0)
+    assert RetryPolicy() != (2, 0.5, 30.0, True, 60.0, 300.0)
+    with pytest.raises(AttributeError, match="RetryPolicy is immutable"):
+        del policy.jitter
 
 
 def test_max_retries_goes_through_the_hard_limits() -> None:

@@ -7,7 +7,9 @@ copy it can find is the vendored one; the test first proves that
 ``import kstalerts`` fails there. Then the vendored copy sends an alert through an
 in-process channel, over SMTP and to a Slack webhook, both loopback sinks
 in this process (the ``smtp_server`` and ``slack_server`` fixtures), and
-the sinks check what they received.
+the sinks check what they received. The send runs on this Python and on
+Python 3.6, the oldest supported (found by path; missing, it skips, or
+fails under ``CI=true``).
 """
 
 import ast
@@ -21,6 +23,7 @@ from typing import Any, Callable, List
 import pytest
 
 import kstalerts
+from tests.compat import python36
 
 PACKAGE = kstalerts.__name__
 SOURCE = pathlib.Path(kstalerts.__file__).resolve().parent
@@ -38,10 +41,12 @@ def vendored(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path
 
 
-def _isolated(root: pathlib.Path, code: str, *args: str) -> "subprocess.CompletedProcess[str]":
+def _isolated(
+    root: pathlib.Path, code: str, *args: str, python: str = sys.executable
+) -> "subprocess.CompletedProcess[str]":
     prelude = f"import sys\nsys.path.insert(0, {str(root)!r})\n"
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", prelude + code, *args],
+        [python, "-I", "-S", "-c", prelude + code, *args],
         cwd=str(root),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -62,6 +67,7 @@ def test_the_original_package_is_not_importable_there(vendored: pathlib.Path) ->
 
 _SEND = """
 import json
+import platform
 from myapp._vendor.alerts import AlertLevel, AlertManager, AlertMessage, __version__
 from myapp._vendor.alerts.channels import CallbackChannel, ConsoleChannel, EmailChannel, SlackChannel
 from myapp._vendor.alerts.transports import SMTPTransport
@@ -88,15 +94,18 @@ print(json.dumps({
     "sent": stats.total_sent,
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("kstalerts", "myapp", "smtplib")),
     "version": __version__,
+    "python": platform.python_version(),
 }))
 """
 
 
+@pytest.mark.parametrize("version", ["this", "3.6"])
 def test_the_vendored_copy_sends_an_alert(
-    vendored: pathlib.Path, smtp_server: Callable[..., Any], slack_server: Any
+    version: str, vendored: pathlib.Path, smtp_server: Callable[..., Any], slack_server: Any
 ) -> None:
+    python = sys.executable if version == "this" else python36()
     server = smtp_server()
-    out = _isolated(vendored, _SEND, str(server.port), slack_server.url())
+    out = _isolated(vendored, _SEND, str(server.port), slack_server.url(), python=python)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     report, console = json.loads(lines[-1]), "\n".join(lines[:-1])
@@ -110,6 +119,7 @@ def test_the_vendored_copy_sends_an_alert(
     assert report["sent"] == 4
     assert "vendored alert" in console and "sent from myapp" in console
     assert report["version"] == kstalerts.__version__
+    assert version == "this" or report["python"].startswith("3.6."), report["python"]
     # the sink, on this side, got the mail the vendored copy sent
     assert [(m[0], m[1]) for m in server.handler.messages] == [
         ("alerts@myapp.example", ["ops@myapp.example"])

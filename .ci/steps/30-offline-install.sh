@@ -2,7 +2,8 @@
 # Offline install: build a wheel and an sdist, install the wheel with
 # `pip install --no-index` (no registry at all) into a fresh virtual
 # environment, and run the installed `kstalerts --version` and `kstalerts
-# demo` (loopback only) from outside the checkout.
+# demo` (loopback only) from outside the checkout; then the same wheel in a
+# Python 3.6 environment (the oldest supported; missing, the step fails).
 # Run by .ci/run with bash -euo pipefail from the repository root.
 set -euo pipefail
 ROOT="$PWD"
@@ -70,3 +71,22 @@ printf '%s\n' "$demo" | sed 's/^/    /'
 [ "$rc" -eq 0 ] || { echo "FAIL: 'kstalerts demo' exited $rc"; exit 1; }
 grep -q "failed 0" <<<"$demo" || { echo "FAIL: the demo reports failed deliveries"; exit 1; }
 echo "offline install OK: $(basename "$wheel") installed with --no-index; 'kstalerts --version' and 'kstalerts demo' ran"
+
+# -- the same wheel on Python 3.6, the oldest supported Python --
+py36="$(ls -d "${PYENV_ROOT:-/root/.pyenv}"/versions/3.6.*/bin/python 2>/dev/null | sort -V | tail -1 || true)"
+[ -n "$py36" ] || py36="$(command -v python3.6 || true)"
+[ -n "$py36" ] || { echo "FAIL: no Python 3.6 on this machine to install the wheel into"; exit 1; }
+"$py36" -m venv "$WORK/venv36"
+echo "+ $("$py36" --version 2>&1): pip install --no-index $(basename "$wheel")"
+"$WORK/venv36/bin/pip" install -q --no-index --disable-pip-version-check "$wheel"
+where="$("$WORK/venv36/bin/python" -c 'import kstalerts; print(kstalerts.__file__)')"
+case "$where" in "$WORK/venv36/"*) ;; *) echo "FAIL: Python 3.6 imported kstalerts from $where"; exit 1 ;; esac
+echo "+ kstalerts demo (Python 3.6)"
+set +e
+demo="$(timeout --kill-after=5 60 "$WORK/venv36/bin/kstalerts" demo 2>&1)"
+rc=$?
+set -e
+printf '%s\n' "$demo" | sed 's/^/    /'
+[ "$rc" -eq 0 ] || { echo "FAIL: 'kstalerts demo' on Python 3.6 exited $rc"; exit 1; }
+grep -q "failed 0" <<<"$demo" || { echo "FAIL: the demo on Python 3.6 reports failed deliveries"; exit 1; }
+echo "offline install on $("$py36" --version 2>&1) OK: the wheel installed with --no-index; 'kstalerts demo' exited 0"

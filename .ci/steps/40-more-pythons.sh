@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full suite on every Python between 3.9 and 3.12 this machine has
-# (.ci/run already covers 3.8 and 3.13). A version that is missing is
+# (.ci/run already covers 3.6, 3.7, 3.8 and 3.13). A version that is missing is
 # named, not silently skipped. Time-bounded so CI stays within its 90
 # minutes: each version gets at most PER_PYTHON_TIMEOUT seconds, and once
 # MORE_PYTHONS_BUDGET seconds are spent, the versions not yet started are

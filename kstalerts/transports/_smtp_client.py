@@ -71,6 +71,7 @@ class DeadlineSMTP(smtplib.SMTP):
     """
 
     debuglevel = 0
+    sock: Optional[socket.socket] = None  # smtplib 3.6 sets it only on connect
 
     def __init__(
         self,
