@@ -23,12 +23,14 @@ is not dependable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import threading
 from typing import Any, Dict, Iterator, Optional, Union
 
+from . import _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES
 
@@ -40,6 +42,7 @@ _VERSION = 1
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 _boot_id: Optional[str] = None
 _boot_id_read = False
+_holding = threading.local()  # .paths: the lock files this thread holds an flock on
 
 
 def boot_id() -> Optional[str]:
@@ -74,28 +77,44 @@ class StateFile:
         self._tmp_path = self.path + ".tmp"
         self._fsync = fsync
         # flock excludes open file descriptions, not threads: threads of one
-        # process queue on this lock first.
-        self._thread_lock = threading.Lock()
+        # process queue on this lock first. An RLock, so that a signal
+        # handler interrupting the holder reaches the re-entry check below.
+        self._thread_lock = threading.RLock()
+        _lifecycle.on_fork(self, StateFile._after_fork)
+
+    def _after_fork(self) -> None:
+        self._thread_lock = threading.RLock()  # another thread may have held it at fork
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Dict[str, Any]]:
         """Hold the lock; yield the document; save it if the block changed it.
 
         Raises ``OSError`` (before the block runs) when the lock file cannot
-        be opened or locked. If the block raises, nothing is written.
+        be opened or locked, and when this thread is already inside a
+        transaction on it (a signal handler interrupted one: a second flock
+        would wait for ever). If the block raises, nothing is written.
         """
         import fcntl
 
         with self._thread_lock:
+            held = _holding.__dict__.setdefault("paths", set())
+            if self._lock_path in held:
+                raise BlockingIOError(errno.EWOULDBLOCK, "already locked by this thread")
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            _lifecycle.hold(fd)  # a forked child closes its copy (see _lifecycle)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                data = self._read()
-                before = _canonical(data)
-                yield data
-                if _canonical(data) != before:
-                    self._write(data)
+                held.add(self._lock_path)
+                try:
+                    data = self._read()
+                    before = _canonical(data)
+                    yield data
+                    if _canonical(data) != before:
+                        self._write(data)
+                finally:
+                    held.discard(self._lock_path)
             finally:
+                _lifecycle.let_go(fd)
                 os.close(fd)  # releases the flock
 
     def _read(self) -> Dict[str, Any]:

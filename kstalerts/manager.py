@@ -20,10 +20,34 @@ claims its (channel, dedup key); a duplicate gives a result with
 channel's throttle refused when the channel was added with
 ``spool_throttled=True``, is written to the spool and its result says
 ``spooled=True``; :meth:`AlertManager.flush_spool` sends the spool again.
+
+Lifecycle (see docs/guarantees.md):
+
+- Closed: :meth:`AlertManager.send` on a closed manager still returns, one
+  failed result per channel saying so, spooled when a spool is configured.
+  A send that began before :meth:`AlertManager.close` completes; one whose
+  jobs the closing pool refuses delivers them inline.
+- Exit: during interpreter shutdown (``atexit`` handlers,
+  ``logging.shutdown``, finalizers) a thread pool takes no new work, so
+  deliveries run inline, one channel after the other, each under its own
+  deadline and retry budget.
+- Fork: a forked child gets new locks and no pool (the parent's worker
+  threads do not exist in it); its first fan-out starts new threads.
+- Re-entry: a send made by a thread that is already inside a send (a
+  signal handler interrupting it, a channel or log handler calling back)
+  delivers inline and never touches the pool, whose ``submit`` holds plain
+  locks. The locks the send path takes are all ``RLock``s held around a
+  few dict/list operations (the manager's registry and stats, each
+  channel's connection pool, throttle and dedup buckets), so a signal
+  handler that interrupts the holder runs its own critical section to the
+  end first. State files and the spool's writer lock are ``flock``s, which
+  a thread cannot take twice: a re-entrant use falls back to memory
+  (state files) or writes under the lock its thread already holds (spool).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -42,6 +66,7 @@ from typing import (
     Union,
 )
 
+from . import _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -49,8 +74,7 @@ from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     import logging
-    import os
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from .channels.base import AlertChannel
     from .dedup import Deduplicator
@@ -60,6 +84,14 @@ __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
+Job = Tuple[AlertMessage, "ChannelEntry"]
+
+#: The text of the results a closed manager gives.
+CLOSED_ERROR = "not sent: this AlertManager is closed"
+
+# How deep this thread is inside send()/a delivery: more than 0 means a
+# signal handler or a callback re-entered, and the pool must not be used.
+_depth = threading.local()
 
 
 @dataclass(frozen=True)
@@ -116,14 +148,23 @@ class AlertManager:
         dedup: Union[Deduplicator, float, Mapping[str, Any], None] = None,
     ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
-        self._lock = threading.Lock()
-        self._stats_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._stats_lock = threading.RLock()
+        self._pid = os.getpid()
         self._counts: Dict[str, Dict[str, int]] = {}
         self._max_workers = min(max(1, int(max_workers)), MAX_WORKERS)
         self._executor: Optional[ThreadPoolExecutor] = None
         self._closed = False
         self._spool = _as_spool(spool)
         self._dedup = _as_dedup(dedup)
+        _lifecycle.on_fork(self, AlertManager._after_fork)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new locks, and no pool (its threads stayed in the parent)."""
+        self._lock = threading.RLock()
+        self._stats_lock = threading.RLock()
+        self._executor = None  # forgotten, not shut down: it is the parent's
+        self._pid = os.getpid()
 
     # -- registration -----------------------------------------------------
     def add_channel(
@@ -149,6 +190,8 @@ class AlertManager:
             entry_key, channel, AlertLevel.parse(min_level), throttle, alias, bool(spool_throttled)
         )
         with self._lock:
+            if self._closed:
+                raise AlertConfigurationError("this AlertManager is closed; channels cannot be added")
             for name in (entry_key, alias):
                 if name is not None and self._find(name) is not None:
                     raise AlertConfigurationError(
@@ -193,23 +236,39 @@ class AlertManager:
         Channels whose ``min_level`` an alert does not reach are skipped and
         give no result. Deliveries run concurrently; results come back in
         alert order, then channel registration order.
+
+        On a closed manager every (alert, channel) gets a failed result
+        saying so (spooled, with a spool); delivery problems never raise.
         """
         batch = _as_batch(alerts)
-        jobs = [
-            (alert, entry)
-            for alert in batch
-            for entry in self._targets(channel)
-            if alert.level >= entry.min_level
-        ]
-        if self._closed:
-            raise AlertConfigurationError("this AlertManager is closed")
+        targets = self._targets(channel)
+        jobs = [(alert, entry) for alert in batch for entry in targets if alert.level >= entry.min_level]
         if not jobs:
             return []
-        if len(jobs) == 1:
-            return [self._deliver(*jobs[0])]
+        if self._closed:
+            return [self._refuse(alert, entry) for alert, entry in jobs]
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1
+        try:
+            if len(jobs) == 1 or depth or _lifecycle.exiting():
+                return [self._deliver(alert, entry) for alert, entry in jobs]
+            return self._fan_out(jobs)
+        finally:
+            _depth.value = depth
+
+    def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
+        """Deliver on the pool; what the pool refuses (closed or exiting
+        meanwhile) is delivered inline."""
+        futures: List[Future[AlertResult]] = []
         executor = self._pool()
-        futures = [executor.submit(self._deliver, alert, entry) for alert, entry in jobs]
-        return [future.result() for future in futures]
+        if executor is not None:
+            for alert, entry in jobs:
+                try:
+                    futures.append(executor.submit(self._deliver, alert, entry))
+                except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+                    break
+        rest = [self._deliver(alert, entry) for alert, entry in jobs[len(futures) :]]
+        return [future.result() for future in futures] + rest
 
     async def asend(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
         """:meth:`send`, awaitable; the event loop keeps running meanwhile."""
@@ -222,7 +281,21 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        result = self._attempt(alert, entry)
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1  # a send from inside this delivery stays inline
+        try:
+            result = self._attempt(alert, entry)
+        finally:
+            _depth.value = depth
+        return self._settle(alert, entry, result)
+
+    def _refuse(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        """The result of a send on a closed manager: not sent, kept if a spool can."""
+        result = AlertResult(entry.key, False, error=CLOSED_ERROR, retryable=True, alert=alert)
+        return self._settle(alert, entry, result)
+
+    def _settle(self, alert: AlertMessage, entry: ChannelEntry, result: AlertResult) -> AlertResult:
+        """Spool the result if it asks for it, and count it."""
         spool = self._spool
         if spool is not None and _wants_spool(result, entry):
             try:
@@ -299,10 +372,13 @@ class AlertManager:
         with self._stats_lock:
             self._counts.setdefault(key, _zero())[bucket] += 1
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> Optional[ThreadPoolExecutor]:
+        """The fan-out pool, started on first use; None once closed."""
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self._after_fork()
         with self._lock:
             if self._closed:
-                raise AlertConfigurationError("this AlertManager is closed")
+                return None
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -431,13 +507,19 @@ class AlertManager:
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
-        """Stop the worker threads and close every channel's connections."""
+        """Stop the worker threads and close every channel's connections.
+
+        Sends already under way finish; later ones return failed results
+        (see :meth:`send`). Closing twice is harmless.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
             entries = list(self._entries.values())
         if executor is not None:
-            executor.shutdown(wait=True)
+            _shut_down(executor)
         for entry in entries:
             try:
                 entry.channel.close()
@@ -457,6 +539,26 @@ class AlertManager:
 
     def __repr__(self) -> str:
         return f"AlertManager(channels={list(self._entries)!r})"
+
+
+def _shut_down(executor: ThreadPoolExecutor) -> None:
+    """Shut the pool down and wait for its threads, unless that cannot work.
+
+    From inside a send on this thread (a signal handler interrupting one)
+    the interrupted frame may hold the pool's own plain lock in ``submit``,
+    and from one of the pool's threads a wait would join itself: then a
+    helper thread does the waiting.
+    """
+    if not getattr(_depth, "value", 0):
+        try:
+            executor.shutdown(wait=True)
+            return
+        except RuntimeError:  # "cannot join current thread"
+            pass
+    try:
+        threading.Thread(target=executor.shutdown, name="kstalerts-close", daemon=True).start()
+    except RuntimeError:  # no new threads at interpreter shutdown: its workers are told to stop already
+        pass
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:

@@ -13,7 +13,7 @@ import re
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
@@ -134,6 +134,12 @@ class AlertMessage:
         object.__setattr__(self, "title", _truncate(_valid_text(self.title), MAX_TITLE_CHARS))
         object.__setattr__(self, "body", _truncate(_valid_text(self.body), MAX_BODY_CHARS))
         object.__setattr__(self, "labels", _frozen_labels(self.labels))
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # The labels are a read-only mappingproxy, which pickle refuses: the
+        # message pickles as the call that rebuilds it (for process pools).
+        fields = (self.title, self.body, self.level, self.timestamp, dict(self.labels))
+        return (type(self), (*fields, self.dedup_key, self.created_at))
 
     @property
     def formatted_title(self) -> str:

@@ -44,11 +44,13 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
+from . import _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult
@@ -68,6 +70,7 @@ _DEAD = "dead"
 _REASON = ".reason"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_writing = threading.local()  # .paths: the spools whose writer lock this thread holds
 
 
 @dataclass(frozen=True)
@@ -238,14 +241,26 @@ class Spool:
     def _writer_lock(self) -> Iterator[None]:
         # Held while a temporary file exists and while room is made, so that
         # a temporary file seen by someone holding this lock is a crash's.
+        # A thread that already holds it (a signal handler's send interrupted
+        # a put) writes under that hold: a second flock would wait forever.
         import fcntl
 
+        held = _writing.__dict__.setdefault("paths", set())
+        if self.path in held:
+            yield
+            return
         os.makedirs(self.path, mode=0o700, exist_ok=True)
         fd = os.open(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        _lifecycle.hold(fd)  # a forked child closes its copy (see _lifecycle)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            held.add(self.path)
+            try:
+                yield
+            finally:
+                held.discard(self.path)
         finally:
+            _lifecycle.let_go(fd)
             os.close(fd)
 
     def _write(self, name: str, payload: bytes) -> None:
@@ -448,6 +463,7 @@ class Spool:
         except OSError as exc:  # a symbolic link, or no permission
             self._dead_letter(name, f"cannot be opened: {exc}")
             return "dead", None
+        _lifecycle.hold(fd)  # a forked child closes its copy of the claim
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -488,6 +504,7 @@ class Spool:
                 self._rewrite(name, entry, result)
             return "failed", result
         finally:
+            _lifecycle.let_go(fd)
             os.close(fd)
 
     def _rewrite(self, name: str, entry: SpoolEntry, result: AlertResult) -> None:

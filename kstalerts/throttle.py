@@ -34,6 +34,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 
+from . import _lifecycle
 from .config.defaults import get_default
 from .exceptions import AlertThrottledError
 from .limits import validate
@@ -81,7 +82,8 @@ class AlertThrottle:
         self._burst = int(validate("throttle.burst", burst, upper=self._rate))
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
+        _lifecycle.on_fork(self, _lifecycle.renew_lock)
         self._tokens = float(self._burst)
         self._stamp = clock()
         self._state: Optional[StateFile] = None

@@ -194,15 +194,21 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
     assert ticks >= 10  # a blocked loop would have ticked once
 
 
-def test_close_releases_and_refuses_more_fan_out() -> None:
+def test_a_closed_manager_returns_failed_results_and_refuses_channels() -> None:
     manager = AlertManager()
     manager.add_channel(recorder("a")[0]).add_channel(recorder("b")[0])
     manager.send(CRIT)
     manager.close()
-    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
-        manager.send(CRIT)
-    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
-        manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
+    results = manager.send(CRIT)
+    assert [(r.channel, r.success, r.error, r.attempts) for r in results] == [
+        ("a", False, "not sent: this AlertManager is closed", 0),
+        ("b", False, "not sent: this AlertManager is closed", 0),
+    ]
+    single = manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
+    assert [(r.success, r.error) for r in single] == [(False, "not sent: this AlertManager is closed")]
+    assert manager.stats.by_channel["a"] == {"sent": 1, "failed": 2, "throttled": 0, "suppressed": 0}
+    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed; channels cannot be added"):
+        manager.add_channel(recorder("c")[0])
 
 
 def test_close_survives_a_channel_that_fails_to_close(caplog: pytest.LogCaptureFixture) -> None:
