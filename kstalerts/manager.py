@@ -240,6 +240,8 @@ class AlertManager:
         On a closed manager every (alert, channel) gets a failed result
         saying so (spooled, with a spool); delivery problems never raise.
         """
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self._after_fork()
         batch = _as_batch(alerts)
         targets = self._targets(channel)
         jobs = [(alert, entry) for alert in batch for entry in targets if alert.level >= entry.min_level]
@@ -374,8 +376,6 @@ class AlertManager:
 
     def _pool(self) -> Optional[ThreadPoolExecutor]:
         """The fan-out pool, started on first use; None once closed."""
-        if self._pid != os.getpid():  # a fork the at-fork hook did not see
-            self._after_fork()
         with self._lock:
             if self._closed:
                 return None
@@ -423,6 +423,8 @@ class AlertManager:
         spool = self._spool
         if spool is None:
             raise AlertConfigurationError("no spool configured: pass spool= or set alerts.spool.path")
+        if self._pid != os.getpid():
+            self._after_fork()
         down: Set[str] = set()
         unknown: Set[str] = set()
 
