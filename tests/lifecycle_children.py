@@ -226,6 +226,59 @@ def signal_storm(args: Dict[str, Any]) -> None:
     )
 
 
+class _FiringClock:
+    """A clock that, once armed, raises SIGUSR1 in this thread from inside
+    the caller (a throttle or dedup calls its clock with its lock held) and
+    notes whether the handler had run before the clock returned."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.handler_ran = False
+        self.ran_inside: List[bool] = []
+
+    def __call__(self) -> float:
+        if self.armed:
+            self.armed = False
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+            _tick()  # a Python call: the handler runs here at the latest
+            self.ran_inside.append(self.handler_ran)
+        return time.monotonic()
+
+
+def _tick() -> None:
+    pass
+
+
+def signal_in_locks(args: Dict[str, Any]) -> None:
+    """A signal arrives while the main thread holds a throttle's or a dedup's
+    lock (in memory, or a state file's flock) inside send; its handler sends
+    through the same channel, throttle and dedup."""
+    from kstalerts import AlertThrottle
+    from kstalerts.dedup import Deduplicator
+
+    signal.alarm(20)  # a deadlock ends the process instead of the test's patience
+    clock = _FiringClock()
+    state = args.get("state_file")
+    if args["part"] == "throttle":
+        throttle = AlertThrottle(rate=100, per=1.0, burst=100, clock=clock, state_file=state)
+        manager = AlertManager()
+        manager.add_channel(slack(args["url"]), throttle=throttle)
+    else:
+        manager = AlertManager(dedup=Deduplicator(60.0, state_file=state, clock=clock))
+        manager.add_channel(slack(args["url"]))
+    handler_results: List[AlertResult] = []
+
+    def on_usr1(signum: int, frame: Any) -> None:
+        handler_results.extend(manager.send(alert("handler-" + args["part"])))
+        clock.handler_ran = True
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    with manager:
+        clock.armed = True
+        main = manager.send(alert("main-" + args["part"]))
+    report({"main": brief(main), "handler": brief(handler_results), "ran_inside": clock.ran_inside})
+
+
 # -- close -----------------------------------------------------------------------
 def close_race(args: Dict[str, Any]) -> None:
     """8 threads x 50 sends to 2 channels; the main thread closes the manager
@@ -373,6 +426,7 @@ SCENARIOS = {
         "at_exit_logging",
         "sigterm_during_send",
         "signal_storm",
+        "signal_in_locks",
         "close_race",
         "pool_fork",
         "pool_spawn",

@@ -44,6 +44,7 @@ def start(scenario: str, args: Dict[str, Any]) -> "subprocess.Popen[str]":
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         universal_newlines=True,
+        start_new_session=True,  # a hung scenario is killed with every process it forked
     )
 
 
@@ -52,7 +53,7 @@ def finish(child: "subprocess.Popen[str]", timeout: float = 90.0, stdin: str = "
     try:
         out, err = child.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
-        child.kill()
+        os.killpg(child.pid, signal.SIGKILL)
         out, err = child.communicate()
         raise AssertionError(f"the scenario did not end within {timeout}s: {out} {err}") from None
     lines = [line for line in out.splitlines() if line.strip()]
@@ -183,7 +184,7 @@ def test_sigterm_handler_sends_while_main_is_inside_send(slack_server: SlackServ
         took = time.monotonic() - signalled
     finally:
         if child.poll() is None:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
     assert_clean(code, err)
     assert took < 5.0, (took, out, err)
@@ -201,6 +202,26 @@ def test_a_storm_of_signals_whose_handler_sends_never_deadlocks(slack_server: Sl
     assert out["handler"] > 20 and out["handler_ok"] == out["handler"]
     assert out["main"] > 20 and out["main_ok"] == out["main"]
     assert sum(slack_tags(slack_server).values()) == out["main"] + out["handler"]
+
+
+@pytest.mark.parametrize("part", ["throttle", "dedup"])
+@pytest.mark.parametrize("shared", [False, True], ids=["in-memory", "state-file"])
+def test_a_signal_handler_that_sends_while_main_holds_a_bucket_lock(
+    slack_server: SlackServer, tmp_path: pathlib.Path, part: str, shared: bool
+) -> None:
+    args = {
+        "url": slack_server.url(),
+        "part": part,
+        "state_file": str(tmp_path / "state.json") if shared else None,
+    }
+    code, out, err = run("signal_in_locks", args, timeout=40)
+    assert_clean(code, err)
+    assert out["ran_inside"] == [True]  # the handler ran while the clock's caller held its lock
+    assert out["handler"] == [["slack", True, None]]
+    assert out["main"] == [["slack", True, None]]
+    assert slack_tags(slack_server) == {f"main-{part}": 1, f"handler-{part}": 1}
+    if shared:  # the handler could not take the flock its own thread held: it used memory, with a warning
+        assert "cannot be locked" in err
 
 
 # -- close --------------------------------------------------------------------------------

@@ -207,7 +207,9 @@ def test_a_closed_manager_returns_failed_results_and_refuses_channels() -> None:
     single = manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
     assert [(r.success, r.error) for r in single] == [(False, "not sent: this AlertManager is closed")]
     assert manager.stats.by_channel["a"] == {"sent": 1, "failed": 2, "throttled": 0, "suppressed": 0}
-    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed; channels cannot be added"):
+    with pytest.raises(
+        AlertConfigurationError, match="this AlertManager is closed; channels cannot be added"
+    ):
         manager.add_channel(recorder("c")[0])
 
 
