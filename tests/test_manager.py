@@ -261,3 +261,36 @@ def test_max_workers_is_bounded() -> None:
 
     assert AlertManager(max_workers=10_000)._max_workers == MAX_WORKERS
     assert AlertManager(max_workers=0)._max_workers == 1
+
+
+def test_close_from_a_channel_on_the_pool_neither_raises_nor_hangs() -> None:
+    manager = AlertManager()
+    closer = CallbackChannel(lambda alert: manager.close(), name="closer")
+    manager.add_channel(closer).add_channel(recorder("other")[0])
+    results = manager.send(CRIT)  # two channels: "closer" runs on the pool and closes it
+    assert [(r.channel, r.success) for r in results] == [("closer", True), ("other", True)]
+    assert [r.error for r in manager.send(CRIT)] == ["not sent: this AlertManager is closed"] * 2
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("kstalerts") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("kstalerts")]
+
+
+def test_a_send_from_inside_a_delivery_runs_inline() -> None:
+    manager = AlertManager()
+    threads: List[str] = []
+
+    def nested(alert: AlertMessage) -> None:
+        threads.append(threading.current_thread().name)
+        if alert.title == "outer":
+            manager.send(AlertMessage("inner"))
+
+    def other(alert: AlertMessage) -> None:
+        if alert.title == "inner":
+            threads.append(threading.current_thread().name)
+
+    with manager:
+        manager.add_channel(CallbackChannel(nested, name="a")).add_channel(CallbackChannel(other, name="b"))
+        assert [r.success for r in manager.send(AlertMessage("outer"))] == [True, True]
+    # outer on a pool thread; inner to "a" and "b" on that same thread, not via the pool
+    assert len(threads) == 3 and len(set(threads)) == 1 and threads[0].startswith("kstalerts")
