@@ -170,10 +170,10 @@ def test_logging_error_at_exit_is_delivered_through_alert_handler(
 # -- signals ----------------------------------------------------------------------------
 @pytest.mark.parametrize("fan_out", [False, True], ids=["inline", "fan-out"])
 def test_sigterm_handler_sends_while_main_is_inside_send(slack_server: SlackServer, fan_out: bool) -> None:
-    # The first request (the main thread's) is answered after 3 s: the main
+    # The first request (the main thread's) is answered after 2 s: the main
     # thread is inside send (reading the answer, or waiting for the pool)
     # when the signal comes; later requests are answered at once.
-    slack_server.queue("delay=3")
+    slack_server.queue("delay=2")
     args = {"slow_url": slack_server.url(), "fast_url": slack_server.url(token="fast"), "fan_out": fan_out}
     child = start("sigterm_during_send", args)
     try:
