@@ -73,7 +73,6 @@ from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
-    import logging
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from .channels.base import AlertChannel
@@ -613,9 +612,18 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
     return batch
 
 
-def _log() -> logging.Logger:
+def _log() -> Any:
     # logging (with traceback, string, ...) costs milliseconds to import;
-    # it is loaded when there is first something to log.
-    import logging
-
+    # it is loaded when there is first something to log. Late in interpreter
+    # teardown nothing can be imported any more: send() must not raise for
+    # that, so the report is dropped instead.
+    try:
+        import logging
+    except ImportError:
+        return _Unlogged()
     return logging.getLogger("kstalerts.manager")
+
+
+class _Unlogged:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

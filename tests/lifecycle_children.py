@@ -152,6 +152,23 @@ def at_exit_logging(args: Dict[str, Any]) -> None:
     atexit.register(on_exit)
 
 
+def finalizer_send(args: Dict[str, Any]) -> None:
+    """A ``weakref.finalize`` finalizer (run at exit) sends to two channels."""
+    import weakref
+
+    manager = _two_channels(args)
+    warm = manager.send(alert("warm-up"))
+
+    class Resource:
+        pass
+
+    def on_finalize() -> None:
+        report({"warm": brief(warm), "finalizer": brief(manager.send(alert("finalizer")))})
+
+    globals()["_resource"] = resource = Resource()
+    weakref.finalize(resource, on_finalize)
+
+
 # -- signals -------------------------------------------------------------------
 def sigterm_during_send(args: Dict[str, Any]) -> None:
     """The main thread sends to a slow channel (alone: inline, or with a fast
@@ -424,6 +441,7 @@ SCENARIOS = {
         "fork_after_fan_out",
         "at_exit_send",
         "at_exit_logging",
+        "finalizer_send",
         "sigterm_during_send",
         "signal_storm",
         "signal_in_locks",

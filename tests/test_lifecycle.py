@@ -167,6 +167,18 @@ def test_logging_error_at_exit_is_delivered_through_alert_handler(
     assert wait_for(lambda: mail_tags(mail)["log-at-exit"] == 1)
 
 
+def test_a_finalizer_at_exit_sends_to_both_channels(
+    slack_server: SlackServer, smtp_server: Callable[..., SMTPServer]
+) -> None:
+    mail = smtp_server()
+    code, out, err = run("finalizer_send", {"url": slack_server.url(), "port": mail.port})
+    assert_clean(code, err)
+    assert successes(out["warm"]) == [True, True]
+    assert successes(out["finalizer"]) == [True, True]
+    assert slack_tags(slack_server)["finalizer"] == 1
+    assert wait_for(lambda: mail_tags(mail)["finalizer"] == 1)
+
+
 # -- signals ----------------------------------------------------------------------------
 @pytest.mark.parametrize("fan_out", [False, True], ids=["inline", "fan-out"])
 def test_sigterm_handler_sends_while_main_is_inside_send(slack_server: SlackServer, fan_out: bool) -> None:
