@@ -49,7 +49,11 @@ def on_fork(obj: Any, renew: Callable[[Any], None]) -> None:
         if entry is not None and entry[0] is ref:
             del _registry[key]
 
-    _registry[key] = (weakref.ref(obj, gone), renew)
+    try:
+        ref = weakref.ref(obj, gone)
+    except TypeError:  # __slots__ without __weakref__: only the pid checks apply
+        return
+    _registry[key] = (ref, renew)
 
 
 def renew_lock(obj: Any) -> None:
