@@ -186,7 +186,13 @@ def sigterm_during_send(args: Dict[str, Any]) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     with manager:
-        manager.send(alert("main"))  # the parent signals once the server has it
+        if args.get("spool"):  # main is inside flush_spool instead, delivering a spooled alert
+            manager.use_spool(args["spool"])
+            assert manager.spool is not None
+            manager.spool.put(alert("main"), "slow")
+            seen["flush"] = str(manager.flush_spool())
+        else:
+            manager.send(alert("main"))  # the parent signals once the server has it
         seen["main_returned"] = True
     report(seen)
 

@@ -180,13 +180,22 @@ def test_a_finalizer_at_exit_sends_to_both_channels(
 
 
 # -- signals ----------------------------------------------------------------------------
-@pytest.mark.parametrize("fan_out", [False, True], ids=["inline", "fan-out"])
-def test_sigterm_handler_sends_while_main_is_inside_send(slack_server: SlackServer, fan_out: bool) -> None:
+@pytest.mark.parametrize(
+    "fan_out, flush", [(False, False), (True, False), (False, True)], ids=["inline", "fan-out", "flush_spool"]
+)
+def test_sigterm_handler_sends_while_main_is_inside_send(
+    slack_server: SlackServer, tmp_path: pathlib.Path, fan_out: bool, flush: bool
+) -> None:
     # The first request (the main thread's) is answered after 2 s: the main
     # thread is inside send (reading the answer, or waiting for the pool)
     # when the signal comes; later requests are answered at once.
     slack_server.queue("delay=2")
-    args = {"slow_url": slack_server.url(), "fast_url": slack_server.url(token="fast"), "fan_out": fan_out}
+    args = {
+        "slow_url": slack_server.url(),
+        "fast_url": slack_server.url(token="fast"),
+        "fan_out": fan_out,
+        "spool": str(tmp_path / "spool") if flush else None,
+    }
     child = start("sigterm_during_send", args)
     try:
         assert wait_for(lambda: slack_tags(slack_server)["main"] >= 1, timeout=30), "main never sent"
