@@ -36,13 +36,15 @@ is not dependable.
 """
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import threading
 import uuid
 from typing import Any, Dict, Iterator, Optional, Union
 
-from . import _files
+from . import _files, _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
@@ -54,6 +56,7 @@ _VERSION = 1
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 _boot_id: Optional[str] = None
 _boot_id_read = False
+_holding = threading.local()  # .paths: the lock files this thread holds an flock on
 
 
 def boot_id() -> Optional[str]:
@@ -96,18 +99,30 @@ class StateFile:
 
         Raises ``OSError`` (before the block runs) when the lock file cannot
         be opened, or :class:`StateLockTimeoutError` when the lock is still taken
-        after ``wait`` seconds. If the block raises, nothing is written.
+        after ``wait`` seconds, and ``BlockingIOError`` at once when this thread
+        is already inside a transaction on it (a signal handler interrupted
+        one: its flock could only wait for the holder, which is this thread).
+        If the block raises, nothing is written.
         """
+        held = _holding.__dict__.setdefault("paths", set())
+        if self._lock_path in held:
+            raise BlockingIOError(errno.EWOULDBLOCK, "already locked by this thread")
         _files.private_dir(os.path.dirname(self.path), what="the state file's folder", allow_sticky=True)
         fd = _files.open_regular(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        _lifecycle.hold(fd)  # a forked child closes its copy (see _lifecycle)
         try:
             _files.lock_within(fd, wait, self._lock_path)
-            data = self._read()
-            before = _canonical(data)
-            yield data
-            if _canonical(data) != before:
-                self._write(data)
+            held.add(self._lock_path)
+            try:
+                data = self._read()
+                before = _canonical(data)
+                yield data
+                if _canonical(data) != before:
+                    self._write(data)
+            finally:
+                held.discard(self._lock_path)
         finally:
+            _lifecycle.let_go(fd)
             os.close(fd)  # releases the flock
 
     def _read(self) -> Dict[str, Any]:

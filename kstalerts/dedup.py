@@ -31,6 +31,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
+from . import _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 
@@ -86,7 +87,8 @@ class Deduplicator:
         self._window = float(validate("dedup.window", window))
         self._max_keys = min(max(1, int(max_keys)), MAX_DEDUP_KEYS)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
+        _lifecycle.on_fork(self, _lifecycle.renew_lock)
         self._memory: Dict[Tuple[str, str], _Record] = {}
         self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False

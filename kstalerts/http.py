@@ -10,6 +10,15 @@ followed): what a status means is the channel's business. Rules:
   so a peer that trickles a byte a second cannot stretch a call.
 - Keep-alive. A finished connection goes back to a small pool and the next
   call reuses it; a connection is never used by two calls at once.
+- Fork. A forked child never uses a connection it inherited: it forgets
+  them (closing only its own copy of the descriptor: no TLS close, no
+  ``shutdown()``, so the parent's connection is untouched) and opens its
+  own. The at-fork hook does it, and a pid check where a connection is
+  taken from the pool catches a fork that bypassed the hook.
+- The pool's lock is an ``RLock`` held only around a list operation: a
+  signal handler that sends while its thread holds it goes through (at
+  worst the pool ends one connection over its size), and a forked child
+  gets a new one.
 - TLS is verified (``ssl.create_default_context``, which honours
   ``SSL_CERT_FILE``) unless ``ssl_verify=False`` is passed explicitly.
 - Proxies come from ``proxy=`` or ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
@@ -32,6 +41,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
+from . import _lifecycle
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
 from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
@@ -230,6 +240,10 @@ class _Connection:
         except OSError:  # pragma: no cover - closing a dead socket
             pass
 
+    def forget(self) -> None:
+        """Drop a connection inherited from the parent process (see the module docs)."""
+        _lifecycle.forget_socket(self.sock)
+
 
 class _DeadlineReader(io.RawIOBase):
     def __init__(self, connection: _Connection) -> None:
@@ -289,7 +303,9 @@ class HTTPClient:
             if not ssl_verify:
                 _log.warning("TLS certificate verification is OFF for %s", self.url)
         self._idle: List[_Connection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        _lifecycle.on_fork(self, HTTPClient._after_fork)
 
     @property
     def via_proxy(self) -> bool:
@@ -370,6 +386,9 @@ class HTTPClient:
 
     def close(self) -> None:
         """Close the idle connections; the client stays usable."""
+        if self._pid != os.getpid():
+            self._after_fork()  # the parent's connections are not ours to close
+            return
         with self._lock:
             idle, self._idle = self._idle, []
         for connection in idle:
@@ -378,6 +397,7 @@ class HTTPClient:
     def __del__(self) -> None:
         # A client dropped without close() must not leave sockets to the GC
         # (nor ResourceWarnings); no method of it can be running now.
+        # (Closing an inherited descriptor is harmless: it sends nothing.)
         for connection in getattr(self, "_idle", ()):
             connection.close()
 
@@ -425,7 +445,17 @@ class HTTPClient:
         )
 
     # -- the pool ---------------------------------------------------------
+    def _after_fork(self) -> None:
+        """In a forked child: a new lock, and the inherited connections forgotten."""
+        self._lock = threading.RLock()
+        idle, self._idle = self._idle, []
+        self._pid = os.getpid()
+        for connection in idle:
+            connection.forget()
+
     def _checkout(self) -> Optional[_Connection]:
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self._after_fork()
         while True:
             with self._lock:
                 if not self._idle:

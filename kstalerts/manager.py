@@ -25,8 +25,32 @@ What a channel's throttle or dedup held back is summarised in the channel's
 digest (:mod:`kstalerts.digest`), which its next delivery carries;
 :meth:`AlertManager.flush_digests` (first thing in :meth:`~AlertManager.close`)
 sends what is left. CRITICAL alerts draw from their own throttle bucket.
+
+Lifecycle (see docs/guarantees.md):
+
+- Closed: :meth:`AlertManager.send` on a closed manager still returns, one
+  failed result per channel saying so, spooled when a spool is configured.
+  A send that began before :meth:`AlertManager.close` completes; one whose
+  jobs the closing pool refuses delivers them inline.
+- Exit: during interpreter shutdown (``atexit`` handlers,
+  ``logging.shutdown``, finalizers) a thread pool takes no new work, so
+  deliveries run inline, one channel after the other, each under its own
+  deadline and retry budget.
+- Fork: a forked child gets new locks and no pool (the parent's worker
+  threads do not exist in it); its first fan-out starts new threads.
+- Re-entry: a send made by a thread that is already inside a send (a
+  signal handler interrupting it, a channel or log handler calling back)
+  delivers inline and never touches the pool, whose ``submit`` holds plain
+  locks. The locks the send path takes are all ``RLock``s held around a
+  few dict/list operations (the manager's registry and stats, each
+  channel's connection pool, throttle and dedup buckets), so a signal
+  handler that interrupts the holder runs its own critical section to the
+  end first. State files and the spool's writer lock are ``flock``s, which
+  a thread cannot take twice: a re-entrant use falls back to memory
+  (state files) or writes under the lock its thread already holds (spool).
 """
 
+import os
 import threading
 import types
 from types import TracebackType
@@ -47,6 +71,7 @@ from typing import (
     Union,
 )
 
+from . import _lifecycle
 from .digest import DigestBook
 from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
@@ -54,9 +79,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
-    import logging
-    import os
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from .channels.base import AlertChannel
     from .dedup import Deduplicator
@@ -66,6 +89,14 @@ __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
+Job = Tuple[AlertMessage, "ChannelEntry"]
+
+#: The text of the results a closed manager gives.
+CLOSED_ERROR = "not sent: this AlertManager is closed"
+
+# How deep this thread is inside send()/a delivery: more than 0 means a
+# signal handler or a callback re-entered, and the pool must not be used.
+_depth = threading.local()
 
 
 class ChannelEntry(NamedTuple):
@@ -124,8 +155,9 @@ class AlertManager:
         dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
     ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
-        self._lock = threading.Lock()
-        self._stats_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._stats_lock = threading.RLock()
+        self._pid = os.getpid()
         self._counts: Dict[str, Dict[str, int]] = {}
         self._max_workers = min(max(1, int(max_workers)), MAX_WORKERS)
         self._executor: Optional[ThreadPoolExecutor] = None
@@ -133,6 +165,14 @@ class AlertManager:
         self._spool = _as_spool(spool)
         self._dedup = _as_dedup(dedup)
         self._digests = DigestBook()
+        _lifecycle.on_fork(self, AlertManager._after_fork)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new locks, and no pool (its threads stayed in the parent)."""
+        self._lock = threading.RLock()
+        self._stats_lock = threading.RLock()
+        self._executor = None  # forgotten, not shut down: it is the parent's
+        self._pid = os.getpid()
 
     # -- registration -----------------------------------------------------
     def add_channel(
@@ -170,6 +210,8 @@ class AlertManager:
             bool(digest),
         )
         with self._lock:
+            if self._closed:
+                raise AlertManagerClosedError("this AlertManager is closed; channels cannot be added")
             for name in (entry_key, alias):
                 if name is not None and self._find(name) is not None:
                     raise AlertConfigurationError(
@@ -222,25 +264,43 @@ class AlertManager:
         Channels whose ``min_level`` an alert does not reach are skipped and
         give no result. Deliveries run concurrently; results come back in
         alert order, then channel registration order.
+
+        On a closed manager every (alert, channel) gets a failed result
+        saying so (spooled, with a spool); delivery problems never raise.
         """
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self._after_fork()
         batch = _as_batch(alerts)
         if channel is None and not self._entries:
             _warn_no_channels()
-        jobs = [
-            (alert, entry)
-            for alert in batch
-            for entry in self._targets(channel)
-            if alert.level >= entry.min_level
-        ]
-        if self._closed:
-            raise AlertManagerClosedError()
+        targets = self._targets(channel)
+        jobs = [(alert, entry) for alert in batch for entry in targets if alert.level >= entry.min_level]
         if not jobs:
             return []
-        if len(jobs) == 1:
-            return [self._deliver(*jobs[0])]
+        if self._closed:
+            return [self._refuse(alert, entry) for alert, entry in jobs]
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1
+        try:
+            if len(jobs) == 1 or depth or _lifecycle.exiting():
+                return [self._deliver(alert, entry) for alert, entry in jobs]
+            return self._fan_out(jobs)
+        finally:
+            _depth.value = depth
+
+    def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
+        """Deliver on the pool; what the pool refuses (closed or exiting
+        meanwhile) is delivered inline."""
+        futures: List[Future[AlertResult]] = []
         executor = self._pool()
-        futures = [executor.submit(self._deliver, alert, entry) for alert, entry in jobs]
-        return [future.result() for future in futures]
+        if executor is not None:
+            for alert, entry in jobs:
+                try:
+                    futures.append(executor.submit(self._deliver, alert, entry))
+                except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+                    break
+        rest = [self._deliver(alert, entry) for alert, entry in jobs[len(futures) :]]
+        return [future.result() for future in futures] + rest
 
     async def asend(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
         """:meth:`send`, awaitable; the event loop keeps running meanwhile."""
@@ -253,7 +313,21 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        result = self._attempt(alert, entry)
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1  # a send from inside this delivery stays inline
+        try:
+            result = self._attempt(alert, entry)
+        finally:
+            _depth.value = depth
+        return self._settle(alert, entry, result)
+
+    def _refuse(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        """The result of a send on a closed manager: not sent, kept if a spool can."""
+        result = AlertResult(entry.key, False, error=CLOSED_ERROR, retryable=True, alert=alert)
+        return self._settle(alert, entry, result)
+
+    def _settle(self, alert: AlertMessage, entry: ChannelEntry, result: AlertResult) -> AlertResult:
+        """Spool the result if it asks for it, and count it."""
         spool = self._spool
         if spool is not None and _wants_spool(result, entry):
             try:
@@ -336,10 +410,11 @@ class AlertManager:
         with self._stats_lock:
             self._counts.setdefault(key, _zero())[result.outcome.meaning.stat] += 1
 
-    def _pool(self) -> "ThreadPoolExecutor":
+    def _pool(self) -> Optional["ThreadPoolExecutor"]:
+        """The fan-out pool, started on first use; None once closed."""
         with self._lock:
             if self._closed:
-                raise AlertManagerClosedError()
+                return None
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -386,6 +461,8 @@ class AlertManager:
         spool = self._spool
         if spool is None:
             raise AlertConfigurationError("no spool configured: pass spool= or set alerts.spool.path")
+        if self._pid != os.getpid():
+            self._after_fork()
         down: Set[str] = set()
         unknown: Set[str] = set()
 
@@ -489,7 +566,13 @@ class AlertManager:
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
         """Send pending digests (:meth:`flush_digests`), then stop the worker
-        threads and close every channel's connections."""
+        threads and close every channel's connections.
+
+        Sends already under way finish; later ones return failed results
+        (see :meth:`send`). Closing twice is harmless.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
         if not self._closed:
             self.flush_digests()
         with self._lock:
@@ -497,7 +580,7 @@ class AlertManager:
             executor, self._executor = self._executor, None
             entries = list(self._entries.values())
         if executor is not None:
-            executor.shutdown(wait=True)
+            _shut_down(executor)
         for entry in entries:
             try:
                 entry.channel.close()
@@ -528,6 +611,26 @@ _config_builder: Optional[Callable[..., AlertManager]] = None
 def _connect_config(builder: Callable[..., AlertManager]) -> None:
     global _config_builder
     _config_builder = builder
+
+
+def _shut_down(executor: "ThreadPoolExecutor") -> None:
+    """Shut the pool down and wait for its threads, unless that cannot work.
+
+    From inside a send on this thread (a signal handler interrupting one)
+    the interrupted frame may hold the pool's own plain lock in ``submit``,
+    and from one of the pool's threads a wait would join itself: then a
+    helper thread does the waiting.
+    """
+    if not getattr(_depth, "value", 0):
+        try:
+            executor.shutdown(wait=True)
+            return
+        except RuntimeError:  # "cannot join current thread"
+            pass
+    try:
+        threading.Thread(target=executor.shutdown, name="kstalerts-close", daemon=True).start()
+    except RuntimeError:  # no new threads at interpreter shutdown: its workers are told to stop already
+        pass
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
@@ -625,9 +728,18 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
     return batch
 
 
-def _log() -> "logging.Logger":
+def _log() -> Any:
     # logging (with traceback, string, ...) costs milliseconds to import;
-    # it is loaded when there is first something to log.
-    import logging
-
+    # it is loaded when there is first something to log. Late in interpreter
+    # teardown nothing can be imported any more: send() must not raise for
+    # that, so the report is dropped instead.
+    try:
+        import logging
+    except ImportError:
+        return _Unlogged()
     return logging.getLogger("kstalerts.manager")
+
+
+class _Unlogged:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

@@ -53,11 +53,12 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from . import _files
+from . import _files, _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
@@ -78,6 +79,7 @@ _REASON = ".reason"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _MAX_ATTEMPTS = 10**9  # bounds of the numbers an entry may hold
 _MAX_STAMP = 1e13  # seconds since 1970: the year 318857
+_writing = threading.local()  # .paths: the spools whose writer lock this thread holds
 
 
 class SpoolEntry(NamedTuple):
@@ -265,12 +267,24 @@ class Spool:
         # a temporary file seen by someone holding this lock is a crash's.
         # Writers hold it for milliseconds: a peer stuck holding it costs at
         # most ``lock_wait`` seconds, then this write fails (and is logged).
+        # A thread that already holds it (a signal handler's send interrupted
+        # a put) writes under that hold: a second flock would wait for itself.
+        held = _writing.__dict__.setdefault("paths", set())
+        if self.path in held:
+            yield
+            return
         _files.private_dir(self.path, what="the spool folder")
         fd = _files.open_regular(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        _lifecycle.hold(fd)  # a forked child closes its copy (see _lifecycle)
         try:
             _files.lock_within(fd, self.lock_wait, os.path.join(self.path, _LOCK_NAME))
-            yield
+            held.add(self.path)
+            try:
+                yield
+            finally:
+                held.discard(self.path)
         finally:
+            _lifecycle.let_go(fd)
             os.close(fd)
 
     def _write(self, name: str, payload: bytes) -> None:
@@ -507,6 +521,7 @@ class Spool:
         except OSError as exc:  # a FIFO, a folder, a symbolic link, or no permission
             self._dead_letter(name, f"cannot be flushed: it {_why(exc)}")
             return "dead", None
+        _lifecycle.hold(fd)  # a forked child closes its copy of the claim
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -543,6 +558,7 @@ class Spool:
                 self._rewrite(name, entry, result)
             return outcome.flush, result
         finally:
+            _lifecycle.let_go(fd)
             os.close(fd)
 
     def _rewrite(self, name: str, entry: SpoolEntry, result: AlertResult) -> None:

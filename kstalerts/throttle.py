@@ -42,6 +42,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 
+from . import _lifecycle
 from ._settings import lookup
 from .exceptions import AlertThrottledError
 from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
@@ -113,7 +114,8 @@ class AlertThrottle:
         self._cap = float(self._burst)
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
+        _lifecycle.on_fork(self, _lifecycle.renew_lock)
         now = clock()
         self._main = _Bucket(self._cap, now)
         self._critical = _Bucket(self._cap, now)

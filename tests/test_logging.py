@@ -171,11 +171,26 @@ class _RecordingHandler(AlertHandler):
 def test_emit_never_raises(logger: logging.Logger) -> None:
     m = AlertManager()
     m.add_channel(CallbackChannel(print, name="a")).add_channel(CallbackChannel(print, name="b"))
-    m.close()  # sending on a closed manager raises AlertConfigurationError
+    handler = _RecordingHandler(m)
+    handler.channel = "nowhere"  # an unknown target makes send() raise AlertConfigurationError
+    logger.addHandler(handler)
+    logger.error("unknown target")
+    assert handler.errors == ["unknown target"]
+    m.close()
+
+
+def test_a_record_after_close_gets_closed_results(logger: logging.Logger) -> None:
+    m = AlertManager()
+    m.add_channel(CallbackChannel(print, name="a")).add_channel(CallbackChannel(print, name="b"))
+    m.close()
     handler = _RecordingHandler(m)
     logger.addHandler(handler)
     logger.error("after close")
-    assert handler.errors == ["after close"]
+    assert handler.errors == []
+    assert [(r.channel, r.error) for r in handler.last_results] == [
+        ("a", "not sent: this AlertManager is closed"),
+        ("b", "not sent: this AlertManager is closed"),
+    ]
 
 
 def test_a_failed_delivery_is_a_result_not_an_exception(logger: logging.Logger) -> None:

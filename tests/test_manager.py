@@ -227,15 +227,23 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
     assert ticks >= 10  # a blocked loop would have ticked once
 
 
-def test_close_releases_and_refuses_more_fan_out() -> None:
+def test_a_closed_manager_returns_failed_results_and_refuses_channels() -> None:
     manager = AlertManager()
     manager.add_channel(recorder("a")[0]).add_channel(recorder("b")[0])
     manager.send(CRIT)
     manager.close()
-    with pytest.raises(AlertManagerClosedError, match="^this AlertManager is closed$"):
-        manager.send(CRIT)
-    with pytest.raises(AlertConfigurationError, match="this AlertManager is closed"):
-        manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
+    results = manager.send(CRIT)
+    assert [(r.channel, r.success, r.error, r.attempts) for r in results] == [
+        ("a", False, "not sent: this AlertManager is closed", 0),
+        ("b", False, "not sent: this AlertManager is closed", 0),
+    ]
+    single = manager.send(CRIT, channel="a")  # one delivery runs inline: still refused
+    assert [(r.success, r.error) for r in single] == [(False, "not sent: this AlertManager is closed")]
+    assert manager.stats.by_channel["a"] == {"sent": 1, "failed": 2, "throttled": 0, "suppressed": 0, "digests": 0}
+    with pytest.raises(
+        AlertManagerClosedError, match="this AlertManager is closed; channels cannot be added"
+    ):
+        manager.add_channel(recorder("c")[0])
     assert issubclass(AlertManagerClosedError, AlertConfigurationError)
 
 
@@ -392,3 +400,36 @@ def test_one_name_per_channel_in_repr_results_and_stats() -> None:
         assert (result.channel, channel.name, list(manager.stats.by_channel)) == ("ops", "ops", ["ops"])
         assert "name='ops'" in repr(channel)
         assert [r.channel for r in manager.send(CRIT, channel="callback")] == ["ops"]  # the former name
+
+
+def test_close_from_a_channel_on_the_pool_neither_raises_nor_hangs() -> None:
+    manager = AlertManager()
+    closer = CallbackChannel(lambda alert: manager.close(), name="closer")
+    manager.add_channel(closer).add_channel(recorder("other")[0])
+    results = manager.send(CRIT)  # two channels: "closer" runs on the pool and closes it
+    assert [(r.channel, r.success) for r in results] == [("closer", True), ("other", True)]
+    assert [r.error for r in manager.send(CRIT)] == ["not sent: this AlertManager is closed"] * 2
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("kstalerts") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("kstalerts")]
+
+
+def test_a_send_from_inside_a_delivery_runs_inline() -> None:
+    manager = AlertManager()
+    threads: List[str] = []
+
+    def nested(alert: AlertMessage) -> None:
+        threads.append(threading.current_thread().name)
+        if alert.title == "outer":
+            manager.send(AlertMessage("inner"))
+
+    def other(alert: AlertMessage) -> None:
+        if alert.title == "inner":
+            threads.append(threading.current_thread().name)
+
+    with manager:
+        manager.add_channel(CallbackChannel(nested, name="a")).add_channel(CallbackChannel(other, name="b"))
+        assert [r.success for r in manager.send(AlertMessage("outer"))] == [True, True]
+    # outer on a pool thread; inner to "a" and "b" on that same thread, not via the pool
+    assert len(threads) == 3 and len(set(threads)) == 1 and threads[0].startswith("kstalerts")

@@ -39,6 +39,7 @@ from typing import (
     Union,
 )
 
+from .. import _lifecycle
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..digest import attached
@@ -238,8 +239,8 @@ class AlertmanagerChannel(AlertChannel):
         raise _combined(failed)
 
     def _post_all(self, body: bytes, timeout: float) -> List[Optional[AlertDeliveryError]]:
-        if len(self._members) == 1:
-            return [self._post(self._members[0], body, timeout)]
+        if len(self._members) == 1 or _lifecycle.exiting():  # no new threads at interpreter exit
+            return [self._post(member, body, timeout) for member in self._members]
         results: List[Optional[AlertDeliveryError]] = [
             AlertDeliveryError("no answer within the deadline", retryable=True) for _ in self._members
         ]

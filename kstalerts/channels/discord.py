@@ -22,6 +22,7 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
+from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
 from ..digest import attached
@@ -106,7 +107,8 @@ class DiscordChannel(AlertChannel):
         self.avatar_url = avatar_url
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
         self._client = make_client(Secret(_with_wait(url)), transport)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
+        _lifecycle.on_fork(self, _lifecycle.renew_lock)
         self._blocked_until = 0.0  # on self._clock: when the bucket refills
 
     # -- payload ------------------------------------------------------------

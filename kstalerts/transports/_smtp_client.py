@@ -331,6 +331,16 @@ class DeadlineSMTP(smtplib.SMTP):
             pass
         self.close()
 
+    def forget(self) -> None:
+        """Drop a session inherited from the parent process: no QUIT, no TLS
+        close; only this process's copy of the descriptor is closed."""
+        from .. import _lifecycle
+
+        sock, self.sock, self.file = self.sock, None, None
+        self._buffer = b""
+        if sock is not None:
+            _lifecycle.forget_socket(sock)
+
     def quit_quietly(self) -> None:
         """Say QUIT if there is time; the mail is already accepted."""
         try:

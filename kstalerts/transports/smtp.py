@@ -10,7 +10,12 @@ trickling server cannot stretch. A session is kept open after a send
 (at most ``MAX_IDLE_CONNECTIONS`` idle ones, each for ``SMTP_IDLE_SECONDS``
 and ``MAX_SMTP_SESSION_MESSAGES`` messages) and reused by the next send,
 never by two at once; a reused session found dead before DATA is replaced
-by a new one within the same attempt. SMTP reply codes decide what a failure is:
+by a new one within the same attempt. A forked child never uses (nor says
+QUIT on, nor closes the TLS of) a session inherited from its parent: it
+forgets them, closing only its own copy of the descriptor, and opens its
+own (an at-fork hook, and a pid check where a session is taken). The pool's
+lock is an ``RLock`` held around list operations only, so a signal handler
+that sends while its thread holds it goes through. SMTP reply codes decide what a failure is:
 4xx is temporary (retryable), 5xx permanent. The password never appears in
 a repr, an error or a log line, including the base64 lines of AUTH.
 """
@@ -22,6 +27,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
+from .. import _lifecycle
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..http import tls_verify_failure
@@ -133,8 +139,10 @@ class SMTPTransport(MailTransport):
         self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
         self._context: Optional[ssl.SSLContext] = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._idle: List[_smtp_client.DeadlineSMTP] = []
+        self._pid = os.getpid()
+        _lifecycle.on_fork(self, SMTPTransport._after_fork)
         if security != "none":
             self._context = self._tls_context()  # a bad CA file is a config error, now
             if not self.ssl_verify:
@@ -202,6 +210,9 @@ class SMTPTransport(MailTransport):
 
     def close(self) -> None:
         """Say QUIT to the idle sessions and close them; the transport stays usable."""
+        if self._pid != os.getpid():
+            self._after_fork()  # the parent's sessions: no QUIT from here
+            return
         with self._lock:
             idle, self._idle = self._idle, []
         for client in idle:
@@ -240,8 +251,18 @@ class SMTPTransport(MailTransport):
             raise
         return client
 
+    def _after_fork(self) -> None:
+        """In a forked child: a new lock, and the inherited sessions forgotten."""
+        self._lock = threading.RLock()
+        idle, self._idle = self._idle, []
+        self._pid = os.getpid()
+        for client in idle:
+            client.forget()
+
     def _checkout(self, deadline: float) -> Optional["_smtp_client.DeadlineSMTP"]:
         """An idle session that is still fresh and quiet, or None."""
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self._after_fork()
         while True:
             with self._lock:
                 if not self._idle:
