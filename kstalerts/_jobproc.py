@@ -110,12 +110,12 @@ def _spawn(
             close_fds=True,
         )
     except FileNotFoundError as exc:
-        return None, Outcome("not_found", None, EXIT_NOT_FOUND, f"could not start: {exc.strerror}")
+        return None, Outcome("not_found", None, EXIT_NOT_FOUND, f"could not start: {_why(exc)}")
     except PermissionError as exc:
-        return None, Outcome("not_executable", None, EXIT_CANNOT_RUN, f"could not start: {exc.strerror}")
+        return None, Outcome("not_executable", None, EXIT_CANNOT_RUN, f"could not start: {_why(exc)}")
     except OSError as exc:
         return None, Outcome(
-            "could_not_start", None, EXIT_CANNOT_RUN, f"could not start: {exc.strerror or exc}"
+            "could_not_start", None, EXIT_CANNOT_RUN, f"could not start: {_why(exc)}"
         )
     signals.pgid = proc.pid
     if signals.received is not None:
@@ -218,3 +218,8 @@ def _classify(returncode: int, timeout: Optional[float], timed_out: bool, receiv
     if returncode != 0:
         return Outcome("failed", returncode, returncode, f"failed: exit {returncode}")
     return Outcome("ok", 0, 0, "succeeded")
+
+
+def _why(exc: OSError) -> str:
+    """The reason alone: Python 3.6 appends the file name to ``strerror`` of ENOENT."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
