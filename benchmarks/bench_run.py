@@ -63,7 +63,7 @@ def run(quick: bool) -> List[Result]:
                 cwd=ROOT,
                 env=python_env(),
                 stdout=subprocess.PIPE,
-                text=True,
+                universal_newlines=True,
                 check=True,
             )
             report = json.loads(out.stdout)

@@ -291,7 +291,7 @@ class AlertManager:
     def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
         """Deliver on the pool; what the pool refuses (closed or exiting
         meanwhile) is delivered inline."""
-        futures: List[Future[AlertResult]] = []
+        futures: List["Future[AlertResult]"] = []  # noqa: UP037 (vermin evaluates annotations)
         executor = self._pool()
         if executor is not None:
             for alert, entry in jobs:
