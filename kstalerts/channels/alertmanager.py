@@ -46,6 +46,7 @@ from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
+from ..outcome import Delivery, Outcome
 from ._jsonhttp import (
     TRANSPORT_KEYS,
     channel_options,
@@ -164,7 +165,6 @@ class AlertmanagerChannel(AlertChannel):
             _log.warning("%s: credentials will be sent over plain http", self.name)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
         self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
-        self._local = threading.local()
 
     # -- payload ------------------------------------------------------------
     def build_labels(self, alert: AlertMessage) -> Dict[str, str]:
@@ -205,37 +205,32 @@ class AlertmanagerChannel(AlertChannel):
         return f"POST {targets}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def send(self, alert: AlertMessage) -> AlertResult:
-        """Deliver to every member; success when at least one accepted.
-
-        When some members failed, the successful result's ``error`` names them.
-        """
-        self._local.partial = ()
-        result = super().send(alert)
-        failed: Sequence[str] = self._local.partial
-        if result.success and failed:
-            accepted = len(self._members) - len(failed)
-            result = result.replace(
-                error=f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
-                f" failed: {'; '.join(failed)}",
-            )
-        return result
-
     def resolve(self, alert: AlertMessage) -> AlertResult:
         """Mark ``alert`` resolved: the same labels, with ``endsAt`` set to now."""
         twin = copy.copy(self)
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Delivery:
+        """Post to every member; delivered when at least one accepted.
+
+        When some members failed, the delivery is partly delivered and its
+        note names them.
+        """
         body = encode_json(self.build_payload(alert))
         errors = self._post_all(body, timeout)
         failed = [(m, e) for m, e in zip(self._members, errors) if e is not None]
+        if not failed:
+            return Delivery(Outcome.DELIVERED)
         if len(failed) < len(self._members):
             for member, error in failed:
                 _log.warning("%s: member %s failed: %s", self.name, member.display, error)
-            self._local.partial = tuple(f"{m.display}: {e}" for m, e in failed)
-            return None
+            accepted = len(self._members) - len(failed)
+            note = (
+                f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
+                f" failed: {'; '.join(f'{m.display}: {e}' for m, e in failed)}"
+            )
+            return Delivery(Outcome.PARTLY_DELIVERED, note=note)
         raise _combined(failed)
 
     def _post_all(self, body: bytes, timeout: float) -> List[Optional[AlertDeliveryError]]:

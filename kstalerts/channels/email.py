@@ -33,6 +33,7 @@ from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
+from ..outcome import Delivery, Outcome
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -184,12 +185,27 @@ class EmailChannel(AlertChannel):
         return f"via {self.transport.describe()}\n{self.build_message(alert).as_string()}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Delivery:
+        """Send the message; some recipients refused is a partly delivered alert.
+
+        A partly delivered mail keeps its Message-ID and is not retried (the
+        others would get it twice); the note names the refused recipients.
+        """
+        from ..transports.base import PartialDeliveryError
+
         try:
-            return self.transport.send(self.build_message(alert), timeout=timeout)
+            message_id = self.transport.send(self.build_message(alert), timeout=timeout)
+        except PartialDeliveryError as exc:
+            return Delivery(
+                Outcome.PARTLY_DELIVERED,
+                message_id=exc.message_id or self.message_id(alert),
+                status=exc.status,
+                note=str(exc),
+            )
         except AlertDeliveryError as exc:
             exc.channel = self.name
             raise
+        return Delivery(Outcome.DELIVERED, message_id=message_id)
 
     def close(self) -> None:
         """Close the transport's connections."""
