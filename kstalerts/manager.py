@@ -72,7 +72,7 @@ from typing import (
 )
 
 from . import _lifecycle
-from .digest import DigestBook
+from .digest import DigestBook, DigestSummary, hand_over
 from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -370,7 +370,7 @@ class AlertManager:
                 alert=alert,
             )
         try:
-            result = self._digests.deliver(entry, alert, lambda: entry.channel.send(alert))
+            result = self._digests.deliver(entry, lambda held: _send(entry.channel, alert, held))
         except AlertThrottledError as exc:  # the channel's own limit: a throttled outcome
             result = AlertResult(
                 entry.key,
@@ -631,6 +631,11 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
         threading.Thread(target=executor.shutdown, name="kstalerts-close", daemon=True).start()
     except RuntimeError:  # no new threads at interpreter shutdown: its workers are told to stop already
         pass
+
+
+def _send(channel: "AlertChannel", alert: AlertMessage, held_back: Optional[DigestSummary]) -> AlertResult:
+    """``channel.send(alert)``, handing it the digest of held-back alerts when it takes one."""
+    return hand_over(channel.send, alert, held_back)
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:

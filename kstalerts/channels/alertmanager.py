@@ -42,7 +42,7 @@ from typing import (
 from .. import _lifecycle
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
@@ -177,14 +177,15 @@ class AlertmanagerChannel(AlertChannel):
                 labels[clean] = value
         return {name: value for name, value in labels.items() if value != ""}
 
-    def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
+    def build_alert(
+        self, alert: AlertMessage, *, resolved: bool = False, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """One alert object of the v2 API."""
         annotations = {"summary": alert.formatted_title}
         if alert.body:
             annotations["description"] = alert.body
-        held = attached(alert)
-        if held is not None:  # what the throttle held back since the last delivery
-            annotations["held_back"] = held.text(4000)
+        if held_back is not None:  # what the throttle held back since the last delivery
+            annotations["held_back"] = held_back.text(4000)
         item: Dict[str, Any] = {
             "labels": self.build_labels(alert),
             "annotations": annotations,
@@ -196,9 +197,11 @@ class AlertmanagerChannel(AlertChannel):
             item["generatorURL"] = self.generator_url
         return item
 
-    def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> List[Dict[str, Any]]:
         """The JSON body: a list holding one alert."""
-        return [self.build_alert(alert, resolved=self.resolving)]
+        return [hand_over(self.build_alert, alert, held_back, resolved=self.resolving)]
 
     def preview(self, alert: AlertMessage) -> str:
         targets = ", ".join(m.display + _API_PATH for m in self._members)
@@ -211,13 +214,15 @@ class AlertmanagerChannel(AlertChannel):
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Delivery:
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Delivery:
         """Post to every member; delivered when at least one accepted.
 
         When some members failed, the delivery is partly delivered and its
         note names them.
         """
-        body = encode_json(self.build_payload(alert))
+        body = encode_json(hand_over(self.build_payload, alert, held_back))
         errors = self._post_all(body, timeout)
         failed = [(m, e) for m, e in zip(self._members, errors) if e is not None]
         if not failed:

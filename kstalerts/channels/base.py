@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, Union
 
 from .._settings import lookup
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
@@ -100,15 +101,21 @@ class AlertChannel:
         raise NotImplementedError(f"{cls.__name__} cannot be built from config")
 
     # -- the retry loop ---------------------------------------------------
-    def send(self, alert: AlertMessage) -> AlertResult:
-        """Deliver ``alert``, retrying per the policy; never raises for a failure."""
+    def send(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> AlertResult:
+        """Deliver ``alert``, retrying per the policy; never raises for a failure.
+
+        ``held_back`` is the digest of alerts the throttle held back, which
+        the manager hands over for this message to carry; the channel's
+        payload builders render it (a ``_deliver`` that does not take it
+        is called without it).
+        """
         policy = self.retry
         deadline = self._clock() + policy.budget
         attempts = 0
         while True:
             attempts += 1
             remaining = deadline - self._clock()
-            delivery = self._attempt(alert, max(0.001, min(self.timeout, remaining)))
+            delivery = self._attempt(alert, max(0.001, min(self.timeout, remaining)), held_back)
             if delivery.outcome not in _FAILURES:
                 return self._result(alert, delivery, attempts)
             last = delivery.outcome is Outcome.REFUSED or attempts > policy.max_retries
@@ -129,10 +136,10 @@ class AlertChannel:
                 return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
-    def _attempt(self, alert: AlertMessage, timeout: float) -> Delivery:
+    def _attempt(self, alert: AlertMessage, timeout: float, held_back: Optional[DigestSummary]) -> Delivery:
         """One attempt as a :class:`Delivery`, whatever ``_deliver`` returned or raised."""
         try:
-            got = self._deliver(alert, timeout=timeout)
+            got = hand_over(self._deliver, alert, held_back, timeout=timeout)
         except AlertDeliveryError as exc:
             outcome = Outcome.FAILED if exc.retryable else Outcome.REFUSED
             return Delivery(outcome, status=exc.status, retry_after=exc.retry_after, note=str(exc))
