@@ -71,7 +71,7 @@ from typing import (
     Union,
 )
 
-from . import _lifecycle
+from . import _lifecycle, _reentry
 from .digest import DigestBook, DigestSummary, hand_over
 from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
@@ -93,10 +93,6 @@ Job = Tuple[AlertMessage, "ChannelEntry"]
 
 #: The text of the results a closed manager gives.
 CLOSED_ERROR = "not sent: this AlertManager is closed"
-
-# How deep this thread is inside send()/a delivery: more than 0 means a
-# signal handler or a callback re-entered, and the pool must not be used.
-_depth = threading.local()
 
 
 class ChannelEntry(NamedTuple):
@@ -279,14 +275,11 @@ class AlertManager:
             return []
         if self._closed:
             return [self._refuse(alert, entry) for alert, entry in jobs]
-        depth = getattr(_depth, "value", 0)
-        _depth.value = depth + 1
-        try:
+        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
+        with _reentry.inside() as depth:
             if len(jobs) == 1 or depth or _lifecycle.exiting():
                 return [self._deliver(alert, entry) for alert, entry in jobs]
             return self._fan_out(jobs)
-        finally:
-            _depth.value = depth
 
     def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
         """Deliver on the pool; what the pool refuses (closed or exiting
@@ -296,7 +289,7 @@ class AlertManager:
         if executor is not None:
             for alert, entry in jobs:
                 try:
-                    futures.append(executor.submit(self._deliver, alert, entry))
+                    futures.append(executor.submit(self._deliver_pooled, alert, entry))
                 except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
                     break
         rest = [self._deliver(alert, entry) for alert, entry in jobs[len(futures) :]]
@@ -313,13 +306,13 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        depth = getattr(_depth, "value", 0)
-        _depth.value = depth + 1  # a send from inside this delivery stays inline
-        try:
+        with _reentry.inside():  # a send from inside this delivery stays inline
             result = self._attempt(alert, entry)
-        finally:
-            _depth.value = depth
         return self._settle(alert, entry, result)
+
+    def _deliver_pooled(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        with _reentry.serving():  # what a worker logs is not an alert: see AlertHandler
+            return self._deliver(alert, entry)
 
     def _refuse(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
         """The result of a send on a closed manager: not sent, kept if a spool can."""
@@ -621,7 +614,7 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
     and from one of the pool's threads a wait would join itself: then a
     helper thread does the waiting.
     """
-    if not getattr(_depth, "value", 0):
+    if not _reentry.depth():
         try:
             executor.shutdown(wait=True)
             return

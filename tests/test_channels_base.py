@@ -254,20 +254,29 @@ def test_a_returned_failure_is_retried_like_a_raised_one() -> None:
 def test_a_long_retry_after_in_a_returned_delivery_is_rate_limited() -> None:
     clock = FakeClock()
     busy = Delivery(Outcome.FAILED, status=429, retry_after=100.0, note="HTTP 429")
-    result = scripted_channel(busy, clock=clock, max_retries=2, budget=30.0, max_retry_after=300.0).send(ALERT)
+    result = scripted_channel(busy, clock=clock, max_retries=2, budget=30.0, max_retry_after=300.0).send(
+        ALERT
+    )
     assert (result.outcome, result.status, result.attempts, clock.sleeps) == (
         Outcome.RATE_LIMITED,
         429,
         1,
         [],
     )
-    assert result.error is not None and result.error.startswith("rate limited: the service asked to wait 100s")
+    assert result.error is not None and result.error.startswith(
+        "rate limited: the service asked to wait 100s"
+    )
 
 
 def test_a_returned_refusal_is_not_retried() -> None:
     channel = scripted_channel(Delivery(Outcome.REFUSED, status=404, note="HTTP 404"), clock=FakeClock())
     result = channel.send(ALERT)
-    assert (result.outcome, result.error, result.attempts, channel.attempts) == (Outcome.REFUSED, "HTTP 404", 1, 1)
+    assert (result.outcome, result.error, result.attempts, channel.attempts) == (
+        Outcome.REFUSED,
+        "HTTP 404",
+        1,
+        1,
+    )
 
 
 def test_a_partly_delivered_result_is_counted_sent_and_not_spooled(tmp_path: Any) -> None:

@@ -39,7 +39,7 @@ from typing import (
     Union,
 )
 
-from .. import _lifecycle
+from .. import _lifecycle, _reentry
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..digest import DigestSummary, hand_over
@@ -246,7 +246,8 @@ class AlertmanagerChannel(AlertChannel):
         ]
 
         def run(index: int) -> None:
-            results[index] = self._post(self._members[index], body, timeout)
+            with _reentry.serving():  # a record logged here is not an alert: see AlertHandler
+                results[index] = self._post(self._members[index], body, timeout)
 
         threads = [
             threading.Thread(target=run, args=(i,), name=f"kstalerts-alertmanager-{i}", daemon=True)
