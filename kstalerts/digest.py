@@ -29,6 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .models import AlertLevel, AlertMessage, AlertResult
+from .outcome import Outcome
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -351,9 +352,10 @@ class DigestBook:
         alert = result.alert
         if alert is None or result.spooled or not getattr(entry, "digest", True):
             return
-        suppressed = result.suppressed
-        if not suppressed and not (result.throttled and result.attempts == 0):
+        outcome = result.outcome
+        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED:
             return
+        suppressed = outcome is Outcome.SUPPRESSED
         now = time.time()
 
         def add(pending: Optional[Digest], record: Dict[str, Any]) -> None:
