@@ -25,7 +25,7 @@ from .exceptions import (
 )
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
-from .outcome import Outcome
+from .outcome import Delivery, Outcome
 from .retry import RetryPolicy
 from .throttle import AlertThrottle
 
@@ -42,6 +42,7 @@ __all__ = (
     "AlertMessage",
     "AlertResult",
     "Outcome",
+    "Delivery",
     "AlertThrottle",
     "RetryPolicy",
     "AlertError",

@@ -126,7 +126,7 @@ def _send(
     if not results:
         notice(notices, f"alert {alert.title!r} not sent: no channel takes level {alert.level.name}")
     for result in results:
-        if not (result.success or result.suppressed):
+        if not result.outcome.meaning.ok:  # delivered, partly or earlier (a duplicate)
             kept = " (kept in the spool)" if result.spooled else ""
             notice(notices, f"alert {alert.title!r} not delivered to {result.channel}: {result.error}{kept}")
     return results

@@ -4,7 +4,7 @@ When a channel's throttle refuses an alert, or duplicate suppression drops
 one, the manager records it here, in the channel's pending :class:`Digest`:
 a count per level, the first and last time, and the distinct titles with
 their counts. The next alert the channel delivers carries the digest (each
-channel renders :func:`attached` in its own way: a last Slack attachment, an
+channel renders the ``held_back`` summary it is handed in its own way: a last Slack attachment, an
 email section, a Discord field...), and :meth:`DigestBook.flush` -- called
 by ``AlertManager.flush_digests()`` and ``close()`` -- sends what is still
 pending as one alert of its own, at most once per channel per throttle
@@ -24,12 +24,12 @@ file (under ``"digest"``, by the throttle's ``state_key``), so the next
 process that delivers on the channel carries what this one held back.
 """
 
-import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .models import AlertLevel, AlertMessage, AlertResult
+from .outcome import Outcome
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 # A manager's ChannelEntry (key, channel, throttle, digest flag). Named here,
 # not imported: the manager stands above this module and imports it.
 _Entry = Any
+_T = TypeVar("_T")
 
 __all__ = (
     "DIGEST_SHOWN_TITLES",
@@ -46,8 +47,7 @@ __all__ = (
     "Digest",
     "DigestBook",
     "DigestSummary",
-    "attached",
-    "carrying",
+    "hand_over",
 )
 
 #: Distinct titles a digest counts one by one; later new titles are counted together.
@@ -219,33 +219,36 @@ class Digest:
         return f"Digest(total={self.total}, titles={len(self.titles)}, others={self.others})"
 
 
-# -- carrying a digest into a channel's payload ----------------------------------
+# -- handing a digest to a channel ------------------------------------------------
 
-_carried = threading.local()
-
-
-@contextlib.contextmanager
-def carrying(alert: AlertMessage, summary: Optional[DigestSummary]) -> Iterator[None]:
-    """While this block runs on this thread, :func:`attached` gives ``summary`` for ``alert``."""
-    previous = getattr(_carried, "item", None)
-    _carried.item = None if summary is None else (alert, summary)
-    try:
-        yield
-    finally:
-        _carried.item = previous
+_CO_VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS, without importing inspect
 
 
-def attached(alert: AlertMessage) -> Optional[DigestSummary]:
-    """The digest ``alert`` carries in the delivery under way, if any.
+def _takes_held_back(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` (a channel's ``send`` or ``_deliver``) accepts ``held_back=``.
 
-    Channels call this while building their payload; outside a manager's
-    delivery (a direct ``channel.send``, ``--dry-run``) it is ``None``.
+    A channel written before digests existed does not; it is called
+    without one, as before.
     """
-    item = getattr(_carried, "item", None)
-    if item is not None and item[0] is alert:
-        summary: DigestSummary = item[1]
-        return summary
-    return None
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    if code.co_flags & _CO_VARKEYWORDS:
+        return True
+    return "held_back" in code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+
+
+def hand_over(
+    func: Callable[..., _T], alert: AlertMessage, held_back: Optional[DigestSummary], **options: Any
+) -> _T:
+    """``func(alert, **options)``, with ``held_back=`` too when there is one and ``func`` takes it.
+
+    Used along the delivery path (manager, ``send``, ``_deliver``, payload
+    builders), so a user's override that predates digests keeps working.
+    """
+    if held_back is not None and _takes_held_back(func):
+        return func(alert, held_back=held_back, **options)
+    return func(alert, **options)
 
 
 def digest_alert(key: str, summary: DigestSummary) -> AlertMessage:
@@ -349,9 +352,10 @@ class DigestBook:
         alert = result.alert
         if alert is None or result.spooled or not getattr(entry, "digest", True):
             return
-        suppressed = result.suppressed
-        if not suppressed and not (result.throttled and result.attempts == 0):
+        outcome = result.outcome
+        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED:
             return
+        suppressed = outcome is Outcome.SUPPRESSED
         now = time.time()
 
         def add(pending: Optional[Digest], record: Dict[str, Any]) -> None:
@@ -384,16 +388,15 @@ class DigestBook:
         self._update(entry, put_back)
 
     def deliver(
-        self, entry: _Entry, alert: AlertMessage, send: Callable[[], AlertResult]
+        self, entry: _Entry, send: Callable[[Optional[DigestSummary]], AlertResult]
     ) -> AlertResult:
-        """Run ``send()`` with the channel's pending digest attached to ``alert``."""
+        """Run ``send(summary)`` with the channel's pending digest (``None`` when there is none)."""
         digest = self.take(entry)
         if digest is None:
-            return send()
+            return send(None)
         delivered = False
         try:
-            with carrying(alert, digest.summary()):
-                result = send()
+            result = send(digest.summary())
             delivered = result.success
         finally:
             if delivered:

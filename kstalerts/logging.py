@@ -9,15 +9,16 @@ exception traceback when there is one, is the body.
 Rules, as in the standard library's handlers: :meth:`AlertHandler.emit`
 never raises (a failure goes to :meth:`logging.Handler.handleError`), and
 the title, body and level come from small overridable methods. The handler
-never feeds on itself: records from the ``kstalerts`` logger tree, records
-logged while this thread is already inside ``emit``, and records logged by
-the manager's own worker threads are dropped.
+never feeds on itself: records from the ``kstalerts`` logger tree and
+records logged while this thread is inside the library's own delivery (an
+``emit``, a manager's send or delivery, on any thread; see
+:mod:`kstalerts._reentry`) are dropped.
 """
 
 import logging
-import threading
 from typing import TYPE_CHECKING, List, Optional, Union
 
+from . import _reentry
 from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
@@ -26,11 +27,8 @@ if TYPE_CHECKING:
 __all__ = ("AlertHandler", "level_for")
 
 _OWN_LOGGER = "kstalerts"
-_OWN_THREAD_PREFIX = "kstalerts"  # AlertManager's pool: thread_name_prefix="kstalerts"
 _DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 _MAX_TITLE_FROM_RECORD = 200
-
-_state = threading.local()
 
 
 def level_for(levelno: int) -> AlertLevel:
@@ -114,23 +112,19 @@ class AlertHandler(logging.Handler):
         """Drop what would make the handler feed on itself, then the filters."""
         if record.name == _OWN_LOGGER or record.name.startswith(_OWN_LOGGER + "."):
             return False
-        if getattr(_state, "emitting", False):
-            return False
-        if threading.current_thread().name.startswith(_OWN_THREAD_PREFIX):
+        if _reentry.busy():  # logged from inside our own delivery or emit
             return False
         return bool(super().filter(record))
 
     def emit(self, record: logging.LogRecord) -> None:
         """Send ``record`` as an alert; never raises."""
-        if getattr(_state, "emitting", False):
+        if _reentry.busy():
             return
-        _state.emitting = True
-        try:
-            self.last_results = self.manager.send(self.make_alert(record), channel=self.channel)
-        except Exception:
-            self.handleError(record)
-        finally:
-            _state.emitting = False
+        with _reentry.emitting():
+            try:
+                self.last_results = self.manager.send(self.make_alert(record), channel=self.channel)
+            except Exception:
+                self.handleError(record)
 
     def __repr__(self) -> str:
         return f"<AlertHandler {logging.getLevelName(self.level)} -> {self.manager!r}>"

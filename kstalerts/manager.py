@@ -71,11 +71,12 @@ from typing import (
     Union,
 )
 
-from . import _lifecycle
-from .digest import DigestBook
+from . import _lifecycle, _reentry
+from .digest import DigestBook, DigestSummary, hand_over
 from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
+from .outcome import Delivery, Outcome
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
@@ -93,10 +94,6 @@ Job = Tuple[AlertMessage, "ChannelEntry"]
 
 #: The text of the results a closed manager gives.
 CLOSED_ERROR = "not sent: this AlertManager is closed"
-
-# How deep this thread is inside send()/a delivery: more than 0 means a
-# signal handler or a callback re-entered, and the pool must not be used.
-_depth = threading.local()
 
 
 class ChannelEntry(NamedTuple):
@@ -279,14 +276,11 @@ class AlertManager:
             return []
         if self._closed:
             return [self._refuse(alert, entry) for alert, entry in jobs]
-        depth = getattr(_depth, "value", 0)
-        _depth.value = depth + 1
-        try:
+        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
+        with _reentry.inside() as depth:
             if len(jobs) == 1 or depth or _lifecycle.exiting():
                 return [self._deliver(alert, entry) for alert, entry in jobs]
             return self._fan_out(jobs)
-        finally:
-            _depth.value = depth
 
     def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
         """Deliver on the pool; what the pool refuses (closed or exiting
@@ -296,7 +290,7 @@ class AlertManager:
         if executor is not None:
             for alert, entry in jobs:
                 try:
-                    futures.append(executor.submit(self._deliver, alert, entry))
+                    futures.append(executor.submit(self._deliver_pooled, alert, entry))
                 except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
                     break
         rest = [self._deliver(alert, entry) for alert, entry in jobs[len(futures) :]]
@@ -313,17 +307,17 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        depth = getattr(_depth, "value", 0)
-        _depth.value = depth + 1  # a send from inside this delivery stays inline
-        try:
+        with _reentry.inside():  # a send from inside this delivery stays inline
             result = self._attempt(alert, entry)
-        finally:
-            _depth.value = depth
         return self._settle(alert, entry, result)
+
+    def _deliver_pooled(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+        with _reentry.serving():  # what a worker logs is not an alert: see AlertHandler
+            return self._deliver(alert, entry)
 
     def _refuse(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
         """The result of a send on a closed manager: not sent, kept if a spool can."""
-        result = AlertResult(entry.key, False, error=CLOSED_ERROR, retryable=True, alert=alert)
+        result = _result(entry, Outcome.FAILED, CLOSED_ERROR, alert, attempts=0)
         return self._settle(alert, entry, result)
 
     def _settle(self, alert: AlertMessage, entry: ChannelEntry, result: AlertResult) -> AlertResult:
@@ -349,7 +343,7 @@ class AlertManager:
         dedup_key = alert.effective_dedup_key
         claim = dedup.claim(entry.key, dedup_key)
         if not claim.granted:
-            return AlertResult(entry.key, False, error=claim.reason, suppressed=True, alert=alert)
+            return _result(entry, Outcome.SUPPRESSED, claim.reason, alert, attempts=0)
         delivered = False
         try:
             result = self._throttled_send(alert, entry)
@@ -361,25 +355,14 @@ class AlertManager:
     def _throttled_send(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
         if entry.throttle is not None and not entry.throttle.try_acquire(alert.level):
             wait = entry.throttle.time_until(alert.level)
-            return AlertResult(
-                entry.key,
-                False,
-                error=f"channel limit reached, next slot in {wait:.1f}s",
-                throttled=True,
-                retryable=True,
-                alert=alert,
+            return _result(
+                entry, Outcome.THROTTLED, f"channel limit reached, next slot in {wait:.1f}s", alert
             )
         try:
-            result = self._digests.deliver(entry, alert, lambda: entry.channel.send(alert))
+            result = self._digests.deliver(entry, lambda held: _send(entry.channel, alert, held))
         except AlertThrottledError as exc:  # the channel's own limit: a throttled outcome
-            result = AlertResult(
-                entry.key,
-                False,
-                error=f"throttled by the channel: {_scrubbed(exc, entry.channel)}",
-                throttled=True,
-                retryable=True,
-                alert=alert,
-            )
+            note = f"throttled by the channel: {_scrubbed(exc, entry.channel)}"
+            result = _result(entry, Outcome.THROTTLED, note, alert)
         except Exception as exc:  # a bug in a channel must not stop the others
             _log().error(
                 "channel %r raised %s while sending; reported as failed",
@@ -387,21 +370,11 @@ class AlertManager:
                 type(exc).__name__,
                 exc_info=True,
             )
-            result = AlertResult(
-                entry.key,
-                False,
-                error=f"internal error in channel: {type(exc).__name__}: {_scrubbed(exc, entry.channel)}",
-                attempts=1,
-                alert=alert,
-            )
+            note = f"internal error in channel: {type(exc).__name__}: {_scrubbed(exc, entry.channel)}"
+            result = _result(entry, Outcome.REFUSED, note, alert)
         if not isinstance(result, AlertResult):
-            result = AlertResult(
-                entry.key,
-                False,
-                error=f"internal error in channel: send() returned {type(result).__name__}, not AlertResult",
-                attempts=1,
-                alert=alert,
-            )
+            note = f"internal error in channel: send() returned {type(result).__name__}, not AlertResult"
+            result = _result(entry, Outcome.REFUSED, note, alert)
         if result.channel != entry.key or result.alert is not alert:
             result = result.replace(channel=entry.key, alert=alert)
         return result
@@ -479,13 +452,8 @@ class AlertManager:
                     )
                 return None
             if entry.key in down:
-                return AlertResult(
-                    entry.key,
-                    False,
-                    error="not tried: this channel already failed in this flush",
-                    retryable=True,
-                    alert=item.alert,
-                )
+                note = "not tried: this channel already failed in this flush"
+                return _result(entry, Outcome.FAILED, note, item.alert, attempts=0)
             result = self._attempt(item.alert, entry)
             if result.outcome.meaning.pauses_flush:
                 down.add(entry.key)
@@ -621,7 +589,7 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
     and from one of the pool's threads a wait would join itself: then a
     helper thread does the waiting.
     """
-    if not getattr(_depth, "value", 0):
+    if not _reentry.depth():
         try:
             executor.shutdown(wait=True)
             return
@@ -631,6 +599,18 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
         threading.Thread(target=executor.shutdown, name="kstalerts-close", daemon=True).start()
     except RuntimeError:  # no new threads at interpreter shutdown: its workers are told to stop already
         pass
+
+
+def _result(
+    entry: ChannelEntry, outcome: Outcome, note: str, alert: AlertMessage, *, attempts: int = 1
+) -> AlertResult:
+    """A result the manager decides itself, its fields read from the outcome table."""
+    return AlertResult.from_delivery(entry.key, Delivery(outcome, note=note), attempts=attempts, alert=alert)
+
+
+def _send(channel: "AlertChannel", alert: AlertMessage, held_back: Optional[DigestSummary]) -> AlertResult:
+    """``channel.send(alert)``, handing it the digest of held-back alerts when it takes one."""
+    return hand_over(channel.send, alert, held_back)
 
 
 def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:

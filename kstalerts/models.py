@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
-from .outcome import Outcome
+from .outcome import Delivery, Outcome
 
 __all__ = ("AlertLevel", "AlertMessage", "AlertResult")
 
@@ -336,6 +336,39 @@ class AlertResult:
         _set(self, "spooled", spooled)
         _set(self, "status", status)
         _set(self, "alert", alert)
+
+    @classmethod
+    def from_delivery(
+        cls,
+        channel: str,
+        delivery: Delivery,
+        *,
+        attempts: int = 1,
+        alert: Optional[AlertMessage] = None,
+    ) -> "AlertResult":
+        """The result of ``delivery``, its fields read from the outcome table.
+
+        A partly delivered alert keeps its note as ``error`` (so
+        :attr:`outcome` names it again); our own throttle made no attempt.
+        """
+        row = delivery.outcome.meaning
+        note = delivery.note
+        if delivery.outcome is Outcome.DELIVERED:
+            note = None
+        elif note is None:
+            note = delivery.outcome.value.replace("_", " ")
+        return cls(
+            channel,
+            row.success,
+            delivery.message_id,
+            error=note,
+            attempts=0 if delivery.outcome is Outcome.THROTTLED else attempts,
+            throttled=row.throttled,
+            suppressed=row.suppressed,
+            retryable=row.retryable,
+            status=delivery.status,
+            alert=alert,
+        )
 
     def replace(self, **changes: Any) -> "AlertResult":
         """A copy with ``changes`` applied."""

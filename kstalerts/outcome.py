@@ -10,14 +10,19 @@ the fields. "Throttled" is our own bucket saying no (no attempt was made);
 budget allowed (an attempt was made): both are counted as throttled, both
 keep a spooled entry for the next flush.
 
+:class:`Delivery` is what one delivery attempt returns to the channel's retry
+loop (``AlertChannel._deliver``): an outcome with the message id, status,
+retry hint and a note; the loop builds the :class:`AlertResult` from it with
+the result columns of the same table.
+
 Rules: this module imports nothing of the package; adding an outcome means
 adding one row.
 """
 
 import enum
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
-__all__ = ("Meaning", "Outcome")
+__all__ = ("Delivery", "Meaning", "Outcome")
 
 
 class Outcome(enum.Enum):
@@ -46,18 +51,38 @@ class Meaning(NamedTuple):
     flush: str  # the FlushReport counter it adds to
     spool_entry: str  # what a flush does with the entry: "drop", "keep", "dead"
     pauses_flush: bool  # a flush leaves the channel's other entries untried
+    success: bool  # AlertResult.success
+    throttled: bool  # AlertResult.throttled
+    suppressed: bool  # AlertResult.suppressed
+    retryable: bool  # AlertResult.retryable
+
+
+class Delivery(NamedTuple):
+    """What one delivery attempt came to, as a channel's ``_deliver`` returns it.
+
+    ``note`` is the words for a person: the error of a failure, or which
+    members or recipients missed a partly delivered alert. ``retry_after``
+    is the service's hint (seconds) for a failed or rate-limited attempt.
+    """
+
+    outcome: Outcome
+    message_id: Optional[str] = None
+    status: Optional[int] = None
+    retry_after: Optional[float] = None
+    note: Optional[str] = None
 
 
 # Columns: stats counter (also the word in str()), ok (exit 0), spool after a send,
-# flush report counter, the spooled entry after a flush, pauses the flush.
+# flush report counter, the spooled entry after a flush, pauses the flush; then the
+# AlertResult fields: success, throttled, suppressed, retryable.
 # fmt: off
 _TABLE: Dict[Outcome, Meaning] = {
-    Outcome.DELIVERED:        Meaning("sent",       True,  "no",    "delivered",  "drop", False),
-    Outcome.PARTLY_DELIVERED: Meaning("sent",       True,  "no",    "delivered",  "drop", False),
-    Outcome.SUPPRESSED:       Meaning("suppressed", True,  "no",    "suppressed", "drop", False),
-    Outcome.THROTTLED:        Meaning("throttled",  False, "asked", "throttled",  "keep", False),
-    Outcome.RATE_LIMITED:     Meaning("throttled",  False, "yes",   "throttled",  "keep", True),
-    Outcome.FAILED:           Meaning("failed",     False, "yes",   "failed",     "keep", True),
-    Outcome.REFUSED:          Meaning("failed",     False, "no",    "dead",       "dead", False),
+    Outcome.DELIVERED:        Meaning("sent",       True,  "no",    "delivered",  "drop", False, True,  False, False, False),  # noqa: E501
+    Outcome.PARTLY_DELIVERED: Meaning("sent",       True,  "no",    "delivered",  "drop", False, True,  False, False, False),  # noqa: E501
+    Outcome.SUPPRESSED:       Meaning("suppressed", True,  "no",    "suppressed", "drop", False, False, False, True,  False),  # noqa: E501
+    Outcome.THROTTLED:        Meaning("throttled",  False, "asked", "throttled",  "keep", False, False, True,  False, True),   # noqa: E501
+    Outcome.RATE_LIMITED:     Meaning("throttled",  False, "yes",   "throttled",  "keep", True,  False, True,  False, True),   # noqa: E501
+    Outcome.FAILED:           Meaning("failed",     False, "yes",   "failed",     "keep", True,  False, False, False, True),   # noqa: E501
+    Outcome.REFUSED:          Meaning("failed",     False, "no",    "dead",       "dead", False, False, False, False, False),  # noqa: E501
 }
 # fmt: on

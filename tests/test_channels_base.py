@@ -1,11 +1,11 @@
 """The channel base class: the retry loop, the budget and the result shape."""
 
 import io
-from typing import List, Optional
+from typing import Any, List, Optional, Union
 
 import pytest
 
-from kstalerts import AlertDeliveryError, AlertLevel, AlertMessage, RetryPolicy
+from kstalerts import AlertDeliveryError, AlertLevel, AlertMessage, Delivery, Outcome, RetryPolicy
 from kstalerts.channels import CallbackChannel, ConsoleChannel
 from kstalerts.channels.base import AlertChannel
 from tests.clock import FakeClock
@@ -170,3 +170,126 @@ def test_console_config_keys_are_checked() -> None:
     with pytest.raises(AlertConfigurationError) as info:
         AlertManager.from_config(config)
     assert str(info.value) == "alerts.channels.out.strem: unknown key; did you mean 'stream'?"
+
+
+# -- the one channel contract: an attempt returns a Delivery -------------------------
+class Scripted(AlertChannel):
+    """A user-style subclass: each attempt returns (or raises) the next scripted value."""
+
+    kind = "scripted"
+
+    def __init__(self, *answers: object, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.answers = list(answers)
+        self.attempts = 0
+
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Union[Delivery, Optional[str]]:
+        self.attempts += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+
+def scripted_channel(*answers: object, clock: FakeClock, **policy: object) -> Scripted:
+    retry = RetryPolicy(**{"base_delay": 1.0, "jitter": False, **policy})  # type: ignore[arg-type]
+    return Scripted(*answers, retry=retry, clock=clock, sleep=clock.sleep)
+
+
+def test_a_plain_message_id_or_none_is_still_a_delivery() -> None:
+    for answer in ("msg-7", None):
+        result = scripted_channel(answer, clock=FakeClock()).send(ALERT)
+        assert (result.outcome, result.message_id, result.error, result.attempts) == (
+            Outcome.DELIVERED,
+            answer,
+            None,
+            1,
+        )
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_every_outcome_of_an_attempt_comes_back_as_itself(outcome: Outcome) -> None:
+    delivery = Delivery(outcome, message_id="m", status=299, note="why")
+    result = scripted_channel(delivery, clock=FakeClock(), max_retries=0).send(ALERT)
+    assert result.outcome is outcome
+    row = outcome.meaning
+    assert (result.success, result.throttled, result.suppressed, result.retryable) == (
+        row.success,
+        row.throttled,
+        row.suppressed,
+        row.retryable,
+    )
+    assert (result.message_id, result.status, result.alert) == ("m", 299, ALERT)
+    assert result.error == (None if outcome is Outcome.DELIVERED else "why")
+
+
+def test_a_partly_delivered_attempt_is_not_retried_and_keeps_its_id() -> None:
+    clock = FakeClock()
+    channel = scripted_channel(
+        Delivery(Outcome.PARTLY_DELIVERED, message_id="<x@y>", note="2 of 3 members"),
+        clock=clock,
+        max_retries=3,
+    )
+    result = channel.send(ALERT)
+    assert (result.success, result.message_id, result.error, result.attempts) == (
+        True,
+        "<x@y>",
+        "2 of 3 members",
+        1,
+    )
+    assert result.outcome is Outcome.PARTLY_DELIVERED and channel.attempts == 1 and clock.sleeps == []
+
+
+def test_a_returned_failure_is_retried_like_a_raised_one() -> None:
+    clock = FakeClock()
+    busy = Delivery(Outcome.RATE_LIMITED, status=429, retry_after=3.0, note="HTTP 429")
+    channel = scripted_channel(
+        Delivery(Outcome.FAILED, status=503, note="HTTP 503"), busy, "ok-3", clock=clock, max_retries=2
+    )
+    result = channel.send(ALERT)
+    assert (result.outcome, result.attempts, result.message_id) == (Outcome.DELIVERED, 3, "ok-3")
+    assert clock.sleeps == [1.0, 3.0]
+
+
+def test_a_long_retry_after_in_a_returned_delivery_is_rate_limited() -> None:
+    clock = FakeClock()
+    busy = Delivery(Outcome.FAILED, status=429, retry_after=100.0, note="HTTP 429")
+    result = scripted_channel(busy, clock=clock, max_retries=2, budget=30.0, max_retry_after=300.0).send(
+        ALERT
+    )
+    assert (result.outcome, result.status, result.attempts, clock.sleeps) == (
+        Outcome.RATE_LIMITED,
+        429,
+        1,
+        [],
+    )
+    assert result.error is not None and result.error.startswith(
+        "rate limited: the service asked to wait 100s"
+    )
+
+
+def test_a_returned_refusal_is_not_retried() -> None:
+    channel = scripted_channel(Delivery(Outcome.REFUSED, status=404, note="HTTP 404"), clock=FakeClock())
+    result = channel.send(ALERT)
+    assert (result.outcome, result.error, result.attempts, channel.attempts) == (
+        Outcome.REFUSED,
+        "HTTP 404",
+        1,
+        1,
+    )
+
+
+def test_a_partly_delivered_result_is_counted_sent_and_not_spooled(tmp_path: Any) -> None:
+    from kstalerts import AlertManager
+
+    part = Delivery(Outcome.PARTLY_DELIVERED, note="1 of 2 members")
+    with AlertManager(spool=str(tmp_path / "spool")) as manager:
+        manager.add_channel(scripted_channel(part, clock=FakeClock()))
+        (result,) = manager.send(ALERT)
+        stats = manager.stats
+    assert (result.outcome, result.spooled, stats.total_sent, stats.total_failed) == (
+        Outcome.PARTLY_DELIVERED,
+        False,
+        1,
+        0,
+    )

@@ -25,7 +25,7 @@ from kstalerts.channels import (
     TeamsChannel,
     WebhookChannel,
 )
-from kstalerts.digest import MAX_DIGEST_TITLES, Digest, carrying
+from kstalerts.digest import MAX_DIGEST_TITLES, Digest
 from kstalerts.transports import SMTPTransport
 from tests.clock import FakeClock
 
@@ -155,6 +155,41 @@ def test_duplicates_are_counted_and_carried_but_not_flushed_alone(slack_server: 
     assert held.startswith("+2 held back as duplicates since ") and "2 \u00d7 disk full" in held
 
 
+def test_the_digest_is_handed_to_send_and_a_plain_send_carries_none(slack_server: Any) -> None:
+    digest = Digest()
+    digest.add(AlertMessage("disk full", level=AlertLevel.WARNING), suppressed=False)
+    channel = slack(slack_server)
+    assert channel.send(AlertMessage("plain", level=AlertLevel.WARNING)).success
+    assert len(slack_server.requests[-1].json()["attachments"]) == 1  # nothing held back
+    result = channel.send(AlertMessage("carrier", level=AlertLevel.WARNING), held_back=digest.summary())
+    assert result.success
+    held = slack_server.requests[-1].json()["attachments"][-1]["text"]
+    assert held.startswith("+1 held back by the throttle since ") and "1 \u00d7 disk full" in held
+    assert channel.send(AlertMessage("plain again", level=AlertLevel.WARNING)).success
+    assert len(slack_server.requests[-1].json()["attachments"]) == 1  # nothing left behind on the thread
+
+
+class OldSlack(SlackChannel):
+    """A user's subclass written before digests: build_payload takes only the alert."""
+
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:  # type: ignore[override]
+        payload = super().build_payload(alert)
+        payload["text"] = "custom " + payload["text"]
+        return payload
+
+
+def test_a_subclass_written_before_digests_still_delivers_with_one_pending(slack_server: Any) -> None:
+    manager = AlertManager(dedup=3600).add_channel(
+        OldSlack(slack_server.url(), allow_custom_url=True, timeout=5, max_retries=0), key="ops"
+    )
+    alert = AlertMessage("disk full", level=AlertLevel.WARNING)
+    manager.send([alert, alert])  # the second one is a duplicate: a digest is pending
+    [result] = manager.send(AlertMessage("cpu hot", level=AlertLevel.WARNING))
+    manager.close()
+    assert result.success and slack_server.requests[-1].json()["text"].startswith("custom ")
+    assert len(slack_server.requests) == 2
+
+
 def test_digest_false_turns_it_off(slack_server: Any) -> None:
     with AlertManager() as manager:
         manager.add_channel(slack(slack_server), key="ops", throttle=hourly(), digest=False)
@@ -277,8 +312,7 @@ def test_ten_thousand_distinct_titles_stay_under_every_service_limit(slack_serve
     summary = digest.summary()
     alert = AlertMessage("DATABASE DOWN", "primary unreachable", AlertLevel.CRITICAL)
     for name, channel in _channels(slack_server.base_url).items():
-        with carrying(alert, summary):
-            payload = channel.build_payload(alert)
+        payload = channel.build_payload(alert, held_back=summary)
         rendered = payload.get_content() if name == "email" else json.dumps(payload, ensure_ascii=False)
         assert LIMITS[name](payload), name
         assert "and 9,980 more" in rendered, name

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage
+from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, Outcome
 from kstalerts.channels import EmailChannel
 from kstalerts.limits import MAX_RECIPIENTS
 from kstalerts.transports import ResendTransport, SMTPTransport
 from tests.hostile import HOSTILE_TEXT
-from tests.servers.smtp import USERS
+from tests.servers.smtp import USERS, ScriptedHandler
 
 RECIPIENTS = ["oncall@example.com", "Ops Team <ops@example.com>", "dba@example.com"]
 
@@ -215,6 +215,31 @@ def test_through_the_manager(smtp_server: Any) -> None:
         results = manager.send([AlertMessage("low"), AlertMessage("high", level=AlertLevel.CRITICAL)])
     assert [r.success for r in results] == [True]
     assert server.handler.parsed()["Subject"] == "[ALERT] [CRITICAL] high"
+
+
+def test_a_partly_delivered_email_keeps_its_message_id(smtp_server: Any) -> None:
+    handler = ScriptedHandler()
+    handler.refuse["ops@example.com"] = "550 5.1.1 <ops@example.com>: Recipient address rejected"
+    server = smtp_server(handler=handler)
+    channel = make_channel(server.port, max_retries=3)
+    alert = AlertMessage("disk full", level=AlertLevel.CRITICAL)
+    result = channel.send(alert)
+    assert result.outcome is Outcome.PARTLY_DELIVERED
+    assert (result.success, result.attempts, result.retryable, result.status) == (True, 1, False, 550)
+    assert result.message_id == channel.message_id(alert)
+    assert result.error == (
+        "1 of 3 recipients refused, the others got the alert:"
+        " ops@example.com: 550 5.1.1 <ops@example.com>: Recipient address rejected"
+    )
+    assert [m[1] for m in handler.messages] == [["oncall@example.com", "dba@example.com"]]  # never twice
+    received = handler.messages[0][2].decode()
+    assert f"Message-ID: {result.message_id}" in received
+    with AlertManager() as manager:
+        manager.add_channel(make_channel(server.port, max_retries=3))
+        (through,) = manager.send(alert)
+        stats = manager.stats
+    assert (through.success, through.message_id, through.spooled) == (True, result.message_id, False)
+    assert stats.total_sent == 1 and stats.total_failed == 0
 
 
 # -- from_config ----------------------------------------------------------------

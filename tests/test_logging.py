@@ -139,6 +139,37 @@ def test_a_channel_that_logs_does_not_recurse(logger: logging.Logger) -> None:
     assert sorted(sent) == ["first", "second", "second"]
 
 
+def test_a_thread_named_like_ours_is_not_ignored(
+    logger: logging.Logger, manager: AlertManager, seen: List[AlertMessage]
+) -> None:
+    """The re-entry rule is a mark the library sets, not a thread name."""
+    logger.addHandler(AlertHandler(manager))
+    thread = threading.Thread(target=logger.error, args=("from my worker",), name="kstalerts-my-worker")
+    thread.start()
+    thread.join(10)
+    assert [a.title for a in seen] == ["from my worker"]
+
+
+def test_what_the_pool_workers_log_while_delivering_is_not_sent(logger: logging.Logger) -> None:
+    sent: List[str] = []
+    workers: List[str] = []
+
+    def noisy(alert: AlertMessage) -> None:
+        sent.append(alert.title)
+        workers.append(threading.current_thread().name)
+        logger.error("delivering %s", alert.title)
+
+    with AlertManager() as m:
+        for name in ("a", "b", "c"):
+            m.add_channel(CallbackChannel(noisy, name=name))
+        handler = AlertHandler(m)
+        logger.addHandler(handler)
+        results = m.send(AlertMessage("direct"))  # not through the handler: fanned out on the pool
+    assert sent == ["direct"] * 3 and all(r.success for r in results)
+    assert threading.current_thread().name not in workers  # it did run on the pool
+    assert handler.last_results == []  # the workers' records were dropped
+
+
 def test_a_channel_bug_logged_by_the_manager_is_not_resent(logger: logging.Logger) -> None:
     calls: List[str] = []
 

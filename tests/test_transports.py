@@ -11,7 +11,7 @@ from typing import Any, List
 
 import pytest
 
-from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertLevel, AlertMessage
+from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertLevel, AlertMessage, Outcome
 from kstalerts.channels import EmailChannel
 from kstalerts.limits import MAX_IDLE_CONNECTIONS
 from kstalerts.transports import PartialDeliveryError, ResendTransport, SMTPTransport
@@ -273,7 +273,8 @@ def test_one_recipient_refused_of_three(smtp_server: Any) -> None:
     assert handler.messages[0][1] == ["a@example.com", "c@example.com"]
     sleeps: List[float] = []
     result = channel(transport, sleeps).send(AlertMessage("x"))
-    assert (result.success, result.attempts, result.retryable, result.status) == (False, 1, False, 550)
+    assert (result.success, result.attempts, result.retryable, result.status) == (True, 1, False, 550)
+    assert result.outcome is Outcome.PARTLY_DELIVERED and result.message_id is not None
     assert result.error == (
         "1 of 3 recipients refused, the others got the alert:"
         " b@example.com: 550 5.1.1 <b@example.com>: Recipient address rejected"

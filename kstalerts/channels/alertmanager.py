@@ -39,13 +39,14 @@ from typing import (
     Union,
 )
 
-from .. import _lifecycle
+from .. import _lifecycle, _reentry
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
+from ..outcome import Delivery, Outcome
 from ._jsonhttp import (
     TRANSPORT_KEYS,
     channel_options,
@@ -164,7 +165,6 @@ class AlertmanagerChannel(AlertChannel):
             _log.warning("%s: credentials will be sent over plain http", self.name)
         transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
         self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
-        self._local = threading.local()
 
     # -- payload ------------------------------------------------------------
     def build_labels(self, alert: AlertMessage) -> Dict[str, str]:
@@ -177,14 +177,15 @@ class AlertmanagerChannel(AlertChannel):
                 labels[clean] = value
         return {name: value for name, value in labels.items() if value != ""}
 
-    def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
+    def build_alert(
+        self, alert: AlertMessage, *, resolved: bool = False, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """One alert object of the v2 API."""
         annotations = {"summary": alert.formatted_title}
         if alert.body:
             annotations["description"] = alert.body
-        held = attached(alert)
-        if held is not None:  # what the throttle held back since the last delivery
-            annotations["held_back"] = held.text(4000)
+        if held_back is not None:  # what the throttle held back since the last delivery
+            annotations["held_back"] = held_back.text(4000)
         item: Dict[str, Any] = {
             "labels": self.build_labels(alert),
             "annotations": annotations,
@@ -196,46 +197,45 @@ class AlertmanagerChannel(AlertChannel):
             item["generatorURL"] = self.generator_url
         return item
 
-    def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> List[Dict[str, Any]]:
         """The JSON body: a list holding one alert."""
-        return [self.build_alert(alert, resolved=self.resolving)]
+        return [hand_over(self.build_alert, alert, held_back, resolved=self.resolving)]
 
     def preview(self, alert: AlertMessage) -> str:
         targets = ", ".join(m.display + _API_PATH for m in self._members)
         return f"POST {targets}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def send(self, alert: AlertMessage) -> AlertResult:
-        """Deliver to every member; success when at least one accepted.
-
-        When some members failed, the successful result's ``error`` names them.
-        """
-        self._local.partial = ()
-        result = super().send(alert)
-        failed: Sequence[str] = self._local.partial
-        if result.success and failed:
-            accepted = len(self._members) - len(failed)
-            result = result.replace(
-                error=f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
-                f" failed: {'; '.join(failed)}",
-            )
-        return result
-
     def resolve(self, alert: AlertMessage) -> AlertResult:
         """Mark ``alert`` resolved: the same labels, with ``endsAt`` set to now."""
         twin = copy.copy(self)
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
-        body = encode_json(self.build_payload(alert))
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Delivery:
+        """Post to every member; delivered when at least one accepted.
+
+        When some members failed, the delivery is partly delivered and its
+        note names them.
+        """
+        body = encode_json(hand_over(self.build_payload, alert, held_back))
         errors = self._post_all(body, timeout)
         failed = [(m, e) for m, e in zip(self._members, errors) if e is not None]
+        if not failed:
+            return Delivery(Outcome.DELIVERED)
         if len(failed) < len(self._members):
             for member, error in failed:
                 _log.warning("%s: member %s failed: %s", self.name, member.display, error)
-            self._local.partial = tuple(f"{m.display}: {e}" for m, e in failed)
-            return None
+            accepted = len(self._members) - len(failed)
+            note = (
+                f"delivered to {accepted} of {len(self._members)} Alertmanager members;"
+                f" failed: {'; '.join(f'{m.display}: {e}' for m, e in failed)}"
+            )
+            return Delivery(Outcome.PARTLY_DELIVERED, note=note)
         raise _combined(failed)
 
     def _post_all(self, body: bytes, timeout: float) -> List[Optional[AlertDeliveryError]]:
@@ -246,7 +246,8 @@ class AlertmanagerChannel(AlertChannel):
         ]
 
         def run(index: int) -> None:
-            results[index] = self._post(self._members[index], body, timeout)
+            with _reentry.serving():  # a record logged here is not an alert: see AlertHandler
+                results[index] = self._post(self._members[index], body, timeout)
 
         threads = [
             threading.Thread(target=run, args=(i,), name=f"kstalerts-alertmanager-{i}", daemon=True)

@@ -3,8 +3,10 @@
 A channel turns an :class:`AlertMessage` into its service's payload and
 delivers it. The base class owns the retry loop, the deadline of a whole
 send and the shape of the result; a subclass implements one delivery attempt
-in :meth:`AlertChannel._deliver`, raising :class:`AlertDeliveryError` (with
-``retryable`` and ``retry_after``) when it fails. :meth:`AlertChannel.send`
+in :meth:`AlertChannel._deliver`, returning a :class:`Delivery` (or a plain
+message id) or raising :class:`AlertDeliveryError` (with ``retryable`` and
+``retry_after``) when it fails; the loop turns the last attempt's
+:class:`Delivery` into the :class:`AlertResult` through the outcome table. :meth:`AlertChannel.send`
 never raises for a delivery failure: it returns a failed
 :class:`AlertResult` whose ``error`` a person can act on.
 
@@ -14,12 +16,14 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
+from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, Union
 
 from .._settings import lookup
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
+from ..outcome import Delivery, Outcome
 from ..retry import RetryPolicy
 
 __all__ = ("AlertChannel",)
@@ -73,12 +77,14 @@ class AlertChannel:
         return self.retry.max_retries
 
     # -- what subclasses implement -------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Union[Delivery, Optional[str]]:
         """Make one delivery attempt within ``timeout`` seconds.
 
-        Return the service's message id, if it gives one. Raise
+        Return a :class:`Delivery` (or, as before, just the service's
+        message id, or ``None``: a delivered alert). Raise
         :class:`AlertDeliveryError` on failure, with ``retryable`` set when
-        trying again may help.
+        trying again may help; returning a failed :class:`Delivery` is the
+        same.
         """
         raise NotImplementedError
 
@@ -95,72 +101,72 @@ class AlertChannel:
         raise NotImplementedError(f"{cls.__name__} cannot be built from config")
 
     # -- the retry loop ---------------------------------------------------
-    def send(self, alert: AlertMessage) -> AlertResult:
-        """Deliver ``alert``, retrying per the policy; never raises for a failure."""
+    def send(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> AlertResult:
+        """Deliver ``alert``, retrying per the policy; never raises for a failure.
+
+        ``held_back`` is the digest of alerts the throttle held back, which
+        the manager hands over for this message to carry; the channel's
+        payload builders render it (a ``_deliver`` that does not take it
+        is called without it).
+        """
         policy = self.retry
-        start = self._clock()
-        deadline = start + policy.budget
+        deadline = self._clock() + policy.budget
         attempts = 0
         while True:
             attempts += 1
             remaining = deadline - self._clock()
-            try:
-                message_id = self._deliver(alert, timeout=max(0.001, min(self.timeout, remaining)))
-            except AlertDeliveryError as exc:
-                failure = exc
-            else:
-                return AlertResult(self.name, True, message_id, attempts=attempts, alert=alert)
-            _log_attempt(self.name, attempts, policy.max_retries, failure)
-            if not failure.retryable or attempts > policy.max_retries:
-                return self._failed(alert, failure, attempts, give_up=attempts > 1 and failure.retryable)
-            wait = policy.delay(attempts, failure.retry_after)
+            delivery = self._attempt(alert, max(0.001, min(self.timeout, remaining)), held_back)
+            if delivery.outcome not in _FAILURES:
+                return self._result(alert, delivery, attempts)
+            last = delivery.outcome is Outcome.REFUSED or attempts > policy.max_retries
+            _log_attempt(self.name, attempts, policy.max_retries, delivery, last)
+            if last:
+                gave_up = attempts > 1 and delivery.outcome is not Outcome.REFUSED
+                return self._result(alert, _gave_up(delivery, attempts) if gave_up else delivery, attempts)
+            wait = policy.delay(attempts, delivery.retry_after)
             remaining = deadline - self._clock()
             if wait > remaining:
-                if failure.retry_after is not None:
-                    return AlertResult(
-                        self.name,
-                        False,
-                        error=(
-                            f"rate limited: the service asked to wait {failure.retry_after:g}s,"
-                            f" more than the {max(0.0, remaining):.1f}s left of this send's budget"
-                        ),
-                        attempts=attempts,
-                        throttled=True,
-                        retryable=True,
-                        status=failure.status,
-                        alert=alert,
+                if delivery.retry_after is not None:
+                    note = (
+                        f"rate limited: the service asked to wait {delivery.retry_after:g}s,"
+                        f" more than the {max(0.0, remaining):.1f}s left of this send's budget"
                     )
-                return self._failed(alert, failure, attempts, give_up=True)
+                    limited = delivery._replace(outcome=Outcome.RATE_LIMITED, note=note)
+                    return self._result(alert, limited, attempts)
+                return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
-    def _failed(
-        self, alert: AlertMessage, exc: AlertDeliveryError, attempts: int, *, give_up: bool
-    ) -> AlertResult:
-        text = str(exc)
-        if give_up:
-            text = f"{text} (gave up after {attempts} attempts)"
-        return AlertResult(
-            self.name,
-            False,
-            error=text,
-            attempts=attempts,
-            retryable=exc.retryable,
-            status=exc.status,
-            alert=alert,
-        )
+    def _attempt(self, alert: AlertMessage, timeout: float, held_back: Optional[DigestSummary]) -> Delivery:
+        """One attempt as a :class:`Delivery`, whatever ``_deliver`` returned or raised."""
+        try:
+            got = hand_over(self._deliver, alert, held_back, timeout=timeout)
+        except AlertDeliveryError as exc:
+            outcome = Outcome.FAILED if exc.retryable else Outcome.REFUSED
+            return Delivery(outcome, status=exc.status, retry_after=exc.retry_after, note=str(exc))
+        if isinstance(got, Delivery):
+            return got
+        return Delivery(Outcome.DELIVERED, message_id=got)  # a plain message id, as before
+
+    def _result(self, alert: AlertMessage, delivery: Delivery, attempts: int) -> AlertResult:
+        return AlertResult.from_delivery(self.name, delivery, attempts=attempts, alert=alert)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _log_attempt(name: str, attempt: int, max_retries: int, failure: AlertDeliveryError) -> None:
+#: The outcomes of an attempt the loop may try again (a refusal is logged, never retried).
+_FAILURES = frozenset((Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.REFUSED))
+
+
+def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
+    return delivery._replace(note=f"{delivery.note} (gave up after {attempts} attempts)")
+
+
+def _log_attempt(name: str, attempt: int, max_retries: int, failure: Delivery, last: bool) -> None:
     """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
     import logging
 
-    last = not failure.retryable or attempt > max_retries
-    then = "giving up" if last else "retrying"
-    if not failure.retryable:
-        then = "not retried"
+    then = "not retried" if failure.outcome is Outcome.REFUSED else "giving up" if last else "retrying"
     logging.getLogger("kstalerts.channels").info(
-        "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure, then
+        "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure.note, then
     )

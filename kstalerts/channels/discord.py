@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping,
 from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
@@ -112,7 +112,9 @@ class DiscordChannel(AlertChannel):
         self._blocked_until = 0.0  # on self._clock: when the bucket refills
 
     # -- payload ------------------------------------------------------------
-    def build_embed(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_embed(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """One embed: title, description, colour, time, labels as fields, all within Discord's limits."""
         embed: Dict[str, Any] = {
             "title": truncate(alert.formatted_title, _TITLE_CHARS),
@@ -132,20 +134,22 @@ class DiscordChannel(AlertChannel):
                 break
             used += len(field_name) + len(field_value)
             fields.append({"name": field_name, "value": field_value, "inline": True})
-        held = attached(alert)
-        if held is not None:  # what the throttle held back: a last field
+        if held_back is not None:  # what the throttle held back: a last field
             name = "Held back"
             room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
             if room >= 100:
                 del fields[_FIELDS - 1 :]
-                fields.append({"name": name, "value": held.text(room), "inline": False})
+                fields.append({"name": name, "value": held_back.text(room), "inline": False})
         if fields:
             embed["fields"] = fields
         return embed
 
-    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """The webhook body; mentions are always disabled."""
-        payload: Dict[str, Any] = {"embeds": [self.build_embed(alert)], "allowed_mentions": {"parse": []}}
+        embed = hand_over(self.build_embed, alert, held_back)
+        payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
         if self.username:
             payload["username"] = self.username
         if self.avatar_url:
@@ -156,8 +160,10 @@ class DiscordChannel(AlertChannel):
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
-        body = encode_json(self.build_payload(alert))
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Optional[str]:
+        body = encode_json(hand_over(self.build_payload, alert, held_back))
         with self._lock:
             wait = self._blocked_until - self._clock()
         if wait > 0:

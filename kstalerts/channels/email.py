@@ -29,10 +29,11 @@ from typing import (
 )
 
 from .._secret import Secret
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
+from ..outcome import Delivery, Outcome
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class EmailChannel(AlertChannel):
         title = _one_line(alert.formatted_title).strip()
         return " ".join(p for p in (self.subject_prefix, f"[{alert.level.name}]", title) if p)
 
-    def build_body(self, alert: AlertMessage) -> str:
+    def build_body(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> str:
         """The plain-text body: level, title, host, time, then the text."""
         import socket
         import time
@@ -138,13 +139,14 @@ class EmailChannel(AlertChannel):
             lines += ["", "Labels:"] + [
                 f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())
             ]
-        held = attached(alert)
-        if held is not None:  # what the throttle held back since the last message
-            lines += ["", "Held back", "---------", held.text(_HELD_BACK_CHARS)]
+        if held_back is not None:  # what the throttle held back since the last message
+            lines += ["", "Held back", "---------", held_back.text(_HELD_BACK_CHARS)]
         lines += ["", "-- ", "Sent by kstalerts"]
         return "\n".join(lines) + "\n"
 
-    def build_message(self, alert: AlertMessage) -> "EmailMessage":
+    def build_message(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> "EmailMessage":
         """The complete message, as the transport will send it."""
         import email.policy
         import email.utils
@@ -158,7 +160,7 @@ class EmailChannel(AlertChannel):
         message["Message-ID"] = self.message_id(alert)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         message["X-Alert-Level"] = alert.level.name
-        body = self.build_body(alert)
+        body = hand_over(self.build_body, alert, held_back)
         plain = not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78
         cte = None if plain else "quoted-printable"
         message.set_content(body, charset="utf-8", cte=cte)
@@ -175,21 +177,41 @@ class EmailChannel(AlertChannel):
         domain = self.sender.domain or "kstalerts.invalid"
         return f"<{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis).hex}@{domain}>"
 
-    def build_payload(self, alert: AlertMessage) -> "EmailMessage":
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> "EmailMessage":
         """Same as :meth:`build_message` (the name every channel shares)."""
-        return self.build_message(alert)
+        return hand_over(self.build_message, alert, held_back)
 
     def preview(self, alert: AlertMessage) -> str:
         """The message as text, and where it would go."""
         return f"via {self.transport.describe()}\n{self.build_message(alert).as_string()}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Delivery:
+        """Send the message; some recipients refused is a partly delivered alert.
+
+        A partly delivered mail keeps its Message-ID and is not retried (the
+        others would get it twice); the note names the refused recipients.
+        """
+        from ..transports.base import PartialDeliveryError
+
         try:
-            return self.transport.send(self.build_message(alert), timeout=timeout)
+            message = hand_over(self.build_message, alert, held_back)
+            message_id = self.transport.send(message, timeout=timeout)
+        except PartialDeliveryError as exc:
+            return Delivery(
+                Outcome.PARTLY_DELIVERED,
+                message_id=exc.message_id or self.message_id(alert),
+                status=exc.status,
+                note=str(exc),
+            )
         except AlertDeliveryError as exc:
             exc.channel = self.name
             raise
+        return Delivery(Outcome.DELIVERED, message_id=message_id)
 
     def close(self) -> None:
         """Close the transport's connections."""

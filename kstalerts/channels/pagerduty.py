@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
 
 from .._secret import Secret
 from .._url import check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
@@ -138,7 +138,9 @@ class PagerDutyChannel(AlertChannel):
             key = "kstalerts-sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         return key
 
-    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """The event, without ``routing_key`` (added only when it is sent)."""
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
@@ -160,9 +162,8 @@ class PagerDutyChannel(AlertChannel):
             details["body"] = alert.body
         if alert.labels:
             details["labels"] = dict(alert.labels)
-        held = attached(alert)
-        if held is not None:  # what the throttle held back since the last delivery
-            details["held_back"] = held.text(8000)
+        if held_back is not None:  # what the throttle held back since the last delivery
+            details["held_back"] = held_back.text(8000)
         if details:
             payload["custom_details"] = details
         event: Dict[str, Any] = {
@@ -187,8 +188,10 @@ class PagerDutyChannel(AlertChannel):
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
-        event = {"routing_key": self._routing_key.reveal(), **self.build_payload(alert)}
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Optional[str]:
+        event = {"routing_key": self._routing_key.reveal(), **hand_over(self.build_payload, alert, held_back)}
         response = self._client.post(
             encode_json(event),
             headers={"Content-Type": "application/json", "Accept": "application/json"},

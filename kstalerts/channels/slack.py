@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Opti
 
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..http import HTTPClient, HTTPResponse
 from ..models import AlertLevel, AlertMessage
@@ -145,7 +145,9 @@ class SlackChannel(AlertChannel):
             raise AlertConfigurationError(exc.reason, key="webhook_url") from None
 
     # -- formatting -------------------------------------------------------
-    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """The webhook's JSON payload for ``alert``; override to change it."""
         colour, emoji = LEVEL_STYLE[alert.level]
         title = escape_mrkdwn(_cut(alert.formatted_title, self.title_limit))
@@ -167,13 +169,12 @@ class SlackChannel(AlertChannel):
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
-        held = attached(alert)
-        if held is not None:  # what the throttle held back: a last, grey attachment
+        if held_back is not None:  # what the throttle held back: a last, grey attachment
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",
-                    "fallback": escape_mrkdwn(_cut(held.headline, self.title_limit)),
-                    "text": _cut(escape_mrkdwn(held.text(self.text_limit - 200)), self.text_limit),
+                    "fallback": escape_mrkdwn(_cut(held_back.headline, self.title_limit)),
+                    "text": _cut(escape_mrkdwn(held_back.text(self.text_limit - 200)), self.text_limit),
                     "footer": "held back by kstalerts",
                 }
             )
@@ -188,8 +189,11 @@ class SlackChannel(AlertChannel):
         return f"POST {self.webhook_url}\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
-        body = json.dumps(self.build_payload(alert), ensure_ascii=False).encode("utf-8")
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Optional[str]:
+        payload = hand_over(self.build_payload, alert, held_back)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         response = self._client.post(
             body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout
         )

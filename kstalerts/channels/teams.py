@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Unio
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
@@ -87,7 +87,7 @@ class TeamsChannel(AlertChannel):
         self._client = make_client(self._url, transport)
 
     # -- payload ------------------------------------------------------------
-    def build_card(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_card(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> Dict[str, Any]:
         """The Adaptive Card (version 1.4): title, facts, body."""
         facts: List[Dict[str, str]] = [
             {"title": "Level", "value": alert.level.name},
@@ -107,9 +107,8 @@ class TeamsChannel(AlertChannel):
         ]
         if alert.body:
             body.append({"type": "TextBlock", "text": truncate(alert.body, _BODY_CHARS), "wrap": True})
-        held = attached(alert)
-        if held is not None:  # what the throttle held back: a last, subtle block
-            text = held.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
+        if held_back is not None:  # what the throttle held back: a last, subtle block
+            text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
             body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
         return {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -119,7 +118,9 @@ class TeamsChannel(AlertChannel):
             "msteams": {"width": "Full"},
         }
 
-    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+    def build_payload(
+        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
+    ) -> Dict[str, Any]:
         """A ``message`` with the card as its one attachment."""
         return {
             "type": "message",
@@ -127,7 +128,7 @@ class TeamsChannel(AlertChannel):
                 {
                     "contentType": "application/vnd.microsoft.card.adaptive",
                     "contentUrl": None,
-                    "content": self.build_card(alert),
+                    "content": hand_over(self.build_card, alert, held_back),
                 }
             ],
         }
@@ -136,9 +137,11 @@ class TeamsChannel(AlertChannel):
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Optional[str]:
         response = self._client.post(
-            encode_json(self.build_payload(alert)),
+            encode_json(hand_over(self.build_payload, alert, held_back)),
             headers={"Content-Type": "application/json"},
             timeout=timeout,
         )

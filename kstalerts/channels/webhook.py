@@ -21,7 +21,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
-from ..digest import attached
+from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..http import HTTPClient, check_headers
 from ..models import AlertLevel, AlertMessage
@@ -124,7 +124,7 @@ class WebhookChannel(AlertChannel):
         self._client = HTTPClient(self.url, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
 
     # -- formatting -------------------------------------------------------
-    def _values(self, alert: AlertMessage) -> Dict[str, str]:
+    def _values(self, alert: AlertMessage, held_back: Optional[DigestSummary]) -> Dict[str, str]:
         return {
             "title": alert.formatted_title,
             "body": alert.body,
@@ -133,30 +133,29 @@ class WebhookChannel(AlertChannel):
             "created_at": f"{alert.created_at:.3f}",
             "dedup_key": alert.effective_dedup_key,
             "channel": self.name,
-            "held_back": _held_back_text(alert),
+            "held_back": "" if held_back is None else held_back.text(_HELD_BACK_CHARS),
         }
 
-    def build_payload(self, alert: AlertMessage) -> Any:
+    def build_payload(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> Any:
         """The JSON value to send (a template's result when it is a mapping or callable)."""
         template = self.template
         if template is None:
             payload = default_payload(alert)
-            held = attached(alert)
-            if held is not None:  # what the throttle held back since the last delivery
-                payload["held_back"] = {"total": held.total, "text": held.text(_HELD_BACK_CHARS)}
+            if held_back is not None:  # what the throttle held back since the last delivery
+                payload["held_back"] = {"total": held_back.total, "text": held_back.text(_HELD_BACK_CHARS)}
             return payload
         if callable(template):
             return template(alert)
         if isinstance(template, Mapping):
-            return _fill(template, self._values(alert))
+            return _fill(template, self._values(alert, held_back))
         return None
 
-    def render(self, alert: AlertMessage) -> bytes:
+    def render(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> bytes:
         """The request body for ``alert``."""
         if isinstance(self.template, str):
-            values = {k: _json_escaped(v) for k, v in self._values(alert).items()}
+            values = {k: _json_escaped(v) for k, v in self._values(alert, held_back).items()}
             return _substitute(self.template, values).encode("utf-8")
-        payload = self.build_payload(alert)
+        payload = hand_over(self.build_payload, alert, held_back)
         if isinstance(payload, bytes):
             return payload
         if isinstance(payload, str):
@@ -169,9 +168,11 @@ class WebhookChannel(AlertChannel):
         return f"{self.method} {self.url}\n{head}\n\n{self.render(alert).decode('utf-8', 'replace')}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(
+        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
+    ) -> Optional[str]:
         response = self._client.request(
-            self.method, self.render(alert), headers=self.headers, timeout=timeout
+            self.method, hand_over(self.render, alert, held_back), headers=self.headers, timeout=timeout
         )
         if not 200 <= response.status < 300:
             raise status_error("Webhook", response, service_text(response.body, hide=secret_parts(self.url)))
@@ -244,8 +245,3 @@ def _masked_header(name: str, value: str) -> str:
 
 
 _HELD_BACK_CHARS = 8000  # the digest a delivery carries
-
-
-def _held_back_text(alert: AlertMessage) -> str:
-    held = attached(alert)
-    return "" if held is None else held.text(_HELD_BACK_CHARS)
