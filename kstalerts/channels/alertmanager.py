@@ -29,7 +29,6 @@ from typing import (
     Any,
     ClassVar,
     Dict,
-    FrozenSet,
     List,
     Mapping,
     NamedTuple,
@@ -41,23 +40,19 @@ from typing import (
 
 from .. import _lifecycle
 from .._secret import Secret
-from .._url import URLRule, check_url
+from .._url import ANY_HTTP, URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
     encode_json,
     iso_time,
     make_client,
-    resolve_secret,
     service_text,
     status_error,
 )
+from ._options import TRANSPORT, Option, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -123,19 +118,17 @@ class AlertmanagerChannel(AlertChannel):
     """
 
     kind = "alertmanager"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {
-            "url",
-            "urls",
-            "labels",
-            "generator_url",
-            "resolve",
-            "bearer_token",
-            "basic_auth",
-            "username",
-            "password",
-        }
-        | TRANSPORT_KEYS
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("url", "any", "a base URL, or a list of cluster members", url=_URL, manual=True),
+        Option("urls", "any", "the same as url (give one of the two)", url=_URL, manual=True),
+        Option("labels", "mapping", "labels added to every alert", what="a mapping of names to strings"),
+        Option("generator_url", "text", "the generatorURL link shown with the alert", url=ANY_HTTP),
+        Option("resolve", "bool", "send every alert as resolved", default=False),
+        Option("bearer_token", "text", "sent as Authorization: Bearer", secret=True),
+        Option("basic_auth", "text", "names a credential holding user:password", manual=True),
+        Option("username", "text", "basic auth user (with password)", manual=True),
+        Option("password", "text", "basic auth password (with username)", manual=True),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -286,62 +279,48 @@ class AlertmanagerChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertmanagerChannel":
-        """``type: alertmanager`` with ``url:`` or ``urls:``, ``labels:``, ``generator_url:``,
-        ``resolve:``; ``credentials:`` names the bearer token, ``basic_auth:`` names a
-        ``user:password`` credential (literal ``bearer_token:`` / ``username:`` +
-        ``password:`` are accepted too).
-        """
+    def _from_values(
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
+    ) -> "AlertmanagerChannel":
+        """``url:`` or ``urls:`` (one or a list), and basic auth from ``basic_auth:`` (a
+        credential naming ``user:password``) or literal ``username:`` + ``password:``."""
         service = "alertmanager"
         if ("url" in config) == ("urls" in config):
             raise AlertConfigurationError(f"{service}: give exactly one of url or urls", key="url")
-        urls: Any = config["url"] if "url" in config else config["urls"]
         key = "url" if "url" in config else "urls"
+        urls: Any = config[key]
         if isinstance(urls, str):
             urls = [urls]
         if not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
             raise AlertConfigurationError(f"{service}: {key} must be a URL or a list of URLs", key=key)
-        labels = config.get("labels")
-        if labels is not None and not isinstance(labels, Mapping):
-            raise AlertConfigurationError(
-                f"{service}: labels must be a mapping of names to strings", key="labels"
-            )
-        token = resolve_secret(config, "bearer_token", credential_resolver, service=service)
         basic: Optional[BasicAuth] = None
         if config.get("basic_auth") is not None:
             # basic_auth names a credential; a user who wrote "admin:pw" here
             # must not see it echoed back: the value is never shown.
             name = config["basic_auth"]
-            known = getattr(credential_resolver, "names", None)
+            known = getattr(resolver, "names", None)
             if not isinstance(name, str) or ":" in name or (known is not None and name not in known):
                 raise AlertConfigurationError(
                     f"{service}: basic_auth must name a credential of the credentials: section"
                     " (whose value is user:password); the value given is not one (not shown)",
                     key="basic_auth",
                 )
-            if credential_resolver is None:
+            if resolver is None:
                 raise AlertConfigurationError(
                     f"{service}: basic_auth needs a credential resolver", key="basic_auth"
                 )
             from .._secret import resolve_credential
 
-            basic = Secret(resolve_credential(credential_resolver, name))
+            basic = Secret(resolve_credential(resolver, name))
         elif config.get("username") is not None or config.get("password") is not None:
-            user = config_str(config, "username", service=service)
-            password = config_str(config, "password", service=service)
+            options = {o.name: o for o in cls.options or ()}
+            user = read(options["username"], config.get("username"), service)
+            password = read(options["password"], config.get("password"), service)
             if not user or password is None:
                 raise AlertConfigurationError(f"{service}: username and password go together", key="username")
             basic = (user, Secret(password))
         try:
-            return cls(
-                urls,
-                labels=labels,
-                generator_url=config_str(config, "generator_url", service=service),
-                bearer_token=Secret(token) if token is not None else None,
-                basic_auth=basic,
-                resolve=config_bool(config, "resolve", service=service),
-                **channel_options(config, service=service),
-            )
+            return cls(urls, basic_auth=basic, **values)
         except AlertConfigurationError as exc:
             if key == "urls" and exc.key == "url":
                 raise AlertConfigurationError(exc.reason, key="urls") from None

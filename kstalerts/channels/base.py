@@ -14,13 +14,14 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from .._settings import lookup
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
 from ..retry import RetryPolicy
+from ._options import Option, build
 
 __all__ = ("AlertChannel",)
 
@@ -36,9 +37,18 @@ class AlertChannel:
 
     #: The service's name, used when no ``name`` is given.
     kind = "channel"
+    #: The type's config options, described once (see :mod:`._options`);
+    #: ``None``: the class cannot be built from config.
+    options: ClassVar[Optional[Tuple[Option, ...]]] = None
     #: Config keys ``from_config`` accepts beyond the common ones (type, name,
-    #: min_level, throttle, credentials, timeout, max_retries).
+    #: min_level, throttle, credentials, timeout, max_retries...): derived
+    #: from ``options`` when the class declares them.
     config_keys: ClassVar[FrozenSet[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # type: ignore[call-arg]
+        if cls.__dict__.get("options") is not None:
+            cls.config_keys = frozenset(o.name for o in cls.__dict__["options"])
 
     def __init__(
         self,
@@ -91,8 +101,20 @@ class AlertChannel:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertChannel":
-        """Build the channel from a config mapping (one ``channels`` entry)."""
-        raise NotImplementedError(f"{cls.__name__} cannot be built from config")
+        """Build the channel from a config mapping (one ``channels`` entry), as ``options`` describe."""
+        if cls.options is None:
+            raise NotImplementedError(f"{cls.__name__} cannot be built from config")
+        return build(cls, config, credential_resolver)
+
+    @classmethod
+    def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Hook: reshape an entry before its options are read (email's nested ``transport:``)."""
+        return config
+
+    @classmethod
+    def _from_values(cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any) -> "AlertChannel":
+        """Hook: the channel from the options read (the constructor's keywords)."""
+        return cls(**values)
 
     # -- the retry loop ---------------------------------------------------
     def send(self, alert: AlertMessage) -> AlertResult:

@@ -20,28 +20,24 @@ import math
 import re
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
 from ..digest import attached
-from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
     encode_json,
     iso_time,
     make_client,
-    resolve_secret,
     service_text,
     status_error,
     truncate,
 )
+from ._options import TRANSPORT, Option
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -81,8 +77,12 @@ class DiscordChannel(AlertChannel):
     """
 
     kind = "discord"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {"webhook_url", "username", "avatar_url", "allow_custom_url"} | TRANSPORT_KEYS
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("webhook_url", "text", "the webhook URL", secret=True, required=True, url=_URL),
+        Option("username", "text", "the sender name shown (default: the webhook's)"),
+        Option("avatar_url", "text", "the sender avatar shown (default: the webhook's)"),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, a test server)", default=False),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -219,23 +219,6 @@ class DiscordChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "DiscordChannel":
-        """``type: discord``; ``credentials:`` names the webhook URL (or a literal
-        ``webhook_url:``), plus ``username``, ``avatar_url``, ``allow_custom_url``.
-        """
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="discord")
-        if url is None:
-            raise AlertConfigurationError("discord: needs credentials: or webhook_url:", key="credentials")
-        return cls(
-            Secret(url),
-            username=config_str(config, "username", service="discord"),
-            avatar_url=config_str(config, "avatar_url", service="discord"),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="discord"),
-            **channel_options(config, service="discord"),
-        )
 
 
 def _with_wait(url: str) -> str:

@@ -19,26 +19,22 @@ import hashlib
 import json
 import re
 import socket
-from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
-from .._url import check_url
+from .._url import ANY_HTTP, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
     encode_json,
     iso_time,
     make_client,
-    resolve_secret,
     service_text,
     status_error,
     truncate,
 )
+from ._options import TRANSPORT, Option
 from .base import AlertChannel
 
 __all__ = ("PagerDutyChannel", "SEVERITY")
@@ -77,19 +73,17 @@ class PagerDutyChannel(AlertChannel):
     """
 
     kind = "pagerduty"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {
-            "routing_key",
-            "events_url",
-            "source",
-            "component",
-            "group",
-            "class",
-            "client",
-            "client_url",
-            "resolve",
-        }
-        | TRANSPORT_KEYS
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("routing_key", "text", "the Events API v2 integration key", secret=True, required=True),
+        Option("events_url", "text", "the Events API endpoint", default=EVENTS_URL, url=ANY_HTTP),
+        Option("source", "text", "the event's source (default: this host's name)"),
+        Option("component", "text", "the event's component"),
+        Option("group", "text", "the event's group"),
+        Option("class", "text", "the event's class", arg="event_class"),
+        Option("client", "text", "the client named in the incident", default="kstalerts"),
+        Option("client_url", "text", "the client's link in the incident"),
+        Option("resolve", "bool", "send every alert as a resolve event", default=False),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -216,31 +210,3 @@ class PagerDutyChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, events_url={self.events_url!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "PagerDutyChannel":
-        """``type: pagerduty``; ``credentials:`` names the routing key (or a literal
-        ``routing_key:``), plus ``events_url``, ``source``, ``component``, ``group``,
-        ``class``, ``client``, ``client_url``, ``resolve``.
-        """
-        service = "pagerduty"
-        key = resolve_secret(config, "routing_key", credential_resolver, service=service)
-        if key is None:
-            raise AlertConfigurationError(f"{service}: needs credentials: or routing_key:", key="credentials")
-        strings = {
-            field: config_str(config, field, service=service)
-            for field in ("events_url", "source", "component", "group", "class", "client", "client_url")
-        }
-        return cls(
-            Secret(key, mask="***"),
-            events_url=strings["events_url"] or EVENTS_URL,
-            source=strings["source"],
-            component=strings["component"],
-            group=strings["group"],
-            event_class=strings["class"],
-            client=strings["client"] if "client" in config else "kstalerts",
-            client_url=strings["client_url"],
-            resolve=config_bool(config, "resolve", service=service),
-            **channel_options(config, service=service),
-        )

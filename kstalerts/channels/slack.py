@@ -22,7 +22,7 @@ never the value.
 import json
 import re
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
@@ -32,14 +32,10 @@ from ..http import HTTPClient, HTTPResponse
 from ..models import AlertLevel, AlertMessage
 from ..retry import RetryPolicy
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
-    resolve_secret,
     service_text,
     status_error,
 )
+from ._options import TRANSPORT, Option
 from .base import AlertChannel
 from .webhook import secret_parts
 
@@ -101,8 +97,12 @@ class SlackChannel(AlertChannel):
     """
 
     kind = "slack"
-    config_keys: ClassVar[FrozenSet[str]] = (
-        frozenset({"webhook_url", "username", "icon_emoji", "allow_custom_url"}) | TRANSPORT_KEYS
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("webhook_url", "text", "the incoming webhook URL", secret=True, required=True, url=_URL),
+        Option("username", "text", "the sender name shown (classic webhooks)", default="kstalerts"),
+        Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (Mattermost, tests)", default=False),
+        *TRANSPORT,
     )
     #: Slack shows at most this much of a title / body before cutting with "…".
     title_limit = 150
@@ -221,19 +221,3 @@ class SlackChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, webhook_url={str(self.webhook_url)!r})"
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "SlackChannel":
-        """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
-        if url is None:
-            raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")
-        options = channel_options(config, service="slack")
-        for key in ("username", "icon_emoji"):
-            if key in config:
-                options[key] = config_str(config, key, service="slack")
-        return cls(
-            Secret(url.strip()),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="slack"),
-            **options,
-        )

@@ -15,25 +15,22 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
 from ..digest import attached
-from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
     encode_json,
     iso_time,
     make_client,
-    resolve_secret,
     service_text,
     status_error,
     truncate,
 )
+from ._options import TRANSPORT, Option
 from .base import AlertChannel
 
 __all__ = ("TeamsChannel",)
@@ -66,7 +63,11 @@ class TeamsChannel(AlertChannel):
     """
 
     kind = "teams"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset({"webhook_url", "allow_custom_url"} | TRANSPORT_KEYS)
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("webhook_url", "text", "the Workflows webhook URL", secret=True, required=True, url=_URL),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, a test server)", default=False),
+        *TRANSPORT,
+    )
 
     def __init__(
         self,
@@ -161,19 +162,6 @@ class TeamsChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "TeamsChannel":
-        """``type: teams``; ``credentials:`` names the webhook URL (or a literal ``webhook_url:``)."""
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="teams")
-        if url is None:
-            raise AlertConfigurationError("teams: needs credentials: or webhook_url:", key="credentials")
-        return cls(
-            Secret(url),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="teams"),
-            **channel_options(config, service="teams"),
-        )
 
 
 def _hidden_error(status: int, shown: str) -> AlertDeliveryError:

@@ -18,22 +18,20 @@ tokens) never appear in a repr, a preview, a log line or an error.
 import json
 import string
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
+from .._url import ANY_HTTP
 from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..http import HTTPClient, check_headers
 from ..models import AlertLevel, AlertMessage
 from ..retry import RetryPolicy
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_str,
-    resolve_secret,
     service_text,
     status_error,
 )
+from ._options import TRANSPORT, Option
 from .base import AlertChannel
 
 __all__ = ("WebhookChannel", "default_payload", "secret_parts")
@@ -84,8 +82,12 @@ class WebhookChannel(AlertChannel):
     """
 
     kind = "webhook"
-    config_keys: ClassVar[FrozenSet[str]] = (
-        frozenset({"url", "method", "headers", "template"}) | TRANSPORT_KEYS
+    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+        Option("url", "text", "where the alert is sent", secret=True, required=True, url=ANY_HTTP),
+        Option("method", "text", "the HTTP method: POST, PUT or PATCH", default="POST"),
+        Option("headers", "mapping", "extra request headers", what="a mapping of names to values"),
+        Option("template", "text_or_mapping", "a string.Template text or mapping for the body"),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -189,28 +191,6 @@ class WebhookChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "WebhookChannel":
-        """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
-        url = resolve_secret(config, "url", credential_resolver, service="webhook")
-        if url is None:
-            raise AlertConfigurationError("webhook: needs credentials: (or url:)", key="credentials")
-        headers = config.get("headers")
-        if headers is not None and not isinstance(headers, Mapping):
-            raise AlertConfigurationError(
-                "webhook: headers must be a mapping of names to values", key="headers"
-            )
-        template = config.get("template")
-        if template is not None and not isinstance(template, (str, Mapping)):
-            raise AlertConfigurationError("webhook: template must be a text or a mapping", key="template")
-        return cls(
-            Secret(url.strip()),
-            method=config_str(config, "method", service="webhook") or "POST",
-            headers=headers,
-            template=template,
-            **channel_options(config, service="webhook"),
-        )
 
 
 def _substitute(template: str, values: Mapping[str, str]) -> str:
