@@ -21,15 +21,12 @@ one. An option marked ``manual`` is accepted and documented here but read
 by the class's hook. This module imports nothing that opens a socket.
 """
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Tuple, Type
+from typing import Any, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Tuple
 
 from .._secret import Secret
 from .._suggest import suggest
 from .._url import URLRule
 from ..exceptions import AlertConfigurationError
-
-if TYPE_CHECKING:
-    from .base import AlertChannel
 
 __all__ = ()
 
@@ -138,8 +135,8 @@ def resolve_secret(config: Mapping[str, Any], field: str, resolver: Any, *, serv
     return value
 
 
-def build(cls: Type["AlertChannel"], config: Mapping[str, Any], resolver: Any) -> "AlertChannel":
-    """The channel ``cls`` that ``config`` (one ``channels`` entry) describes."""
+def build(cls: Any, config: Mapping[str, Any], resolver: Any) -> Any:
+    """The channel ``cls`` (an AlertChannel class) that ``config`` (one ``channels`` entry) describes."""
     service = cls.kind
     config = cls._prepare_config(config)
     values: Dict[str, Any] = {}
@@ -160,7 +157,7 @@ def build(cls: Type["AlertChannel"], config: Mapping[str, Any], resolver: Any) -
     return cls._from_values(values, config, resolver)
 
 
-def options_markdown(types: Mapping[str, Type["AlertChannel"]]) -> str:
+def options_markdown(types: Mapping[str, Any]) -> str:
     """The options tables of ``docs/channels.md``, one per channel type."""
     out = ["Every entry also accepts: " + ", ".join(f"`{o.name}`" for o in COMMON) + "."]
     for kind in sorted(types):

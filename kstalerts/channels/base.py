@@ -14,7 +14,7 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar
 
 from .._settings import lookup
 from ..exceptions import AlertDeliveryError
@@ -24,6 +24,8 @@ from ..retry import RetryPolicy
 from ._options import Option, build
 
 __all__ = ("AlertChannel",)
+
+_C = TypeVar("_C", bound="AlertChannel")
 
 
 class AlertChannel:
@@ -46,7 +48,7 @@ class AlertChannel:
     config_keys: ClassVar[FrozenSet[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)  # type: ignore[call-arg]
+        super().__init_subclass__(**kwargs)
         if cls.__dict__.get("options") is not None:
             cls.config_keys = frozenset(o.name for o in cls.__dict__["options"])
 
@@ -100,11 +102,12 @@ class AlertChannel:
         """Release connections; the channel may still be used afterwards."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertChannel":
+    def from_config(cls: Type[_C], config: Mapping[str, Any], credential_resolver: Any = None) -> _C:
         """Build the channel from a config mapping (one ``channels`` entry), as ``options`` describe."""
         if cls.options is None:
             raise NotImplementedError(f"{cls.__name__} cannot be built from config")
-        return build(cls, config, credential_resolver)
+        channel: _C = build(cls, config, credential_resolver)
+        return channel
 
     @classmethod
     def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:

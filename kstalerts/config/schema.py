@@ -10,7 +10,9 @@ Every error names the file, the line and the dotted key.
 import types
 from typing import Any, Callable, FrozenSet, Mapping, Optional
 
+from .._settings import CHANNEL_DEFAULT_KEYS, DEDUP_KEYS, SPOOL_KEYS, THROTTLE_KEYS
 from .._suggest import suggest
+from ..channels._options import COMMON_KEYS
 from ..exceptions import AlertConfigurationError
 
 __all__ = (
@@ -31,26 +33,8 @@ __all__ = (
 ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})
 #: Top-level keys kstalerts reads in a whole document.
 DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
-#: Keys of a throttle mapping; ``state_file`` is wired by the spool feature.
-THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
-#: Keys of ``alerts.channels`` that are defaults, not channel names.
-CHANNEL_DEFAULT_KEYS = frozenset({"timeout", "max_retries", "digest"})
-#: Keys every channel entry accepts, whatever its type.
-CHANNEL_COMMON_KEYS = frozenset(
-    {
-        "type",
-        "name",
-        "min_level",
-        "throttle",
-        "credentials",
-        "timeout",
-        "max_retries",
-        "spool_throttled",
-        "digest",
-    }
-)
-SPOOL_KEYS = frozenset({"path", "max_age", "max_entries", "max_bytes"})
-DEDUP_KEYS = frozenset({"window", "state_file"})
+#: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
+CHANNEL_COMMON_KEYS = COMMON_KEYS
 
 Lines = Mapping[str, int]
 #: An empty, read-only line map (the default where none is known).

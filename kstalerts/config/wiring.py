@@ -19,7 +19,7 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
-from .._settings import BUILTIN_DEFAULTS
+from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from ..manager import AlertManager, _connect_config
 from .defaults import connect as _connect_defaults
@@ -91,7 +91,7 @@ def build_manager(
         name: channels.get(name, BUILTIN_DEFAULTS["channels"][name]) for name in ("timeout", "max_retries")
     }
     for key, entry in channels.items():
-        if key in defaults or key == "digest":
+        if key in CHANNEL_DEFAULT_KEYS:
             continue
         try:
             channel = _build_channel(config, key, {**defaults, **entry}, resolver)
