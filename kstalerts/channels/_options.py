@@ -72,7 +72,7 @@ COMMON_KEYS: FrozenSet[str] = frozenset(o.name for o in COMMON)
 TRANSPORT: Tuple[Option, ...] = (
     Option("ssl_verify", "bool", "verify the server's certificate", default=True),
     Option("ssl_ca_bundle", "text", "a CA bundle file (PEM) to verify with"),
-    Option("proxy", "text", "an http:// proxy URL (default: none; *_proxy variables are not read)"),
+    Option("proxy", "text", "an http:// proxy URL (default: HTTPS_PROXY/HTTP_PROXY, NO_PROXY)"),
 )
 
 

@@ -51,15 +51,15 @@ _MAX_PREFIX_CHARS = 64
 _HELD_BACK_CHARS = 8000  # the digest section of a message
 
 _SMTP: Tuple[Option, ...] = tuple(
-    Option(name, kind, "smtp: " + doc, default=default, manual=True)
-    for name, kind, doc, default in (
-        ("host", "text", "the mail server (required for smtp)", None),
-        ("port", "any", "its port (default: by security)", None),
-        ("security", "choice", "starttls, ssl or none", "starttls"),
-        ("username", "text", "login user (with password)", None),
-        ("password", "text", "login password, secret (or credentials:)", None),
-        ("allow_plaintext_auth", "bool", "allow a login without TLS", False),
-        ("local_hostname", "text", "the name said in EHLO", None),
+    Option(name, kind, "smtp: " + doc, default=default, manual=True, choices=choices)
+    for name, kind, doc, default, choices in (
+        ("host", "text", "the mail server (required for smtp)", None, ()),
+        ("port", "any", "its port (default: 587, 465 or 25 by security)", None, ()),
+        ("security", "choice", "how the session is encrypted", "starttls", ("starttls", "ssl", "none")),
+        ("username", "text", "login user (with password)", None, ()),
+        ("password", "text", "login password, secret (or credentials:)", None, ()),
+        ("allow_plaintext_auth", "bool", "allow a login without TLS", False, ()),
+        ("local_hostname", "text", "the name said in EHLO", None, ()),
     )
 )
 _RESEND: Tuple[Option, ...] = (
