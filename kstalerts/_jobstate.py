@@ -26,7 +26,7 @@ import re
 import stat
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-__all__ = ("default_state_dir", "job_key", "JobState", "JobLock", "JobStateError", "MAX_JOB_STATE_BYTES")
+__all__ = ()
 
 #: The largest job state document read; a larger one is treated as damaged.
 MAX_JOB_STATE_BYTES = 262144

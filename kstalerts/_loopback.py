@@ -26,7 +26,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple, Type, TypeVar
 
 from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
-__all__ = ("HTTPSink", "HTTPPost", "SMTPSink", "ReceivedMail", "LOOPBACK")
+__all__ = ()
 
 LOOPBACK = "127.0.0.1"
 #: the path a Slack incoming webhook has; any path is accepted

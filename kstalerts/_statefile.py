@@ -48,7 +48,7 @@ from . import _files, _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
-__all__ = ("StateFile", "StateLockTimeoutError", "boot_id")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.state")
 
