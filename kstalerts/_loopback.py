@@ -21,8 +21,7 @@ import json
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from types import TracebackType
-from typing import Any, List, NamedTuple, Optional, Tuple, Type, TypeVar
+from typing import Any, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
@@ -81,12 +80,7 @@ class _Sink:
     def __enter__(self: _S) -> _S:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
