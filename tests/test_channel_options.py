@@ -43,12 +43,16 @@ def test_description_schema_keys_and_constructor_agree(kind: str) -> None:
     assert cls.config_keys == frozenset(names)
     assert not COMMON_KEYS & cls.config_keys, kind
     assert CHANNEL_COMMON_KEYS == COMMON_KEYS
-    signature = inspect.signature(cls.__init__)
+    # A keyword may be taken by a base class (HTTPChannel takes the transport options).
+    parameters: Dict[str, inspect.Parameter] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        if "__init__" in klass.__dict__:
+            parameters.update(inspect.signature(klass.__dict__["__init__"]).parameters)
     for option in options:
         assert option.doc, f"{kind}.{option.name} has no description"
         if option.manual:
             continue  # read by the class's _from_values hook
-        parameter = signature.parameters.get(option.keyword)
+        parameter = parameters.get(option.keyword)
         assert parameter is not None, f"{kind}: {option.keyword} is not a keyword of {cls.__name__}"
         if parameter.default is not inspect.Parameter.empty and not option.choices:  # a choice is a name
             assert parameter.default == option.default, f"{kind}.{option.name}: default differs"

@@ -11,12 +11,13 @@ import json
 import math
 import re
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from .._secret import Secret
-from ..exceptions import AlertDeliveryError
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
+from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient, HTTPResponse
@@ -110,6 +111,40 @@ def status_error(
             f"{service} answered with a redirect ({reason}), not followed", status=status
         )
     return AlertDeliveryError(f"{service} rejected the request ({reason}){suffix}", status=status)
+
+
+class HTTPChannel(AlertChannel):
+    """A channel whose requests go through :class:`kstalerts.http.HTTPClient`.
+
+    It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
+    ``proxy``: ``_options.TRANSPORT``) once for every HTTP channel;
+    :meth:`_http_client` builds a client with them, so a bad proxy or CA
+    bundle fails when the channel is built.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._transport: Dict[str, Any] = {
+            "ssl_verify": ssl_verify,
+            "ssl_ca_bundle": ssl_ca_bundle,
+            "proxy": proxy,
+        }
+
+    def _http_client(self, url: Union[str, Secret], *, key: str = "url") -> "HTTPClient":
+        """A client for ``url``; an error about the URL names ``key`` (the channel's setting)."""
+        try:
+            return make_client(url, self._transport)
+        except AlertConfigurationError as exc:
+            if exc.key != "url" or key == "url":
+                raise
+            raise AlertConfigurationError(exc.reason, key=key) from None
 
 
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":

@@ -46,14 +46,13 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option, read
-from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient
@@ -97,7 +96,7 @@ class _Member(NamedTuple):
     client: "HTTPClient"
 
 
-class AlertmanagerChannel(AlertChannel):
+class AlertmanagerChannel(HTTPChannel):
     """Post alerts to one Alertmanager, or to every member of a cluster.
 
     - ``url``: a base URL (``http://am:9093``, or with a route prefix) or a
@@ -140,13 +139,9 @@ class AlertmanagerChannel(AlertChannel):
         bearer_token: Union[str, Secret, None] = None,
         basic_auth: Optional[BasicAuth] = None,
         resolve: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         urls = [url] if isinstance(url, str) else list(url)
         self.urls: Tuple[str, ...] = tuple(_check_urls(urls))
         self.labels: Mapping[str, str] = _check_labels(labels or {})
@@ -155,8 +150,7 @@ class AlertmanagerChannel(AlertChannel):
         self._authorization = _authorization(bearer_token, basic_auth)
         if self._authorization is not None and any(u.startswith("http://") for u in self.urls):
             _log.warning("%s: credentials will be sent over plain http", self.name)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
+        self._members = tuple(_Member(_display(u), self._http_client(u)) for u in self.urls)
         self._local = threading.local()
 
     # -- payload ------------------------------------------------------------

@@ -30,15 +30,14 @@ from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
     service_text,
     status_error,
     truncate,
 )
 from ._options import TRANSPORT, Option
-from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPResponse
@@ -68,7 +67,7 @@ _EMBED_CHARS = 6000
 _USERNAME_CHARS = 80
 
 
-class DiscordChannel(AlertChannel):
+class DiscordChannel(HTTPChannel):
     """Post to a Discord webhook (``https://discord.com/api/webhooks/<id>/<token>``).
 
     ``username`` and ``avatar_url`` override the webhook's defaults.
@@ -92,21 +91,16 @@ class DiscordChannel(AlertChannel):
         username: Optional[str] = None,
         avatar_url: Optional[str] = None,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
         url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
         self.username = truncate(username, _USERNAME_CHARS) if username else None
         self.avatar_url = avatar_url
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(Secret(_with_wait(url)), transport)
+        self._client = self._http_client(Secret(_with_wait(url)), key="webhook_url")
         self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
         _lifecycle.on_fork(self, _lifecycle.renew_lock)
         self._blocked_until = 0.0  # on self._clock: when the bucket refills

@@ -27,15 +27,14 @@ from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ._jsonhttp import (
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
     service_text,
     status_error,
     truncate,
 )
 from ._options import TRANSPORT, Option
-from .base import AlertChannel
 
 __all__ = ("PagerDutyChannel", "SEVERITY")
 
@@ -56,7 +55,7 @@ _DEDUP_KEY_CHARS = 255
 _ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}\Z")
 
 
-class PagerDutyChannel(AlertChannel):
+class PagerDutyChannel(HTTPChannel):
     """Send alerts as PagerDuty Events API v2 events.
 
     - ``routing_key``: the 32-character integration key (a secret).
@@ -98,13 +97,9 @@ class PagerDutyChannel(AlertChannel):
         client: Optional[str] = "kstalerts",
         client_url: Optional[str] = None,
         resolve: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         key = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
         if not isinstance(key, str) or not _ROUTING_KEY.match(key.strip()):
             raise AlertConfigurationError(
@@ -120,8 +115,7 @@ class PagerDutyChannel(AlertChannel):
         self.client = client
         self.client_url = client_url
         self.resolving = bool(resolve)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(events_url, transport)
+        self._client = self._http_client(events_url, key="events_url")
 
     # -- payload ------------------------------------------------------------
     @staticmethod

@@ -21,22 +21,20 @@ never the value.
 
 import json
 import re
-import time
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..http import HTTPClient, HTTPResponse
+from ..http import HTTPResponse
 from ..models import AlertLevel, AlertMessage
-from ..retry import RetryPolicy
 from ._jsonhttp import (
+    HTTPChannel,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option
-from .base import AlertChannel
 from .webhook import secret_parts
 
 __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
@@ -84,7 +82,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class SlackChannel(AlertChannel):
+class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
     - ``webhook_url``: the webhook (a string or :class:`Secret`).
@@ -116,20 +114,10 @@ class SlackChannel(AlertChannel):
         icon_emoji: Optional[str] = ":bell:",
         name: Optional[str] = None,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        retry: Optional[RetryPolicy] = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         channel_name: Optional[str] = None,
+        **options: Any,
     ) -> None:
-        name = channel_name if name is None else name  # channel_name: kstlib's spelling
-        super().__init__(
-            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
-        )
+        super().__init__(name=channel_name if name is None else name, **options)  # channel_name: kstlib's
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
@@ -137,12 +125,7 @@ class SlackChannel(AlertChannel):
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji
-        try:
-            self._client = HTTPClient(secret, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
-        except AlertConfigurationError as exc:
-            if exc.key != "url":
-                raise
-            raise AlertConfigurationError(exc.reason, key="webhook_url") from None
+        self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
     def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:

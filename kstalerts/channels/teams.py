@@ -23,15 +23,14 @@ from ..digest import attached
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
     service_text,
     status_error,
     truncate,
 )
 from ._options import TRANSPORT, Option
-from .base import AlertChannel
 
 __all__ = ("TeamsChannel",)
 
@@ -55,7 +54,7 @@ _HELD_BACK_CHARS = 4000
 _FAILED = re.compile(r"delivery failed.*?HTTP error (\d{3})", re.IGNORECASE | re.DOTALL)
 
 
-class TeamsChannel(AlertChannel):
+class TeamsChannel(HTTPChannel):
     """Post to a Teams incoming webhook or workflow URL.
 
     ``allow_custom_url`` lifts the host check (a relay, a test server).
@@ -74,18 +73,13 @@ class TeamsChannel(AlertChannel):
         webhook_url: Union[str, Secret],
         *,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
         url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(self._url, transport)
+        self._client = self._http_client(self._url, key="webhook_url")
 
     # -- payload ------------------------------------------------------------
     def build_card(self, alert: AlertMessage) -> Dict[str, Any]:

@@ -24,15 +24,14 @@ from .._secret import Secret, mask_text
 from .._url import ANY_HTTP
 from ..digest import attached
 from ..exceptions import AlertConfigurationError
-from ..http import HTTPClient, check_headers
+from ..http import check_headers
 from ..models import AlertLevel, AlertMessage
-from ..retry import RetryPolicy
 from ._jsonhttp import (
+    HTTPChannel,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option
-from .base import AlertChannel
 
 __all__ = ("WebhookChannel", "default_payload", "secret_parts")
 
@@ -70,7 +69,7 @@ def default_payload(alert: AlertMessage) -> Dict[str, Any]:
     }
 
 
-class WebhookChannel(AlertChannel):
+class WebhookChannel(HTTPChannel):
     """POST each alert as JSON to ``url``.
 
     - ``method``: ``POST`` (default), ``PUT`` or ``PATCH``.
@@ -97,19 +96,9 @@ class WebhookChannel(AlertChannel):
         method: str = "POST",
         headers: Optional[Mapping[str, str]] = None,
         template: Optional[Template] = None,
-        name: Optional[str] = None,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        retry: Optional[RetryPolicy] = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
-        )
+        super().__init__(**options)
         self.url = url if isinstance(url, Secret) else Secret(str(url))
         self.method = str(method).upper()
         if self.method not in ("POST", "PUT", "PATCH"):
@@ -123,7 +112,7 @@ class WebhookChannel(AlertChannel):
         self.template = template
         if isinstance(template, (str, Mapping)):
             self.render(_SAMPLE)  # a bad template fails now, not at the first alert
-        self._client = HTTPClient(self.url, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
+        self._client = self._http_client(self.url)
 
     # -- formatting -------------------------------------------------------
     def _values(self, alert: AlertMessage) -> Dict[str, str]:
