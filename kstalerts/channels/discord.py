@@ -94,8 +94,7 @@ class DiscordChannel(HTTPChannel):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
+        url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
         self.username = truncate(username, _USERNAME_CHARS) if username else None

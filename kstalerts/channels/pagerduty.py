@@ -26,14 +26,7 @@ from .._url import ANY_HTTP, check_url
 from ..digest import attached
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
-from ._jsonhttp import (
-    HTTPChannel,
-    encode_json,
-    iso_time,
-    service_text,
-    status_error,
-    truncate,
-)
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
 __all__ = ("PagerDutyChannel", "SEVERITY")

@@ -121,7 +121,7 @@ class SlackChannel(HTTPChannel):
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
-        check_url(secret.reveal(), key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
+        check_url(secret, key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji

@@ -22,14 +22,7 @@ from .._url import URLRule, check_url
 from ..digest import attached
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
-from ._jsonhttp import (
-    HTTPChannel,
-    encode_json,
-    iso_time,
-    service_text,
-    status_error,
-    truncate,
-)
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
 __all__ = ("TeamsChannel",)
@@ -76,8 +69,7 @@ class TeamsChannel(HTTPChannel):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
+        url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._client = self._http_client(self._url, key="webhook_url")
 
