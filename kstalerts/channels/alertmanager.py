@@ -27,7 +27,6 @@ import urllib.parse
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Dict,
     List,
     Mapping,
@@ -117,7 +116,7 @@ class AlertmanagerChannel(HTTPChannel):
     """
 
     kind = "alertmanager"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("url", "any", "a base URL, or a list of cluster members", url=_URL, manual=True),
         Option("urls", "any", "the same as url (give one of the two)", url=_URL, manual=True),
         Option("labels", "mapping", "labels added to every alert", what="a mapping of names to strings"),

@@ -6,7 +6,7 @@ goes through the same retry loop as any other channel.
 """
 
 import sys
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
 from ..models import AlertMessage
 from ._options import Option
@@ -42,7 +42,7 @@ class ConsoleChannel(AlertChannel):
     """Write each alert as one block of text to a stream (stderr by default)."""
 
     kind = "console"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("stream", "choice", "where the text goes", default="stderr", choices=("stderr", "stdout")),
     )
 

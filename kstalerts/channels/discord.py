@@ -20,7 +20,7 @@ import math
 import re
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .. import _lifecycle
 from .._secret import Secret, mask_url
@@ -76,7 +76,7 @@ class DiscordChannel(HTTPChannel):
     """
 
     kind = "discord"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("webhook_url", "text", "the webhook URL", secret=True, required=True, url=_URL),
         Option("username", "text", "the sender name shown (default: the webhook's)"),
         Option("avatar_url", "text", "the sender avatar shown (default: the webhook's)"),

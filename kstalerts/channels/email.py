@@ -17,7 +17,6 @@ import re
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Dict,
     FrozenSet,
     List,
@@ -92,7 +91,7 @@ class EmailChannel(AlertChannel):
     """
 
     kind = "email"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("transport", "choice", "the mail transport", "smtp", choices=("smtp", "resend"), manual=True),
         Option("sender", "any", "the From address", required=True, manual=True),
         Option("recipients", "any", "one address, a comma list or a list", required=True, manual=True),

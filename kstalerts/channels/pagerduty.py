@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import socket
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
 from .._url import ANY_HTTP, check_url
@@ -65,7 +65,7 @@ class PagerDutyChannel(HTTPChannel):
     """
 
     kind = "pagerduty"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("routing_key", "text", "the Events API v2 integration key", secret=True, required=True),
         Option("events_url", "text", "the Events API endpoint", default=EVENTS_URL, url=ANY_HTTP),
         Option("source", "text", "the event's source (default: this host's name)"),

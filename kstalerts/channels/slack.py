@@ -21,7 +21,7 @@ never the value.
 
 import json
 import re
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
@@ -90,12 +90,12 @@ class SlackChannel(HTTPChannel):
       them; app webhooks use the app's identity).
     - ``allow_custom_url``: accept any ``http(s)`` URL, for Slack-compatible
       servers (Mattermost, a loopback test server).
-    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
-    - ``timeout``, ``max_retries``, ``retry``: see :class:`AlertChannel`.
+    - ``timeout``, ``max_retries``, ``retry``, and the transport options
+      (``ssl_verify``, ``ssl_ca_bundle``, ``proxy``): see the base classes.
     """
 
     kind = "slack"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("webhook_url", "text", "the incoming webhook URL", secret=True, required=True, url=_URL),
         Option("username", "text", "the sender name shown (classic webhooks)", default="kstalerts"),
         Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),

@@ -15,7 +15,7 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
@@ -55,7 +55,7 @@ class TeamsChannel(HTTPChannel):
     """
 
     kind = "teams"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("webhook_url", "text", "the Workflows webhook URL", secret=True, required=True, url=_URL),
         Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, a test server)", default=False),
         *TRANSPORT,

@@ -18,7 +18,7 @@ tokens) never appear in a repr, a preview, a log line or an error.
 import json
 import string
 import time
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
 from .._url import ANY_HTTP
@@ -77,11 +77,12 @@ class WebhookChannel(HTTPChannel):
     - ``template``: a ``string.Template`` text (values JSON-escaped, so a JSON
       text stays valid), a mapping whose strings are templates, or a callable
       ``alert -> dict | str | bytes``.
-    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
+    - the transport options (``ssl_verify``, ``ssl_ca_bundle``, ``proxy``) are
+      :class:`HTTPChannel`'s; every option is described in ``options``.
     """
 
     kind = "webhook"
-    options: ClassVar[Optional[Tuple[Option, ...]]] = (
+    options = (
         Option("url", "text", "where the alert is sent", secret=True, required=True, url=ANY_HTTP),
         Option("method", "text", "the HTTP method: POST, PUT or PATCH", default="POST"),
         Option("headers", "mapping", "extra request headers", what="a mapping of names to values"),
