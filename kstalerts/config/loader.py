@@ -436,6 +436,12 @@ def _apply_limits(config: LoadedConfig) -> None:
         return rate
 
     global_rate = throttle(alerts.get("throttle"), "alerts.throttle", default_rate)
+    for name, fields in (("spool", ("max_age", "max_entries", "max_bytes")), ("dedup", ("window",))):
+        section = alerts.get(name)
+        if isinstance(section, dict):
+            for field in fields:
+                if section.get(field) is not None:
+                    check(section, field, f"{name}.{field}", f"alerts.{name}")
     channels = alerts.get("channels") or {}
     for key, entry in channels.items():
         where = f"alerts.channels.{key}"
