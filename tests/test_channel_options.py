@@ -89,6 +89,22 @@ def test_a_misspelt_console_stream_names_the_closest_choice() -> None:
     assert ConsoleChannel.from_config({"stream": "stdout"})._stream is sys.stdout
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"transport": "smpt"}, "transport: must be 'smtp' or 'resend', got 'smpt'; did you mean 'smtp'?"),
+        (
+            {"host": "m.example.com", "security": "startls", "sender": "a@example.com", "recipients": "b@example.com"},
+            "security: email: security is 'startls'; did you mean 'starttls'?",
+        ),
+    ],
+)
+def test_a_misspelt_email_choice_names_the_closest_one(entry: Dict[str, Any], message: str) -> None:
+    with pytest.raises(AlertConfigurationError) as info:
+        channel_class("email").from_config(entry)
+    assert str(info.value) == message
+
+
 def test_a_misspelt_choice_in_a_file_names_file_line_and_key(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "kstlib.conf.yml"
     path.write_text("alerts:\n  channels:\n    out:\n      type: console\n      stream: stdot\n", encoding="utf-8")

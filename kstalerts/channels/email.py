@@ -27,11 +27,12 @@ from typing import (
     Union,
 )
 
+from .._suggest import suggest
 from ..digest import attached
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
-from ._options import Option
+from ._options import Option, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -240,6 +241,9 @@ class EmailChannel(AlertChannel):
         from ._options import resolve_secret
 
         kind = config.get("transport", "smtp")
+        for option in _SMTP:  # a misspelt choice (security: startls) names the closest one
+            if option.choices and config.get(option.name) is not None:
+                read(option, config[option.name], "email")
         transport: MailTransport
         if kind == "smtp":
             _reject(config, _RESEND_KEYS - _SMTP_KEYS, "smtp")
@@ -259,11 +263,10 @@ class EmailChannel(AlertChannel):
             transport = ResendTransport(api_key, **resend_options)
         else:
             got = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else f"a {_kind_of(kind)}"
-            hint = (
-                " (the transport's settings go next to transport:, not inside it)"
-                if isinstance(kind, Mapping)
-                else ""
-            )
+            hint = " (the transport's settings go next to transport:, not inside it)"
+            if not isinstance(kind, Mapping):
+                close = suggest(str(kind), ("smtp", "resend"))
+                hint = close if close.startswith("; did you mean") else ""
             raise AlertConfigurationError(f"must be 'smtp' or 'resend', got {got}{hint}", key="transport")
         for required in ("sender", "recipients"):
             if not config.get(required):
@@ -381,7 +384,6 @@ def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
     ``use_tls`` (STARTTLS in kstlib) becomes ``security: starttls`` or
     ``none``; a key set both inside and outside ``transport`` is an error.
     """
-    from .._suggest import suggest
 
     nested = config.get("transport")
     if not isinstance(nested, Mapping):
