@@ -162,3 +162,22 @@ def regenerate() -> None:
     else:
         text = text.rstrip("\n") + "\n\n### Options of every channel type\n\n" + block + "\n"
     page.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["slack", "webhook", "discord", "teams", "pagerduty", "alertmanager"])
+def test_constructor_keywords_are_checked_as_described(kind: str) -> None:
+    entry = {
+        "slack": {"webhook_url": "https://hooks.slack.com/services/T0/B0/abc"},
+        "webhook": {"url": "https://example.com/hook"},
+        "discord": {"webhook_url": "https://discord.com/api/webhooks/1/abc"},
+        "teams": {"webhook_url": "https://acme.webhook.office.com/webhookb2/abc"},
+        "pagerduty": {"routing_key": "R" * 32},
+        "alertmanager": {"url": "http://127.0.0.1:9093"},
+    }[kind]
+    cls = channel_class(kind)
+    (key, value), = entry.items()
+    with pytest.raises(AlertConfigurationError) as info:
+        cls(value, ssl_verify="no")  # a truthy string must not mean "verify" by accident
+    assert str(info.value) == f"ssl_verify: {kind}: ssl_verify must be true or false, got 'no'"
+    with pytest.raises(AlertConfigurationError, match=f"^proxy: {kind}: proxy must be a string, got 3128$"):
+        cls(value, proxy=3128)

@@ -17,6 +17,7 @@ from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
+from ._options import TRANSPORT, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class HTTPChannel(AlertChannel):
     """A channel whose requests go through :class:`kstalerts.http.HTTPClient`.
 
     It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
-    ``proxy``: ``_options.TRANSPORT``) once for every HTTP channel;
+    ``proxy``: ``_options.TRANSPORT``, checked as described there) once for every HTTP channel;
     :meth:`_http_client` builds a client with them, so a bad proxy or CA
     bundle fails when the channel is built.
     """
@@ -131,11 +132,9 @@ class HTTPChannel(AlertChannel):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self._transport: Dict[str, Any] = {
-            "ssl_verify": ssl_verify,
-            "ssl_ca_bundle": ssl_ca_bundle,
-            "proxy": proxy,
-        }
+        given = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
+        # keyword checks from the description: ssl_verify="no" is refused, not taken as true
+        self._transport: Dict[str, Any] = {o.name: read(o, given[o.name], self.kind) for o in TRANSPORT}
 
     def _http_client(self, url: Union[str, Secret], *, key: str = "url") -> "HTTPClient":
         """A client for ``url``; an error about the URL names ``key`` (the channel's setting)."""
