@@ -8,7 +8,7 @@ import sys
 import types
 from typing import Any, Callable
 
-__all__ = ("module_getattr",)
+__all__ = ()
 
 
 def module_getattr(name: str, getattr_: Callable[[str], Any]) -> None:

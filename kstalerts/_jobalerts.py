@@ -36,7 +36,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager
 
-__all__ = ("Job", "Alerting", "Sent", "decide", "after_run", "notice", "stamp", "span", "ALERTNAME")
+__all__ = ()
 
 #: Identity label of a job's failure alerts (Alertmanager groups and resolves by labels).
 ALERTNAME = "JobFailed"

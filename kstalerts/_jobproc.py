@@ -25,7 +25,7 @@ from typing import IO, Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from ._tail import TailBuffer
 
-__all__ = ("Outcome", "Signals", "run_once", "signame", "EXIT_TIMEOUT", "EXIT_CANNOT_RUN", "EXIT_NOT_FOUND")
+__all__ = ()
 
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_RUN = 126

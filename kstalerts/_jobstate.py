@@ -26,7 +26,9 @@ import re
 import stat
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-__all__ = ("default_state_dir", "job_key", "JobState", "JobLock", "JobStateError", "MAX_JOB_STATE_BYTES")
+from . import _files
+
+__all__ = ()
 
 #: The largest job state document read; a larger one is treated as damaged.
 MAX_JOB_STATE_BYTES = 262144
@@ -173,18 +175,8 @@ class JobState:
             raise JobStateError(f"state of {self.key} would exceed {MAX_JOB_STATE_BYTES} bytes; not saved")
         tmp = os.path.join(self.folder, f".{self.key}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
-            try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+            _files.replace_atomically(self.path, tmp, payload)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise JobStateError(f"could not save state file {self.path}: {exc.strerror or exc}") from None
 
 

@@ -32,7 +32,7 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, Tuple
 
-__all__ = ("on_fork", "renew_lock", "hold", "let_go", "exiting", "forget_socket")
+__all__ = ()
 
 # id(obj) -> (weak reference to obj, renew function)
 _registry: Dict[int, Tuple["weakref.ref[Any]", Callable[[Any], None]]] = {}

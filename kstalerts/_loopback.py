@@ -21,12 +21,11 @@ import json
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from types import TracebackType
-from typing import Any, List, NamedTuple, Optional, Tuple, Type, TypeVar
+from typing import Any, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
-__all__ = ("HTTPSink", "HTTPPost", "SMTPSink", "ReceivedMail", "LOOPBACK")
+__all__ = ()
 
 LOOPBACK = "127.0.0.1"
 #: the path a Slack incoming webhook has; any path is accepted
@@ -81,12 +80,7 @@ class _Sink:
     def __enter__(self: _S) -> _S:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

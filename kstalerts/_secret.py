@@ -13,7 +13,7 @@ True
 
 from typing import Any, Iterable, Optional
 
-__all__ = ("Secret", "mask_url", "mask_text", "scrub", "scrub_text", "resolve_credential")
+__all__ = ()
 
 
 def mask_url(url: str) -> str:

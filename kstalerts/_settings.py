@@ -25,6 +25,15 @@ BUILTIN_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "channels": {"timeout": 30.0, "max_retries": 2},
 }
 
+#: The keys of the sections kstalerts reads, written once: the schema checks
+#: them, :class:`~kstalerts.spool.Spool`/:class:`~kstalerts.dedup.Deduplicator`
+#: ``from_config`` accept them.
+SPOOL_KEYS = frozenset({"path", "max_age", "max_entries", "max_bytes"})
+DEDUP_KEYS = frozenset({"window", "state_file"})
+THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
+#: Keys of ``alerts.channels`` that are defaults, not channel names.
+CHANNEL_DEFAULT_KEYS = frozenset({"digest"} | set(BUILTIN_DEFAULTS["channels"]))
+
 _lock = threading.Lock()
 _values: Optional[Dict[str, Dict[str, Any]]] = None
 _first_use: Optional[Callable[[], None]] = None

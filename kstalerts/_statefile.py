@@ -48,7 +48,7 @@ from . import _files, _lifecycle
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
-__all__ = ("StateFile", "StateLockTimeoutError", "boot_id")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.state")
 
@@ -172,15 +172,8 @@ class StateFile:
         payload = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
         tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:16]}"  # not guessable, created new
         try:
-            fd = _files.create_new(tmp)
-            try:
-                _files.write_all(fd, payload, fsync=self._fsync)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+            _files.replace_atomically(self.path, tmp, payload, fsync=self._fsync)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             _log.warning("could not save state file %s (%s); this change is not shared", self.path, exc)
 
 

@@ -5,7 +5,6 @@ the list of valid ones. It stands at the bottom of the package so channels,
 the config layer and the command line all give the same hint.
 """
 
-import difflib
 from typing import Iterable
 
 __all__ = ()
@@ -17,6 +16,8 @@ def suggest(word: str, valid: Iterable[str]) -> str:
     >>> suggest("chanels", ["channels", "throttle"])
     "; did you mean 'channels'?"
     """
+    import difflib  # only when a word is wrong: building a channel does not pay for it
+
     choices = sorted(valid)
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:

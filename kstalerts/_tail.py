@@ -16,7 +16,7 @@ unfinished lines, so a line of stdout is never glued to one of stderr.
 import collections
 from typing import Deque, Dict, List, Tuple
 
-__all__ = ("TailBuffer", "MAX_TAIL_BYTES", "MAX_LINE_BYTES")
+__all__ = ()
 
 #: The most bytes of output a tail ever holds.
 MAX_TAIL_BYTES = 65536

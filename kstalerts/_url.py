@@ -42,7 +42,11 @@ ANY_HTTP = URLRule()
 
 
 def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: bool = False) -> str:
-    """``url`` stripped, if ``rule`` accepts it; else :class:`AlertConfigurationError` on ``key``."""
+    """``url`` (text, or a ``Secret`` holding it) stripped, if ``rule`` accepts it; else
+    :class:`AlertConfigurationError` on ``key``."""
+    reveal = getattr(url, "reveal", None)  # a Secret, not imported: this module stays at the bottom
+    if callable(reveal):
+        url = reveal()
     if not isinstance(url, str) or not url.strip():
         raise AlertConfigurationError("must be a URL", key=key)
     url = url.strip()

@@ -32,6 +32,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
+from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
 
@@ -102,7 +103,7 @@ class Deduplicator:
         """Build from a window in seconds or an ``alerts.dedup`` mapping
         (``window``, ``state_file``)."""
         if isinstance(config, Mapping):
-            unknown = sorted(set(config) - {"window", "state_file"})
+            unknown = sorted(set(config) - DEDUP_KEYS)
             if unknown:
                 raise AlertConfigurationError(f"unknown key {unknown[0]!r}", key="dedup")
             if config.get("window") is None:

@@ -53,7 +53,6 @@ Lifecycle (see docs/guarantees.md):
 import os
 import threading
 import types
-from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -67,7 +66,6 @@ from typing import (
     Sequence,
     Set,
     Tuple,
-    Type,
     Union,
 )
 
@@ -558,12 +556,7 @@ class AlertManager:
     def __enter__(self) -> "AlertManager":
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

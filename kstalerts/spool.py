@@ -59,6 +59,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _files, _lifecycle
+from ._settings import SPOOL_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
@@ -200,7 +201,7 @@ class Spool:
         """Build from a path or an ``alerts.spool`` mapping (``path``, ``max_age``,
         ``max_entries``, ``max_bytes``)."""
         if isinstance(config, Mapping):
-            unknown = sorted(set(config) - {"path", "max_age", "max_entries", "max_bytes"})
+            unknown = sorted(set(config) - SPOOL_KEYS)
             if unknown:
                 raise AlertConfigurationError(f"unknown key {unknown[0]!r}", key="spool")
             if not config.get("path"):

@@ -39,8 +39,7 @@ True
 import os
 import threading
 import time
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
 from ._settings import lookup
@@ -350,24 +349,14 @@ class AlertThrottle:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
     async def __aenter__(self) -> "AlertThrottle":
         await self.acquire_async()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
     def __repr__(self) -> str:

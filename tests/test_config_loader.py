@@ -614,3 +614,23 @@ def test_masked_hides_secret_fields() -> None:
     assert masked["alerts"] == {"throttle": {"rate": 5.0}}
     assert masked["credentials"] == {"s": {"type": "env", "var": "S"}}
     assert "hunter2" not in repr(masked) and "XYZ" not in repr(masked)
+
+
+def test_the_loader_limits_spool_and_dedup_numbers_in_its_one_pass(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(
+        tmp_path / "c.yml",
+        "alerts:\n  spool:\n    path: sp\n    max_age: 5\n  dedup:\n    window: 9999999\n",
+    )
+    with caplog.at_level(logging.WARNING, logger="kstalerts.limits"):
+        config = load_config(path)  # no manager built: the loader alone limits every number
+    assert config.alerts["spool"]["max_age"] == 60.0
+    assert config.alerts["dedup"]["window"] == 604800.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "alerts.spool.max_age: asked 5, applied 60.0 (the minimum)",
+        "alerts.dedup.window: asked 9999999, applied 604800.0 (the maximum)",
+    ]
+    with pytest.raises(AlertConfigurationError) as info:
+        load_config(write(tmp_path / "d.yml", "alerts:\n  dedup:\n    window: soon\n"))
+    assert str(info.value).startswith(f"{tmp_path / 'd.yml'}:3: alerts.dedup.window: ")

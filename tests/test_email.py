@@ -306,7 +306,7 @@ def test_from_config_resend(resend_server: Any) -> None:
         ({"transport": "resend"}, "api_key: is required for the resend transport"),
         (
             {"host": "m.example.com", "credentials": "pw"},
-            "credentials: credential 'pw' needs a credential resolver",
+            "credentials: email: 'credentials: pw' needs a credential resolver",
         ),
         (
             {"host": "m.example.com", "username": "u", "password": "p", "credentials": "pw"},

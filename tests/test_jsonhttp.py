@@ -5,25 +5,9 @@ from typing import Any, Dict
 
 import pytest
 
-from kstalerts._secret import Secret
-from kstalerts.channels._jsonhttp import (
-    channel_options,
-    encode_json,
-    iso_time,
-    resolve_secret,
-    service_text,
-    status_error,
-)
+from kstalerts.channels._jsonhttp import encode_json, iso_time, service_text, status_error
 from kstalerts.exceptions import AlertConfigurationError, AlertDeliveryError
 from kstalerts.http import HTTPResponse
-
-
-class _Resolver:
-    def __init__(self, values: Dict[str, Any]) -> None:
-        self.values = values
-
-    def resolve(self, name: str) -> Any:
-        return self.values[name]
 
 
 def test_encode_json_and_time() -> None:
@@ -51,28 +35,6 @@ def test_service_text_is_one_safe_line() -> None:
 def test_status_error(status: int, retryable: bool, text: str) -> None:
     error = status_error("X", HTTPResponse(status, {"retry-after": "5"}, b"", "Oops"), "d")
     assert (str(error), error.retryable, error.status) == (text, retryable, status)
-
-
-def test_resolve_secret() -> None:
-    assert resolve_secret({"k": Secret("v")}, "k", None, service="s") == "v"
-    assert resolve_secret({}, "k", None, service="s") is None
-    with pytest.raises(AlertConfigurationError, match="^k: s: k must be a string$"):
-        resolve_secret({"k": 5}, "k", None, service="s")
-    with pytest.raises(AlertConfigurationError, match="^credentials: s: credential 'c' must be a string$"):
-        resolve_secret({"credentials": "c"}, "k", _Resolver({"c": 5}), service="s")
-
-
-def test_channel_options() -> None:
-    options = channel_options({"ssl_verify": False, "proxy": "http://p:3128", "name": "n"}, service="s")
-    assert options == {
-        "name": "n",
-        "timeout": None,
-        "max_retries": None,
-        "ssl_verify": False,
-        "proxy": "http://p:3128",
-    }
-    with pytest.raises(AlertConfigurationError, match="^proxy: s: proxy must be a string$"):
-        channel_options({"proxy": 3128}, service="s")
 
 
 # -- one credential rule for every channel type -----------------------------------

@@ -550,7 +550,7 @@ def test_from_config_clamps_the_timeout(caplog: pytest.LogCaptureFixture) -> Non
             None,
             "credentials: slack: 'credentials: hook' needs a credential resolver",
         ),
-        ({}, None, "credentials: slack: needs credentials: (or webhook_url:)"),
+        ({}, None, "credentials: slack: needs credentials: or webhook_url:"),
         (
             {"credentials": "hook", "webhook_url": REAL_URL},
             None,

@@ -246,7 +246,7 @@ def test_from_config(slack_server: SlackServer) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({}, "credentials: webhook: needs credentials: (or url:)"),
+        ({}, "credentials: webhook: needs credentials: or url:"),
         (
             {"url": "https://example.com/x", "headers": ["a"]},
             "headers: webhook: headers must be a mapping of names to values",

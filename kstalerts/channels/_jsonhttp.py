@@ -2,8 +2,8 @@
 
 Everything here is a pure helper: encoding a payload
 under the request-size cap, reading a service's error text without echoing a
-secret, turning an HTTP status into an :class:`AlertDeliveryError`, and
-reading the common keys of a config entry. No sockets are opened here: bytes
+secret and turning an HTTP status into an :class:`AlertDeliveryError`
+(config options are read in :mod:`._options`). No sockets are opened here: bytes
 move in :mod:`kstalerts.http`, which is imported on first delivery only.
 """
 
@@ -11,34 +11,19 @@ import json
 import math
 import re
 import time
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
+from ._options import TRANSPORT, read
+from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient, HTTPResponse
 
-__all__ = (
-    "TRANSPORT_KEYS",
-    "channel_options",
-    "config_bool",
-    "config_str",
-    "encode_json",
-    "iso_time",
-    "make_client",
-    "check_one_secret_source",
-    "resolve_secret",
-    "retry_after_header",
-    "service_text",
-    "status_error",
-    "truncate",
-)
-
-#: Config keys every JSON channel accepts for its HTTP transport.
-TRANSPORT_KEYS: FrozenSet[str] = frozenset({"ssl_verify", "ssl_ca_bundle", "proxy"})
+__all__ = ()
 
 _SERVICE_TEXT_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -129,6 +114,38 @@ def status_error(
     return AlertDeliveryError(f"{service} rejected the request ({reason}){suffix}", status=status)
 
 
+class HTTPChannel(AlertChannel):
+    """A channel whose requests go through :class:`kstalerts.http.HTTPClient`.
+
+    It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
+    ``proxy``: ``_options.TRANSPORT``, checked as described there) once for every HTTP channel;
+    :meth:`_http_client` builds a client with them, so a bad proxy or CA
+    bundle fails when the channel is built.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        given = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
+        # keyword checks from the description: ssl_verify="no" is refused, not taken as true
+        self._transport: Dict[str, Any] = {o.name: read(o, given[o.name], self.kind) for o in TRANSPORT}
+
+    def _http_client(self, url: Union[str, Secret], *, key: str = "url") -> "HTTPClient":
+        """A client for ``url``; an error about the URL names ``key`` (the channel's setting)."""
+        try:
+            return make_client(url, self._transport)
+        except AlertConfigurationError as exc:
+            if exc.key != "url" or key == "url":
+                raise
+            raise AlertConfigurationError(exc.reason, key=key) from None
+
+
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":
     """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
 
@@ -138,76 +155,3 @@ def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPC
     from ..http import HTTPClient
 
     return HTTPClient(url, **transport)
-
-
-def check_one_secret_source(config: Mapping[str, Any], field: str, *, service: str) -> None:
-    """The credential rule of every channel: ``credentials:`` or the literal
-    ``field``, never both (which one would win is a guess nobody should make)."""
-    if config.get("credentials") is not None and config.get(field) is not None:
-        raise AlertConfigurationError(f"{service}: give either credentials or {field}, not both", key=field)
-
-
-def resolve_secret(
-    config: Mapping[str, Any],
-    field: str,
-    credential_resolver: Any,
-    *,
-    service: str,
-) -> Optional[str]:
-    """The channel's primary secret from ``credentials:`` (a name) or the literal ``field``."""
-    check_one_secret_source(config, field, service=service)
-    name = config.get("credentials")
-    if name is not None:
-        if credential_resolver is None:
-            raise AlertConfigurationError(
-                f"{service}: 'credentials: {name}' needs a credential resolver", key="credentials"
-            )
-        from .._secret import resolve_credential
-
-        value = resolve_credential(credential_resolver, str(name))
-        if not isinstance(value, str):
-            raise AlertConfigurationError(
-                f"{service}: credential {name!r} must be a string", key="credentials"
-            )
-        return value
-    value = config.get(field)
-    if value is None:
-        return None
-    if isinstance(value, Secret):
-        return value.reveal()
-    if not isinstance(value, str):
-        raise AlertConfigurationError(f"{service}: {field} must be a string", key=field)
-    return value
-
-
-def channel_options(config: Mapping[str, Any], *, service: str) -> Dict[str, Any]:
-    """The keyword arguments every JSON channel takes from its config entry."""
-    options: Dict[str, Any] = {
-        "name": config.get("name"),
-        "timeout": config.get("timeout"),
-        "max_retries": config.get("max_retries"),
-    }
-    if "ssl_verify" in config:
-        options["ssl_verify"] = config_bool(config, "ssl_verify", service=service)
-    for key in ("ssl_ca_bundle", "proxy"):
-        if config.get(key) is not None:
-            if not isinstance(config[key], str):
-                raise AlertConfigurationError(f"{service}: {key} must be a string", key=key)
-            options[key] = config[key]
-    return options
-
-
-def config_bool(config: Mapping[str, Any], key: str, *, service: str, default: bool = False) -> bool:
-    """A boolean config value; anything but true/false is an error."""
-    value = config.get(key, default)
-    if not isinstance(value, bool):
-        raise AlertConfigurationError(f"{service}: {key} must be true or false, got {value!r}", key=key)
-    return value
-
-
-def config_str(config: Mapping[str, Any], key: str, *, service: str) -> Optional[str]:
-    """An optional string config value."""
-    value = config.get(key)
-    if value is not None and not isinstance(value, str):
-        raise AlertConfigurationError(f"{service}: {key} must be a string, got {value!r}", key=key)
-    return value

@@ -27,9 +27,7 @@ import urllib.parse
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Dict,
-    FrozenSet,
     List,
     Mapping,
     NamedTuple,
@@ -41,25 +39,20 @@ from typing import (
 
 from .. import _lifecycle, _reentry
 from .._secret import Secret
-from .._url import URLRule, check_url
+from .._url import ANY_HTTP, URLRule, check_url
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
-    resolve_secret,
     service_text,
     status_error,
 )
-from .base import AlertChannel
+from ._options import TRANSPORT, Option, read
 
 if TYPE_CHECKING:
     from ..http import HTTPClient
@@ -103,7 +96,7 @@ class _Member(NamedTuple):
     client: "HTTPClient"
 
 
-class AlertmanagerChannel(AlertChannel):
+class AlertmanagerChannel(HTTPChannel):
     """Post alerts to one Alertmanager, or to every member of a cluster.
 
     - ``url``: a base URL (``http://am:9093``, or with a route prefix) or a
@@ -124,19 +117,17 @@ class AlertmanagerChannel(AlertChannel):
     """
 
     kind = "alertmanager"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {
-            "url",
-            "urls",
-            "labels",
-            "generator_url",
-            "resolve",
-            "bearer_token",
-            "basic_auth",
-            "username",
-            "password",
-        }
-        | TRANSPORT_KEYS
+    options = (
+        Option("url", "any", "a base URL, or a list of cluster members", url=_URL, manual=True),
+        Option("urls", "any", "the same as url (give one of the two)", url=_URL, manual=True),
+        Option("labels", "mapping", "labels added to every alert", what="a mapping of names to strings"),
+        Option("generator_url", "text", "the generatorURL link shown with the alert", url=ANY_HTTP),
+        Option("resolve", "bool", "send every alert as resolved", default=False),
+        Option("bearer_token", "text", "sent as Authorization: Bearer", secret=True),
+        Option("basic_auth", "text", "names a credential holding user:password", manual=True),
+        Option("username", "text", "basic auth user (with password)", manual=True),
+        Option("password", "text", "basic auth password (with username)", manual=True),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -148,13 +139,9 @@ class AlertmanagerChannel(AlertChannel):
         bearer_token: Union[str, Secret, None] = None,
         basic_auth: Optional[BasicAuth] = None,
         resolve: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         urls = [url] if isinstance(url, str) else list(url)
         self.urls: Tuple[str, ...] = tuple(_check_urls(urls))
         self.labels: Mapping[str, str] = _check_labels(labels or {})
@@ -163,8 +150,7 @@ class AlertmanagerChannel(AlertChannel):
         self._authorization = _authorization(bearer_token, basic_auth)
         if self._authorization is not None and any(u.startswith("http://") for u in self.urls):
             _log.warning("%s: credentials will be sent over plain http", self.name)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._members = tuple(_Member(_display(u), make_client(u, transport)) for u in self.urls)
+        self._members = tuple(_Member(_display(u), self._http_client(u)) for u in self.urls)
 
     # -- payload ------------------------------------------------------------
     def build_labels(self, alert: AlertMessage) -> Dict[str, str]:
@@ -287,62 +273,48 @@ class AlertmanagerChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertmanagerChannel":
-        """``type: alertmanager`` with ``url:`` or ``urls:``, ``labels:``, ``generator_url:``,
-        ``resolve:``; ``credentials:`` names the bearer token, ``basic_auth:`` names a
-        ``user:password`` credential (literal ``bearer_token:`` / ``username:`` +
-        ``password:`` are accepted too).
-        """
+    def _from_values(
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
+    ) -> "AlertmanagerChannel":
+        """``url:`` or ``urls:`` (one or a list), and basic auth from ``basic_auth:`` (a
+        credential naming ``user:password``) or literal ``username:`` + ``password:``."""
         service = "alertmanager"
         if ("url" in config) == ("urls" in config):
             raise AlertConfigurationError(f"{service}: give exactly one of url or urls", key="url")
-        urls: Any = config["url"] if "url" in config else config["urls"]
         key = "url" if "url" in config else "urls"
+        urls: Any = config[key]
         if isinstance(urls, str):
             urls = [urls]
         if not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
             raise AlertConfigurationError(f"{service}: {key} must be a URL or a list of URLs", key=key)
-        labels = config.get("labels")
-        if labels is not None and not isinstance(labels, Mapping):
-            raise AlertConfigurationError(
-                f"{service}: labels must be a mapping of names to strings", key="labels"
-            )
-        token = resolve_secret(config, "bearer_token", credential_resolver, service=service)
         basic: Optional[BasicAuth] = None
         if config.get("basic_auth") is not None:
             # basic_auth names a credential; a user who wrote "admin:pw" here
             # must not see it echoed back: the value is never shown.
             name = config["basic_auth"]
-            known = getattr(credential_resolver, "names", None)
+            known = getattr(resolver, "names", None)
             if not isinstance(name, str) or ":" in name or (known is not None and name not in known):
                 raise AlertConfigurationError(
                     f"{service}: basic_auth must name a credential of the credentials: section"
                     " (whose value is user:password); the value given is not one (not shown)",
                     key="basic_auth",
                 )
-            if credential_resolver is None:
+            if resolver is None:
                 raise AlertConfigurationError(
                     f"{service}: basic_auth needs a credential resolver", key="basic_auth"
                 )
             from .._secret import resolve_credential
 
-            basic = Secret(resolve_credential(credential_resolver, name))
+            basic = Secret(resolve_credential(resolver, name))
         elif config.get("username") is not None or config.get("password") is not None:
-            user = config_str(config, "username", service=service)
-            password = config_str(config, "password", service=service)
+            options = {o.name: o for o in cls.options or ()}
+            user = read(options["username"], config.get("username"), service)
+            password = read(options["password"], config.get("password"), service)
             if not user or password is None:
                 raise AlertConfigurationError(f"{service}: username and password go together", key="username")
             basic = (user, Secret(password))
         try:
-            return cls(
-                urls,
-                labels=labels,
-                generator_url=config_str(config, "generator_url", service=service),
-                bearer_token=Secret(token) if token is not None else None,
-                basic_auth=basic,
-                resolve=config_bool(config, "resolve", service=service),
-                **channel_options(config, service=service),
-            )
+            return cls(urls, basic_auth=basic, **values)
         except AlertConfigurationError as exc:
             if key == "urls" and exc.key == "url":
                 raise AlertConfigurationError(exc.reason, key="urls") from None

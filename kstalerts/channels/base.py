@@ -16,7 +16,7 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, Union
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from .._settings import lookup
 from ..digest import DigestSummary, hand_over
@@ -25,8 +25,11 @@ from ..limits import validate
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 from ..retry import RetryPolicy
+from ._options import Option, build
 
 __all__ = ("AlertChannel",)
+
+_C = TypeVar("_C", bound="AlertChannel")
 
 
 class AlertChannel:
@@ -40,9 +43,18 @@ class AlertChannel:
 
     #: The service's name, used when no ``name`` is given.
     kind = "channel"
+    #: The type's config options, described once (see :mod:`._options`);
+    #: ``None``: the class cannot be built from config.
+    options: ClassVar[Optional[Tuple[Option, ...]]] = None
     #: Config keys ``from_config`` accepts beyond the common ones (type, name,
-    #: min_level, throttle, credentials, timeout, max_retries).
+    #: min_level, throttle, credentials, timeout, max_retries...): derived
+    #: from ``options`` when the class declares them.
     config_keys: ClassVar[FrozenSet[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("options") is not None:
+            cls.config_keys = frozenset(o.name for o in cls.__dict__["options"])
 
     def __init__(
         self,
@@ -96,9 +108,22 @@ class AlertChannel:
         """Release connections; the channel may still be used afterwards."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "AlertChannel":
-        """Build the channel from a config mapping (one ``channels`` entry)."""
-        raise NotImplementedError(f"{cls.__name__} cannot be built from config")
+    def from_config(cls: Type[_C], config: Mapping[str, Any], credential_resolver: Any = None) -> _C:
+        """Build the channel from a config mapping (one ``channels`` entry), as ``options`` describe."""
+        if cls.options is None:
+            raise NotImplementedError(f"{cls.__name__} cannot be built from config")
+        channel: _C = build(cls, config, credential_resolver)
+        return channel
+
+    @classmethod
+    def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Hook: reshape an entry before its options are read (email's nested ``transport:``)."""
+        return config
+
+    @classmethod
+    def _from_values(cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any) -> "AlertChannel":
+        """Hook: the channel from the options read (the constructor's keywords)."""
+        return cls(**values)
 
     # -- the retry loop ---------------------------------------------------
     def send(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> AlertResult:

@@ -6,9 +6,10 @@ goes through the same retry loop as any other channel.
 """
 
 import sys
-from typing import Any, Callable, ClassVar, FrozenSet, Mapping, Optional, TextIO
+from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
 from ..models import AlertMessage
+from ._options import Option
 from .base import AlertChannel
 
 __all__ = ("CallbackChannel", "ConsoleChannel")
@@ -41,7 +42,9 @@ class ConsoleChannel(AlertChannel):
     """Write each alert as one block of text to a stream (stderr by default)."""
 
     kind = "console"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset({"stream"})
+    options = (
+        Option("stream", "choice", "where the text goes", default="stderr", choices=("stderr", "stdout")),
+    )
 
     def __init__(
         self, stream: Optional[TextIO] = None, *, name: Optional[str] = None, **options: Any
@@ -56,13 +59,9 @@ class ConsoleChannel(AlertChannel):
         return None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "ConsoleChannel":
-        """``type: console`` with optional ``stream: stdout|stderr``, ``name``."""
-        stream_name = str(config.get("stream", "stderr"))
-        stream = sys.stdout if stream_name == "stdout" else sys.stderr
-        return cls(
-            stream,
-            name=config.get("name"),
-            timeout=config.get("timeout"),
-            max_retries=config.get("max_retries"),
-        )
+    def _from_values(
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
+    ) -> "ConsoleChannel":
+        """``stream: stdout|stderr`` names the process's stream at build time."""
+        stream = sys.stdout if values.pop("stream", "stderr") == "stdout" else sys.stderr
+        return cls(stream, **values)

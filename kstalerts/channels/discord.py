@@ -20,29 +20,24 @@ import math
 import re
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
 from ..digest import DigestSummary, hand_over
-from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
+    HTTPChannel,
     encode_json,
     iso_time,
-    make_client,
-    resolve_secret,
     service_text,
     status_error,
     truncate,
 )
-from .base import AlertChannel
+from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
     from ..http import HTTPResponse
@@ -72,7 +67,7 @@ _EMBED_CHARS = 6000
 _USERNAME_CHARS = 80
 
 
-class DiscordChannel(AlertChannel):
+class DiscordChannel(HTTPChannel):
     """Post to a Discord webhook (``https://discord.com/api/webhooks/<id>/<token>``).
 
     ``username`` and ``avatar_url`` override the webhook's defaults.
@@ -81,8 +76,12 @@ class DiscordChannel(AlertChannel):
     """
 
     kind = "discord"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {"webhook_url", "username", "avatar_url", "allow_custom_url"} | TRANSPORT_KEYS
+    options = (
+        Option("webhook_url", "text", "the webhook URL", secret=True, required=True, url=_URL),
+        Option("username", "text", "the sender name shown (default: the webhook's)"),
+        Option("avatar_url", "text", "the sender avatar shown (default: the webhook's)"),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, a test server)", default=False),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -92,21 +91,15 @@ class DiscordChannel(AlertChannel):
         username: Optional[str] = None,
         avatar_url: Optional[str] = None,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
-        raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
+        super().__init__(**options)
+        url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
         self.username = truncate(username, _USERNAME_CHARS) if username else None
         self.avatar_url = avatar_url
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(Secret(_with_wait(url)), transport)
+        self._client = self._http_client(Secret(_with_wait(url)), key="webhook_url")
         self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
         _lifecycle.on_fork(self, _lifecycle.renew_lock)
         self._blocked_until = 0.0  # on self._clock: when the bucket refills
@@ -225,23 +218,6 @@ class DiscordChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "DiscordChannel":
-        """``type: discord``; ``credentials:`` names the webhook URL (or a literal
-        ``webhook_url:``), plus ``username``, ``avatar_url``, ``allow_custom_url``.
-        """
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="discord")
-        if url is None:
-            raise AlertConfigurationError("discord: needs credentials: or webhook_url:", key="credentials")
-        return cls(
-            Secret(url),
-            username=config_str(config, "username", service="discord"),
-            avatar_url=config_str(config, "avatar_url", service="discord"),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="discord"),
-            **channel_options(config, service="discord"),
-        )
 
 
 def _with_wait(url: str) -> str:

@@ -17,7 +17,6 @@ import re
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Dict,
     FrozenSet,
     List,
@@ -28,12 +27,13 @@ from typing import (
     Union,
 )
 
-from .._secret import Secret
+from .._suggest import suggest
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
 from ..outcome import Delivery, Outcome
+from ._options import Option, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
@@ -51,12 +51,29 @@ _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
 _HELD_BACK_CHARS = 8000  # the digest section of a message
 
-_SMTP_KEYS = frozenset(
-    {"host", "port", "username", "password", "security", "ssl_verify", "ssl_ca_bundle"}
-    | {"allow_plaintext_auth", "local_hostname"}
+_SMTP: Tuple[Option, ...] = tuple(
+    Option(name, kind, "smtp: " + doc, default=default, manual=True, choices=choices)
+    for name, kind, doc, default, choices in (
+        ("host", "text", "the mail server (required for smtp)", None, ()),
+        ("port", "any", "its port (default: 587, 465 or 25 by security)", None, ()),
+        ("security", "choice", "how the session is encrypted", "starttls", ("starttls", "ssl", "none")),
+        ("username", "text", "login user (with password)", None, ()),
+        ("password", "text", "login password, secret (or credentials:)", None, ()),
+        ("allow_plaintext_auth", "bool", "allow a login without TLS", False, ()),
+        ("local_hostname", "text", "the name said in EHLO", None, ()),
+    )
 )
-_RESEND_KEYS = frozenset({"api_key", "base_url", "ssl_verify", "ssl_ca_bundle", "proxy"})
-
+_RESEND: Tuple[Option, ...] = (
+    Option("api_key", "text", "resend: the API key, secret (or credentials:)", manual=True),
+    Option("base_url", "text", "resend: the API endpoint", default="https://api.resend.com", manual=True),
+    Option("proxy", "text", "resend: an http:// proxy URL", manual=True),
+)
+_BOTH: Tuple[Option, ...] = (
+    Option("ssl_verify", "bool", "smtp and resend: verify the certificate", default=True, manual=True),
+    Option("ssl_ca_bundle", "text", "smtp and resend: a CA bundle file (PEM)", manual=True),
+)
+_SMTP_KEYS = frozenset(o.name for o in _SMTP + _BOTH)
+_RESEND_KEYS = frozenset(o.name for o in _RESEND + _BOTH)
 
 class EmailChannel(AlertChannel):
     """Deliver alerts by email.
@@ -76,9 +93,14 @@ class EmailChannel(AlertChannel):
     """
 
     kind = "email"
-    #: keys ``from_config`` accepts beyond the common ones
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {"transport", "sender", "recipients", "subject_prefix"} | _SMTP_KEYS | _RESEND_KEYS
+    options = (
+        Option("transport", "choice", "the mail transport", "smtp", choices=("smtp", "resend"), manual=True),
+        Option("sender", "any", "the From address", required=True, manual=True),
+        Option("recipients", "any", "one address, a comma list or a list", required=True, manual=True),
+        Option("subject_prefix", "text", "the subject's first word", default="[ALERT]"),
+        *_SMTP,
+        *_RESEND,
+        *_BOTH,
     )
 
     def __init__(
@@ -225,53 +247,53 @@ class EmailChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "EmailChannel":
-        """Build from a config entry: ``transport: smtp`` (the default) or
-        ``resend``; the password or API key comes from ``credentials:`` (a
-        credential name) or, literally, ``password:`` / ``api_key:``.
-        kstlib's nested form, ``transport: {type: smtp, host: ..., use_tls:
-        true}``, is read as the same flat keys."""
-        from ..transports import ResendTransport, SMTPTransport
+    def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """kstlib's nested form, ``transport: {type: smtp, host: ..., use_tls: true}``,
+        is read as the same flat keys."""
+        return _flat_transport(config)
 
-        config = _flat_transport(config)
+    @classmethod
+    def _from_values(
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
+    ) -> "EmailChannel":
+        """The transport: ``smtp`` (the default) or ``resend``; the password or API key
+        comes from ``credentials:`` (a credential name) or, literally, ``password:`` /
+        ``api_key:``."""
+        from ..transports import ResendTransport, SMTPTransport
+        from ._options import resolve_secret
+
         kind = config.get("transport", "smtp")
-        options = {k: config[k] for k in ("timeout", "max_retries") if config.get(k) is not None}
+        for option in _SMTP:  # a misspelt choice (security: startls) names the closest one
+            if option.choices and config.get(option.name) is not None:
+                read(option, config[option.name], "email")
         transport: MailTransport
         if kind == "smtp":
             _reject(config, _RESEND_KEYS - _SMTP_KEYS, "smtp")
             if config.get("host") is None:
                 raise AlertConfigurationError("is required for the smtp transport", key="host")
-            password = _secret(config, credential_resolver, "password")
+            password = resolve_secret(config, "password", resolver, service="email")
             smtp_options = {
                 k: config[k] for k in _SMTP_KEYS - {"host", "password"} if config.get(k) is not None
             }
             transport = SMTPTransport(config["host"], password=password, **smtp_options)
         elif kind == "resend":
             _reject(config, _SMTP_KEYS - _RESEND_KEYS, "resend")
-            api_key = _secret(config, credential_resolver, "api_key")
+            api_key = resolve_secret(config, "api_key", resolver, service="email")
             if api_key is None:
                 raise AlertConfigurationError("is required for the resend transport", key="api_key")
             resend_options = {k: config[k] for k in _RESEND_KEYS - {"api_key"} if config.get(k) is not None}
             transport = ResendTransport(api_key, **resend_options)
         else:
             got = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else f"a {_kind_of(kind)}"
-            hint = (
-                " (the transport's settings go next to transport:, not inside it)"
-                if isinstance(kind, Mapping)
-                else ""
-            )
+            hint = " (the transport's settings go next to transport:, not inside it)"
+            if not isinstance(kind, Mapping):
+                close = suggest(str(kind), ("smtp", "resend"))
+                hint = close if close.startswith("; did you mean") else ""
             raise AlertConfigurationError(f"must be 'smtp' or 'resend', got {got}{hint}", key="transport")
         for required in ("sender", "recipients"):
             if not config.get(required):
                 raise AlertConfigurationError("is required", key=required)
-        return cls(
-            transport,
-            sender=config["sender"],
-            recipients=config["recipients"],
-            subject_prefix=config.get("subject_prefix", "[ALERT]"),
-            name=config.get("name"),
-            **options,
-        )
+        return cls(transport, sender=config["sender"], recipients=config["recipients"], **values)
 
 
 def parse_address(value: object, *, key: str = "address") -> "Address":
@@ -384,7 +406,6 @@ def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
     ``use_tls`` (STARTTLS in kstlib) becomes ``security: starttls`` or
     ``none``; a key set both inside and outside ``transport`` is an error.
     """
-    from .._suggest import suggest
 
     nested = config.get("transport")
     if not isinstance(nested, Mapping):
@@ -406,29 +427,6 @@ def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
             raise AlertConfigurationError("set both here and in 'transport:'; keep one", key=key)
         flat[key] = value
     return flat
-
-
-def _secret(config: Mapping[str, Any], resolver: Any, field: str) -> Optional[str]:
-    from ._jsonhttp import check_one_secret_source
-
-    check_one_secret_source(config, field, service="email")
-    name = config.get("credentials")
-    if name is None:
-        value = config.get(field)
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, Secret):
-            return value.reveal()
-        raise AlertConfigurationError(  # never its string form, never shown
-            f"must be the {field} itself, as a string (or name a credential in credentials:),"
-            f" not a {_kind_of(value)}",
-            key=field,
-        )
-    if resolver is None:
-        raise AlertConfigurationError(f"credential {name!r} needs a credential resolver", key="credentials")
-    from .._secret import resolve_credential
-
-    return str(resolve_credential(resolver, name))
 
 
 def _kind_of(value: object) -> str:

@@ -19,27 +19,15 @@ import hashlib
 import json
 import re
 import socket
-from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
-from .._url import check_url
+from .._url import ANY_HTTP, check_url
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
-from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
-    encode_json,
-    iso_time,
-    make_client,
-    resolve_secret,
-    service_text,
-    status_error,
-    truncate,
-)
-from .base import AlertChannel
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ._options import TRANSPORT, Option
 
 __all__ = ("PagerDutyChannel", "SEVERITY")
 
@@ -60,7 +48,7 @@ _DEDUP_KEY_CHARS = 255
 _ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}\Z")
 
 
-class PagerDutyChannel(AlertChannel):
+class PagerDutyChannel(HTTPChannel):
     """Send alerts as PagerDuty Events API v2 events.
 
     - ``routing_key``: the 32-character integration key (a secret).
@@ -77,19 +65,17 @@ class PagerDutyChannel(AlertChannel):
     """
 
     kind = "pagerduty"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset(
-        {
-            "routing_key",
-            "events_url",
-            "source",
-            "component",
-            "group",
-            "class",
-            "client",
-            "client_url",
-            "resolve",
-        }
-        | TRANSPORT_KEYS
+    options = (
+        Option("routing_key", "text", "the Events API v2 integration key", secret=True, required=True),
+        Option("events_url", "text", "the Events API endpoint", default=EVENTS_URL, url=ANY_HTTP),
+        Option("source", "text", "the event's source (default: this host's name)"),
+        Option("component", "text", "the event's component"),
+        Option("group", "text", "the event's group"),
+        Option("class", "text", "the event's class", arg="event_class"),
+        Option("client", "text", "the client named in the incident", default="kstalerts"),
+        Option("client_url", "text", "the client's link in the incident"),
+        Option("resolve", "bool", "send every alert as a resolve event", default=False),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -104,13 +90,9 @@ class PagerDutyChannel(AlertChannel):
         client: Optional[str] = "kstalerts",
         client_url: Optional[str] = None,
         resolve: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
+        super().__init__(**options)
         key = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
         if not isinstance(key, str) or not _ROUTING_KEY.match(key.strip()):
             raise AlertConfigurationError(
@@ -126,8 +108,7 @@ class PagerDutyChannel(AlertChannel):
         self.client = client
         self.client_url = client_url
         self.resolving = bool(resolve)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(events_url, transport)
+        self._client = self._http_client(events_url, key="events_url")
 
     # -- payload ------------------------------------------------------------
     @staticmethod
@@ -219,31 +200,3 @@ class PagerDutyChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, events_url={self.events_url!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "PagerDutyChannel":
-        """``type: pagerduty``; ``credentials:`` names the routing key (or a literal
-        ``routing_key:``), plus ``events_url``, ``source``, ``component``, ``group``,
-        ``class``, ``client``, ``client_url``, ``resolve``.
-        """
-        service = "pagerduty"
-        key = resolve_secret(config, "routing_key", credential_resolver, service=service)
-        if key is None:
-            raise AlertConfigurationError(f"{service}: needs credentials: or routing_key:", key="credentials")
-        strings = {
-            field: config_str(config, field, service=service)
-            for field in ("events_url", "source", "component", "group", "class", "client", "client_url")
-        }
-        return cls(
-            Secret(key, mask="***"),
-            events_url=strings["events_url"] or EVENTS_URL,
-            source=strings["source"],
-            component=strings["component"],
-            group=strings["group"],
-            event_class=strings["class"],
-            client=strings["client"] if "client" in config else "kstalerts",
-            client_url=strings["client_url"],
-            resolve=config_bool(config, "resolve", service=service),
-            **channel_options(config, service=service),
-        )

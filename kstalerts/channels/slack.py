@@ -21,26 +21,20 @@ never the value.
 
 import json
 import re
-import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..http import HTTPClient, HTTPResponse
+from ..http import HTTPResponse
 from ..models import AlertLevel, AlertMessage
-from ..retry import RetryPolicy
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    config_str,
-    resolve_secret,
+    HTTPChannel,
     service_text,
     status_error,
 )
-from .base import AlertChannel
+from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
 __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
@@ -88,7 +82,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class SlackChannel(AlertChannel):
+class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
     - ``webhook_url``: the webhook (a string or :class:`Secret`).
@@ -96,13 +90,17 @@ class SlackChannel(AlertChannel):
       them; app webhooks use the app's identity).
     - ``allow_custom_url``: accept any ``http(s)`` URL, for Slack-compatible
       servers (Mattermost, a loopback test server).
-    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
-    - ``timeout``, ``max_retries``, ``retry``: see :class:`AlertChannel`.
+    - ``timeout``, ``max_retries``, ``retry``, and the transport options
+      (``ssl_verify``, ``ssl_ca_bundle``, ``proxy``): see the base classes.
     """
 
     kind = "slack"
-    config_keys: ClassVar[FrozenSet[str]] = (
-        frozenset({"webhook_url", "username", "icon_emoji", "allow_custom_url"}) | TRANSPORT_KEYS
+    options = (
+        Option("webhook_url", "text", "the incoming webhook URL", secret=True, required=True, url=_URL),
+        Option("username", "text", "the sender name shown (classic webhooks)", default="kstalerts"),
+        Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (Mattermost, tests)", default=False),
+        *TRANSPORT,
     )
     #: Slack shows at most this much of a title / body before cutting with "…".
     title_limit = 150
@@ -116,33 +114,18 @@ class SlackChannel(AlertChannel):
         icon_emoji: Optional[str] = ":bell:",
         name: Optional[str] = None,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        retry: Optional[RetryPolicy] = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         channel_name: Optional[str] = None,
+        **options: Any,
     ) -> None:
-        name = channel_name if name is None else name  # channel_name: kstlib's spelling
-        super().__init__(
-            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
-        )
+        super().__init__(name=channel_name if name is None else name, **options)  # channel_name: kstlib's
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
-        check_url(secret.reveal(), key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
+        check_url(secret, key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji
-        try:
-            self._client = HTTPClient(secret, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
-        except AlertConfigurationError as exc:
-            if exc.key != "url":
-                raise
-            raise AlertConfigurationError(exc.reason, key="webhook_url") from None
+        self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
     def build_payload(
@@ -225,19 +208,3 @@ class SlackChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, webhook_url={str(self.webhook_url)!r})"
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "SlackChannel":
-        """``type: slack`` with ``credentials:`` (or ``webhook_url:``) and the options above."""
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="slack")
-        if url is None:
-            raise AlertConfigurationError("slack: needs credentials: (or webhook_url:)", key="credentials")
-        options = channel_options(config, service="slack")
-        for key in ("username", "icon_emoji"):
-            if key in config:
-                options[key] = config_str(config, key, service="slack")
-        return cls(
-            Secret(url.strip()),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="slack"),
-            **options,
-        )

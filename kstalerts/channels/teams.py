@@ -15,26 +15,15 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
 from ..digest import DigestSummary, hand_over
-from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
-from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_bool,
-    encode_json,
-    iso_time,
-    make_client,
-    resolve_secret,
-    service_text,
-    status_error,
-    truncate,
-)
-from .base import AlertChannel
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ._options import TRANSPORT, Option
 
 __all__ = ("TeamsChannel",)
 
@@ -58,7 +47,7 @@ _HELD_BACK_CHARS = 4000
 _FAILED = re.compile(r"delivery failed.*?HTTP error (\d{3})", re.IGNORECASE | re.DOTALL)
 
 
-class TeamsChannel(AlertChannel):
+class TeamsChannel(HTTPChannel):
     """Post to a Teams incoming webhook or workflow URL.
 
     ``allow_custom_url`` lifts the host check (a relay, a test server).
@@ -66,25 +55,23 @@ class TeamsChannel(AlertChannel):
     """
 
     kind = "teams"
-    config_keys: ClassVar[FrozenSet[str]] = frozenset({"webhook_url", "allow_custom_url"} | TRANSPORT_KEYS)
+    options = (
+        Option("webhook_url", "text", "the Workflows webhook URL", secret=True, required=True, url=_URL),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, a test server)", default=False),
+        *TRANSPORT,
+    )
 
     def __init__(
         self,
         webhook_url: Union[str, Secret],
         *,
         allow_custom_url: bool = False,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        name: Optional[str] = None,
         **options: Any,
     ) -> None:
-        super().__init__(name=name, **options)
-        raw = webhook_url.reveal() if isinstance(webhook_url, Secret) else webhook_url
-        url = check_url(raw, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
+        super().__init__(**options)
+        url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
-        transport = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
-        self._client = make_client(self._url, transport)
+        self._client = self._http_client(self._url, key="webhook_url")
 
     # -- payload ------------------------------------------------------------
     def build_card(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> Dict[str, Any]:
@@ -164,19 +151,6 @@ class TeamsChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
-
-    # -- config ---------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "TeamsChannel":
-        """``type: teams``; ``credentials:`` names the webhook URL (or a literal ``webhook_url:``)."""
-        url = resolve_secret(config, "webhook_url", credential_resolver, service="teams")
-        if url is None:
-            raise AlertConfigurationError("teams: needs credentials: or webhook_url:", key="credentials")
-        return cls(
-            Secret(url),
-            allow_custom_url=config_bool(config, "allow_custom_url", service="teams"),
-            **channel_options(config, service="teams"),
-        )
 
 
 def _hidden_error(status: int, shown: str) -> AlertDeliveryError:

@@ -18,23 +18,20 @@ tokens) never appear in a repr, a preview, a log line or an error.
 import json
 import string
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
+from .._url import ANY_HTTP
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
-from ..http import HTTPClient, check_headers
+from ..http import check_headers
 from ..models import AlertLevel, AlertMessage
-from ..retry import RetryPolicy
 from ._jsonhttp import (
-    TRANSPORT_KEYS,
-    channel_options,
-    config_str,
-    resolve_secret,
+    HTTPChannel,
     service_text,
     status_error,
 )
-from .base import AlertChannel
+from ._options import TRANSPORT, Option
 
 __all__ = ("WebhookChannel", "default_payload", "secret_parts")
 
@@ -72,7 +69,7 @@ def default_payload(alert: AlertMessage) -> Dict[str, Any]:
     }
 
 
-class WebhookChannel(AlertChannel):
+class WebhookChannel(HTTPChannel):
     """POST each alert as JSON to ``url``.
 
     - ``method``: ``POST`` (default), ``PUT`` or ``PATCH``.
@@ -80,12 +77,17 @@ class WebhookChannel(AlertChannel):
     - ``template``: a ``string.Template`` text (values JSON-escaped, so a JSON
       text stays valid), a mapping whose strings are templates, or a callable
       ``alert -> dict | str | bytes``.
-    - ``ssl_verify``, ``ssl_ca_bundle``, ``proxy``: see :class:`HTTPClient`.
+    - the transport options (``ssl_verify``, ``ssl_ca_bundle``, ``proxy``) are
+      :class:`HTTPChannel`'s; every option is described in ``options``.
     """
 
     kind = "webhook"
-    config_keys: ClassVar[FrozenSet[str]] = (
-        frozenset({"url", "method", "headers", "template"}) | TRANSPORT_KEYS
+    options = (
+        Option("url", "text", "where the alert is sent", secret=True, required=True, url=ANY_HTTP),
+        Option("method", "text", "the HTTP method: POST, PUT or PATCH", default="POST"),
+        Option("headers", "mapping", "extra request headers", what="a mapping of names to values"),
+        Option("template", "text_or_mapping", "a string.Template text or mapping for the body"),
+        *TRANSPORT,
     )
 
     def __init__(
@@ -95,19 +97,9 @@ class WebhookChannel(AlertChannel):
         method: str = "POST",
         headers: Optional[Mapping[str, str]] = None,
         template: Optional[Template] = None,
-        name: Optional[str] = None,
-        ssl_verify: bool = True,
-        ssl_ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        retry: Optional[RetryPolicy] = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            name=name, timeout=timeout, max_retries=max_retries, retry=retry, clock=clock, sleep=sleep
-        )
+        super().__init__(**options)
         self.url = url if isinstance(url, Secret) else Secret(str(url))
         self.method = str(method).upper()
         if self.method not in ("POST", "PUT", "PATCH"):
@@ -121,7 +113,7 @@ class WebhookChannel(AlertChannel):
         self.template = template
         if isinstance(template, (str, Mapping)):
             self.render(_SAMPLE)  # a bad template fails now, not at the first alert
-        self._client = HTTPClient(self.url, ssl_verify=ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy)
+        self._client = self._http_client(self.url)
 
     # -- formatting -------------------------------------------------------
     def _values(self, alert: AlertMessage, held_back: Optional[DigestSummary]) -> Dict[str, str]:
@@ -190,28 +182,6 @@ class WebhookChannel(AlertChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], credential_resolver: Any = None) -> "WebhookChannel":
-        """``type: webhook`` with ``credentials:`` (or ``url:``) and the options above."""
-        url = resolve_secret(config, "url", credential_resolver, service="webhook")
-        if url is None:
-            raise AlertConfigurationError("webhook: needs credentials: (or url:)", key="credentials")
-        headers = config.get("headers")
-        if headers is not None and not isinstance(headers, Mapping):
-            raise AlertConfigurationError(
-                "webhook: headers must be a mapping of names to values", key="headers"
-            )
-        template = config.get("template")
-        if template is not None and not isinstance(template, (str, Mapping)):
-            raise AlertConfigurationError("webhook: template must be a text or a mapping", key="template")
-        return cls(
-            Secret(url.strip()),
-            method=config_str(config, "method", service="webhook") or "POST",
-            headers=headers,
-            template=template,
-            **channel_options(config, service="webhook"),
-        )
 
 
 def _substitute(template: str, values: Mapping[str, str]) -> str:

@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from .._settings import BUILTIN_DEFAULTS
+from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
 
@@ -436,13 +436,18 @@ def _apply_limits(config: LoadedConfig) -> None:
         return rate
 
     global_rate = throttle(alerts.get("throttle"), "alerts.throttle", default_rate)
+    for name, fields in (("spool", ("max_age", "max_entries", "max_bytes")), ("dedup", ("window",))):
+        section = alerts.get(name)
+        if isinstance(section, dict):
+            for field in fields:
+                if section.get(field) is not None:
+                    check(section, field, f"{name}.{field}", f"alerts.{name}")
     channels = alerts.get("channels") or {}
     for key, entry in channels.items():
         where = f"alerts.channels.{key}"
-        if key == "digest":  # a default, true or false (see schema)
-            continue
-        if key in ("timeout", "max_retries"):
-            check(channels, key, f"channel.{key}", "alerts.channels")
+        if key in CHANNEL_DEFAULT_KEYS:  # a default, not a channel
+            if key != "digest":  # true or false (see schema)
+                check(channels, key, f"channel.{key}", "alerts.channels")
             continue
         check(entry, "timeout", "channel.timeout", where)
         check(entry, "max_retries", "channel.max_retries", where)

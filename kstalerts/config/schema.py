@@ -10,7 +10,9 @@ Every error names the file, the line and the dotted key.
 import types
 from typing import Any, Callable, FrozenSet, Mapping, Optional
 
+from .._settings import CHANNEL_DEFAULT_KEYS, DEDUP_KEYS, SPOOL_KEYS, THROTTLE_KEYS
 from .._suggest import suggest
+from ..channels._options import COMMON, COMMON_KEYS
 from ..exceptions import AlertConfigurationError
 
 __all__ = (
@@ -31,26 +33,8 @@ __all__ = (
 ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})
 #: Top-level keys kstalerts reads in a whole document.
 DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
-#: Keys of a throttle mapping; ``state_file`` is wired by the spool feature.
-THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
-#: Keys of ``alerts.channels`` that are defaults, not channel names.
-CHANNEL_DEFAULT_KEYS = frozenset({"timeout", "max_retries", "digest"})
-#: Keys every channel entry accepts, whatever its type.
-CHANNEL_COMMON_KEYS = frozenset(
-    {
-        "type",
-        "name",
-        "min_level",
-        "throttle",
-        "credentials",
-        "timeout",
-        "max_retries",
-        "spool_throttled",
-        "digest",
-    }
-)
-SPOOL_KEYS = frozenset({"path", "max_age", "max_entries", "max_bytes"})
-DEDUP_KEYS = frozenset({"window", "state_file"})
+#: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
+CHANNEL_COMMON_KEYS = COMMON_KEYS
 
 Lines = Mapping[str, int]
 #: An empty, read-only line map (the default where none is known).
@@ -236,11 +220,11 @@ def _check_channel(
             AlertLevel.parse(entry["min_level"])
         except AlertConfigurationError as exc:
             raise _error(exc.reason, f"{where}.min_level", path, lines) from None
-    for name in ("name", "credentials"):
-        if name in entry and not isinstance(entry[name], str):
-            raise _error(f"must be text, got {type(entry[name]).__name__}", f"{where}.{name}", path, lines)
-    for flag in ("spool_throttled", "digest"):
-        if flag in entry and not isinstance(entry[flag], bool):
-            raise _error("must be true or false", f"{where}.{flag}", path, lines)
+    for option in COMMON:  # the common options' kinds, as the channel descriptions give them
+        value = entry.get(option.name)
+        if option.kind == "text" and option.name in entry and not isinstance(value, str):
+            raise _error(f"must be text, got {type(value).__name__}", f"{where}.{option.name}", path, lines)
+        if option.kind == "bool" and option.name in entry and not isinstance(value, bool):
+            raise _error("must be true or false", f"{where}.{option.name}", path, lines)
     if "throttle" in entry:
         _check_throttle(entry["throttle"], f"{where}.throttle", path, lines, allow_off=True)

@@ -19,7 +19,7 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
-from .._settings import BUILTIN_DEFAULTS
+from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from ..manager import AlertManager, _connect_config
 from .defaults import connect as _connect_defaults
@@ -91,7 +91,7 @@ def build_manager(
         name: channels.get(name, BUILTIN_DEFAULTS["channels"][name]) for name in ("timeout", "max_retries")
     }
     for key, entry in channels.items():
-        if key in defaults or key == "digest":
+        if key in CHANNEL_DEFAULT_KEYS:
             continue
         try:
             channel = _build_channel(config, key, {**defaults, **entry}, resolver)
@@ -233,19 +233,12 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
     if spool:
         if spool.get("path") is None:
             raise _located(config, "alerts.spool.path", "a spool needs a path", line_key="alerts.spool")
-
-        def limited(field: str) -> Any:
-            value = spool.get(field)
-            return (
-                None if value is None else _limited(config, f"alerts.spool.{field}", f"spool.{field}", value)
-            )
-
-        manager.use_spool(
+        manager.use_spool(  # the numbers were limited by the loader, in its one pass
             Spool(
                 _path_setting(config, "alerts.spool.path", spool["path"]),
-                max_age=limited("max_age"),
-                max_entries=limited("max_entries"),
-                max_bytes=limited("max_bytes"),
+                max_age=spool.get("max_age"),
+                max_entries=spool.get("max_entries"),
+                max_bytes=spool.get("max_bytes"),
             )
         )
     dedup = config.alerts.get("dedup") or {}
@@ -257,7 +250,7 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
         state_file = dedup.get("state_file")
         manager.use_dedup(
             Deduplicator(
-                _limited(config, "alerts.dedup.window", "dedup.window", dedup["window"]),
+                dedup["window"],
                 state_file=None
                 if state_file is None
                 else _path_setting(config, "alerts.dedup.state_file", state_file),
@@ -270,12 +263,6 @@ def _located(
 ) -> AlertConfigurationError:
     line = config.line_of(dotted) or (config.line_of(line_key) if line_key else None)
     return AlertConfigurationError(message, path=config.path, line=line, key=config.origin_of(dotted))
-
-
-def _limited(config: "LoadedConfig", dotted: str, name: str, value: Any) -> Union[int, float]:
-    from ..limits import validate
-
-    return validate(name, value, path=config.path, line=config.line_of(dotted), key=config.origin_of(dotted))
 
 
 def _path_setting(config: "LoadedConfig", dotted: str, value: Any) -> str:

@@ -238,15 +238,7 @@ class _Parser:
                 self.fail("expected ': ' after the key", colon, key)
             path = self.add_key(result, k, p, key)
             after = self.skip_spaces(colon + 1)
-            if s[after] in _BREAKS or (s[after] == "#" and after > colon + 1):
-                value, pos = self.node(
-                    self.next_line(after), column, depth, path, block_ok=True, same_indent_seq=True
-                )
-            elif s[after] == "\t":
-                self.fail("tab characters are only allowed inside quotes and comments", after, path)
-            else:
-                at = after - self.starts[self.where(after)[0] - 1]
-                value, pos = self.content(after, at, column, depth, path, block_ok=False)
+            value, pos = self.value_after(colon, after, column, depth, path, in_mapping=True)
             result[k] = value
             pos = self.skip_blank(pos)
             if pos >= self.n:
@@ -257,22 +249,30 @@ class _Parser:
             if p - pos > column:
                 self.fail("unexpected indentation", p, path)
 
+    def value_after(
+        self, mark: int, after: int, column: int, depth: int, path: str, *, in_mapping: bool
+    ) -> Tuple[Any, int]:
+        """The value after a key's ``:`` or a ``-`` at ``mark``; ``after`` is its first non-space."""
+        s = self.s
+        if s[after] in _BREAKS or (s[after] == "#" and after > mark + 1):
+            return self.node(
+                self.next_line(after), column, depth, path, block_ok=True, same_indent_seq=in_mapping
+            )
+        if s[after] == "\t":
+            self.fail("tab characters are only allowed inside quotes and comments", after, path)
+        if in_mapping:  # a value on the key's line is inline: no block mapping may start there
+            at = after - self.starts[self.where(after)[0] - 1]
+            return self.content(after, at, column, depth, path, block_ok=False)
+        return self.content(after, column + after - mark, column, depth, path, block_ok=True)
+
     def sequence(self, p: int, column: int, parent: int, depth: int, key: str) -> Tuple[List[Any], int]:
         self.check_depth(depth, p, key)
-        s = self.s
         result: List[Any] = []
         while True:
             path = f"{key}.{len(result)}" if key else str(len(result))
             self.lines.setdefault(path, self.where(p)[0])
             after = self.skip_spaces(p + 1)
-            if s[after] in _BREAKS or (s[after] == "#" and after > p + 1):
-                value, pos = self.node(
-                    self.next_line(after), column, depth, path, block_ok=True, same_indent_seq=False
-                )
-            elif s[after] == "\t":
-                self.fail("tab characters are only allowed inside quotes and comments", after, path)
-            else:
-                value, pos = self.content(after, column + after - p, column, depth, path, block_ok=True)
+            value, pos = self.value_after(p, after, column, depth, path, in_mapping=False)
             result.append(value)
             pos = self.skip_blank(pos)
             if pos >= self.n:

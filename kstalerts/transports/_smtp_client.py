@@ -30,7 +30,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 from ..http import wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
 
-__all__ = ("DeadlineSMTP", "DeadlineExceeded", "NoGreeting", "StartTLSMissing")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.transports.smtp")
 
