@@ -187,7 +187,7 @@ def test_concurrent_requests_never_share_a_connection(slack_server: SlackServer)
     assert slack_server.connections == count
     assert len({r.connection for r in slack_server.requests}) == count
     # the pool keeps at most MAX_IDLE_CONNECTIONS of them for later
-    assert len(client._idle) == MAX_IDLE_CONNECTIONS
+    assert len(client._pool) == MAX_IDLE_CONNECTIONS
     post(client)
     assert slack_server.connections == count
 
@@ -205,7 +205,7 @@ def test_an_idle_connection_the_server_closed_is_replaced(slack_server: SlackSer
     post(client)
     deadline = time.monotonic() + 5
     slack_server.drop_connections()
-    while time.monotonic() < deadline and not client._idle[0].dropped():
+    while time.monotonic() < deadline and not client._pool.idle[0].dropped():
         time.sleep(0.01)
     assert post(client).status == 200
     assert slack_server.connections == 2
