@@ -13,7 +13,7 @@ followed): what a status means is the channel's business. Rules:
   and the next call reuses it.
 - Resending. Where a request stands is a :class:`_Stage`; whether it may
   be sent again on a new connection is looked up in one table,
-  :data:`_RESEND`: never once a byte of the answer may have been read,
+  :data:`_STAGES`: never once a byte of the answer may have been read,
   and only for a reused connection found closed by the server.
 - TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, verified
   unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
@@ -170,35 +170,47 @@ def _choose_proxy(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[_Endpoi
 
 
 class _Stage(enum.Enum):
-    """Where a request stands (as h11 and urllib3 keep it); the value is
-    how an error text says it."""
+    """Where a request stands (as h11 and urllib3 keep it)."""
 
-    CONNECTING = "while connecting"
-    TUNNELLING = "while opening the proxy tunnel"
-    HANDSHAKE = "in the TLS handshake"
-    SENDING = "while sending the request"
-    WAITING = "while waiting for the response"
-    READING = "while reading the response body"
+    CONNECTING = 1
+    TUNNELLING = 2  # the proxy's CONNECT
+    HANDSHAKE = 3
+    SENDING = 4
+    WAITING = 5  # sent in full; not a byte of the answer yet
+    ANSWERING = 6  # the answer began; its status line and headers are not all in
+    READING = 7  # the body
 
 
 class _Resend(enum.Enum):
     SAFE = "nothing of the request reached the server"
-    IF_STALE = "only if the server had closed the reused connection before reading it"
-    NEVER = "the server may have acted on the request"
+    IF_STALE = "only when the server had closed the reused connection before reading the request"
+    NEVER = "the server has acted on the request (it began to answer)"
 
 
-#: Whether a failed request may go again on a new connection, by the stage it
-#: failed in. A reused connection the server closed while idle fails while
-#: sending or before any byte of an answer (IF_STALE), and is the one case
-#: the client itself resends; any other failure is the channel's to retry.
-_RESEND: Dict[_Stage, _Resend] = {
-    _Stage.CONNECTING: _Resend.SAFE,
-    _Stage.TUNNELLING: _Resend.SAFE,
-    _Stage.HANDSHAKE: _Resend.SAFE,
-    _Stage.SENDING: _Resend.IF_STALE,
-    _Stage.WAITING: _Resend.IF_STALE,
-    _Stage.READING: _Resend.NEVER,
+#: What each stage means: how an error text says it, and whether a request
+#: that failed there may go again on a new connection. A reused connection
+#: the server closed while idle fails while sending or before a byte of an
+#: answer (IF_STALE): the one case the client itself resends; any other
+#: failure is the channel's to retry (or not).
+_STAGES: Dict[_Stage, Tuple[str, _Resend]] = {
+    _Stage.CONNECTING: ("while connecting", _Resend.SAFE),
+    _Stage.TUNNELLING: ("while opening the proxy tunnel", _Resend.SAFE),
+    _Stage.HANDSHAKE: ("in the TLS handshake", _Resend.SAFE),
+    _Stage.SENDING: ("while sending the request", _Resend.IF_STALE),
+    _Stage.WAITING: ("while waiting for the response", _Resend.IF_STALE),
+    _Stage.ANSWERING: ("while waiting for the response", _Resend.NEVER),
+    _Stage.READING: ("while reading the response body", _Resend.NEVER),
 }
+
+
+class _Progress:
+    """The stage one attempt has reached; the connection's reader moves it
+    from WAITING to ANSWERING when the first byte of an answer arrives."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self) -> None:
+        self.stage = _Stage.CONNECTING
 
 
 class _Connection(Pooled):
@@ -211,6 +223,7 @@ class _Connection(Pooled):
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self.sock = sock
         self.deadline = deadline
+        self.progress = _Progress()
 
     def sendall(self, data: bytes) -> None:
         self.deadline.send_all(self.sock, data)
@@ -242,8 +255,12 @@ class _DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._connection.deadline.arm(self._connection.sock)
-        return self._connection.sock.recv_into(buffer)
+        connection = self._connection
+        connection.deadline.arm(connection.sock)
+        received = connection.sock.recv_into(buffer)
+        if received and connection.progress.stage is _Stage.WAITING:
+            connection.progress.stage = _Stage.ANSWERING
+        return received
 
 
 class HTTPClient:
@@ -329,19 +346,20 @@ class HTTPClient:
         for attempt in range(2):  # a second go only when a reused connection turned out stale
             connection = self._pool.take() if attempt == 0 else None
             reused = connection is not None
-            stage = [_Stage.CONNECTING]
+            progress = _Progress()
             try:
                 if connection is None:
-                    connection = self._connect(deadline, stage)
+                    connection = self._connect(deadline, progress)
                 connection.deadline = deadline
-                response, reusable = self._exchange(connection, method, payload, stage)
+                connection.progress = progress
+                response, reusable = self._exchange(connection, method, payload, progress)
             except (OSError, http.client.HTTPException) as exc:
                 if connection is not None:
                     connection.close()
-                if reused and _may_resend(stage[0], exc) and deadline.left() > 0:
+                if reused and _may_resend(progress.stage, exc) and deadline.left() > 0:
                     _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
                     continue
-                raise _translate(exc, stage[0], timeout, self._endpoint.host, self._peer()) from exc
+                raise _translate(exc, progress.stage, timeout, self._endpoint.host, self._peer()) from exc
             except BaseException:
                 if connection is not None:
                     connection.close()
@@ -443,20 +461,21 @@ class HTTPClient:
         lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in fields.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _connect(self, deadline: Deadline, stage: List[_Stage]) -> _Connection:
+    def _connect(self, deadline: Deadline, progress: _Progress) -> _Connection:
         hop = self._proxy or self._endpoint
-        stage[0] = _Stage.CONNECTING
+        progress.stage = _Stage.CONNECTING
         left = deadline.left()
         if left <= 0:
             raise socket.timeout("timed out")
         connection = _Connection(socket.create_connection((hop.host, hop.port), timeout=left), deadline)
+        connection.progress = progress
         try:
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._proxy is not None and self._ssl is not None:
-                stage[0] = _Stage.TUNNELLING
+                progress.stage = _Stage.TUNNELLING
                 self._tunnel(connection, self._proxy)
             if self._ssl is not None:
-                stage[0] = _Stage.HANDSHAKE
+                progress.stage = _Stage.HANDSHAKE
                 deadline.arm(connection.sock)  # bounds the whole handshake
                 connection.sock = wrap_tls(self._ssl, connection.sock, self._endpoint.host)
         except BaseException:
@@ -488,17 +507,17 @@ class HTTPClient:
             )
 
     def _exchange(
-        self, connection: _Connection, method: str, payload: bytes, stage: List[_Stage]
+        self, connection: _Connection, method: str, payload: bytes, progress: _Progress
     ) -> Tuple[HTTPResponse, bool]:
         import http.client
 
-        stage[0] = _Stage.SENDING
+        progress.stage = _Stage.SENDING
         connection.sendall(payload)
-        stage[0] = _Stage.WAITING
+        progress.stage = _Stage.WAITING
         reply = http.client.HTTPResponse(connection, method=method)  # type: ignore[arg-type]
         try:
             reply.begin()
-            stage[0] = _Stage.READING
+            progress.stage = _Stage.READING
             body = reply.read(self._max_bytes) if self._max_bytes else b""
             complete = reply.isclosed() or (reply.length is None and len(body) < self._max_bytes)
             headers: Dict[str, str] = {}
@@ -576,10 +595,10 @@ def _check_header(name: str, value: str) -> None:
 
 def _may_resend(stage: _Stage, exc: BaseException) -> bool:
     """Whether a request that failed at ``stage`` with ``exc`` on a reused
-    connection may go again on a new one (:data:`_RESEND`)."""
+    connection may go again on a new one (:data:`_STAGES`)."""
     import http.client
 
-    verdict = _RESEND[stage]
+    verdict = _STAGES[stage][1]
     if verdict is _Resend.IF_STALE:  # the server hung up before a byte of an answer
         hung_up = (
             http.client.RemoteDisconnected,
@@ -614,19 +633,19 @@ def _translate(
         )
 
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return error(f"timed out after {timeout:g}s {stage.value}")
+        return error(f"timed out after {timeout:g}s {_STAGES[stage][0]}")
     refused = tls_verify_failure(exc)
     if refused is not None:
         # A wrong or unknown certificate will not fix itself in seconds: not retried.
         return error(f"TLS certificate verification failed: {refused}", retryable=False)
     if isinstance(exc, ssl.SSLError):
-        return error(f"TLS error {stage.value}: {exc.reason or type(exc).__name__}")
+        return error(f"TLS error {_STAGES[stage][0]}: {exc.reason or type(exc).__name__}")
     if isinstance(exc, ConnectionRefusedError):
         return error("connection refused")
     if isinstance(exc, http.client.RemoteDisconnected):
         return error("the server closed the connection without answering")
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return error(f"connection reset by the server {stage.value}")
+        return error(f"connection reset by the server {_STAGES[stage][0]}")
     if isinstance(exc, socket.gaierror):
         return error(f"cannot resolve the host name {host!r}")
     if isinstance(exc, http.client.LineTooLong):
@@ -640,5 +659,5 @@ def _translate(
             return error("protocol error: the response has too many header lines")
         return error(f"protocol error: {type(exc).__name__}")
     if isinstance(exc, OSError):
-        return error(f"network error {stage.value}: {exc.strerror or type(exc).__name__}")
-    return error(f"unexpected error {stage.value}: {type(exc).__name__}")  # pragma: no cover
+        return error(f"network error {_STAGES[stage][0]}: {exc.strerror or type(exc).__name__}")
+    return error(f"unexpected error {_STAGES[stage][0]}: {type(exc).__name__}")  # pragma: no cover

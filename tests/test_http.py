@@ -222,6 +222,25 @@ def test_a_reused_connection_dropped_mid_request_is_retried_once_on_a_new_one(
     assert slack_server.connections == 2
 
 
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        ("head", "connection reset by the server while waiting for the response"),
+        ("body", "connection reset by the server while reading the response body"),
+    ],
+)
+def test_a_reused_connection_cut_after_the_answer_began_is_not_resent(
+    slack_server: SlackServer, cut: str, message: str
+) -> None:
+    client = HTTPClient(slack_server.url())
+    post(client)
+    slack_server.queue(f"cut={cut}")  # the server began to answer: it has the request
+    error = failure(client)
+    assert bare(str(error)) == message
+    assert len(slack_server.requests) == 2
+    assert slack_server.connections == 1
+
+
 # -- one deadline per call ----------------------------------------------------
 @pytest.mark.parametrize(
     ("mode", "message"),
