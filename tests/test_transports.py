@@ -919,3 +919,14 @@ def test_verbose_logs_each_failed_attempt(smtp_server: Any, caplog: pytest.LogCa
     assert len(lines) == 3, lines
     assert lines[0].startswith(f"email: attempt 1 of 3 failed: 127.0.0.1:{server.port} answered: 451")
     assert lines[0].endswith("(retrying)") and lines[-1].endswith("(giving up)")
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server: Any) -> None:
+    """The client's own DATA stuffs the dots (RFC 5321, 4.5.2) as smtplib's did."""
+    server = smtp_server()
+    mail = make_message()
+    mail.set_content(".hidden\n..two dots\n.\nend\n")
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(mail, timeout=5)
+    assert server.handler.parsed().get_content().replace("\r\n", "\n") == ".hidden\n..two dots\n.\nend\n"
+    transport.close()
