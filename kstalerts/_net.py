@@ -219,8 +219,10 @@ class IdlePool(Generic[C]):
     def put(self, connection: C) -> bool:
         """Keep ``connection`` for reuse; ``False`` when the pool is full
         (the caller closes it)."""
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see
+            self.forget()
         with self._lock:
-            if len(self._idle) < self.size and self._pid == os.getpid():
+            if len(self._idle) < self.size:
                 self._idle.append((time.monotonic(), connection))
                 return True
         return False
