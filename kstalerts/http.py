@@ -38,7 +38,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _lifecycle
-from ._net import Deadline, IdlePool, Pooled, is_dropped, tls_context, tls_verify_failure, wrap_tls
+from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
 from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
@@ -616,38 +616,17 @@ def _translate(
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
 
-    A TLS handshake answered by a plain-text server (``WRONG_VERSION_NUMBER``)
-    is a misconfiguration: not retried, and the text says what to change.
+    Network faults are sorted by :func:`kstalerts._net.classify` and worded
+    here; a TLS handshake answered by a plain-text server is a
+    misconfiguration: not retried, and the text says what to change.
     """
     import http.client
-    import ssl
 
     def error(text: str, retryable: bool = True) -> AlertDeliveryError:
         return AlertDeliveryError(f"{peer}: {text}" if peer else text, retryable=retryable)
 
-    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
-        return error(
-            "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS on this"
-            " port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",
-            retryable=False,
-        )
-
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return error(f"timed out after {timeout:g}s {_STAGES[stage][0]}")
-    refused = tls_verify_failure(exc)
-    if refused is not None:
-        # A wrong or unknown certificate will not fix itself in seconds: not retried.
-        return error(f"TLS certificate verification failed: {refused}", retryable=False)
-    if isinstance(exc, ssl.SSLError):
-        return error(f"TLS error {_STAGES[stage][0]}: {exc.reason or type(exc).__name__}")
-    if isinstance(exc, ConnectionRefusedError):
-        return error("connection refused")
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, http.client.RemoteDisconnected):  # before classify: it is a reset
         return error("the server closed the connection without answering")
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return error(f"connection reset by the server {_STAGES[stage][0]}")
-    if isinstance(exc, socket.gaierror):
-        return error(f"cannot resolve the host name {host!r}")
     if isinstance(exc, http.client.LineTooLong):
         return error("protocol error: a line of the response is too long")
     if isinstance(exc, http.client.BadStatusLine):
@@ -658,6 +637,17 @@ def _translate(
         if type(exc) is http.client.HTTPException:  # raised bare only for over 100 header lines
             return error("protocol error: the response has too many header lines")
         return error(f"protocol error: {type(exc).__name__}")
-    if isinstance(exc, OSError):
-        return error(f"network error {_STAGES[stage][0]}: {exc.strerror or type(exc).__name__}")
-    return error(f"unexpected error {_STAGES[stage][0]}: {type(exc).__name__}")  # pragma: no cover
+    fault, detail = classify(exc)
+    where = _STAGES[stage][0]
+    text = {
+        Fault.NOT_TLS: "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS"
+        " on this port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",
+        Fault.CERTIFICATE: f"TLS certificate verification failed: {detail}",
+        Fault.TIMEOUT: f"timed out after {timeout:g}s {where}",
+        Fault.TLS: f"TLS error {where}: {detail}",
+        Fault.REFUSED: "connection refused",
+        Fault.RESET: f"connection reset by the server {where}",
+        Fault.UNRESOLVED: f"cannot resolve the host name {host!r}",
+        Fault.NETWORK: f"network error {where}: {detail}",
+    }[fault]
+    return error(text, retryable=fault not in PERMANENT)

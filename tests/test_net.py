@@ -14,7 +14,17 @@ from typing import Any, List, Tuple
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError
-from kstalerts._net import Deadline, IdlePool, Pooled, is_dropped, tls_context
+from kstalerts._net import (
+    PERMANENT,
+    Deadline,
+    Fault,
+    IdlePool,
+    Pooled,
+    classify,
+    is_dropped,
+    tls_context,
+    wrap_tls,
+)
 from kstalerts.transports import SMTPTransport
 
 
@@ -170,6 +180,34 @@ def test_is_dropped_when_the_peer_closes_or_speaks() -> None:
     )
     for pipe in (quiet, speaking, closing):
         pipe.shut()
+
+
+# -- classify ---------------------------------------------------------------------
+def caught(action: Any) -> BaseException:
+    try:
+        action()
+    except Exception as exc:  # the error is what is tested
+        return exc
+    raise AssertionError("no error")
+
+
+def test_classify_sorts_real_failures_and_says_which_are_permanent() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nobody listens there now
+    refused = caught(lambda: socket.create_connection(("127.0.0.1", port), timeout=5))
+    unresolved = caught(lambda: socket.getaddrinfo("no-such-host.invalid", 25))
+    a, b = socket.socketpair()
+    expired = caught(lambda: Deadline(time.monotonic() - 1).arm(a))
+    b.sendall(b"220 mail.example.com ESMTP plain text\r\n" * 4)  # a plain-text peer
+    not_tls = caught(lambda: wrap_tls(tls_context(True, None), a, "mail.example.com"))
+    a.close()
+    b.close()
+    faults = [classify(exc)[0] for exc in (refused, unresolved, expired, not_tls, ValueError("x"))]
+    assert faults == [Fault.REFUSED, Fault.UNRESOLVED, Fault.TIMEOUT, Fault.NOT_TLS, Fault.NETWORK]
+    assert classify(ValueError("x"))[1] == "ValueError"
+    assert PERMANENT == {Fault.NOT_TLS, Fault.CERTIFICATE}
 
 
 # -- IdlePool ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .._net import IdlePool, tls_context, tls_verify_failure
+from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_SMTP_SESSION_MESSAGES, SMTP_IDLE_SECONDS, validate
@@ -274,8 +274,6 @@ class SMTPTransport(MailTransport):
 
     def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         import smtplib
-        import socket
-        import ssl
 
         from ._smtp_client import NoGreeting, StartTLSMissing
 
@@ -296,13 +294,6 @@ class SMTPTransport(MailTransport):
             )
             return AlertDeliveryError(
                 f"{where} accepted the connection but sent no SMTP greeting within {exc.wait:g}s ({hint})",
-                retryable=False,
-            )
-        if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
-            return AlertDeliveryError(
-                f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the first"
-                f" byte on port {self.port} (security 'ssl'): set security: starttls (port 587),"
-                " or none for a local test server",
                 retryable=False,
             )
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -333,21 +324,20 @@ class SMTPTransport(MailTransport):
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
         if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
-        refused = tls_verify_failure(exc)
-        if refused is not None:
-            return AlertDeliveryError(
-                f"{where}: TLS certificate verification failed: {refused}", retryable=False
-            )
-        if isinstance(exc, socket.timeout):
-            return AlertDeliveryError(f"{where} did not answer within {limit:g}s", retryable=True)
-        if isinstance(exc, ssl.SSLError):
-            return AlertDeliveryError(f"{where}: TLS error: {exc.reason or exc}", retryable=True)
-        if isinstance(exc, ConnectionRefusedError):
-            return AlertDeliveryError(f"{where} refused the connection", retryable=True)
-        if isinstance(exc, socket.gaierror):
-            return AlertDeliveryError(f"cannot resolve {self.host}: {exc.strerror}", retryable=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return AlertDeliveryError(f"{where}: network error: {reason}", retryable=True)
+        fault, detail = classify(exc)
+        text = {
+            Fault.NOT_TLS: f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the"
+            f" first byte on port {self.port} (security 'ssl'): set security: starttls (port 587),"
+            " or none for a local test server",
+            Fault.CERTIFICATE: f"{where}: TLS certificate verification failed: {detail}",
+            Fault.TIMEOUT: f"{where} did not answer within {limit:g}s",
+            Fault.TLS: f"{where}: TLS error: {detail}",
+            Fault.REFUSED: f"{where} refused the connection",
+            Fault.RESET: f"{where}: network error: {detail}",
+            Fault.UNRESOLVED: f"cannot resolve {self.host}: {detail}",
+            Fault.NETWORK: f"{where}: network error: {detail}",
+        }[fault]
+        return AlertDeliveryError(text, retryable=fault not in PERMANENT)
 
 
 def _dead_session(exc: BaseException) -> bool:
