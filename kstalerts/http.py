@@ -8,19 +8,16 @@ followed): what a status means is the channel's business. Rules:
   sending, and reading the status line, headers and body all finish before
   ``timeout`` runs out: every read sets the socket timeout to the time left,
   so a peer that trickles a byte a second cannot stretch a call.
-- Keep-alive. A finished connection goes back to a small pool and the next
-  call reuses it; a connection is never used by two calls at once.
-- Fork. A forked child never uses a connection it inherited: it forgets
-  them (closing only its own copy of the descriptor: no TLS close, no
-  ``shutdown()``, so the parent's connection is untouched) and opens its
-  own. The at-fork hook does it, and a pid check where a connection is
-  taken from the pool catches a fork that bypassed the hook.
-- The pool's lock is an ``RLock`` held only around a list operation: a
-  signal handler that sends while its thread holds it goes through (at
-  worst the pool ends one connection over its size), and a forked child
-  gets a new one.
-- TLS is verified (``ssl.create_default_context``, which honours
-  ``SSL_CERT_FILE``) unless ``ssl_verify=False`` is passed explicitly.
+- Keep-alive. A finished connection goes back to a small pool
+  (:class:`kstalerts._net.IdlePool`: fork-safe, never shared by two calls)
+  and the next call reuses it.
+- Resending. Where a request stands is a :class:`_Stage`; whether it may
+  be sent again on a new connection is looked up in one table,
+  :data:`_STAGES`: never once a byte of the answer may have been read,
+  and only for a reused connection found closed by the server.
+- TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, verified
+  unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
+  honoured, a CA file or directory).
 - Proxies come from ``proxy=`` or ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
   (lower-case forms win); https goes through a ``CONNECT`` tunnel, http uses
   the absolute-form request target.
@@ -31,17 +28,17 @@ followed): what a status means is the channel's business. Rules:
 """
 
 import base64
+import enum
 import io
 import logging
 import os
 import re
-import select
 import socket
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _lifecycle
+from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
 from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
@@ -172,67 +169,71 @@ def _choose_proxy(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[_Endpoi
     return _parse(proxy, "proxy", ("http",))
 
 
-def _ssl_context(verify: bool, ca_bundle: Optional[str]) -> "ssl.SSLContext":
-    import ssl
+class _Stage(enum.Enum):
+    """Where a request stands (as h11 and urllib3 keep it)."""
 
-    try:
-        if ca_bundle is None:
-            context = ssl.create_default_context()
-        elif os.path.isdir(ca_bundle):
-            context = ssl.create_default_context(capath=ca_bundle)
-        else:
-            context = ssl.create_default_context(cafile=ca_bundle)
-    except ssl.SSLError:
-        raise AlertConfigurationError("is not a PEM file of CA certificates", key="ssl_ca_bundle") from None
-    except OSError as exc:
-        raise AlertConfigurationError(
-            f"cannot read the CA bundle: {exc.strerror or type(exc).__name__}", key="ssl_ca_bundle"
-        ) from None
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    CONNECTING = 1
+    TUNNELLING = 2  # the proxy's CONNECT
+    HANDSHAKE = 3
+    SENDING = 4
+    WAITING = 5  # sent in full; not a byte of the answer yet
+    ANSWERING = 6  # the answer began; its status line and headers are not all in
+    READING = 7  # the body
 
 
-class _Connection:
+class _Resend(enum.Enum):
+    SAFE = "nothing of the request reached the server"
+    IF_STALE = "only when the server had closed the reused connection before reading the request"
+    NEVER = "the server has acted on the request (it began to answer)"
+
+
+#: What each stage means: how an error text says it, and whether a request
+#: that failed there may go again on a new connection. A reused connection
+#: the server closed while idle fails while sending or before a byte of an
+#: answer (IF_STALE): the one case the client itself resends; any other
+#: failure is the channel's to retry (or not).
+_STAGES: Dict[_Stage, Tuple[str, _Resend]] = {
+    _Stage.CONNECTING: ("while connecting", _Resend.SAFE),
+    _Stage.TUNNELLING: ("while opening the proxy tunnel", _Resend.SAFE),
+    _Stage.HANDSHAKE: ("in the TLS handshake", _Resend.SAFE),
+    _Stage.SENDING: ("while sending the request", _Resend.IF_STALE),
+    _Stage.WAITING: ("while waiting for the response", _Resend.IF_STALE),
+    _Stage.ANSWERING: ("while waiting for the response", _Resend.NEVER),
+    _Stage.READING: ("while reading the response body", _Resend.NEVER),
+}
+
+
+class _Progress:
+    """The stage one attempt has reached; the connection's reader moves it
+    from WAITING to ANSWERING when the first byte of an answer arrives."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self) -> None:
+        self.stage = _Stage.CONNECTING
+
+
+class _Connection(Pooled):
     """One socket and the deadline of the call that holds it.
 
     ``http.client.HTTPResponse`` reads through :meth:`makefile`, whose raw
     reader sets the socket timeout to the time left before every ``recv``.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self.sock = sock
-        self.deadline = 0.0
-
-    def remaining(self) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        return left
+        self.deadline = deadline
+        self.progress = _Progress()
 
     def sendall(self, data: bytes) -> None:
-        # send() in a loop, not sendall(): an SSL socket's sendall gives each
-        # chunk a fresh timeout, so a slow reader could stretch it
-        view = memoryview(data)
-        while view:
-            self.sock.settimeout(self.remaining())
-            view = view[self.sock.send(view) :]
+        self.deadline.send_all(self.sock, data)
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self))
 
     def dropped(self) -> bool:
         """An idle connection that is readable was closed (or spoke out of turn)."""
-        try:
-            if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
-                poller = select.poll()
-                poller.register(self.sock, select.POLLIN)
-                return bool(poller.poll(0))
-            readable, _, _ = select.select([self.sock], [], [], 0)  # pragma: no cover - Windows
-        except (OSError, ValueError):  # pragma: no cover - a socket closed under us
-            return True
-        return bool(readable)  # pragma: no cover - Windows
+        return is_dropped(self.sock)
 
     def close(self) -> None:
         try:
@@ -254,8 +255,12 @@ class _DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._connection.sock.settimeout(self._connection.remaining())
-        return self._connection.sock.recv_into(buffer)
+        connection = self._connection
+        connection.deadline.arm(connection.sock)
+        received = connection.sock.recv_into(buffer)
+        if received and connection.progress.stage is _Stage.WAITING:
+            connection.progress.stage = _Stage.ANSWERING
+        return received
 
 
 class HTTPClient:
@@ -295,17 +300,13 @@ class HTTPClient:
         self._proxy = _choose_proxy(self._endpoint, proxy)
         self._proxy_url = _proxy_url(self._endpoint, proxy)
         self._max_bytes = max(0, min(int(max_response_bytes), MAX_RESPONSE_BYTES))
-        self._pool_size = max(0, min(int(pool_size), MAX_IDLE_CONNECTIONS))
         self.user_agent = user_agent or f"kstalerts/{__version__}"
         self._ssl: Optional[ssl.SSLContext] = None
         if self._endpoint.scheme == "https":
-            self._ssl = _ssl_context(ssl_verify, ssl_ca_bundle)
+            self._ssl = tls_context(ssl_verify, ssl_ca_bundle)
             if not ssl_verify:
                 _log.warning("TLS certificate verification is OFF for %s", self.url)
-        self._idle: List[_Connection] = []
-        self._lock = threading.RLock()
-        self._pid = os.getpid()
-        _lifecycle.on_fork(self, HTTPClient._after_fork)
+        self._pool: IdlePool[_Connection] = IdlePool(max(0, min(int(pool_size), MAX_IDLE_CONNECTIONS)))
 
     @property
     def via_proxy(self) -> bool:
@@ -341,31 +342,29 @@ class HTTPClient:
             )
         payload = self._head(method, body, headers) + (body or b"")
         started = time.monotonic()
-        deadline = started + timeout
-        phase = ["connecting"]
+        deadline = Deadline(started + timeout)
         for attempt in range(2):  # a second go only when a reused connection turned out stale
-            connection = self._checkout() if attempt == 0 else None
+            connection = self._pool.take() if attempt == 0 else None
             reused = connection is not None
+            progress = _Progress()
             try:
                 if connection is None:
-                    connection = self._connect(deadline, phase)
+                    connection = self._connect(deadline, progress)
                 connection.deadline = deadline
-                response, reusable = self._exchange(connection, method, payload, phase)
+                connection.progress = progress
+                response, reusable = self._exchange(connection, method, payload, progress)
             except (OSError, http.client.HTTPException) as exc:
                 if connection is not None:
                     connection.close()
-                if reused and _stale(exc, phase[0]) and time.monotonic() < deadline:
+                if reused and _may_resend(progress.stage, exc) and deadline.left() > 0:
                     _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
-                    phase[0] = "connecting"
                     continue
-                raise _translate(exc, phase[0], timeout, self._endpoint.host, self._peer()) from exc
+                raise _translate(exc, progress.stage, timeout, self._endpoint.host, self._peer()) from exc
             except BaseException:
                 if connection is not None:
                     connection.close()
                 raise
-            if reusable:
-                self._checkin(connection)
-            else:
+            if not (reusable and self._pool.put(connection)):
                 connection.close()
             _log.debug(
                 "%s %s -> %d in %.3fs (%s connection)",
@@ -386,19 +385,7 @@ class HTTPClient:
 
     def close(self) -> None:
         """Close the idle connections; the client stays usable."""
-        if self._pid != os.getpid():
-            self._after_fork()  # the parent's connections are not ours to close
-            return
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-    def __del__(self) -> None:
-        # A client dropped without close() must not leave sockets to the GC
-        # (nor ResourceWarnings); no method of it can be running now.
-        # (Closing an inherited descriptor is harmless: it sends nothing.)
-        for connection in getattr(self, "_idle", ()):
+        for connection in self._pool.drain():  # none in a forked child: the parent's
             connection.close()
 
     def _request_secrets(self, headers: Mapping[str, str]) -> Tuple[bytes, ...]:
@@ -444,34 +431,6 @@ class HTTPClient:
             sorted({f.encode("utf-8", "replace") for f in found if len(f) >= 4}, key=len, reverse=True)
         )
 
-    # -- the pool ---------------------------------------------------------
-    def _after_fork(self) -> None:
-        """In a forked child: a new lock, and the inherited connections forgotten."""
-        self._lock = threading.RLock()
-        idle, self._idle = self._idle, []
-        self._pid = os.getpid()
-        for connection in idle:
-            connection.forget()
-
-    def _checkout(self) -> Optional[_Connection]:
-        if self._pid != os.getpid():  # a fork the at-fork hook did not see
-            self._after_fork()
-        while True:
-            with self._lock:
-                if not self._idle:
-                    return None
-                connection = self._idle.pop()
-            if not connection.dropped():
-                return connection
-            connection.close()
-
-    def _checkin(self, connection: _Connection) -> None:
-        with self._lock:
-            if len(self._idle) < self._pool_size:
-                self._idle.append(connection)
-                return
-        connection.close()
-
     # -- one exchange -----------------------------------------------------
     def _head(self, method: str, body: Optional[bytes], headers: Mapping[str, str]) -> bytes:
         if not method or not set(method) <= _TOKEN_CHARS:
@@ -502,22 +461,22 @@ class HTTPClient:
         lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in fields.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _connect(self, deadline: float, phase: List[str]) -> _Connection:
+    def _connect(self, deadline: Deadline, progress: _Progress) -> _Connection:
         hop = self._proxy or self._endpoint
-        phase[0] = "connecting"
-        left = deadline - time.monotonic()
+        progress.stage = _Stage.CONNECTING
+        left = deadline.left()
         if left <= 0:
             raise socket.timeout("timed out")
-        connection = _Connection(socket.create_connection((hop.host, hop.port), timeout=left))
-        connection.deadline = deadline
+        connection = _Connection(socket.create_connection((hop.host, hop.port), timeout=left), deadline)
+        connection.progress = progress
         try:
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._proxy is not None and self._ssl is not None:
-                phase[0] = "opening the proxy tunnel"
+                progress.stage = _Stage.TUNNELLING
                 self._tunnel(connection, self._proxy)
             if self._ssl is not None:
-                phase[0] = "in the TLS handshake"
-                connection.sock.settimeout(connection.remaining())  # bounds the whole handshake
+                progress.stage = _Stage.HANDSHAKE
+                deadline.arm(connection.sock)  # bounds the whole handshake
                 connection.sock = wrap_tls(self._ssl, connection.sock, self._endpoint.host)
         except BaseException:
             connection.close()
@@ -548,17 +507,17 @@ class HTTPClient:
             )
 
     def _exchange(
-        self, connection: _Connection, method: str, payload: bytes, phase: List[str]
+        self, connection: _Connection, method: str, payload: bytes, progress: _Progress
     ) -> Tuple[HTTPResponse, bool]:
         import http.client
 
-        phase[0] = "sending the request"
+        progress.stage = _Stage.SENDING
         connection.sendall(payload)
-        phase[0] = "waiting for the response"
+        progress.stage = _Stage.WAITING
         reply = http.client.HTTPResponse(connection, method=method)  # type: ignore[arg-type]
         try:
             reply.begin()
-            phase[0] = "reading the response body"
+            progress.stage = _Stage.READING
             body = reply.read(self._max_bytes) if self._max_bytes else b""
             complete = reply.isclosed() or (reply.length is None and len(body) < self._max_bytes)
             headers: Dict[str, str] = {}
@@ -634,89 +593,40 @@ def _check_header(name: str, value: str) -> None:
         ) from None
 
 
-def _stale(exc: BaseException, phase: str) -> bool:
-    """A reused connection the server had already closed: nothing of an answer came back."""
+def _may_resend(stage: _Stage, exc: BaseException) -> bool:
+    """Whether a request that failed at ``stage`` with ``exc`` on a reused
+    connection may go again on a new one (:data:`_STAGES`)."""
     import http.client
 
-    if phase not in ("sending the request", "waiting for the response"):
-        return False
-    return isinstance(
-        exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
-    )
-
-
-class _HostNameMismatchError(OSError):
-    """A certificate for another host, on Python 3.6 (whose ``ssl.CertificateError``
-    is a ``ValueError``; 3.7+ raises an ``OSError``)."""
-
-
-def wrap_tls(context: "ssl.SSLContext", sock: socket.socket, host: str) -> socket.socket:
-    """``context.wrap_socket(sock)``, which raises only ``OSError`` on every Python."""
-    import ssl
-
-    try:
-        return context.wrap_socket(sock, server_hostname=host)
-    except ssl.CertificateError as exc:
-        if isinstance(exc, OSError):  # pragma: no cover - Python 3.7+
-            raise
-        raise _HostNameMismatchError(str(exc)) from exc  # pragma: no cover - Python 3.6
-
-
-def tls_verify_failure(exc: BaseException) -> Optional[str]:
-    """Why the peer's certificate was refused, or ``None`` when ``exc`` is something else.
-
-    Python 3.7+ raises ``ssl.SSLCertVerificationError`` (also named
-    ``CertificateError``); 3.6 raises ``CertificateError`` for a wrong host
-    name and a plain ``SSLError`` with reason ``CERTIFICATE_VERIFY_FAILED``
-    for the rest.
-    """
-    import ssl
-
-    if isinstance(exc, (ssl.CertificateError, _HostNameMismatchError)):
-        return str(getattr(exc, "verify_message", None) or exc)
-    if isinstance(exc, ssl.SSLError) and exc.reason == "CERTIFICATE_VERIFY_FAILED":
-        return "certificate verify failed"
-    return None
+    verdict = _STAGES[stage][1]
+    if verdict is _Resend.IF_STALE:  # the server hung up before a byte of an answer
+        hung_up = (
+            http.client.RemoteDisconnected,
+            ConnectionResetError,
+            BrokenPipeError,
+            ConnectionAbortedError,
+        )
+        return isinstance(exc, hung_up)
+    return verdict is _Resend.SAFE
 
 
 def _translate(
-    exc: BaseException, phase: str, timeout: float, host: str, peer: str = ""
+    exc: BaseException, stage: _Stage, timeout: float, host: str, peer: str = ""
 ) -> AlertDeliveryError:
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
 
-    A TLS handshake answered by a plain-text server (``WRONG_VERSION_NUMBER``)
-    is a misconfiguration: not retried, and the text says what to change.
+    Network faults are sorted by :func:`kstalerts._net.classify` and worded
+    here; a TLS handshake answered by a plain-text server is a
+    misconfiguration: not retried, and the text says what to change.
     """
     import http.client
-    import ssl
 
     def error(text: str, retryable: bool = True) -> AlertDeliveryError:
         return AlertDeliveryError(f"{peer}: {text}" if peer else text, retryable=retryable)
 
-    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
-        return error(
-            "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS on this"
-            " port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",
-            retryable=False,
-        )
-
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return error(f"timed out after {timeout:g}s {_while(phase)}")
-    refused = tls_verify_failure(exc)
-    if refused is not None:
-        # A wrong or unknown certificate will not fix itself in seconds: not retried.
-        return error(f"TLS certificate verification failed: {refused}", retryable=False)
-    if isinstance(exc, ssl.SSLError):
-        return error(f"TLS error {_while(phase)}: {exc.reason or type(exc).__name__}")
-    if isinstance(exc, ConnectionRefusedError):
-        return error("connection refused")
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, http.client.RemoteDisconnected):  # before classify: it is a reset
         return error("the server closed the connection without answering")
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return error(f"connection reset by the server {_while(phase)}")
-    if isinstance(exc, socket.gaierror):
-        return error(f"cannot resolve the host name {host!r}")
     if isinstance(exc, http.client.LineTooLong):
         return error("protocol error: a line of the response is too long")
     if isinstance(exc, http.client.BadStatusLine):
@@ -724,13 +634,20 @@ def _translate(
     if isinstance(exc, http.client.IncompleteRead):
         return error("the response ended before its announced length")
     if isinstance(exc, http.client.HTTPException):
-        if "headers" in str(exc):
+        if type(exc) is http.client.HTTPException:  # raised bare only for over 100 header lines
             return error("protocol error: the response has too many header lines")
         return error(f"protocol error: {type(exc).__name__}")
-    if isinstance(exc, OSError):
-        return error(f"network error {_while(phase)}: {exc.strerror or type(exc).__name__}")
-    return error(f"unexpected error {_while(phase)}: {type(exc).__name__}")  # pragma: no cover
-
-
-def _while(phase: str) -> str:
-    return phase if phase.startswith("in ") else f"while {phase}"
+    fault, detail = classify(exc)
+    where = _STAGES[stage][0]
+    text = {
+        Fault.NOT_TLS: "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS"
+        " on this port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",
+        Fault.CERTIFICATE: f"TLS certificate verification failed: {detail}",
+        Fault.TIMEOUT: f"timed out after {timeout:g}s {where}",
+        Fault.TLS: f"TLS error {where}: {detail}",
+        Fault.REFUSED: "connection refused",
+        Fault.RESET: f"connection reset by the server {where}",
+        Fault.UNRESOLVED: f"cannot resolve the host name {host!r}",
+        Fault.NETWORK: f"network error {where}: {detail}",
+    }[fault]
+    return error(text, retryable=fault not in PERMANENT)

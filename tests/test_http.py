@@ -187,7 +187,7 @@ def test_concurrent_requests_never_share_a_connection(slack_server: SlackServer)
     assert slack_server.connections == count
     assert len({r.connection for r in slack_server.requests}) == count
     # the pool keeps at most MAX_IDLE_CONNECTIONS of them for later
-    assert len(client._idle) == MAX_IDLE_CONNECTIONS
+    assert len(client._pool) == MAX_IDLE_CONNECTIONS
     post(client)
     assert slack_server.connections == count
 
@@ -205,7 +205,7 @@ def test_an_idle_connection_the_server_closed_is_replaced(slack_server: SlackSer
     post(client)
     deadline = time.monotonic() + 5
     slack_server.drop_connections()
-    while time.monotonic() < deadline and not client._idle[0].dropped():
+    while time.monotonic() < deadline and not client._pool.idle[0].dropped():
         time.sleep(0.01)
     assert post(client).status == 200
     assert slack_server.connections == 2
@@ -220,6 +220,25 @@ def test_a_reused_connection_dropped_mid_request_is_retried_once_on_a_new_one(
     assert post(client).status == 200
     assert len(slack_server.requests) == 3
     assert slack_server.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        ("head", "connection reset by the server while waiting for the response"),
+        ("body", "connection reset by the server while reading the response body"),
+    ],
+)
+def test_a_reused_connection_cut_after_the_answer_began_is_not_resent(
+    slack_server: SlackServer, cut: str, message: str
+) -> None:
+    client = HTTPClient(slack_server.url())
+    post(client)
+    slack_server.queue(f"cut={cut}")  # the server began to answer: it has the request
+    error = failure(client)
+    assert bare(str(error)) == message
+    assert len(slack_server.requests) == 2
+    assert slack_server.connections == 1
 
 
 # -- one deadline per call ----------------------------------------------------

@@ -408,7 +408,7 @@ def test_smtp_ca_bundle_must_be_pem(tmp_path: Any) -> None:
     bogus.write_text("not a certificate")
     with pytest.raises(AlertConfigurationError) as caught:
         SMTPTransport("mail.example.com", ssl_ca_bundle=str(bogus))
-    assert str(caught.value) == "ssl_ca_bundle: is not a readable PEM file of CA certificates"
+    assert str(caught.value) == "ssl_ca_bundle: is not a PEM file of CA certificates"
 
 
 @pytest.mark.parametrize(
@@ -419,7 +419,10 @@ def test_smtp_ca_bundle_must_be_pem(tmp_path: Any) -> None:
         ({"port": 0}, "port: must be a port number (1-65535), got 0"),
         ({"port": True}, "port: must be a port number (1-65535), got True"),
         ({"username": "alerts"}, "password: username and password go together: give both or neither"),
-        ({"ssl_ca_bundle": "/nonexistent/ca.pem"}, "ssl_ca_bundle: no such file: '/nonexistent/ca.pem'"),
+        (
+            {"ssl_ca_bundle": "/nonexistent/ca.pem"},
+            "ssl_ca_bundle: cannot read the CA bundle: No such file or directory",
+        ),
         ({"ssl_verify": "false"}, "ssl_verify: must be true or false, got 'false'"),
         ({"allow_plaintext_auth": "no"}, "allow_plaintext_auth: must be true or false, got 'no'"),
         ({"local_hostname": "a\r\nb"}, "local_hostname: must be a host name, got 'a\\r\\nb'"),
@@ -558,7 +561,7 @@ def test_concurrent_sends_never_share_a_session(smtp_server: Any) -> None:
     subjects = sorted(str(server.handler.parsed(i)["Subject"]) for i in range(40))
     assert subjects == sorted(f"[ALERT] [INFO] alert {n}-{i}" for n in range(8) for i in range(5))
     assert 1 <= server.connections <= 8
-    assert len(transport._idle) <= MAX_IDLE_CONNECTIONS
+    assert len(transport._pool) <= MAX_IDLE_CONNECTIONS
     ch.close()
 
 
@@ -569,7 +572,7 @@ def test_close_says_quit_and_closes_idle_sessions(smtp_server: Any) -> None:
     assert ch.send(AlertMessage("x")).success
     ch.close()
     assert wait_for(lambda: server.closed == 1 and server.handler.quits == 1)
-    assert transport._idle == []
+    assert len(transport._pool) == 0
     assert ch.send(AlertMessage("y")).success  # usable after close: a new session
     assert server.connections == 2
     transport.close()
@@ -838,7 +841,9 @@ def test_a_wrong_password_is_one_auth_attempt(smtp_server: Any, smtp_ca: Any) ->
     result = channel(transport, sleeps, max_retries=3).send(AlertMessage("x", level=AlertLevel.CRITICAL))
     assert server.handler.logins == [("PLAIN", "alerts")]  # smtplib alone tries LOGIN after PLAIN
     assert (result.success, result.attempts, result.status) == (False, 1, 535)
-    assert result.error is not None and result.error.startswith(f"127.0.0.1:{server.port} refused the login: 535")
+    assert result.error is not None and result.error.startswith(
+        f"127.0.0.1:{server.port} refused the login: 535"
+    )
     assert "wrong-password" not in result.error
 
 
@@ -915,3 +920,14 @@ def test_verbose_logs_each_failed_attempt(smtp_server: Any, caplog: pytest.LogCa
     assert len(lines) == 3, lines
     assert lines[0].startswith(f"email: attempt 1 of 3 failed: 127.0.0.1:{server.port} answered: 451")
     assert lines[0].endswith("(retrying)") and lines[-1].endswith("(giving up)")
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server: Any) -> None:
+    """The client's own DATA stuffs the dots (RFC 5321, 4.5.2) as smtplib's did."""
+    server = smtp_server()
+    mail = make_message()
+    mail.set_content(".hidden\n..two dots\n.\nend\n")
+    transport = SMTPTransport("127.0.0.1", server.port, security="none")
+    transport.send(mail, timeout=5)
+    assert server.handler.parsed().get_content().replace("\r\n", "\n") == ".hidden\n..two dots\n.\nend\n"
+    transport.close()

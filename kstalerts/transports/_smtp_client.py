@@ -12,22 +12,24 @@ message contents never are, and smtplib's own ``set_debuglevel`` output is
 switched off.
 
 A client can carry several messages: :meth:`DeadlineSMTP.begin` gives it
-the next attempt's deadline, and it records whether that attempt got as far
-as DATA (after which a failure may mean the message was delivered).
+the next attempt's deadline, and its own :meth:`DeadlineSMTP.data` moves
+the attempt's :class:`Stage` on (DATA sent, then the final dot written),
+from which the transport decides whether a failure may be resent.
 
 This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
 """
 
+import enum
 import logging
-import select
+import re
 import smtplib
 import socket
 import ssl
 import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from ..http import wrap_tls
+from .._net import Deadline, Pooled, is_dropped, wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
 
 __all__ = ()
@@ -58,11 +60,29 @@ class NoGreeting(DeadlineExceeded):
         super().__init__(f"no greeting within {wait:g}s")
 
 
+class Stage(enum.Enum):
+    """How far one attempt got with its message."""
+
+    ENVELOPE = "before DATA: nothing of the message was sent"
+    DATA = "DATA was sent: the message may be on its way"
+    SENT = "the final dot was written: only the server's reply is missing"
+
+
+#: What a failure at each stage allows: (whether a reused session found dead
+#: may be replaced by a new one and the message sent there, whether a failure
+#: with no answer leaves the message's fate unknown: then it is never sent again)
+AFTER = {
+    Stage.ENVELOPE: (True, False),
+    Stage.DATA: (False, False),
+    Stage.SENT: (False, True),
+}
+
+
 #: AUTH mechanisms in smtplib's order of preference; one is tried per login.
 _AUTH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
-class DeadlineSMTP(smtplib.SMTP):
+class DeadlineSMTP(smtplib.SMTP, Pooled):
     """smtplib's client bound to one absolute ``deadline`` (monotonic clock).
 
     ``tls_context`` makes the connection TLS from the first byte (implicit
@@ -81,18 +101,14 @@ class DeadlineSMTP(smtplib.SMTP):
         tls_context: Optional[ssl.SSLContext] = None,
         secrets: Sequence[str] = (),
     ) -> None:
-        self._deadline = deadline
+        self._deadline = Deadline(deadline, DeadlineExceeded)
         self._implicit_tls = tls_context
         self._secrets = tuple(secrets)
         self._buffer = b""
         self._hide_sends = False
-        self._sent_data_command = False
-        self._next_is_data = False
         self._name_from_socket = local_hostname is None
-        self.data_started = False  # this attempt sent DATA: do not send the message again
-        self.message_sent = False  # this attempt wrote the whole message: its fate is the server's
+        self.stage = Stage.ENVELOPE  # set by data(), never by the trace
         self.messages = 0  # messages this session has carried
-        self.idle_since = time.monotonic()
         # A placeholder stops smtplib's getfqdn(), a DNS query that no
         # deadline bounds; open() puts the real name in.
         super().__init__(local_hostname=local_hostname or "localhost", timeout=max(0.001, self._left()))
@@ -100,18 +116,14 @@ class DeadlineSMTP(smtplib.SMTP):
     # -- the deadline -------------------------------------------------------
     def begin(self, deadline: float) -> None:
         """Start an attempt on this session: a new deadline, no DATA yet."""
-        self._deadline = deadline
-        self.data_started = False
-        self.message_sent = False
+        self._deadline = Deadline(deadline, DeadlineExceeded)
+        self.stage = Stage.ENVELOPE
 
     def _left(self) -> float:
-        return self._deadline - time.monotonic()
+        return self._deadline.left()
 
     def _arm(self, sock: socket.socket) -> None:
-        left = self._left()
-        if left <= 0:
-            raise DeadlineExceeded("deadline passed")
-        sock.settimeout(left)
+        self._deadline.arm(sock)
 
     def set_debuglevel(self, debuglevel: Any) -> None:
         """Ignored: smtplib's trace would print the AUTH lines."""
@@ -155,8 +167,8 @@ class DeadlineSMTP(smtplib.SMTP):
         self._host = host
         full = self._deadline
         if greeting_wait is not None:
-            self._deadline = min(full, time.monotonic() + greeting_wait)
-        waited = max(0.0, self._deadline - time.monotonic())
+            self._deadline = Deadline(min(full.at, time.monotonic() + greeting_wait), DeadlineExceeded)
+        waited = max(0.0, self._deadline.left())
         try:
             code, text = self.connect(host, port)
         except socket.timeout:
@@ -194,18 +206,34 @@ class DeadlineSMTP(smtplib.SMTP):
     def send(self, s: Union[bytes, str]) -> None:  # type: ignore[override]
         """Write all of ``s`` before the deadline."""
         data = s.encode(self.command_encoding) if isinstance(s, str) else bytes(s)
-        body = self._next_is_data
         self._trace_send(data)
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         sock = self.sock
         if sock is None:
             raise smtplib.SMTPServerDisconnected("not connected")
-        view = memoryview(data)
-        while view:
-            self._arm(sock)
-            sent = sock.send(view[:_CHUNK])
-            view = view[sent:]
-        if body:  # the final "." is out: from now on a silence may hide a delivery
-            self.message_sent = True
+        self._deadline.send_all(sock, data, _CHUNK)
+
+    def data(self, msg: Any) -> Tuple[int, bytes]:
+        """smtplib's DATA, moving :attr:`stage` on: DATA before the command
+        goes out (the message must not be sent again on a new session), SENT
+        once the final dot is written (a silence may hide a delivery)."""
+        self.stage = Stage.DATA
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = re.sub(r"(?:\r\n|\n|\r(?!\n))", "\r\n", msg).encode("ascii")
+        quoted = re.sub(rb"(?m)^\.", b"..", bytes(msg))
+        if quoted[-2:] != b"\r\n":
+            quoted += b"\r\n"
+        quoted += b".\r\n"
+        self._trace("send", f"[message, {len(quoted)} bytes]")
+        self._write(quoted)
+        self.stage = Stage.SENT
+        return self.getreply()
 
     def getreply(self) -> Tuple[int, bytes]:
         """Read one (possibly multi-line) reply before the deadline."""
@@ -230,8 +258,6 @@ class DeadlineSMTP(smtplib.SMTP):
             if line[3:4] != b"-":
                 break
         text = b"\n".join(lines)
-        self._next_is_data = self._sent_data_command and code == 354
-        self._sent_data_command = False
         self._trace("reply", f"{code} {text.decode('utf-8', 'replace')}")
         return code, text
 
@@ -307,23 +333,11 @@ class DeadlineSMTP(smtplib.SMTP):
     def dropped(self) -> bool:
         """An idle session the server closed, or spoke on (a 421 notice)."""
         sock = self.sock
-        if sock is None or self._buffer:
-            return True
-        try:
-            if getattr(sock, "pending", lambda: 0)():
-                return True
-            if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
-                poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                return bool(poller.poll(0))
-            readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - Windows
-        except (OSError, ValueError):  # pragma: no cover - a socket closed under us
-            return True
-        return bool(readable)  # pragma: no cover - Windows
+        return sock is None or bool(self._buffer) or is_dropped(sock)
 
     def retire(self, wait: float) -> None:
         """Say QUIT without waiting for the answer (best effort), then close."""
-        self._deadline = time.monotonic() + wait
+        self._deadline = Deadline(time.monotonic() + wait, DeadlineExceeded)
         try:
             if self.sock is not None:
                 self.send("QUIT\r\n")
@@ -354,13 +368,8 @@ class DeadlineSMTP(smtplib.SMTP):
             words = data.split(b" ", 2)
             shown = b" ".join(words[:2]).decode("ascii", "replace") if words[0].upper() == b"AUTH" else ""
             self._trace("send", f"{shown} [credentials hidden]".lstrip())
-        elif self._next_is_data:
-            self._next_is_data = False
-            self._trace("send", f"[message, {len(data)} bytes]")
         else:
             self._trace("send", data.decode("utf-8", "replace").rstrip())
-            self._sent_data_command = data.strip().upper() == b"DATA"
-            self.data_started = self.data_started or self._sent_data_command
 
     def _trace(self, what: str, text: str) -> None:
         if _log.isEnabledFor(logging.DEBUG):

@@ -10,27 +10,26 @@ trickling server cannot stretch. A session is kept open after a send
 (at most ``MAX_IDLE_CONNECTIONS`` idle ones, each for ``SMTP_IDLE_SECONDS``
 and ``MAX_SMTP_SESSION_MESSAGES`` messages) and reused by the next send,
 never by two at once; a reused session found dead before DATA is replaced
-by a new one within the same attempt. A forked child never uses (nor says
-QUIT on, nor closes the TLS of) a session inherited from its parent: it
-forgets them, closing only its own copy of the descriptor, and opens its
-own (an at-fork hook, and a pid check where a session is taken). The pool's
-lock is an ``RLock`` held around list operations only, so a signal handler
-that sends while its thread holds it goes through. SMTP reply codes decide what a failure is:
+by a new one within the same attempt. The sessions are kept in a
+:class:`kstalerts._net.IdlePool`: a forked child never uses (nor says QUIT
+on, nor closes the TLS of) a session inherited from its parent, and a
+signal handler that sends while its thread holds the pool's lock goes
+through. TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, a CA
+file or directory). How far an attempt got is the client's
+:class:`~kstalerts.transports._smtp_client.Stage`, and one table there
+(``AFTER``) says what a failure at each stage allows. SMTP reply codes decide what a failure is:
 4xx is temporary (retryable), 5xx permanent. The password never appears in
 a repr, an error or a log line, including the base64 lines of AUTH.
 """
 
 import logging
-import os
 import re
-import threading
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .. import _lifecycle
+from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..http import tls_verify_failure
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_SMTP_SESSION_MESSAGES, SMTP_IDLE_SECONDS, validate
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
@@ -66,8 +65,8 @@ class SMTPTransport(MailTransport):
     - ``timeout``: an upper bound on one attempt, in seconds (hard limit
       1..120); the channel's own timeout applies as well.
     - ``ssl_verify=False`` turns certificate checks off (logged as a
-      warning); ``ssl_ca_bundle`` is a PEM file of CAs to trust instead of
-      the system's.
+      warning); ``ssl_ca_bundle`` is a PEM file (or an OpenSSL-hashed
+      directory) of CAs to trust instead of the system's.
     - ``allow_plaintext_auth``: let ``security="none"`` send the password.
     - ``local_hostname``: the name given in EHLO; by default this host's
       name if it is fully qualified, else its address literal (no DNS
@@ -118,8 +117,6 @@ class SMTPTransport(MailTransport):
                 " use 'starttls' or 'ssl', or set allow_plaintext_auth",
                 key="security",
             )
-        if ssl_ca_bundle is not None and not os.path.isfile(ssl_ca_bundle):
-            raise AlertConfigurationError(f"no such file: {ssl_ca_bundle!r}", key="ssl_ca_bundle")
         if local_hostname is not None and (
             not isinstance(local_hostname, str) or not _HOST.match(local_hostname)
         ):
@@ -138,13 +135,12 @@ class SMTPTransport(MailTransport):
         self.ssl_ca_bundle = ssl_ca_bundle
         self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
+        self._pool: IdlePool[_smtp_client.DeadlineSMTP] = IdlePool(MAX_IDLE_CONNECTIONS)
+        # a bad CA bundle is a config error, now, whatever the security mode
         self._context: Optional[ssl.SSLContext] = None
-        self._lock = threading.RLock()
-        self._idle: List[_smtp_client.DeadlineSMTP] = []
-        self._pid = os.getpid()
-        _lifecycle.on_fork(self, SMTPTransport._after_fork)
+        if security != "none" or ssl_ca_bundle is not None:
+            self._context = tls_context(self.ssl_verify, ssl_ca_bundle)
         if security != "none":
-            self._context = self._tls_context()  # a bad CA file is a config error, now
             if not self.ssl_verify:
                 _log.warning("TLS certificate verification is off for %s", self.describe())
 
@@ -165,6 +161,8 @@ class SMTPTransport(MailTransport):
         """
         import smtplib
 
+        from ._smtp_client import AFTER, Stage
+
         limit = timeout if self.timeout is None else min(timeout, self.timeout)
         sender, recipients = envelope(message)
         if not sender or not recipients:
@@ -179,14 +177,13 @@ class SMTPTransport(MailTransport):
                 client.begin(deadline)
                 refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
             except (OSError, smtplib.SMTPException) as exc:
-                data_started = client is not None and client.data_started
-                message_sent = client is not None and client.message_sent
+                replaceable, fate_unknown = AFTER[Stage.ENVELOPE if client is None else client.stage]
                 if client is not None:
                     client.close()
-                if reused and not data_started and _dead_session(exc) and time.monotonic() < deadline:
+                if reused and replaceable and _dead_session(exc) and time.monotonic() < deadline:
                     _log.debug("%s: idle session was closed by the server; reconnecting", self.describe())
                     continue
-                if message_sent and _no_answer(exc):
+                if fate_unknown and _no_answer(exc):
                     raise self._fate_unknown(exc, limit) from None
                 raise self._translate(exc, limit) from None
             except BaseException:
@@ -210,18 +207,8 @@ class SMTPTransport(MailTransport):
 
     def close(self) -> None:
         """Say QUIT to the idle sessions and close them; the transport stays usable."""
-        if self._pid != os.getpid():
-            self._after_fork()  # the parent's sessions: no QUIT from here
-            return
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for client in idle:
+        for client in self._pool.drain():  # none in a forked child: no QUIT from there
             client.retire(_QUIT_WAIT)
-
-    def __del__(self) -> None:
-        # A transport dropped without close() must not leave sockets to the GC.
-        for client in getattr(self, "_idle", ()):
-            client.close()
 
     # -- sessions -------------------------------------------------------------
     def _new_session(self, deadline: float) -> "_smtp_client.DeadlineSMTP":
@@ -231,14 +218,15 @@ class SMTPTransport(MailTransport):
         client = _smtp_client.DeadlineSMTP(
             deadline,
             local_hostname=self.local_hostname,
-            tls_context=self._tls_context() if self.security == "ssl" else None,
+            tls_context=self._context if self.security == "ssl" else None,
             secrets=self._secret_forms(),
         )
         try:
             client.open(self.host, self.port, greeting_wait=GREETING_WAIT)
             client.ehlo_or_helo_if_needed()
             if self.security == "starttls":
-                client.start_tls(self._tls_context())
+                assert self._context is not None
+                client.start_tls(self._context)
                 client.ehlo()
             if self.username is not None and self._password is not None:
                 password = self._password.reveal()
@@ -251,61 +239,16 @@ class SMTPTransport(MailTransport):
             raise
         return client
 
-    def _after_fork(self) -> None:
-        """In a forked child: a new lock, and the inherited sessions forgotten."""
-        self._lock = threading.RLock()
-        idle, self._idle = self._idle, []
-        self._pid = os.getpid()
-        for client in idle:
-            client.forget()
-
     def _checkout(self, deadline: float) -> Optional["_smtp_client.DeadlineSMTP"]:
-        """An idle session that is still fresh and quiet, or None."""
-        if self._pid != os.getpid():  # a fork the at-fork hook did not see
-            self._after_fork()
-        while True:
-            with self._lock:
-                if not self._idle:
-                    return None
-                client = self._idle.pop()
-            if time.monotonic() - client.idle_since > self.idle_seconds:
-                client.retire(max(0.001, min(_QUIT_WAIT, deadline - time.monotonic())))
-            elif client.dropped():
-                client.close()
-            else:
-                return client
+        """An idle session that is still fresh and quiet, or None; one idle
+        too long is retired with a QUIT."""
+        wait = max(0.001, min(_QUIT_WAIT, deadline - time.monotonic()))
+        return self._pool.take(self.idle_seconds, lambda client: client.retire(wait))
 
     def _checkin(self, client: "_smtp_client.DeadlineSMTP") -> None:
         client.messages += 1
-        client.idle_since = time.monotonic()
-        if client.messages < self.max_session_messages:
-            with self._lock:
-                if len(self._idle) < MAX_IDLE_CONNECTIONS:
-                    self._idle.append(client)
-                    return
-        client.retire(_QUIT_WAIT)
-
-    def _tls_context(self) -> "ssl.SSLContext":
-        if self._context is None:
-            import ssl
-
-            if self.ssl_verify:
-                try:
-                    context = ssl.create_default_context(cafile=self.ssl_ca_bundle)
-                except (ssl.SSLError, OSError):
-                    raise AlertConfigurationError(
-                        "is not a readable PEM file of CA certificates", key="ssl_ca_bundle"
-                    ) from None
-            else:
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            if hasattr(ssl, "TLSVersion"):
-                context.minimum_version = ssl.TLSVersion.TLSv1_2  # novermin (3.7+, checked above)
-            else:  # Python 3.6
-                context.options |= ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1
-            self._context = context
-        return self._context
+        if not (client.messages < self.max_session_messages and self._pool.put(client)):
+            client.retire(_QUIT_WAIT)
 
     def _secret_forms(self) -> Tuple[str, ...]:
         """The password as it could appear on the wire: raw and base64."""
@@ -331,8 +274,6 @@ class SMTPTransport(MailTransport):
 
     def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         import smtplib
-        import socket
-        import ssl
 
         from ._smtp_client import NoGreeting, StartTLSMissing
 
@@ -353,13 +294,6 @@ class SMTPTransport(MailTransport):
             )
             return AlertDeliveryError(
                 f"{where} accepted the connection but sent no SMTP greeting within {exc.wait:g}s ({hint})",
-                retryable=False,
-            )
-        if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
-            return AlertDeliveryError(
-                f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the first"
-                f" byte on port {self.port} (security 'ssl'): set security: starttls (port 587),"
-                " or none for a local test server",
                 retryable=False,
             )
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -390,21 +324,20 @@ class SMTPTransport(MailTransport):
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
         if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
-        refused = tls_verify_failure(exc)
-        if refused is not None:
-            return AlertDeliveryError(
-                f"{where}: TLS certificate verification failed: {refused}", retryable=False
-            )
-        if isinstance(exc, socket.timeout):
-            return AlertDeliveryError(f"{where} did not answer within {limit:g}s", retryable=True)
-        if isinstance(exc, ssl.SSLError):
-            return AlertDeliveryError(f"{where}: TLS error: {exc.reason or exc}", retryable=True)
-        if isinstance(exc, ConnectionRefusedError):
-            return AlertDeliveryError(f"{where} refused the connection", retryable=True)
-        if isinstance(exc, socket.gaierror):
-            return AlertDeliveryError(f"cannot resolve {self.host}: {exc.strerror}", retryable=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return AlertDeliveryError(f"{where}: network error: {reason}", retryable=True)
+        fault, detail = classify(exc)
+        text = {
+            Fault.NOT_TLS: f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the"
+            f" first byte on port {self.port} (security 'ssl'): set security: starttls (port 587),"
+            " or none for a local test server",
+            Fault.CERTIFICATE: f"{where}: TLS certificate verification failed: {detail}",
+            Fault.TIMEOUT: f"{where} did not answer within {limit:g}s",
+            Fault.TLS: f"{where}: TLS error: {detail}",
+            Fault.REFUSED: f"{where} refused the connection",
+            Fault.RESET: f"{where}: network error: {detail}",
+            Fault.UNRESOLVED: f"cannot resolve {self.host}: {detail}",
+            Fault.NETWORK: f"{where}: network error: {detail}",
+        }[fault]
+        return AlertDeliveryError(text, retryable=fault not in PERMANENT)
 
 
 def _dead_session(exc: BaseException) -> bool:

@@ -207,6 +207,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _mode_close(self, arg: str) -> None:
         self.close_connection = True
 
+    def _mode_cut(self, arg: str) -> None:
+        # the first bytes of an answer (part of the head, or the head and part
+        # of the body), time for the client to read them, then a reset
+        body = b"x" * 64
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+        self.wfile.write(head[:12] if arg == "head" else head + body[:8])
+        self.wfile.flush()
+        self.server.owner.stopping.wait(0.3)
+        self._mode_reset(arg)
+
     def _mode_huge(self, arg: str) -> None:
         size = 5 * 1024 * 1024
         self.close_connection = True
