@@ -24,7 +24,6 @@ falls back to its own memory, with a warning.
 """
 
 import logging
-import math
 import os
 import threading
 import time
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Opti
 from . import _lifecycle
 from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
-from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
+from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -232,25 +231,13 @@ def _decode(
             if not isinstance(keys, dict):
                 continue
             for key, value in keys.items():
-                stamp = _stamp(value[0]) if isinstance(value, list) and len(value) == 2 else None
+                stamp = finite_number(value[0]) if isinstance(value, list) and len(value) == 2 else None
                 if stamp is not None and (value[1] is None or isinstance(value[1], str)):
                     record: _Record = (stamp, value[1])
                     if alive(record, now):
                         found.append(((channel, key), record))
     found.sort(key=lambda item: item[1][0])
     return dict(found)
-
-
-def _stamp(value: Any) -> Optional[float]:
-    """A stamp read from the file as a finite float, else ``None`` (a bool,
-    NaN, infinity, or an integer of 400 digits that ``float()`` refuses)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _encode(records: Dict[Tuple[str, str], _Record]) -> Dict[str, Dict[str, Any]]:

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
+from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Outcome
 
@@ -65,12 +66,6 @@ def _cut(text: str, limit: int) -> str:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _float(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return None
 
 
 class DigestSummary(NamedTuple):
@@ -188,8 +183,8 @@ class Digest:
         for title, count in titles.items() if isinstance(titles, dict) else ():
             if isinstance(title, str) and _int(count):
                 digest._title(_cut(title, DIGEST_TITLE_CHARS), _int(count))
-        digest.first = _float(data.get("first"))
-        digest.last = _float(data.get("last"))
+        digest.first = finite_number(data.get("first"))
+        digest.last = finite_number(data.get("last"))
         return digest if digest.total else None
 
     def summary(self) -> DigestSummary:
@@ -444,7 +439,7 @@ class DigestBook:
         now = self._clock()
 
         def claim(pending: Optional[Digest], record: Dict[str, Any]) -> Optional[Digest]:
-            last = _float(record.get("flushed_at"))
+            last = finite_number(record.get("flushed_at"))
             if pending is None or not pending.throttled:
                 return None  # nothing, or only duplicates: those were delivered once already
             if period is not None and last is not None and 0 <= now - last < period:

@@ -20,7 +20,7 @@ bytes, spool size). They are constants, not settings.
 import contextlib
 import math
 import threading
-from typing import Dict, Iterator, List, NamedTuple, Optional, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 
 from .exceptions import AlertConfigurationError
 
@@ -29,6 +29,7 @@ __all__ = (
     "Clamp",
     "LIMITS",
     "validate",
+    "finite_number",
     "collect_clamps",
     "MAX_TITLE_CHARS",
     "MAX_BODY_CHARS",
@@ -236,3 +237,22 @@ def validate(
         for record in getattr(_local, "stack", None) or []:
             record.append(clamp)
     return result
+
+
+def finite_number(value: Any) -> Optional[float]:
+    """A number read from a file (state, spool) as a finite float, else ``None``.
+
+    ``None`` for a bool, a non-number, NaN, infinity and an integer too large
+    for a float (400 digits: ``float()`` raises ``OverflowError``), so what a
+    file holds is judged once, before any arithmetic.
+
+    >>> finite_number(3), finite_number(True), finite_number(10**400), finite_number(float("nan"))
+    (3.0, None, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar,
 from . import _lifecycle
 from ._settings import lookup
 from .exceptions import AlertThrottledError
-from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, validate
+from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
 from .models import AlertLevel
 
 if TYPE_CHECKING:
@@ -234,8 +234,8 @@ class AlertThrottle:
                 return operation(bucket, self._clock())
 
     def _load(self, bucket: _Bucket, key: str, stored: Any, now: float) -> None:
-        tokens = _number(stored.get("tokens")) if isinstance(stored, dict) else None
-        stamp = _number(stored.get("stamp")) if isinstance(stored, dict) else None
+        tokens = finite_number(stored.get("tokens")) if isinstance(stored, dict) else None
+        stamp = finite_number(stored.get("stamp")) if isinstance(stored, dict) else None
         if tokens is None or stamp is None:
             if stored is not None:
                 _warn("throttle bucket %r in the state file is damaged; refilled", key)
@@ -374,24 +374,11 @@ def _warn(message: str, *args: object) -> None:
     logging.getLogger("kstalerts.throttle").warning(message, *args)
 
 
-def _number(value: Any) -> Optional[float]:
-    # A finite float, else None: NaN, infinity and a 400-digit integer
-    # (which float() refuses) read from the state file are damage.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:
-            return None
-        if number - number == 0.0:  # finite
-            return number
-    return None
-
-
 def _prune(buckets: Dict[str, Any], now: float, *, keep: str) -> None:
     # A bucket that has refilled completely holds nothing worth keeping:
     # whoever uses it next starts from a full bucket anyway.
     for name in [n for n, b in buckets.items() if n != keep]:
         bucket = buckets[name]
-        full_at = _number(bucket.get("full_at")) if isinstance(bucket, dict) else None
+        full_at = finite_number(bucket.get("full_at")) if isinstance(bucket, dict) else None
         if full_at is None or full_at <= now:
             del buckets[name]
