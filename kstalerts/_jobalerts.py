@@ -24,12 +24,14 @@ the title.
 import os
 import shlex
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ._jobproc import Outcome
 from ._jobstate import JobState, JobStateError
+from ._secret import scrub_text
 from ._tail import TailBuffer
-from .exceptions import AlertConfigurationError
+from .exceptions import AlertConfigurationError, NoChannelsWarning
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
@@ -98,7 +100,8 @@ class Job:
         return {"alertname": ALERTNAME, "job": self.name, "host": self.host, "exit_code": exit_code}
 
     def body(self, facts: Sequence[Tuple[str, str]], tail: Optional[TailBuffer]) -> str:
-        lines = [f"command: {' '.join(shlex.quote(a) for a in self.argv)}"]
+        # A URL in the command line (curl https://user:pw@...?token=) is shown masked.
+        lines = [f"command: {scrub_text(' '.join(shlex.quote(a) for a in self.argv))}"]
         lines += [f"{key}: {value}" for key, value in [("host", self.host), ("user", self.user), *facts]]
         head = "\n".join(lines)
         if tail is None:
@@ -142,10 +145,14 @@ def _resolve_and_recover(
 ) -> List[Sent]:
     """Resolve what fired where the channel knows "resolved"; tell the others."""
     sent: List[Sent] = []
-    entries = [e for e in manager.channels if channel is None or channel in (e.key, e.alias, e.channel.name)]
+    try:
+        entries = manager._targets(channel)  # the same lookup the failure's send went through
+    except AlertConfigurationError as exc:
+        notice(notices, f"recovery not sent: {exc}")
+        return []
     firing = [_firing_alert(item, recovery) for item in state.get("firing") or []]
     plain: List[str] = []
-    for entry in entries[:1] if channel is not None else entries:
+    for entry in entries:
         resolve = getattr(entry.channel, "resolve", None)
         if not callable(resolve):
             plain.append(entry.key)
@@ -242,11 +249,15 @@ def after_run(
     if store is None:
         return decide(job, outcome, facts, tail, {}, alerting)
     sent: List[Sent] = []
+    entered = False
     try:
         with store.transaction() as state:
+            entered = True
             sent = decide(job, outcome, facts, tail, state, alerting)
     except (JobStateError, OSError) as exc:
         notice(alerting.notes, f"state not saved: {exc}")
+        if not entered:  # the state could not even be opened: the job still alerts
+            sent = decide(job, outcome, facts, tail, {}, alerting)
     return sent
 
 
@@ -343,7 +354,9 @@ def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManag
     config, preset, notes = alerting.config, alerting.preset, alerting.notes
 
     try:
-        built = AlertManager.from_config(config, preset=preset)
+        with warnings.catch_warnings():  # "no channels" is said once, below, as a notice
+            warnings.simplefilter("ignore", NoChannelsWarning)
+            built = AlertManager.from_config(config, preset=preset)
     except (AlertConfigurationError, OSError) as exc:
         where = f" ({config})" if config and config not in str(exc) else ""
         notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")

@@ -88,10 +88,7 @@ class Signals:
 
     def forward(self, number: int) -> None:
         if self.pgid is not None:
-            try:
-                os.killpg(self.pgid, number)
-            except OSError:  # the group is gone already
-                pass
+            _killpg(self.pgid, number)
 
 
 # -- running the process -------------------------------------------------------
@@ -202,7 +199,7 @@ def run_once(
 def _killpg(pgid: int, number: int) -> None:
     try:
         os.killpg(pgid, number)
-    except OSError:
+    except OSError:  # the group is gone already
         pass
 
 

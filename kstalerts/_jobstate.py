@@ -27,6 +27,7 @@ import stat
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 from . import _files
+from .limits import MAX_SEND_BUDGET
 
 __all__ = ()
 
@@ -34,8 +35,6 @@ __all__ = ()
 MAX_JOB_STATE_BYTES = 262144
 _VERSION = 1
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class JobStateError(OSError):
@@ -82,18 +81,12 @@ def ensure_dir(path: str) -> str:
     return path
 
 
-def _open_regular(path: str, flags: int, mode: int = 0o600) -> int:
-    """Open ``path`` without following a link and only if it is a regular file."""
+def _open_regular(path: str, flags: int) -> int:
+    """:func:`_files.open_regular` (no link followed, no FIFO waited on), its refusal as a JobStateError."""
     try:
-        fd = os.open(path, flags | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0), mode)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise JobStateError(f"{path} is a symbolic link; refused") from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise JobStateError(f"{path} is not a regular file; refused")
-    return fd
+        return _files.open_regular(path, flags)
+    except _files.UnsafeFileError as exc:
+        raise JobStateError(str(exc)) from None
 
 
 class JobState:
@@ -126,10 +119,11 @@ class JobState:
         except OSError as exc:
             raise JobStateError(f"state file {self.path}: {exc.strerror or exc}") from None
         try:
-            with os.fdopen(fd, "rb") as handle:
-                raw = handle.read(MAX_JOB_STATE_BYTES + 1)
+            raw = _files.read_fd(fd, MAX_JOB_STATE_BYTES + 1)
         except OSError as exc:
             raise JobStateError(f"state file {self.path}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
         if not raw:
             return {}
         if len(raw) > MAX_JOB_STATE_BYTES:
@@ -147,16 +141,16 @@ class JobState:
         """Hold the state's lock; yield the document; save it if the block changed it.
 
         A damaged document is replaced (the caller was told by :meth:`read`
-        raising once; here it starts again from an empty one).
+        raising once; here it starts again from an empty one). The lock is
+        waited for in polls (a signal can stop the wait), at most as long as
+        the holder's alerts may take to send.
         """
-        import fcntl
-
         try:
             fd = _open_regular(self._lock_path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise JobStateError(f"state lock {self._lock_path}: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _files.lock_within(fd, MAX_SEND_BUDGET, self._lock_path)
             try:
                 data = self.read()
             except JobStateError:
@@ -188,11 +182,11 @@ class JobLock:
     """
 
     def __init__(self, folder: str, name: str) -> None:
-        self.path = os.path.join(ensure_dir(folder), job_key(name) + ".lock")
+        self.path = os.path.join(folder, job_key(name) + ".lock")  # a JobState's folder, already checked
         self._fd: Optional[int] = None
 
-    def acquire(self, *, wait: bool) -> bool:
-        """Take the lock; ``False`` when another run holds it and ``wait`` is false."""
+    def acquire(self) -> bool:
+        """Take the lock at once; ``False`` when another run holds it (callers poll to wait)."""
         import fcntl
 
         try:
@@ -200,7 +194,7 @@ class JobLock:
         except OSError as exc:
             raise JobStateError(f"lock file {self.path}: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):

@@ -204,7 +204,7 @@ def run_job(
     with Signals(forward_signals) as signals:
         job_lock: Optional[JobLock] = None
         if lock:
-            job_lock, skipped = _take_lock(store, folder, job_name, on_overlap, signals, notes)
+            job_lock, skipped = _take_lock(store, job_name, on_overlap, signals, notes)
             if signals.received is not None and job_lock is None:  # stopped while waiting: run nothing
                 number = signals.received
                 notice(notes, f"{job_name} not run: {signame(number)} while waiting for the lock")
@@ -336,25 +336,24 @@ def _attempts(
 
 def _take_lock(
     store: Optional[JobState],
-    folder: Union[str, bool],
     name: str,
     on_overlap: str,
     signals: Signals,
     notes: TextIO,
 ) -> Tuple[Optional[JobLock], Optional[JobLock]]:
     """(the lock held, None), or (None, the lock another run holds) when skipping."""
-    if folder is False or store is None:
+    if store is None:
         notice(notes, f"--lock needs a usable state folder; {name} runs without a lock")
         return None, None
     try:
         job_lock = JobLock(store.folder, name)
-        if job_lock.acquire(wait=False):
+        if job_lock.acquire():
             return job_lock, None
         if on_overlap == "skip":
             return None, job_lock
         while signals.received is None:
             time.sleep(0.2)
-            if job_lock.acquire(wait=False):
+            if job_lock.acquire():
                 return job_lock, None
         return None, job_lock
     except (JobStateError, OSError) as exc:

@@ -132,12 +132,34 @@ def test_state_recovery_repeat_and_the_resolve_hook(
     assert result.alerts == ()
 
 
+def test_a_state_that_cannot_be_opened_still_alerts(
+    tmp_path: Path, alerts: Tuple[AlertManager, List[AlertMessage]]
+) -> None:
+    """The folder is fine but its lock file cannot be opened: the failure is alerted, the state not saved."""
+    manager, seen = alerts
+    (tmp_path / "etl.json.lock").mkdir()  # a folder where the lock file should be
+    result, notes = quiet_run(["false"], manager, state_dir=str(tmp_path), name="etl")
+    assert result.status == "failed"
+    assert [a.title for a in seen] == ["etl failed: exit 1"]
+    assert "state not saved" in notes
+
+
+def test_the_command_line_in_an_alert_has_its_urls_masked(
+    tmp_path: Path, alerts: Tuple[AlertManager, List[AlertMessage]]
+) -> None:
+    manager, seen = alerts
+    quiet_run(["sh", "-c", "exit 2", "https://user:pw-s3cret@example.com/hook?token=t0k3n"], manager, state_dir=False)
+    [alert] = seen
+    assert "pw-s3cret" not in alert.body and "t0k3n" not in alert.body
+    assert "https://example.com/***" in alert.body
+
+
 def test_lock_skip_alert_after_skips_and_wait(
     tmp_path: Path, alerts: Tuple[AlertManager, List[AlertMessage]]
 ) -> None:
     manager, seen = alerts
     holder = JobLock(str(tmp_path), "sync")
-    assert holder.acquire(wait=False)
+    assert holder.acquire()
     holder.note_holder(4242, time.time())
     options = dict(state_dir=str(tmp_path), name="sync", lock=True, alert_after_skips=2)
     first, notes = quiet_run(["touch", str(tmp_path / "ran")], manager, **options)

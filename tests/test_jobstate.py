@@ -76,10 +76,10 @@ def test_damage_is_reported_then_replaced(tmp_path: Path) -> None:
 
 def test_one_lock_holder_at_a_time(tmp_path: Path) -> None:
     first, second = JobLock(str(tmp_path), "sync"), JobLock(str(tmp_path), "sync")
-    assert first.acquire(wait=False)
+    assert first.acquire()
     first.note_holder(1234, 1_700_000_000.0)
-    assert not second.acquire(wait=False)
+    assert not second.acquire()
     assert second.holder() == (1234, 1_700_000_000.0)
     first.release()
-    assert second.acquire(wait=False)
+    assert second.acquire()
     second.release()
