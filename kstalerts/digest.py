@@ -198,7 +198,10 @@ class Digest:
             why = " by the throttle"
         since = ""
         if self.first is not None:
-            since = " since " + time.strftime("%H:%M:%S UTC", time.gmtime(self.first))
+            try:  # a stamp read from a state file may be finite yet beyond any date
+                since = " since " + time.strftime("%H:%M:%S UTC", time.gmtime(self.first))
+            except (OverflowError, OSError, ValueError):
+                since = ""
         ordered = [level for level in AlertLevel if level.name in self.levels]
         ordered.reverse()  # the most urgent first
         per_level = ", ".join(f"{self.levels[level.name]:,} \u00d7 {level.name}" for level in ordered)
@@ -230,7 +233,8 @@ def _takes_held_back(func: Callable[..., Any]) -> bool:
         return False
     if code.co_flags & _CO_VARKEYWORDS:
         return True
-    return "held_back" in code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    # Positional-or-keyword and keyword-only parameters both take ``held_back=``.
+    return "held_back" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
 
 def hand_over(

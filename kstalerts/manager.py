@@ -351,8 +351,8 @@ class AlertManager:
         return result
 
     def _throttled_send(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        if entry.throttle is not None and not entry.throttle.try_acquire(alert.level):
-            wait = entry.throttle.time_until(alert.level)
+        taken, wait = (True, 0.0) if entry.throttle is None else entry.throttle.try_take(alert.level)
+        if not taken:
             return _result(
                 entry, Outcome.THROTTLED, f"channel limit reached, next slot in {wait:.1f}s", alert
             )

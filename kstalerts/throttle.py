@@ -166,6 +166,18 @@ class AlertThrottle:
                 return False
         return self._take(level, STATE_LOCK_TRY)[0]
 
+    def try_take(self, level: Optional[AlertLevel] = None) -> Tuple[bool, float]:
+        """:meth:`try_acquire`, and when refused the seconds until a token.
+
+        With a state file both come from one file transaction (a refused
+        alert in a flood costs one short lock attempt, not two).
+        """
+        if self._state is None:
+            if self.try_acquire(level):
+                return True, 0.0
+            return False, self.time_until(level)
+        return self._take(level, STATE_LOCK_TRY)
+
     def _bucket(self, level: Optional[AlertLevel]) -> _Bucket:
         return self._critical if level is not None and level >= _CRITICAL else self._main
 

@@ -117,7 +117,7 @@ def test_a_misspelt_choice_in_a_file_names_file_line_and_key(tmp_path: pathlib.P
 
 def test_read_judges_each_kind() -> None:
     assert read(Option("k", "text", "d"), "v", "s") == "v"
-    with pytest.raises(AlertConfigurationError, match="^k: s: k must be a string, got 3$"):
+    with pytest.raises(AlertConfigurationError, match="^k: s: k must be a string, got int$"):
         read(Option("k", "text", "d"), 3, "s")
     with pytest.raises(AlertConfigurationError, match="^k: s: k must be true or false, got 'no'$"):
         read(Option("k", "bool", "d"), "no", "s")
@@ -179,5 +179,15 @@ def test_constructor_keywords_are_checked_as_described(kind: str) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         cls(value, ssl_verify="no")  # a truthy string must not mean "verify" by accident
     assert str(info.value) == f"ssl_verify: {kind}: ssl_verify must be true or false, got 'no'"
-    with pytest.raises(AlertConfigurationError, match=f"^proxy: {kind}: proxy must be a string, got 3128$"):
+    with pytest.raises(AlertConfigurationError, match=f"^proxy: {kind}: proxy must be a string, got int$"):
         cls(value, proxy=3128)
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed() -> None:
+    from kstalerts.channels import AlertmanagerChannel
+
+    with pytest.raises(AlertConfigurationError) as info:
+        AlertmanagerChannel.from_config(
+            {"url": "http://127.0.0.1:9093", "username": "ops", "password": 98765432}
+        )
+    assert "98765432" not in str(info.value) and "password" in str(info.value)

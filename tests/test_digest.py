@@ -439,3 +439,16 @@ def test_twenty_warnings_then_a_critical_by_email(smtp_server: Any) -> None:
     body = last.get_content().replace("\r\n", "\n")
     assert "\nHeld back\n---------\n+17 held back by the throttle since " in body
     assert ": 17 \u00d7 WARNING\n" in body
+
+
+def test_held_back_is_handed_to_a_positional_parameter_too() -> None:
+    from kstalerts.digest import hand_over
+
+    seen: List[Any] = []
+
+    def build(alert: AlertMessage, held_back: Any = None) -> None:  # not keyword-only
+        seen.append(held_back)
+
+    marker = object()
+    hand_over(build, AlertMessage("t"), marker)  # type: ignore[arg-type]
+    assert seen == [marker]

@@ -228,7 +228,7 @@ def test_from_config(discord_server: DiscordServer) -> None:
     assert discord_server.requests[0].json["username"] == "bot"
     cases = [
         ({}, "credentials: discord: needs credentials: or webhook_url:"),
-        ({"webhook_url": HOOK, "username": 5}, "username: discord: username must be a string, got 5"),
+        ({"webhook_url": HOOK, "username": 5}, "username: discord: username must be a string, got int"),
         (
             {"webhook_url": HOOK, "allow_custom_url": "no"},
             "allow_custom_url: discord: allow_custom_url must be true or false, got 'no'",

@@ -10,9 +10,10 @@ from kstalerts._jobstate import JobLock, JobState, JobStateError, default_state_
 
 
 def test_default_state_dir_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        assert default_state_dir() == "/var/lib/kstalerts"
-        return
+    # Who runs the tests must not decide which branch is tested (CI runs as root).
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert default_state_dir() == "/var/lib/kstalerts"
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert default_state_dir() == str(tmp_path / "kstalerts")
     monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")

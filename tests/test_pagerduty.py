@@ -198,7 +198,7 @@ def test_from_config_errors() -> None:
     cases = [
         ({}, "credentials: pagerduty: needs credentials: or routing_key:"),
         ({"credentials": "pd"}, "credentials: pagerduty: 'credentials: pd' needs a credential resolver"),
-        ({"routing_key": KEY, "source": 3}, "source: pagerduty: source must be a string, got 3"),
+        ({"routing_key": KEY, "source": 3}, "source: pagerduty: source must be a string, got int"),
         (
             {"routing_key": KEY, "events_url": "ftp://x"},
             "events_url: must be an http:// or https:// URL with a host",

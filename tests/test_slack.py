@@ -563,7 +563,7 @@ def test_from_config_clamps_the_timeout(caplog: pytest.LogCaptureFixture) -> Non
             Resolver({"hook": "https://example.com/x"}),
             "webhook_url: must be a Slack",
         ),
-        ({"webhook_url": REAL_URL, "username": 5}, None, "username: slack: username must be a string, got 5"),
+        ({"webhook_url": REAL_URL, "username": 5}, None, "username: slack: username must be a string, got int"),
         (
             {"webhook_url": REAL_URL, "allow_custom_url": "yes"},
             None,

@@ -281,3 +281,11 @@ def test_a_shared_state_file_keeps_the_critical_bucket_too(tmp_path: Any) -> Non
     assert a.try_acquire(AlertLevel.WARNING) and not b.try_acquire(AlertLevel.WARNING)
     assert b.try_acquire(AlertLevel.CRITICAL) and not a.try_acquire(AlertLevel.CRITICAL)
     assert sorted(json.loads(path.read_text())["throttle"]) == ["ops", "ops/critical"]
+
+
+def test_try_take_says_how_long_when_it_refuses() -> None:
+    throttle = AlertThrottle(rate=1, per=60.0, burst=1)
+    assert throttle.try_take() == (True, 0.0)
+    taken, wait = throttle.try_take()
+    assert not taken and 59.0 < wait <= 60.0
+    assert throttle.try_take(AlertLevel.CRITICAL) == (True, 0.0)  # its own bucket

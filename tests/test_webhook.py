@@ -255,7 +255,7 @@ def test_from_config(slack_server: SlackServer) -> None:
             {"url": "https://example.com/x", "template": 3},
             "template: webhook: template must be a text or a mapping",
         ),
-        ({"url": "https://example.com/x", "method": 3}, "method: webhook: method must be a string, got 3"),
+        ({"url": "https://example.com/x", "method": 3}, "method: webhook: method must be a string, got int"),
         ({"url": f"example.com/{TOKEN}"}, "url: must be an http:// or https:// URL with a host"),
     ],
 )

@@ -52,7 +52,7 @@ tail -1 <<<"$check"
 step "pip install /path/to/checkout into a fresh venv"
 "$PY" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q --disable-pip-version-check "$CLONE" \
-  || "$WORK/venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation "$CLONE"
+  || fail "pip install $CLONE (the README's install step)"
 cd "$ELSEWHERE"
 "$WORK/venv/bin/kstalerts" --version
 installed="$(PATH="$WORK/venv/bin:$PATH" timeout 60 kstalerts demo)"

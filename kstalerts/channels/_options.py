@@ -21,7 +21,7 @@ one. An option marked ``manual`` is accepted and documented here but read
 by the class's hook. This module imports nothing that opens a socket.
 """
 
-from typing import Any, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, NamedTuple, Optional, Tuple
 
 from .._secret import Secret
 from .._suggest import suggest
@@ -76,17 +76,14 @@ TRANSPORT: Tuple[Option, ...] = (
 )
 
 
-def config_keys(options: Iterable[Option]) -> FrozenSet[str]:
-    """The keys a type accepts beyond :data:`COMMON_KEYS`."""
-    return frozenset(o.name for o in options)
-
-
 def read(option: Option, value: Any, service: str) -> Any:
     """``value`` of ``option`` if it is what the option holds; else the error on its key."""
     key = option.name
     if option.kind == "text":
         if value is not None and not isinstance(value, str):
-            raise AlertConfigurationError(f"{service}: {key} must be a string, got {value!r}", key=key)
+            # The type, never the value: a misplaced secret must not be echoed.
+            got = type(value).__name__
+            raise AlertConfigurationError(f"{service}: {key} must be a string, got {got}", key=key)
     elif option.kind == "bool":
         if not isinstance(value, bool):
             raise AlertConfigurationError(f"{service}: {key} must be true or false, got {value!r}", key=key)

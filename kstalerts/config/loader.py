@@ -78,8 +78,8 @@ class LoadedConfig(NamedTuple):
 
     def __repr__(self) -> str:
         return (
-            f"LoadedConfig(path={self.path!r}, alerts={self.alerts!r},"
-            f" credentials={self.credentials!r}, preset={self.preset!r})"
+            f"LoadedConfig(path={self.path!r}, alerts={self.masked().get('alerts')!r},"
+            f" credentials={sorted(self.credentials)!r}, preset={self.preset!r})"
         )
 
     def origin_of(self, dotted: str) -> str:

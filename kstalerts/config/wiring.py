@@ -150,7 +150,7 @@ def _build_channel(
             path=config.path,
             line=config.line_of(where),
             key=where,
-        ) from exc
+        ) from None  # the cause's raw text is not shown
 
 
 class _NamingResolver:
@@ -191,7 +191,7 @@ class _NamingResolver:
                 f"channel {self._channel!r}: credential {name!r} could not be resolved:"
                 f" {type(exc).__name__}: {scrub_text(str(exc))}",
                 key=f"credentials.{name}",
-            ) from exc
+            ) from None  # the cause's raw text is not shown
         if not isinstance(value, str):
             raise AlertConfigurationError(
                 f"channel {self._channel!r}: credential {name!r}: the resolver returned"

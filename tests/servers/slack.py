@@ -35,6 +35,7 @@ from typing import Any, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 import pytest
 
 from tests.compat import ThreadingHTTPServer
+from tests.servers._require import unavailable
 
 #: The secret part of every test webhook URL: a leak scan looks for it.
 TOKEN = "zq8SECRETtokenXq7"
@@ -347,7 +348,10 @@ class TLSFiles(NamedTuple):
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    trustme = pytest.importorskip("trustme")
+    try:
+        import trustme
+    except ImportError:
+        unavailable("trustme is not installed (pip install -e '.[test]')")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
