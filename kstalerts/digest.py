@@ -456,21 +456,30 @@ class DigestBook:
         if digest is None:
             return None
         alert = digest_alert(entry.key, digest.summary())
+        kept = False  # the claimed digest goes back unless it was delivered or spooled
         try:
-            result = entry.channel.send(alert)
-        except Exception as exc:  # a bug in a channel
-            _log().error("channel %r raised while sending a digest", entry.key, exc_info=True)
-            result = AlertResult(entry.key, False, error=f"internal error in channel: {type(exc).__name__}")
-        result = _with(result, channel=entry.key, alert=alert)
-        if result.success:
-            self._count(entry.key)
+            try:
+                result = entry.channel.send(alert)
+                if not isinstance(result, AlertResult):
+                    raise TypeError(f"send() returned {type(result).__name__}, not an AlertResult")
+            except Exception as exc:  # a bug in a channel
+                _log().error("channel %r raised while sending a digest", entry.key, exc_info=True)
+                error = f"internal error in channel: {type(exc).__name__}"
+                result = AlertResult(entry.key, False, error=error)
+            result = _with(result, channel=entry.key, alert=alert)
+            if result.success:
+                kept = True
+                self._count(entry.key)
+                return result
+            if spool is not None:
+                name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
+                if name is not None:
+                    kept = True
+                    return _with(result, spooled=True)
             return result
-        if spool is not None:
-            name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
-            if name is not None:
-                return _with(result, spooled=True)
-        self.restore(entry, digest)
-        return result
+        finally:
+            if not kept:
+                self.restore(entry, digest)
 
 
 def _with(result: AlertResult, **changes: Any) -> AlertResult:

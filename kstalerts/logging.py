@@ -9,10 +9,11 @@ exception traceback when there is one, is the body.
 Rules, as in the standard library's handlers: :meth:`AlertHandler.emit`
 never raises (a failure goes to :meth:`logging.Handler.handleError`), and
 the title, body and level come from small overridable methods. The handler
-never feeds on itself: records from the ``kstalerts`` logger tree and
-records logged while this thread is inside the library's own delivery (an
-``emit``, a manager's send or delivery, on any thread; see
-:mod:`kstalerts._reentry`) are dropped.
+never feeds on itself: records from the ``kstalerts`` logger tree, records the manager's pool
+workers or a channel's helper threads log while delivering, and records
+logged while this thread is inside ``emit`` are dropped (see
+:mod:`kstalerts._reentry`); a record a signal handler logs during an inline
+send is still sent.
 """
 
 import logging

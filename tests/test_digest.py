@@ -452,3 +452,27 @@ def test_held_back_is_handed_to_a_positional_parameter_too() -> None:
     marker = object()
     hand_over(build, AlertMessage("t"), marker)  # type: ignore[arg-type]
     assert seen == [marker]
+
+
+def test_a_digest_whose_spooling_fails_stays_pending(tmp_path: Any) -> None:
+    """flush_digests: a channel that fails and a spool that cannot take the digest lose nothing."""
+    from kstalerts.channels import CallbackChannel
+
+    def refuse(alert: AlertMessage) -> None:
+        raise RuntimeError("down")
+
+    class BrokenSpool:
+        def put(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("disk full")
+
+    manager = AlertManager()
+    manager.add_channel(CallbackChannel(lambda a: None, name="ops"), throttle=AlertThrottle(rate=1, per=3600.0, burst=1))
+    manager.send(AlertMessage("first", level=AlertLevel.WARNING))
+    manager.send(AlertMessage("held", level=AlertLevel.WARNING))  # held back: a digest is pending
+    [entry] = manager.channels
+    book = manager._digests
+    failing = entry._replace(channel=CallbackChannel(refuse, name="ops"))
+    with pytest.raises(OSError):
+        book._flush_one(failing, BrokenSpool())  # type: ignore[arg-type]
+    assert book.take(entry) is not None  # still pending, not lost
+    manager.close()

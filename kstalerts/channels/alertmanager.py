@@ -305,7 +305,12 @@ class AlertmanagerChannel(HTTPChannel):
                 )
             from .._secret import resolve_credential
 
-            basic = Secret(resolve_credential(resolver, name))
+            value = resolve_credential(resolver, name)
+            if not isinstance(value, str):
+                raise AlertConfigurationError(
+                    f"{service}: credential {name!r} for basic_auth must be a string", key="basic_auth"
+                )
+            basic = Secret(value)
         elif config.get("username") is not None or config.get("password") is not None:
             options = {o.name: o for o in cls.options or ()}
             user = read(options["username"], config.get("username"), service)

@@ -21,13 +21,12 @@ never the value.
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..http import HTTPResponse
 from ..models import AlertLevel, AlertMessage
 from ._jsonhttp import (
     HTTPChannel,
@@ -36,6 +35,9 @@ from ._jsonhttp import (
 )
 from ._options import TRANSPORT, Option
 from .webhook import secret_parts
+
+if TYPE_CHECKING:
+    from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
 __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
 
@@ -183,7 +185,7 @@ class SlackChannel(HTTPChannel):
         self.check_response(response)
         return None  # incoming webhooks give no message id
 
-    def check_response(self, response: HTTPResponse) -> None:
+    def check_response(self, response: "HTTPResponse") -> None:
         """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
         status = response.status
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
