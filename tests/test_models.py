@@ -256,3 +256,21 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     )
     spooled = a.replace(spooled=True)
     assert spooled.spooled and spooled.alert is a.alert and not a.spooled
+
+
+def test_a_result_stores_its_outcome_and_reads_the_flags_from_it() -> None:
+    """No round trip: the outcome a delivery came to is kept, whatever else changes."""
+    from kstalerts import Delivery, Outcome
+
+    limited = AlertResult.from_delivery("ops", Delivery(Outcome.RATE_LIMITED, note="429"), attempts=2)
+    assert limited.outcome is Outcome.RATE_LIMITED
+    assert (limited.success, limited.throttled, limited.suppressed, limited.retryable) == (False, True, False, True)
+    # Once derived from the flags, zero attempts named our own throttle: the stored outcome stays.
+    assert limited.replace(attempts=0, spooled=True).outcome is Outcome.RATE_LIMITED
+    # Flags given by hand name their outcome once, as before.
+    assert AlertResult("ops", False, throttled=True).outcome is Outcome.THROTTLED
+    assert AlertResult("ops", True).replace(success=False, retryable=True).outcome is Outcome.FAILED
+    for outcome in Outcome:
+        result = AlertResult("ops", outcome=outcome, attempts=1)
+        assert result.outcome is outcome
+        assert result.success is outcome.meaning.success and result.retryable is outcome.meaning.retryable
