@@ -38,7 +38,7 @@ from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_
 if TYPE_CHECKING:
     from ._statefile import StateFile
 
-__all__ = ("Deduplicator", "Claim")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.dedup")
 _T = TypeVar("_T")

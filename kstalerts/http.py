@@ -46,7 +46,7 @@ from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ("HTTPClient", "HTTPResponse", "check_headers")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.http")
 

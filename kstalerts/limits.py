@@ -24,41 +24,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 
 from .exceptions import AlertConfigurationError
 
-__all__ = (
-    "Limit",
-    "Clamp",
-    "LIMITS",
-    "validate",
-    "finite_number",
-    "collect_clamps",
-    "MAX_TITLE_CHARS",
-    "MAX_BODY_CHARS",
-    "MAX_LABELS",
-    "MAX_RETRY_AFTER",
-    "MAX_BACKOFF",
-    "MAX_SEND_BUDGET",
-    "MAX_RESPONSE_BYTES",
-    "MAX_RESPONSE_DEPTH",
-    "MAX_IDLE_CONNECTIONS",
-    "MAX_SMTP_SESSION_MESSAGES",
-    "SMTP_IDLE_SECONDS",
-    "MAX_REQUEST_BYTES",
-    "MAX_RECIPIENTS",
-    "MAX_ALERTMANAGER_URLS",
-    "MAX_WORKERS",
-    "MAX_ALERTS_PER_SEND",
-    "MAX_CONFIG_BYTES",
-    "MAX_CONFIG_DEPTH",
-    "MAX_SPOOL_ENTRIES",
-    "MAX_SPOOL_BYTES",
-    "MAX_SPOOL_ENTRY_BYTES",
-    "MAX_DEDUP_KEYS",
-    "MAX_STATE_BYTES",
-    "MAX_CREDENTIAL_BYTES",
-    "STATE_LOCK_WAIT",
-    "STATE_LOCK_TRY",
-    "SOPS_TIMEOUT",
-)
+__all__ = ()
 
 Number = Union[int, float]
 

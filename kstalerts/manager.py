@@ -88,7 +88,7 @@ if TYPE_CHECKING:
     from .dedup import Deduplicator
     from .spool import FlushReport, Spool, SpoolEntry
 
-__all__ = ("AlertManager", "AlertStats", "ChannelEntry")
+__all__ = ()
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]

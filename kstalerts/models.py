@@ -16,7 +16,7 @@ from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
 
-__all__ = ("AlertLevel", "AlertMessage", "AlertResult")
+__all__ = ()
 
 
 class AlertLevel(enum.IntEnum):

@@ -22,7 +22,7 @@ adding one row.
 import enum
 from typing import Dict, NamedTuple, Optional
 
-__all__ = ("Delivery", "Meaning", "Outcome")
+__all__ = ()
 
 
 class Outcome(enum.Enum):

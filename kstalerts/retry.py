@@ -22,7 +22,7 @@ from .exceptions import AlertConfigurationError
 from .limits import validate
 from .models import Frozen
 
-__all__ = ("RetryPolicy", "backoff", "parse_retry_after")
+__all__ = ()
 
 _MAX_HEADER_CHARS = 64
 _ASCII_DIGITS = re.compile(r"[0-9]+\Z")

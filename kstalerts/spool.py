@@ -64,7 +64,7 @@ from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
 
-__all__ = ("Spool", "SpoolEntry", "FlushReport", "DEFAULT_MAX_AGE")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.spool")
 

@@ -9,7 +9,6 @@ file.
 import io
 import pathlib
 import sys
-import types
 from typing import Any, ClassVar, FrozenSet, Iterator, Mapping, Optional
 
 import pytest
@@ -51,15 +50,16 @@ class StrictChannel(AlertChannel):
 
 
 @pytest.fixture(autouse=True)
-def strict_type(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    module = types.ModuleType("kstalerts.channels._strict_test")
-    module.StrictChannel = StrictChannel  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(channels_module._LAZY, "StrictChannel", ("_strict_test", "StrictChannel"))
-    monkeypatch.setitem(channels_module.CHANNEL_TYPES, "strict", "StrictChannel")
+def strict_type() -> Iterator[None]:
+    """``type: strict`` registered the public way, for the test only."""
+    saved = (dict(channels_module.CHANNEL_TYPES), dict(channels_module._types))
+    channels_module.register_channel("strict", StrictChannel)
     reload_config()
     yield
     reload_config()
+    for table, before in zip((channels_module.CHANNEL_TYPES, channels_module._types), saved):
+        table.clear()
+        table.update(before)  # type: ignore[arg-type]
 
 
 def write(path: pathlib.Path, text: str) -> str:
@@ -226,7 +226,7 @@ def test_a_resolver_passed_in_is_used() -> None:
 def test_errors_name_file_line_and_key(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
 ) -> None:
-    monkeypatch.setitem(channels_module.CHANNEL_TYPES, "pigeon", "PigeonChannel")  # no module provides it
+    channels_module.register_channel("pigeon", "tests.no_such_module:PigeonChannel")  # nothing provides it
     path = write(tmp_path / "kstlib.conf.yml", text)
     with pytest.raises(AlertConfigurationError) as info:
         AlertManager.from_config(path)

@@ -57,7 +57,7 @@ from ._options import TRANSPORT, Option, read
 if TYPE_CHECKING:
     from ..http import HTTPClient
 
-__all__ = ("AlertmanagerChannel", "sanitize_label_name")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.channels.alertmanager")
 

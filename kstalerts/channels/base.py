@@ -31,7 +31,7 @@ from ..pipeline.notification import Notification
 from ..retry import RetryPolicy
 from ._options import Option, build
 
-__all__ = ("AlertChannel",)
+__all__ = ()
 
 _C = TypeVar("_C", bound="AlertChannel")
 

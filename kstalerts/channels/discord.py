@@ -42,7 +42,7 @@ from ._options import TRANSPORT, Option
 if TYPE_CHECKING:
     from ..http import HTTPResponse
 
-__all__ = ("DiscordChannel", "COLOR")
+__all__ = ()
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
 COLOR: Mapping[AlertLevel, int] = {

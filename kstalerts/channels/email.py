@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from ..transports.base import MailTransport
 
-__all__ = ("EmailChannel", "parse_address")
+__all__ = ()
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]+")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")

@@ -29,7 +29,7 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
-__all__ = ("PagerDutyChannel", "SEVERITY")
+__all__ = ()
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 

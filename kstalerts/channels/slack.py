@@ -39,7 +39,7 @@ from .webhook import secret_parts
 if TYPE_CHECKING:
     from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
-__all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
+__all__ = ()
 
 #: level -> (attachment colour, emoji)
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {

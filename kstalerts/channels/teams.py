@@ -25,7 +25,7 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
-__all__ = ("TeamsChannel",)
+__all__ = ()
 
 #: Adaptive Card ``TextBlock`` colour of the title for each level.
 COLOR: Mapping[AlertLevel, str] = {

@@ -22,20 +22,7 @@ from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
 
-__all__ = (
-    "CONFIG_NAMES",
-    "LoadedConfig",
-    "Source",
-    "config_dirs",
-    "discover",
-    "load_config",
-    "near_miss_files",
-    "near_miss_keys",
-    "no_channels_reason",
-    "read_config_file",
-    "searched_places",
-    "toml_missing_message",
-)
+__all__ = ()
 
 #: File names looked for in each discovery directory, in order.
 CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")

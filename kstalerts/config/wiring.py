@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..throttle import AlertThrottle
     from .loader import LoadedConfig
 
-__all__ = ("build_manager", "connect", "manager_from_config")
+__all__ = ()
 
 
 def connect() -> None:

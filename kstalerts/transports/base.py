@@ -21,7 +21,7 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("MailTransport", "PartialDeliveryError", "envelope", "clean_reply", "flag")
+__all__ = ()
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _MAX_REPLY_CHARS = 200

@@ -24,7 +24,7 @@ from .base import MailTransport, clean_reply, envelope, flag
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("ResendTransport", "idempotency_key")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.transports.resend")
 

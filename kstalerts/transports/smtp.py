@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from . import _smtp_client
 
-__all__ = ("SMTPTransport", "SECURITY_MODES")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.transports.smtp")
 
