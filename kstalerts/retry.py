@@ -75,7 +75,7 @@ class RetryPolicy(Frozen):
         # Every number through the hard limits (clamped with a warning; not
         # a number, NaN included, is an error); the flag must be a bool.
         _set = object.__setattr__
-        _set(self, "max_retries", validate("channel.max_retries", max_retries))
+        _set(self, "max_retries", validate("channels.max_retries", max_retries))
         _set(self, "base_delay", validate("retry.base_delay", base_delay))
         _set(self, "max_delay", validate("retry.max_delay", max_delay))
         if not isinstance(jitter, bool):

@@ -9,7 +9,7 @@ file.
 import io
 import pathlib
 import sys
-from typing import Any, ClassVar, FrozenSet, Iterator, Mapping, Optional
+from typing import Any, ClassVar, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -390,3 +390,41 @@ def test_a_manager_without_channels_warns_when_asked_to_send_and_can_be_made_str
             warnings.simplefilter("error", NoChannelsWarning)
             with pytest.raises(NoChannelsWarning):
                 manager.send(AlertMessage("x"))
+
+
+def test_every_limited_setting_is_judged_once_during_from_config(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As dictConfig: the loader judges each value once; the constructors it feeds do not judge it again."""
+    import collections
+
+    import kstalerts.limits as limits
+
+    judged: List[Tuple[str, Optional[str]]] = []
+    real = limits._to_number
+
+    def spy(name: str, value: object, **where: Any) -> float:
+        judged.append((name, where.get("key")))
+        return real(name, value, **where)
+
+    monkeypatch.setattr(limits, "_to_number", spy)
+    path = write(
+        tmp_path / "kstlib.conf.yml",
+        "alerts:\n"
+        "  throttle: {rate: 20, per: 30, burst: 5}\n"
+        "  spool: {path: spool, max_age: 3600, max_entries: 50, max_bytes: 100000}\n"
+        "  dedup: {window: 60}\n"
+        "  channels:\n"
+        "    timeout: 12\n"
+        "    max_retries: 1\n"
+        "    a: {type: console, timeout: 5, max_retries: 3, throttle: {rate: 4, burst: 2}}\n"
+        "    b: {type: console}\n",
+    )
+    with AlertManager.from_config(path):
+        pass
+    config_names = {name for name, key in judged if key is not None}
+    assert config_names >= {"throttle.rate", "throttle.per", "throttle.burst", "channels.timeout", "dedup.window"}
+    again = [(name, key) for name, key in judged if key is None and name in config_names]
+    assert again == []  # no constructor judged a config value a second time
+    per_value = collections.Counter(key for _, key in judged if key is not None)
+    assert set(per_value.values()) == {1}, per_value

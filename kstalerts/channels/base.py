@@ -76,13 +76,13 @@ class AlertChannel:
         else:
             self.name = name or self.kind
         self.timeout = float(
-            validate("channel.timeout", lookup("channels.timeout") if timeout is None else timeout)
+            validate("channels.timeout", lookup("channels.timeout") if timeout is None else timeout)
         )
-        if retry is None:
+        if retry is None:  # the policy judges max_retries, once
             retries = lookup("channels.max_retries") if max_retries is None else max_retries
-            retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
+            retry = RetryPolicy(max_retries=retries)
         elif max_retries is not None:
-            retry = retry.replace(max_retries=int(validate("channel.max_retries", max_retries)))
+            retry = retry.replace(max_retries=max_retries)
         self.retry = retry
         self._clock = clock
         self._sleep = sleep

@@ -434,8 +434,8 @@ def _apply_limits(config: LoadedConfig) -> None:
         where = f"alerts.channels.{key}"
         if key in CHANNEL_DEFAULT_KEYS:  # a default, not a channel
             if key != "digest":  # true or false (see schema)
-                check(channels, key, f"channel.{key}", "alerts.channels")
+                check(channels, key, f"channels.{key}", "alerts.channels")
             continue
-        check(entry, "timeout", "channel.timeout", where)
-        check(entry, "max_retries", "channel.max_retries", where)
+        check(entry, "timeout", "channels.timeout", where)
+        check(entry, "max_retries", "channels.max_retries", where)
         throttle(entry.get("throttle"), f"{where}.throttle", global_rate)

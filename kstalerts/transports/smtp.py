@@ -130,7 +130,7 @@ class SMTPTransport(MailTransport):
         self._password: Optional[Secret] = None
         if password is not None:
             self._password = password if isinstance(password, Secret) else Secret(password, mask="***")
-        self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
+        self.timeout = None if timeout is None else float(validate("channels.timeout", timeout))
         self.ssl_verify = ssl_verify
         self.ssl_ca_bundle = ssl_ca_bundle
         self.allow_plaintext_auth = allow_plaintext_auth
