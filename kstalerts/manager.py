@@ -584,10 +584,10 @@ def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported fo
 
 def _refuse_async(channel: Any) -> None:
     """A channel whose send is ``async def`` cannot be called from the manager's threads."""
+    from .channels.base import is_coroutine_function
+
     for name in ("send", "_deliver"):
-        method = getattr(type(channel), name, None)
-        code = getattr(method, "__code__", None)
-        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        if is_coroutine_function(getattr(type(channel), name, None)):
             raise AlertConfigurationError(
                 f"{type(channel).__name__}.{name} is a coroutine function (async def): kstalerts calls"
                 f" channels from threads and would never await it. Make {name} a plain def (run your"

@@ -144,7 +144,7 @@ class Frozen:
     _COMPARED = 0  # fields in equality, hash and repr; 0: all of them
 
     def _values(self) -> Tuple[Any, ...]:
-        raise NotImplementedError
+        return tuple(getattr(self, name) for name in self._fields())
 
     def _compared(self) -> Tuple[Any, ...]:
         values = self._values()
@@ -442,18 +442,6 @@ class AlertResult(Frozen):
         return type(self)(**fields)
 
     _COMPARED = 7  # every field but the alert
-
-    def _values(self) -> Tuple[Any, ...]:
-        return (
-            self.channel,
-            self.outcome,
-            self.message_id,
-            self.error,
-            self.attempts,
-            self.spooled,
-            self.status,
-            self.alert,
-        )
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)

@@ -16,7 +16,7 @@ injects its clock, so tests run on a fake one.
 
 import re
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from .exceptions import AlertConfigurationError
 from .limits import validate
@@ -93,17 +93,6 @@ class RetryPolicy(Frozen):
         """A copy with ``changes`` applied (and checked)."""
         copy: RetryPolicy = super().replace(**changes)
         return copy
-
-    def _values(self) -> Tuple[Any, ...]:
-        return (
-            self.max_retries,
-            self.base_delay,
-            self.max_delay,
-            self.jitter,
-            self.max_retry_after,
-            self.budget,
-            self.rand,
-        )
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).

@@ -22,6 +22,7 @@ from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient, HTTPResponse
+    from ..models import AlertMessage, AlertResult
 
 __all__ = ()
 
@@ -153,6 +154,16 @@ class HTTPChannel(AlertChannel):
             if exc.key != "url" or key == "url":
                 raise
             raise AlertConfigurationError(exc.reason, key=key) from None
+
+
+def send_resolving(channel: Any, alert: "AlertMessage") -> "AlertResult":
+    """``channel.send(alert)`` by a copy of ``channel`` with ``resolving`` set (PagerDuty, Alertmanager)."""
+    import copy
+
+    twin = copy.copy(channel)
+    twin.resolving = True
+    result: AlertResult = twin.send(alert)
+    return result
 
 
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":

@@ -20,7 +20,20 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from .._settings import lookup
 from ..exceptions import AlertDeliveryError
@@ -28,6 +41,9 @@ from ..limits import validate
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 from ..pipeline.notification import Notification
+
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
 from ..retry import RetryPolicy
 from ._options import Option, build
 
@@ -96,13 +112,20 @@ class AlertChannel:
     def render(self, notification: Notification) -> Any:
         """What this channel sends for ``notification``: the one render hook.
 
-        The built-in channels override it. The default is the adapter for a
-        channel written before notifications: it returns
-        ``self.build_payload(notification.alert)``, so such a channel renders
-        the alert alone (what was held back and the state are not shown).
+        The default is ``self.build_payload(notification.alert)`` (the
+        alert's part, overridable as before), with what was held back added
+        by :meth:`_show_held_back`. It is also the adapter for a channel
+        written before notifications: with only ``build_payload(alert)``,
+        such a channel renders the alert alone.
         """
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
-        return build(notification.alert)
+        payload = build(notification.alert)
+        held_back = notification.held_back
+        return payload if held_back is None else self._show_held_back(payload, held_back)
+
+    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+        """``payload`` carrying the digest of what was held back; by default unchanged."""
+        return payload
 
     def _transmit(self, notification: Notification, *, timeout: float) -> Union[Delivery, Optional[str]]:
         """Make one delivery attempt of ``notification`` within ``timeout`` seconds.
@@ -204,6 +227,12 @@ class AlertChannel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def is_coroutine_function(func: Any) -> bool:
+    """Whether ``func`` is an ``async def`` (without importing inspect or asyncio)."""
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
 
 
 #: The outcomes of an attempt the loop may try again (a refusal is logged, never retried).

@@ -40,6 +40,7 @@ from ._jsonhttp import (
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse
 
 __all__ = ()
@@ -139,12 +140,10 @@ class DiscordChannel(HTTPChannel):
             payload["avatar_url"] = self.avatar_url
         return payload
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as the embed's last field, if it fits."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
+    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+        """What was held back: the embed's last field, if it fits."""
         embeds = payload.get("embeds")
-        if held_back is not None and embeds:
+        if embeds:
             embed = embeds[0]
             fields = embed.get("fields", [])
             used = len(embed.get("title", "")) + len(embed.get("footer", {}).get("text", ""))

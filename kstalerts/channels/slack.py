@@ -37,6 +37,7 @@ from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
 __all__ = ()
@@ -158,11 +159,9 @@ class SlackChannel(HTTPChannel):
             payload["icon_emoji"] = self.icon_emoji
         return payload
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None and isinstance(payload.get("attachments"), list):
+    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+        """What was held back: a last, grey attachment."""
+        if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",

@@ -15,7 +15,7 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
@@ -24,6 +24,9 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
+
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
 
 __all__ = ()
 
@@ -115,14 +118,11 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, subtle block of the card."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None:
-            body = payload["attachments"][0]["content"]["body"]
-            text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
-            body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
+    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+        """What was held back: a last, subtle block of the card."""
+        body = payload["attachments"][0]["content"]["body"]
+        text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
+        body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
         return payload
 
     def preview(self, alert: AlertMessage) -> str:
