@@ -291,8 +291,11 @@ class AlertManager:
             return []
         if self._closed:
             return [route.closed.run(n) for n, route in jobs]
-        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
+        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used,
+        # and further signals wait for the outermost send to end (a send nests at most once).
         with _reentry.inside() as depth:
+            if depth:
+                _reentry.hold_signals()
             if len(jobs) == 1 or depth or _lifecycle.exiting():
                 return [self._deliver(n, route) for n, route in jobs]
             return self._fan_out(jobs)
