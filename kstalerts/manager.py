@@ -333,14 +333,22 @@ class AlertManager:
         self._count(entry.key, result)
         return result
 
-    def _attempt(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        """Dedup claim, throttle, send: one delivery, without spooling or counting."""
+    def _attempt(self, alert: AlertMessage, entry: ChannelEntry, *, flushing: bool = False) -> AlertResult:
+        """Dedup claim, throttle, send: one delivery, without spooling or counting.
+
+        ``flushing``: a spooled alert whose key a live delivery holds right
+        now is held (kept for the next flush), not dropped as a duplicate:
+        that delivery may yet fail.
+        """
         dedup = self._dedup
         if dedup is None:
             return self._throttled_send(alert, entry)
         dedup_key = alert.effective_dedup_key
         claim = dedup.claim(entry.key, dedup_key)
         if not claim.granted:
+            if flushing and claim.busy:
+                note = f"held: {claim.reason[len('duplicate: '):]}; kept for the next flush"
+                return _result(entry, Outcome.THROTTLED, note, alert, attempts=0)
             return _result(entry, Outcome.SUPPRESSED, claim.reason, alert, attempts=0)
         delivered = False
         try:
@@ -452,7 +460,7 @@ class AlertManager:
             if entry.key in down:
                 note = "not tried: this channel already failed in this flush"
                 return _result(entry, Outcome.FAILED, note, item.alert, attempts=0)
-            result = self._attempt(item.alert, entry)
+            result = self._attempt(item.alert, entry, flushing=True)
             if result.outcome.meaning.pauses_flush:
                 down.add(entry.key)
             self._count(entry.key, result)
