@@ -101,6 +101,14 @@ class StateFile:
             )
 
 
+    def peek(self) -> Dict[str, Any]:
+        """The document as last saved, without the lock (empty when it cannot be read)."""
+        try:
+            return self._doc.read()
+        except OSError:
+            return self._doc.fresh()
+
+
 def _require_fcntl() -> None:
     try:
         import fcntl  # noqa: F401

@@ -131,6 +131,8 @@ class AlertThrottle:
         self._state_key = str(state_key)
         self._state_broken = False
         self._fallbacks: Dict[int, _Bucket] = {}  # id(bucket) -> its fallback, empty at first
+        self._seen: Dict[int, _Bucket] = {}  # id(bucket) -> the shared bucket as last seen
+        self._reentered = False
         if state_file is not None:
             from ._statefile import StateFile
 
@@ -239,11 +241,31 @@ class AlertThrottle:
                 self._load(bucket, key, buckets.get(key), now)
                 result = operation(bucket, now)
                 buckets[key] = self._dump(bucket)
+                self._seen[id(bucket)] = _Bucket(bucket.tokens, bucket.stamp)
                 _prune(buckets, now, keep=key)
                 if self._state_broken:
                     self._state_broken = False
                     _warn("throttle state file %s usable again", self._state.path)
                 return result
+        except BlockingIOError:
+            # This thread holds the file's lock (a signal handler interrupted a
+            # take): no other process can change the shared bucket meanwhile,
+            # so the bucket as this process last saw it answers.
+            stored = None if id(bucket) in self._seen else self._state.peek().get("throttle", {})
+            with self._lock:
+                now = self._clock()
+                seen = self._seen.get(id(bucket))
+                if seen is None:
+                    seen = self._seen[id(bucket)] = _Bucket(0.0, now)
+                    self._load(seen, key, stored.get(key) if isinstance(stored, dict) else None, now)
+                if not self._reentered:
+                    self._reentered = True
+                    _warn(
+                        "throttle state file %s cannot be used by a signal handler while its thread holds"
+                        " the lock; the bucket as last saved answers",
+                        self._state.path,
+                    )
+                return operation(seen, now)
         except OSError as exc:
             with self._lock:
                 now = self._clock()
