@@ -25,11 +25,14 @@ send only); the mark is per thread and always restored (a context manager).
 
 import contextlib
 import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ()
 
 _state = threading.local()
+# (handlers swapped out, signals noted, the noting handler) while a nested send holds
+# signals; only ever set on the main thread, where Python runs signal handlers
+_held: Optional[Tuple[Dict[int, Any], List[int], Any]] = None
 
 
 def depth() -> int:
@@ -47,7 +50,7 @@ def inside() -> Iterator[int]:
         yield before
     finally:
         _state.depth = before
-        if not before and getattr(_state, "held", None) is not None:
+        if _held is not None and not before:
             _release_signals()  # the outermost send ended: the signals held meanwhile run now
 
 
@@ -61,7 +64,8 @@ def hold_signals() -> None:
     system folds repeats of a pending signal into one). Elsewhere, and when
     already holding, this does nothing.
     """
-    if getattr(_state, "held", None) is not None or threading.current_thread() is not threading.main_thread():
+    global _held
+    if _held is not None or threading.current_thread() is not threading.main_thread():
         return
     import signal
 
@@ -80,15 +84,16 @@ def hold_signals() -> None:
                 originals[number] = handler
         except (ValueError, OSError, RuntimeError):  # not a signal this system has, or not settable
             continue
-    _state.held = (originals, pending, note)
+    _held = (originals, pending, note)
 
 
 def _release_signals() -> None:
     """Put the held handlers back and run each noted signal's handler, once."""
-    held = getattr(_state, "held", None)
-    if held is None:
-        return
-    _state.held = None
+    global _held
+    held = _held
+    if held is None or threading.current_thread() is not threading.main_thread():
+        return  # a pool worker's send ending is not the main thread's outermost send
+    _held = None
     import signal
     import sys
 

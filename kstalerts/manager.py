@@ -255,10 +255,15 @@ class AlertManager:
                 self._routes[key] = self._build(entry)
 
     def _jobs(self, batch: List[AlertMessage], targets: List[ChannelEntry]) -> List[Job]:
-        with self._lock:
-            chosen = [self._routes[entry.key] for entry in targets]
-        notifications = [Notification(alert) for alert in batch]
-        return [(n, route) for n in notifications for route in chosen if route.send.admits(n)]
+        routes = self._routes  # read without the lock: a dict lookup is atomic, a rebuild replaces values
+        chosen = [routes[entry.key] for entry in targets]
+        jobs: List[Job] = []
+        for alert in batch:
+            notification = Notification(alert)
+            for route in chosen:
+                if route.send.admits(notification):
+                    jobs.append((notification, route))
+        return jobs
 
     def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
         with self._lock:

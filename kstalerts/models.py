@@ -402,15 +402,10 @@ class AlertResult(Frozen):
             note = None
         elif note is None:
             note = outcome.value.replace("_", " ")
-        return cls(
-            channel,
-            message_id=delivery.message_id,
-            error=note,
-            attempts=0 if outcome is Outcome.THROTTLED else attempts,
-            status=delivery.status,
-            alert=alert,
-            outcome=outcome,
-        )
+        attempts = 0 if outcome is Outcome.THROTTLED else attempts
+        # positional: the hot path of every delivery
+        return cls(channel, False, delivery.message_id, note, attempts, False, False, False, False,
+                   delivery.status, alert, outcome=outcome)  # fmt: skip
 
     @property
     def success(self) -> bool:

@@ -184,10 +184,10 @@ class AlertmanagerChannel(HTTPChannel):
         """The JSON body: a list holding one alert."""
         return [self.build_alert(alert, resolved=self.resolving)]
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` annotation."""
         if payload:
-            payload[0].setdefault("annotations", {})["held_back"] = held_back.text(4000)
+            payload[0].setdefault("annotations", {})["held_back"] = summary.text(4000)
         return payload
 
     def preview(self, alert: AlertMessage) -> str:

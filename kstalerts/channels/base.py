@@ -114,16 +114,16 @@ class AlertChannel:
 
         The default is ``self.build_payload(notification.alert)`` (the
         alert's part, overridable as before), with what was held back added
-        by :meth:`_show_held_back`. It is also the adapter for a channel
+        by :meth:`_show_digest`. It is also the adapter for a channel
         written before notifications: with only ``build_payload(alert)``,
         such a channel renders the alert alone.
         """
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
         payload = build(notification.alert)
-        held_back = notification.held_back
-        return payload if held_back is None else self._show_held_back(payload, held_back)
+        summary = notification.held_back
+        return payload if summary is None else self._show_digest(payload, summary)
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """``payload`` carrying the digest of what was held back; by default unchanged."""
         return payload
 

@@ -140,7 +140,7 @@ class DiscordChannel(HTTPChannel):
             payload["avatar_url"] = self.avatar_url
         return payload
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: the embed's last field, if it fits."""
         embeds = payload.get("embeds")
         if embeds:
@@ -152,7 +152,7 @@ class DiscordChannel(HTTPChannel):
             room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
             if room >= 100:
                 del fields[_FIELDS - 1 :]
-                fields.append({"name": name, "value": held_back.text(room), "inline": False})
+                fields.append({"name": name, "value": summary.text(room), "inline": False})
                 embed["fields"] = fields
         return payload
 

@@ -182,10 +182,10 @@ class EmailChannel(AlertChannel):
         _set_body(message, self.build_body(alert))
         return message
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a section of the text before the signature."""
         body = str(payload.get_content())
-        section = "\n".join(["Held back", "---------", held_back.text(_HELD_BACK_CHARS), ""])
+        section = "\n".join(["Held back", "---------", summary.text(_HELD_BACK_CHARS), ""])
         head, mark, tail = body.rpartition("\n" + _SIGNATURE + "\n")
         _set_body(payload, f"{head}\n{section}{mark}{tail}" if mark else f"{body}\n{section}")
         return payload

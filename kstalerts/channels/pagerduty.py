@@ -164,10 +164,10 @@ class PagerDutyChannel(HTTPChannel):
             event["client_url"] = self.client_url
         return event
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` entry of the event's ``custom_details``."""
         if isinstance(payload.get("payload"), dict):
-            payload["payload"].setdefault("custom_details", {})["held_back"] = held_back.text(8000)
+            payload["payload"].setdefault("custom_details", {})["held_back"] = summary.text(8000)
         return payload
 
     def preview(self, alert: AlertMessage) -> str:

@@ -159,14 +159,14 @@ class SlackChannel(HTTPChannel):
             payload["icon_emoji"] = self.icon_emoji
         return payload
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, grey attachment."""
         if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",
-                    "fallback": escape_mrkdwn(_cut(held_back.headline, self.title_limit)),
-                    "text": _cut(escape_mrkdwn(held_back.text(self.text_limit - 200)), self.text_limit),
+                    "fallback": escape_mrkdwn(_cut(summary.headline, self.title_limit)),
+                    "text": _cut(escape_mrkdwn(summary.text(self.text_limit - 200)), self.text_limit),
                     "footer": "held back by kstalerts",
                 }
             )

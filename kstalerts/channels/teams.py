@@ -118,10 +118,10 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
-    def _show_held_back(self, payload: Any, held_back: "DigestSummary") -> Any:
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, subtle block of the card."""
         body = payload["attachments"][0]["content"]["body"]
-        text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
+        text = summary.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
         body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
         return payload
 
