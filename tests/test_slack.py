@@ -108,6 +108,7 @@ def test_payload_shape(slack_server: SlackServer) -> None:
     assert seen.headers["Content-Type"] == "application/json; charset=utf-8"
     assert seen.json() == {
         "text": ":warning: [WARNING] Disk full",
+        "mrkdwn": False,
         "username": "ops-bot",
         "icon_emoji": ":fire:",
         "attachments": [
@@ -118,7 +119,6 @@ def test_payload_shape(slack_server: SlackServer) -> None:
                 "text": "/var is at 97%",
                 "footer": "WARNING alert via kstalerts",
                 "ts": int(alert.created_at),
-                "mrkdwn_in": ["text"],
             }
         ],
     }
@@ -156,19 +156,23 @@ def test_escape_mrkdwn_escapes_the_ampersand_first() -> None:
     assert escape_mrkdwn("&lt;") == "&amp;lt;"
 
 
-def test_title_and_body_are_cut_with_an_ellipsis() -> None:
+def test_title_and_body_are_cut_from_the_middle_with_a_count() -> None:
     payload = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 200, "B" * 5000))
     attachment = payload["attachments"][0]
     title = attachment["title"].split(" ", 1)[1]
-    assert (len(title), title[-1]) == (150, "…")
-    assert (len(attachment["text"]), attachment["text"][-1]) == (3000, "…")
+    for text, length, limit in ((title, 200, 150), (attachment["text"], 5000, 3000)):
+        head, count, tail = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text).groups()
+        assert len(text) <= limit and len(head) + int(count) + len(tail) == length
+        assert len(head) - len(tail) in (0, 1)
     short = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 150, "B" * 3000))
     assert short["attachments"][0]["text"] == "B" * 3000
 
 
-def test_cutting_happens_before_escaping_so_no_entity_is_split() -> None:
+def test_cutting_counts_the_escapes_and_never_splits_an_entity() -> None:
     payload = SlackChannel(REAL_URL).build_payload(AlertMessage("t", "&" * 3001))
-    assert payload["attachments"][0]["text"] == "&amp;" * 2999 + "…"
+    text = payload["attachments"][0]["text"]
+    head, count, tail = re.fullmatch(r"((?:&amp;)+) \[… (\d+) characters cut …\] ((?:&amp;)+)", text).groups()
+    assert len(text) <= 3000 and (len(head) + len(tail)) // 5 + int(count) == 3001
 
 
 def test_timestamp_title_and_no_sender_fields() -> None:

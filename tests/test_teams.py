@@ -42,22 +42,27 @@ def test_payload_is_an_adaptive_card_message() -> None:
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
-    title, facts, body = card["body"]
-    assert (title["text"], title["color"], title["weight"]) == ("Disk full", "attention", "Bolder")
+    title, facts, labels, body = card["body"]
+    [run] = title["inlines"]
+    assert (run["text"], run["color"], run["weight"]) == ("Disk full", "attention", "Bolder")
     assert facts["facts"] == [
         {"title": "Level", "value": "CRITICAL"},
         {"title": "Time", "value": "2023-11-14T22:13:20.250Z"},
-        {"title": "host", "value": "db1"},
     ]
-    assert body == {"type": "TextBlock", "text": "/var at 97%", "wrap": True}
+    assert labels["inlines"] == [
+        {"type": "TextRun", "text": "host", "weight": "Bolder"},
+        {"type": "TextRun", "text": ": db1"},
+    ]
+    assert body == {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": "/var at 97%"}]}
 
 
 def test_colour_follows_the_level_and_long_text_is_cut() -> None:
     ch = TeamsChannel(CONNECTOR)
-    colours = [ch.build_card(AlertMessage("x", level=lv))["body"][0]["color"] for lv in AlertLevel]
+    colours = [ch.build_card(AlertMessage("x", level=lv))["body"][0]["inlines"][0]["color"] for lv in AlertLevel]
     assert colours == ["accent", "good", "warning", "attention"]
-    card = ch.build_card(AlertMessage("x", "b" * 30000))
-    assert len(card["body"][2]["text"]) == 20000
+    card = ch.build_card(AlertMessage("x", "\u00e9" * 30000))  # 2 bytes each: Teams counts bytes
+    text = card["body"][2]["inlines"][0]["text"]
+    assert 19990 <= len(text.encode("utf-8")) <= 20000 and "characters cut …]" in text
     assert len(ch.build_card(AlertMessage("x"))["body"]) == 2  # no body block for an empty body
 
 
@@ -103,7 +108,7 @@ def test_connector_200_with_1_is_success(teams_server: TeamsServer) -> None:
     )
     assert (result.success, result.attempts) == (True, 1)
     [req] = teams_server.requests
-    assert req.json["attachments"][0]["content"]["body"][0]["text"] == "Disk full"
+    assert req.json["attachments"][0]["content"]["body"][0]["inlines"][0]["text"] == "Disk full"
 
 
 def test_workflow_202_is_success(teams_server: TeamsServer) -> None:
