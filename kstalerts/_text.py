@@ -34,7 +34,7 @@ __all__ = ("clean", "cut", "cut_bytes", "one_line")
 _ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
-    r"|\x1b[ -/]*[0-~]"  # two-byte escapes
+    r"|\x1b[(-/]?[0-~]"  # two-byte escapes (charset, keypad, reset); ESC + space is text
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
 _LINE_BREAK = re.compile("\r\n|[\r\x85\u2028\u2029]")
@@ -123,7 +123,7 @@ def _cut(text: str, limit: int, size: Callable[[str], int], escape: _Escape) -> 
         head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2 :]
         return f"{shown(head)} {_marker(len(text) - keep, 'character')} {shown(tail)}"
 
-    result = _longest(by_chars, 0, len(text) - 1, size, limit)
+    result = _longest(by_chars, 2, len(text) - 1, size, limit)  # a character each side at least
     if result is not None:
         return result
     # the limit is smaller than the marker: the start alone, as much as fits

@@ -10,6 +10,7 @@ from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import DiscordChannel
 from kstalerts.exceptions import AlertConfigurationError
 from tests.clock import FakeClock
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.paging import DiscordServer
 
 T0 = 1700000000.25
@@ -287,3 +288,19 @@ def test_no_secret_in_logs(discord_server: DiscordServer, caplog_all: pytest.Log
     assert not wrong.send(AlertMessage("y")).success
     assert caplog_all.records  # the HTTP client did log the requests
     assert discord_server.token not in caplog_all.text and "wrong-TOKEN-value" not in caplog_all.text
+
+
+def test_markup_arrives_inert(discord_server: DiscordServer) -> None:
+    """Links, mentions and formatting are escaped in the title, description and fields; no ping."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={INJECTION: INJECTION})
+    assert _channel(discord_server.webhook_url).send(alert).success
+    [req] = discord_server.requests
+    assert req.json["allowed_mentions"] == {"parse": []}
+    embed = req.json["embeds"][0]
+    shown = [embed["title"], embed["description"], embed["fields"][0]["name"], embed["fields"][0]["value"]]
+    escaped = (
+        "\\[Reset\\]\\(https\\://evil.example/reset\\) \\<!channel\\> \\@everyone \\<\\@123\\> red \\*\\*bold\\*\\*"
+    )
+    assert shown == [escaped] * 4
+    assert re.sub(r"\\(.)", r"\1", escaped) == INJECTION_CLEAN  # unescaped, it reads as written
+    assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")

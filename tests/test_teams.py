@@ -1,12 +1,13 @@
 """TeamsChannel against loopback connector and workflow endpoints."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import TeamsChannel
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.paging import TeamsServer
 
 T0 = 1700000000.25
@@ -201,3 +202,27 @@ def test_no_url_secret_in_logs(teams_server: TeamsServer, caplog_all: pytest.Log
     assert _channel(teams_server.workflow_url, []).send(AlertMessage("x")).success
     assert caplog_all.records
     assert "SECRETSIG" not in caplog_all.text and "invoke" not in caplog_all.text
+
+
+def _strings(node: Any, key: str = "") -> List[Tuple[str, str]]:
+    """Every (key, string) pair in a JSON value."""
+    if isinstance(node, dict):
+        return [pair for k, v in node.items() for pair in _strings(v, k)]
+    if isinstance(node, list):
+        return [pair for item in node for pair in _strings(item, key)]
+    return [(key, node)] if isinstance(node, str) else []
+
+
+def test_markup_arrives_inert(teams_server: TeamsServer) -> None:
+    """Alert text reaches Teams only in TextRuns, which render no markdown; the ANSI colour is gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={INJECTION: INJECTION})
+    assert _channel(teams_server.workflow_url, []).send(alert).success
+    [req] = teams_server.requests
+    card = req.json["attachments"][0]["content"]
+    runs = [run for block in card["body"] if block["type"] == "RichTextBlock" for run in block["inlines"]]
+    assert all(run["type"] == "TextRun" for run in runs)
+    assert {run["text"] for run in runs} == {INJECTION_CLEAN, ": " + INJECTION_CLEAN}
+    # no markdown-rendering place (TextBlock text, Fact title or value) holds alert text
+    markdown = [text for block in card["body"] if block["type"] != "RichTextBlock" for _, text in _strings(block)]
+    assert not any("evil.example" in text or "**" in text for text in markdown)
+    assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")
