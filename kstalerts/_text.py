@@ -29,7 +29,7 @@ Nothing here knows a service: each channel passes its own limit and its own
 import re
 from typing import Callable, Iterable, Optional, Union
 
-__all__ = ("clean", "cut", "cut_bytes", "one_line")
+__all__ = ()
 
 _ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
