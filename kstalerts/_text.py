@@ -39,7 +39,8 @@ _ANSI = re.compile(
 )
 _LINE_BREAK = re.compile("\r\n|[\r\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]+")  # tab and newline are text
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # one_line: tab and newline too
 _SPACES = re.compile(r" {2,}")
 
 #: A reply shown in an error message is cut to this many characters.
@@ -54,8 +55,9 @@ def clean(text: str) -> str:
     >>> clean("\\x1b[31mred\\x1b[0m\\r\\nnext\\rline\\x00\\tend")
     'red\\nnext\\nline\\ufffd\\tend'
     """
-    if _ANSI.search(text):
-        text = _ANSI.sub("", text)
+    if not _ANY_CONTROL.search(text):
+        return text  # the common case, and the cheap one
+    text = _ANSI.sub("", text)
     text = _LINE_BREAK.sub("\n", text)
     return _CONTROL.sub("\ufffd", text)
 
@@ -73,7 +75,7 @@ def one_line(
     result = _ANSI.sub("", str(text))
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         result = result.replace(secret, "***")
-    result = _SPACES.sub(" ", _ANY_CONTROL.sub(" ", result)).strip()
+    result = _SPACES.sub(" ", _LINE_CONTROL.sub(" ", result)).strip()
     return cut(result, limit)
 
 
