@@ -89,11 +89,8 @@ class TeamsChannel(HTTPChannel):
         title = _run(cut_bytes(alert.formatted_title, _TITLE_BYTES), size="Large", weight="Bolder")
         title["color"] = COLOR[alert.level]
         body: List[Dict[str, Any]] = [_rich(title), {"type": "FactSet", "facts": facts}]
-        if alert.labels:
-            runs: List[Dict[str, Any]] = []
-            for name, value in alert.labels.items():
-                runs += [_run(("\n" if runs else "") + name, weight="Bolder"), _run(": " + value)]
-            body.append(_rich(*runs))
+        for name, value in alert.labels.items():  # a block each: some clients drop a run's leading "\n"
+            body.append(_rich(_run(name, weight="Bolder"), _run(": " + value)))
         if alert.body:
             body.append(_rich(_run(cut_bytes(alert.body, _BODY_BYTES))))
         return {
