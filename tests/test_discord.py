@@ -5,9 +5,12 @@ import re
 from typing import Any, Dict
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import DiscordChannel
+from kstalerts.channels.discord import escape_markdown
 from kstalerts.exceptions import AlertConfigurationError
 from tests.clock import FakeClock
 from tests.hostile import INJECTION, INJECTION_CLEAN
@@ -304,3 +307,11 @@ def test_markup_arrives_inert(discord_server: DiscordServer) -> None:
     assert shown == [escaped] * 4
     assert re.sub(r"\\(.)", r"\1", escaped) == INJECTION_CLEAN  # unescaped, it reads as written
     assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")
+
+
+@given(st.text(max_size=200))
+def test_escaped_markdown_reads_back_as_written(text: str) -> None:
+    """Removing each escaping backslash gives the text back: what shows is what was sent."""
+    escaped = escape_markdown(text)
+    assert re.sub(r"\\(.)", r"\1", escaped, flags=re.DOTALL) == text
+    assert not re.search(r"[\\*_~`|<>\[\]()#@:]", re.sub(r"\\.", "", escaped, flags=re.DOTALL))  # every sign escaped
