@@ -69,7 +69,8 @@ _EMBED_CHARS = 6000
 _USERNAME_CHARS = 80
 # Every markdown sign anywhere, and a list marker at the start of a line
 # ("- x", "+ x", "1. x": the dot is escaped, a backslash before a digit is not an escape).
-_MARKDOWN = re.compile(r"[\\*_~`|<>\[\]()#@:]|^[ \t]*(?:[-+]|\d+\.)(?=\s)", re.MULTILINE)
+_SIGN = re.compile(r"[\\*_~`|<>\[\]()#@:]")
+_LIST_MARKER = re.compile(r"^([ \t]*(?:\d+(?=\.))?)([-+.])(?=\s)", re.MULTILINE)
 
 
 def escape_markdown(text: str) -> str:
@@ -84,12 +85,7 @@ def escape_markdown(text: str) -> str:
     \\- item
     10\\. step
     """
-    return _MARKDOWN.sub(_escaped, text)
-
-
-def _escaped(match: "re.Match[str]") -> str:
-    sign = match.group(0)
-    return sign[:-1] + "\\" + sign[-1]
+    return _LIST_MARKER.sub(r"\1\\\2", _SIGN.sub(r"\\\g<0>", text))
 
 
 class DiscordChannel(HTTPChannel):
