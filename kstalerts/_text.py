@@ -27,26 +27,38 @@ Nothing here knows a service: each channel passes its own limit and its own
 """
 
 import re
-from typing import Callable, Iterable, Optional, Union
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: nothing of typing is evaluated at import
+    from typing import Callable, Dict, Iterable, Optional, Pattern
 
 __all__ = ()
 
-_ANSI = re.compile(
+# Pattern sources, compiled on first use (see _re): ``import kstalerts`` stays cheap.
+_ANSI = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
     r"|\x1b[(-/]?[0-~]"  # two-byte escapes (charset, keypad, reset); ESC + space is text
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
-_LINE_BREAK = re.compile("\r\n|[\r\x85\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]+")  # tab and newline are text
-_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # one_line: tab and newline too
-_SPACES = re.compile(r" {2,}")
+_LINE_BREAK = "\r\n|[\r\x85\u2028\u2029]"
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_ANY_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]"  # tab and newline are text
+_LINE_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+"  # one_line: tab and newline too
+_SPACES = r" {2,}"
+_COMPILED: "Dict[str, Pattern[str]]" = {}
+
+
+def _re(source: str) -> "Pattern[str]":
+    pattern = _COMPILED.get(source)
+    if pattern is None:
+        pattern = _COMPILED[source] = re.compile(source)
+    return pattern
+
 
 #: A reply shown in an error message is cut to this many characters.
 REPLY_CHARS = 300
 
-_Escape = Optional[Callable[[str], str]]
 
 
 def clean(text: str) -> str:
@@ -55,15 +67,15 @@ def clean(text: str) -> str:
     >>> clean("\\x1b[31mred\\x1b[0m\\r\\nnext\\rline\\x00\\tend")
     'red\\nnext\\nline\\ufffd\\tend'
     """
-    if not _ANY_CONTROL.search(text):
+    if not _re(_ANY_CONTROL).search(text):
         return text  # the common case, and the cheap one
-    text = _ANSI.sub("", text)
-    text = _LINE_BREAK.sub("\n", text)
-    return _CONTROL.sub("\ufffd", text)
+    text = _re(_ANSI).sub("", text)
+    text = _re(_LINE_BREAK).sub("\n", text)
+    return _re(_CONTROL).sub("\ufffd", text)
 
 
 def one_line(
-    text: Union[str, bytes, object], *, secrets: Iterable[str] = (), limit: int = REPLY_CHARS
+    text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_CHARS
 ) -> str:
     """``text`` as one safe line: decoded, secrets masked, controls as spaces, cut to ``limit``.
 
@@ -72,14 +84,14 @@ def one_line(
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "replace")
-    result = _ANSI.sub("", str(text))
+    result = _re(_ANSI).sub("", str(text))
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         result = result.replace(secret, "***")
-    result = _SPACES.sub(" ", _LINE_CONTROL.sub(" ", result)).strip()
+    result = _re(_SPACES).sub(" ", _re(_LINE_CONTROL).sub(" ", result)).strip()
     return cut(result, limit)
 
 
-def cut(text: str, limit: int, *, escape: _Escape = None) -> str:
+def cut(text: str, limit: int, *, escape: "Optional[Callable[[str], str]]" = None) -> str:
     """``text`` in at most ``limit`` characters, cut from the middle.
 
     >>> cut("\\n".join(str(n) for n in range(1, 201)), 60)
@@ -90,7 +102,7 @@ def cut(text: str, limit: int, *, escape: _Escape = None) -> str:
     return _cut(text, limit, len, escape)
 
 
-def cut_bytes(text: str, limit: int, *, escape: _Escape = None) -> str:
+def cut_bytes(text: str, limit: int, *, escape: "Optional[Callable[[str], str]]" = None) -> str:
     """Like :func:`cut`, for a service that counts UTF-8 bytes: the result encodes to at most ``limit``."""
     return _cut(text, limit, _utf8_size, escape)
 
@@ -103,7 +115,9 @@ def _marker(count: int, unit: str) -> str:
     return f"[… {count} {unit}{'' if count == 1 else 's'} cut …]"
 
 
-def _cut(text: str, limit: int, size: Callable[[str], int], escape: _Escape) -> str:
+def _cut(
+    text: str, limit: int, size: "Callable[[str], int]", escape: "Optional[Callable[[str], str]]"
+) -> str:
     shown = escape or _same
     whole = shown(text)
     if size(whole) <= limit:
@@ -134,8 +148,8 @@ def _cut(text: str, limit: int, size: Callable[[str], int], escape: _Escape) -> 
 
 
 def _longest(
-    build: Callable[[int], str], low: int, high: int, size: Callable[[str], int], limit: int
-) -> Optional[str]:
+    build: "Callable[[int], str]", low: int, high: int, size: "Callable[[str], int]", limit: int
+) -> "Optional[str]":
     """``build(k)`` for the largest ``k`` in ``low..high`` whose result fits ``limit`` (binary search)."""
     if high < low:
         return None
