@@ -258,3 +258,12 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     )
     spooled = a.replace(spooled=True)
     assert spooled.spooled and spooled.alert is a.alert and not a.spooled
+
+
+def test_title_body_and_labels_are_cleaned_once_when_built() -> None:
+    """No channel sees a control character: ANSI gone, line breaks as \\n, the rest U+FFFD."""
+    alert = AlertMessage("\x1b[1mDisk\x1b[0m full\r\n", "a\rb\x00c\u2028d", labels={"k\x1b[2J": "v\x07"})
+    assert (alert.title, alert.body, dict(alert.labels)) == ("Disk full\n", "a\nb\ufffdc\nd", {"k": "v\ufffd"})
+    assert alert.replace(level=AlertLevel.WARNING).body == alert.body  # cleaning is idempotent
+    with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
+        AlertMessage("\x1b[31m\x1b[0m")  # nothing left once the colour codes go
