@@ -60,7 +60,6 @@ def _re(source: str) -> "Pattern[str]":
 REPLY_CHARS = 300
 
 
-
 def clean(text: str) -> str:
     """``text`` with ANSI sequences removed, line breaks as ``\\n`` and other controls as U+FFFD.
 
@@ -74,9 +73,7 @@ def clean(text: str) -> str:
     return _re(_CONTROL).sub("\ufffd", text)
 
 
-def one_line(
-    text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_CHARS
-) -> str:
+def one_line(text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_CHARS) -> str:
     """``text`` as one safe line: decoded, secrets masked, controls as spaces, cut to ``limit``.
 
     >>> one_line(b"bad\\r\\n\\tthing  TOKEN here", secrets=["TOKEN"])

@@ -1,7 +1,10 @@
 """The one text rule: cleaning, one-line replies, and cutting from the middle."""
 
 import re
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
+
+if TYPE_CHECKING:
+    from typing import Match
 
 import pytest
 from hypothesis import given
@@ -16,7 +19,7 @@ _MARKER = re.compile(r"\[… (\d+) (line|character)s? cut …\]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _parts(result: str) -> Tuple[str, Optional[re.Match], str]:
+def _parts(result: str) -> "Tuple[str, Optional[Match[str]], str]":
     found = list(_MARKER.finditer(result))
     if not found:
         return result, None, ""
