@@ -20,7 +20,8 @@ it survives, so the rule is the same on every channel:
   ``N`` is exact. The result never exceeds ``limit`` characters
   (:func:`cut`) or UTF-8 bytes (:func:`cut_bytes`), marker included.
   ``escape`` is applied to the kept text, never to the marker, and is
-  counted in the limit, so an escaped result is never cut inside an escape.
+  counted in the limit, so an escaped result is never cut inside an escape;
+  it must never make text shorter.
 
 Nothing here knows a service: each channel passes its own limit and its own
 ``escape`` (Slack's ``&<>``, Discord's markdown).
@@ -116,9 +117,10 @@ def _cut(
     text: str, limit: int, size: "Callable[[str], int]", escape: "Optional[Callable[[str], str]]"
 ) -> str:
     shown = escape or _same
-    whole = shown(text)
-    if size(whole) <= limit:
-        return whole
+    if size(text) <= limit:  # an escape never shortens text: over the limit raw, over it escaped
+        whole = shown(text)
+        if size(whole) <= limit:
+            return whole
     lines = text.split("\n")
     n = len(lines)
     if n > 2:  # whole lines go when the first and the last can stay

@@ -69,7 +69,7 @@ _EMBED_CHARS = 6000
 _USERNAME_CHARS = 80
 # Every markdown sign anywhere, and a list marker at the start of a line
 # ("- x", "+ x", "1. x": the dot is escaped, a backslash before a digit is not an escape).
-_SIGNS = str.maketrans({sign: "\\" + sign for sign in "\\*_~`|<>[]()#@:"})
+_SIGNS = "\\*_~`|<>[]()#@:"  # the backslash first: the ones added are not escaped again
 _LIST_MARKER = re.compile(r"^([ \t]*(?:\d+(?=\.))?)([-+.])(?=\s)", re.MULTILINE)
 
 
@@ -85,7 +85,9 @@ def escape_markdown(text: str) -> str:
     \\- item
     10\\. step
     """
-    return _LIST_MARKER.sub(r"\1\\\2", text.translate(_SIGNS))
+    for sign in _SIGNS:  # str.replace runs at C speed; str.translate to a string would not
+        text = text.replace(sign, "\\" + sign)
+    return _LIST_MARKER.sub(r"\1\\\2", text)
 
 
 class DiscordChannel(HTTPChannel):
