@@ -26,6 +26,19 @@ def examples() -> Dict[str, str]:
     return dict(found)
 
 
+def python_in(folder: pathlib.Path, *args: str, **env: str) -> "subprocess.CompletedProcess[str]":
+    """``python ARGS`` run in ``folder``, outside the package, with this checkout importable."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=str(folder),
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def sink() -> Iterator[HTTPSink]:
     with HTTPSink() as running:
@@ -41,30 +54,16 @@ def test_the_documented_channel_is_registered_and_built_from_a_config_file(
         if name == "kstlib.conf.yml":
             code = code.replace("http://127.0.0.1:8080", sink.base_url)
         (tmp_path / name).write_text(code, encoding="utf-8")
-    env = dict(os.environ, GOTIFY_TOKEN="app-token-1234", PYTHONPATH=str(ROOT))
-    run = subprocess.run(
-        [sys.executable, "send.py"],
-        cwd=str(tmp_path),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=60,
-    )
+    run = python_in(tmp_path, "send.py", GOTIFY_TOKEN="app-token-1234")
     assert run.returncode == 0, run.stderr
     assert run.stdout == "phone: delivered (1 attempt(s))\n"
     [post] = sink.delivered
     assert (post.path, post.payload) == ("/message", {"title": "disk full", "message": "db1: /var at 97%", "priority": 8})
-    check = subprocess.run(
-        [sys.executable, "-c", "import mychannel, kstalerts.cli as c; c.main(['check-config', '--config', 'kstlib.conf.yml'])"],
-        cwd=str(tmp_path),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        universal_newlines=True,
-        timeout=60,
-    )
-    assert "app-token-1234" not in check.stdout  # the secret shows nowhere
+    code = "import mychannel, kstalerts.cli as c; raise SystemExit(c.main(['check-config', '--config', 'kstlib.conf.yml']))"
+    check = python_in(tmp_path, "-c", code, GOTIFY_TOKEN="app-token-1234")
+    assert check.returncode == 0, check.stderr
+    assert "phone" in check.stdout and "gotify" in check.stdout
+    assert "app-token-1234" not in check.stdout + check.stderr  # the secret shows nowhere
 
 
 def test_a_misspelt_key_of_a_registered_type_is_refused_like_a_built_in_one(tmp_path: pathlib.Path) -> None:
@@ -75,14 +74,7 @@ def test_a_misspelt_key_of_a_registered_type_is_refused_like_a_built_in_one(tmp_
         encoding="utf-8",
     )
     code = "import mychannel\nfrom kstalerts import AlertManager\nAlertManager.from_config('kstlib.conf.yml')\n"
-    run = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=str(tmp_path),
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=60,
-    )
+    run = python_in(tmp_path, "-c", code)
     assert "kstlib.conf.yml:6: alerts.channels.phone.tokn: unknown key; did you mean 'token'?" in run.stderr
 
 
