@@ -34,6 +34,7 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    add_set,
     encode_json,
     iso_time,
     service_text,
@@ -159,11 +160,7 @@ class DiscordChannel(HTTPChannel):
         """The webhook body; mentions are always disabled."""
         embed = self.build_embed(alert)
         payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
-        if self.username:
-            payload["username"] = self.username
-        if self.avatar_url:
-            payload["avatar_url"] = self.avatar_url
-        return payload
+        return add_set(payload, username=self.username, avatar_url=self.avatar_url)
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: the embed's last field, if it fits."""

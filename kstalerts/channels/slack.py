@@ -34,6 +34,7 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    add_set,
     service_text,
     status_error,
 )
@@ -152,11 +153,7 @@ class SlackChannel(HTTPChannel):
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "mrkdwn": False, "attachments": [attachment]}
-        if self.username:
-            payload["username"] = self.username
-        if self.icon_emoji:
-            payload["icon_emoji"] = self.icon_emoji
-        return payload
+        return add_set(payload, username=self.username, icon_emoji=self.icon_emoji)
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, grey attachment."""
