@@ -586,6 +586,7 @@ def test_from_config_errors(config: Dict[str, Any], resolver: Optional[Resolver]
 def test_config_keys() -> None:
     assert SlackChannel.config_keys == frozenset(
         {"webhook_url", "username", "icon_emoji", "allow_custom_url", "ssl_verify", "ssl_ca_bundle", "proxy"}
+        | {"icon_url", "channel", "service"}
     )
 
 

@@ -18,10 +18,15 @@ if TYPE_CHECKING:
     from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .command import CommandChannel
     from .discord import DiscordChannel
     from .email import EmailChannel
+    from .journald import JournaldChannel
+    from .matrix import MatrixChannel
+    from .ntfy import NtfyChannel
     from .pagerduty import PagerDutyChannel
     from .slack import SlackChannel
+    from .syslog import SyslogChannel
     from .teams import TeamsChannel
     from .webhook import WebhookChannel
 
@@ -29,11 +34,16 @@ __all__ = (
     "AlertChannel",
     "AlertmanagerChannel",
     "CallbackChannel",
+    "CommandChannel",
     "ConsoleChannel",
     "DiscordChannel",
     "EmailChannel",
+    "JournaldChannel",
+    "MatrixChannel",
+    "NtfyChannel",
     "PagerDutyChannel",
     "SlackChannel",
+    "SyslogChannel",
     "TeamsChannel",
     "WebhookChannel",
     "CHANNEL_TYPES",
@@ -52,6 +62,11 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "PagerDutyChannel": ("pagerduty", "PagerDutyChannel"),
     "TeamsChannel": ("teams", "TeamsChannel"),
     "DiscordChannel": ("discord", "DiscordChannel"),
+    "SyslogChannel": ("syslog", "SyslogChannel"),
+    "JournaldChannel": ("journald", "JournaldChannel"),
+    "CommandChannel": ("command", "CommandChannel"),
+    "NtfyChannel": ("ntfy", "NtfyChannel"),
+    "MatrixChannel": ("matrix", "MatrixChannel"),
 }
 
 #: config ``type:`` -> public class name
@@ -64,6 +79,11 @@ CHANNEL_TYPES: Dict[str, str] = {
     "pagerduty": "PagerDutyChannel",
     "teams": "TeamsChannel",
     "discord": "DiscordChannel",
+    "syslog": "SyslogChannel",
+    "journald": "JournaldChannel",
+    "exec": "CommandChannel",
+    "ntfy": "NtfyChannel",
+    "matrix": "MatrixChannel",
 }
 
 

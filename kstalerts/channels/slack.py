@@ -39,7 +39,7 @@ from .webhook import secret_parts
 if TYPE_CHECKING:
     from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
-__all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
+__all__ = ("SlackChannel", "escape_markdown", "escape_mrkdwn", "LEVEL_STYLE")
 
 #: level -> (attachment colour, emoji)
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
@@ -80,6 +80,26 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: Self-hosted Slack-compatible servers: an ``https`` incoming webhook on any host,
+#: path ``/hooks/...`` (Mattermost: ``/hooks/<key>``; Rocket.Chat: ``/hooks/<id>/<token>``).
+_HOOKS_URL = URLRule(service="webhook", path=re.compile(r"/hooks/[^/?#]+"), http_only_to_loopback=True)
+SERVICES = ("slack", "mattermost", "rocketchat")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def escape_markdown(text: str) -> str:
+    """Mattermost's and Rocket.Chat's markdown made inert: its characters
+    backslash-escaped, and an ``@`` that could start a mention (``@channel``,
+    ``@all``, ``@here``, a user) followed by a zero-width space.
+
+    >>> print(escape_markdown("see [x](http://e) *now*"))
+    see \\[x\\]\\(http://e\\) \\*now\\*
+    >>> escape_markdown("@all") == "@\\u200ball"
+    True
+    """
+    return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -101,7 +121,11 @@ class SlackChannel(HTTPChannel):
         Option("webhook_url", "text", "the incoming webhook URL", secret=True, required=True, url=_URL),
         Option("username", "text", "the sender name shown (classic webhooks)", default="kstalerts"),
         Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),
-        Option("allow_custom_url", "bool", "accept any http(s) URL (Mattermost, tests)", default=False),
+        Option("icon_url", "text", "the sender icon as an image URL (Rocket.Chat: avatar)"),
+        Option("channel", "text", "post to this channel instead of the webhook's own"),
+        Option("service", "choice", "the server: slack, mattermost or rocketchat", default="slack",
+               choices=SERVICES),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, tests)", default=False),
         *TRANSPORT,
     )
     #: Slack shows at most this much of a title / body before cutting with "…".
@@ -117,26 +141,42 @@ class SlackChannel(HTTPChannel):
         name: Optional[str] = None,
         allow_custom_url: bool = False,
         channel_name: Optional[str] = None,
+        icon_url: Optional[str] = None,
+        channel: Optional[str] = None,
+        service: str = "slack",
         **options: Any,
     ) -> None:
         super().__init__(name=channel_name if name is None else name, **options)  # channel_name: kstlib's
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
+        if service not in SERVICES:
+            raise AlertConfigurationError(
+                "slack: service must be slack, mattermost or rocketchat", key="service"
+            )
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
-        check_url(secret, key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
+        rule = _URL if service == "slack" else _HOOKS_URL._replace(service=f"{service} webhook")
+        check_url(secret, key="webhook_url", rule=rule, allow_custom=bool(allow_custom_url))
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji
+        self.icon_url = None if icon_url is None else check_url(icon_url, key="icon_url")
+        self.channel = channel
+        self.service = service
         self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
     def build_payload(
         self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
     ) -> Dict[str, Any]:
-        """The webhook's JSON payload for ``alert``; override to change it."""
+        """The webhook's JSON payload for ``alert``; override to change it.
+
+        For Mattermost and Rocket.Chat the same message, in the fields
+        and the markdown each documents (see docs/slack.md).
+        """
+        escape = escape_mrkdwn if self.service == "slack" else escape_markdown
         colour, emoji = LEVEL_STYLE[alert.level]
-        title = escape_mrkdwn(_cut(alert.formatted_title, self.title_limit))
-        body = escape_mrkdwn(_cut(alert.body, self.text_limit))
+        title = escape(_cut(alert.formatted_title, self.title_limit))
+        body = escape(_cut(alert.body, self.text_limit))
         fallback = f"{emoji} [{alert.level.name}] {title}"
         attachment: Dict[str, Any] = {
             "color": colour,
@@ -149,7 +189,7 @@ class SlackChannel(HTTPChannel):
         }
         if alert.labels:
             fields: List[Dict[str, Any]] = [
-                {"title": escape_mrkdwn(k), "value": escape_mrkdwn(v), "short": True}
+                {"title": escape(k), "value": escape(v), "short": True}
                 for k, v in alert.labels.items()
             ]
             attachment["fields"] = fields
@@ -158,8 +198,8 @@ class SlackChannel(HTTPChannel):
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",
-                    "fallback": escape_mrkdwn(_cut(held_back.headline, self.title_limit)),
-                    "text": _cut(escape_mrkdwn(held_back.text(self.text_limit - 200)), self.text_limit),
+                    "fallback": escape(_cut(held_back.headline, self.title_limit)),
+                    "text": _cut(escape(held_back.text(self.text_limit - 200)), self.text_limit),
                     "footer": "held back by kstalerts",
                 }
             )
@@ -167,6 +207,21 @@ class SlackChannel(HTTPChannel):
             payload["username"] = self.username
         if self.icon_emoji:
             payload["icon_emoji"] = self.icon_emoji
+        if self.icon_url:
+            payload["icon_url"] = self.icon_url
+        if self.channel:
+            payload["channel"] = self.channel
+        if self.service == "mattermost":  # no mrkdwn_in, no ts: Mattermost's attachments lack them
+            for attachment in payload["attachments"]:
+                attachment.pop("mrkdwn_in", None)
+                attachment.pop("ts", None)
+        elif self.service == "rocketchat":  # its names for the sender; its attachments have no footer
+            for slack_name, own in (("username", "alias"), ("icon_emoji", "emoji"), ("icon_url", "avatar")):
+                if slack_name in payload:
+                    payload[own] = payload.pop(slack_name)
+            for attachment in payload["attachments"]:
+                for field in ("fallback", "footer", "mrkdwn_in"):
+                    attachment.pop(field, None)
         return payload
 
     def preview(self, alert: AlertMessage) -> str:
@@ -191,8 +246,9 @@ class SlackChannel(HTTPChannel):
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
             data = response.json()
-            if said == "ok" or (isinstance(data, dict) and data.get("ok") is True):
-                return  # workflow webhooks answer {"ok": true}
+            accepted = isinstance(data, dict) and (data.get("ok") is True or data.get("success") is True)
+            if said == "ok" or accepted:
+                return  # workflow webhooks answer {"ok": true}, Rocket.Chat {"success": true}
             raise AlertDeliveryError(
                 f"Slack answered 200 but not 'ok': {said!r}"
                 if said
