@@ -129,8 +129,8 @@ class CommandChannel(AlertChannel):
         env.update(self.build_env(payload))
         stdin = json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
         returncode, timed_out, tail = _run(self.command, stdin, env, self.cwd, timeout)
-        said = tail.text().strip()
-        said = f": {said}" if said else ""
+        said = " | ".join(line.strip() for line in tail.text().splitlines() if line.strip())
+        said = f": {said}" if said else ""  # the last lines of its output, on one line
         if timed_out:
             raise AlertDeliveryError(
                 f"exec: {self.command[0]} did not finish in {timeout:g}s and was killed{said}", retryable=True
