@@ -132,6 +132,14 @@ def test_a_udp_collector_the_host_knows_is_down_is_a_failure() -> None:
     result = channel.send(AlertMessage("down"))
     assert not result.success and result.retryable, result
     assert "the connection was refused" in str(result.error)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:  # the collector is back
+        back.bind(("127.0.0.1", port))
+        back.settimeout(5)
+        assert channel.send(AlertMessage("up again")).success
+        assert b"up again" in back.recv(4096)
+        assert channel.send(AlertMessage("kept")).success  # on the same socket
+        assert b"kept" in back.recv(4096)
+    channel.close()
 
 
 def test_no_local_daemon_is_a_clear_failure(tmp_path: Any) -> None:

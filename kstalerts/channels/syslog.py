@@ -15,7 +15,8 @@ ASCII; SD-PARAM values escape ``"``, ``\\`` and ``]`` as RFC 5424 says and
 carry no control character; the title is one line. A message is at most
 ``max_bytes`` (UDP 2048 by default, 8192 otherwise): the MSG is cut from
 the middle with the count of bytes cut. Connect and send are bounded by
-the attempt's timeout; a collector that is down is a retryable failure.
+the attempt's timeout (a TCP or TLS connection per message; a datagram
+socket is kept, connected, until an error or :meth:`close`); a collector that is down is a retryable failure.
 UDP is fire and forget: a collector that is down is noticed only when the
 host says so (ICMP port unreachable, as on the same host).
 """
@@ -24,6 +25,7 @@ import errno
 import os
 import re
 import socket
+import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -144,6 +146,8 @@ class SyslogChannel(AlertChannel):
         self.hostname = _token(hostname or socket.gethostname(), 255)
         given = _DEFAULT_MAX[transport] if max_bytes is None else max_bytes
         self.max_bytes = _whole("max_bytes", given, _MIN_BYTES, _MAX_BYTES)
+        self._socket: Optional[socket.socket] = None  # the kept datagram socket (unix, udp)
+        self._lock = threading.Lock()
         self._tls = None
         if transport == "tls":
             from .._net import tls_context
@@ -228,22 +232,59 @@ class SyslogChannel(AlertChannel):
         return network_error("syslog", self.peer, exc)
 
     def _send_unix(self, message: bytes, timeout: float) -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(self.socket_path)
-            sock.send(message)
+        self._datagram(message, timeout)
 
     def _send_udp(self, message: bytes, timeout: float) -> None:
-        family, kind, proto, _, address = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_DGRAM)[0]
-        with socket.socket(family, kind, proto) as sock:
+        sock = self._datagram(message, timeout)
+        try:  # a port unreachable the host already knows of comes back here
+            sock.settimeout(0)
+            sock.recv(1)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._forget(sock)
+            raise
+
+    def _datagram(self, message: bytes, timeout: float) -> socket.socket:
+        """Send ``message`` on the kept datagram socket (made and connected on first use,
+        dropped after an error, so the next send resolves and connects again)."""
+        with self._lock:
+            sock = self._socket
+            if sock is None:
+                address: Any
+                if self.transport == "unix":
+                    sock, address = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM), self.socket_path
+                else:
+                    family, kind, proto, _, address = socket.getaddrinfo(
+                        self.host, self.port, 0, socket.SOCK_DGRAM
+                    )[0]
+                    sock = socket.socket(family, kind, proto)
+                try:
+                    sock.settimeout(timeout)
+                    sock.connect(address)
+                except OSError:
+                    sock.close()
+                    raise
+                self._socket = sock
+        try:
             sock.settimeout(timeout)
-            sock.connect(address)
             sock.send(message)
-            sock.setblocking(False)
-            try:  # a port unreachable the host already knows of comes back here
-                sock.recv(1)
-            except (BlockingIOError, InterruptedError):
-                pass
+        except OSError:
+            self._forget(sock)
+            raise
+        return sock
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._socket is sock:
+                self._socket = None
+        sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
 
     def _send_stream(self, message: bytes, timeout: float) -> None:
         from .._net import Deadline, wrap_tls

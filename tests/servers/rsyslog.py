@@ -9,6 +9,7 @@ structured-data, msg, rawmsg, inputname), which :meth:`Rsyslog.received`
 reads back. Missing rsyslog (or its gtls module) skips, or fails under CI.
 """
 
+import glob
 import json
 import os
 import pathlib
@@ -22,7 +23,7 @@ import pytest
 
 from tests.servers._require import unavailable
 
-_GTLS = "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"
+_GTLS = "/usr/lib/*/rsyslog/lmnsd_gtls.so"  # rsyslog-gnutls, under the multiarch directory
 
 
 class Rsyslog(NamedTuple):
@@ -36,7 +37,7 @@ class Rsyslog(NamedTuple):
     ca_path: str
     process: "subprocess.Popen[bytes]"
 
-    def received(self, marker: str, count: int = 1, wait: float = 5.0) -> List[Dict[str, Any]]:
+    def received(self, marker: str, count: int = 1, wait: float = 10.0) -> List[Dict[str, Any]]:
         """The messages whose raw text holds ``marker``, once ``count`` of them arrived (or ``wait`` passed)."""
         out = self.directory / "out.log"
         deadline = time.monotonic() + wait
@@ -74,6 +75,13 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _udp_ready(server: Rsyslog) -> bool:
+    """imudp binds after imtcp may: a probe datagram must come out in the log."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"<14>1 - - probe - - - udp-ready-probe", ("127.0.0.1", server.udp_port))
+    return bool(server.received("udp-ready-probe", wait=0.5))
+
+
 _CONF = """\
 global(workDirectory="{d}" maxMessageSize="64k"
   DefaultNetstreamDriverCAFile="{d}/ca.pem" DefaultNetstreamDriverCertFile="{d}/cert.pem"
@@ -97,7 +105,7 @@ def start_rsyslog(directory: pathlib.Path) -> Rsyslog:
     )
     if binary is None:
         unavailable("rsyslog is not installed (apt-get install rsyslog rsyslog-gnutls)")
-    if not os.path.exists(_GTLS):
+    if not glob.glob(_GTLS):
         unavailable("rsyslog-gnutls is not installed (apt-get install rsyslog-gnutls)")
     try:
         import trustme
@@ -124,7 +132,12 @@ def start_rsyslog(directory: pathlib.Path) -> Rsyslog:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and process.poll() is None:
-            if _listening(tcp) and _listening(tls) and os.path.exists(server.socket_path):
+            if (
+                _listening(tcp)
+                and _listening(tls)
+                and os.path.exists(server.socket_path)
+                and _udp_ready(server)
+            ):
                 return server
             time.sleep(0.05)
         server.stop()
