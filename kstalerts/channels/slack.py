@@ -13,8 +13,13 @@ Slack's answers, as documented for incoming webhooks: ``200 ok`` is success
 for ``Retry-After``; 5xx, timeouts, resets and refused connections are
 retried by the base class's policy.
 
+Mattermost and Rocket.Chat (``service=``) take the same message in the
+fields and markdown each documents: their sender fields, no ``mrkdwn_in``,
+markdown escaped and ``@`` mentions broken by a zero-width space.
+
 Rules: the webhook URL is a :class:`Secret`; it must be an ``https`` Slack
-webhook unless ``allow_custom_url=True`` (Mattermost, loopback tests). A
+webhook (for Mattermost and Rocket.Chat: ``https`` on any host with the
+path ``/hooks/...``) unless ``allow_custom_url=True`` (a relay, loopback tests). A
 malformed URL is an :class:`AlertConfigurationError` naming the field,
 never the value.
 """
@@ -171,7 +176,7 @@ class SlackChannel(HTTPChannel):
         """The webhook's JSON payload for ``alert``; override to change it.
 
         For Mattermost and Rocket.Chat the same message, in the fields
-        and the markdown each documents (see docs/slack.md).
+        and the markdown each documents (see docs/channels.md).
         """
         escape = escape_mrkdwn if self.service == "slack" else escape_markdown
         colour, emoji = LEVEL_STYLE[alert.level]
