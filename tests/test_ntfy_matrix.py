@@ -115,6 +115,14 @@ def test_a_retried_matrix_send_reuses_its_transaction_id(matrix_server: MatrixSe
     assert other.message_id == "$event2"
 
 
+def test_matrix_carries_the_digest(matrix_server: MatrixServer) -> None:
+    held = DigestSummary(3, AlertLevel.WARNING, "3 alerts held back", ("3x <disk>",), 0)
+    assert _matrix(matrix_server).send(AlertMessage("x"), held_back=held).success
+    content = matrix_server.requests[0].json()
+    assert content["body"] == "x\n\n3 alerts held back\n3x <disk>"
+    assert content["formatted_body"] == "<b>x</b><br><br>3 alerts held back<br>3x &lt;disk&gt;"
+
+
 def test_matrix_rate_limit_and_refusals(matrix_server: MatrixServer) -> None:
     matrix_server.queue(429, {"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 1500})
     result = _matrix(matrix_server, max_retries=0).send(AlertMessage("x"))

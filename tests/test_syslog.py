@@ -182,3 +182,12 @@ def test_built_from_config_and_checked() -> None:
         cls.from_config({"max_bytes": 100})
     with pytest.raises(AlertConfigurationError, match="port must be a whole number"):
         SyslogChannel(transport="udp", host="h", port=0)
+
+
+def test_tls_verifies_the_collector_like_every_tls_here(rsyslog: Rsyslog) -> None:
+    # rsyslog's certificate comes from a private CA the system does not trust
+    channel = SyslogChannel(transport="tls", host="127.0.0.1", port=rsyslog.tls_port, max_retries=2)
+    result = channel.send(AlertMessage("not trusted"))
+    assert not result.success and not result.retryable and result.attempts == 1
+    assert result.error is not None and "the peer's certificate or host name was refused" in result.error
+    assert not rsyslog.received("not trusted", wait=0.5)

@@ -39,13 +39,14 @@ def one_line(text: str) -> str:
 
 
 def plain_text(alert: AlertMessage, held_back: Optional[DigestSummary] = None) -> str:
-    """The title on one line, then the body and the digest; other controls become spaces."""
-    parts = [one_line(alert.formatted_title)]
+    """The title on one line, the body on the next lines, then a blank line and
+    the digest; controls other than newline and tab become spaces."""
+    text = one_line(alert.formatted_title)
     if alert.body:
-        parts.append(_CONTROLS_BUT_NL_TAB.sub(" ", alert.body.replace("\r\n", "\n")))
+        text += "\n" + _CONTROLS_BUT_NL_TAB.sub(" ", alert.body.replace("\r\n", "\n"))
     if held_back is not None:
-        parts.append(_CONTROLS_BUT_NL_TAB.sub(" ", held_back.text(HELD_BACK_CHARS)))
-    return "\n\n".join(parts) if len(parts) > 2 else "\n".join(parts)
+        text += "\n\n" + _CONTROLS_BUT_NL_TAB.sub(" ", held_back.text(HELD_BACK_CHARS))
+    return text
 
 
 def cut_middle(data: bytes, limit: int) -> bytes:
