@@ -9,7 +9,7 @@ from typing import Any, List
 
 import pytest
 
-from kstalerts import AlertLevel, AlertMessage
+from kstalerts import AlertLevel, AlertMessage, Notification
 from kstalerts.channels import channel_class
 from kstalerts.channels.command import CommandChannel
 from kstalerts.digest import DigestSummary
@@ -118,7 +118,7 @@ def test_the_digest_reaches_the_command(tmp_path: pathlib.Path) -> None:
     out = tmp_path / "env"
     argv = _script(tmp_path, f"import os\nopen({str(out)!r}, 'w').write(os.environ['KSTALERTS_HELD_BACK'])\n")
     held = DigestSummary(2, AlertLevel.INFO, "2 alerts held back", ("2x disk",), 0)
-    assert CommandChannel(argv).send(AlertMessage("x"), held_back=held).success
+    assert CommandChannel(argv).notify(Notification(AlertMessage("x"), held_back=held)).success
     assert out.read_text() == "2 alerts held back\n2x disk"
 
 

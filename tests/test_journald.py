@@ -10,7 +10,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-from kstalerts import AlertLevel, AlertMessage
+from kstalerts import AlertLevel, AlertMessage, Notification
 from kstalerts.channels import channel_class
 from kstalerts.channels.journald import JournaldChannel, field_name
 from kstalerts.digest import DigestSummary
@@ -86,6 +86,7 @@ def test_the_fields_arrive_exactly(journal: Journal) -> None:
         "SYSLOG_IDENTIFIER": "dbwatch",
         "SYSLOG_FACILITY": "3",
         "KSTALERTS_LEVEL": "CRITICAL",
+        "KSTALERTS_STATE": "firing",
         "KSTALERTS_TITLE": "Disk full",
         "KSTALERTS_DEDUP_KEY": "k1",
         "HOST": "db1",
@@ -109,7 +110,11 @@ def test_a_multi_line_body_and_hostile_labels_stay_whole(journal: Journal) -> No
 
 def test_the_digest_is_in_the_message(journal: Journal) -> None:
     held = DigestSummary(4, AlertLevel.INFO, "4 alerts held back", ("4x disk",), 0)
-    assert JournaldChannel(socket_path=journal.path).send(AlertMessage("t"), held_back=held).success
+    assert (
+        JournaldChannel(socket_path=journal.path)
+        .notify(Notification(AlertMessage("t"), held_back=held))
+        .success
+    )
     entry = journal.entry()
     assert entry["KSTALERTS_HELD_BACK"] == "4" and "4 alerts held back\n4x disk" in entry["MESSAGE"]
 

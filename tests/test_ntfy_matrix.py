@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kstalerts import AlertLevel, AlertMessage
+from kstalerts import AlertLevel, AlertMessage, Notification
 from kstalerts.channels import channel_class
 from kstalerts.channels.matrix import MatrixChannel, transaction_id
 from kstalerts.channels.ntfy import NtfyChannel
@@ -51,7 +51,7 @@ def test_ntfy_headers_are_inert(ntfy_server: NtfyServer) -> None:
 def test_ntfy_basic_auth_and_a_bounded_body(ntfy_server: NtfyServer) -> None:
     channel = NtfyChannel(f"{ntfy_server.base_url}/t", token="ops:pa55word", auth="basic")
     held = DigestSummary(2, AlertLevel.INFO, "2 alerts held back", ("2x disk",), 0)
-    assert channel.send(AlertMessage("x", "b" * 20000), held_back=held).success
+    assert channel.notify(Notification(AlertMessage("x", "b" * 20000), held_back=held)).success
     (seen,) = ntfy_server.requests
     assert seen.headers["Authorization"] == "Basic " + base64.b64encode(b"ops:pa55word").decode()
     assert len(seen.body) <= 4096 and b" bytes cut] " in seen.body
@@ -117,7 +117,7 @@ def test_a_retried_matrix_send_reuses_its_transaction_id(matrix_server: MatrixSe
 
 def test_matrix_carries_the_digest(matrix_server: MatrixServer) -> None:
     held = DigestSummary(3, AlertLevel.WARNING, "3 alerts held back", ("3x <disk>",), 0)
-    assert _matrix(matrix_server).send(AlertMessage("x"), held_back=held).success
+    assert _matrix(matrix_server).notify(Notification(AlertMessage("x"), held_back=held)).success
     content = matrix_server.requests[0].json()
     assert content["body"] == "x\n\n3 alerts held back\n3x <disk>"
     assert content["formatted_body"] == "<b>x</b><br><br>3 alerts held back<br>3x &lt;disk&gt;"

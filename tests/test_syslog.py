@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kstalerts import AlertLevel, AlertMessage
+from kstalerts import AlertLevel, AlertMessage, Notification
 from kstalerts.channels import channel_class
 from kstalerts.channels._local import cut_middle
 from kstalerts.channels.syslog import SyslogChannel, sd_escape
@@ -39,7 +39,7 @@ def test_each_transport_delivers_one_rfc5424_message_per_alert(rsyslog: Rsyslog,
     assert got["inputname"] == {"unix": "imuxsock"}.get(transport, transport)
     assert got["protocol-version"] == "1"
     assert (got["syslogseverity"], got["syslogfacility"]) == ("2", "19")  # crit, local3
-    assert got["app-name"] == "dbwatch" and got["msgid"] == "alert"
+    assert got["app-name"] == "dbwatch" and got["msgid"] == "firing"
     assert got["structured-data"] == '[kstalerts@32473 level="CRITICAL" host="db1"]'
     assert got["msg"].lstrip("\ufeff") == f"Disk full {marker}#012/var at 97%"
 
@@ -89,7 +89,7 @@ def test_rfc3164_is_an_option(rsyslog: Rsyslog) -> None:
 def test_the_digest_travels_in_the_message(rsyslog: Rsyslog) -> None:
     marker = uuid.uuid4().hex
     held = DigestSummary(3, AlertLevel.WARNING, "3 alerts held back", ("3x disk",), 0)
-    assert _channel(rsyslog, "tcp").send(AlertMessage(marker), held_back=held).success
+    assert _channel(rsyslog, "tcp").notify(Notification(AlertMessage(marker), held_back=held)).success
     (got,) = rsyslog.received(marker)
     assert 'held_back="3"' in got["structured-data"]
     assert "3 alerts held back" in got["msg"] and "3x disk" in got["msg"]
@@ -151,8 +151,8 @@ def test_no_local_daemon_is_a_clear_failure(tmp_path: Any) -> None:
 
 def test_the_message_is_bounded_by_max_bytes_with_the_count_cut() -> None:
     channel = SyslogChannel(transport="udp", host="127.0.0.1", max_bytes=600, hostname="h")
-    message = channel.build_message(
-        AlertMessage("t", "é" * 5000, labels={f"k{n}": "v" * 300 for n in range(64)})
+    message = channel.render(
+        Notification(AlertMessage("t", "é" * 5000, labels={f"k{n}": "v" * 300 for n in range(64)}))
     )
     assert len(message) <= 600
     text = message.decode("utf-8")  # never cut inside a character

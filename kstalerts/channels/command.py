@@ -2,9 +2,9 @@
 
 The command is an argv list, run without a shell, in a session of its own
 (its own process group); it gets the alert as JSON on stdin
-(:func:`kstalerts.channels.webhook.default_payload`, plus ``channel`` and,
-with a digest, ``held_back``) and as ``KSTALERTS_*`` environment variables
-(``TITLE``, ``BODY``, ``LEVEL``, ``CHANNEL``, ``DEDUP_KEY``, ``CREATED_AT``,
+(:func:`kstalerts.channels.webhook.default_payload`, plus ``channel``,
+``state`` and, with a digest, ``held_back``) and as ``KSTALERTS_*``
+environment variables (``TITLE``, ``BODY``, ``LEVEL``, ``STATE``, ``CHANNEL``, ``DEDUP_KEY``, ``CREATED_AT``,
 ``LABELS`` as JSON, ``HELD_BACK``). For ``mail(1)``, ``logger(1)``,
 ``wall(1)`` and site scripts.
 
@@ -28,9 +28,9 @@ import time
 from typing import Any, Dict, Optional, Sequence
 
 from .._tail import TailBuffer
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
+from ..pipeline.notification import Notification
 from ._options import Option
 from .base import AlertChannel
 
@@ -88,26 +88,27 @@ class CommandChannel(AlertChannel):
         return cls(**values)
 
     # -- formatting -------------------------------------------------------
-    def build_input(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def render(self, notification: Notification) -> Dict[str, Any]:
         """The JSON the command reads on stdin; override to change it."""
+        alert, held_back = notification.alert, notification.held_back
         from .webhook import default_payload
 
         payload = default_payload(alert)
         payload["channel"] = self.name
+        payload["state"] = notification.state
         if held_back is not None:
             payload["held_back"] = {"total": held_back.total, "text": held_back.text(8000)}
         return payload
 
     def build_env(self, payload: Dict[str, Any]) -> Dict[str, str]:
-        """The ``KSTALERTS_*`` variables for a payload made by :meth:`build_input`."""
+        """The ``KSTALERTS_*`` variables for a payload made by :meth:`render`."""
         held = payload.get("held_back")
         values = {
             "TITLE": payload["title"],
             "BODY": payload["body"],
             "LEVEL": payload["level"],
             "CHANNEL": payload["channel"],
+            "STATE": payload.get("state", "firing"),
             "DEDUP_KEY": payload["dedup_key"] or "",
             "CREATED_AT": f"{payload['created_at']:.3f}",
             "LABELS": json.dumps(payload["labels"], ensure_ascii=False),
@@ -116,14 +117,12 @@ class CommandChannel(AlertChannel):
         return {f"KSTALERTS_{k}": _env_value(v) for k, v in values.items()}
 
     def preview(self, alert: AlertMessage) -> str:
-        stdin = json.dumps(self.build_input(alert), indent=2, ensure_ascii=False)
+        stdin = json.dumps(self.render(Notification(alert)), indent=2, ensure_ascii=False)
         return f"exec {list(self.command)!r}\n{stdin}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> None:
-        payload = hand_over(self.build_input, alert, held_back)
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
+        payload = self.render(notification)
         env = dict(os.environ)
         env.update(self.env)
         env.update(self.build_env(payload))

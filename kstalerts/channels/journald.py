@@ -4,7 +4,7 @@ One alert is one journal entry, sent as one datagram to
 ``/run/systemd/journal/socket`` (no ``python-systemd`` needed). Fields:
 ``MESSAGE`` (the title, then the body and the digest), ``PRIORITY`` (the
 syslog severity: CRITICAL 2, WARNING 4, SUCCESS 5, INFO 6),
-``SYSLOG_IDENTIFIER``, ``SYSLOG_FACILITY``, ``KSTALERTS_LEVEL``,
+``SYSLOG_IDENTIFIER``, ``SYSLOG_FACILITY``, ``KSTALERTS_LEVEL``, ``KSTALERTS_STATE``,
 ``KSTALERTS_TITLE``, ``KSTALERTS_DEDUP_KEY``, ``KSTALERTS_HELD_BACK`` (a
 digest's count) and one field per label, its name upper-cased and
 sanitised as journald requires (``A-Z``, ``0-9``, ``_``; not starting with
@@ -25,11 +25,11 @@ import os
 import re
 import socket
 import struct
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..models import AlertMessage
+from ..pipeline.notification import Notification
 from ._local import SEVERITY, network_error, one_line, plain_text
 from ._options import Option
 from .base import AlertChannel
@@ -110,16 +110,16 @@ class JournaldChannel(AlertChannel):
         self.socket_path = str(socket_path)
 
     # -- formatting -------------------------------------------------------
-    def build_fields(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> List[Tuple[str, str]]:
+    def render(self, notification: Notification) -> List[Tuple[str, str]]:
         """The entry's fields, in order; override to change them."""
+        alert, held_back = notification.alert, notification.held_back
         fields = [
             ("MESSAGE", plain_text(alert, held_back)),
             ("PRIORITY", str(SEVERITY[alert.level])),
             ("SYSLOG_IDENTIFIER", self.identifier),
             ("SYSLOG_FACILITY", str(FACILITIES[self.facility])),
             ("KSTALERTS_LEVEL", alert.level.name),
+            ("KSTALERTS_STATE", notification.state),
             ("KSTALERTS_TITLE", one_line(alert.formatted_title)),
         ]
         if alert.dedup_key:
@@ -132,15 +132,13 @@ class JournaldChannel(AlertChannel):
     def preview(self, alert: AlertMessage) -> str:
         lines = [
             f"{name}={value!r}" if "\n" in value else f"{name}={value}"
-            for name, value in self.build_fields(alert)
+            for name, value in self.render(Notification(alert))
         ]
         return f"journald {self.socket_path}\n" + "\n".join(lines)
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> None:
-        data = encode_fields(hand_over(self.build_fields, alert, held_back))
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
+        data = encode_fields(self.render(notification))
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
             try:

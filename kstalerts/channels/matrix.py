@@ -23,9 +23,9 @@ from typing import Any, Dict, Optional, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error, truncate
 from ._local import one_line, plain_text
 from ._options import TRANSPORT, Option
@@ -91,10 +91,9 @@ class MatrixChannel(HTTPChannel):
         self._http_client(self.homeserver, key="homeserver")  # a bad proxy or CA bundle fails now
 
     # -- formatting -------------------------------------------------------
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def render(self, notification: Notification) -> Dict[str, Any]:
         """The ``m.room.message`` event's content for ``alert``; override to change it."""
+        alert, held_back = notification.alert, notification.held_back
         text = truncate(plain_text(alert, held_back), BODY_CHARS)
         title, _, rest = text.partition("\n")
         formatted = f"<b>{html.escape(title)}</b>"
@@ -115,15 +114,14 @@ class MatrixChannel(HTTPChannel):
         return f"{self.homeserver}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"
 
     def preview(self, alert: AlertMessage) -> str:
-        payload = json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)
+        payload = json.dumps(self.render(Notification(alert)), indent=2, ensure_ascii=False)
         return f"PUT {self.homeserver}/_matrix/client/v3/rooms/.../send/m.room.message/...\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        body = encode_json(hand_over(self.build_payload, alert, held_back))
-        client = make_client(self.endpoint(alert), self._transport)  # one URL per alert: no pool to keep
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        body = encode_json(self.render(notification))
+        # one URL per alert (its transaction id): no pool to keep
+        client = make_client(self.endpoint(notification.alert), self._transport)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {self.access_token.reveal()}",

@@ -22,9 +22,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .._secret import Secret
 from .._url import URLRule
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, service_text, status_error
 from ._local import cut_middle, one_line, plain_text
 from ._options import TRANSPORT, Option
@@ -102,10 +102,9 @@ class NtfyChannel(HTTPChannel):
         self._client = self._http_client(secret_url)
 
     # -- formatting -------------------------------------------------------
-    def build_request(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Tuple[Dict[str, str], bytes]:
+    def render(self, notification: Notification) -> Tuple[Dict[str, str], bytes]:
         """The headers (without the secret) and the body for ``alert``; override to change them."""
+        alert, held_back = notification.alert, notification.held_back
         priority, tag = LEVEL_STYLE[alert.level]
         title = one_line(alert.formatted_title)
         if len(title) > TITLE_CHARS:
@@ -122,15 +121,13 @@ class NtfyChannel(HTTPChannel):
         return headers, cut_middle(text.encode("utf-8"), MESSAGE_BYTES)
 
     def preview(self, alert: AlertMessage) -> str:
-        headers, body = self.build_request(alert)
+        headers, body = self.render(Notification(alert))
         head = "\n".join(f"{k}: {v}" for k, v in headers.items())
         return f"POST {self.url}\n{head}\n\n{body.decode('utf-8', 'replace')}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        headers, body = hand_over(self.build_request, alert, held_back)
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        headers, body = self.render(notification)
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
         response = self._client.post(body, headers=headers, timeout=timeout)

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     service_text,
@@ -90,6 +90,12 @@ def escape_mrkdwn(text: str) -> str:
 _HOOKS_URL = URLRule(service="webhook", path=re.compile(r"/hooks/[^/?#]+"), http_only_to_loopback=True)
 SERVICES = ("slack", "mattermost", "rocketchat")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+#: Attachment fields each self-hosted server's webhook lacks.
+_NOT_IN_ATTACHMENTS = {
+    "slack": (),
+    "mattermost": ("mrkdwn_in", "ts"),
+    "rocketchat": ("fallback", "footer", "mrkdwn_in"),
+}
 
 
 def escape_markdown(text: str) -> str:
@@ -128,8 +134,7 @@ class SlackChannel(HTTPChannel):
         Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),
         Option("icon_url", "text", "the sender icon as an image URL (Rocket.Chat: avatar)"),
         Option("channel", "text", "post to this channel instead of the webhook's own"),
-        Option("service", "choice", "the server: slack, mattermost or rocketchat", default="slack",
-               choices=SERVICES),
+        Option("service", "choice", "the server that takes the webhook", default="slack", choices=SERVICES),
         Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, tests)", default=False),
         *TRANSPORT,
     )
@@ -170,15 +175,13 @@ class SlackChannel(HTTPChannel):
         self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook's JSON payload for ``alert``; override to change it.
 
         For Mattermost and Rocket.Chat the same message, in the fields
         and the markdown each documents (see docs/channels.md).
         """
-        escape = escape_mrkdwn if self.service == "slack" else escape_markdown
+        escape = self._escape
         colour, emoji = LEVEL_STYLE[alert.level]
         title = escape(_cut(alert.formatted_title, self.title_limit))
         body = escape(_cut(alert.body, self.text_limit))
@@ -198,35 +201,43 @@ class SlackChannel(HTTPChannel):
                 for k, v in alert.labels.items()
             ]
             attachment["fields"] = fields
-        payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
-        if held_back is not None:  # what the throttle held back: a last, grey attachment
-            payload["attachments"].append(
-                {
-                    "color": "#9E9E9E",
-                    "fallback": escape(_cut(held_back.headline, self.title_limit)),
-                    "text": _cut(escape(held_back.text(self.text_limit - 200)), self.text_limit),
-                    "footer": "held back by kstalerts",
-                }
-            )
-        if self.username:
-            payload["username"] = self.username
-        if self.icon_emoji:
-            payload["icon_emoji"] = self.icon_emoji
-        if self.icon_url:
-            payload["icon_url"] = self.icon_url
+        payload: Dict[str, Any] = {"text": fallback, "attachments": [self._for_service(attachment)]}
+        sender = (
+            ("username", "alias", self.username),
+            ("icon_emoji", "emoji", self.icon_emoji),
+            ("icon_url", "avatar", self.icon_url),
+        )
+        for slack_name, rocketchat_name, value in sender:  # Rocket.Chat names the sender its own way
+            if value:
+                payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
         if self.channel:
             payload["channel"] = self.channel
-        if self.service == "mattermost":  # no mrkdwn_in, no ts: Mattermost's attachments lack them
-            for attachment in payload["attachments"]:
-                attachment.pop("mrkdwn_in", None)
-                attachment.pop("ts", None)
-        elif self.service == "rocketchat":  # its names for the sender; its attachments have no footer
-            for slack_name, own in (("username", "alias"), ("icon_emoji", "emoji"), ("icon_url", "avatar")):
-                if slack_name in payload:
-                    payload[own] = payload.pop(slack_name)
-            for attachment in payload["attachments"]:
-                for field in ("fallback", "footer", "mrkdwn_in"):
-                    attachment.pop(field, None)
+        return payload
+
+    def _escape(self, text: str) -> str:
+        return escape_mrkdwn(text) if self.service == "slack" else escape_markdown(text)
+
+    def _for_service(self, attachment: Dict[str, Any]) -> Dict[str, Any]:
+        """``attachment`` without the fields this server's webhook lacks."""
+        for field in _NOT_IN_ATTACHMENTS[self.service]:
+            attachment.pop(field, None)
+        return attachment
+
+    def render(self, notification: Notification) -> Dict[str, Any]:
+        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
+        payload = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None and isinstance(payload.get("attachments"), list):
+            payload["attachments"].append(
+                self._for_service(
+                    {
+                        "color": "#9E9E9E",
+                        "fallback": self._escape(_cut(held_back.headline, self.title_limit)),
+                        "text": _cut(self._escape(held_back.text(self.text_limit - 200)), self.text_limit),
+                        "footer": "held back by kstalerts",
+                    }
+                )
+            )
         return payload
 
     def preview(self, alert: AlertMessage) -> str:
@@ -234,10 +245,8 @@ class SlackChannel(HTTPChannel):
         return f"POST {self.webhook_url}\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        payload = hand_over(self.build_payload, alert, held_back)
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        payload = self.render(notification)
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         response = self._client.post(
             body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout

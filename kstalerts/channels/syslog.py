@@ -1,7 +1,8 @@
 """SyslogChannel: alerts as syslog messages, to the local socket or a collector.
 
 One alert is one message: RFC 5424 (``<PRI>1 TIMESTAMP HOST APP PROCID
-MSGID [SD] MSG``) or, as an option, the older BSD form of RFC 3164
+MSGID [SD] MSG``; MSGID is the notification's state: ``firing``...) or,
+as an option, the older BSD form of RFC 3164
 (``<PRI>Mmm dd hh:mm:ss HOST APP[PID]: MSG``). The level gives the
 severity (CRITICAL crit, WARNING warning, SUCCESS notice, INFO info); the
 labels, the level and the dedup key travel as structured data
@@ -29,9 +30,9 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
+from ..pipeline.notification import Notification
 from ._local import SEVERITY, cut_middle, network_error, plain_text
 from ._options import Option
 from .base import AlertChannel
@@ -162,8 +163,9 @@ class SyslogChannel(AlertChannel):
         return f"{self.transport}://{self.host}:{self.port}"
 
     # -- formatting -------------------------------------------------------
-    def build_message(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> bytes:
+    def render(self, notification: Notification) -> bytes:
         """The syslog message for ``alert``, at most ``max_bytes``; override to change it."""
+        alert, held_back = notification.alert, notification.held_back
         pri = FACILITIES[self.facility] * 8 + SEVERITY[alert.level]
         params: List[Tuple[str, str]] = [("level", alert.level.name)]
         if alert.dedup_key:
@@ -181,7 +183,7 @@ class SyslogChannel(AlertChannel):
         else:
             from ._jsonhttp import iso_time
 
-            msgid = "digest" if alert.effective_dedup_key.startswith("kstalerts-digest:") else "alert"
+            msgid = notification.state  # firing, resolved or reminder
             stamp_5424 = iso_time(alert.created_at)
             fields = (f"<{pri}>1", stamp_5424, self.hostname, self.app_name, str(os.getpid()), msgid)
             head = (" ".join(fields) + " " + sd + " ").encode("utf-8")
@@ -203,13 +205,11 @@ class SyslogChannel(AlertChannel):
         return out + "]"
 
     def preview(self, alert: AlertMessage) -> str:
-        return f"{self.peer}\n{self.build_message(alert).decode('utf-8', 'replace')}"
+        return f"{self.peer}\n{self.render(Notification(alert)).decode('utf-8', 'replace')}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> None:
-        message = hand_over(self.build_message, alert, held_back)
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
+        message = self.render(notification)
         try:
             if self.transport == "unix":
                 self._send_unix(message, timeout)

@@ -44,7 +44,8 @@ class Rsyslog(NamedTuple):
         while True:
             found = []
             if out.exists():
-                for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
+                text = out.read_text(encoding="utf-8", errors="replace")
+                for line in text.split("\n")[:-1]:  # complete lines: rsyslog may be writing the last
                     if marker in line:
                         found.append(json.loads(line))
             if len(found) >= count or time.monotonic() > deadline:
