@@ -25,7 +25,7 @@ import selectors
 import signal
 import subprocess
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .._tail import TailBuffer
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -83,16 +83,12 @@ class CommandChannel(AlertChannel):
         self.env = dict(env or {})
         self.cwd = cwd
 
-    @classmethod
-    def _from_values(cls, values: Dict[str, Any], config: Any, resolver: Any) -> "CommandChannel":
-        return cls(**values)
-
     # -- formatting -------------------------------------------------------
     def render(self, notification: Notification) -> Dict[str, Any]:
         """The JSON the command reads on stdin; override to change it."""
-        alert, held_back = notification.alert, notification.held_back
-        from .webhook import default_payload
+        from .webhook import default_payload  # the one JSON form of an alert
 
+        alert, held_back = notification.alert, notification.held_back
         payload = default_payload(alert)
         payload["channel"] = self.name
         payload["state"] = notification.state
@@ -151,7 +147,9 @@ def _env_value(value: str) -> str:
     return value if len(value) <= ENV_VALUE_CHARS else value[: ENV_VALUE_CHARS - 1] + "\u2026"
 
 
-def _run(argv: Sequence[str], stdin: bytes, env: Dict[str, str], cwd: Optional[str], timeout: float) -> Any:
+def _run(
+    argv: Sequence[str], stdin: bytes, env: Dict[str, str], cwd: Optional[str], timeout: float
+) -> Tuple[int, bool, TailBuffer]:
     """Run ``argv`` with ``stdin``; ``(returncode, timed_out, tail)`` within ``timeout`` seconds."""
     tail = TailBuffer(max_lines=OUTPUT_LINES, line_bytes=OUTPUT_BYTES, total_bytes=OUTPUT_BYTES)
     try:

@@ -27,7 +27,7 @@ import socket
 import struct
 from typing import Any, List, Tuple
 
-from ..exceptions import AlertDeliveryError
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
 from ._local import SEVERITY, network_error, one_line, plain_text
@@ -99,8 +99,6 @@ class JournaldChannel(AlertChannel):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        from ..exceptions import AlertConfigurationError
-
         if facility not in FACILITIES:
             raise AlertConfigurationError(
                 f"journald: facility must be one of {', '.join(FACILITIES)}", key="facility"

@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional, Union
 
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..exceptions import AlertConfigurationError
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error, truncate
@@ -137,8 +137,6 @@ class MatrixChannel(HTTPChannel):
         wait = data.get("retry_after_ms") if isinstance(data, dict) else None
         retry_after = wait / 1000.0 if isinstance(wait, (int, float)) and not isinstance(wait, bool) else None
         if response.status == 200:
-            from ..exceptions import AlertDeliveryError
-
             raise AlertDeliveryError(f"Matrix answered 200 without an event_id: {said!r}", status=200)
         raise status_error("Matrix", response, one_line(said), retry_after=retry_after)
 
