@@ -143,3 +143,11 @@ def test_matrix_from_config() -> None:
         cls.from_config({"homeserver": "https://matrix.example", "room_id": "!r:example"})
     with pytest.raises(AlertConfigurationError, match="room_id must be a room id"):
         cls.from_config({**config, "room_id": "general"})
+
+
+def test_a_matrix_event_stays_under_the_size_limit(matrix_server: MatrixServer) -> None:
+    body = '<&">' * 16000  # every character grows when escaped
+    assert _matrix(matrix_server).send(AlertMessage("big", body)).success
+    seen = matrix_server.requests[0]
+    assert len(seen.body) <= 60000
+    assert seen.json()["body"].endswith("\u2026")

@@ -33,8 +33,10 @@ from ._options import TRANSPORT, Option
 __all__ = ("MatrixChannel", "transaction_id")
 
 _URL = URLRule(service="Matrix homeserver", query=False, userinfo=False, http_only_to_loopback=True)
-#: Characters of the plain body (Matrix events are at most 65536 bytes).
+#: Characters of the plain body, and the bytes of the content sent: a Matrix
+#: event (content, ids and signatures) is at most 65536 bytes.
 BODY_CHARS = 16000
+EVENT_BYTES = 60000
 
 
 def transaction_id(channel: str, alert: AlertMessage) -> str:
@@ -93,19 +95,24 @@ class MatrixChannel(HTTPChannel):
     # -- formatting -------------------------------------------------------
     def render(self, notification: Notification) -> Dict[str, Any]:
         """The ``m.room.message`` event's content for ``alert``; override to change it."""
-        alert, held_back = notification.alert, notification.held_back
-        text = truncate(plain_text(alert, held_back), BODY_CHARS)
-        title, _, rest = text.partition("\n")
-        formatted = f"<b>{html.escape(title)}</b>"
-        if rest:
-            formatted += "<br>" + html.escape(rest).replace("\n", "<br>")
-        return {
-            "msgtype": self.msgtype,
-            "body": text,
-            "format": "org.matrix.custom.html",
-            "formatted_body": formatted,
-            "m.mentions": {},
-        }
+        full = plain_text(notification.alert, notification.held_back)
+        limit = BODY_CHARS
+        while True:  # escaping can grow the text: cut more until the event fits
+            text = truncate(full, limit)
+            title, _, rest = text.partition("\n")
+            formatted = f"<b>{html.escape(title)}</b>"
+            if rest:
+                formatted += "<br>" + html.escape(rest).replace("\n", "<br>")
+            content = {
+                "msgtype": self.msgtype,
+                "body": text,
+                "format": "org.matrix.custom.html",
+                "formatted_body": formatted,
+                "m.mentions": {},
+            }
+            if limit <= 500 or len(json.dumps(content).encode("utf-8")) <= EVENT_BYTES:
+                return content
+            limit //= 2
 
     def endpoint(self, alert: AlertMessage) -> str:
         """The URL ``alert`` is PUT to (its transaction id last)."""
