@@ -9,7 +9,6 @@ import pytest
 
 from kstalerts import AlertLevel, AlertMessage, Notification
 from kstalerts.channels import channel_class
-from kstalerts.channels._local import cut_middle
 from kstalerts.channels.syslog import SyslogChannel, sd_escape
 from kstalerts.digest import DigestSummary
 from kstalerts.exceptions import AlertConfigurationError
@@ -70,7 +69,7 @@ def test_a_hostile_alert_arrives_inert_and_bounded(rsyslog: Rsyslog, transport: 
     )  # rsyslog shows LF as #012
     msg = got["msg"].lstrip("\ufeff")
     assert msg.startswith('] [evil@1 x="y" FAKE <13>1 - - - - - injected' + marker)  # CR LF: a space
-    assert " bytes cut] " in msg and msg.endswith("B" * 100)
+    assert " characters cut …] " in msg and msg.endswith("B" * 100)  # cut from the middle, counted
     assert (got["syslogseverity"], got["app-name"]) == ("4", "kstalerts")
     if transport == "udp":
         assert channel.max_bytes == 2048
@@ -156,14 +155,7 @@ def test_the_message_is_bounded_by_max_bytes_with_the_count_cut() -> None:
     )
     assert len(message) <= 600
     text = message.decode("utf-8")  # never cut inside a character
-    assert 'labels_cut="' in text and " bytes cut] " in text
-
-
-def test_cut_middle_keeps_head_and_tail() -> None:
-    data = b"H" * 100 + b"M" * 1000 + b"T" * 100
-    cut = cut_middle(data, 300)
-    assert len(cut) <= 300 and cut.startswith(b"H" * 100) and cut.endswith(b"T" * 100)
-    assert cut_middle(b"short", 300) == b"short"
+    assert 'labels_cut="' in text and " characters cut …]" in text
 
 
 def test_sd_escape_follows_rfc5424() -> None:

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ("EmailChannel", "parse_address")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]+")
-_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # str.isascii is 3.7+
 _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
@@ -156,8 +155,7 @@ class EmailChannel(AlertChannel):
             "Time: " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(alert.created_at)),
         ]
         if alert.body:
-            text = alert.body.replace("\r\n", "\n").replace("\r", "\n")
-            lines += ["", _BODY_CONTROL.sub("\ufffd", text)]
+            lines += ["", alert.body]  # inert already: AlertMessage cleaned it (_text.clean)
         if alert.labels:
             lines += ["", "Labels:"] + [
                 f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())

@@ -27,10 +27,11 @@ import socket
 import struct
 from typing import Any, List, Tuple
 
+from .._text import one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
-from ._local import SEVERITY, network_error, one_line, plain_text
+from ._local import SEVERITY, network_error, plain_text, title_line
 from ._options import Option
 from .base import AlertChannel
 from .syslog import FACILITIES
@@ -103,7 +104,7 @@ class JournaldChannel(AlertChannel):
             raise AlertConfigurationError(
                 f"journald: facility must be one of {', '.join(FACILITIES)}", key="facility"
             )
-        self.identifier = one_line(str(identifier)) or "kstalerts"
+        self.identifier = one_line(str(identifier), limit=64) or "kstalerts"
         self.facility = facility
         self.socket_path = str(socket_path)
 
@@ -118,7 +119,7 @@ class JournaldChannel(AlertChannel):
             ("SYSLOG_FACILITY", str(FACILITIES[self.facility])),
             ("KSTALERTS_LEVEL", alert.level.name),
             ("KSTALERTS_STATE", notification.state),
-            ("KSTALERTS_TITLE", one_line(alert.formatted_title)),
+            ("KSTALERTS_TITLE", title_line(alert)),
         ]
         if alert.dedup_key:
             fields.append(("KSTALERTS_DEDUP_KEY", alert.dedup_key))

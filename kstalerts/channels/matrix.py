@@ -22,12 +22,13 @@ import urllib.parse
 from typing import Any, Dict, Optional, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error, truncate
-from ._local import one_line, plain_text
+from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error
+from ._local import plain_text
 from ._options import TRANSPORT, Option
 
 __all__ = ("MatrixChannel", "transaction_id")
@@ -98,7 +99,7 @@ class MatrixChannel(HTTPChannel):
         full = plain_text(notification.alert, notification.held_back)
         limit = BODY_CHARS
         while True:  # escaping can grow the text: cut more until the event fits
-            text = truncate(full, limit)
+            text = cut(full, limit)
             title, _, rest = text.partition("\n")
             formatted = f"<b>{html.escape(title)}</b>"
             if rest:
@@ -145,7 +146,7 @@ class MatrixChannel(HTTPChannel):
         retry_after = wait / 1000.0 if isinstance(wait, (int, float)) and not isinstance(wait, bool) else None
         if response.status == 200:
             raise AlertDeliveryError(f"Matrix answered 200 without an event_id: {said!r}", status=200)
-        raise status_error("Matrix", response, one_line(said), retry_after=retry_after)
+        raise status_error("Matrix", response, said, retry_after=retry_after)
 
     def __repr__(self) -> str:
         where = f"homeserver={self.homeserver!r}, room_id={self.room_id!r}"

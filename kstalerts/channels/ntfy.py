@@ -21,12 +21,13 @@ import re
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .._secret import Secret
+from .._text import cut, cut_bytes, one_line
 from .._url import URLRule
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, service_text, status_error
-from ._local import cut_middle, one_line, plain_text
+from ._local import plain_text, title_line
 from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
@@ -52,7 +53,7 @@ def header_text(text: str) -> str:
     >>> header_text("Disk\\r\\nX-Evil: 1"), header_text("Caf\\u00e9")
     ('Disk X-Evil: 1', '=?UTF-8?B?Q2Fmw6k=?=')
     """
-    line = one_line(text)
+    line = one_line(text, limit=len(text) + 1)
     if all(32 <= ord(c) < 127 for c in line):
         return line
     return "=?UTF-8?B?" + base64.b64encode(line.encode("utf-8")).decode("ascii") + "?="
@@ -106,19 +107,15 @@ class NtfyChannel(HTTPChannel):
         """The headers (without the secret) and the body for ``alert``; override to change them."""
         alert, held_back = notification.alert, notification.held_back
         priority, tag = LEVEL_STYLE[alert.level]
-        title = one_line(alert.formatted_title)
-        if len(title) > TITLE_CHARS:
-            title = title[: TITLE_CHARS - 1] + "\u2026"
+        title = cut(title_line(alert), TITLE_CHARS)
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
             "Title": header_text(title),
             "Priority": priority,
             "Tags": ",".join((tag, *self.tags)),
         }
-        text = (
-            plain_text(alert, held_back).partition("\n")[2].lstrip("\n") or title
-        )  # the title has its header
-        return headers, cut_middle(text.encode("utf-8"), MESSAGE_BYTES)
+        text = plain_text(alert, held_back).partition("\n")[2].lstrip("\n") or title  # title: its header
+        return headers, cut_bytes(text, MESSAGE_BYTES).encode("utf-8")
 
     def preview(self, alert: AlertMessage) -> str:
         headers, body = self.render(Notification(alert))

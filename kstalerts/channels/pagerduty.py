@@ -22,11 +22,12 @@ import socket
 from typing import Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import ANY_HTTP, check_url
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error
 from ._options import TRANSPORT, Option
 
 __all__ = ("PagerDutyChannel", "SEVERITY")
@@ -124,7 +125,7 @@ class PagerDutyChannel(HTTPChannel):
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
         payload: Dict[str, Any] = {
-            "summary": truncate(alert.formatted_title, _SUMMARY_CHARS),
+            "summary": cut(alert.formatted_title, _SUMMARY_CHARS),
             "source": self.source,
             "severity": SEVERITY[alert.level],
             "timestamp": iso_time(alert.created_at),

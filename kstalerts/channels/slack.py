@@ -2,9 +2,12 @@
 
 The payload is a ``text`` fallback (what notifications show) and one
 attachment coloured by level, with the level's emoji in its title, the body
-as its text and a footer naming the level. Slack's control characters
-``&``, ``<`` and ``>`` are escaped, so an alert cannot ping ``<!channel>``
-by accident; the title is cut to 150 characters and the body to 3000.
+as its text and a footer naming the level. Alert text is shown as written:
+Slack's control characters ``&``, ``<`` and ``>`` are escaped, so no
+``<!channel>``, ``<@U123>`` or ``<url|text>`` link can be injected, and
+mrkdwn is off (``"mrkdwn": false``, no ``mrkdwn_in``), so ``*bold*`` or
+``_x_`` is not formatted. The title is cut to 150 characters and the body to
+3000, from the middle (:func:`kstalerts._text.cut`).
 
 Slack's answers, as documented for incoming webhooks: ``200 ok`` is success
 (a 200 with another body is a failure that quotes it); 400/403/404/410
@@ -29,6 +32,7 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
@@ -111,10 +115,6 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
@@ -138,7 +138,7 @@ class SlackChannel(HTTPChannel):
         Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, tests)", default=False),
         *TRANSPORT,
     )
-    #: Slack shows at most this much of a title / body before cutting with "…".
+    #: Slack shows at most this much of a title / body; longer is cut from the middle.
     title_limit = 150
     text_limit = 3000
 
@@ -183,8 +183,8 @@ class SlackChannel(HTTPChannel):
         """
         escape = self._escape
         colour, emoji = LEVEL_STYLE[alert.level]
-        title = escape(_cut(alert.formatted_title, self.title_limit))
-        body = escape(_cut(alert.body, self.text_limit))
+        title = cut(alert.formatted_title, self.title_limit, escape=escape)
+        body = cut(alert.body, self.text_limit, escape=escape)
         fallback = f"{emoji} [{alert.level.name}] {title}"
         attachment: Dict[str, Any] = {
             "color": colour,
@@ -193,7 +193,6 @@ class SlackChannel(HTTPChannel):
             "text": body,
             "footer": f"{alert.level.name} alert via kstalerts",
             "ts": int(alert.created_at),
-            "mrkdwn_in": ["text"],
         }
         if alert.labels:
             fields: List[Dict[str, Any]] = [
@@ -202,6 +201,8 @@ class SlackChannel(HTTPChannel):
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "attachments": [self._for_service(attachment)]}
+        if self.service == "slack":
+            payload["mrkdwn"] = False  # the fallback text is shown as written
         sender = (
             ("username", "alias", self.username),
             ("icon_emoji", "emoji", self.icon_emoji),
@@ -228,12 +229,13 @@ class SlackChannel(HTTPChannel):
         payload = self.build_payload(notification.alert)
         held_back = notification.held_back
         if held_back is not None and isinstance(payload.get("attachments"), list):
+            digest = held_back.text(self.text_limit - 200)
             payload["attachments"].append(
                 self._for_service(
                     {
                         "color": "#9E9E9E",
-                        "fallback": self._escape(_cut(held_back.headline, self.title_limit)),
-                        "text": _cut(self._escape(held_back.text(self.text_limit - 200)), self.text_limit),
+                        "fallback": cut(held_back.headline, self.title_limit, escape=self._escape),
+                        "text": cut(digest, self.text_limit, escape=self._escape),
                         "footer": "held back by kstalerts",
                     }
                 )

@@ -30,10 +30,11 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from .._text import cut, cut_bytes, one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
-from ._local import SEVERITY, cut_middle, network_error, plain_text
+from ._local import SEVERITY, network_error, plain_text
 from ._options import Option
 from .base import AlertChannel
 
@@ -52,20 +53,19 @@ _DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514}
 _DEFAULT_MAX = {"udp": 2048, "unix": 8192, "tcp": 8192, "tls": 8192}
 _MIN_BYTES = 480  # RFC 5424 6.1: every receiver takes 480 bytes
 _MAX_BYTES = 65507  # the largest UDP payload; TCP/TLS collectors rarely take more (rsyslog: 8 KiB)
-_VALUE_CHARS = 256  # of one SD-PARAM value
+_VALUE_CHARS = 256  # of one SD-PARAM value, escaped
 _NOT_PRINTABLE = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[= \]"]')
-_SD_VALUE_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def sd_escape(value: str) -> str:
-    """An SD-PARAM value: ``"``, ``\\`` and ``]`` escaped (RFC 5424 6.3.3), controls as spaces.
+    """An SD-PARAM value: ``"``, ``\\`` and ``]`` escaped (RFC 5424 6.3.3), on one line.
 
     >>> sd_escape('] [evil@1 x="y"')
     '\\\\] [evil@1 x=\\\\"y\\\\"'
     """
-    value = _SD_VALUE_CONTROLS.sub(" ", value)
+    value = one_line(value, limit=len(value) + 1)
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
@@ -179,7 +179,7 @@ class SyslogChannel(AlertChannel):
             stamp = time.localtime(alert.created_at)
             when = f"{_MONTHS[stamp.tm_mon - 1]} {stamp.tm_mday:2d} {time.strftime('%H:%M:%S', stamp)}"
             head = f"<{pri}>{when} {self.hostname} {self.app_name[:32]}[{os.getpid()}]: ".encode("ascii")
-            msg = (sd + " " + text).encode("utf-8")
+            msg = cut_bytes(sd + " " + text, self.max_bytes - len(head)).encode("utf-8")
         else:
             from ._jsonhttp import iso_time
 
@@ -187,17 +187,16 @@ class SyslogChannel(AlertChannel):
             stamp_5424 = iso_time(alert.created_at)
             fields = (f"<{pri}>1", stamp_5424, self.hostname, self.app_name, str(os.getpid()), msgid)
             head = (" ".join(fields) + " " + sd + " ").encode("utf-8")
-            msg = b"\xef\xbb\xbf" + text.encode("utf-8")  # the BOM says MSG is UTF-8 (RFC 5424 6.4)
-        return head + cut_middle(msg, self.max_bytes - len(head))
+            bom = b"\xef\xbb\xbf"  # MSG is UTF-8 (RFC 5424 6.4)
+            msg = bom + cut_bytes(text, self.max_bytes - len(head) - len(bom)).encode("utf-8")
+        return head + msg
 
     def _structured_data(self, params: List[Tuple[str, str]]) -> str:
         """``[kstalerts@32473 name="value" ...]``, kept under half the message size."""
         budget = self.max_bytes // 2
         out = "[" + SD_ID
         for index, (name, value) in enumerate(params):
-            if len(value) > _VALUE_CHARS:
-                value = value[: _VALUE_CHARS - 1] + "\u2026"
-            param = f' {name}="{sd_escape(value)}"'
+            param = f' {name}="{cut(value, _VALUE_CHARS, escape=sd_escape)}"'
             if len((out + param).encode("utf-8")) + 24 > budget:
                 out += f' labels_cut="{len(params) - index}"'
                 break
