@@ -34,7 +34,7 @@ from ..pipeline.notification import Notification
 from ._options import Option
 from .base import AlertChannel
 
-__all__ = ("CommandChannel", "EX_TEMPFAIL")
+__all__ = ()
 
 EX_TEMPFAIL = 75
 #: Characters of one ``KSTALERTS_*`` value (Linux caps one at 128 KiB).

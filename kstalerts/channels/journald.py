@@ -36,7 +36,7 @@ from ._options import Option
 from .base import AlertChannel
 from .syslog import FACILITIES
 
-__all__ = ("JournaldChannel", "field_name")
+__all__ = ()
 
 SOCKET_PATH = "/run/systemd/journal/socket"
 _OURS = frozenset(("MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "SYSLOG_FACILITY", "SYSLOG_PID", "MESSAGE_ID"))

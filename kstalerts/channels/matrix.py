@@ -31,7 +31,7 @@ from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, stat
 from ._local import plain_text
 from ._options import TRANSPORT, Option
 
-__all__ = ("MatrixChannel", "transaction_id")
+__all__ = ()
 
 _URL = URLRule(service="Matrix homeserver", query=False, userinfo=False, http_only_to_loopback=True)
 #: Characters of the plain body, and the bytes of the content sent: a Matrix

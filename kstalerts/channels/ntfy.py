@@ -31,7 +31,7 @@ from ._local import plain_text, title_line
 from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
-__all__ = ("NtfyChannel", "header_text")
+__all__ = ()
 
 #: level -> (Priority, the Tags emoji shortcode)
 LEVEL_STYLE = {

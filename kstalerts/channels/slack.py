@@ -46,9 +46,10 @@ from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
-__all__ = ("SlackChannel", "escape_markdown", "escape_mrkdwn", "LEVEL_STYLE")
+__all__ = ()
 
 #: level -> (attachment colour, emoji)
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
@@ -224,17 +225,15 @@ class SlackChannel(HTTPChannel):
             attachment.pop(field, None)
         return attachment
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None and isinstance(payload.get("attachments"), list):
-            digest = held_back.text(self.text_limit - 200)
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a last, grey attachment."""
+        if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
+            digest = summary.text(self.text_limit - 200)
             payload["attachments"].append(
                 self._for_service(
                     {
                         "color": "#9E9E9E",
-                        "fallback": cut(held_back.headline, self.title_limit, escape=self._escape),
+                        "fallback": cut(summary.headline, self.title_limit, escape=self._escape),
                         "text": cut(digest, self.text_limit, escape=self._escape),
                         "footer": "held back by kstalerts",
                     }

@@ -38,7 +38,7 @@ from ._local import SEVERITY, network_error, plain_text
 from ._options import Option
 from .base import AlertChannel
 
-__all__ = ("SyslogChannel", "sd_escape")
+__all__ = ()
 
 #: RFC 5424 facility codes by name.
 FACILITIES: Dict[str, int] = {
