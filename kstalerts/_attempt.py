@@ -6,11 +6,12 @@ Two parts, each written once for both protocols:
   it) and, in one table, how an error text says it and what a failure
   there allows (a :class:`Resend` verdict). So "may this be sent again?"
   is a lookup, not a guess.
-- :func:`attempt_pooled`: take an idle connection (or open one), try; a
+- :class:`PooledAttempts`: take an idle connection (or open one), try; a
   *reused* connection that failed at an ``IF_STALE`` stage with an error
-  that says the peer had closed it is closed and the attempt runs once
+  that says the peer had closed it is closed and the request goes once
   more on a fresh connection, before the same deadline. Any other failure
   closes the connection and goes to the caller's ``fail``, which words it.
+  Each go is a context manager whose body runs in the caller's own frame.
 
 Rules: nothing here knows HTTP or SMTP beyond the names of their stages;
 which errors mean "the peer had closed it" and how a failure is worded are
@@ -20,7 +21,7 @@ is kept: the caller's code moves it on as the request goes out.
 
 import enum
 import time
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
 
 from ._net import Pooled
 
@@ -87,57 +88,88 @@ class Progress:
 
 
 C = TypeVar("C", bound=Pooled)
-R = TypeVar("R")
 
 
-def attempt_pooled(
-    take: Callable[[], Optional[C]],
-    connect: Callable[[Progress], C],
-    exchange: Callable[[C, Progress], R],
-    *,
-    first: Stage,
-    errors: Tuple[Type[BaseException], ...],
-    stale: Callable[[BaseException], bool],
-    fail: "Callable[[BaseException, Stage], NoReturn]",
-    deadline: float,
-    log: "logging.Logger",
-    peer: object,
-    what: str,
-) -> Tuple[C, R, bool]:
-    """Run ``exchange`` on an idle connection from ``take()``, or on a new
-    one from ``connect``; return ``(connection, result, reused)``.
+class Attempt(Generic[C]):
+    """One go of :class:`PooledAttempts`: the connection it holds (``None``
+    until the caller opens one), whether it was reused, and its
+    :class:`Progress`. As a context manager it judges a failure (see there)."""
 
-    Each go starts a :class:`Progress` at ``first``. One of ``errors`` on a
-    reused connection at an ``IF_STALE`` stage, that ``stale`` says was a
-    closed peer, with time left before ``deadline`` (monotonic): logged at
-    DEBUG ("``peer``: idle ``what`` was closed by the server"; ``peer`` is
-    shown with ``%s``, so a :class:`Secret` URL stays masked), and a second
-    go on a new connection. Every
-    other one of ``errors`` goes to ``fail`` (which raises); the connection
-    is closed on any failure. The caller keeps or closes a returned one.
+    __slots__ = ("connection", "reused", "progress", "stale", "_rules")
+
+    def __init__(self, rules: "PooledAttempts[C]", connection: Optional[C]) -> None:
+        self.connection = connection
+        self.reused = connection is not None
+        self.progress = Progress(rules.first)
+        self.stale = False  # set when this go failed on a stale connection: one more go
+        self._rules = rules
+
+    def __enter__(self) -> "Attempt[C]":
+        return self
+
+    def __exit__(self, kind: Any, exc: Optional[BaseException], trace: Any) -> bool:
+        if exc is None:
+            return False
+        if self.connection is not None:
+            self.connection.close()
+        rules = self._rules
+        if not isinstance(exc, rules.errors):  # an interrupt, a bug: unchanged
+            return False
+        if (
+            self.reused
+            and STAGES[self.progress.stage][1] is Resend.IF_STALE
+            and rules.is_stale(exc)
+            and time.monotonic() < rules.deadline
+        ):
+            rules.log.debug("%s: idle %s was closed by the server; reconnecting", rules.peer, rules.what)
+            self.stale = True
+            return True
+        rules.fail(exc, self.progress.stage)  # raises the protocol's own error
+        return False  # pragma: no cover - fail() always raises
+
+
+class PooledAttempts(Generic[C]):
+    """The goes of one request: ``for go in PooledAttempts(...): with go: ...``.
+
+    The first go holds an idle connection from ``take()`` (or none: the
+    body opens one into ``go.connection``); the body moves ``go.progress``
+    on as the request goes out. When the body fails, the connection is
+    closed, and one of ``errors`` on a *reused* connection at an
+    ``IF_STALE`` stage that ``is_stale`` says was a closed peer, with time
+    left before ``deadline`` (monotonic), is logged at DEBUG ("``peer``:
+    idle ``what`` was closed by the server"; ``peer`` is shown with ``%s``,
+    so a :class:`Secret` URL stays masked) and swallowed: a second go, on
+    no connection. Any other of ``errors`` goes to ``fail(exc, stage)``,
+    which raises the protocol's error; anything else propagates unchanged.
+    The loop ends after a go whose body finished. The body runs in the
+    caller's frame: this adds no frame between a send and its socket.
     """
-    for go in range(2):  # a second go only when a reused connection turned out stale
-        connection = take() if go == 0 else None
-        reused = connection is not None
-        progress = Progress(first)
-        try:
-            if connection is None:
-                connection = connect(progress)
-            return connection, exchange(connection, progress), reused
-        except errors as exc:
-            if connection is not None:
-                connection.close()
-            if (
-                reused
-                and STAGES[progress.stage][1] is Resend.IF_STALE
-                and stale(exc)
-                and time.monotonic() < deadline
-            ):
-                log.debug("%s: idle %s was closed by the server; reconnecting", peer, what)
-                continue
-            fail(exc, progress.stage)
-        except BaseException:
-            if connection is not None:
-                connection.close()
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover - the second go never continues
+
+    def __init__(
+        self,
+        take: Callable[[], Optional[C]],
+        *,
+        first: Stage,
+        errors: Tuple[Type[BaseException], ...],
+        is_stale: Callable[[BaseException], bool],
+        fail: "Callable[[BaseException, Stage], NoReturn]",
+        deadline: float,
+        log: "logging.Logger",
+        peer: object,
+        what: str,
+    ) -> None:
+        self.take = take
+        self.first = first
+        self.errors = errors
+        self.is_stale = is_stale
+        self.fail = fail
+        self.deadline = deadline
+        self.log = log
+        self.peer = peer
+        self.what = what
+
+    def __iter__(self) -> Iterator[Attempt[C]]:
+        go: Attempt[C] = Attempt(self, self.take())
+        yield go
+        if go.stale:  # a second go only when a reused connection turned out stale
+            yield Attempt(self, None)

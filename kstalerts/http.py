@@ -15,7 +15,7 @@ followed): what a status means is the channel's business. Rules:
   whether it may be sent again on a new connection is looked up in the table
   SMTP shares, :data:`kstalerts._attempt.STAGES`: never once a byte of the
   answer may have been read, and only for a reused connection found closed
-  by the server (:func:`kstalerts._attempt.attempt_pooled` runs that loop).
+  by the server (:class:`kstalerts._attempt.PooledAttempts` runs that loop).
 - TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, verified
   unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
   honoured, a CA file or directory).
@@ -38,7 +38,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _lifecycle
-from ._attempt import STAGES, Progress, Stage, attempt_pooled
+from ._attempt import STAGES, PooledAttempts, Progress, Stage
 from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
@@ -302,30 +302,28 @@ class HTTPClient:
         started = time.monotonic()
         deadline = Deadline(started + timeout)
 
-        def connect(progress: Progress) -> _Connection:
-            return self._connect(deadline, progress)
-
-        def exchange(connection: _Connection, progress: Progress) -> Tuple[HTTPResponse, bool]:
-            connection.deadline = deadline
-            connection.progress = progress
-            return self._exchange(connection, method, payload, progress)
-
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
 
-        connection, (response, reusable), reused = attempt_pooled(
+        goes: PooledAttempts[_Connection] = PooledAttempts(
             self._pool.take,
-            connect,
-            exchange,
             first=Stage.CONNECTING,
             errors=(OSError, http.client.HTTPException),
-            stale=_hung_up,
+            is_stale=_hung_up,
             fail=fail,
             deadline=deadline.at,
             log=_log,
             peer=self.url,
             what="connection",
         )
+        for go in goes:
+            with go:
+                if go.connection is None:
+                    go.connection = self._connect(deadline, go.progress)
+                connection = go.connection
+                connection.deadline = deadline
+                connection.progress = go.progress
+                response, reusable = self._exchange(connection, method, payload, go.progress)
         if not (reusable and self._pool.put(connection)):
             connection.close()
         _log.debug(
@@ -334,7 +332,7 @@ class HTTPClient:
             self.url,
             response.status,
             time.monotonic() - started,
-            "reused" if reused else "new",
+            "reused" if go.reused else "new",
         )
         return _scrubbed(response, self._request_secrets(headers))
 

@@ -13,7 +13,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from kstalerts._attempt import STAGES, Progress, Resend, Stage, attempt_pooled
+from kstalerts._attempt import STAGES, PooledAttempts, Progress, Resend, Stage
 from kstalerts._net import IdlePool, Pooled
 
 
@@ -58,15 +58,12 @@ def _fail(exc: BaseException, stage: Stage) -> Any:
     raise _FailedError(exc, stage) from exc
 
 
-def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any) -> Tuple[_Conn, Any, bool]:
-    def connect(progress: Progress) -> _Conn:
-        opened.append(_Conn())
-        return opened[-1]
-
+def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any) -> Tuple[Any, Any, bool]:
+    """The loop as the protocols write it: open a connection when the go has none, then exchange."""
     settings = {
         "first": Stage.CONNECTING,
         "errors": (OSError,),
-        "stale": lambda exc: isinstance(exc, ConnectionResetError),
+        "is_stale": lambda exc: isinstance(exc, ConnectionResetError),
         "fail": _fail,
         "deadline": time.monotonic() + 5,
         "log": logging.getLogger("test.attempt"),
@@ -74,7 +71,13 @@ def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options:
         "what": "connection",
     }
     settings.update(options)
-    return attempt_pooled(pool.take, connect, exchange, **settings)
+    for go in PooledAttempts(pool.take, **settings):
+        with go:
+            if go.connection is None:
+                opened.append(_Conn())
+                go.connection = opened[-1]
+            result = exchange(go.connection, go.progress)
+    return go.connection, result, go.reused
 
 
 def test_a_stale_reused_connection_is_closed_and_the_exchange_runs_once_more_on_a_new_one(

@@ -18,7 +18,7 @@ through. TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, a CA
 file or directory). How far an attempt got is a
 :class:`kstalerts._attempt.Stage` (before DATA, DATA sent, the final dot
 written), and the table HTTP shares (``kstalerts._attempt.STAGES``) says
-what a failure at each stage allows; :func:`kstalerts._attempt.attempt_pooled`
+what a failure at each stage allows; :class:`kstalerts._attempt.PooledAttempts`
 runs the "idle session, else a new one; a stale one replaced once" loop.
 SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
 5xx permanent. The password never appears in a repr, an error or a log
@@ -30,7 +30,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .._attempt import STAGES, Progress, Resend, Stage, attempt_pooled
+from .._attempt import STAGES, PooledAttempts, Resend, Stage
 from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -187,28 +187,29 @@ class SMTPTransport(MailTransport):
             raise AlertDeliveryError("the message has no sender or no recipients", retryable=False)
         deadline = time.monotonic() + limit
 
-        def exchange(client: "_smtp_client.DeadlineSMTP", progress: Progress) -> Dict[str, Tuple[int, bytes]]:
-            client.begin(deadline, progress)
-            return client.send_message(message, from_addr=sender, to_addrs=recipients)
-
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             if STAGES[stage][1] is Resend.FATE_UNKNOWN and _no_answer(exc):
                 raise self._fate_unknown(exc, limit) from None
             raise self._translate(exc, limit) from None
 
-        client, refused, _ = attempt_pooled(
+        goes: PooledAttempts[_smtp_client.DeadlineSMTP] = PooledAttempts(
             lambda: self._checkout(deadline),
-            lambda progress: self._new_session(deadline),
-            exchange,
             first=Stage.ENVELOPE,
             errors=(OSError, smtplib.SMTPException),
-            stale=_dead_session,
+            is_stale=_dead_session,
             fail=fail,
             deadline=deadline,
             log=_log,
             peer=self.describe(),
             what="session",
         )
+        for go in goes:
+            with go:
+                if go.connection is None:
+                    go.connection = self._new_session(deadline)
+                client = go.connection
+                client.begin(deadline, go.progress)
+                refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
         self._checkin(client)
         message_id = message.get("Message-ID")
         message_id = str(message_id).strip() if message_id is not None else None
