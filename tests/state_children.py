@@ -35,6 +35,45 @@ def contend(args: Dict[str, Any]) -> None:
     print(json.dumps({"admitted": admitted}), flush=True)
 
 
+def contend_farm(args: Dict[str, Any]) -> None:
+    """``trials`` times: fork ``processes`` children that each wait for one
+    go signal, then ``tries`` try_acquire at once on a fresh shared burst-10
+    bucket; print the admitted total of each trial."""
+    totals: List[int] = []
+    for trial in range(args["trials"]):
+        state_file = os.path.join(args["folder"], f"trial-{trial}.json")
+        go_r, go_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pids = []
+        for _ in range(args["processes"]):
+            pid = os.fork()
+            if pid == 0:
+                os.close(go_w)
+                os.close(out_r)
+                bucket = AlertThrottle(rate=10, per=86400.0, burst=10, state_file=state_file)
+                os.read(go_r, 1)  # every child waits here: the parent closes the pipe to say go
+                admitted = sum(bucket.try_acquire() for _ in range(args["tries"]))
+                os.write(out_w, bytes([admitted]))
+                os._exit(0)
+            pids.append(pid)
+        os.close(go_r)
+        os.close(out_w)
+        time.sleep(0.5)  # every child built its throttle and waits
+        os.close(go_w)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        counts = b""
+        while True:
+            chunk = os.read(out_r, 4096)
+            if not chunk:
+                break
+            counts += chunk
+        os.close(out_r)
+        assert len(counts) == args["processes"], counts
+        totals.append(sum(counts))
+    print(json.dumps({"admitted": totals}), flush=True)
+
+
 def paced(args: Dict[str, Any]) -> None:
     """try_acquire every ``every`` seconds for ``seconds``; print the monotonic times admitted."""
     bucket = AlertThrottle(rate=args["rate"], per=args["per"], burst=args["burst"], state_file=args["state_file"])
@@ -126,7 +165,7 @@ def flush_once(args: Dict[str, Any]) -> None:
         print(json.dumps({"report": str(report), "delivered": report.delivered}), flush=True)
 
 
-COMMANDS = {"contend": contend, "paced": paced, "flush_farm": flush_farm, "flush_once": flush_once}
+COMMANDS = {"contend": contend, "contend_farm": contend_farm, "paced": paced, "flush_farm": flush_farm, "flush_once": flush_once}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](json.loads(sys.argv[2]))
