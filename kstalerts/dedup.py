@@ -281,14 +281,20 @@ def _decode(
 
 
 def _size(name: _Name, record: _Record) -> int:
-    # Bytes a record takes in the file: "key":[stamp,token], (the channel counted per record: an upper bound)
+    # Bytes a record takes in the file, "key":[stamp,token], with the channel
+    # counted per record: an upper bound.
     return len(name[0]) + len(name[1]) + len(record[1] or "null") + 32
 
 
 def _encode(records: Dict[_Name, _Record]) -> Dict[str, Dict[str, Any]]:
-    total = sum(_size(name, record) for name, record in records.items())
+    total = 0
+    for name, record in records.items():
+        total += _size(name, record)
     store.fit(records, max_entries=MAX_DEDUP_KEYS, max_bytes=DEDUP_STATE_BYTES, size=_size, total=total)
     stored: Dict[str, Dict[str, Any]] = {}
     for (channel, key), (stamp, token) in records.items():
-        stored.setdefault(channel, {})[key] = [round(stamp, 3), token]
+        keys = stored.get(channel)
+        if keys is None:
+            keys = stored[channel] = {}
+        keys[key] = [round(stamp, 3), token]
     return stored

@@ -10,13 +10,11 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from typing import Any, Counter, Dict, Iterator, List
+from typing import Any, Counter, Dict, List
 
 import pytest
 
@@ -24,19 +22,10 @@ from kstalerts import AlertLevel, AlertMessage
 from kstalerts.dedup import Deduplicator
 from kstalerts.spool import Spool
 from tests.servers.slack import SlackServer
+from tests.state_fixtures import memory_dir  # noqa: F401 (a fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TAG = re.compile(r"chaos-\d{4}")
-
-
-@pytest.fixture
-def memory_dir() -> Iterator[pathlib.Path]:
-    """A private folder on tmpfs where there is one: a SIGKILL test needs no
-    durable disk, and fsync there costs nothing (the chaos run is 4x faster)."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    folder = tempfile.mkdtemp(prefix="kstalerts-chaos-", dir=base)
-    yield pathlib.Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def start(command: str, args: Dict[str, Any]) -> "subprocess.Popen[str]":
