@@ -21,10 +21,11 @@ import pytest
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.dedup import Deduplicator
 from kstalerts.spool import Spool
+from tests import state_fixtures
 from tests.servers.slack import SlackServer
-from tests.state_fixtures import memory_dir  # noqa: F401 (a fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+memory_dir = state_fixtures.memory_dir  # the fixture
 TAG = re.compile(r"chaos-\d{4}")
 
 

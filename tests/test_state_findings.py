@@ -11,11 +11,11 @@ import json
 import logging
 import os
 import pathlib
-import resource
+import shutil
 import signal
-import stat
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
@@ -25,10 +25,11 @@ from kstalerts import AlertLevel, AlertManager, AlertMessage
 from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.dedup import Deduplicator
+from tests import state_fixtures
 from tests.servers._require import unavailable
-from tests.state_fixtures import memory_dir  # noqa: F401 (a fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+memory_dir = state_fixtures.memory_dir  # the fixture
 NOBODY = 65534
 
 
@@ -185,3 +186,262 @@ def test_finding_3_the_shared_file_is_bounded_by_bytes_trimming_the_oldest(
     assert max(sizes) <= 20_000 + 200  # the bound, plus the file's own fields
     assert min(sizes[500:]) > 10_000  # trimmed, never wiped
     assert "empty state" not in caplog.text
+
+
+# -- finding 2: job state refused or untrusted like the others ---------------------------
+def run_args(folder: pathlib.Path, config: pathlib.Path, state: pathlib.Path, *more: str) -> List[str]:
+    return ["run", "--config", str(config), "--state-dir", str(state), *more]
+
+
+def test_finding_2_a_state_folder_others_can_write_is_refused_and_every_failure_alerts(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink, request: pytest.FixtureRequest
+) -> None:
+    """Then: in a 0777 state folder, another user's backup.json with last_alert far in the
+    future silenced 3 failures (0 posts, no notice). Now: refused, said, 3 of 3 alerted."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = pathlib.Path(tempfile.mkdtemp(prefix="kstalerts-open-"))  # in /tmp: nobody can reach it
+    state.chmod(0o777)
+    request.addfinalizer(lambda: shutil.rmtree(str(state), ignore_errors=True))
+    forged = {"version": 1, "failures": 5, "failing_since": 1.0, "last_alert": time.time() + 10**8}
+
+    def plant() -> None:
+        (state / "backup.json").write_text(json.dumps(forged))
+
+    assert as_nobody(plant) == 0
+    assert (state / "backup.json").stat().st_uid == NOBODY
+    for _ in range(3):
+        result = kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--", "false"))
+        assert result.code == 1, result
+        assert "can be written by group or others" in result.err, result.err
+    assert len(loopback_http.posts) == 3
+
+
+def test_finding_2_a_state_file_another_user_owns_is_not_trusted(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    forged = {"version": 1, "failures": 5, "failing_since": 1.0, "last_alert": time.time() + 10**8}
+    (state / "backup.json").write_text(json.dumps(forged))
+    os.chown(str(state / "backup.json"), NOBODY, NOBODY)
+    result = kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--", "false"))
+    assert result.code == 1
+    assert "belongs to another user (uid 65534); not trusted" in result.err, result.err
+    assert len(loopback_http.posts) == 1
+
+
+def test_finding_2_a_last_alert_in_the_future_in_our_own_file_is_damage_and_alerts(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    future = {"wall": time.time() + 10**8, "mono": time.monotonic() + 10**8, "boot": None}
+    forged = {"version": 1, "failures": 2, "failing_since": time.time() - 60, "last_alert_at": future}
+    (state / "backup.json").write_text(json.dumps(forged))
+    result = kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--realert", "3600", "--", "false"))
+    assert result.code == 1
+    assert len(loopback_http.posts) == 1 and "still failing: 3 failures" in titles(loopback_http)[0]
+
+
+STEPPED = (
+    "import os, runpy, time; real = time.time; step = float(os.environ['CLOCK_STEP']);"
+    " time.time = lambda: real() + step; runpy.run_module('kstalerts', run_name='__main__')"
+)
+
+
+def stepped(step: float, *args: str) -> Run:
+    """``kstalerts ARGS`` with the wall clock ``step`` seconds off (a clock set back: negative).
+
+    The one thing mocked: this machine's clock cannot be stepped from a test."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", STEPPED, *args],
+        cwd=str(ROOT),
+        env=env(CLOCK_STEP=str(step)),
+        timeout=60,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - start)
+
+
+def test_finding_2_a_wall_clock_set_back_5_hours_neither_freezes_repeats_nor_goes_negative(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: a wall clock stepped back 5 h: 6 failing runs, 0 repeat alerts; the recovery
+    said "down -17989.98 s". Now: a repeat per run past --realert, a recovery in seconds >= 0."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    common = run_args(tmp_path, config, state, "--name", "backup", "--realert", "1")
+    assert stepped(0, *common, "--", "false").code == 1  # the first failure, at the right time
+    for _ in range(6):
+        time.sleep(1.1)
+        assert stepped(-5 * 3600, *common, "--", "false").code == 1
+    posted = titles(loopback_http)
+    assert len(posted) == 7, posted  # the first, then 6 repeats
+    assert all("still failing" in title for title in posted[1:])
+    recovered = stepped(-5 * 3600, *common, "--", "true")
+    assert recovered.code == 0
+    last = titles(loopback_http)[-1]
+    assert "recovered after 7 failures, down " in last and "-" not in last.split("down ")[1], last
+
+
+# -- finding 5: bounded, interruptible state lock waits; job lock namespace --------------
+def hold(path: pathlib.Path) -> "subprocess.Popen[str]":
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.spool_children", "hold_lock", str(path), "120"],
+        cwd=str(ROOT),
+        env=env(),
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_finding_5_sigterm_while_the_state_lock_is_held_exits_143_at_once_after_alerting(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: a held state lock was waited for up to 900 s, SIGTERM and SIGINT ignored
+    meanwhile (under timeout 15, a 25 s hold returned after 25 s). Now: SIGTERM after 1 s
+    -> exit 143 within 5 s, and the failure was alerted."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    holder = hold(state / "backup.json.lock")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kstalerts", *run_args(tmp_path, config, state, "--name", "backup", "--", "false")],
+            cwd=str(ROOT),
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.0)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert proc.returncode == 143, err
+    assert took < 5.0, took
+    assert len(loopback_http.posts) == 1, err.decode()
+    assert "a signal came while waiting for its lock; alerting without it" in err.decode()
+
+
+def test_finding_5_a_held_state_lock_is_waited_for_a_few_seconds_then_the_run_alerts(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    holder = hold(state / "backup.json.lock")
+    try:
+        result = kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--", "sh", "-c", "exit 3"))
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert result.code == 3
+    assert result.seconds < 15, result.seconds
+    assert "busy: its lock was held by another run for 3 s; alerting without it" in result.err, result.err
+    assert len(loopback_http.posts) == 1
+
+
+def test_finding_5_a_job_named_like_another_jobs_state_file_takes_its_own_lock(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: --name backup.json --lock took backup.json.lock, job backup's state lock."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    holder = hold(state / "backup.json.lock")  # job backup is saving its state
+    try:
+        result = kstalerts(*run_args(tmp_path, config, state, "--name", "backup.json", "--lock", "--", "true"))
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert result.code == 0 and "skipped" not in result.err, result
+    assert result.seconds < 15
+    assert (state / "backup.json@run.lock").exists()
+
+
+# -- finding 6: --lock held as long as the job runs ------------------------------------
+def test_finding_6_the_lock_outlives_a_killed_wrapper_while_the_job_runs(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: SIGKILL the wrapper of a long job, start it again: two copies ran at once.
+    Now: the job holds the lock (it inherited it); the second run is skipped."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    pid_file = tmp_path / "job.pid"
+    job = ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"]
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "kstalerts", *run_args(tmp_path, config, state, "--name", "long", "--lock", "--", *job)],
+        cwd=str(ROOT),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    job_pid = 0
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job_pid = int(pid_file.read_text())
+        wrapper.kill()  # SIGKILL: no handler runs, the job (its own session) goes on
+        wrapper.communicate()
+        os.kill(job_pid, 0)  # still running
+        again = kstalerts(*run_args(tmp_path, config, state, "--name", "long", "--lock", "--", "true"))
+        assert again.code == 0 and "long skipped: the previous run" in again.err, again
+    finally:
+        if job_pid:
+            os.kill(job_pid, signal.SIGKILL)
+    time.sleep(0.2)
+    after = kstalerts(*run_args(tmp_path, config, state, "--name", "long", "--lock", "--", "true"))
+    assert after.code == 0 and "skipped" not in after.err, after  # the lock went with the job
+
+
+# -- finding 7: huge integers in any config format; run's exit status untouched ----------
+HUGE = "9" * 5000
+CONFIGS = {
+    "kstlib.conf.yml": ("alerts:\n  throttle:\n    rate: {n}\n", 3),
+    "kstlib.conf.json": ('{{"alerts": {{"throttle": {{\n"rate": {n}}}}}}}\n', 2),
+    "kstlib.conf.toml": ("[alerts.throttle]\nrate = {n}\n", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_finding_7_a_5000_digit_integer_is_a_located_config_error_in_every_format(
+    tmp_path: pathlib.Path, name: str
+) -> None:
+    """Then: JSON and TOML gave ValueError: Exceeds the limit (4300 digits), with a traceback."""
+    if name.endswith(".toml") and sys.version_info < (3, 11):
+        pytest.importorskip("tomli")
+    text, line = CONFIGS[name]
+    path = tmp_path / name
+    path.write_text(text.format(n=HUGE))
+    result = kstalerts("check-config", "--config", str(path))
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert f"{path}:{line}" in result.err and "alerts.throttle.rate: number too long (5000 characters)" in result.err
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("command, status", [("exit 3", 3), ("true", 0)])
+def test_finding_7_under_run_a_config_error_never_changes_the_jobs_exit_status(
+    tmp_path: pathlib.Path, name: str, command: str, status: int
+) -> None:
+    """Then: the wrapper exited 1 for a job that exited 3 (and for true), with no alert."""
+    if name.endswith(".toml") and sys.version_info < (3, 11):
+        pytest.importorskip("tomli")
+    text, _ = CONFIGS[name]
+    path = tmp_path / name
+    path.write_text(text.format(n=HUGE))
+    result = kstalerts("run", "--config", str(path), "--state-dir", str(tmp_path / "s"), "--", "sh", "-c", command)
+    assert result.code == status, result
+    assert "Traceback" not in result.err
+    assert "number too long" in result.err
