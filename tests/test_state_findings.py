@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -108,19 +109,16 @@ def tiny_disk(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
 
 def fill(folder: pathlib.Path) -> None:
     """Fill the file system of ``folder`` to the last byte."""
-    with open(str(folder / "ballast"), "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
-            pass
-        try:  # what is left below a block
-            while True:
-                handle.write(b"\0")
-                handle.flush()
-        except OSError:
-            pass
+    fd = os.open(str(folder / "ballast"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 # -- finding 3: the dedup file is bounded, never wiped -----------------------------------
@@ -445,3 +443,88 @@ def test_finding_7_under_run_a_config_error_never_changes_the_jobs_exit_status(
     assert result.code == status, result
     assert "Traceback" not in result.err
     assert "number too long" in result.err
+
+
+# -- finding 9: a full disk is a known state, not a loop ----------------------------------
+def test_finding_9_a_run_that_cannot_save_its_state_recovers_once_not_on_every_success(
+    tmp_path: pathlib.Path, tiny_disk: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: on a full state disk every successful run sent "recovered" again (3 runs ->
+    3 recoveries). Now: 1 recovery; each run says once that its state was not saved."""
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tiny_disk / "state"
+    args = run_args(tmp_path, config, state, "--name", "backup", "--")
+    assert kstalerts(*args, "false").code == 1  # a failure, remembered while there is room
+    assert json.loads((state / "backup.json").read_text())["failures"] == 1
+    fill(tiny_disk)
+    runs = [kstalerts(*args, "true") for _ in range(3)]
+    assert [r.code for r in runs] == [0, 0, 0]
+    posted = titles(loopback_http)
+    assert len(posted) == 2 and "recovered after 1 failure" in posted[1], posted
+    assert runs[0].err.count("state not saved") == 1, runs[0].err
+    assert "No space left on device" in runs[0].err
+    assert all("state not saved" not in r.err for r in runs[1:])  # nothing left to save
+
+
+def test_finding_9_a_spool_put_on_a_full_disk_leaves_nothing_and_says_spooled_false(
+    tiny_disk: pathlib.Path, loopback_http: HTTPSink
+) -> None:
+    """Then: 80 sends on a 128 K tmpfs left 48 .tmp-* files, which the next flush reported
+    as 48 dead-lettered (exit 1) for alerts reported spooled=False. Now: none left."""
+    spool_dir = tiny_disk / "spool"
+    with AlertManager(spool=str(spool_dir)) as manager:
+        from kstalerts.channels import SlackChannel
+
+        manager.add_channel(SlackChannel(loopback_http.failing_url(500), allow_custom_url=True, max_retries=0))
+        results = [
+            result
+            for number in range(80)
+            for result in manager.send(AlertMessage(f"full-{number:02d}", "b" * 3000, AlertLevel.CRITICAL))
+        ]
+        spooled = sum(r.spooled for r in results)
+        assert 0 < spooled < 80  # the disk filled up on the way
+        assert not [p.name for p in spool_dir.iterdir() if p.name.startswith(".tmp-")]
+        assert len(manager.spool or []) == spooled  # type: ignore[arg-type]  # spooled=True means kept
+        report = manager.flush_spool()
+    assert report.dead == 0, report
+
+
+def test_finding_9_temporary_files_of_dead_writers_are_cleaned(tmp_path: pathlib.Path) -> None:
+    """Then: SIGKILLed transactions left dedup.json.tmp-* files never cleaned (39 files,
+    1.3 MB after 995 kills). Now: the next transaction removes them (the chaos test too)."""
+    from kstalerts.state import store
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that is gone
+    leftovers = [tmp_path / f"dedup.json.tmp-{dead.pid}-abc", tmp_path / f"dedup.json.tmp-{os.getpid()}-def"]
+    for path in leftovers:
+        path.write_bytes(b"x" * 1000)
+    assert store.clean_temporaries(str(tmp_path / "dedup.json")) == 1  # the dead writer's only
+    assert not leftovers[0].exists() and leftovers[1].exists()
+    dedup = Deduplicator(60.0, state_file=tmp_path / "dedup.json")
+    dedup.claim("ops", "k")  # under the lock every temporary file is a dead writer's
+    assert not leftovers[1].exists()
+
+
+# -- finding 10: private parents under umask 000 -------------------------------------------
+def test_finding_10_under_umask_000_the_default_state_folder_and_its_parents_are_0700(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Then: ~/.local and ~/.local/state were created 0777 under umask 000."""
+    from kstalerts import run_job
+
+    home = pathlib.Path(tempfile.mkdtemp(prefix="kstalerts-home-"))
+    request.addfinalizer(lambda: shutil.rmtree(str(home), ignore_errors=True))
+    os.chown(str(home), NOBODY, NOBODY)
+
+    def run_as_a_user() -> None:
+        os.umask(0)
+        os.environ["HOME"] = str(home)
+        os.environ.pop("XDG_STATE_HOME", None)
+        with open(os.devnull, "w") as notes:
+            result = run_job(["true"], name="nightly", manager=AlertManager(), notices=notes)
+        assert result.exit_code == 0
+
+    assert as_nobody(run_as_a_user) == 0
+    made = [home / ".local", home / ".local" / "state", home / ".local" / "state" / "kstalerts"]
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in made] == ["0o700"] * 3
