@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import pytest
 
@@ -27,10 +27,11 @@ from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.dedup import Deduplicator
 from tests import state_fixtures
-from tests.servers._require import unavailable
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-memory_dir = state_fixtures.memory_dir  # the fixture
+memory_dir = state_fixtures.memory_dir  # the fixtures
+tiny_disk = state_fixtures.tiny_disk
+fill = state_fixtures.fill
 NOBODY = 65534
 
 
@@ -92,33 +93,6 @@ def as_nobody(function: Any) -> int:
         finally:
             os._exit(code)
     return os.waitpid(pid, 0)[1] >> 8
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """A 128 KiB tmpfs (as root), unmounted afterwards."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.call(["mount", "-t", "tmpfs", "-o", "size=128k,mode=0700", "tmpfs", str(mount)]):
-        unavailable("a 128 KiB tmpfs (needs root and mount)")
-    try:
-        yield mount
-    finally:
-        subprocess.call(["umount", "-l", str(mount)])
-
-
-def fill(folder: pathlib.Path) -> None:
-    """Fill the file system of ``folder`` to the last byte."""
-    fd = os.open(str(folder / "ballast"), os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
 
 
 # -- finding 3: the dedup file is bounded, never wiped -----------------------------------
