@@ -298,3 +298,22 @@ def test_bug_finite_number_refuses_infinities_and_non_numbers(value: object) -> 
 
 def test_finite_number_keeps_finite_ones() -> None:
     assert finite_number(-1.5) == -1.5 and finite_number(3) == 3.0
+
+
+def test_every_state_promise_in_guarantees_md_names_tests_that_exist() -> None:
+    """docs/guarantees.md's state table: each row names tests, and each named test exists."""
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent
+    text = (root.parent / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    section = text.split("## State: what the store guarantees, and what happens when it cannot", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| promise")]
+    assert len(rows) >= 10
+    for row in rows:
+        names = re.findall(r"`(?:(test_\w+\.py))?::(test_\w+)`|`(test_\w+\.py)::(test_\w+)`", row)
+        assert names, row
+        module = ""
+        for first, name, second, other in names:
+            module = first or second or module
+            test = name or other
+            assert re.search(rf"^def {test}\(", (root / module).read_text(encoding="utf-8"), re.M), (module, test)
