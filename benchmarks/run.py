@@ -27,6 +27,7 @@ from benchmarks import (
     bench_memory,
     bench_run,
     bench_slack,
+    bench_text,
     bench_throttle,
 )
 from benchmarks._harness import (
@@ -47,6 +48,7 @@ MODULES = (
     bench_dedup,
     bench_memory,
     bench_run,
+    bench_text,
 )
 
 

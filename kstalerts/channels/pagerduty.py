@@ -14,22 +14,25 @@ returns); 429 and 5xx are retried; 400 is permanent and its error text
 (PagerDuty's ``message`` and ``errors``) is shown.
 """
 
-import copy
 import hashlib
 import json
 import re
 import socket
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import ANY_HTTP, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
-from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ..pipeline.notification import Notification
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, send_resolving, service_text, status_error
 from ._options import TRANSPORT, Option
 
-__all__ = ("PagerDutyChannel", "SEVERITY")
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
+
+__all__ = ()
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -119,14 +122,12 @@ class PagerDutyChannel(HTTPChannel):
             key = "kstalerts-sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         return key
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The event, without ``routing_key`` (added only when it is sent)."""
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
         payload: Dict[str, Any] = {
-            "summary": truncate(alert.formatted_title, _SUMMARY_CHARS),
+            "summary": cut(alert.formatted_title, _SUMMARY_CHARS),
             "source": self.source,
             "severity": SEVERITY[alert.level],
             "timestamp": iso_time(alert.created_at),
@@ -143,8 +144,6 @@ class PagerDutyChannel(HTTPChannel):
             details["body"] = alert.body
         if alert.labels:
             details["labels"] = dict(alert.labels)
-        if held_back is not None:  # what the throttle held back since the last delivery
-            details["held_back"] = held_back.text(8000)
         if details:
             payload["custom_details"] = details
         event: Dict[str, Any] = {
@@ -158,6 +157,12 @@ class PagerDutyChannel(HTTPChannel):
             event["client_url"] = self.client_url
         return event
 
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a ``held_back`` entry of the event's ``custom_details``."""
+        if isinstance(payload.get("payload"), dict):
+            payload["payload"].setdefault("custom_details", {})["held_back"] = summary.text(8000)
+        return payload
+
     def preview(self, alert: AlertMessage) -> str:
         event = {"routing_key": str(self._routing_key), **self.build_payload(alert)}
         return f"POST {self.events_url}\n{json.dumps(event, indent=2, ensure_ascii=False)}"
@@ -165,14 +170,10 @@ class PagerDutyChannel(HTTPChannel):
     # -- delivery -------------------------------------------------------------
     def resolve(self, alert: AlertMessage) -> AlertResult:
         """Resolve the incident that ``alert`` (same dedup key) triggered."""
-        twin = copy.copy(self)
-        twin.resolving = True
-        return twin.send(alert)
+        return send_resolving(self, alert)
 
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        event = {"routing_key": self._routing_key.reveal(), **hand_over(self.build_payload, alert, held_back)}
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        event = {"routing_key": self._routing_key.reveal(), **self.render(notification)}
         response = self._client.post(
             encode_json(event),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
