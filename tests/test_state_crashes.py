@@ -23,6 +23,7 @@ from kstalerts.dedup import Deduplicator
 from kstalerts.spool import Spool
 from tests import state_fixtures
 from tests.servers.slack import SlackServer
+from tests.test_run import slack_config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 memory_dir = state_fixtures.memory_dir  # the fixture
@@ -55,21 +56,12 @@ def finish(child: "subprocess.Popen[str]", timeout: float = 120.0) -> Any:
 
 
 def config(tmp_path: pathlib.Path, url: str) -> pathlib.Path:
-    path = tmp_path / "kstlib.conf.yml"
-    path.write_text(
-        "alerts:\n"
+    """A Slack channel to ``url``, a spool and a shared dedup state file, all in ``tmp_path``."""
+    shared = (
         f"  spool:\n    path: {tmp_path / 'spool'}\n"
         f"  dedup:\n    window: 3600\n    state_file: {tmp_path / 'state' / 'dedup.json'}\n"
-        "  channels:\n"
-        "    max_retries: 0\n"
-        "    timeout: 30\n"
-        "    ops:\n"
-        "      type: slack\n"
-        f"      webhook_url: {url}\n"
-        "      allow_custom_url: true\n",
-        encoding="utf-8",
     )
-    return path
+    return slack_config(tmp_path, url, extra=shared)
 
 
 def spool_alerts(tmp_path: pathlib.Path, count: int) -> Spool:

@@ -27,6 +27,7 @@ from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.dedup import Deduplicator
 from tests import state_fixtures
+from tests.test_run import slack_config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 memory_dir = state_fixtures.memory_dir  # the fixtures
@@ -58,21 +59,6 @@ def kstalerts(*args: str, timeout: float = 60, extra_env: Optional[Dict[str, str
         stderr=subprocess.PIPE,
     )
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - start)
-
-
-def slack_config(folder: pathlib.Path, url: str, *, extra: str = "") -> pathlib.Path:
-    path = folder / "kstlib.conf.yml"
-    path.write_text(
-        "alerts:\n" + extra + "  channels:\n"
-        "    max_retries: 0\n"
-        "    timeout: 5\n"
-        "    ops:\n"
-        "      type: slack\n"
-        f"      webhook_url: {url}\n"
-        "      allow_custom_url: true\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def titles(sink: HTTPSink) -> List[str]:
