@@ -203,6 +203,29 @@ def test_finding_2_a_last_alert_in_the_future_in_our_own_file_is_damage_and_aler
     assert len(loopback_http.posts) == 1 and "still failing: 3 failures" in titles(loopback_http)[0]
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"failures": "many", "firing": 5, "skips": [1]},
+        {"failures": int("9" * 400), "firing": "x", "failing_since": "yesterday"},
+        {"failures": float("nan"), "last_alert": "soon", "last_alert_at": {"wall": "x", "mono": None}},
+    ],
+    ids=["wrong-types", "huge", "nonsense-stamps"],
+)
+def test_finding_2_forged_fields_in_our_own_file_never_stop_an_alert(
+    tmp_path: pathlib.Path, loopback_http: HTTPSink, forged: Dict[str, Any]
+) -> None:
+    config = slack_config(tmp_path, loopback_http.url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "backup.json").write_text(json.dumps(dict(forged, version=1), allow_nan=True))
+    failed = kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--", "false"))
+    assert failed.code == 1 and "Traceback" not in failed.err, failed
+    assert len(loopback_http.posts) == 1, failed.err
+    assert kstalerts(*run_args(tmp_path, config, state, "--name", "backup", "--", "true")).code == 0
+    assert "recovered" in titles(loopback_http)[-1]
+
+
 STEPPED = (
     "import os, runpy, time; real = time.time; step = float(os.environ['CLOCK_STEP']);"
     " time.time = lambda: real() + step; runpy.run_module('kstalerts', run_name='__main__')"
