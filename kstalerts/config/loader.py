@@ -37,6 +37,7 @@ _SECRET_FIELDS = frozenset(
         "routing_key",
         "token",
         "bearer_token",
+        "access_token",
         "basic_auth",
         "secret",
     }
