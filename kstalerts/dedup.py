@@ -32,6 +32,7 @@ anyway); a delivery is fsynced. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
+import collections
 import logging
 import os
 import threading
@@ -112,7 +113,9 @@ class Deduplicator:
         self._clock = clock
         self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
         _lifecycle.on_fork(self, _lifecycle.renew_lock)
-        self._memory: Dict[Tuple[str, str], _Record] = {}
+        # An OrderedDict: finding the oldest record stays O(1) however many were
+        # dropped from the front (a dict would scan its deleted slots).
+        self._memory: Dict[Tuple[str, str], _Record] = collections.OrderedDict()
         self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False
         if state_file is not None:
@@ -277,7 +280,7 @@ def _decode(
                     if alive(record, now):
                         found.append(((channel, key), record))
     found.sort(key=lambda item: item[1][0])
-    return dict(found)
+    return collections.OrderedDict(found)
 
 
 def _size(name: _Name, record: _Record) -> int:
