@@ -27,6 +27,7 @@ from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.dedup import Deduplicator
 from tests import state_fixtures
+from tests.servers._require import unavailable
 from tests.test_run import slack_config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -67,6 +68,8 @@ def titles(sink: HTTPSink) -> List[str]:
 
 def as_nobody(function: Any) -> int:
     """Run ``function()`` in a forked child with uid/gid ``nobody``; its exit status."""
+    if os.geteuid() != 0:
+        unavailable("another uid (the test drops from root to nobody)")
     pid = os.fork()
     if pid == 0:
         code = 1
