@@ -104,7 +104,7 @@ class Lifecycle:
                 if entry is None:
                     return deliver
                 entry["body"] = alert.body[:2000]
-                event = flapping.observe(_flap(entry), True, self.flapping_high, self.flapping_low)
+                event = self._observe_once(entry, alert)
                 by = inhibitor(self.rules, fp, seen, nflog.firing(doc)) if self.rules else None
                 entry["silenced"] = muted
                 entry["inhibited"] = by
@@ -114,6 +114,18 @@ class Lifecycle:
         except OSError as exc:
             self._warn("nflog", f"the notification log cannot be used ({exc}); alerts are sent as if new")
             return deliver
+
+    def _observe_once(self, entry: Dict[str, Any], alert: AlertMessage) -> Optional[str]:
+        """The flapping event of this send: one observation per alert value, however many
+        channels (each channel's stage decides on its own; the value's creation time tells
+        the same send from a new one)."""
+        stamp = alert.created_at
+        last = entry.get("fev")
+        if isinstance(last, list) and len(last) == 2 and last[0] == stamp:
+            return last[1] if isinstance(last[1], str) else None
+        event = flapping.observe(_flap(entry), True, self.flapping_high, self.flapping_low)
+        entry["fev"] = [stamp, event]
+        return event
 
     def _verdict(
         self,
@@ -132,7 +144,7 @@ class Lifecycle:
         if muted:
             return nflog.Verdict(nflog.SILENCED, fp, since=since, reason="silenced by " + ", ".join(muted))
         record = entry["ch"].setdefault(channel, {})
-        if event == "start" or (event == "stop" and record.get("fl")):
+        if (event == "start" and not record.get("fl")) or (event == "stop" and record.get("fl")):
             record["claim"] = [_pid(), now]
             state = "flapping" if event == "start" else "flapping_stopped"
             return nflog.Verdict(nflog.DELIVER, fp, state=state, since=since, repeats=_changes(entry))

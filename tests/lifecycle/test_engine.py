@@ -260,7 +260,7 @@ def test_flapping_turns_many_changes_into_two_messages(life: Lifecycle) -> None:
     sent = []
     for n in range(21):
         if n % 2 == 0:
-            for ch, v in life.decide(DISK, ["ops"]).items():
+            for ch, v in life.decide(DISK.replace(created_at=float(n)), ["ops"]).items():
                 if v.action == "deliver":
                     sent.append(v.state)
                     life.delivered(v.fingerprint, ch, v.state, DISK.level)
@@ -276,3 +276,20 @@ def test_flapping_turns_many_changes_into_two_messages(life: Lifecycle) -> None:
         for ch in r.channels:
             life.delivered(r.fingerprint, ch, r.state, DISK.level)
     assert sent[4:] == ["flapping_stopped"]
+
+
+def test_one_send_to_many_channels_is_one_observation(life: Lifecycle) -> None:
+    states = []
+    for n in range(4):  # fires, resolves, fires, resolves: flapping at the fourth state
+        alert = DISK.replace(created_at=float(n))
+        if n % 2:
+            r = life.begin_resolve(alert)
+            states.append((r.state, r.channels))
+            for ch in r.channels:
+                life.delivered(r.fingerprint, ch, r.state, DISK.level)
+            continue
+        for ch in ("a", "b", "c"):  # each channel's stage decides on its own
+            v = life.decide(alert, [ch])[ch]
+            life.delivered(v.fingerprint, ch, v.state, DISK.level)
+    # three observations per send would make the first resolve look like flapping
+    assert states == [("resolved", ("a", "b", "c")), ("flapping", ("a", "b", "c"))]
