@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import List, NamedTuple, Optional
 
 import pytest
 
@@ -88,7 +88,7 @@ def test_silence_add_prints_an_id_query_lists_it_expire_ends_it(config: str) -> 
         (["heartbeat", "backup", "--every", "0"], "out of range"),
     ],
 )
-def test_bad_input_exits_2_naming_the_fix(config: str, args: list, message: str) -> None:
+def test_bad_input_exits_2_naming_the_fix(config: str, args: List[str], message: str) -> None:
     run = cli(*args, "--config", config)
     assert run.code == 2 and message in run.err, run
 
@@ -149,3 +149,18 @@ def test_tick_install_hint_prints_units_and_writes_nothing(config: str, tmp_path
     run = cli("tick", "--install-hint", "--config", config)
     assert run.code == 0 and "Persistent=true" in run.out and "* * * * *" in run.out
     assert sorted(os.listdir(str(tmp_path))) == before
+
+
+def test_the_shipped_systemd_units_run_a_tick_every_minute_persistently() -> None:
+    import configparser
+
+    units = {}
+    for name in ("kstalerts-tick.service", "kstalerts-tick.timer"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read(str(ROOT / "examples" / "systemd" / name))
+        units[name] = parser
+    timer = units["kstalerts-tick.timer"]["Timer"]
+    assert (timer["OnCalendar"], timer["Persistent"]) == ("*-*-* *:*:00", "true")
+    service = units["kstalerts-tick.service"]["Service"]
+    assert service["Type"] == "oneshot" and service["ExecStart"].split()[1:] == ["tick"]
