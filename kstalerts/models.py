@@ -296,6 +296,7 @@ class AlertResult:
         "spooled",
         "status",
         "alert",
+        "_outcome",
     )
 
     channel: str
@@ -309,6 +310,7 @@ class AlertResult:
     spooled: bool  # default False
     status: Optional[int]  # default None
     alert: Optional[AlertMessage]  # default None
+    _outcome: Optional[Outcome]  # stored only for the lifecycle's outcomes (see outcome)
 
     def __init__(
         self,
@@ -323,6 +325,7 @@ class AlertResult:
         spooled: bool = False,
         status: Optional[int] = None,
         alert: Optional[AlertMessage] = None,
+        outcome: Optional[Outcome] = None,
     ) -> None:
         _set = object.__setattr__
         _set(self, "channel", channel)
@@ -336,6 +339,9 @@ class AlertResult:
         _set(self, "spooled", spooled)
         _set(self, "status", status)
         _set(self, "alert", alert)
+        # Only outcomes the fields cannot tell apart are stored: the lifecycle's
+        # held, silenced and inhibited (nothing sent, by choice, like a duplicate).
+        _set(self, "_outcome", outcome if outcome in _STORED else None)
 
     @classmethod
     def from_delivery(
@@ -368,11 +374,13 @@ class AlertResult:
             retryable=row.retryable,
             status=delivery.status,
             alert=alert,
+            outcome=delivery.outcome,
         )
 
     def replace(self, **changes: Any) -> "AlertResult":
         """A copy with ``changes`` applied."""
-        fields = dict(zip(AlertResult.__slots__, self._values()))
+        fields = dict(zip(_RESULT_FIELDS, self._values()))
+        fields["outcome"] = self._outcome
         fields.update(changes)
         return type(self)(**fields)
 
@@ -400,23 +408,27 @@ class AlertResult:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AlertResult) or other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values()[:-1] == other._values()[:-1]
+        return (*self._values()[:-1], self._outcome) == (*other._values()[:-1], other._outcome)
 
     def __hash__(self) -> int:
-        return hash(self._values()[:-1])
+        return hash((*self._values()[:-1], self._outcome))
 
     def __repr__(self) -> str:
-        pairs = zip(AlertResult.__slots__[:-1], self._values())
+        pairs = zip(_RESULT_FIELDS[:-1], self._values())
         shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
+        if self._outcome is not None:
+            shown += f", outcome={self._outcome!r}"
         return f"{type(self).__qualname__}({shown})"
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        return (type(self), self._values())
+        return (type(self), (*self._values(), self._outcome))
 
     def __str__(self) -> str:
         outcome = self.outcome
         if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
+        if outcome in _STORED:
+            return f"{self.channel}: {outcome.meaning.stat} ({self.error})"
         if outcome.meaning.ok:
             return f"{self.channel}: delivered ({self.attempts} attempt(s))"
         return f"{self.channel}: {outcome.meaning.stat}: {self.error}"
@@ -429,6 +441,8 @@ class AlertResult:
         service's members; a throttled result with an attempt is the
         service's rate limit, without one our own throttle.
         """
+        if self._outcome is not None:
+            return self._outcome
         if self.success:
             return Outcome.DELIVERED if self.error is None else Outcome.PARTLY_DELIVERED
         if self.suppressed:
@@ -436,3 +450,9 @@ class AlertResult:
         if self.throttled:
             return Outcome.RATE_LIMITED if self.attempts else Outcome.THROTTLED
         return Outcome.FAILED if self.retryable else Outcome.REFUSED
+
+
+#: The constructor's fields, in order (the stored outcome aside).
+_RESULT_FIELDS = AlertResult.__slots__[:-1]
+#: Outcomes a result stores, since its fields read as SUPPRESSED.
+_STORED = frozenset({Outcome.HELD, Outcome.SILENCED, Outcome.INHIBITED})

@@ -185,7 +185,10 @@ class AlertmanagerChannel(HTTPChannel):
 
     def render(self, notification: Notification) -> List[Dict[str, Any]]:
         """:meth:`build_payload`, and what was held back as an annotation."""
-        items = self.build_payload(notification.alert)
+        if notification.state == "resolved":  # the same labels, with endsAt
+            items = [self.build_alert(notification.alert, resolved=True)]
+        else:
+            items = self.build_payload(notification.alert)
         held_back = notification.held_back
         if held_back is not None and items:
             items[0].setdefault("annotations", {})["held_back"] = held_back.text(4000)

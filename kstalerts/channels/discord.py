@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ("DiscordChannel", "COLOR")
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
+#: The embed colour of a resolved alert (green).
+RESOLVED_COLOR = 0x2ECC71
 COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.INFO: 0x3498DB,
     AlertLevel.SUCCESS: 0x2ECC71,
@@ -141,9 +143,13 @@ class DiscordChannel(HTTPChannel):
 
     def render(self, notification: Notification) -> Dict[str, Any]:
         """:meth:`build_payload`, and what was held back as the embed's last field, if it fits."""
-        payload = self.build_payload(notification.alert)
+        alert = notification.alert
+        resolved = notification.state == "resolved"
+        payload = self.build_payload(alert.replace(title=f"RESOLVED: {alert.title}") if resolved else alert)
         held_back = notification.held_back
         embeds = payload.get("embeds")
+        if resolved and embeds:
+            embeds[0]["color"] = RESOLVED_COLOR
         if held_back is not None and embeds:
             embed = embeds[0]
             fields = embed.get("fields", [])

@@ -185,6 +185,10 @@ class EmailChannel(AlertChannel):
     def render(self, notification: Notification) -> "EmailMessage":
         """:meth:`build_message`, and what was held back as a section before the signature."""
         message = self.build_message(notification.alert)
+        if notification.state == "resolved":  # "[RESOLVED] title" instead of "[LEVEL] title"
+            title = _one_line(notification.alert.formatted_title).strip()
+            subject = " ".join(p for p in (self.subject_prefix, "[RESOLVED]", title) if p)
+            message.replace_header("Subject", _inert_header("Subject", subject))
         held_back = notification.held_back
         if held_back is not None:
             body = str(message.get_content())

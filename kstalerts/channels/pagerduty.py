@@ -156,6 +156,8 @@ class PagerDutyChannel(HTTPChannel):
 
     def render(self, notification: Notification) -> Dict[str, Any]:
         """:meth:`build_payload`, and what was held back in the event's ``custom_details``."""
+        if notification.state == "resolved":  # the incident the same dedup key triggered
+            return {"event_action": "resolve", "dedup_key": self.dedup_key(notification.alert)}
         event = self.build_payload(notification.alert)
         held_back = notification.held_back
         if held_back is not None and isinstance(event.get("payload"), dict):

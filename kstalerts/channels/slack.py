@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
 
 #: level -> (attachment colour, emoji)
+#: The attachment colour of a resolved alert (Slack's green).
+RESOLVED_COLOUR = "#2EB67D"
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.INFO: ("#439FE0", ":information_source:"),
     AlertLevel.SUCCESS: ("#36A64F", ":white_check_mark:"),
@@ -159,8 +161,13 @@ class SlackChannel(HTTPChannel):
         return payload
 
     def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
-        payload = self.build_payload(notification.alert)
+        """:meth:`build_payload`, and what was held back as a last, grey attachment;
+        a resolved alert is green and its title says RESOLVED."""
+        resolved = notification.state == "resolved"
+        alert = notification.alert
+        payload = self.build_payload(alert.replace(title=f"RESOLVED: {alert.title}") if resolved else alert)
+        if resolved and isinstance(payload.get("attachments"), list) and payload["attachments"]:
+            payload["attachments"][0]["color"] = RESOLVED_COLOUR
         held_back = notification.held_back
         if held_back is not None and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(

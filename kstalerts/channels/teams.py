@@ -117,7 +117,11 @@ class TeamsChannel(HTTPChannel):
 
     def render(self, notification: Notification) -> Dict[str, Any]:
         """:meth:`build_payload`, and what was held back as a last, subtle block of the card."""
-        payload = self.build_payload(notification.alert)
+        alert = notification.alert
+        resolved = notification.state == "resolved"
+        payload = self.build_payload(alert.replace(title=f"RESOLVED: {alert.title}") if resolved else alert)
+        if resolved:  # the title block turns green
+            payload["attachments"][0]["content"]["body"][0]["color"] = "good"
         held_back = notification.held_back
         if held_back is not None:
             body = payload["attachments"][0]["content"]["body"]

@@ -47,6 +47,7 @@ class Resolution(NamedTuple):
     alert: Optional[AlertMessage]
     channels: Tuple[str, ...]
     state: str
+    changes: int = 0  # for a flapping notice: the changes among the kept states
 
 
 class Due(NamedTuple):
@@ -203,7 +204,7 @@ class Lifecycle:
                 if event == "start":
                     entry.update(state="resolved", ended=now)
                     owed = _claim(entry, now, lambda r: r.get("n") == "firing")
-                    return Resolution(fp, alert, owed, "flapping")
+                    return Resolution(fp, alert, owed, "flapping", _changes(entry))
                 if event == "stop":
                     entry.update(state="resolved", ended=now)
                     owed = _claim(entry, now, lambda r: bool(r.get("fl")))
