@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import pytest
-
 from tests.servers.slack import SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
