@@ -546,6 +546,9 @@ def _setup_run(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    from .cli_lifecycle import add_run_options
+
+    add_run_options(parser)  # --heartbeat NAME --every D [--grace D]
     parser.set_defaults(run=_run_run)
 
 
@@ -555,7 +558,10 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    from .cli_lifecycle import declare_heartbeat, ping_after_run
+
     try:
+        declare_heartbeat(args)
         result = run_job(
             command,
             name=args.name,
@@ -579,6 +585,7 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     except AlertConfigurationError as exc:
         _error(f"run: error: {exc}")
         return EXIT_RUN_ERROR
+    ping_after_run(args, result.exit_code, out)
     if args.json:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")

@@ -17,14 +17,13 @@ import argparse
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TextIO, Tuple
 
 from .exceptions import AlertConfigurationError
 
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle
     from .manager import AlertManager
-    from .models import AlertResult
 
 __all__ = ("setup",)
 
@@ -257,12 +256,11 @@ def _run_tick(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         out.write(install_hint(args.config))
         return 0
     with _helpers["manager"](args) as manager:
-        life = _require_lifecycle(manager)
-        due = life.due()
-        results: List["AlertResult"] = []  # noqa: UP037
-        for alert in due.alerts:
-            results.extend(r for r in manager.send(alert) if r.outcome.meaning.stat in ("sent", "failed"))
-    for title in due.stale:
+        _require_lifecycle(manager)
+        sent, stale = manager.tick()
+    # Held, silenced or inhibited is a tick doing its job: only deliveries judge the exit code.
+    results = [r for r in sent if r.outcome.meaning.stat in ("sent", "failed", "throttled")]
+    for title in stale:
         _stderr(f"stale: {title!r} fired with no send for a long time; dropped from the log at the next tick")
     return exit_code(results) if results else 0
 
@@ -343,14 +341,20 @@ def _run_heartbeat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def ping(
-    args: argparse.Namespace, name: str, every: str, grace: Optional[str], level: str, out: TextIO
+    args: argparse.Namespace,
+    name: str,
+    every: str,
+    grace: Optional[str],
+    level: str,
+    out: TextIO,
+    *,
+    own_state_dir: bool = True,
 ) -> int:
     """Record ``name`` alive; if it had been missed, resolve its alert (``run --heartbeat`` uses this)."""
     from .lifecycle.heartbeats import key_of
 
     exit_code = _helpers["exit_code"]
-
-    life = _lifecycle(args)
+    life = _lifecycle(args, own_state_dir=own_state_dir)
     was_missed = life.heartbeat(name, every, grace, level)
     if not was_missed:
         return 0
@@ -361,15 +365,48 @@ def ping(
     return exit_code(results) if results else 0
 
 
+# -- run --heartbeat -------------------------------------------------------------
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``run``'s heartbeat options."""
+    parser.add_argument("--heartbeat", metavar="NAME", help="ping heartbeat NAME after each success")
+    parser.add_argument("--every", help="with --heartbeat: the expected interval (1h, 1d)")
+    parser.add_argument("--grace", help="with --heartbeat: lateness forgiven (default 10%% of --every)")
+
+
+def declare_heartbeat(args: argparse.Namespace) -> None:
+    """Before the job runs: check ``--heartbeat``/``--every`` and declare the heartbeat (unpinged),
+    so a job that never succeeds is missed ``every + grace`` after its first run."""
+    if args.heartbeat is None:
+        if args.every is not None or args.grace is not None:
+            raise AlertConfigurationError("--every and --grace go with --heartbeat NAME")
+        return
+    if args.every is None:
+        raise AlertConfigurationError("--heartbeat needs --every (how often the job succeeds: 1h, 1d)")
+    _lifecycle(args, own_state_dir=False).heartbeat(args.heartbeat, args.every, args.grace, ping=False)
+
+
+def ping_after_run(args: argparse.Namespace, exit_code: int, out: TextIO) -> None:
+    """After the job: a success pings the heartbeat; a problem is said, never the job's status."""
+    if args.heartbeat is None or exit_code != 0:
+        return
+    try:
+        ping(args, args.heartbeat, args.every, args.grace, "critical", sys.stderr, own_state_dir=False)
+    except (AlertConfigurationError, OSError) as exc:
+        _stderr(f"run: heartbeat {args.heartbeat!r} not recorded: {exc}")
+
+
 # -- shared ----------------------------------------------------------------------
 
 
-def _lifecycle(args: argparse.Namespace) -> "Lifecycle":
-    """The lifecycle of the config (or ``--state-dir``), without building channels."""
+def _lifecycle(args: argparse.Namespace, *, own_state_dir: bool = True) -> "Lifecycle":
+    """The lifecycle of the config (or ``--state-dir``, unless it is another command's), without
+    building channels."""
     from .config import load_config
     from .lifecycle.settings import from_loaded
 
-    state_dir = getattr(args, "state_dir", None)
+    state_dir = getattr(args, "state_dir", None) if own_state_dir else None
     loaded = load_config(args.config, preset=args.preset)
     life = from_loaded(loaded, state_dir=state_dir)
     if life is None:

@@ -167,7 +167,13 @@ class SlackChannel(HTTPChannel):
         alert = notification.alert
         payload = self.build_payload(alert.replace(title=f"RESOLVED: {alert.title}") if resolved else alert)
         if resolved and isinstance(payload.get("attachments"), list) and payload["attachments"]:
-            payload["attachments"][0]["color"] = RESOLVED_COLOUR
+            attachment = payload["attachments"][0]
+            attachment["color"] = RESOLVED_COLOUR
+            emoji = LEVEL_STYLE[alert.level][1]
+            for field in ("title", "fallback"):  # the level's emoji becomes a check mark
+                if isinstance(attachment.get(field), str):
+                    attachment[field] = attachment[field].replace(emoji, ":white_check_mark:", 1)
+            payload["text"] = attachment.get("fallback", payload.get("text"))
         held_back = notification.held_back
         if held_back is not None and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(

@@ -6,8 +6,9 @@ An identity keeps its last 21 states (``1`` firing, ``0`` resolved). The
 at or above ``high`` (default 20) starts flapping, at or below ``low``
 (default 5) stops it. Until 21 states are known the share is taken over
 the transitions seen so far (each keeping the weight of its place counted
-from the newest), from the fourth state on: so "fails, recovers, fails,
-recovers" is flapping at once, as a person would say.
+from the newest); flapping never starts before three changes have been
+seen: so "fails, recovers, fails, recovers" is flapping at once, as a
+person would say, while one recovery after a long outage is not.
 
 Rules: :func:`observe` changes the plain record it is given (``{"h": [...],
 "on": bool}``) and returns what to say: ``None`` (nothing special),
@@ -20,7 +21,7 @@ from typing import Any, Dict, List, Optional
 __all__ = ("STATES", "share", "observe", "changes")
 
 STATES = 21
-_MIN_STATES = 4
+_MIN_CHANGES = 3
 _LOW_WEIGHT, _HIGH_WEIGHT = 0.75, 1.25
 
 
@@ -49,7 +50,7 @@ def observe(record: Dict[str, Any], firing: bool, high: float, low: float) -> Op
     history = [*history, 1 if firing else 0][-STATES:]
     record["h"] = history
     on = record.get("on") is True
-    if len(history) < _MIN_STATES:
+    if not on and changes(record) < _MIN_CHANGES:
         return None
     percent = share(history)
     record["pct"] = round(percent, 1)

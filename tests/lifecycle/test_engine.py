@@ -293,3 +293,9 @@ def test_one_send_to_many_channels_is_one_observation(life: Lifecycle) -> None:
             life.delivered(v.fingerprint, ch, v.state, DISK.level)
     # three observations per send would make the first resolve look like flapping
     assert states == [("resolved", ("a", "b", "c")), ("flapping", ("a", "b", "c"))]
+
+
+def test_one_recovery_after_a_long_outage_is_not_flapping() -> None:
+    record: Dict[str, object] = {}
+    said = [flap_observe(record, True, 20, 5) for _ in range(3)] + [flap_observe(record, False, 20, 5)]
+    assert said == [None, None, None, None]
