@@ -339,6 +339,10 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
             problems.append(f"{missing} (sending fails until it is)")
         if not manager.channels and not unresolved:
             problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
+        if manager.lifecycle is not None:
+            from .cli_lifecycle import describe
+
+            problems.extend(describe(manager.lifecycle, out))
     if clamps:
         out.write("clamped by the hard limits:\n")
         for clamp in clamps:

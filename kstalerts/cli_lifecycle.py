@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from .exceptions import AlertConfigurationError
 
@@ -427,16 +427,37 @@ def _require_lifecycle(manager: "AlertManager") -> "Lifecycle":
     return life
 
 
-def _warn_no_tick(life: "Lifecycle") -> None:
+def describe(life: "Lifecycle", out: TextIO) -> List[str]:
+    """``check-config``'s lines about the lifecycle; returns its warnings."""
+    from .lifecycle.durations import human
+
+    rules = len(life.rules)
+    out.write(
+        f"lifecycle: on, state in {life.state_dir}, repeat_interval {human(life.repeat_interval)},"
+        f" {rules} inhibition rule(s)\n"
+    )
+    missing = _no_tick(life)
+    return [missing] if missing else []
+
+
+def _no_tick(life: "Lifecycle") -> Optional[str]:
+    """Why the heartbeats are a false promise (no recent tick), or ``None``."""
     if not life.heartbeats():
-        return
+        return None
     last = life.last_tick()
-    if last is None or time.time() - last > 3 * _TICK_INTERVAL:
-        when = "ever" if last is None else f"since {_utc(last)}"
-        _stderr(
-            f"warning: no 'kstalerts tick' has run {when}: missed heartbeats fire nobody"
-            " (see kstalerts tick --install-hint)"
-        )
+    if last is not None and time.time() - last <= 3 * _TICK_INTERVAL:
+        return None
+    when = "ever" if last is None else f"since {_utc(last)}"
+    return (
+        f"no 'kstalerts tick' has run {when}: missed heartbeats fire nobody"
+        " (see kstalerts tick --install-hint)"
+    )
+
+
+def _warn_no_tick(life: "Lifecycle") -> None:
+    missing = _no_tick(life)
+    if missing:
+        _stderr(f"warning: {missing}")
 
 
 def _utc(stamp: Optional[float]) -> str:
