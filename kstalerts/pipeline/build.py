@@ -71,18 +71,21 @@ def routes(
 
         life.append(LifecycleStage(key, lifecycle))
     attempt: List[Stage] = []  # what decides whether it goes now
+    again: List[Stage] = []  # the same, for a spooled alert sent again
     if dedup is not None:
         from .dedup import DedupStage
 
         attempt.append(DedupStage(key, dedup))
+        again.append(DedupStage(key, dedup, flushing=True))
     if entry.throttle is not None:
         from .throttling import ThrottleStage
 
         attempt.append(ThrottleStage(key, entry.throttle))
+        again.append(attempt[-1])
     deliver = Deliver(key, entry.channel)
     return Routes(
         send=Pipeline([*counted, *settle, *life, *attempt, *carry, deliver]),
-        flush=Pipeline([counted[0], *attempt, *carry, deliver]),
+        flush=Pipeline([counted[0], *again, *carry, deliver]),
         closed=Pipeline([*counted, *settle, Refuse(key)]),
         resolve=Pipeline([counted[0], *carry, deliver]),
     )
