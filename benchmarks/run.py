@@ -23,6 +23,7 @@ from benchmarks import (
     bench_email,
     bench_fanout,
     bench_import,
+    bench_lifecycle,
     bench_memory,
     bench_run,
     bench_slack,
@@ -37,7 +38,16 @@ from benchmarks._harness import (
     machine_info,
 )
 
-MODULES = (bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run)
+MODULES = (
+    bench_import,
+    bench_slack,
+    bench_email,
+    bench_fanout,
+    bench_throttle,
+    bench_memory,
+    bench_run,
+    bench_lifecycle,
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

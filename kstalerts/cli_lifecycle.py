@@ -24,6 +24,7 @@ from .exceptions import AlertConfigurationError
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle
     from .manager import AlertManager
+    from .models import AlertResult
 
 __all__ = ("setup",)
 
@@ -255,12 +256,15 @@ def _run_tick(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.install_hint:
         out.write(install_hint(args.config))
         return 0
-    with _helpers["manager"](args) as manager:
-        _require_lifecycle(manager)
-        sent, stale = manager.tick()
+    due = _lifecycle(args, own_state_dir=False).due()  # no channel is built when nothing is due
+    sent: List["AlertResult"] = []  # noqa: UP037
+    if due.alerts:
+        with _helpers["manager"](args) as manager:
+            for alert in due.alerts:
+                sent.extend(manager.send(alert))
     # Held, silenced or inhibited is a tick doing its job: only deliveries judge the exit code.
     results = [r for r in sent if r.outcome.meaning.stat in ("sent", "failed", "throttled")]
-    for title in stale:
+    for title in due.stale:
         _stderr(f"stale: {title!r} fired with no send for a long time; dropped from the log at the next tick")
     return exit_code(results) if results else 0
 

@@ -62,15 +62,19 @@ class Document:
         store.private_folder(self.folder, what="the lifecycle state folder")
 
     @contextlib.contextmanager
-    def transaction(self, wait: float = STATE_LOCK_WAIT) -> Iterator[Dict[str, Any]]:
-        """Hold the lock, yield the document, save it if the block changed it."""
+    def transaction(self, wait: float = STATE_LOCK_WAIT, *, durable: bool = True) -> Iterator[Dict[str, Any]]:
+        """Hold the lock, yield the document, save it if the block changed it.
+
+        ``durable=False`` skips the fsyncs (the rename still makes the save
+        whole or absent): for changes worth nothing after a power loss.
+        """
         held = _holding.__dict__.setdefault("paths", set())
         if self.path in held:
             raise BlockingIOError(errno.EWOULDBLOCK, "already locked by this thread", self.path)
         self.ensure_folder()
         held.add(self.path)
         try:
-            with self._doc.transaction(wait, fsync=self._fsync) as data:
+            with self._doc.transaction(wait, fsync=self._fsync and durable) as data:
                 if self._doc.damage is not None:
                     self._move_aside(self._doc.damage)
                 yield data

@@ -100,7 +100,9 @@ class Lifecycle:
         seen = fields(alert)
         muted = silences.silencing(active, seen)
         try:
-            with self._nflog.transaction(self._wait) as doc:
+            # Not fsynced: claims and held counts mean nothing after a power loss, and a
+            # delivery is recorded (fsynced) by delivered() once it succeeded.
+            with self._nflog.transaction(self._wait, durable=False) as doc:
                 entry = nflog.observe(doc, alert, now)
                 if entry is None:
                     return deliver
