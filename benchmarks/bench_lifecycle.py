@@ -6,7 +6,9 @@ that does nothing), median over rounds of 200 sends, in microseconds:
 - lifecycle **off**, this tree, and the same code on ``main`` (extracted
   with ``git archive`` into a temporary folder and run in its own
   interpreter, alternating with this tree's), so "off changes nothing" is
-  measured, not assumed;
+  measured, not assumed; and, since a loaded machine makes microseconds
+  noisy, the Python function calls one send makes (``sys.setprofile``),
+  which do not depend on the load;
 - lifecycle **on**, one state folder: a new identity per send (the verdict
   transaction, the delivery, the record transaction) and a repeat of a
   firing identity (the verdict transaction only: held).
@@ -44,6 +46,39 @@ for alert in alerts[1:]:
     manager.send(alert)
 print(json.dumps((time.perf_counter() - start) / n * 1e6))
 """
+
+
+_CALLS = r"""
+import sys
+from kstalerts import AlertManager, AlertMessage
+from kstalerts.channels import CallbackChannel
+manager = AlertManager()
+manager.add_channel(CallbackChannel(lambda alert: None, name="ops"))
+manager.send(AlertMessage("warm"))
+calls = [0]
+def count(frame, event, arg):
+    if event in ("call", "c_call"):
+        calls[0] += 1
+alert = AlertMessage("x")
+sys.setprofile(count)
+for _ in range(10):
+    manager.send(alert)
+sys.setprofile(None)
+print(calls[0] / 10)
+"""
+
+
+def _calls(path: str) -> float:
+    env = dict(python_env(), PYTHONPATH=path)
+    out = subprocess.run(
+        [sys.executable, "-c", _CALLS],
+        cwd=path,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+    ).stdout
+    return float(out)
 
 
 def _per_alert(mode: str, path: str, n: int) -> float:
@@ -91,7 +126,23 @@ def run(quick: bool) -> List[Result]:
             samples["off"].append(_per_alert("off", ROOT, sends))
             samples["new"].append(_per_alert("new", ROOT, sends))
             samples["held"].append(_per_alert("held", ROOT, sends))
+        calls = (_calls(before) if before is not None else None, _calls(ROOT))
     off = median(samples["off"])
+    if calls[0] is not None:
+        results.append(
+            Result(
+                NAME,
+                "Python calls per manager.send, lifecycle off (main before -> this tree)",
+                calls[1],
+                "calls",
+                baseline=calls[0],
+                baseline_label="main",
+                ratio=calls[1] / calls[0],
+                target="equal",
+                met=calls[1] <= calls[0],
+                rounds=1,
+            )
+        )
     if samples["main"]:
         base = median(samples["main"])
         results.append(

@@ -354,7 +354,10 @@ class AlertManager:
         with self._stats_lock:
             counts = self._counts.setdefault(key, _zero())
             stat = result.outcome.meaning.stat
-            counts[stat] = counts.get(stat, 0) + 1
+            try:
+                counts[stat] += 1
+            except KeyError:  # the lifecycle's counters start at their first use
+                counts[stat] = 1
 
     def _pool(self) -> Optional["ThreadPoolExecutor"]:
         """The fan-out pool, started on first use; None once closed."""

@@ -341,7 +341,8 @@ class AlertResult:
         _set(self, "alert", alert)
         # Only outcomes the fields cannot tell apart are stored: the lifecycle's
         # held, silenced and inhibited (nothing sent, by choice, like a duplicate).
-        _set(self, "_outcome", outcome if outcome in _STORED else None)
+        stored = outcome is Outcome.HELD or outcome is Outcome.SILENCED or outcome is Outcome.INHIBITED
+        _set(self, "_outcome", outcome if stored else None)  # identity tests: no hashing on every send
 
     @classmethod
     def from_delivery(
