@@ -164,3 +164,28 @@ def test_the_shipped_systemd_units_run_a_tick_every_minute_persistently() -> Non
     assert (timer["OnCalendar"], timer["Persistent"]) == ("*-*-* *:*:00", "true")
     service = units["kstalerts-tick.service"]["Service"]
     assert service["Type"] == "oneshot" and service["ExecStart"].split()[1:] == ["tick"]
+
+
+def test_check_config_shows_the_lifecycle_and_warns_when_no_tick_checks_the_heartbeats(config: str) -> None:
+    shown = cli("check-config", "--config", config)
+    assert shown.code == 0 and "lifecycle: on, state in" in shown.out and "repeat_interval 2s" in shown.out
+    assert "kstalerts tick" not in shown.out  # no heartbeat: nothing to check
+    assert cli("heartbeat", "backup", "--every", "1d", "--config", config).code == 0
+    warned = cli("check-config", "--config", config)
+    assert "warning: no 'kstalerts tick' has run ever" in warned.out
+    assert cli("tick", "--config", config).code == 0
+    assert "kstalerts tick" not in cli("check-config", "--config", config).out
+
+
+def test_a_damaged_heartbeat_record_is_dropped_with_a_warning_and_the_tick_goes_on(
+    config: str, tmp_path: Path
+) -> None:
+    assert cli("heartbeat", "good", "--every", "1d", "--config", config).code == 0
+    path = tmp_path / "state" / "heartbeats.json"
+    data = json.loads(path.read_text())
+    data["beats"]["bad"] = {"every": "often", "created": 1}
+    path.write_text(json.dumps(data))
+    ticked = cli("tick", "--config", config)
+    assert ticked.code == 0 and "heartbeat 'bad' is damaged and was dropped" in ticked.err
+    listed = json.loads(cli("heartbeat", "--list", "--json", "--config", config).out)
+    assert [b["name"] for b in listed] == ["good"]
