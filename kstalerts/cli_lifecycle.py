@@ -172,9 +172,7 @@ def _run_silence_query(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> 
     now = time.time()
     found = life.silences(include_expired=args.all)
     if args.json:
-        json.dump([s.to_dict(now) for s in found], out, indent=2)
-        out.write("\n")
-        return 0
+        return _json(out, [s.to_dict(now) for s in found])
     if not found:
         out.write("no silences\n")
     for s in found:
@@ -210,9 +208,7 @@ def _run_alerts(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     firing = life.alerts()
     _warn_no_tick(life)
     if args.json:
-        json.dump(firing, out, indent=2)
-        out.write("\n")
-        return 0
+        return _json(out, firing)
     if not firing:
         out.write("no alerts firing\n")
     for alert in firing:
@@ -324,9 +320,7 @@ def _run_heartbeat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         beats = life.heartbeats()
         _warn_no_tick(life)
         if args.json:
-            json.dump([b.to_dict(now) for b in beats], out, indent=2)
-            out.write("\n")
-            return 0
+            return _json(out, [b.to_dict(now) for b in beats])
         if not beats:
             out.write("no heartbeats\n")
         for b in beats:
@@ -462,6 +456,12 @@ def _warn_no_tick(life: "Lifecycle") -> None:
     missing = _no_tick(life)
     if missing:
         _stderr(f"warning: {missing}")
+
+
+def _json(out: TextIO, value: Any) -> int:
+    json.dump(value, out, indent=2)
+    out.write("\n")
+    return 0
 
 
 def _utc(stamp: Optional[float]) -> str:
