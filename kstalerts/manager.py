@@ -26,7 +26,13 @@ digest (:mod:`kstalerts.digest`), which its next delivery carries;
 :meth:`AlertManager.flush_digests` (first thing in :meth:`~AlertManager.close`)
 sends what is left. CRITICAL alerts draw from their own throttle bucket.
 
-Lifecycle (see docs/guarantees.md):
+With an alert lifecycle (``lifecycle=``, :mod:`kstalerts.lifecycle`,
+docs/lifecycle.md), a firing identity already notified is held until its
+repeat interval passes, silenced or inhibited alerts are held too (their
+own outcomes), and :meth:`AlertManager.resolve` tells the channels that
+heard an alert fire that it is resolved. Off, none of it is imported.
+
+Lifecycle of the manager itself (see docs/guarantees.md):
 
 - Closed: :meth:`AlertManager.send` on a closed manager still returns, one
   failed result per channel saying so, spooled when a spool is configured.

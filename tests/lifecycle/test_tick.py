@@ -166,3 +166,32 @@ def test_a_job_flapping_under_run_sends_at_most_four_messages_then_one_when_it_s
         job(ok=True)
     after = titles(slack_server)[len(seen) :]
     assert len(after) == 1 and "flapping stopped" in after[0], after
+
+
+def test_run_recovery_reaches_a_warning_channel_that_got_the_failure(
+    tmp_path: Path, slack_server: SlackServer
+) -> None:
+    config = write_config(tmp_path, slack_server, ops="min_level: warning", pager="min_level: critical")
+    state = str(tmp_path / "jobs")
+    failed = cli(
+        "run",
+        "--name",
+        "backup",
+        "--level",
+        "warning",
+        "--quiet",
+        "--config",
+        config,
+        "--state-dir",
+        state,
+        "--",
+        "false",
+    )
+    assert failed.returncode == 1
+    ok = cli("run", "--name", "backup", "--quiet", "--config", config, "--state-dir", state, "--", "true")
+    assert (ok.returncode, ok.stderr) == (0, "")  # no "no channel takes level SUCCESS" mailed by cron
+    assert [t.split(" ", 1)[1] for t in titles(slack_server)] == [
+        "backup failed: exit 1",
+        "RESOLVED: backup failed: exit 1",
+    ]
+    assert posts(slack_server, "pager") == []
