@@ -206,3 +206,23 @@ def test_state_written_before_a_reboot_still_resolves(tmp_path: Path, slack_serv
     )
     assert done.returncode == 0, done.stderr
     assert "RESOLVED" in posts(slack_server, "ops")[-1]["attachments"][0]["title"]
+
+
+def test_a_real_alertmanager_sees_the_alert_fire_then_end(tmp_path: Path, alertmanager: Any) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(
+        "alerts:\n  lifecycle:\n"
+        f"    state_dir: {tmp_path / 'state'}\n"
+        "  channels:\n    am:\n      type: alertmanager\n"
+        f"      url: {alertmanager.url}\n"
+    )
+    title = f"lifecycle-am-{os.getpid()}"
+    assert run("fire", config=str(path), alert=alert(title, key="am-1", host="db1")) == ["am:delivered"]
+    (firing,) = alertmanager.alerts(alertname=title)
+    assert firing["status"]["state"] == "active"
+    done = cli("resolve", "am-1", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    deadline = time.time() + 10
+    while alertmanager.alerts(alertname=title) and time.time() < deadline:
+        time.sleep(0.2)  # a resolved alert leaves the active list
+    assert alertmanager.alerts(alertname=title) == []
