@@ -27,6 +27,7 @@ from benchmarks import (
     bench_memory,
     bench_run,
     bench_slack,
+    bench_text,
     bench_throttle,
 )
 from benchmarks._harness import (
@@ -46,6 +47,7 @@ MODULES = (
     bench_throttle,
     bench_memory,
     bench_run,
+    bench_text,
     bench_lifecycle,
 )
 

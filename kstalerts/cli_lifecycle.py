@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .manager import AlertManager
     from .models import AlertResult
 
-__all__ = ("setup",)
+__all__ = ()
 
 ManagerFactory = Callable[[argparse.Namespace], "AlertManager"]
 _TICK_INTERVAL = 60.0  # the shipped schedules run a tick every minute

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from ._text import cut
 from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Outcome
@@ -40,14 +41,7 @@ if TYPE_CHECKING:
 # not imported: the manager stands above this module and imports it.
 _Entry = Any
 
-__all__ = (
-    "DIGEST_SHOWN_TITLES",
-    "DIGEST_TITLE_CHARS",
-    "MAX_DIGEST_TITLES",
-    "Digest",
-    "DigestBook",
-    "DigestSummary",
-)
+__all__ = ()
 
 #: Distinct titles a digest counts one by one; later new titles are counted together.
 MAX_DIGEST_TITLES = 100
@@ -58,8 +52,7 @@ DIGEST_SHOWN_TITLES = 20
 
 
 def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return cut(" ".join(text.split()), limit)
 
 
 def _int(value: Any) -> int:
@@ -88,7 +81,7 @@ class DigestSummary(NamedTuple):
             tail = [f"and {more:,} more"] if more else []
             text = "\n".join([self.headline, *lines, *tail])
             if len(text) <= limit or not lines:
-                return text if len(text) <= limit else _cut(text, limit)
+                return cut(text, limit)
             lines.pop()
             more += counts.pop()
 

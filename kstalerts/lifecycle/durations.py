@@ -19,7 +19,7 @@ from typing import Optional
 from ..exceptions import AlertConfigurationError
 from ..limits import LIMITS, collect_clamps, validate
 
-__all__ = ("duration", "strict_duration", "parse_seconds", "human")
+__all__ = ()
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

@@ -32,7 +32,7 @@ from .durations import duration, human
 from .identity import fields, fingerprint, fingerprint_of
 from .inhibit import InhibitRule, inhibitor, parse_rules
 
-__all__ = ("Lifecycle", "Resolution", "Due")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 

@@ -18,7 +18,7 @@ change. Pure: no I/O, no clock.
 
 from typing import Any, Dict, List, Optional
 
-__all__ = ("STATES", "share", "observe", "changes")
+__all__ = ()
 
 STATES = 21
 _MIN_CHANGES = 3

@@ -22,18 +22,7 @@ from ..limits import MAX_HEARTBEATS, finite_number
 from ..models import AlertLevel, AlertMessage, stored_level
 from .durations import human
 
-__all__ = (
-    "Heartbeat",
-    "default_grace",
-    "check_name",
-    "ping",
-    "create",
-    "delete",
-    "records",
-    "mark_missed",
-    "alert_of",
-    "key_of",
-)
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 _MAX_NAME = 128

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Dict, Mapping, Optional
 if TYPE_CHECKING:
     from ..models import AlertMessage
 
-__all__ = ("fingerprint", "fingerprint_of", "fields", "fields_of")
+__all__ = ()
 
 
 def fingerprint_of(key: Optional[str], title: str, labels: Mapping[str, str]) -> str:

@@ -19,7 +19,7 @@ from ..exceptions import AlertConfigurationError
 from .identity import fields_of
 from .matchers import Matcher, matches_all, parse_matchers
 
-__all__ = ("InhibitRule", "parse_rules", "inhibitor")
+__all__ = ()
 
 _MAX_RULES = 100
 _RULE_KEYS = frozenset({"source", "target", "equal"})

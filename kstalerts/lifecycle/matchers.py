@@ -24,7 +24,7 @@ from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Pattern, 
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_MATCH_INPUT, MAX_MATCHER_PATTERN
 
-__all__ = ("Matcher", "parse_matcher", "parse_matchers", "matches_all")
+__all__ = ()
 
 _FORM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*", re.DOTALL)
 _MAX_REPEATS = 2

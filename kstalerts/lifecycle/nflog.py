@@ -31,19 +31,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from ..limits import MAX_NFLOG_ENTRIES, MAX_SEND_BUDGET, finite_number
 from .identity import fingerprint
 
-__all__ = (
-    "Verdict",
-    "observe",
-    "decide",
-    "delivered",
-    "release",
-    "begin_resolve",
-    "resolved",
-    "firing",
-    "records",
-    "count",
-    "live_claim",
-)
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 _FUTURE_SLACK = 5.0  # seconds a stamp may lie ahead of the clock (two processes, one clock)

@@ -22,7 +22,7 @@ from .durations import duration, parse_seconds
 from .engine import Lifecycle
 from .inhibit import parse_rules
 
-__all__ = ("LIFECYCLE_KEYS", "check", "from_loaded")
+__all__ = ()
 
 LIFECYCLE_KEYS = frozenset({"repeat_interval", "state_dir", "flapping_high", "flapping_low"})
 

@@ -22,7 +22,7 @@ from ..exceptions import AlertConfigurationError
 from ..limits import MAX_SILENCES, finite_number
 from .matchers import Matcher, matches_all, parse_matchers
 
-__all__ = ("Silence", "add", "expire", "listing", "active", "silencing")
+__all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 _MAX_COMMENT = 1024
