@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from tests.lifecycle.test_scenarios import alert, cli, posts, run, write_config
+from tests.lifecycle.test_scenarios import cli, posts, write_config
 from tests.servers.slack import SlackServer
 
 
@@ -37,7 +37,8 @@ def test_a_missed_heartbeat_fires_once_and_a_ping_resolves_it(
     assert cli("heartbeat", "backup", "--every", "2s", "--grace", "1s", "--config", config).returncode == 0
     wait_until(pinged + 1)
     tick(config)
-    assert titles(slack_server) == []  # 1 s: not due (due at 3 s)
+    if time.time() < pinged + 3:  # the tick ran before the due time (a loaded machine may be slower)
+        assert titles(slack_server) == []  # 1 s: not due (due at 3 s)
     wait_until(pinged + 3.5)
     tick(config)
     assert len(titles(slack_server)) == 1 and "backup missed: last seen" in titles(slack_server)[0]
@@ -125,9 +126,14 @@ def test_an_alert_still_firing_when_its_silence_ends_is_sent_once_by_the_tick(
         cli("silence", "add", "host=db1", "--for", "2s", "--comment", "short", "--config", config).returncode
         == 0
     )
-    assert run("fire", config=config, alert=alert("disk full", host="db1")) == ["ops:silenced"]
+    from kstalerts import AlertLevel, AlertManager, AlertMessage
+
+    with AlertManager.from_config(config) as manager:  # in this process: well inside the 2 s
+        (muted,) = manager.send(AlertMessage("disk full", level=AlertLevel.WARNING, labels={"host": "db1"}))
+    assert muted.outcome.value == "silenced"
     tick(config)
-    assert titles(slack_server) == []
+    if time.time() < made + 2:  # still silenced when it ran (a loaded machine may be slower)
+        assert titles(slack_server) == []
     wait_until(made + 2.5)
     tick(config)
     (sent,) = titles(slack_server)
