@@ -115,6 +115,29 @@ def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(
     wait_until(started + 4)
     tick(config)
     assert "nightly missed: never seen" in titles(slack_server)[-1]
+    ok = cli(
+        "run",
+        "--name",
+        "nightly",
+        "--heartbeat",
+        "nightly",
+        "--every",
+        "2s",
+        "--grace",
+        "1s",
+        "--quiet",
+        "--config",
+        config,
+        "--state-dir",
+        str(state),
+        "--",
+        "true",
+    )
+    assert ok.returncode == 0, ok.stderr
+    resolved = [t for t in titles(slack_server) if "RESOLVED" in t]  # the failure and the missed heartbeat
+    assert len(resolved) == 2, resolved
+    assert any("RESOLVED: nightly failed" in t for t in resolved)
+    assert any("RESOLVED: nightly missed" in t for t in resolved)
 
 
 def test_an_alert_still_firing_when_its_silence_ends_is_sent_once_by_the_tick(
