@@ -25,6 +25,7 @@ from benchmarks import (
     bench_email,
     bench_fanout,
     bench_import,
+    bench_lifecycle,
     bench_memory,
     bench_run,
     bench_slack,
@@ -51,6 +52,7 @@ MODULES = (
     bench_memory,
     bench_run,
     bench_text,
+    bench_lifecycle,
 )
 
 

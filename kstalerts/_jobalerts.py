@@ -293,6 +293,8 @@ def decide(
     kind: str = "failure",
 ) -> List[Sent]:
     """Update ``state`` for this run and send what it calls for."""
+    if _lifecycle_on(alerting):
+        return _on_lifecycle(job, outcome, facts, tail, state, alerting)
     notes = alerting.notes
     now = time.time()
     failures = count(state.get("failures"))
@@ -396,6 +398,72 @@ def _wall(value: Any, now: float) -> float:
 
 def _span_or_unknown(seconds: Optional[float]) -> str:
     return "for an unknown time" if seconds is None else span(seconds)
+
+
+def _lifecycle_on(alerting: Alerting) -> bool:
+    """Whether the manager (or the config) turns the alert lifecycle on."""
+    if alerting.manager is not None:
+        return getattr(alerting.manager, "lifecycle", None) is not None
+    from .config import load_config
+
+    try:
+        return load_config(alerting.config, preset=alerting.preset).alerts.get("lifecycle") is not None
+    except (AlertConfigurationError, OSError):
+        return False  # said by the path without it, which reports a broken config
+
+
+def _on_lifecycle(
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: Optional[TailBuffer],
+    state: Dict[str, Any],
+    alerting: Alerting,
+) -> List[Sent]:
+    """The run on the alert lifecycle: a failure is a firing alert of the job's identity (its
+    repeats held for ``repeat_interval``, flapping counted), a success resolves it on exactly
+    the channels that heard it fire, whatever their ``min_level``. ``--realert`` is not used."""
+    notes = alerting.notes
+    now = time.time()
+    failures = int(state.get("failures") or 0)
+    if outcome.status == "ok":
+        for key in _FAILURE_KEYS:
+            state.pop(key, None)
+        owned, active = _manager(alerting, f"{job.name} recovered")
+        if active is None:
+            return []
+        try:
+            results = tuple(active.resolve(job.dedup_key))
+        finally:
+            if owned:
+                _close(active, notes)
+        for result in results:
+            if not result.outcome.meaning.ok:
+                notice(notes, f"recovery of {job.name!r} not delivered to {result.channel}: {result.error}")
+        if not results:
+            return []
+        recovery = results[0].alert or AlertMessage(f"{job.name} recovered", level=AlertLevel.SUCCESS)
+        return [("recovery", recovery, results)]
+    failures += 1
+    state["failures"] = failures
+    since = float(state.setdefault("failing_since", now))
+    state["last_status"] = outcome.what
+    title = f"{job.name} {outcome.what}"
+    if failures > 1:
+        title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
+        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({span(now - since)})")]
+    exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
+    labels = {k: v for k, v in job.labels(exit_label).items() if k != "exit_code"}  # one identity
+    alert = AlertMessage(title, job.body(facts, tail), job.level, labels=labels, dedup_key=job.dedup_key)
+    owned, active = _manager(alerting, title)
+    if active is None:
+        return []
+    try:
+        results = _send(active, alert, alerting.channel, notes)
+    finally:
+        if owned:
+            _close(active, notes)
+    return [("failure" if failures == 1 else "repeat", alert, results)]
 
 
 def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:

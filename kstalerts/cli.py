@@ -99,12 +99,22 @@ def _setup_send(subparsers: Any) -> None:
         help="info, success, warning or critical (default: critical)",
     )
     parser.add_argument("--channel", metavar="KEY", help="send to this channel only (key, alias or name)")
+    parser.add_argument("--key", help="the alert's identity (dedup key): what 'kstalerts resolve KEY' names")
+    parser.add_argument(
+        "--label", action="append", default=[], metavar="NAME=VALUE", type=_label, help="a label (repeatable)"
+    )
     _add_config_options(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print what each channel would send; send nothing"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=_run_send)
+
+
+def _label(text: str) -> Any:
+    from .cli_lifecycle import label
+
+    return label(text)
 
 
 def _level(text: str) -> AlertLevel:
@@ -128,7 +138,9 @@ def _read_body(value: str, stdin: TextIO) -> str:
 
 
 def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    alert = AlertMessage(args.title, _read_body(args.body, stdin), args.level)
+    alert = AlertMessage(
+        args.title, _read_body(args.body, stdin), args.level, labels=dict(args.label), dedup_key=args.key
+    )
     # A dry run checks structure: a secret not present here is a warning.
     unresolved: Optional[List[UnresolvedCredentialError]] = [] if args.dry_run else None
     manager = _manager(args, unresolved)
@@ -327,6 +339,10 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
             problems.append(f"{missing} (sending fails until it is)")
         if not manager.channels and not unresolved:
             problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
+        if manager.lifecycle is not None:
+            from .cli_lifecycle import describe
+
+            problems.extend(describe(manager.lifecycle, out))
     if clamps:
         out.write("clamped by the hard limits:\n")
         for clamp in clamps:
@@ -534,6 +550,9 @@ def _setup_run(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    from .cli_lifecycle import add_run_options
+
+    add_run_options(parser)  # --heartbeat NAME --every D [--grace D]
     parser.set_defaults(run=_run_run)
 
 
@@ -543,7 +562,10 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    from .cli_lifecycle import declare_heartbeat, ping_after_run
+
     try:
+        declare_heartbeat(args)
         result = run_job(
             command,
             name=args.name,
@@ -567,6 +589,7 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     except AlertConfigurationError as exc:
         _error(f"run: error: {exc}")
         return EXIT_RUN_ERROR
+    ping_after_run(args, result.exit_code, out)
     if args.json:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
@@ -574,12 +597,19 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 # The subcommands, in --help order.
+def _setup_lifecycle(subparsers: Any) -> None:
+    from .cli_lifecycle import setup  # resolve, silence, alerts, tick, heartbeat
+
+    setup(subparsers, config_options=_add_config_options, manager=_manager, exit_code=exit_code)
+
+
 _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
     _setup_send,
     _setup_check_config,
     _setup_flush,
     _setup_run,
     _setup_demo,
+    _setup_lifecycle,
 )
 
 

@@ -94,7 +94,7 @@ def _line_count(line: str) -> int:
 class Digest:
     """What one channel held back since its last delivery (mutable, not shared)."""
 
-    __slots__ = ("first", "last", "levels", "others", "suppressed", "throttled", "titles")
+    __slots__ = ("first", "last", "levels", "muted", "others", "suppressed", "throttled", "titles")
 
     def __init__(self) -> None:
         self.levels: Dict[str, int] = {}
@@ -102,18 +102,24 @@ class Digest:
         self.others = 0  # alerts whose title came after MAX_DIGEST_TITLES distinct ones
         self.throttled = 0
         self.suppressed = 0
+        self.muted = 0  # held, silenced or inhibited by the alert lifecycle
         self.first: Optional[float] = None
         self.last: Optional[float] = None
 
     @property
     def total(self) -> int:
         """How many alerts were held back."""
-        return self.throttled + self.suppressed
+        return self.throttled + self.suppressed + self.muted
 
-    def add(self, alert: AlertMessage, *, suppressed: bool, when: Optional[float] = None) -> None:
-        """Count ``alert`` as held back (``suppressed``: by dedup, else by the throttle)."""
+    def add(
+        self, alert: AlertMessage, *, suppressed: bool, when: Optional[float] = None, muted: bool = False
+    ) -> None:
+        """Count ``alert`` as held back (``suppressed``: by dedup; ``muted``: by the alert
+        lifecycle; else by the throttle)."""
         now = time.time() if when is None else when
-        if suppressed:
+        if muted:
+            self.muted += 1
+        elif suppressed:
             self.suppressed += 1
         else:
             self.throttled += 1
@@ -135,6 +141,7 @@ class Digest:
         """Add everything ``other`` counted to this digest."""
         self.throttled += other.throttled
         self.suppressed += other.suppressed
+        self.muted += other.muted
         self.others += other.others
         for name, count in other.levels.items():
             self.levels[name] = self.levels.get(name, 0) + count
@@ -153,6 +160,7 @@ class Digest:
             "others": self.others,
             "throttled": self.throttled,
             "suppressed": self.suppressed,
+            "muted": self.muted,
             "first": self.first,
             "last": self.last,
         }
@@ -165,6 +173,7 @@ class Digest:
         digest = cls()
         digest.throttled = _int(data.get("throttled"))
         digest.suppressed = _int(data.get("suppressed"))
+        digest.muted = _int(data.get("muted"))
         digest.others = _int(data.get("others"))
         levels = data.get("levels")
         for name, count in levels.items() if isinstance(levels, dict) else ():
@@ -181,10 +190,21 @@ class Digest:
     def summary(self) -> DigestSummary:
         """The digest in words: ``+17 held back by the throttle since 10:02:05 UTC: ...``."""
         total = self.total
-        if self.suppressed and self.throttled:
-            why = f" ({self.throttled:,} by the throttle, {self.suppressed:,} duplicates)"
+        parts = [
+            f"{count:,} {words}"
+            for count, words in (
+                (self.throttled, "by the throttle"),
+                (self.suppressed, "duplicates"),
+                (self.muted, "repeats, silenced or inhibited"),
+            )
+            if count
+        ]
+        if len(parts) > 1:
+            why = f" ({', '.join(parts)})"
         elif self.suppressed:
             why = " as duplicates"
+        elif self.muted:
+            why = " as repeats, silenced or inhibited"
         else:
             why = " by the throttle"
         since = ""
@@ -311,14 +331,15 @@ class DigestBook:
         if alert is None or result.spooled or not getattr(entry, "digest", True):
             return
         outcome = result.outcome
-        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED:
+        muted = outcome in (Outcome.HELD, Outcome.SILENCED, Outcome.INHIBITED)
+        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED and not muted:
             return
         suppressed = outcome is Outcome.SUPPRESSED
         now = time.time()
 
         def add(pending: Optional[Digest], record: Dict[str, Any]) -> None:
             digest = pending if pending is not None else Digest()
-            digest.add(alert, suppressed=suppressed, when=now)
+            digest.add(alert, suppressed=suppressed, when=now, muted=muted)
             record["digest"] = digest
 
         self._update(entry, add)

@@ -447,6 +447,8 @@ class AlertResult(Frozen):
         outcome = self.outcome
         if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
+        if outcome is Outcome.HELD or outcome is Outcome.SILENCED or outcome is Outcome.INHIBITED:
+            return f"{self.channel}: {outcome.meaning.stat} ({self.error})"  # the alert lifecycle's
         if outcome.meaning.ok:
             return f"{self.channel}: delivered ({self.attempts} attempt(s))"
         return f"{self.channel}: {outcome.meaning.stat}: {self.error}"

@@ -184,6 +184,10 @@ class AlertmanagerChannel(HTTPChannel):
         """The JSON body: a list holding one alert."""
         return [self.build_alert(alert, resolved=self.resolving)]
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The same labels, with ``endsAt`` set."""
+        return [self.build_alert(alert, resolved=True)]
+
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` annotation."""
         if payload:

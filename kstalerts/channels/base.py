@@ -119,9 +119,21 @@ class AlertChannel:
         such a channel renders the alert alone.
         """
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
-        payload = build(notification.alert)
+        if notification.state == "resolved":  # the alert lifecycle's resolved message
+            payload = self._build_resolved(notification.alert)
+        else:
+            payload = build(notification.alert)
         summary = notification.held_back
         return payload if summary is None else self._show_digest(payload, summary)
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The payload saying ``alert`` is resolved; by default the alert titled ``RESOLVED: ...``.
+
+        The built-in channels say it their service's way (a green Slack
+        attachment, PagerDuty's ``resolve`` event, Alertmanager's ``endsAt``).
+        """
+        build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
+        return build(alert.replace(title=f"RESOLVED: {alert.title}"))
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """``payload`` carrying the digest of what was held back; by default unchanged."""

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ()
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
+#: The embed colour of a resolved alert (green).
+RESOLVED_COLOR = 0x2ECC71
 COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.INFO: 0x3498DB,
     AlertLevel.SUCCESS: 0x2ECC71,
@@ -163,6 +165,13 @@ class DiscordChannel(HTTPChannel):
             payload["username"] = self.username
         if self.avatar_url:
             payload["avatar_url"] = self.avatar_url
+        return payload
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """``RESOLVED:`` in the title of a green embed."""
+        payload = super()._build_resolved(alert)
+        if payload.get("embeds"):
+            payload["embeds"][0]["color"] = RESOLVED_COLOR
         return payload
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:

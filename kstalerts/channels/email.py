@@ -180,6 +180,14 @@ class EmailChannel(AlertChannel):
         _set_body(message, self.build_body(alert))
         return message
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The alert's message with the subject ``[RESOLVED] title`` instead of ``[LEVEL] title``."""
+        message = self.build_message(alert)
+        title = _one_line(alert.formatted_title).strip()
+        subject = " ".join(p for p in (self.subject_prefix, "[RESOLVED]", title) if p)
+        message.replace_header("Subject", _inert_header("Subject", subject))
+        return message
+
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a section of the text before the signature."""
         body = str(payload.get_content())

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = ()
 
 #: level -> (attachment colour, emoji)
+#: The attachment colour of a resolved alert (Slack's green).
+RESOLVED_COLOUR = "#2EB67D"
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.INFO: ("#439FE0", ":information_source:"),
     AlertLevel.SUCCESS: ("#36A64F", ":white_check_mark:"),
@@ -214,6 +216,20 @@ class SlackChannel(HTTPChannel):
                 payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
         if self.channel:
             payload["channel"] = self.channel
+        return payload
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """Green, with a check mark and ``RESOLVED:`` in the title."""
+        payload = super()._build_resolved(alert)
+        attachments = payload.get("attachments") if isinstance(payload, dict) else None
+        if attachments:
+            attachment = attachments[0]
+            attachment["color"] = RESOLVED_COLOUR
+            emoji = LEVEL_STYLE[alert.level][1]
+            for field in ("title", "fallback"):  # the level's emoji becomes a check mark
+                if isinstance(attachment.get(field), str):
+                    attachment[field] = attachment[field].replace(emoji, ":white_check_mark:", 1)
+            payload["text"] = attachment.get("fallback", payload.get("text"))
         return payload
 
     def _escape(self, text: str) -> str:
