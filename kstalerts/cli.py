@@ -573,6 +573,15 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return result.exit_code
 
 
+def _registered() -> List[Callable[[Any], None]]:
+    """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
+    from .commands import pyz
+
+    return [
+        pyz.setup,
+    ]
+
+
 # The subcommands, in --help order.
 _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
     _setup_send,
@@ -580,6 +589,7 @@ _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
     _setup_flush,
     _setup_run,
     _setup_demo,
+    *_registered(),
 )
 
 
