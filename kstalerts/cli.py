@@ -434,9 +434,11 @@ _RUN_EPILOG = """\
 examples:
   kstalerts run --name backup -- /opt/bin/backup.sh
       alert (CRITICAL, with the last 50 lines of output) when it fails; resolve when it recovers
-  kstalerts run --quiet --timeout 3600 --lock -- pg_dump -f /srv/app.sql app
+  kstalerts run --quiet --timeout 1h --lock -- pg_dump -f /srv/app.sql app
       cron-friendly: silent on success, SIGTERM after an hour, one run at a time
-  kstalerts run --retries 2 --retry-delay 30 --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --retries 2 --retry-delay 30s --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --name nightly -- sh -c 'tar czf /srv/backup.tgz /srv/data && echo done'
+      a command line with && or | runs through a shell: give it to sh -c as one argument
 
 exit status: the job's own; 128+N when killed by signal N; 124 timed out;
 126 not executable; 127 not found; 125 usage error of run (nothing ran).
@@ -459,13 +461,13 @@ class _RunParser(argparse.ArgumentParser):
 
 
 def _positive(text: str) -> float:
+    """A duration: seconds, or with a unit (``10m``, ``1h30m``; see :mod:`kstalerts._duration`)."""
+    from ._duration import parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _setup_run(subparsers: Any) -> None:
@@ -491,16 +493,16 @@ def _setup_run(subparsers: Any) -> None:
     parser.add_argument("--channel", metavar="KEY", help="alert this channel only (key, alias or name)")
     _add_config_options(parser)
     parser.add_argument(
-        "--timeout", type=_positive, metavar="SECONDS", help="SIGTERM the job after this long"
+        "--timeout", type=_positive, metavar="DURATION", help="SIGTERM the job after this long (90, 10m, 1h)"
     )
     parser.add_argument(
-        "--kill-after", type=_positive, default=10.0, metavar="SECONDS", help="then SIGKILL (default: 10)"
+        "--kill-after", type=_positive, default=10.0, metavar="DURATION", help="then SIGKILL (default: 10s)"
     )
     parser.add_argument(
         "--retries", type=int, default=0, metavar="N", help="run again N times before failing"
     )
     parser.add_argument(
-        "--retry-delay", type=_positive, default=0.0, metavar="SECONDS", help="between retries"
+        "--retry-delay", type=_positive, default=0.0, metavar="DURATION", help="between retries"
     )
     parser.add_argument(
         "--tail-lines",
@@ -522,8 +524,8 @@ def _setup_run(subparsers: Any) -> None:
         "--realert",
         type=_positive,
         default=3600.0,
-        metavar="SECONDS",
-        help="while it keeps failing, alert again at most this often (default: 3600)",
+        metavar="DURATION",
+        help="while it keeps failing, alert again at most this often (default: 1h)",
     )
     parser.add_argument("--lock", action="store_true", help="one run of this job at a time")
     parser.add_argument(
@@ -646,9 +648,11 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
             o for o in known if name.startswith("--") and o.startswith(name)
         ]
         if not matches:
-            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            # Compared without the dashes they all share, so --bogus is not "close" to --verbose.
+            longs = {o[2:]: o for o in known if o.startswith("--")}
+            close = difflib.get_close_matches(name.lstrip("-"), list(longs), n=1, cutoff=0.6)
             where = f" for '{current.prog}'" if current is not parser else ""
+            hint = f"; did you mean {longs[close[0]]}?" if close else f"; see '{current.prog} --help'"
             current.error(f"unknown option {name}{where}{hint}")
         action = known[matches[0]]
         expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1
