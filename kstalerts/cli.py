@@ -577,10 +577,11 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def _registered() -> List[Callable[[Any], None]]:
     """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
-    from .commands import pyz
+    from .commands import pyz, systemd
 
     return [
         pyz.setup,
+        systemd.setup,
     ]
 
 
