@@ -1,4 +1,4 @@
-"""Run every install route of docs/install.md exactly as written.
+"""Run every install route of docs/install.md (and README.md) exactly as written.
 
 A route is a fenced shell block after ``<!-- route:NAME -->`` (optionally
 ``<!-- route:NAME pythons=3.6 3.13 -->``; default: every Python 3.6-3.13).
@@ -25,7 +25,7 @@ import time
 from typing import List, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "install.md"
+DOCS = (ROOT / "docs" / "install.md", ROOT / "README.md")
 ALL_PYTHONS = ("3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 _ROUTE = re.compile(r"<!-- route:(\S+)(?: pythons=([\d. ]+))? -->\s*```(?:sh|bash)\n(.*?)```", re.S)
 
@@ -104,9 +104,9 @@ def main() -> int:
     parser.add_argument("--python", metavar="3.N", help="run on this Python only")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    found = routes(DOC.read_text(encoding="utf-8"))
+    found = [route for doc in DOCS for route in routes(doc.read_text(encoding="utf-8"))]
     if not found:
-        print(f"FAIL: {DOC} has no <!-- route:NAME --> block")
+        print("FAIL: docs/install.md has no <!-- route:NAME --> block")
         return 1
     runs = [
         (name, version, script)

@@ -225,15 +225,30 @@ def _manager(
     from .config.wiring import build_manager
     from .manager import AlertManager
 
-    loaded = load_config(args.config, preset=args.preset)
+    from .limits import collect_clamps
+
     manager = AlertManager()
+    # Each clamp is said once, below, with the file and line it came from.
+    limits_log = logging.getLogger("kstalerts.limits")
+    quiet = limits_log.level < logging.ERROR
+    if quiet:
+        limits_log.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
-            build_manager(manager, loaded, unresolved=unresolved)
+        with collect_clamps() as clamps:
+            loaded = load_config(args.config, preset=args.preset)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
+                build_manager(manager, loaded, unresolved=unresolved)
     except BaseException:
         manager.close()
         raise
+    finally:
+        if quiet:
+            limits_log.setLevel(logging.NOTSET)
+    for clamp in clamps:
+        line = loaded.line_of(clamp.name)
+        where = f"{loaded.path}:{line}: " if loaded.path and line else f"{loaded.path}: " if loaded.path else ""
+        _error(f"warning: {where}{clamp}")
     if not manager.channels and not unresolved:
         manager.close()
         raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
