@@ -153,7 +153,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         out.write("\n")
     else:
         for result in results:
-            out.write(f"{result}\n")
+            kept = " (kept in the spool: 'kstalerts flush' sends it again)" if result.spooled else ""
+            out.write(f"{result}{kept}\n")
     if not matching:
         floors = ", ".join(f"{e.key} >= {e.min_level.name}" for e in skipped)
         _error(f"nothing sent: no channel takes level {alert.level.name} ({floors})")
@@ -223,9 +224,8 @@ def _manager(
     from .config import load_config
     from .config.loader import no_channels_reason
     from .config.wiring import build_manager
-    from .manager import AlertManager
-
     from .limits import collect_clamps
+    from .manager import AlertManager
 
     manager = AlertManager()
     # Each clamp is said once, below, with the file and line it came from.
@@ -246,8 +246,8 @@ def _manager(
         if quiet:
             limits_log.setLevel(logging.NOTSET)
     for clamp in clamps:
-        line = loaded.line_of(clamp.name)
-        where = f"{loaded.path}:{line}: " if loaded.path and line else f"{loaded.path}: " if loaded.path else ""
+        line = loaded.line_of(clamp.name) if loaded.path else None
+        where = f"{loaded.path}:{line}: " if line else (f"{loaded.path}: " if loaded.path else "")
         _error(f"warning: {where}{clamp}")
     if not manager.channels and not unresolved:
         manager.close()
@@ -281,6 +281,7 @@ def _setup_check_config(subparsers: Any) -> None:
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
     parser.set_defaults(run=_run_check_config)
 
 
@@ -318,6 +319,11 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         if quiet:
             limits_log.setLevel(logging.NOTSET)
     problems: List[str] = []
+    report = out
+    if args.json:
+        import io
+
+        out = io.StringIO()  # the text report is built as usual, then left unprinted
     with manager:
         if loaded.path is None and args.config is None:
             names = ", ".join(CONFIG_NAMES)
@@ -352,8 +358,25 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         out.write("clamped by the hard limits: nothing\n")
     for problem in problems:
         out.write(f"warning: {problem}\n")
-    if clamps and args.strict:
-        return EXIT_FAILED
+    code = EXIT_FAILED if clamps and args.strict else EXIT_OK
+    if args.json:
+        payload = {
+            "ok": code == EXIT_OK,
+            "config_file": loaded.path,
+            "preset": loaded.preset,
+            "settings": loaded.masked(),
+            "channels": [_describe_entry(entry) for entry in manager.channels],
+            "clamped": [
+                {"clamp": str(clamp), "line": loaded.line_of(clamp.name) if loaded.path else None}
+                for clamp in clamps
+            ],
+            "warnings": problems,
+        }
+        json.dump(payload, report, indent=2, default=str)
+        report.write("\n")
+        return code
+    if code != EXIT_OK:
+        return code
     out.write(f"config OK ({len(problems)} warning(s))\n" if problems else "config OK\n")
     return EXIT_OK
 

@@ -273,6 +273,7 @@ class AlertManager:
         if not jobs:
             return []
         if self._closed:
+            _warn_closed()
             return [self._refuse(alert, entry) for alert, entry in jobs]
         # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
         with _reentry.inside() as depth:
@@ -672,6 +673,7 @@ def _refuse_async(channel: Any) -> None:
 def _warn_no_channels() -> None:
     import warnings
 
+    from ._stack import outside
     from .exceptions import NoChannelsWarning
 
     warnings.warn(
@@ -679,7 +681,20 @@ def _warn_no_channels() -> None:
             "this AlertManager has no channels, so send() delivers nothing: add_channel(), or check the"
             " config from_config() read with 'kstalerts check-config'"
         ),
-        stacklevel=3,
+        stacklevel=outside(),
+    )
+
+
+def _warn_closed() -> None:
+    import warnings
+
+    from ._stack import outside
+
+    warnings.warn(
+        "send() on a closed AlertManager delivers nothing (each result says so): send before close(),"
+        " or inside 'with AlertManager() as manager:'",
+        RuntimeWarning,
+        stacklevel=outside(),
     )
 
 
