@@ -615,11 +615,13 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def _registered() -> List[Callable[[Any], None]]:
     """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
-    from .commands import pyz, systemd
+    from .commands import init, pyz, shell, systemd
 
     return [
-        pyz.setup,
+        init.setup,
         systemd.setup,
+        pyz.setup,
+        lambda subparsers: shell.setup(subparsers, build_parser),  # walks the whole parser
     ]
 
 
