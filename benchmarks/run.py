@@ -26,6 +26,7 @@ from benchmarks import (
     bench_memory,
     bench_run,
     bench_slack,
+    bench_text,
     bench_throttle,
 )
 from benchmarks._harness import (
@@ -37,7 +38,9 @@ from benchmarks._harness import (
     machine_info,
 )
 
-MODULES = (bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run)
+MODULES = (
+    bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run, bench_text
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

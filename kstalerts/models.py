@@ -12,6 +12,7 @@ import time
 import types
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from ._text import clean, cut
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
@@ -95,7 +96,7 @@ def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     for name, value in labels.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise AlertConfigurationError(f"label {name!r}: labels map strings to strings")
-        checked[_valid_text(name)] = _valid_text(value)
+        checked[clean(_valid_text(name))] = clean(_valid_text(value))
     return types.MappingProxyType(checked)
 
 
@@ -122,13 +123,6 @@ def _valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    marker = f"... [{len(text) - limit} characters cut]"
-    return text[: max(0, limit - len(marker))] + marker
-
-
 class AlertMessage:
     """One alert: a title, a body and a level, plus optional metadata.
 
@@ -136,7 +130,9 @@ class AlertMessage:
     time (see :attr:`formatted_title`). ``labels`` and ``dedup_key`` are used
     by channels whose service has such a notion, and by duplicate
     suppression. A title longer than ``MAX_TITLE_CHARS`` or a body longer
-    than ``MAX_BODY_CHARS`` is cut, with a marker saying how much.
+    than ``MAX_BODY_CHARS`` is cut from the middle, with a marker saying
+    how much; control characters in the title, body and labels are made
+    inert (:func:`kstalerts._text.clean`), so no channel sees one.
 
     The value is immutable: :meth:`replace` makes a changed copy. Two
     messages are equal when every field but ``created_at`` is; the hash
@@ -168,6 +164,8 @@ class AlertMessage:
         dedup_key: Optional[str] = None,
         created_at: Optional[float] = None,
     ) -> None:
+        if isinstance(title, str):
+            title = clean(_valid_text(title))
         if not isinstance(title, str) or not title.strip():
             raise AlertConfigurationError("alert title must be a non-empty string")
         if not isinstance(body, str):
@@ -182,8 +180,8 @@ class AlertMessage:
         if dedup_key is not None and not isinstance(dedup_key, str):
             raise AlertConfigurationError("dedup_key must be a string")
         _set = object.__setattr__
-        _set(self, "title", _truncate(_valid_text(title), MAX_TITLE_CHARS))
-        _set(self, "body", _truncate(_valid_text(body), MAX_BODY_CHARS))
+        _set(self, "title", cut(title, MAX_TITLE_CHARS))
+        _set(self, "body", cut(clean(_valid_text(body)), MAX_BODY_CHARS))
         _set(self, "level", level)
         _set(self, "timestamp", timestamp)
         _set(self, "labels", _frozen_labels(labels))

@@ -141,8 +141,10 @@ def test_formatted_title_has_a_timestamp_only_when_asked() -> None:
 
 def test_long_title_and_body_are_cut_with_a_marker() -> None:
     alert = AlertMessage("t" * (MAX_TITLE_CHARS + 10), "b" * (MAX_BODY_CHARS + 5))
-    assert len(alert.title) == MAX_TITLE_CHARS and alert.title.endswith("... [10 characters cut]")
-    assert len(alert.body) == MAX_BODY_CHARS and alert.body.endswith("... [5 characters cut]")
+    for text, limit, given in ((alert.title, MAX_TITLE_CHARS, "t"), (alert.body, MAX_BODY_CHARS, "b")):
+        head, count, tail = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text).groups()
+        assert len(text) <= limit and head.startswith(given) and tail.endswith(given)
+        assert len(head) + int(count) + len(tail) == (limit + 10 if given == "t" else limit + 5)
 
 
 def test_labels_are_read_only_and_validated() -> None:
@@ -192,7 +194,7 @@ def test_message_replace_checks_the_change_and_keeps_the_creation_time() -> None
     alert = AlertMessage("t", "b", AlertLevel.INFO, labels={"a": "b"}, created_at=5.0)
     changed = alert.replace(level=AlertLevel.CRITICAL, body="x" * (MAX_BODY_CHARS + 1))
     assert changed.level is AlertLevel.CRITICAL and changed.created_at == 5.0
-    assert changed.labels == {"a": "b"} and changed.body.endswith("... [1 characters cut]")
+    assert changed.labels == {"a": "b"} and "[… 26 characters cut …]" in changed.body
     assert alert.level is AlertLevel.INFO
     with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
         alert.replace(title="")
@@ -255,3 +257,12 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     )
     spooled = a.replace(spooled=True)
     assert spooled.spooled and spooled.alert is a.alert and not a.spooled
+
+
+def test_title_body_and_labels_are_cleaned_once_when_built() -> None:
+    """No channel sees a control character: ANSI gone, line breaks as \\n, the rest U+FFFD."""
+    alert = AlertMessage("\x1b[1mDisk\x1b[0m full\r\n", "a\rb\x00c\u2028d", labels={"k\x1b[2J": "v\x07"})
+    assert (alert.title, alert.body, dict(alert.labels)) == ("Disk full\n", "a\nb\ufffdc\nd", {"k": "v\ufffd"})
+    assert alert.replace(level=AlertLevel.WARNING).body == alert.body  # cleaning is idempotent
+    with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
+        AlertMessage("\x1b[31m\x1b[0m")  # nothing left once the colour codes go

@@ -10,6 +10,7 @@ import pytest
 from kstalerts import AlertLevel, AlertMessage, RetryPolicy
 from kstalerts.channels import WebhookChannel
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.slack import TOKEN, SlackServer
 
 
@@ -269,3 +270,19 @@ def test_config_keys() -> None:
     assert WebhookChannel.config_keys == frozenset(
         {"url", "method", "headers", "template", "ssl_verify", "ssl_ca_bundle", "proxy"}
     )
+
+
+def test_markup_arrives_as_json_strings(slack_server: SlackServer) -> None:
+    """A webhook gets JSON: text is a string value, as written, with the ANSI colour gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={"by": INJECTION})
+    assert hook(slack_server).send(alert).success
+    templated = hook(slack_server, template='{"text": "$title / $body"}').send(alert)
+    assert templated.success
+    plain, filled = slack_server.requests
+    payload = plain.json()
+    assert (payload["title"], payload["body"], payload["labels"]) == (
+        INJECTION_CLEAN, INJECTION_CLEAN, {"by": INJECTION_CLEAN}
+    )
+    assert filled.json() == {"text": f"{INJECTION_CLEAN} / {INJECTION_CLEAN}"}
+    for request in (plain, filled):
+        assert b"\x1b" not in request.body and b"\\u001b" not in request.body

@@ -9,11 +9,11 @@ move in :mod:`kstalerts.http`, which is imported on first delivery only.
 
 import json
 import math
-import re
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._text import one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ()
 
 _SERVICE_TEXT_CHARS = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def encode_json(payload: Any) -> bytes:
@@ -49,25 +48,11 @@ def iso_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + "\u2026"
-
-
 def service_text(
     text: Union[str, bytes], *, hide: Iterable[str] = (), limit: int = _SERVICE_TEXT_CHARS
 ) -> str:
-    """A service's error text made safe to show: one line, capped, secrets masked."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    for secret in hide:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _CONTROL.sub(" ", text).strip()
-    text = re.sub(r" {2,}", " ", text)
-    return truncate(text, limit)
+    """A service's error text made safe to show: one line, capped, secrets masked (:func:`.one_line`)."""
+    return one_line(text, secrets=hide, limit=limit)
 
 
 def retry_after_header(response: "HTTPResponse") -> Optional[float]:

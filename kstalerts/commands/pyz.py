@@ -12,10 +12,11 @@ renamed into place, so a reader never sees half an archive.
 """
 
 import argparse
-import hashlib
 import os
-import zipfile
-from typing import Any, List, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, List, TextIO, Tuple
+
+if TYPE_CHECKING:
+    import zipfile
 
 __all__ = ("setup", "build_pyz")
 
@@ -66,7 +67,9 @@ def _sources(package_dir: str, name: str) -> List[Tuple[str, str]]:
     return sorted(found)
 
 
-def _entry(arcname: str) -> zipfile.ZipInfo:
+def _entry(arcname: str) -> "zipfile.ZipInfo":
+    import zipfile
+
     info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # unix, so the mode below is read
@@ -76,6 +79,9 @@ def _entry(arcname: str) -> zipfile.ZipInfo:
 
 def build_pyz(out: str) -> str:
     """Write the running package to ``out`` as a zipapp; return its SHA-256 (hex)."""
+    import hashlib
+    import zipfile
+
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     name = __name__.split(".")[0]
     if not os.path.isdir(package_dir):
