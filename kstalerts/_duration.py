@@ -10,7 +10,7 @@ else is a :class:`ValueError` that names what was given and what is accepted.
 import math
 import re
 
-__all__ = ("parse_duration",)
+__all__ = ()  # private: kstalerts.cli and run parse with it
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd])")

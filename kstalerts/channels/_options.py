@@ -86,10 +86,7 @@ def read(option: Option, value: Any, service: str) -> Any:
             raise AlertConfigurationError(f"{service}: {key} must be a string, got {got}", key=key)
     elif option.kind == "bool":
         if not isinstance(value, bool):
-            quoted = str(value).lower() in ("true", "false", "yes", "no", "on", "off")
-            hint = " (quoted, so it is text: write it without quotes)" if quoted else ""
-            message = f"{service}: {key} must be true or false, got {value!r}{hint}"
-            raise AlertConfigurationError(message, key=key)
+            raise AlertConfigurationError(f"{service}: {key} must be true or false, got {value!r}", key=key)
     elif option.kind == "choice":
         if not isinstance(value, str) or value not in option.choices:
             short = isinstance(value, str) and len(value) <= 40
