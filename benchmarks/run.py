@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import (
+    bench_channels_local,
     bench_email,
     bench_fanout,
     bench_import,
@@ -39,7 +40,15 @@ from benchmarks._harness import (
 )
 
 MODULES = (
-    bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run, bench_text
+    bench_import,
+    bench_slack,
+    bench_channels_local,
+    bench_email,
+    bench_fanout,
+    bench_throttle,
+    bench_memory,
+    bench_run,
+    bench_text,
 )
 
 

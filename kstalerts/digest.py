@@ -41,14 +41,7 @@ if TYPE_CHECKING:
 # not imported: the manager stands above this module and imports it.
 _Entry = Any
 
-__all__ = (
-    "DIGEST_SHOWN_TITLES",
-    "DIGEST_TITLE_CHARS",
-    "MAX_DIGEST_TITLES",
-    "Digest",
-    "DigestBook",
-    "DigestSummary",
-)
+__all__ = ()
 
 #: Distinct titles a digest counts one by one; later new titles are counted together.
 MAX_DIGEST_TITLES = 100

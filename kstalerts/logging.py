@@ -30,7 +30,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager
 
-__all__ = ("AlertHandler", "level_for", "DEFAULT_TIMEOUT")
+__all__ = ()
 
 #: Seconds one record may hold up the program that logs it (``AlertHandler(timeout=...)``).
 DEFAULT_TIMEOUT = 10.0

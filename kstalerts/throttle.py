@@ -59,7 +59,7 @@ from .models import AlertLevel
 if TYPE_CHECKING:
     from ._statefile import StateFile
 
-__all__ = ("AlertThrottle",)
+__all__ = ()
 
 #: The CRITICAL bucket's name in a state file is the throttle's key plus this.
 _CRITICAL_SUFFIX = "/critical"

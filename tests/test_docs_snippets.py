@@ -20,8 +20,9 @@ The convention (docs/design.md, "Documentation that runs"):
   a unit file, a command that needs root); ``<!-- docs:may-fail (why) -->``
   for a command that exits non-zero by design (a job that does not exist
   here): it must still not crash (no traceback, no signal).
-  ``<!-- command:... -->`` (tests/test_readme.py) and ``<!-- route:... -->``
-  (.ci/install_routes.py) blocks are run by their own harness, not here.
+  ``<!-- command:... -->`` (tests/test_readme.py), ``<!-- route:... -->``
+  (.ci/install_routes.py) and ``<!-- example: NAME FILE -->`` (a multi-file
+  example, tests/test_own_channel.py) blocks are run by their own harness.
 """
 
 import os
@@ -41,9 +42,9 @@ from kstalerts._loopback import HTTPSink
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUN_ELSEWHERE = ("command:", "route:")
+RUN_ELSEWHERE = ("command:", "route:", "example:")
 _BLOCK = re.compile(r"^```(python|sh)\n(.*?)^```", re.S | re.M)
-_MARK = re.compile(r"<!--\s*((?:docs:[\w-]+|command:|route:)[^>]*?)\s*-->\s*$")
+_MARK = re.compile(r"<!--\s*((?:docs:[\w-]+|command:|route:|example:)[^>]*?)\s*-->\s*$")
 HOSTS = [
     "hooks.slack.com", "*.slack.com", "api.resend.com", "events.pagerduty.com", "example.com",
     "*.example.com", "*.example", "discord.com", "*.webhook.office.com", "outlook.office.com",

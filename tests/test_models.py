@@ -259,6 +259,24 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     assert spooled.spooled and spooled.alert is a.alert and not a.spooled
 
 
+def test_a_result_stores_its_outcome_and_reads_the_flags_from_it() -> None:
+    """No round trip: the outcome a delivery came to is kept, whatever else changes."""
+    from kstalerts import Delivery, Outcome
+
+    limited = AlertResult.from_delivery("ops", Delivery(Outcome.RATE_LIMITED, note="429"), attempts=2)
+    assert limited.outcome is Outcome.RATE_LIMITED
+    assert (limited.success, limited.throttled, limited.suppressed, limited.retryable) == (False, True, False, True)
+    # Once derived from the flags, zero attempts named our own throttle: the stored outcome stays.
+    assert limited.replace(attempts=0, spooled=True).outcome is Outcome.RATE_LIMITED
+    # Flags given by hand name their outcome once, as before.
+    assert AlertResult("ops", False, throttled=True).outcome is Outcome.THROTTLED
+    assert AlertResult("ops", True).replace(success=False, retryable=True).outcome is Outcome.FAILED
+    for outcome in Outcome:
+        result = AlertResult("ops", outcome=outcome, attempts=1)
+        assert result.outcome is outcome
+        assert result.success is outcome.meaning.success and result.retryable is outcome.meaning.retryable
+
+
 def test_title_body_and_labels_are_cleaned_once_when_built() -> None:
     """No channel sees a control character: ANSI gone, line breaks as \\n, the rest U+FFFD."""
     alert = AlertMessage("\x1b[1mDisk\x1b[0m full\r\n", "a\rb\x00c\u2028d", labels={"k\x1b[2J": "v\x07"})

@@ -207,6 +207,17 @@ def test_an_echoed_url_or_token_is_masked_in_the_error(slack_server: SlackServer
     assert result.error == "Webhook rejected the request (HTTP 400 Bad Request): no hook at *** (***)"
 
 
+def test_an_echoed_secret_header_is_masked_in_the_error(slack_server: SlackServer) -> None:
+    """A service that echoes the caller's Authorization header: the error hides it, whole or its token."""
+    slack_server.queue("status=401:bad credentials: Bearer s3cr3t-token-value")
+    headers = {"Authorization": "Bearer s3cr3t-token-value"}
+    result = hook(slack_server, headers=headers).send(ALERT)
+    assert result.error == "Webhook rejected the request (HTTP 401 Unauthorized): bad credentials: ***"
+    slack_server.queue("status=403:unknown team key k9Q2x7LmZp")  # a secret of no known shape
+    result = hook(slack_server, headers={"X-Team": "k9Q2x7LmZp"}).send(ALERT)
+    assert result.error == "Webhook rejected the request (HTTP 403 Forbidden): unknown team key ***"
+
+
 def test_429_retry_after_is_honoured(slack_server: SlackServer) -> None:
     slack_server.queue("ratelimit=7")
     waits: List[float] = []

@@ -22,6 +22,7 @@ from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient, HTTPResponse
+    from ..models import AlertMessage, AlertResult
 
 __all__ = ()
 
@@ -105,8 +106,17 @@ class HTTPChannel(AlertChannel):
     It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
     ``proxy``: ``_options.TRANSPORT``, checked as described there) once for every HTTP channel;
     :meth:`_http_client` builds a client with them, so a bad proxy or CA
-    bundle fails when the channel is built.
+    bundle fails when the channel is built. A subclass's ``options`` get
+    the transport options it does not list itself, so its config accepts
+    them too.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        own = cls.__dict__.get("options")
+        if own is not None:
+            listed = {o.name for o in own}
+            cls.options = (*own, *(o for o in TRANSPORT if o.name not in listed))
+        super().__init_subclass__(**kwargs)
 
     def __init__(
         self,
@@ -129,6 +139,16 @@ class HTTPChannel(AlertChannel):
             if exc.key != "url" or key == "url":
                 raise
             raise AlertConfigurationError(exc.reason, key=key) from None
+
+
+def send_resolving(channel: Any, alert: "AlertMessage") -> "AlertResult":
+    """``channel.send(alert)`` by a copy of ``channel`` with ``resolving`` set (PagerDuty, Alertmanager)."""
+    import copy
+
+    twin = copy.copy(channel)
+    twin.resolving = True
+    result: AlertResult = twin.send(alert)
+    return result
 
 
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":

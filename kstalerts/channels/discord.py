@@ -42,9 +42,10 @@ from ._jsonhttp import (
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse
 
-__all__ = ("DiscordChannel", "COLOR", "escape_markdown")
+__all__ = ()
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
 COLOR: Mapping[AlertLevel, int] = {
@@ -164,12 +165,10 @@ class DiscordChannel(HTTPChannel):
             payload["avatar_url"] = self.avatar_url
         return payload
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as the embed's last field, if it fits."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: the embed's last field, if it fits."""
         embeds = payload.get("embeds")
-        if held_back is not None and embeds:
+        if embeds:
             embed = embeds[0]
             fields = embed.get("fields", [])
             used = len(embed.get("title", "")) + len(embed.get("footer", {}).get("text", ""))
@@ -178,7 +177,7 @@ class DiscordChannel(HTTPChannel):
             room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
             if room >= 100:
                 del fields[_FIELDS - 1 :]
-                value = cut(held_back.text(room), room, escape=escape_markdown)
+                value = cut(summary.text(room), room, escape=escape_markdown)
                 fields.append({"name": name, "value": value, "inline": False})
                 embed["fields"] = fields
         return payload

@@ -15,7 +15,7 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._text import cut_bytes
@@ -26,7 +26,10 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error
 from ._options import TRANSPORT, Option
 
-__all__ = ("TeamsChannel",)
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
+
+__all__ = ()
 
 #: Adaptive Card ``TextBlock`` colour of the title for each level.
 COLOR: Mapping[AlertLevel, str] = {
@@ -114,14 +117,11 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, subtle block of the card."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None:
-            body = payload["attachments"][0]["content"]["body"]
-            text = cut_bytes(held_back.text(_HELD_BACK_BYTES), _HELD_BACK_BYTES)
-            body.append(_rich(_run(text, isSubtle=True)))
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a last, subtle block of the card."""
+        body = payload["attachments"][0]["content"]["body"]
+        text = cut_bytes(summary.text(_HELD_BACK_BYTES), _HELD_BACK_BYTES)
+        body.append(_rich(_run(text, isSubtle=True)))
         return payload
 
     def preview(self, alert: AlertMessage) -> str:

@@ -14,7 +14,7 @@ import argparse
 import os
 from typing import Any, List, Optional, TextIO
 
-__all__ = ("setup", "starting_config")
+__all__ = ()  # the command line registers setup(); nothing here is the public API
 
 _HEAD = """\
 # kstlib.conf.yml: kstalerts configuration, written by 'kstalerts init'.

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, List, TextIO, Tuple
 if TYPE_CHECKING:
     import zipfile
 
-__all__ = ("setup", "build_pyz")
+__all__ = ()  # the command line registers setup(); nothing here is the public API
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SHEBANG = b"#!/usr/bin/env python3\n"

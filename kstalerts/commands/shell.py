@@ -11,7 +11,7 @@ import argparse
 import re
 from typing import Any, Callable, Dict, List, TextIO, Tuple
 
-__all__ = ("setup", "bash_completion", "zsh_completion", "man_page")
+__all__ = ()  # the command line registers setup(); nothing here is the public API
 
 _FILE_METAVARS = ("PATH", "OUT")
 

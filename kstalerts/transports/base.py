@@ -21,7 +21,7 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("MailTransport", "PartialDeliveryError", "envelope", "clean_reply", "flag")
+__all__ = ()
 
 _MAX_REPLY_CHARS = 200
 
