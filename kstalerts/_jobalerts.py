@@ -151,8 +151,13 @@ def _resolve_and_recover(
     recovery: AlertMessage,
     channel: Optional[str],
     notices: TextIO,
+    quiet: bool = False,
 ) -> List[Sent]:
-    """Resolve what fired where the channel knows "resolved"; tell the others."""
+    """Resolve what fired where the channel knows "resolved"; tell the others.
+
+    ``quiet``: say nothing when no channel takes the recovery's level (the
+    job succeeded; ``run --quiet`` prints nothing then).
+    """
     sent: List[Sent] = []
     try:
         entries = manager._targets(channel)  # the same lookup the failure's send went through
@@ -181,6 +186,9 @@ def _resolve_and_recover(
                 notice(notices, f"resolve of {alert.title!r} not delivered to {entry.key}: {result.error}")
             sent.append(("resolve", alert, (result,)))
     results: List[AlertResult] = []
+    if quiet:
+        levels = {entry.key: entry.min_level for entry in entries}
+        plain = [key for key in plain if recovery.level >= levels[key]]
     for key in plain:
         results.extend(_send(manager, recovery, key, notices))
     if plain:
@@ -227,7 +235,7 @@ def notice(stream: TextIO, message: str) -> None:
 class Alerting:
     """Where alerts go and how often: the manager (or the config to build one from)."""
 
-    __slots__ = ("channel", "config", "manager", "notes", "preset", "realert")
+    __slots__ = ("channel", "config", "manager", "notes", "preset", "quiet", "realert")
 
     def __init__(
         self,
@@ -237,8 +245,10 @@ class Alerting:
         channel: Optional[str],
         realert: float,
         notes: TextIO,
+        quiet: bool = False,
     ) -> None:
         self.manager = manager
+        self.quiet = quiet  # a recovery no channel takes is not worth a line
         self.config = config
         self.preset = preset
         self.channel = channel
@@ -324,7 +334,9 @@ def decide(
         owned, active = _manager(alerting, f"{job.name} recovered")
         if active is not None:
             try:
-                sent = _resolve_and_recover(active, job, state, recovery, alerting.channel, notes)
+                sent = _resolve_and_recover(
+                    active, job, state, recovery, alerting.channel, notes, alerting.quiet
+                )
             finally:
                 if owned:
                     _close(active, notes)

@@ -165,7 +165,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         out.write("\n")
     else:
         for result in results:
-            out.write(f"{result}\n")
+            kept = " (kept in the spool: 'kstalerts flush' sends it again)" if result.spooled else ""
+            out.write(f"{result}{kept}\n")
     if not matching:
         floors = ", ".join(f"{e.key} >= {e.min_level.name}" for e in skipped)
         _error(f"nothing sent: no channel takes level {alert.level.name} ({floors})")
@@ -235,17 +236,31 @@ def _manager(
     from .config import load_config
     from .config.loader import no_channels_reason
     from .config.wiring import build_manager
+    from .limits import collect_clamps
     from .manager import AlertManager
 
-    loaded = load_config(args.config, preset=args.preset)
     manager = AlertManager()
+    # Each clamp is said once, below, with the file and line it came from.
+    limits_log = logging.getLogger("kstalerts.limits")
+    quiet = limits_log.level < logging.ERROR
+    if quiet:
+        limits_log.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
-            build_manager(manager, loaded, unresolved=unresolved)
+        with collect_clamps() as clamps:
+            loaded = load_config(args.config, preset=args.preset)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
+                build_manager(manager, loaded, unresolved=unresolved)
     except BaseException:
         manager.close()
         raise
+    finally:
+        if quiet:
+            limits_log.setLevel(logging.NOTSET)
+    for clamp in clamps:
+        line = loaded.line_of(clamp.name) if loaded.path else None
+        where = f"{loaded.path}:{line}: " if line else (f"{loaded.path}: " if loaded.path else "")
+        _error(f"warning: {where}{clamp}")
     if not manager.channels and not unresolved:
         manager.close()
         raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
@@ -278,6 +293,7 @@ def _setup_check_config(subparsers: Any) -> None:
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
     parser.set_defaults(run=_run_check_config)
 
 
@@ -315,6 +331,11 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         if quiet:
             limits_log.setLevel(logging.NOTSET)
     problems: List[str] = []
+    report = out
+    if args.json:
+        import io
+
+        out = io.StringIO()  # the text report is built as usual, then left unprinted
     with manager:
         if loaded.path is None and args.config is None:
             names = ", ".join(CONFIG_NAMES)
@@ -353,8 +374,25 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         out.write("clamped by the hard limits: nothing\n")
     for problem in problems:
         out.write(f"warning: {problem}\n")
-    if clamps and args.strict:
-        return EXIT_FAILED
+    code = EXIT_FAILED if clamps and args.strict else EXIT_OK
+    if args.json:
+        payload = {
+            "ok": code == EXIT_OK,
+            "config_file": loaded.path,
+            "preset": loaded.preset,
+            "settings": loaded.masked(),
+            "channels": [_describe_entry(entry) for entry in manager.channels],
+            "clamped": [
+                {"clamp": str(clamp), "line": loaded.line_of(clamp.name) if loaded.path else None}
+                for clamp in clamps
+            ],
+            "warnings": problems,
+        }
+        json.dump(payload, report, indent=2, default=str)
+        report.write("\n")
+        return code
+    if code != EXIT_OK:
+        return code
     out.write(f"config OK ({len(problems)} warning(s))\n" if problems else "config OK\n")
     return EXIT_OK
 
@@ -450,9 +488,11 @@ _RUN_EPILOG = """\
 examples:
   kstalerts run --name backup -- /opt/bin/backup.sh
       alert (CRITICAL, with the last 50 lines of output) when it fails; resolve when it recovers
-  kstalerts run --quiet --timeout 3600 --lock -- pg_dump -f /srv/app.sql app
+  kstalerts run --quiet --timeout 1h --lock -- pg_dump -f /srv/app.sql app
       cron-friendly: silent on success, SIGTERM after an hour, one run at a time
-  kstalerts run --retries 2 --retry-delay 30 --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --retries 2 --retry-delay 30s --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --name nightly -- sh -c 'tar czf /srv/backup.tgz /srv/data && echo done'
+      a command line with && or | runs through a shell: give it to sh -c as one argument
 
 exit status: the job's own; 128+N when killed by signal N; 124 timed out;
 126 not executable; 127 not found; 125 usage error of run (nothing ran).
@@ -475,13 +515,13 @@ class _RunParser(argparse.ArgumentParser):
 
 
 def _positive(text: str) -> float:
+    """A duration: seconds, or with a unit (``10m``, ``1h30m``; see :mod:`kstalerts._duration`)."""
+    from ._duration import parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _setup_run(subparsers: Any) -> None:
@@ -507,16 +547,16 @@ def _setup_run(subparsers: Any) -> None:
     parser.add_argument("--channel", metavar="KEY", help="alert this channel only (key, alias or name)")
     _add_config_options(parser)
     parser.add_argument(
-        "--timeout", type=_positive, metavar="SECONDS", help="SIGTERM the job after this long"
+        "--timeout", type=_positive, metavar="DURATION", help="SIGTERM the job after this long (90, 10m, 1h)"
     )
     parser.add_argument(
-        "--kill-after", type=_positive, default=10.0, metavar="SECONDS", help="then SIGKILL (default: 10)"
+        "--kill-after", type=_positive, default=10.0, metavar="DURATION", help="then SIGKILL (default: 10s)"
     )
     parser.add_argument(
         "--retries", type=int, default=0, metavar="N", help="run again N times before failing"
     )
     parser.add_argument(
-        "--retry-delay", type=_positive, default=0.0, metavar="SECONDS", help="between retries"
+        "--retry-delay", type=_positive, default=0.0, metavar="DURATION", help="between retries"
     )
     parser.add_argument(
         "--tail-lines",
@@ -538,8 +578,8 @@ def _setup_run(subparsers: Any) -> None:
         "--realert",
         type=_positive,
         default=3600.0,
-        metavar="SECONDS",
-        help="while it keeps failing, alert again at most this often (default: 3600)",
+        metavar="DURATION",
+        help="while it keeps failing, alert again at most this often (default: 1h)",
     )
     parser.add_argument("--lock", action="store_true", help="one run of this job at a time")
     parser.add_argument(
@@ -596,6 +636,18 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return result.exit_code
 
 
+def _registered() -> List[Callable[[Any], None]]:
+    """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
+    from .commands import init, pyz, shell, systemd
+
+    return [
+        init.setup,
+        systemd.setup,
+        pyz.setup,
+        lambda subparsers: shell.setup(subparsers, build_parser),  # walks the whole parser
+    ]
+
+
 # The subcommands, in --help order.
 def _setup_lifecycle(subparsers: Any) -> None:
     from .cli_lifecycle import setup  # resolve, silence, alerts, tick, heartbeat
@@ -610,6 +662,7 @@ _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
     _setup_run,
     _setup_demo,
     _setup_lifecycle,
+    *_registered(),
 )
 
 
@@ -666,9 +719,11 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
             o for o in known if name.startswith("--") and o.startswith(name)
         ]
         if not matches:
-            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            # Compared without the dashes they all share, so --bogus is not "close" to --verbose.
+            longs = {o[2:]: o for o in known if o.startswith("--")}
+            close = difflib.get_close_matches(name.lstrip("-"), list(longs), n=1, cutoff=0.6)
             where = f" for '{current.prog}'" if current is not parser else ""
+            hint = f"; did you mean {longs[close[0]]}?" if close else f"; see '{current.prog} --help'"
             current.error(f"unknown option {name}{where}{hint}")
         action = known[matches[0]]
         expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1

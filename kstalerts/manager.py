@@ -320,6 +320,7 @@ class AlertManager:
         if not jobs:
             return []
         if self._closed:
+            _warn_closed()
             return [route.closed.run(n) for n, route in jobs]
         # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used,
         # and further signals wait for the outermost send to end (a send nests at most once).
@@ -767,6 +768,7 @@ def _refuse_async(channel: Any) -> None:
 def _warn_no_channels() -> None:
     import warnings
 
+    from ._stack import outside
     from .exceptions import NoChannelsWarning
 
     warnings.warn(
@@ -774,7 +776,20 @@ def _warn_no_channels() -> None:
             "this AlertManager has no channels, so send() delivers nothing: add_channel(), or check the"
             " config from_config() read with 'kstalerts check-config'"
         ),
-        stacklevel=3,
+        stacklevel=outside(),
+    )
+
+
+def _warn_closed() -> None:
+    import warnings
+
+    from ._stack import outside
+
+    warnings.warn(
+        "send() on a closed AlertManager delivers nothing (each result says so): send before close(),"
+        " or inside 'with AlertManager() as manager:'",
+        RuntimeWarning,
+        stacklevel=outside(),
     )
 
 

@@ -236,6 +236,8 @@ class AlertMessage(Frozen):
             raise AlertConfigurationError("alert title must be a non-empty string")
         if not isinstance(body, str):
             raise AlertConfigurationError("alert body must be a string")
+        if isinstance(level, str):  # a name, as add_channel(min_level=...) and the config take
+            level = AlertLevel.parse(level)
         if not isinstance(level, AlertLevel):
             raise AlertConfigurationError(
                 f"alert level must be an AlertLevel, not {type(level).__name__}"

@@ -223,6 +223,19 @@ class AlertChannel:
                 return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
+    async def asend(self, alert: AlertMessage) -> AlertResult:
+        """:meth:`send`, awaitable (``await channel.asend(alert)``); the event loop keeps running.
+
+        :meth:`send` blocks and returns the result: ``await channel.send(alert)``
+        fails with "AlertResult can't be used in 'await' expression" after the
+        delivery. Runs on the loop's default executor, as ``AlertManager.asend``.
+        """
+        import asyncio
+        import functools
+
+        loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
+        return await loop.run_in_executor(None, functools.partial(self.send, alert))
+
     def _attempt(self, notification: Notification, timeout: float) -> Delivery:
         """One attempt as a :class:`Delivery`, whatever ``_transmit`` returned or raised."""
         try:

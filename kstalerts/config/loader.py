@@ -280,6 +280,12 @@ def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]
         return None
     named = os.environ.get("KSTALERTS_CONFIG", "").strip()
     if named:
+        if os.path.isdir(named):
+            raise AlertConfigurationError(
+                "KSTALERTS_CONFIG names a directory; name the file in it"
+                f" (e.g. {os.path.join(named, CONFIG_NAMES[0])})",
+                path=named,
+            )
         if not os.path.isfile(named):
             raise AlertConfigurationError("KSTALERTS_CONFIG names a file that does not exist", path=named)
         return named

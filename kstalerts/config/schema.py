@@ -224,6 +224,8 @@ def _check_channel(
         if option.kind == "text" and option.name in entry and not isinstance(value, str):
             raise _error(f"must be text, got {type(value).__name__}", f"{where}.{option.name}", path, lines)
         if option.kind == "bool" and option.name in entry and not isinstance(value, bool):
-            raise _error("must be true or false", f"{where}.{option.name}", path, lines)
+            quoted = str(value).lower() in ("true", "false", "yes", "no", "on", "off")
+            hint = f", got {value!r} (quoted, so it is text: write it without quotes)" if quoted else ""
+            raise _error(f"must be true or false{hint}", f"{where}.{option.name}", path, lines)
     if "throttle" in entry:
         _check_throttle(entry["throttle"], f"{where}.throttle", path, lines, allow_off=True)

@@ -117,9 +117,10 @@ def build_manager(
     if unresolved is None and not manager.channels:
         import warnings
 
+        from .._stack import outside
         from .loader import no_channels_reason
 
-        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=3)
+        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=outside())
 
 
 def _build_channel(
