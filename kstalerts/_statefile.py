@@ -38,18 +38,18 @@ is not dependable.
 import contextlib
 import errno
 import json
-import logging
 import os
 import threading
 from typing import Any, Dict, Iterator, Optional, Union
 
 from . import _files, _lifecycle
+from ._log import logger
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.state")
+_log = logger("kstalerts.state")
 
 _VERSION = 1
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"

@@ -23,7 +23,6 @@ which is system-wide on Linux. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
-import logging
 import os
 import threading
 import time
@@ -31,6 +30,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
+from ._log import logger
 from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Deduplicator", "Claim")
 
-_log = logging.getLogger("kstalerts.dedup")
+_log = logger("kstalerts.dedup")
 _T = TypeVar("_T")
 
 # (channel, key) -> (stamp, claim token or None once delivered)

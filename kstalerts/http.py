@@ -30,7 +30,6 @@ followed): what a status means is the channel's business. Rules:
 import base64
 import enum
 import io
-import logging
 import os
 import re
 import socket
@@ -38,6 +37,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _lifecycle
+from ._log import logger
 from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ("HTTPClient", "HTTPResponse", "check_headers")
 
-_log = logging.getLogger("kstalerts.http")
+_log = logger("kstalerts.http")
 
 _EMPTY: Mapping[str, str] = {}
 _OWN_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection"))

@@ -70,6 +70,7 @@ from typing import (
 )
 
 from . import _lifecycle, _reentry
+from ._log import logger
 from .digest import DigestBook, DigestSummary, hand_over
 from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
     from .spool import FlushReport, Spool, SpoolEntry
 
 __all__ = ("AlertManager", "AlertStats", "ChannelEntry")
+
+_log = logger("kstalerts.manager")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
@@ -325,7 +328,7 @@ class AlertManager:
             try:
                 name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
             except Exception:  # put logs disk errors itself; anything else is a bug, not the caller's
-                _log().error("spooling for channel %r failed", entry.key, exc_info=True)
+                _log.error("spooling for channel %r failed", entry.key, exc_info=True)
                 name = None
             if name is not None:
                 result = result.replace(spooled=True)
@@ -362,7 +365,7 @@ class AlertManager:
             note = f"throttled by the channel: {_scrubbed(exc, entry.channel)}"
             result = _result(entry, Outcome.THROTTLED, note, alert)
         except Exception as exc:  # a bug in a channel must not stop the others
-            _log().error(
+            _log.error(
                 "channel %r raised %s while sending; reported as failed",
                 entry.key,
                 type(exc).__name__,
@@ -443,7 +446,7 @@ class AlertManager:
             if entry is None:
                 if item.channel not in unknown:
                     unknown.add(item.channel)
-                    _log().warning(
+                    _log.warning(
                         "spool %s holds alerts for channel %r, which is not configured; kept",
                         spool.path,
                         item.channel,
@@ -551,7 +554,7 @@ class AlertManager:
             try:
                 entry.channel.close()
             except Exception:  # closing must release the rest regardless
-                _log().warning("channel %r failed to close", entry.key, exc_info=True)
+                _log.warning("channel %r failed to close", entry.key, exc_info=True)
 
     def __enter__(self) -> "AlertManager":
         return self
@@ -699,20 +702,3 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
         if not isinstance(item, AlertMessage):
             raise AlertConfigurationError(f"send() takes AlertMessage values, not {type(item).__name__}")
     return batch
-
-
-def _log() -> Any:
-    # logging (with traceback, string, ...) costs milliseconds to import;
-    # it is loaded when there is first something to log. Late in interpreter
-    # teardown nothing can be imported any more: send() must not raise for
-    # that, so the report is dropped instead.
-    try:
-        import logging
-    except ImportError:
-        return _Unlogged()
-    return logging.getLogger("kstalerts.manager")
-
-
-class _Unlogged:
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None

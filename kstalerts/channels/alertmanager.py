@@ -19,7 +19,6 @@ auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 import base64
 import copy
 import json
-import logging
 import re
 import threading
 import time
@@ -38,6 +37,7 @@ from typing import (
 )
 
 from .. import _lifecycle, _reentry
+from .._log import logger
 from .._secret import Secret
 from .._url import ANY_HTTP, URLRule, check_url
 from ..digest import DigestSummary, hand_over
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ("AlertmanagerChannel", "sanitize_label_name")
 
-_log = logging.getLogger("kstalerts.channels.alertmanager")
+_log = logger("kstalerts.channels.alertmanager")
 
 _API_PATH = "/api/v2/alerts"
 # Credentials go in basic_auth/bearer_token, never in the URL; the API path is appended.

@@ -18,6 +18,7 @@ and errors never show a secret.
 import time
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
 
+from .._log import logger
 from .._settings import lookup
 from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
@@ -28,6 +29,8 @@ from ..retry import RetryPolicy
 from ._options import Option, build
 
 __all__ = ("AlertChannel",)
+
+_log = logger("kstalerts.channels")
 
 _C = TypeVar("_C", bound="AlertChannel")
 
@@ -189,9 +192,7 @@ def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
 
 def _log_attempt(name: str, attempt: int, max_retries: int, failure: Delivery, last: bool) -> None:
     """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
-    import logging
-
     then = "not retried" if failure.outcome is Outcome.REFUSED else "giving up" if last else "retrying"
-    logging.getLogger("kstalerts.channels").info(
+    _log.info(
         "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure.note, then
     )

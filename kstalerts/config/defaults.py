@@ -19,6 +19,7 @@ explicitly installed config is used.
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
+from .._log import logger
 from .._settings import BUILTIN_DEFAULTS, fill, lookup, set_first_use
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ("BUILTIN_DEFAULTS", "active_config", "get_default", "reload_config", "use_config")
 
+_log = logger("kstalerts.config")
 _lock = threading.RLock()
 _active = None  # type: Optional[LoadedConfig]
 _discovered = False
@@ -65,9 +67,7 @@ def discover_defaults() -> None:
         try:
             config: Optional[LoadedConfig] = load_config()
         except Exception as exc:  # a broken file must not break a constructor
-            import logging
-
-            logging.getLogger("kstalerts.config").warning(
+            _log.warning(
                 "%s (the built-in defaults apply; check-config reports this file)", exc
             )
             config = None
