@@ -20,7 +20,7 @@ instead of raising.
 import sys
 from typing import Any
 
-__all__ = ("logger",)
+__all__ = ()
 
 # Below WARNING, a record goes nowhere unless someone configured logging,
 # which imports it.
