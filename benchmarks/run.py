@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import (
+    bench_coldstart,
     bench_email,
     bench_fanout,
     bench_import,
@@ -37,7 +38,16 @@ from benchmarks._harness import (
     machine_info,
 )
 
-MODULES = (bench_import, bench_slack, bench_email, bench_fanout, bench_throttle, bench_memory, bench_run)
+MODULES = (
+    bench_import,
+    bench_coldstart,
+    bench_slack,
+    bench_email,
+    bench_fanout,
+    bench_throttle,
+    bench_memory,
+    bench_run,
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

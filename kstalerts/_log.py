@@ -18,7 +18,7 @@ instead of raising.
 """
 
 import sys
-from typing import Any
+from typing import Any, Callable, Optional
 
 __all__ = ()
 
@@ -26,6 +26,7 @@ __all__ = ()
 # which imports it.
 _QUIET_UNCONFIGURED = frozenset({"debug", "info"})
 _WARNING = 30
+_pending: Optional[Callable[[], None]] = None
 
 
 def _drop(*args: Any, **kwargs: Any) -> None:
@@ -54,10 +55,28 @@ class _LazyLogger:
             import logging
         except ImportError:  # interpreter teardown: nothing can be imported
             return _drop
+        if _pending is not None:
+            _run_pending()
         return getattr(logging.getLogger(self.name), attr)
 
     def __repr__(self) -> str:
         return f"<lazy logger {self.name}>"
+
+
+def when_used(hook: Optional[Callable[[], None]]) -> None:
+    """Run ``hook`` once, just before a logger of the package is first used
+    for something that can be shown (``None`` cancels it): the CLI installs
+    its stderr handler this way, and imports ``logging`` only when there is
+    a warning to print."""
+    global _pending
+    _pending = hook
+
+
+def _run_pending() -> None:
+    global _pending
+    hook, _pending = _pending, None
+    if hook is not None:
+        hook()
 
 
 def logger(name: str) -> Any:
