@@ -580,6 +580,12 @@ def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPRespons
     cannot put a token into a result or a log."""
     if not secrets:
         return response
+    seen = b"\n".join(
+        [response.body, response.reason.encode("latin-1", "replace")]
+        + [v.encode("latin-1", "replace") for v in response.headers.values()]
+    )
+    if not any(secret in seen for secret in secrets):
+        return response  # nothing echoed (every answer but a hostile or chatty one)
 
     def clean(data: bytes) -> bytes:
         for secret in secrets:
