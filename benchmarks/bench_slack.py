@@ -213,6 +213,7 @@ def run(quick: bool) -> List[Result]:
                 rounds=n,
                 note="no throttle; the manager's share is this minus SlackChannel.send",
                 samples=samples["manager"],
+                details={"raw_samples": samples["raw"]},
             )
         )
         value, floor = median(burst["throttled"]), median(burst["open"])

@@ -23,6 +23,7 @@ from benchmarks import (
     bench_coldstart,
     bench_email,
     bench_fanout,
+    bench_fleet,
     bench_import,
     bench_memory,
     bench_run,
@@ -47,6 +48,7 @@ MODULES = (
     bench_throttle,
     bench_memory,
     bench_run,
+    bench_fleet,
 )
 
 
