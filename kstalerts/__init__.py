@@ -27,6 +27,7 @@ from .exceptions import (
 from .manager import AlertManager, AlertStats
 from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Delivery, Outcome
+from .pipeline.notification import Notification
 from .retry import RetryPolicy
 from .throttle import AlertThrottle
 
@@ -42,6 +43,7 @@ __all__ = (
     "AlertLevel",
     "AlertMessage",
     "AlertResult",
+    "Notification",
     "Outcome",
     "Delivery",
     "AlertThrottle",

@@ -25,7 +25,7 @@ import errno
 import os
 import stat
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 __all__ = ()
 
@@ -47,6 +47,10 @@ class UnsafeFileError(OSError):
 
 class LockTimeoutError(OSError):
     """A lock stayed taken by another process for the whole wait."""
+
+
+class LockInterruptedError(OSError):
+    """A lock wait ended by its ``stop`` callable (a signal arrived)."""
 
 
 def kind_of(mode: int) -> str:
@@ -153,7 +157,9 @@ def writable_by_others(mode: int) -> bool:
     return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
-def private_dir(path: str, *, what: str, allow_sticky: bool = False, fix: bool = False) -> None:
+def private_dir(
+    path: str, *, what: str, allow_sticky: bool = False, fix: bool = False, links: bool = True
+) -> None:
     """Make sure ``path`` is a folder others cannot write, creating it ``0700``.
 
     Folders it creates (parents included) get ``0700`` whatever the umask.
@@ -161,18 +167,27 @@ def private_dir(path: str, *, what: str, allow_sticky: bool = False, fix: bool =
     :class:`UnsafeFileError` naming ``what`` and the fix; ``allow_sticky`` accepts
     a sticky one (``/var/tmp``: others cannot replace files they do not own);
     ``fix`` sets one this user owns back to ``0700`` (a folder of the
-    library's own layout).
+    library's own layout). A folder another user than this one or root owns
+    is refused (its owner could replace what it holds). ``links=False``
+    refuses a symbolic link to a folder too.
     """
     path = os.path.abspath(path)
     created = _makedirs(path)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
+        if not links:
+            raise UnsafeFileError(path, f"{what} is not a directory (a symbolic link is refused)")
         st = os.stat(path)  # a link given by the owner is the owner's choice
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafeFileError(path, f"{what} is {kind_of(st.st_mode)}, not a folder")
+    euid = getattr(os, "geteuid", lambda: st.st_uid)()
+    if st.st_uid not in (euid, 0):
+        raise UnsafeFileError(
+            path, f"{what} belongs to another user (uid {st.st_uid}), who could change what it holds; refused"
+        )
     if not writable_by_others(st.st_mode):
         return
-    if path in created or (fix and st.st_uid == getattr(os, "geteuid", lambda: st.st_uid)()):
+    if path in created or (fix and st.st_uid == euid):
         os.chmod(path, 0o700)
         return
     if allow_sticky and st.st_mode & stat.S_ISVTX:
@@ -219,8 +234,12 @@ def trusted_file(fd: int, path: str, *, what: str) -> None:
         )
 
 
-def lock_within(fd: int, wait: float, path: str) -> None:
-    """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass."""
+def lock_within(fd: int, wait: float, path: str, *, stop: Optional[Callable[[], bool]] = None) -> None:
+    """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass.
+
+    ``stop()`` is asked between attempts; true ends the wait with
+    :class:`LockInterruptedError` (a signal handler recorded a signal).
+    """
     import fcntl
 
     deadline = time.monotonic() + max(0.0, wait)
@@ -231,10 +250,12 @@ def lock_within(fd: int, wait: float, path: str) -> None:
             return
         except BlockingIOError:
             pass
+        if stop is not None and stop():  # asked after a try: a free lock is always taken
+            raise LockInterruptedError(errno.EINTR, "interrupted while waiting for the lock", path)
         left = deadline - time.monotonic()
         if left <= 0:
             raise LockTimeoutError(
                 errno.EWOULDBLOCK, f"still locked by another process after {wait:g}s", path
             )
         time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.01)
+        pause = min(pause * 2, 0.01 if stop is None else 0.05)

@@ -19,21 +19,30 @@ nothing here raises for a config, delivery or state problem: it is said on
 the ``notes`` stream and the job's status stands. Failure alerts carry
 ``alertname=JobFailed`` so their Alertmanager identity does not change with
 the title.
+
+Times: each event is recorded as wall clock, monotonic clock and boot
+(:func:`kstalerts.state.store.moment`); elapsed times come from the
+monotonic clock within a boot and the wall clock across one, and are
+*unknown* when the stamp lies in the future (a clock set back, a forged
+file): then a repeat alert is due and a recovery says "down for an unknown
+time". A state held busy by another run for the bounded wait, or a signal
+during that wait, makes the run alert without its state, saying so.
 """
 
 import os
 import shlex
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ._jobproc import Outcome
-from ._jobstate import JobState, JobStateError
+from ._jobstate import JobState, JobStateBusyError, JobStateError
 from ._secret import scrub_text
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError, NoChannelsWarning
-from .limits import MAX_BODY_CHARS
+from .limits import MAX_BODY_CHARS, finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
+from .state import store as _store
 
 if TYPE_CHECKING:
     from .manager import AlertManager
@@ -244,21 +253,33 @@ def after_run(
     tail: TailBuffer,
     store: Optional[JobState],
     alerting: Alerting,
+    *,
+    stop: Optional[Callable[[], bool]] = None,
 ) -> List[Sent]:
-    """:func:`decide` inside the job's state transaction (or on an empty state without one)."""
-    if store is None:
-        return decide(job, outcome, facts, tail, {}, alerting)
-    sent: List[Sent] = []
-    entered = False
+    """:func:`decide` inside the job's state transaction (or on an empty state without one).
+
+    Never raises: whatever goes wrong is said on the notes stream.
+    """
     try:
-        with store.transaction() as state:
-            entered = True
-            sent = decide(job, outcome, facts, tail, state, alerting)
-    except (JobStateError, OSError) as exc:
-        notice(alerting.notes, f"state not saved: {exc}")
-        if not entered:  # the state could not even be opened: the job still alerts
+        if store is None:
+            return decide(job, outcome, facts, tail, {}, alerting)
+        sent: List[Sent] = []
+        entered = False
+        try:
+            with store.transaction(stop=stop) as state:
+                entered = True
+                sent = decide(job, outcome, facts, tail, state, alerting)
+        except JobStateBusyError as exc:
+            notice(alerting.notes, f"{exc}; alerting without it (this run is not remembered)")
             sent = decide(job, outcome, facts, tail, {}, alerting)
-    return sent
+        except (JobStateError, OSError) as exc:
+            notice(alerting.notes, f"state not saved: {exc}")
+            if not entered:  # the state could not even be opened: the job still alerts
+                sent = decide(job, outcome, facts, tail, {}, alerting)
+        return sent
+    except Exception as exc:  # nothing about alerting changes the job's status
+        notice(alerting.notes, f"alerting failed: {type(exc).__name__}: {exc}")
+        return []
 
 
 def decide(
@@ -279,10 +300,11 @@ def decide(
         if failures == 0:
             _manager_notes(alerting)  # a broken config is said on every run
             return []
-        since = float(state.get("failing_since") or now)
+        since = _wall(state.get("failing_since"), now)
+        down = _elapsed(state.get("failing_since_at", state.get("failing_since")), now)
         title = (
             f"{job.name} recovered after {failures} failure{'s' if failures != 1 else ''},"
-            f" down {span(now - since)}"
+            f" down {'for an unknown time (the clock changed)' if down is None else span(down)}"
         )
         body = job.body(
             [
@@ -304,7 +326,7 @@ def decide(
             finally:
                 if owned:
                     _close(active, notes)
-        for key in ("failures", "failing_since", "last_alert", "last_status", "firing"):
+        for key in _FAILURE_KEYS:
             state.pop(key, None)
         return sent
     # a failure
@@ -313,19 +335,23 @@ def decide(
     state["failures"] = failures
     if first:
         state["failing_since"] = now
+        state["failing_since_at"] = _store.moment(now)
     state["last_status"] = outcome.what
-    last_alert = state.get("last_alert")
-    due = first or last_alert is None or now - float(last_alert) >= alerting.realert
+    last_alert = state.get("last_alert_at", state.get("last_alert"))
+    elapsed = None if last_alert is None else _elapsed(last_alert, now)
+    # Unknown (a stamp in the future: the clock was set back, or the file forged) is due.
+    due = first or elapsed is None or elapsed >= alerting.realert
     if not due:
         _manager_notes(alerting)
         return []
-    since = float(state.get("failing_since") or now)
+    since = _wall(state.get("failing_since"), now)
     if first:
         title = f"{job.name} {outcome.what}"
     else:
         kind = "repeat"
         title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
-        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({span(now - since)})")]
+        down = _elapsed(state.get("failing_since_at", state.get("failing_since")), now)
+        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({_span_or_unknown(down)})")]
     exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
     alert = AlertMessage(
         title, job.body(facts, tail), job.level, labels=job.labels(exit_label), dedup_key=job.dedup_key
@@ -338,11 +364,38 @@ def decide(
     finally:
         if owned:
             _close(active, notes)
-    if any(r.success or r.spooled for r in results):
+    if any(r.success or r.spooled for r in results):  # not delivered: alerted again next time
         state["last_alert"] = now
+        state["last_alert_at"] = _store.moment(now)
     if results:
         _remember(state, alert)
     return [(kind, alert, results)]
+
+
+_FAILURE_KEYS = (
+    "failures",
+    "failing_since",
+    "failing_since_at",
+    "last_alert",
+    "last_alert_at",
+    "last_status",
+    "firing",
+)
+
+
+def _elapsed(recorded: Any, now: float) -> Optional[float]:
+    """Seconds since ``recorded`` (see :func:`kstalerts.state.store.elapsed_since`); None: unknown."""
+    return _store.elapsed_since(recorded, now_wall=now, now_mono=time.monotonic(), boot=_store.boot_id())
+
+
+def _wall(value: Any, now: float) -> float:
+    """A wall-clock stamp from the state for display; ``now`` when it is not a number."""
+    number = finite_number(value)
+    return now if number is None else number
+
+
+def _span_or_unknown(seconds: Optional[float]) -> str:
+    return "for an unknown time" if seconds is None else span(seconds)
 
 
 def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:
@@ -357,7 +410,7 @@ def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManag
         with warnings.catch_warnings():  # "no channels" is said once, below, as a notice
             warnings.simplefilter("ignore", NoChannelsWarning)
             built = AlertManager.from_config(config, preset=preset)
-    except (AlertConfigurationError, OSError) as exc:
+    except Exception as exc:  # a config error, or a bug: never the job's status
         where = f" ({config})" if config and config not in str(exc) else ""
         notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")
         return False, None
@@ -379,7 +432,7 @@ def _manager_notes(alerting: Alerting) -> None:
 
     try:
         load_config(config, preset=preset)
-    except (AlertConfigurationError, OSError) as exc:
+    except Exception as exc:  # a config error, or a bug: never the job's status
         where = f" ({config})" if config and config not in str(exc) else ""
         notice(notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
 

@@ -86,6 +86,10 @@ class Signals:
         self.received = number
         self.forward(number)
 
+    def stopped(self) -> bool:
+        """True once a signal came: a wait (for a lock) should end now."""
+        return self.received is not None
+
     def forward(self, number: int) -> None:
         if self.pgid is not None:
             _killpg(self.pgid, number)
@@ -95,7 +99,7 @@ class Signals:
 
 
 def _spawn(
-    argv: Sequence[str], signals: Signals
+    argv: Sequence[str], signals: Signals, keep_fds: Sequence[int] = ()
 ) -> Tuple[Optional["subprocess.Popen[bytes]"], Optional[Outcome]]:
     try:
         proc = subprocess.Popen(  # noqa: S603  (the user's own command, no shell)
@@ -105,6 +109,7 @@ def _spawn(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
+            pass_fds=tuple(keep_fds),
         )
     except FileNotFoundError as exc:
         return None, Outcome("not_found", None, EXIT_NOT_FOUND, f"could not start: {_why(exc)}")
@@ -128,9 +133,14 @@ def run_once(
     kill_after: float,
     passthrough: Dict[str, Optional[IO[bytes]]],
     signals: Signals,
+    keep_fds: Sequence[int] = (),
 ) -> Outcome:
-    """Run ``argv`` once, pumping its output; how it ended."""
-    proc, failed = _spawn(argv, signals)
+    """Run ``argv`` once, pumping its output; how it ended.
+
+    ``keep_fds``: descriptors the job inherits (the ``--lock``'s, so that
+    the job itself holds the lock, as with ``flock(1)``).
+    """
+    proc, failed = _spawn(argv, signals, keep_fds)
     if failed is not None:
         return failed
     assert proc is not None and proc.stdout is not None and proc.stderr is not None

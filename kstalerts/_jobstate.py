@@ -3,19 +3,23 @@
 One folder (``--state-dir``) holds, per job, a small JSON document
 (``<key>.json``: failing since when, how many failures, when the last alert
 went out, which alerts to resolve on recovery), a sidecar ``<key>.json.lock``
-that serialises changes to it, and, with ``--lock``, ``<key>.lock``, which
-the running job holds with ``flock`` for as long as it runs.
+that serialises changes to it, and, with ``--lock``, ``<key>@run.lock``,
+which the running job holds with ``flock`` for as long as it runs. A key
+never holds ``@``, so no job's name can reach another job's files.
 
-Rules: the folder is created ``0700``, files ``0600``; nothing is opened
-through a symbolic link (``O_NOFOLLOW``), and only a regular file is read
-(``O_NONBLOCK``, so a FIFO planted there never blocks us); a document is
-bounded (:data:`MAX_JOB_STATE_BYTES`) and written to a fresh temporary file,
-fsynced and renamed over the old one, so a crash leaves the old or the new
-document, never half. Unlike the throttle's shared state, a job's state
-survives a reboot: a backup that failed before the reboot and succeeds after
-it has recovered. A state that cannot be read or written is reported
-(:class:`JobStateError`) and the job still runs: the caller decides.
-POSIX only (``fcntl``).
+Rules: everything goes through the state store
+(:mod:`kstalerts.state.store`): the folder is private (``0700``, created so
+with its parents; one that others may write or another user owns is
+refused, as is a link to one), files are regular, ``0600``, never followed
+through a link, and not trusted when another user owns them or others may
+write them; a document is bounded (:data:`MAX_JOB_STATE_BYTES`) and written
+to a fresh temporary file, fsynced and renamed over the old one. The state
+lock is waited for at most :data:`STATE_LOCK_WAIT` seconds, and a ``stop``
+callable (a signal arrived) ends the wait at once: the caller alerts
+without the state and says why (:class:`JobStateBusyError`). Unlike the
+throttle's shared state, a job's state survives a reboot. A state that
+cannot be read or written is reported (:class:`JobStateError`) and the job
+still runs: the caller decides. POSIX only (``fcntl``).
 """
 
 import contextlib
@@ -23,22 +27,26 @@ import errno
 import json
 import os
 import re
-import stat
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
-from . import _files
-from .limits import MAX_SEND_BUDGET
+from .state import store
 
 __all__ = ()
 
 #: The largest job state document read; a larger one is treated as damaged.
 MAX_JOB_STATE_BYTES = 262144
+#: Seconds ``kstalerts run`` waits for a job's state lock before alerting without the state.
+STATE_LOCK_WAIT = 3.0
 _VERSION = 1
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class JobStateError(OSError):
     """The state folder or a state file could not be used (the message says why)."""
+
+
+class JobStateBusyError(JobStateError):
+    """The state lock was not had in time, or a signal ended the wait."""
 
 
 def default_state_dir() -> str:
@@ -67,26 +75,15 @@ def job_key(name: str) -> str:
 
 
 def ensure_dir(path: str) -> str:
-    """Create ``path`` (mode 0700) if needed; it must be a directory, not a link to one."""
-    path = os.path.abspath(os.path.expanduser(path))
+    """The state folder ``path``, made private (the store's one folder rule; no link)."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        info = os.lstat(path)
+        return store.private_folder(path, what="state folder", links=False)
     except OSError as exc:
-        raise JobStateError(f"state folder {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise JobStateError(f"state folder {path} is not a directory (a symbolic link is refused)")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise JobStateError(f"state folder {path} belongs to another user (uid {info.st_uid})")
-    return path
+        raise JobStateError(str(exc) if isinstance(exc, store.UnsafeFileError) else _say(path, exc)) from None
 
 
-def _open_regular(path: str, flags: int) -> int:
-    """:func:`_files.open_regular` (no link followed, no FIFO waited on), its refusal as a JobStateError."""
-    try:
-        return _files.open_regular(path, flags)
-    except _files.UnsafeFileError as exc:
-        raise JobStateError(str(exc)) from None
+def _say(path: str, exc: OSError) -> str:
+    return f"{path}: {exc.strerror or exc}"
 
 
 class JobState:
@@ -105,73 +102,83 @@ class JobState:
         self.key = job_key(name)
         self.path = os.path.join(self.folder, self.key + ".json")
         self._lock_path = self.path + ".lock"
+        self._doc = store.Document(
+            self.path,
+            what="state file",
+            max_bytes=MAX_JOB_STATE_BYTES,
+            version=_VERSION,
+            allow_sticky=False,
+        )
 
     def read(self) -> Dict[str, Any]:
         """The document, or an empty one when there is none yet.
 
-        A damaged document (not JSON, too large, of another version) is
-        reported as :class:`JobStateError`.
+        A damaged document (not JSON, too large, of another version) or one
+        that cannot be trusted is reported as :class:`JobStateError`.
         """
         try:
-            fd = _open_regular(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return {}
+            data = self._doc.read()
         except OSError as exc:
-            raise JobStateError(f"state file {self.path}: {exc.strerror or exc}") from None
-        try:
-            raw = _files.read_fd(fd, MAX_JOB_STATE_BYTES + 1)
-        except OSError as exc:
-            raise JobStateError(f"state file {self.path}: {exc.strerror or exc}") from None
-        finally:
-            os.close(fd)
-        if not raw:
-            return {}
-        if len(raw) > MAX_JOB_STATE_BYTES:
-            raise JobStateError(f"state file {self.path} is larger than {MAX_JOB_STATE_BYTES} bytes")
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError):
-            raise JobStateError(f"state file {self.path} is damaged (not JSON)") from None
-        if not isinstance(data, dict) or data.get("version") != _VERSION:
-            raise JobStateError(f"state file {self.path} is not a kstalerts job state (version {_VERSION})")
+            raise JobStateError(
+                str(exc) if isinstance(exc, store.UnsafeFileError) else _say(self.path, exc)
+            ) from None
+        if self._doc.damage is not None:
+            raise JobStateError(f"{self._doc.damage} (damaged)")
+        data.pop("version", None)
         return data
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Dict[str, Any]]:
+    def transaction(
+        self, wait: float = STATE_LOCK_WAIT, *, stop: Optional[Callable[[], bool]] = None
+    ) -> Iterator[Dict[str, Any]]:
         """Hold the state's lock; yield the document; save it if the block changed it.
 
-        A damaged document is replaced (the caller was told by :meth:`read`
-        raising once; here it starts again from an empty one). The lock is
-        waited for in polls (a signal can stop the wait), at most as long as
-        the holder's alerts may take to send.
+        Raises before the block runs: :class:`JobStateBusyError` when the lock is
+        still taken after ``wait`` seconds or ``stop()`` turned true, and
+        :class:`JobStateError` when the files cannot be used. A damaged
+        document is replaced (:meth:`read` said so; here it starts again
+        from an empty one). A save that fails raises :class:`JobStateError`
+        after the block; when the new state is empty (a recovery), the old
+        file is removed instead, which needs no room on the disk, so a full
+        disk does not make every later success a recovery again.
         """
+        doc = self._doc
+        entered = False
         try:
-            fd = _open_regular(self._lock_path, os.O_RDWR | os.O_CREAT)
-        except OSError as exc:
-            raise JobStateError(f"state lock {self._lock_path}: {exc.strerror or exc}") from None
-        try:
-            _files.lock_within(fd, MAX_SEND_BUDGET, self._lock_path)
-            try:
-                data = self.read()
-            except JobStateError:
-                data = {}
-            before = json.dumps(data, sort_keys=True)
-            yield data
-            if json.dumps(data, sort_keys=True) != before:
+            with doc.transaction(wait, stop=stop) as data:
+                entered = True
+                data.pop("version", None)
+                yield data
                 data["version"] = _VERSION
-                self._write(data)
-        finally:
-            os.close(fd)
-
-    def _write(self, data: Dict[str, Any]) -> None:
-        payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        if len(payload) > MAX_JOB_STATE_BYTES:
-            raise JobStateError(f"state of {self.key} would exceed {MAX_JOB_STATE_BYTES} bytes; not saved")
-        tmp = os.path.join(self.folder, f".{self.key}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        try:
-            _files.replace_atomically(self.path, tmp, payload)
+        except store.LockTimeoutError:
+            if entered:
+                raise
+            raise JobStateBusyError(
+                f"state of {self.key} busy: its lock was held by another run for {wait:g} s"
+            ) from None
+        except store.LockInterruptedError:
+            if entered:
+                raise
+            raise JobStateBusyError(
+                f"state of {self.key} not read: a signal came while waiting for its lock"
+            ) from None
         except OSError as exc:
-            raise JobStateError(f"could not save state file {self.path}: {exc.strerror or exc}") from None
+            if entered:
+                raise
+            what = str(exc) if isinstance(exc, store.UnsafeFileError) else _say(self._lock_path, exc)
+            raise JobStateError(what) from None
+        failed = doc.save_error
+        if failed is None:
+            return
+        empty = not (set(data) - {"version"})
+        if empty and failed.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+                store.fsync_folder(self.folder)
+            raise JobStateError(
+                f"could not save state file {self.path} ({failed.strerror}); removed it instead"
+            )
+        raise JobStateError(f"could not save state file {self.path}: {failed.strerror or failed}")
 
 
 class JobLock:
@@ -182,7 +189,7 @@ class JobLock:
     """
 
     def __init__(self, folder: str, name: str) -> None:
-        self.path = os.path.join(folder, job_key(name) + ".lock")  # a JobState's folder, already checked
+        self.path = os.path.join(folder, job_key(name) + "@run.lock")  # a JobState's folder, already checked
         self._fd: Optional[int] = None
 
     def acquire(self) -> bool:
@@ -190,7 +197,9 @@ class JobLock:
         import fcntl
 
         try:
-            fd = _open_regular(self.path, os.O_RDWR | os.O_CREAT)
+            fd = store.open_file(self.path, os.O_RDWR | os.O_CREAT)
+        except store.UnsafeFileError as exc:
+            raise JobStateError(str(exc)) from None
         except OSError as exc:
             raise JobStateError(f"lock file {self.path}: {exc.strerror or exc}") from None
         try:
@@ -214,7 +223,7 @@ class JobLock:
     def holder(self) -> Tuple[Optional[int], Optional[float]]:
         """The pid and start time the holder recorded, if readable."""
         try:
-            fd = _open_regular(self.path, os.O_RDONLY)
+            fd = store.open_file(self.path)
         except OSError:
             return None, None
         try:
@@ -224,6 +233,11 @@ class JobLock:
             return None, None
         finally:
             os.close(fd)
+
+    @property
+    def fd(self) -> Optional[int]:
+        """The locked descriptor while held: a job that inherits it holds the lock as long as it runs."""
+        return self._fd
 
     def release(self) -> None:
         """Let the lock go (closing the file drops the ``flock``)."""

@@ -11,29 +11,46 @@ delivery of that key is remembered within the window and none is in flight,
 and then it counts as in flight until :meth:`Deduplicator.done` says whether
 it was delivered (the key is remembered from then on) or not (the claim is
 dropped, so a later send or a spool flush may try again). Two concurrent
-sends of one key therefore deliver it once. A claim whose owner never says
-``done`` (a process killed mid-send) lapses after ``MAX_SEND_BUDGET``
-seconds.
+sends of one key therefore deliver it once. A claim names its owner (pid and
+start time, :func:`kstalerts.state.store.owner_token`): one whose process is
+gone (killed mid-send or mid-flush) is released at once, so the alert is
+delivered by the next send or flush rather than suppressed; where the owner
+cannot be told, the claim lapses after ``MAX_SEND_BUDGET`` seconds. A claim
+whose owner is alive answers :attr:`Claim.busy`: a flush keeps its entry.
 
-Rules: memory is bounded (``max_keys``, at most ``MAX_DEDUP_KEYS``): expired
-keys go first, then the oldest. State is in memory by default; with
-``state_file=PATH`` it is shared by every process on the host through a
-locked JSON file (see :mod:`kstalerts._statefile`), on ``time.monotonic``,
-which is system-wide on Linux. If that file cannot be locked the process
+Rules: what is remembered is bounded (``max_keys``, at most
+``MAX_DEDUP_KEYS``), the oldest forgotten first, at a cost per call that does
+not grow with the keys (records are kept oldest first; trimming removes from
+the front). State is in memory by default; with ``state_file=PATH`` it is
+shared by every process on the host through the state store (see
+:mod:`kstalerts._statefile`), on ``time.monotonic``, which is system-wide on
+Linux. There keys are stored as 96-bit hashes and stamps to the millisecond,
+and the records are bounded by bytes too (half of ``MAX_STATE_BYTES``), the
+oldest trimmed, so 10,000 keys of any length fit and the file is never reset
+for its size. A claim is saved without fsync (a power loss ends its owner
+anyway); a delivery is fsynced. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
 import os
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
 from ._log import logger
 from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
-from .limits import MAX_DEDUP_KEYS, MAX_SEND_BUDGET, STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
+from .limits import (
+    MAX_DEDUP_KEYS,
+    MAX_SEND_BUDGET,
+    MAX_STATE_BYTES,
+    STATE_LOCK_TRY,
+    STATE_LOCK_WAIT,
+    finite_number,
+    validate,
+)
+from .state import store
 
 if TYPE_CHECKING:
     from ._statefile import StateFile
@@ -45,6 +62,11 @@ _T = TypeVar("_T")
 
 # (channel, key) -> (stamp, claim token or None once delivered)
 _Record = Tuple[float, Optional[str]]
+_Name = Tuple[str, str]
+_BUSY = "duplicate: the same alert is being delivered to this channel now"
+#: The bytes the dedup records may take in a shared state file (the rest is
+#: the throttle's and the digests', when they share it).
+DEDUP_STATE_BYTES = MAX_STATE_BYTES // 2
 
 
 class Claim(NamedTuple):
@@ -57,6 +79,7 @@ class Claim(NamedTuple):
 
     token: Optional[str]
     reason: str = ""
+    busy: bool = False  # refused because a live delivery of the same alert holds it now
 
     @property
     def granted(self) -> bool:
@@ -123,45 +146,47 @@ class Deduplicator:
     # -- the two calls a delivery makes ---------------------------------------
     def claim(self, channel: str, key: str) -> Claim:
         """Reserve (``channel``, ``key``) for one delivery, unless it is a duplicate."""
-        token = uuid.uuid4().hex
+        token = f"{store.owner_token()}.{os.urandom(6).hex()}"
 
-        def operation(records: Dict[Tuple[str, str], _Record], now: float) -> Claim:
-            found = records.get((channel, key))
+        def operation(records: Dict[_Name, _Record], name: _Name, now: float) -> Claim:
+            found = records.get(name)
             if found is not None and self._alive(found, now):
                 stamp, owner = found
                 if owner is not None:
-                    return Claim(None, "duplicate: the same alert is being delivered to this channel now")
-                return Claim(
-                    None,
-                    f"duplicate: delivered to this channel {max(0.0, now - stamp):.0f}s ago"
-                    f" (dedup window {self._window:g}s)",
-                )
-            _put(records, (channel, key), (now, token))
+                    if store.owner_alive(owner) is not False:
+                        return Claim(None, _BUSY, busy=True)
+                else:
+                    return Claim(
+                        None,
+                        f"duplicate: delivered to this channel {max(0.0, now - stamp):.0f}s ago"
+                        f" (dedup window {self._window:g}s)",
+                    )
+            _put(records, name, (now, token))  # a claim whose owner died is released here
             return Claim(token)
 
-        return self._run(operation)
+        return self._run(operation, channel, key, durable=False)
 
     def done(self, channel: str, key: str, claim: Claim, *, delivered: bool) -> None:
         """End a granted claim: remember the key if ``delivered``, else drop the claim."""
         if claim.token is None:
             return
 
-        def operation(records: Dict[Tuple[str, str], _Record], now: float) -> None:
-            found = records.get((channel, key))
+        def operation(records: Dict[_Name, _Record], name: _Name, now: float) -> None:
+            found = records.get(name)
             if delivered:
-                _put(records, (channel, key), (now, None))
+                _put(records, name, (now, None))
             elif found is not None and found[1] == claim.token:
-                del records[(channel, key)]
+                del records[name]
 
-        self._run(operation)
+        self._run(operation, channel, key)
 
     def clear(self) -> None:
         """Forget every key (in the shared file too)."""
-        self._run(lambda records, now: records.clear())
+        self._run(lambda records, name, now: records.clear())
 
     def __len__(self) -> int:
         """Keys remembered or claimed now, expired ones not counted."""
-        return self._run(lambda records, now: sum(1 for r in records.values() if self._alive(r, now)))
+        return self._run(lambda records, name, now: sum(1 for r in records.values() if self._alive(r, now)))
 
     # -- state ---------------------------------------------------------------
     def _alive(self, record: _Record, now: float) -> bool:
@@ -171,26 +196,34 @@ class Deduplicator:
         lifetime = self._window if owner is None else MAX_SEND_BUDGET
         return now - stamp < lifetime
 
-    def _trim(self, records: Dict[Tuple[str, str], _Record], now: float) -> None:
+    def _trim(self, records: Dict[_Name, _Record], now: float) -> None:
         # Records are kept in the order they were last written (see _put),
-        # so the first one is the oldest.
-        if len(records) <= self._max_keys:
-            return
-        for name in [n for n, r in records.items() if not self._alive(r, now)]:
+        # so the first is the oldest: drop from the front while it is
+        # expired or there are too many. Amortised O(1): each record is
+        # dropped once, and a call that drops nothing looks at one record.
+        while records:
+            name = next(iter(records))
+            if len(records) <= self._max_keys and self._alive(records[name], now):
+                return
             del records[name]
-        while len(records) > self._max_keys:
-            del records[next(iter(records))]
 
-    def _run(self, operation: Callable[[Dict[Tuple[str, str], _Record], float], _T]) -> _T:
+    def _run(
+        self,
+        operation: Callable[[Dict[_Name, _Record], _Name, float], _T],
+        channel: str = "",
+        key: str = "",
+        *,
+        durable: bool = True,
+    ) -> _T:
         # ``_lock`` is never held while waiting for the file's lock, and that
         # wait is bounded (shorter once it has failed, until it works again).
         if self._state is not None:
             wait = STATE_LOCK_TRY if self._state_broken else STATE_LOCK_WAIT
             try:
-                with self._state.transaction(wait) as data, self._lock:
+                with self._state.transaction(wait, fsync=durable) as data, self._lock:
                     now = self._clock()
                     records = _decode(data.get("dedup"), now, self._alive)
-                    result = operation(records, now)
+                    result = operation(records, (channel, _digest(key)), now)
                     self._trim(records, now)
                     data["dedup"] = _encode(records)
                     self._state_broken = False
@@ -206,7 +239,7 @@ class Deduplicator:
                         )
         with self._lock:
             now = self._clock()
-            result = operation(self._memory, now)
+            result = operation(self._memory, (channel, key), now)
             self._trim(self._memory, now)
             return result
 
@@ -215,14 +248,21 @@ class Deduplicator:
         return f"Deduplicator(window={self._window:g}{shared})"
 
 
-def _put(records: Dict[Tuple[str, str], _Record], name: Tuple[str, str], record: _Record) -> None:
+def _put(records: Dict[_Name, _Record], name: _Name, record: _Record) -> None:
     records.pop(name, None)  # re-inserted last: dicts keep insertion order
     records[name] = record
 
 
+def _digest(key: str) -> str:
+    """A key as stored in a shared file: 96 bits of BLAKE2b, so every key takes 24 bytes."""
+    import hashlib
+
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
 def _decode(
     stored: Any, now: float, alive: Callable[[_Record, float], bool]
-) -> Dict[Tuple[str, str], _Record]:
+) -> Dict[_Name, _Record]:
     # {"channel": {"key": [stamp, token-or-null]}}. Malformed and expired
     # records are dropped; the rest are ordered oldest first.
     found = []
@@ -240,8 +280,15 @@ def _decode(
     return dict(found)
 
 
-def _encode(records: Dict[Tuple[str, str], _Record]) -> Dict[str, Dict[str, Any]]:
+def _size(name: _Name, record: _Record) -> int:
+    # Bytes a record takes in the file: "key":[stamp,token], (the channel counted per record: an upper bound)
+    return len(name[0]) + len(name[1]) + len(record[1] or "null") + 32
+
+
+def _encode(records: Dict[_Name, _Record]) -> Dict[str, Dict[str, Any]]:
+    total = sum(_size(name, record) for name, record in records.items())
+    store.fit(records, max_entries=MAX_DEDUP_KEYS, max_bytes=DEDUP_STATE_BYTES, size=_size, total=total)
     stored: Dict[str, Dict[str, Any]] = {}
     for (channel, key), (stamp, token) in records.items():
-        stored.setdefault(channel, {})[key] = [stamp, token]
+        stored.setdefault(channel, {})[key] = [round(stamp, 3), token]
     return stored

@@ -3,9 +3,9 @@
 When a channel's throttle refuses an alert, or duplicate suppression drops
 one, the manager records it here, in the channel's pending :class:`Digest`:
 a count per level, the first and last time, and the distinct titles with
-their counts. The next alert the channel delivers carries the digest (each
-channel renders the ``held_back`` summary it is handed in its own way: a last Slack attachment, an
-email section, a Discord field...), and :meth:`DigestBook.flush` -- called
+their counts. The next alert the channel delivers carries the digest as
+its notification's ``held_back`` (each channel renders it in its own way: a
+last Slack attachment, an email section, a Discord field...), and :meth:`DigestBook.flush` -- called
 by ``AlertManager.flush_digests()`` and ``close()`` -- sends what is still
 pending as one alert of its own, at most once per channel per throttle
 period, without taking a throttle token. A digest of duplicates only is
@@ -26,7 +26,7 @@ process that delivers on the channel carries what this one held back.
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ._log import logger
 from .limits import finite_number
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 # A manager's ChannelEntry (key, channel, throttle, digest flag). Named here,
 # not imported: the manager stands above this module and imports it.
 _Entry = Any
-_T = TypeVar("_T")
 
 __all__ = (
     "DIGEST_SHOWN_TITLES",
@@ -49,7 +48,6 @@ __all__ = (
     "Digest",
     "DigestBook",
     "DigestSummary",
-    "hand_over",
 )
 
 _log = logger("kstalerts.digest")
@@ -220,39 +218,6 @@ class Digest:
         return f"Digest(total={self.total}, titles={len(self.titles)}, others={self.others})"
 
 
-# -- handing a digest to a channel ------------------------------------------------
-
-_CO_VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS, without importing inspect
-
-
-def _takes_held_back(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` (a channel's ``send`` or ``_deliver``) accepts ``held_back=``.
-
-    A channel written before digests existed does not; it is called
-    without one, as before.
-    """
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return False
-    if code.co_flags & _CO_VARKEYWORDS:
-        return True
-    # Positional-or-keyword and keyword-only parameters both take ``held_back=``.
-    return "held_back" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-
-
-def hand_over(
-    func: Callable[..., _T], alert: AlertMessage, held_back: Optional[DigestSummary], **options: Any
-) -> _T:
-    """``func(alert, **options)``, with ``held_back=`` too when there is one and ``func`` takes it.
-
-    Used along the delivery path (manager, ``send``, ``_deliver``, payload
-    builders), so a user's override that predates digests keeps working.
-    """
-    if held_back is not None and _takes_held_back(func):
-        return func(alert, held_back=held_back, **options)
-    return func(alert, **options)
-
-
 def digest_alert(key: str, summary: DigestSummary) -> AlertMessage:
     """The alert a flushed digest is sent as: it stands for every alert it counts."""
     plural = "" if summary.total == 1 else "s"
@@ -270,8 +235,9 @@ def digest_alert(key: str, summary: DigestSummary) -> AlertMessage:
 class DigestBook:
     """The pending digests of one manager's channels, in memory or in state files.
 
-    The manager calls :meth:`note` with every result, :meth:`deliver` around
-    each channel send, and :meth:`flush` at the end.
+    The pipeline's digest stages (:mod:`kstalerts.pipeline.digest`) call
+    :meth:`note` with every result and :meth:`take` / :meth:`restore` around
+    each delivery; the manager calls :meth:`flush` at the end.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -389,25 +355,8 @@ class DigestBook:
 
         self._update(entry, put_back)
 
-    def deliver(
-        self, entry: _Entry, send: Callable[[Optional[DigestSummary]], AlertResult]
-    ) -> AlertResult:
-        """Run ``send(summary)`` with the channel's pending digest (``None`` when there is none)."""
-        digest = self.take(entry)
-        if digest is None:
-            return send(None)
-        delivered = False
-        try:
-            result = send(digest.summary())
-            delivered = result.success
-        finally:
-            if delivered:
-                self._count(entry.key)
-            else:
-                self.restore(entry, digest)
-        return result
-
-    def _count(self, key: str) -> None:
+    def count_sent(self, key: str) -> None:
+        """Count one digest delivered on channel ``key``."""
         with self._lock:
             self._sent[key] = self._sent.get(key, 0) + 1
 
@@ -472,7 +421,7 @@ class DigestBook:
             result = _with(result, channel=entry.key, alert=alert)
             if result.success:
                 kept = True
-                self._count(entry.key)
+                self.count_sent(entry.key)
                 return result
             if spool is not None:
                 name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)

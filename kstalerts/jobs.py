@@ -221,13 +221,18 @@ def run_job(
                     (),
                 )
             if skipped is not None:
-                return _skipped(job, skipped, store, alerting, alert_after_skips, started_at, started)
+                return _skipped(
+                    job, skipped, store, alerting, alert_after_skips, started_at, started, signals
+                )
         try:
             if job_lock is not None:
                 job_lock.note_holder(os.getpid(), started_at)
-                _reset_skips(store, notes)
+                _reset_skips(store, notes, signals)
+            # The job inherits the locked descriptor (as with flock(1)): the lock
+            # is held as long as the job runs, even if this wrapper dies.
+            keep = () if job_lock is None or job_lock.fd is None else (job_lock.fd,)
             outcome, attempts = _attempts(
-                argv, tail, timeout, kill_after, retries, retry_delay, quiet, out, err, signals
+                argv, tail, timeout, kill_after, retries, retry_delay, quiet, out, err, signals, keep
             )
         finally:
             if job_lock is not None:
@@ -249,12 +254,15 @@ def run_job(
         ]
         if attempts > 1:
             facts.append(("attempts", str(attempts)))
-        sent = after_run(job, outcome, facts, tail, store, alerting)
+        sent = after_run(job, outcome, facts, tail, store, alerting, stop=signals.stopped)
+        exit_code = outcome.exit_code
+        if signals.received is not None and outcome.status != "interrupted":
+            exit_code = 128 + signals.received  # stopped after the job ended (waiting for its state)
     return JobResult(
         job_name,
         tuple(argv),
         outcome.status,
-        outcome.exit_code,
+        exit_code,
         outcome.returncode,
         started_at,
         duration,
@@ -309,13 +317,20 @@ def _attempts(
     out: Optional[IO[bytes]],
     err: Optional[IO[bytes]],
     signals: Signals,
+    keep_fds: Sequence[int] = (),
 ) -> Tuple[Outcome, int]:
     attempt = 0
     while True:
         attempt += 1
         passthrough: Dict[str, Optional[IO[bytes]]] = {} if quiet else {"stdout": out, "stderr": err}
         outcome = run_once(
-            argv, tail, timeout=timeout, kill_after=kill_after, passthrough=passthrough, signals=signals
+            argv,
+            tail,
+            timeout=timeout,
+            kill_after=kill_after,
+            passthrough=passthrough,
+            signals=signals,
+            keep_fds=keep_fds,
         )
         final = outcome.status in ("ok", "interrupted", "not_found", "not_executable", "could_not_start")
         if final or attempt > retries:
@@ -361,11 +376,11 @@ def _take_lock(
         return None, None
 
 
-def _reset_skips(store: Optional[JobState], notes: TextIO) -> None:
+def _reset_skips(store: Optional[JobState], notes: TextIO, signals: Signals) -> None:
     if store is None:
         return
     try:
-        with store.transaction() as state:
+        with store.transaction(stop=signals.stopped) as state:
             if state.get("skips"):
                 state["skips"] = 0
     except (JobStateError, OSError) as exc:
@@ -380,6 +395,7 @@ def _skipped(
     alert_after_skips: Optional[int],
     started_at: float,
     started: float,
+    signals: Signals,
 ) -> JobResult:
     notes = alerting.notes
     pid, since = holder.holder()
@@ -391,7 +407,7 @@ def _skipped(
     skips = 0
     if store is not None:
         try:
-            with store.transaction() as state:
+            with store.transaction(stop=signals.stopped) as state:
                 skips = int(state.get("skips") or 0) + 1
                 state["skips"] = skips
                 if alert_after_skips is not None and skips >= alert_after_skips:

@@ -71,11 +71,15 @@ from typing import (
 
 from . import _lifecycle, _reentry
 from ._log import logger
-from .digest import DigestBook, DigestSummary, hand_over
-from .exceptions import AlertConfigurationError, AlertManagerClosedError, AlertThrottledError
+from .digest import DigestBook
+from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
-from .outcome import Delivery, Outcome
+from .outcome import Outcome
+from .pipeline.build import Routes, routes
+from .pipeline.delivery import CLOSED_ERROR  # noqa: F401 (kstalerts.manager.CLOSED_ERROR, as before)
+from .pipeline.notification import Notification
+from .pipeline.stage import held
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
@@ -91,10 +95,7 @@ _log = logger("kstalerts.manager")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
-Job = Tuple[AlertMessage, "ChannelEntry"]
-
-#: The text of the results a closed manager gives.
-CLOSED_ERROR = "not sent: this AlertManager is closed"
+Job = Tuple[Notification, Routes]
 
 
 class ChannelEntry(NamedTuple):
@@ -153,6 +154,8 @@ class AlertManager:
         dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
     ) -> None:
         self._entries: Dict[str, ChannelEntry] = {}
+        self._routes: Dict[str, Routes] = {}  # by key: each channel's pipelines
+        self._former_names: Dict[str, str] = {}  # a channel's own name before add_channel renamed it
         self._lock = threading.RLock()
         self._stats_lock = threading.RLock()
         self._pid = os.getpid()
@@ -216,7 +219,8 @@ class AlertManager:
                         f"a channel named {name!r} is already registered; pass key= to tell them apart"
                     )
             self._entries[entry_key] = entry
-            self.__dict__.setdefault("_former_names", {}).setdefault(former, entry_key)
+            self._routes[entry_key] = self._build(entry)
+            self._former_names.setdefault(former, entry_key)
         with self._stats_lock:
             self._counts.setdefault(entry_key, _zero())
         return self
@@ -242,8 +246,22 @@ class AlertManager:
         for entry in self._entries.values():
             if target == entry.channel.name:
                 return entry
-        former: Dict[str, str] = self.__dict__.get("_former_names", {})
-        return self._entries.get(former.get(target, ""))
+        return self._entries.get(self._former_names.get(target, ""))
+
+    def _build(self, entry: ChannelEntry) -> Routes:
+        return routes(entry, count=self._count, digests=self._digests, spool=self._spool, dedup=self._dedup)
+
+    def _rebuild(self) -> None:
+        """New pipelines for every channel, after the spool or dedup changed."""
+        with self._lock:
+            for key, entry in self._entries.items():
+                self._routes[key] = self._build(entry)
+
+    def _jobs(self, batch: List[AlertMessage], targets: List[ChannelEntry]) -> List[Job]:
+        with self._lock:
+            chosen = [self._routes[entry.key] for entry in targets]
+        notifications = [Notification(alert) for alert in batch]
+        return [(n, route) for n in notifications for route in chosen if route.send.admits(n)]
 
     def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
         with self._lock:
@@ -271,16 +289,15 @@ class AlertManager:
         batch = _as_batch(alerts)
         if channel is None and not self._entries:
             _warn_no_channels()
-        targets = self._targets(channel)
-        jobs = [(alert, entry) for alert in batch for entry in targets if alert.level >= entry.min_level]
+        jobs = self._jobs(batch, self._targets(channel))
         if not jobs:
             return []
         if self._closed:
-            return [self._refuse(alert, entry) for alert, entry in jobs]
+            return [route.closed.run(n) for n, route in jobs]
         # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
         with _reentry.inside() as depth:
             if len(jobs) == 1 or depth or _lifecycle.exiting():
-                return [self._deliver(alert, entry) for alert, entry in jobs]
+                return [self._deliver(n, route) for n, route in jobs]
             return self._fan_out(jobs)
 
     def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
@@ -289,12 +306,12 @@ class AlertManager:
         futures: List["Future[AlertResult]"] = []  # noqa: UP037 (vermin evaluates annotations)
         executor = self._pool()
         if executor is not None:
-            for alert, entry in jobs:
+            for n, route in jobs:
                 try:
-                    futures.append(executor.submit(self._deliver_pooled, alert, entry))
+                    futures.append(executor.submit(self._deliver_pooled, n, route))
                 except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
                     break
-        rest = [self._deliver(alert, entry) for alert, entry in jobs[len(futures) :]]
+        rest = [self._deliver(n, route) for n, route in jobs[len(futures) :]]
         return [future.result() for future in futures] + rest
 
     async def asend(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
@@ -307,78 +324,15 @@ class AlertManager:
         # and a pool that waits on itself can deadlock when full.
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
-    def _deliver(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+    @staticmethod
+    def _deliver(notification: Notification, route: Routes) -> AlertResult:
         with _reentry.inside():  # a send from inside this delivery stays inline
-            result = self._attempt(alert, entry)
-        return self._settle(alert, entry, result)
+            return route.send.run(notification)
 
-    def _deliver_pooled(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
+    @staticmethod
+    def _deliver_pooled(notification: Notification, route: Routes) -> AlertResult:
         with _reentry.serving():  # what a worker logs is not an alert: see AlertHandler
-            return self._deliver(alert, entry)
-
-    def _refuse(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        """The result of a send on a closed manager: not sent, kept if a spool can."""
-        result = _result(entry, Outcome.FAILED, CLOSED_ERROR, alert, attempts=0)
-        return self._settle(alert, entry, result)
-
-    def _settle(self, alert: AlertMessage, entry: ChannelEntry, result: AlertResult) -> AlertResult:
-        """Spool the result if it asks for it, and count it."""
-        spool = self._spool
-        if spool is not None and _wants_spool(result, entry):
-            try:
-                name = spool.put(alert, entry.key, attempts=result.attempts, error=result.error)
-            except Exception:  # put logs disk errors itself; anything else is a bug, not the caller's
-                _log.error("spooling for channel %r failed", entry.key, exc_info=True)
-                name = None
-            if name is not None:
-                result = result.replace(spooled=True)
-        self._digests.note(entry, result)
-        self._count(entry.key, result)
-        return result
-
-    def _attempt(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        """Dedup claim, throttle, send: one delivery, without spooling or counting."""
-        dedup = self._dedup
-        if dedup is None:
-            return self._throttled_send(alert, entry)
-        dedup_key = alert.effective_dedup_key
-        claim = dedup.claim(entry.key, dedup_key)
-        if not claim.granted:
-            return _result(entry, Outcome.SUPPRESSED, claim.reason, alert, attempts=0)
-        delivered = False
-        try:
-            result = self._throttled_send(alert, entry)
-            delivered = result.outcome.meaning.ok
-        finally:
-            dedup.done(entry.key, dedup_key, claim, delivered=delivered)
-        return result
-
-    def _throttled_send(self, alert: AlertMessage, entry: ChannelEntry) -> AlertResult:
-        taken, wait = (True, 0.0) if entry.throttle is None else entry.throttle.try_take(alert.level)
-        if not taken:
-            return _result(
-                entry, Outcome.THROTTLED, f"channel limit reached, next slot in {wait:.1f}s", alert
-            )
-        try:
-            result = self._digests.deliver(entry, lambda held: _send(entry.channel, alert, held))
-        except AlertThrottledError as exc:  # the channel's own limit: a throttled outcome
-            note = f"throttled by the channel: {_scrubbed(exc, entry.channel)}"
-            result = _result(entry, Outcome.THROTTLED, note, alert)
-        except Exception as exc:  # a bug in a channel must not stop the others
-            _log.error(
-                "channel %r raised %s while sending; reported as failed",
-                entry.key,
-                type(exc).__name__,
-                exc_info=True,
-            )
-            note = f"internal error in channel: {type(exc).__name__}: {_scrubbed(exc, entry.channel)}"
-            result = _result(entry, Outcome.REFUSED, note, alert)
-        if not isinstance(result, AlertResult):
-            note = f"internal error in channel: send() returned {type(result).__name__}, not AlertResult"
-            result = _result(entry, Outcome.REFUSED, note, alert)
-        if result.channel != entry.key or result.alert is not alert:
-            result = result.replace(channel=entry.key, alert=alert)
-        return result
+            return AlertManager._deliver(notification, route)
 
     def _count(self, key: str, result: AlertResult) -> None:
         with self._stats_lock:
@@ -413,11 +367,13 @@ class AlertManager:
     ) -> "AlertManager":
         """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
         self._spool = _as_spool(spool)
+        self._rebuild()
         return self
 
     def use_dedup(self, dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> "AlertManager":
         """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
         self._dedup = _as_dedup(dedup)
+        self._rebuild()
         return self
 
     def flush_spool(self) -> "FlushReport":
@@ -443,7 +399,8 @@ class AlertManager:
         def deliver(item: "SpoolEntry") -> Optional[AlertResult]:
             with self._lock:
                 entry = self._entries.get(item.channel)
-            if entry is None:
+                route = self._routes.get(item.channel)
+            if entry is None or route is None:
                 if item.channel not in unknown:
                     unknown.add(item.channel)
                     _log.warning(
@@ -454,11 +411,10 @@ class AlertManager:
                 return None
             if entry.key in down:
                 note = "not tried: this channel already failed in this flush"
-                return _result(entry, Outcome.FAILED, note, item.alert, attempts=0)
-            result = self._attempt(item.alert, entry)
+                return held(entry.key, Outcome.FAILED, note, item.alert)  # not counted: not tried
+            result = route.flush.run(Notification(item.alert))
             if result.outcome.meaning.pauses_flush:
                 down.add(entry.key)
-            self._count(entry.key, result)
             return result
 
         return spool.flush(deliver)
@@ -597,23 +553,6 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
         pass
 
 
-def _result(
-    entry: ChannelEntry, outcome: Outcome, note: str, alert: AlertMessage, *, attempts: int = 1
-) -> AlertResult:
-    """A result the manager decides itself, its fields read from the outcome table."""
-    return AlertResult.from_delivery(entry.key, Delivery(outcome, note=note), attempts=attempts, alert=alert)
-
-
-def _send(channel: "AlertChannel", alert: AlertMessage, held_back: Optional[DigestSummary]) -> AlertResult:
-    """``channel.send(alert)``, handing it the digest of held-back alerts when it takes one."""
-    return hand_over(channel.send, alert, held_back)
-
-
-def _wants_spool(result: AlertResult, entry: ChannelEntry) -> bool:
-    wanted = result.outcome.meaning.spool_after_send
-    return wanted == "yes" or (wanted == "asked" and entry.spool_throttled)
-
-
 def _as_spool(spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]) -> Optional["Spool"]:
     if spool is None:
         return None
@@ -644,19 +583,6 @@ def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported fo
     if isinstance(own, property) and own.fset is None:
         return  # a read-only name of the subclass's own: the key still names its results
     channel.name = key
-
-
-def _scrubbed(exc: BaseException, channel: Any) -> str:
-    """An exception's message with URLs masked and the channel's secrets hidden."""
-    from ._secret import Secret, scrub_text
-
-    secrets = []
-    for value in vars(channel).values():
-        inner = vars(value).values() if hasattr(value, "__dict__") else ()
-        for candidate in (value, *inner):
-            if isinstance(candidate, Secret):
-                secrets.append(candidate.reveal())
-    return scrub_text(str(exc), secrets)[:500]
 
 
 def _refuse_async(channel: Any) -> None:
@@ -702,3 +628,4 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
         if not isinstance(item, AlertMessage):
             raise AlertConfigurationError(f"send() takes AlertMessage values, not {type(item).__name__}")
     return batch
+

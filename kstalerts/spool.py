@@ -63,6 +63,7 @@ from ._settings import SPOOL_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
+from .state import store
 
 __all__ = ("Spool", "SpoolEntry", "FlushReport", "DEFAULT_MAX_AGE")
 
@@ -77,7 +78,6 @@ _TMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
 _DEAD = "dead"
 _REASON = ".reason"
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _MAX_ATTEMPTS = 10**9  # bounds of the numbers an entry may hold
 _MAX_STAMP = 1e13  # seconds since 1970: the year 318857
 _writing = threading.local()  # .paths: the spools whose writer lock this thread holds
@@ -274,11 +274,10 @@ class Spool:
         if self.path in held:
             yield
             return
-        _files.private_dir(self.path, what="the spool folder")
-        fd = _files.open_regular(os.path.join(self.path, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        store.private_folder(self.path, what="the spool folder")
+        fd = store.lock(os.path.join(self.path, _LOCK_NAME), self.lock_wait)
         _lifecycle.hold(fd)  # a forked child closes its copy (see _lifecycle)
         try:
-            _files.lock_within(fd, self.lock_wait, os.path.join(self.path, _LOCK_NAME))
             held.add(self.path)
             try:
                 yield
@@ -292,9 +291,8 @@ class Spool:
         tmp = os.path.join(self.path, f"{_TMP_PREFIX}{name}")
         if os.path.lexists(tmp):  # a crash's leftover (the writer lock is held): start anew
             os.unlink(tmp)
-        _write_file(tmp, payload)
-        os.replace(tmp, os.path.join(self.path, name))
-        _fsync_dir(self.path)
+        # A failed write (disk full) removes its temporary file: nothing is left behind.
+        store.write_atomically(os.path.join(self.path, name), payload, tmp=tmp)
 
     def _make_room(self, name: str, size: int) -> bool:
         """Dead-letter until the new entry fits; False if the new one is the victim."""
@@ -641,6 +639,10 @@ def _write_file(path: str, payload: bytes) -> None:
     fd = _files.create_new(path)  # 0600, O_EXCL, no link followed
     try:
         _files.write_all(fd, payload)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # a disk that filled up leaves no partial file
+        raise
     finally:
         os.close(fd)
 
@@ -668,15 +670,4 @@ def _same_file(fd: int, path: str) -> bool:
     return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _fsync_dir(path: str) -> None:
-    # Makes a rename or unlink durable; some file systems refuse, harmlessly.
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+_fsync_dir = store.fsync_folder  # makes a rename or unlink durable

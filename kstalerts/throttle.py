@@ -17,10 +17,19 @@ for that read and write, so twenty cron jobs draw from one bucket. The
 refill clock must then mean the same in every process: ``time.monotonic``
 does on Linux (``CLOCK_MONOTONIC`` is system-wide; the file records the boot
 it was written in, and a reboot starts from a full bucket). A stamp from the
-future (another clock, or a clock injected in a test) counts as now. If the
-file cannot be locked, the throttle falls back to its in-process bucket with
-a warning; a corrupt file resets to a full bucket with a warning. Without a
-state file nothing of this runs: the in-process path is unchanged.
+future (another clock, or a clock injected in a test) counts as now. A
+corrupt file resets to a full bucket with a warning.
+
+When the shared bucket cannot be reached (its lock still taken after the
+wait, under contention or because a holder is stuck; or the file cannot be
+used), the process does not act as if alone: it draws from a fallback
+bucket of its own that starts *empty* when the shared one is first missed
+and refills at ``rate`` from then on, with a warning. Under contention an
+alert that cannot get to the shared bucket is therefore refused (held:
+throttled, so it goes to the digest or the spool as the channel says), and
+the bound ``burst + rate * elapsed / per`` holds across processes; only a
+shared file that stays unusable lets each process add its own ``rate``.
+Without a state file nothing of this runs: the in-process path is unchanged.
 
 CRITICAL alerts have a bucket of their own, with the same ``rate`` and
 ``burst``: a flood of INFO and WARNING alerts cannot take the tokens a
@@ -124,6 +133,9 @@ class AlertThrottle:
         self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_key = str(state_key)
         self._state_broken = False
+        self._fallbacks: Dict[int, _Bucket] = {}  # id(bucket) -> its fallback, empty at first
+        self._seen: Dict[int, _Bucket] = {}  # id(bucket) -> the shared bucket as last seen
+        self._reentered = False
         if state_file is not None:
             from ._statefile import StateFile
 
@@ -232,21 +244,46 @@ class AlertThrottle:
                 self._load(bucket, key, buckets.get(key), now)
                 result = operation(bucket, now)
                 buckets[key] = self._dump(bucket)
+                self._seen[id(bucket)] = _Bucket(bucket.tokens, bucket.stamp)
                 _prune(buckets, now, keep=key)
                 if self._state_broken:
                     self._state_broken = False
                     _warn("throttle state file %s usable again", self._state.path)
                 return result
+        except BlockingIOError:
+            # This thread holds the file's lock (a signal handler interrupted a
+            # take): no other process can change the shared bucket meanwhile,
+            # so the bucket as this process last saw it answers.
+            stored = None if id(bucket) in self._seen else self._state.peek().get("throttle", {})
+            with self._lock:
+                now = self._clock()
+                seen = self._seen.get(id(bucket))
+                if seen is None:
+                    seen = self._seen[id(bucket)] = _Bucket(0.0, now)
+                    self._load(seen, key, stored.get(key) if isinstance(stored, dict) else None, now)
+                if not self._reentered:
+                    self._reentered = True
+                    _warn(
+                        "throttle state file %s cannot be used by a signal handler while its thread holds"
+                        " the lock; the bucket as last saved answers",
+                        self._state.path,
+                    )
+                return operation(seen, now)
         except OSError as exc:
             with self._lock:
+                now = self._clock()
                 if not self._state_broken:
                     self._state_broken = True
                     _warn(
-                        "throttle state file %s cannot be used (%s); this process throttles on its own",
+                        "throttle state file %s cannot be used (%s); this process throttles on its own,"
+                        " from an empty bucket",
                         self._state.path,
                         exc,
                     )
-                return operation(bucket, self._clock())
+                fallback = self._fallbacks.get(id(bucket))
+                if fallback is None:  # never a fresh full bucket: that would admit a burst per process
+                    fallback = self._fallbacks[id(bucket)] = _Bucket(0.0, now)
+                return operation(fallback, now)
 
     def _load(self, bucket: _Bucket, key: str, stored: Any, now: float) -> None:
         tokens = finite_number(stored.get("tokens")) if isinstance(stored, dict) else None

@@ -18,7 +18,7 @@ from kstalerts import (
     AlertThrottle,
 )
 from kstalerts.channels import CallbackChannel
-from kstalerts.dedup import Claim, Deduplicator
+from kstalerts.dedup import Claim, Deduplicator, _digest
 from kstalerts.limits import MAX_SEND_BUDGET
 from tests import children
 
@@ -144,7 +144,7 @@ def test_two_deduplicators_on_one_state_file_share_what_was_delivered(tmp_path: 
     clock.now += 61
     assert b.claim("ops", "k").granted
     stored = json.loads(path.read_text())["dedup"]
-    assert list(stored) == ["ops"] and list(stored["ops"]) == ["k"]
+    assert list(stored) == ["ops"] and list(stored["ops"]) == [_digest("k")]  # keys stored hashed
 
 
 def test_the_shared_file_forgets_expired_keys_and_stays_bounded(tmp_path: pathlib.Path) -> None:
@@ -154,17 +154,17 @@ def test_the_shared_file_forgets_expired_keys_and_stays_bounded(tmp_path: pathli
     for key in "abcde":
         deliver(d, "ops", key)
         clock.now += 1
-    assert sorted(json.loads(path.read_text())["dedup"]["ops"]) == ["c", "d", "e"]
+    assert sorted(json.loads(path.read_text())["dedup"]["ops"]) == sorted(_digest(k) for k in "cde")
     clock.now += 30
     deliver(d, "ops", "f")
-    assert sorted(json.loads(path.read_text())["dedup"]["ops"]) == ["f"]
+    assert sorted(json.loads(path.read_text())["dedup"]["ops"]) == [_digest("f")]
 
 
 def test_malformed_records_in_the_shared_file_are_dropped(tmp_path: pathlib.Path) -> None:
     from kstalerts._statefile import boot_id
 
     path = tmp_path / "dedup.json"
-    records = {"ops": {"good": [995.0, None], "bad": "x", "worse": [True, None]}, "mail": 3}
+    records = {"ops": {_digest("good"): [995.0, None], "bad": "x", "worse": [True, None]}, "mail": 3}
     path.write_text(json.dumps({"version": 1, "boot_id": boot_id(), "dedup": records}))
     d = Deduplicator(60.0, state_file=path, clock=Clock())
     assert not d.claim("ops", "good").granted
@@ -313,7 +313,7 @@ def test_a_forged_record_in_a_file_others_can_write_is_not_trusted(
 ) -> None:
     """A 'delivered 1 s ago' record would silence a CRITICAL if it were trusted."""
     path = tmp_path / "dedup.json"
-    forged = {"ops": {"CRITICAL:disk full": [time.monotonic() - 1.0, None]}}
+    forged = {"ops": {_digest("CRITICAL:disk full"): [time.monotonic() - 1.0, None]}}
     _state_with(path, forged, 0o600)
     assert not Deduplicator(60.0, state_file=path).claim("ops", "CRITICAL:disk full").granted  # trusted
     _state_with(path, forged, mode)

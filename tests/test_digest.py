@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertResult, AlertThrottle
+from kstalerts import AlertLevel, AlertManager, AlertMessage, AlertResult, AlertThrottle, Notification
 from kstalerts.channels import (
     AlertmanagerChannel,
     DiscordChannel,
@@ -161,7 +161,8 @@ def test_the_digest_is_handed_to_send_and_a_plain_send_carries_none(slack_server
     channel = slack(slack_server)
     assert channel.send(AlertMessage("plain", level=AlertLevel.WARNING)).success
     assert len(slack_server.requests[-1].json()["attachments"]) == 1  # nothing held back
-    result = channel.send(AlertMessage("carrier", level=AlertLevel.WARNING), held_back=digest.summary())
+    carrier = AlertMessage("carrier", level=AlertLevel.WARNING)
+    result = channel.notify(Notification(carrier, held_back=digest.summary()))
     assert result.success
     held = slack_server.requests[-1].json()["attachments"][-1]["text"]
     assert held.startswith("+1 held back by the throttle since ") and "1 \u00d7 disk full" in held
@@ -312,7 +313,8 @@ def test_ten_thousand_distinct_titles_stay_under_every_service_limit(slack_serve
     summary = digest.summary()
     alert = AlertMessage("DATABASE DOWN", "primary unreachable", AlertLevel.CRITICAL)
     for name, channel in _channels(slack_server.base_url).items():
-        payload = channel.build_payload(alert, held_back=summary)
+        payload = channel.render(Notification(alert, held_back=summary))
+        payload = json.loads(payload) if isinstance(payload, bytes) else payload  # the webhook's body
         rendered = payload.get_content() if name == "email" else json.dumps(payload, ensure_ascii=False)
         assert LIMITS[name](payload), name
         assert "and 9,980 more" in rendered, name
@@ -441,17 +443,18 @@ def test_twenty_warnings_then_a_critical_by_email(smtp_server: Any) -> None:
     assert ": 17 \u00d7 WARNING\n" in body
 
 
-def test_held_back_is_handed_to_a_positional_parameter_too() -> None:
-    from kstalerts.digest import hand_over
+def test_a_channel_written_for_build_payload_alone_renders_through_the_adapter() -> None:
+    """A user's channel with only ``build_payload(alert)``: ``render`` hands it the alert, digest or not."""
+    from kstalerts.channels import AlertChannel
 
-    seen: List[Any] = []
+    class Mine(AlertChannel):
+        def build_payload(self, alert: AlertMessage) -> Dict[str, str]:
+            return {"title": alert.title}
 
-    def build(alert: AlertMessage, held_back: Any = None) -> None:  # not keyword-only
-        seen.append(held_back)
-
-    marker = object()
-    hand_over(build, AlertMessage("t"), marker)  # type: ignore[arg-type]
-    assert seen == [marker]
+    digest = Digest()
+    digest.add(AlertMessage("disk full"), suppressed=False)
+    alert = AlertMessage("cpu hot")
+    assert Mine().render(Notification(alert, held_back=digest.summary())) == {"title": "cpu hot"}
 
 
 def test_a_digest_whose_spooling_fails_stays_pending(tmp_path: Any) -> None:

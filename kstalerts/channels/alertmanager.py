@@ -40,11 +40,11 @@ from .. import _lifecycle, _reentry
 from .._log import logger
 from .._secret import Secret
 from .._url import ANY_HTTP, URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
+from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     encode_json,
@@ -163,15 +163,11 @@ class AlertmanagerChannel(HTTPChannel):
                 labels[clean] = value
         return {name: value for name, value in labels.items() if value != ""}
 
-    def build_alert(
-        self, alert: AlertMessage, *, resolved: bool = False, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
         """One alert object of the v2 API."""
         annotations = {"summary": alert.formatted_title}
         if alert.body:
             annotations["description"] = alert.body
-        if held_back is not None:  # what the throttle held back since the last delivery
-            annotations["held_back"] = held_back.text(4000)
         item: Dict[str, Any] = {
             "labels": self.build_labels(alert),
             "annotations": annotations,
@@ -183,11 +179,17 @@ class AlertmanagerChannel(HTTPChannel):
             item["generatorURL"] = self.generator_url
         return item
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> List[Dict[str, Any]]:
+    def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
         """The JSON body: a list holding one alert."""
-        return [hand_over(self.build_alert, alert, held_back, resolved=self.resolving)]
+        return [self.build_alert(alert, resolved=self.resolving)]
+
+    def render(self, notification: Notification) -> List[Dict[str, Any]]:
+        """:meth:`build_payload`, and what was held back as an annotation."""
+        items = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None and items:
+            items[0].setdefault("annotations", {})["held_back"] = held_back.text(4000)
+        return items
 
     def preview(self, alert: AlertMessage) -> str:
         targets = ", ".join(m.display + _API_PATH for m in self._members)
@@ -200,15 +202,13 @@ class AlertmanagerChannel(HTTPChannel):
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Delivery:
+    def _transmit(self, notification: Notification, *, timeout: float) -> Delivery:
         """Post to every member; delivered when at least one accepted.
 
         When some members failed, the delivery is partly delivered and its
         note names them.
         """
-        body = encode_json(hand_over(self.build_payload, alert, held_back))
+        body = encode_json(self.render(notification))
         errors = self._post_all(body, timeout)
         failed = [(m, e) for m, e in zip(self._members, errors) if e is not None]
         if not failed:

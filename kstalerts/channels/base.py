@@ -1,11 +1,15 @@
 """AlertChannel: the base every channel shares.
 
-A channel turns an :class:`AlertMessage` into its service's payload and
-delivers it. The base class owns the retry loop, the deadline of a whole
-send and the shape of the result; a subclass implements one delivery attempt
-in :meth:`AlertChannel._deliver`, returning a :class:`Delivery` (or a plain
-message id) or raising :class:`AlertDeliveryError` (with ``retryable`` and
-``retry_after``) when it fails; the loop turns the last attempt's
+A channel turns a :class:`~kstalerts.Notification` (an alert, what was
+held back, its state) into its service's payload and delivers it. The base
+class owns the retry loop, the deadline of a whole send and the shape of
+the result. A subclass renders the payload in one overridable method,
+:meth:`AlertChannel.render`, and implements one delivery attempt in
+:meth:`AlertChannel._transmit` (or, written before notifications,
+:meth:`AlertChannel._deliver` for the alert alone), returning a
+:class:`Delivery` (or a plain message id) or raising
+:class:`AlertDeliveryError` (with ``retryable`` and ``retry_after``) when it
+fails; the loop turns the last attempt's
 :class:`Delivery` into the :class:`AlertResult` through the outcome table. :meth:`AlertChannel.send`
 never raises for a delivery failure: it returns a failed
 :class:`AlertResult` whose ``error`` a person can act on.
@@ -20,11 +24,11 @@ from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, 
 
 from .._log import logger
 from .._settings import lookup
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
+from ..pipeline.notification import Notification
 from ..retry import RetryPolicy
 from ._options import Option, build
 
@@ -92,8 +96,28 @@ class AlertChannel:
         return self.retry.max_retries
 
     # -- what subclasses implement -------------------------------------
+    def render(self, notification: Notification) -> Any:
+        """What this channel sends for ``notification``: the one render hook.
+
+        The built-in channels override it. The default is the adapter for a
+        channel written before notifications: it returns
+        ``self.build_payload(notification.alert)``, so such a channel renders
+        the alert alone (what was held back and the state are not shown).
+        """
+        build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
+        return build(notification.alert)
+
+    def _transmit(self, notification: Notification, *, timeout: float) -> Union[Delivery, Optional[str]]:
+        """Make one delivery attempt of ``notification`` within ``timeout`` seconds.
+
+        The built-in channels override it (calling :meth:`render`); the
+        default calls :meth:`_deliver` with the alert alone, for channels
+        written before notifications. Returns and raises as :meth:`_deliver`.
+        """
+        return self._deliver(notification.alert, timeout=timeout)
+
     def _deliver(self, alert: AlertMessage, *, timeout: float) -> Union[Delivery, Optional[str]]:
-        """Make one delivery attempt within ``timeout`` seconds.
+        """Make one delivery attempt within ``timeout`` seconds (a channel written for alerts alone).
 
         Return a :class:`Delivery` (or, as before, just the service's
         message id, or ``None``: a delivered alert). Raise
@@ -129,21 +153,24 @@ class AlertChannel:
         return cls(**values)
 
     # -- the retry loop ---------------------------------------------------
-    def send(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> AlertResult:
-        """Deliver ``alert``, retrying per the policy; never raises for a failure.
+    def send(self, alert: AlertMessage) -> AlertResult:
+        """Deliver ``alert``, retrying per the policy; never raises for a failure."""
+        return self.notify(Notification(alert))
 
-        ``held_back`` is the digest of alerts the throttle held back, which
-        the manager hands over for this message to carry; the channel's
-        payload builders render it (a ``_deliver`` that does not take it
-        is called without it).
+    def notify(self, notification: Notification) -> AlertResult:
+        """Deliver ``notification``, retrying per the policy; never raises for a failure.
+
+        The manager's pipeline calls this (unless the channel overrides
+        :meth:`send`, which then gets the alert alone).
         """
+        alert = notification.alert
         policy = self.retry
         deadline = self._clock() + policy.budget
         attempts = 0
         while True:
             attempts += 1
             remaining = deadline - self._clock()
-            delivery = self._attempt(alert, max(0.001, min(self.timeout, remaining)), held_back)
+            delivery = self._attempt(notification, max(0.001, min(self.timeout, remaining)))
             if delivery.outcome not in _FAILURES:
                 return self._result(alert, delivery, attempts)
             last = delivery.outcome is Outcome.REFUSED or attempts > policy.max_retries
@@ -164,10 +191,10 @@ class AlertChannel:
                 return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
-    def _attempt(self, alert: AlertMessage, timeout: float, held_back: Optional[DigestSummary]) -> Delivery:
-        """One attempt as a :class:`Delivery`, whatever ``_deliver`` returned or raised."""
+    def _attempt(self, notification: Notification, timeout: float) -> Delivery:
+        """One attempt as a :class:`Delivery`, whatever ``_transmit`` returned or raised."""
         try:
-            got = hand_over(self._deliver, alert, held_back, timeout=timeout)
+            got = self._transmit(notification, timeout=timeout)
         except AlertDeliveryError as exc:
             outcome = Outcome.FAILED if exc.retryable else Outcome.REFUSED
             return Delivery(outcome, status=exc.status, retry_after=exc.retry_after, note=str(exc))

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     encode_json,
@@ -105,9 +105,7 @@ class DiscordChannel(HTTPChannel):
         self._blocked_until = 0.0  # on self._clock: when the bucket refills
 
     # -- payload ------------------------------------------------------------
-    def build_embed(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_embed(self, alert: AlertMessage) -> Dict[str, Any]:
         """One embed: title, description, colour, time, labels as fields, all within Discord's limits."""
         embed: Dict[str, Any] = {
             "title": truncate(alert.formatted_title, _TITLE_CHARS),
@@ -127,21 +125,13 @@ class DiscordChannel(HTTPChannel):
                 break
             used += len(field_name) + len(field_value)
             fields.append({"name": field_name, "value": field_value, "inline": True})
-        if held_back is not None:  # what the throttle held back: a last field
-            name = "Held back"
-            room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
-            if room >= 100:
-                del fields[_FIELDS - 1 :]
-                fields.append({"name": name, "value": held_back.text(room), "inline": False})
         if fields:
             embed["fields"] = fields
         return embed
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook body; mentions are always disabled."""
-        embed = hand_over(self.build_embed, alert, held_back)
+        embed = self.build_embed(alert)
         payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
         if self.username:
             payload["username"] = self.username
@@ -149,14 +139,30 @@ class DiscordChannel(HTTPChannel):
             payload["avatar_url"] = self.avatar_url
         return payload
 
+    def render(self, notification: Notification) -> Dict[str, Any]:
+        """:meth:`build_payload`, and what was held back as the embed's last field, if it fits."""
+        payload = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        embeds = payload.get("embeds")
+        if held_back is not None and embeds:
+            embed = embeds[0]
+            fields = embed.get("fields", [])
+            used = len(embed.get("title", "")) + len(embed.get("footer", {}).get("text", ""))
+            used += len(embed.get("description", "")) + sum(len(f["name"]) + len(f["value"]) for f in fields)
+            name = "Held back"
+            room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
+            if room >= 100:
+                del fields[_FIELDS - 1 :]
+                fields.append({"name": name, "value": held_back.text(room), "inline": False})
+                embed["fields"] = fields
+        return payload
+
     def preview(self, alert: AlertMessage) -> str:
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        body = encode_json(hand_over(self.build_payload, alert, held_back))
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        body = encode_json(self.render(notification))
         with self._lock:
             wait = self._blocked_until - self._clock()
         if wait > 0:

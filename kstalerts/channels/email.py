@@ -28,11 +28,11 @@ from typing import (
 )
 
 from .._suggest import suggest
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
 from ..outcome import Delivery, Outcome
+from ..pipeline.notification import Notification
 from ._options import Option, read
 from .base import AlertChannel
 
@@ -50,6 +50,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # str.isascii is 3.7+
 _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
 _HELD_BACK_CHARS = 8000  # the digest section of a message
+_SIGNATURE = "-- "  # RFC 3676's signature separator line
 
 _SMTP: Tuple[Option, ...] = tuple(
     Option(name, kind, "smtp: " + doc, default=default, manual=True, choices=choices)
@@ -143,7 +144,7 @@ class EmailChannel(AlertChannel):
         title = _one_line(alert.formatted_title).strip()
         return " ".join(p for p in (self.subject_prefix, f"[{alert.level.name}]", title) if p)
 
-    def build_body(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> str:
+    def build_body(self, alert: AlertMessage) -> str:
         """The plain-text body: level, title, host, time, then the text."""
         import socket
         import time
@@ -161,14 +162,10 @@ class EmailChannel(AlertChannel):
             lines += ["", "Labels:"] + [
                 f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())
             ]
-        if held_back is not None:  # what the throttle held back since the last message
-            lines += ["", "Held back", "---------", held_back.text(_HELD_BACK_CHARS)]
-        lines += ["", "-- ", "Sent by kstalerts"]
+        lines += ["", _SIGNATURE, "Sent by kstalerts"]
         return "\n".join(lines) + "\n"
 
-    def build_message(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> "EmailMessage":
+    def build_message(self, alert: AlertMessage) -> "EmailMessage":
         """The complete message, as the transport will send it."""
         import email.policy
         import email.utils
@@ -182,10 +179,18 @@ class EmailChannel(AlertChannel):
         message["Message-ID"] = self.message_id(alert)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         message["X-Alert-Level"] = alert.level.name
-        body = hand_over(self.build_body, alert, held_back)
-        plain = not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78
-        cte = None if plain else "quoted-printable"
-        message.set_content(body, charset="utf-8", cte=cte)
+        _set_body(message, self.build_body(alert))
+        return message
+
+    def render(self, notification: Notification) -> "EmailMessage":
+        """:meth:`build_message`, and what was held back as a section before the signature."""
+        message = self.build_message(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None:
+            body = str(message.get_content())
+            section = "\n".join(["Held back", "---------", held_back.text(_HELD_BACK_CHARS), ""])
+            head, mark, tail = body.rpartition("\n" + _SIGNATURE + "\n")
+            _set_body(message, f"{head}\n{section}{mark}{tail}" if mark else f"{body}\n{section}")
         return message
 
     def message_id(self, alert: AlertMessage) -> str:
@@ -199,20 +204,16 @@ class EmailChannel(AlertChannel):
         domain = self.sender.domain or "kstalerts.invalid"
         return f"<{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis).hex}@{domain}>"
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> "EmailMessage":
+    def build_payload(self, alert: AlertMessage) -> "EmailMessage":
         """Same as :meth:`build_message` (the name every channel shares)."""
-        return hand_over(self.build_message, alert, held_back)
+        return self.build_message(alert)
 
     def preview(self, alert: AlertMessage) -> str:
         """The message as text, and where it would go."""
         return f"via {self.transport.describe()}\n{self.build_message(alert).as_string()}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Delivery:
+    def _transmit(self, notification: Notification, *, timeout: float) -> Delivery:
         """Send the message; some recipients refused is a partly delivered alert.
 
         A partly delivered mail keeps its Message-ID and is not retried (the
@@ -220,8 +221,9 @@ class EmailChannel(AlertChannel):
         """
         from ..transports.base import PartialDeliveryError
 
+        alert = notification.alert
         try:
-            message = hand_over(self.build_message, alert, held_back)
+            message = self.render(notification)
             message_id = self.transport.send(message, timeout=timeout)
         except PartialDeliveryError as exc:
             return Delivery(
@@ -345,6 +347,12 @@ def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple["Address", ...]
         address = parse_address(item, key="recipients")
         seen.setdefault(address.addr_spec.lower(), address)
     return tuple(seen.values())
+
+
+def _set_body(message: "EmailMessage", body: str) -> None:
+    """Set ``body`` as the message's text, quoted-printable unless it is short ASCII lines."""
+    plain = not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78
+    message.set_content(body, charset="utf-8", cte=None if plain else "quoted-printable")
 
 
 def _one_line(text: str) -> str:

@@ -23,9 +23,9 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
 from .._url import ANY_HTTP, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
+from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
@@ -119,9 +119,7 @@ class PagerDutyChannel(HTTPChannel):
             key = "kstalerts-sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         return key
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The event, without ``routing_key`` (added only when it is sent)."""
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
@@ -143,8 +141,6 @@ class PagerDutyChannel(HTTPChannel):
             details["body"] = alert.body
         if alert.labels:
             details["labels"] = dict(alert.labels)
-        if held_back is not None:  # what the throttle held back since the last delivery
-            details["held_back"] = held_back.text(8000)
         if details:
             payload["custom_details"] = details
         event: Dict[str, Any] = {
@@ -158,6 +154,14 @@ class PagerDutyChannel(HTTPChannel):
             event["client_url"] = self.client_url
         return event
 
+    def render(self, notification: Notification) -> Dict[str, Any]:
+        """:meth:`build_payload`, and what was held back in the event's ``custom_details``."""
+        event = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None and isinstance(event.get("payload"), dict):
+            event["payload"].setdefault("custom_details", {})["held_back"] = held_back.text(8000)
+        return event
+
     def preview(self, alert: AlertMessage) -> str:
         event = {"routing_key": str(self._routing_key), **self.build_payload(alert)}
         return f"POST {self.events_url}\n{json.dumps(event, indent=2, ensure_ascii=False)}"
@@ -169,10 +173,8 @@ class PagerDutyChannel(HTTPChannel):
         twin.resolving = True
         return twin.send(alert)
 
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        event = {"routing_key": self._routing_key.reveal(), **hand_over(self.build_payload, alert, held_back)}
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        event = {"routing_key": self._routing_key.reveal(), **self.render(notification)}
         response = self._client.post(
             encode_json(event),
             headers={"Content-Type": "application/json", "Accept": "application/json"},

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 from .._secret import Secret
 from .._url import URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     service_text,
@@ -130,9 +130,7 @@ class SlackChannel(HTTPChannel):
         self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook's JSON payload for ``alert``; override to change it."""
         colour, emoji = LEVEL_STYLE[alert.level]
         title = escape_mrkdwn(_cut(alert.formatted_title, self.title_limit))
@@ -154,7 +152,17 @@ class SlackChannel(HTTPChannel):
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
-        if held_back is not None:  # what the throttle held back: a last, grey attachment
+        if self.username:
+            payload["username"] = self.username
+        if self.icon_emoji:
+            payload["icon_emoji"] = self.icon_emoji
+        return payload
+
+    def render(self, notification: Notification) -> Dict[str, Any]:
+        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
+        payload = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",
@@ -163,10 +171,6 @@ class SlackChannel(HTTPChannel):
                     "footer": "held back by kstalerts",
                 }
             )
-        if self.username:
-            payload["username"] = self.username
-        if self.icon_emoji:
-            payload["icon_emoji"] = self.icon_emoji
         return payload
 
     def preview(self, alert: AlertMessage) -> str:
@@ -174,10 +178,8 @@ class SlackChannel(HTTPChannel):
         return f"POST {self.webhook_url}\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
-        payload = hand_over(self.build_payload, alert, held_back)
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
+        payload = self.render(notification)
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         response = self._client.post(
             body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout

@@ -19,9 +19,9 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._url import URLRule, check_url
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
 from ._options import TRANSPORT, Option
 
@@ -74,7 +74,7 @@ class TeamsChannel(HTTPChannel):
         self._client = self._http_client(self._url, key="webhook_url")
 
     # -- payload ------------------------------------------------------------
-    def build_card(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> Dict[str, Any]:
+    def build_card(self, alert: AlertMessage) -> Dict[str, Any]:
         """The Adaptive Card (version 1.4): title, facts, body."""
         facts: List[Dict[str, str]] = [
             {"title": "Level", "value": alert.level.name},
@@ -94,9 +94,6 @@ class TeamsChannel(HTTPChannel):
         ]
         if alert.body:
             body.append({"type": "TextBlock", "text": truncate(alert.body, _BODY_CHARS), "wrap": True})
-        if held_back is not None:  # what the throttle held back: a last, subtle block
-            text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
-            body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
         return {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
@@ -105,9 +102,7 @@ class TeamsChannel(HTTPChannel):
             "msteams": {"width": "Full"},
         }
 
-    def build_payload(
-        self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None
-    ) -> Dict[str, Any]:
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """A ``message`` with the card as its one attachment."""
         return {
             "type": "message",
@@ -115,20 +110,28 @@ class TeamsChannel(HTTPChannel):
                 {
                     "contentType": "application/vnd.microsoft.card.adaptive",
                     "contentUrl": None,
-                    "content": hand_over(self.build_card, alert, held_back),
+                    "content": self.build_card(alert),
                 }
             ],
         }
+
+    def render(self, notification: Notification) -> Dict[str, Any]:
+        """:meth:`build_payload`, and what was held back as a last, subtle block of the card."""
+        payload = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None:
+            body = payload["attachments"][0]["content"]["body"]
+            text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
+            body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
+        return payload
 
     def preview(self, alert: AlertMessage) -> str:
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         response = self._client.post(
-            encode_json(hand_over(self.build_payload, alert, held_back)),
+            encode_json(self.render(notification)),
             headers={"Content-Type": "application/json"},
             timeout=timeout,
         )

@@ -22,10 +22,10 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret, mask_text
 from .._url import ANY_HTTP
-from ..digest import DigestSummary, hand_over
 from ..exceptions import AlertConfigurationError
 from ..http import check_headers
 from ..models import AlertLevel, AlertMessage
+from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     service_text,
@@ -112,11 +112,12 @@ class WebhookChannel(HTTPChannel):
         self.headers.update(given)
         self.template = template
         if isinstance(template, (str, Mapping)):
-            self.render(_SAMPLE)  # a bad template fails now, not at the first alert
+            self.render(Notification(_SAMPLE))  # a bad template fails now, not at the first alert
         self._client = self._http_client(self.url)
 
     # -- formatting -------------------------------------------------------
-    def _values(self, alert: AlertMessage, held_back: Optional[DigestSummary]) -> Dict[str, str]:
+    def _values(self, notification: Notification) -> Dict[str, str]:
+        alert, held_back = notification.alert, notification.held_back
         return {
             "title": alert.formatted_title,
             "body": alert.body,
@@ -128,26 +129,29 @@ class WebhookChannel(HTTPChannel):
             "held_back": "" if held_back is None else held_back.text(_HELD_BACK_CHARS),
         }
 
-    def build_payload(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> Any:
+    def build_payload(self, alert: AlertMessage) -> Any:
         """The JSON value to send (a template's result when it is a mapping or callable)."""
         template = self.template
         if template is None:
-            payload = default_payload(alert)
-            if held_back is not None:  # what the throttle held back since the last delivery
-                payload["held_back"] = {"total": held_back.total, "text": held_back.text(_HELD_BACK_CHARS)}
-            return payload
+            return default_payload(alert)
         if callable(template):
             return template(alert)
         if isinstance(template, Mapping):
-            return _fill(template, self._values(alert, held_back))
+            return _fill(template, self._values(Notification(alert)))
         return None
 
-    def render(self, alert: AlertMessage, *, held_back: Optional[DigestSummary] = None) -> bytes:
-        """The request body for ``alert``."""
+    def render(self, notification: Notification) -> bytes:
+        """The request body: :meth:`build_payload`, with what was held back
+        (a ``held_back`` field, or ``$held_back`` of a template)."""
         if isinstance(self.template, str):
-            values = {k: _json_escaped(v) for k, v in self._values(alert, held_back).items()}
+            values = {k: _json_escaped(v) for k, v in self._values(notification).items()}
             return _substitute(self.template, values).encode("utf-8")
-        payload = hand_over(self.build_payload, alert, held_back)
+        payload = self.build_payload(notification.alert)
+        held_back = notification.held_back
+        if held_back is not None and isinstance(self.template, Mapping):
+            payload = _fill(self.template, self._values(notification))
+        elif held_back is not None and self.template is None and isinstance(payload, dict):
+            payload["held_back"] = {"total": held_back.total, "text": held_back.text(_HELD_BACK_CHARS)}
         if isinstance(payload, bytes):
             return payload
         if isinstance(payload, str):
@@ -157,14 +161,13 @@ class WebhookChannel(HTTPChannel):
     def preview(self, alert: AlertMessage) -> str:
         shown = {k: _masked_header(k, v) for k, v in self.headers.items()}
         head = "\n".join(f"{k}: {v}" for k, v in shown.items())
-        return f"{self.method} {self.url}\n{head}\n\n{self.render(alert).decode('utf-8', 'replace')}"
+        body = self.render(Notification(alert)).decode("utf-8", "replace")
+        return f"{self.method} {self.url}\n{head}\n\n{body}"
 
     # -- delivery ---------------------------------------------------------
-    def _deliver(
-        self, alert: AlertMessage, *, timeout: float, held_back: Optional[DigestSummary] = None
-    ) -> Optional[str]:
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         response = self._client.request(
-            self.method, hand_over(self.render, alert, held_back), headers=self.headers, timeout=timeout
+            self.method, self.render(notification), headers=self.headers, timeout=timeout
         )
         if not 200 <= response.status < 300:
             raise status_error("Webhook", response, service_text(response.body, hide=secret_parts(self.url)))

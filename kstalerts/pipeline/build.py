@@ -1,0 +1,81 @@
+"""The one place a channel's pipelines are built: read this to know what can happen to an alert.
+
+For one registered channel, :func:`routes` lists the stages its
+registration asks for, in order, and nothing else (a stage not configured
+is not in the list, and its module is not imported):
+
+    send:   stats -> level filter -> digest note -> spool -> dedup -> throttle -> digest carry -> delivery
+    flush:  stats -> dedup -> throttle -> digest carry -> delivery        (a spooled alert sent again)
+    closed: stats -> level filter -> digest note -> spool -> refusal      (a send on a closed manager)
+
+The level filter only admits or not, so where it stands changes nothing.
+The fan-out, fork, exit and re-entry rules are the manager's, not stages.
+"""
+
+from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional
+
+from ..models import AlertLevel, AlertResult
+from .delivery import Deliver, Refuse
+from .stage import Pipeline, Stage
+from .stats import Count
+
+if TYPE_CHECKING:
+    from ..dedup import Deduplicator
+    from ..digest import DigestBook
+    from ..spool import Spool
+
+__all__ = ()
+
+
+class Routes(NamedTuple):
+    """A channel's three pipelines: a send, a spool flush, a send on a closed manager."""
+
+    send: Pipeline
+    flush: Pipeline
+    closed: Pipeline
+
+
+def routes(
+    entry: Any,  # the manager's ChannelEntry (the manager stands above and imports this module)
+    *,
+    count: Callable[[str, AlertResult], None],
+    digests: "DigestBook",
+    spool: Optional["Spool"],
+    dedup: Optional["Deduplicator"],
+) -> Routes:
+    """The pipelines of the channel registered as ``entry``."""
+    key = entry.key
+    counted: List[Stage] = [Count(key, count)]
+    if entry.min_level > min(AlertLevel):
+        from .level import LevelFilter
+
+        counted.append(LevelFilter(entry.min_level))
+    settle: List[Stage] = []  # what happens to the result of a send
+    carry: List[Stage] = []
+    if entry.digest:
+        from .digest import Carry, HoldBack
+
+        settle.append(HoldBack(digests, entry))
+        carry.append(Carry(digests, entry))
+    if spool is not None:
+        from .spool import SpoolStage
+
+        settle.append(SpoolStage(key, spool, spool_throttled=entry.spool_throttled))
+    attempt: List[Stage] = []  # what decides whether it goes now
+    again: List[Stage] = []  # the same, for a spooled alert sent again
+    if dedup is not None:
+        from .dedup import DedupStage
+
+        attempt.append(DedupStage(key, dedup))
+        again.append(DedupStage(key, dedup, flushing=True))
+    if entry.throttle is not None:
+        from .throttling import ThrottleStage
+
+        attempt.append(ThrottleStage(key, entry.throttle))
+        again.append(attempt[-1])
+    deliver = Deliver(key, entry.channel)
+    return Routes(
+        send=Pipeline([*counted, *settle, *attempt, *carry, deliver]),
+        flush=Pipeline([counted[0], *again, *carry, deliver]),
+        closed=Pipeline([*counted, *settle, Refuse(key)]),
+    )
