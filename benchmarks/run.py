@@ -28,6 +28,7 @@ from benchmarks import (
     bench_memory,
     bench_run,
     bench_slack,
+    bench_text,
     bench_throttle,
 )
 from benchmarks._harness import (
@@ -49,6 +50,7 @@ MODULES = (
     bench_memory,
     bench_run,
     bench_fleet,
+    bench_text,
 )
 
 

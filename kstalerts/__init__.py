@@ -10,11 +10,11 @@ stays cheap.
 True
 """
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from . import _settings
 from . import manager as _manager
+from ._lazy import lazy as _lazy
 from ._version import __version__
 from .exceptions import (
     AlertConfigurationError,
@@ -32,9 +32,11 @@ from .retry import RetryPolicy
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
+    from .dedup import Deduplicator
     from .guard import alert_on_failure
     from .jobs import JobResult, run_job
     from .logging import AlertHandler
+    from .spool import Spool
 
 __all__ = (
     "__version__",
@@ -48,6 +50,8 @@ __all__ = (
     "Delivery",
     "AlertThrottle",
     "RetryPolicy",
+    "Spool",
+    "Deduplicator",
     "AlertError",
     "AlertConfigurationError",
     "AlertManagerClosedError",
@@ -88,23 +92,16 @@ def _from_config(cls: Any, *args: Any, **kwargs: Any) -> Any:
 _settings.set_first_use(_first_default)
 _manager._connect_config(_from_config)
 
-# Loaded on first use (PEP 562): both need the stdlib logging machinery,
-# which a script that only sends alerts should not pay for at import.
-_LAZY = {"AlertHandler": "logging", "alert_on_failure": "guard", "run_job": "jobs", "JobResult": "jobs"}
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
-    from ._compat36 import module_getattr
-
-    module_getattr(__name__, __getattr__)
+# Loaded on first use (PEP 562): they need the stdlib logging machinery or
+# file locking, which a script that only sends alerts should not pay for.
+__getattr__ = _lazy(
+    __name__,
+    {
+        "AlertHandler": ".logging",
+        "alert_on_failure": ".guard",
+        "run_job": ".jobs",
+        "JobResult": ".jobs",
+        "Spool": ".spool",
+        "Deduplicator": ".dedup",
+    },
+)

@@ -10,17 +10,29 @@ either (:func:`busy`), so it never feeds on itself. A record a signal
 handler logs on the caller's thread during an inline send is still sent, as
 it would be at any other moment. No thread names are involved.
 
-Rules: this module imports nothing; the mark is per thread and always
-restored (a context manager).
+A send from inside a send nests at most once: once a send runs inside
+another on the main thread, :func:`hold_signals` holds the signals Python
+has handlers for until the outermost send ends, and then runs their
+handlers (each once). A storm of signals whose handler sends therefore
+never piles sends on the stack (it used to end in a ``RecursionError``); a
+held signal is late by at most the rest of the outermost send. Process
+signal masks are not used: they do not stop another thread from taking
+the signal for the main thread.
+
+Rules: this module imports nothing of the package (``signal`` on a nested
+send only); the mark is per thread and always restored (a context manager).
 """
 
 import contextlib
 import threading
-from typing import Iterator
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ()
 
 _state = threading.local()
+# (handlers swapped out, signals noted, the noting handler) while a nested send holds
+# signals; only ever set on the main thread, where Python runs signal handlers
+_held: Optional[Tuple[Dict[int, Any], List[int], Any]] = None
 
 
 def depth() -> int:
@@ -38,6 +50,60 @@ def inside() -> Iterator[int]:
         yield before
     finally:
         _state.depth = before
+        if _held is not None and not before:
+            _release_signals()  # the outermost send ended: the signals held meanwhile run now
+
+
+def hold_signals() -> None:
+    """Hold, until this thread's outermost send ends, the signals that have a Python handler.
+
+    Called by a send that runs inside another (on the main thread, where
+    Python runs signal handlers): each handler is swapped for one that only
+    notes the signal; when the outermost :func:`inside` block ends, the
+    handlers are put back and each noted signal's handler runs once (as the
+    system folds repeats of a pending signal into one). Elsewhere, and when
+    already holding, this does nothing.
+    """
+    global _held
+    if _held is not None or threading.current_thread() is not threading.main_thread():
+        return
+    import signal
+
+    pending: List[int] = []
+
+    def note(number: int, frame: Any) -> None:
+        if number not in pending:
+            pending.append(number)
+
+    originals: Dict[int, Any] = {}
+    for number in range(1, getattr(signal, "NSIG", 65)):
+        try:
+            handler = signal.getsignal(number)
+            if callable(handler):
+                signal.signal(number, note)
+                originals[number] = handler
+        except (ValueError, OSError, RuntimeError):  # not a signal this system has, or not settable
+            continue
+    _held = (originals, pending, note)
+
+
+def _release_signals() -> None:
+    """Put the held handlers back and run each noted signal's handler, once."""
+    global _held
+    held = _held
+    if held is None or threading.current_thread() is not threading.main_thread():
+        return  # a pool worker's send ending is not the main thread's outermost send
+    _held = None
+    import signal
+    import sys
+
+    originals, pending, note = held
+    for number, handler in originals.items():
+        if signal.getsignal(number) is note:  # unless the program set another meanwhile
+            signal.signal(number, handler)
+    for number in pending:
+        if signal.getsignal(number) is originals[number]:
+            originals[number](number, sys._getframe())
 
 
 def busy() -> bool:

@@ -29,7 +29,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager, ChannelEntry
 
-__all__ = ("main", "build_parser", "exit_code", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE")
+__all__ = ()
 
 EXIT_OK = 0
 EXIT_FAILED = 1

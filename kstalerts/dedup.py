@@ -55,7 +55,7 @@ from .state import store
 if TYPE_CHECKING:
     from ._statefile import StateFile
 
-__all__ = ("Deduplicator", "Claim")
+__all__ = ()
 
 _log = logger("kstalerts.dedup")
 _T = TypeVar("_T")

@@ -23,7 +23,7 @@ from .throttle import AlertThrottle
 
 # HTTPSink and SMTPSink are public here: the examples fall back to them
 # when no real endpoint is configured.
-__all__ = ("run_demo", "STORM", "HTTPSink", "SMTPSink")
+__all__ = ()
 
 #: The alerts the demo sends, in order.
 STORM: Tuple[Tuple[AlertLevel, str, str], ...] = (

@@ -29,6 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ._log import logger
+from ._text import cut
 from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Outcome
@@ -41,14 +42,7 @@ if TYPE_CHECKING:
 # not imported: the manager stands above this module and imports it.
 _Entry = Any
 
-__all__ = (
-    "DIGEST_SHOWN_TITLES",
-    "DIGEST_TITLE_CHARS",
-    "MAX_DIGEST_TITLES",
-    "Digest",
-    "DigestBook",
-    "DigestSummary",
-)
+__all__ = ()
 
 _log = logger("kstalerts.digest")
 
@@ -61,8 +55,7 @@ DIGEST_SHOWN_TITLES = 20
 
 
 def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return cut(" ".join(text.split()), limit)
 
 
 def _int(value: Any) -> int:
@@ -91,7 +84,7 @@ class DigestSummary(NamedTuple):
             tail = [f"and {more:,} more"] if more else []
             text = "\n".join([self.headline, *lines, *tail])
             if len(text) <= limit or not lines:
-                return text if len(text) <= limit else _cut(text, limit)
+                return cut(text, limit)
             lines.pop()
             more += counts.pop()
 

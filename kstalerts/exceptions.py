@@ -21,15 +21,7 @@ callers pass already-masked text. Fields carry the facts a program needs
 
 from typing import Any, Optional
 
-__all__ = (
-    "AlertError",
-    "AlertConfigurationError",
-    "AlertManagerClosedError",
-    "AlertDeliveryError",
-    "AlertThrottledError",
-    "NoChannelsWarning",
-    "UnresolvedCredentialError",
-)
+__all__ = ()
 
 
 class AlertError(Exception):

@@ -32,7 +32,7 @@ from .models import AlertLevel, AlertMessage
 if TYPE_CHECKING:
     from .manager import AlertManager
 
-__all__ = ("alert_on_failure", "describe")
+__all__ = ()
 
 _log = logger("kstalerts.guard")
 

@@ -46,7 +46,7 @@ from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ("HTTPClient", "HTTPResponse", "check_headers")
+__all__ = ()
 
 _log = logger("kstalerts.http")
 
@@ -185,7 +185,6 @@ class _Stage(enum.Enum):
 
 
 class _Resend(enum.Enum):
-    SAFE = "nothing of the request reached the server"
     IF_STALE = "only when the server had closed the reused connection before reading the request"
     NEVER = "the server has acted on the request (it began to answer)"
 
@@ -194,11 +193,12 @@ class _Resend(enum.Enum):
 #: that failed there may go again on a new connection. A reused connection
 #: the server closed while idle fails while sending or before a byte of an
 #: answer (IF_STALE): the one case the client itself resends; any other
-#: failure is the channel's to retry (or not).
+#: failure is the channel's to retry (or not). A reused connection is past
+#: connecting, so those stages never resend here either.
 _STAGES: Dict[_Stage, Tuple[str, _Resend]] = {
-    _Stage.CONNECTING: ("while connecting", _Resend.SAFE),
-    _Stage.TUNNELLING: ("while opening the proxy tunnel", _Resend.SAFE),
-    _Stage.HANDSHAKE: ("in the TLS handshake", _Resend.SAFE),
+    _Stage.CONNECTING: ("while connecting", _Resend.NEVER),
+    _Stage.TUNNELLING: ("while opening the proxy tunnel", _Resend.NEVER),
+    _Stage.HANDSHAKE: ("in the TLS handshake", _Resend.NEVER),
     _Stage.SENDING: ("while sending the request", _Resend.IF_STALE),
     _Stage.WAITING: ("while waiting for the response", _Resend.IF_STALE),
     _Stage.ANSWERING: ("while waiting for the response", _Resend.NEVER),
@@ -647,7 +647,7 @@ def _may_resend(stage: _Stage, exc: BaseException) -> bool:
             ConnectionAbortedError,
         )
         return isinstance(exc, hung_up)
-    return verdict is _Resend.SAFE
+    return False
 
 
 def _translate(

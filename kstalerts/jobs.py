@@ -37,7 +37,10 @@ import time
 from typing import IO, TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
 from ._jobalerts import Alerting, Job, Sent, after_run, decide, notice, span, stamp
-from ._jobproc import EXIT_CANNOT_RUN, EXIT_NOT_FOUND, EXIT_TIMEOUT, POLL, Outcome, Signals, run_once, signame
+from ._jobproc import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs' names, as before
+from ._jobproc import EXIT_NOT_FOUND as EXIT_NOT_FOUND
+from ._jobproc import EXIT_TIMEOUT as EXIT_TIMEOUT
+from ._jobproc import POLL, Outcome, Signals, run_once, signame
 from ._jobstate import JobLock, JobState, JobStateError, default_state_dir
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError
@@ -46,7 +49,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager
 
-__all__ = ("run_job", "JobResult", "EXIT_TIMEOUT", "EXIT_RUN_ERROR", "EXIT_CANNOT_RUN", "EXIT_NOT_FOUND")
+__all__ = ()
 
 EXIT_RUN_ERROR = 125
 _MAX_RETRIES = 100

@@ -11,7 +11,7 @@ The module also holds the library's own caps on everything else that could
 grow without bound (payload sizes, recipients, Retry-After waits, response
 bytes, spool size). They are constants, not settings.
 
->>> validate("channel.max_retries", 3)
+>>> validate("channels.max_retries", 3)
 3
 >>> validate("throttle.burst", 50, upper=10)
 10
@@ -25,41 +25,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 from ._log import logger
 from .exceptions import AlertConfigurationError
 
-__all__ = (
-    "Limit",
-    "Clamp",
-    "LIMITS",
-    "validate",
-    "finite_number",
-    "collect_clamps",
-    "MAX_TITLE_CHARS",
-    "MAX_BODY_CHARS",
-    "MAX_LABELS",
-    "MAX_RETRY_AFTER",
-    "MAX_BACKOFF",
-    "MAX_SEND_BUDGET",
-    "MAX_RESPONSE_BYTES",
-    "MAX_RESPONSE_DEPTH",
-    "MAX_IDLE_CONNECTIONS",
-    "MAX_SMTP_SESSION_MESSAGES",
-    "SMTP_IDLE_SECONDS",
-    "MAX_REQUEST_BYTES",
-    "MAX_RECIPIENTS",
-    "MAX_ALERTMANAGER_URLS",
-    "MAX_WORKERS",
-    "MAX_ALERTS_PER_SEND",
-    "MAX_CONFIG_BYTES",
-    "MAX_CONFIG_DEPTH",
-    "MAX_SPOOL_ENTRIES",
-    "MAX_SPOOL_BYTES",
-    "MAX_SPOOL_ENTRY_BYTES",
-    "MAX_DEDUP_KEYS",
-    "MAX_STATE_BYTES",
-    "MAX_CREDENTIAL_BYTES",
-    "STATE_LOCK_WAIT",
-    "STATE_LOCK_TRY",
-    "SOPS_TIMEOUT",
-)
+__all__ = ()
 
 _log = logger("kstalerts.limits")
 
@@ -95,8 +61,8 @@ LIMITS: Dict[str, Limit] = {
         Limit("throttle.rate", 1.0, 1000.0, False, "alerts admitted per period"),
         Limit("throttle.per", 1.0, 86400.0, False, "length of the period, in seconds"),
         Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
-        Limit("channel.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
-        Limit("channel.max_retries", 0, 5, True, "retries after the first attempt"),
+        Limit("channels.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
+        Limit("channels.max_retries", 0, 5, True, "retries after the first attempt"),
         Limit("spool.max_age", 60.0, 2592000.0, False, "seconds a spooled alert is kept before dead-letter"),
         Limit("spool.max_entries", 1, 10000, True, "alerts the spool holds at once"),
         Limit("spool.max_bytes", 65536, 64 * 1048576, True, "bytes the spool holds at once"),
@@ -212,7 +178,14 @@ def validate(
     rate). ``path``, ``line`` and ``key`` locate the value in a config file
     for the error message. Integer settings return an ``int``; the others a
     ``float``.
+
+    A value is judged once: what this returns remembers the limit it was
+    judged against, and is given back as it is when it meets the same limit
+    again (the config loader judges a file's values; the constructors it
+    hands them to call this too, for values a user passes by hand).
     """
+    if isinstance(value, _JUDGED) and value.limit == name and (upper is None or value <= upper):
+        return value
     limit = LIMITS[name]
     number = _to_number(name, value, path=path, line=line, key=key)
     maximum: float = float(limit.maximum)
@@ -227,7 +200,8 @@ def validate(
             key=key or name,
         )
     applied = min(max(number, minimum), maximum)
-    result: Number = int(applied) if limit.integer else applied
+    result = _JudgedInt(applied) if limit.integer else _JudgedFloat(applied)
+    result.limit = name
     if applied != number:
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
@@ -238,6 +212,21 @@ def validate(
         for record in getattr(_local, "stack", None) or []:
             record.append(clamp)
     return result
+
+
+class _JudgedInt(int):
+    """An integer :func:`validate` returned: it names its limit (``.limit``)."""
+
+    limit = ""
+
+
+class _JudgedFloat(float):
+    """A float :func:`validate` returned: it names its limit (``.limit``)."""
+
+    limit = ""
+
+
+_JUDGED = (_JudgedInt, _JudgedFloat)
 
 
 def finite_number(value: Any) -> Optional[float]:

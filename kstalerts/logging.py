@@ -25,7 +25,7 @@ from .models import AlertLevel, AlertMessage, AlertResult
 if TYPE_CHECKING:
     from .manager import AlertManager
 
-__all__ = ("AlertHandler", "level_for")
+__all__ = ()
 
 _OWN_LOGGER = "kstalerts"
 _DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"

@@ -89,7 +89,7 @@ if TYPE_CHECKING:
     from .dedup import Deduplicator
     from .spool import FlushReport, Spool, SpoolEntry
 
-__all__ = ("AlertManager", "AlertStats", "ChannelEntry")
+__all__ = ()
 
 _log = logger("kstalerts.manager")
 
@@ -258,10 +258,15 @@ class AlertManager:
                 self._routes[key] = self._build(entry)
 
     def _jobs(self, batch: List[AlertMessage], targets: List[ChannelEntry]) -> List[Job]:
-        with self._lock:
-            chosen = [self._routes[entry.key] for entry in targets]
-        notifications = [Notification(alert) for alert in batch]
-        return [(n, route) for n in notifications for route in chosen if route.send.admits(n)]
+        routes = self._routes  # read without the lock: a dict lookup is atomic, a rebuild replaces values
+        chosen = [routes[entry.key] for entry in targets]
+        jobs: List[Job] = []
+        for alert in batch:
+            notification = Notification(alert)
+            for route in chosen:
+                if route.send.admits(notification):
+                    jobs.append((notification, route))
+        return jobs
 
     def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
         with self._lock:
@@ -294,8 +299,11 @@ class AlertManager:
             return []
         if self._closed:
             return [route.closed.run(n) for n, route in jobs]
-        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used.
+        # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used,
+        # and further signals wait for the outermost send to end (a send nests at most once).
         with _reentry.inside() as depth:
+            if depth:
+                _reentry.hold_signals()
             if len(jobs) == 1 or depth or _lifecycle.exiting():
                 return [self._deliver(n, route) for n, route in jobs]
             return self._fan_out(jobs)
@@ -587,10 +595,10 @@ def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported fo
 
 def _refuse_async(channel: Any) -> None:
     """A channel whose send is ``async def`` cannot be called from the manager's threads."""
+    from .channels.base import is_coroutine_function
+
     for name in ("send", "_deliver"):
-        method = getattr(type(channel), name, None)
-        code = getattr(method, "__code__", None)
-        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        if is_coroutine_function(getattr(type(channel), name, None)):
             raise AlertConfigurationError(
                 f"{type(channel).__name__}.{name} is a coroutine function (async def): kstalerts calls"
                 f" channels from threads and would never await it. Make {name} a plain def (run your"

@@ -12,11 +12,12 @@ import time
 import types
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from ._text import clean, cut
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
 
-__all__ = ("AlertLevel", "AlertMessage", "AlertResult")
+__all__ = ()
 
 
 class AlertLevel(enum.IntEnum):
@@ -95,7 +96,7 @@ def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     for name, value in labels.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise AlertConfigurationError(f"label {name!r}: labels map strings to strings")
-        checked[_valid_text(name)] = _valid_text(value)
+        checked[clean(_valid_text(name))] = clean(_valid_text(value))
     return types.MappingProxyType(checked)
 
 
@@ -122,21 +123,82 @@ def _valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    marker = f"... [{len(text) - limit} characters cut]"
-    return text[: max(0, limit - len(marker))] + marker
+class Frozen:
+    """The base of an immutable value with ``__slots__`` (an ``AlertMessage``, a ``RetryPolicy``...).
+
+    A subclass lists its fields in ``__slots__``, sets them with
+    ``object.__setattr__`` in ``__init__``, and returns them in constructor
+    order from ``_values()``; the first ``_COMPARED`` of them make equality,
+    hash and repr (the others, such as a random source or the alert a
+    result carries, are left out). :meth:`replace` builds a checked copy
+    through the constructor; a value pickles whole.
+    """
+
+    __slots__ = ()
+    _COMPARED = 0  # fields in equality, hash and repr; 0: all of them
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields())
+
+    def _compared(self) -> Tuple[Any, ...]:
+        values = self._values()
+        return values[: self._COMPARED] if self._COMPARED else values
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` applied (and checked)."""
+        fields = dict(zip(self._fields(), self._values()))
+        fields.update(changes)
+        return type(self)(**fields)
+
+    @classmethod
+    def _fields(cls) -> Tuple[str, ...]:
+        for klass in cls.__mro__:  # the slots of the class that declared them (a user subclass has none)
+            slots = klass.__dict__.get("__slots__")
+            if slots:
+                return tuple(slots)
+        return ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind = _declaring(self)
+        raise AttributeError(f"cannot assign to field {name!r}: {kind} is immutable (use replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: {_declaring(self)} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Frozen) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields(), self._compared()))
+        return f"{type(self).__qualname__}({shown})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return (type(self), self._values())
 
 
-class AlertMessage:
+def _declaring(value: Frozen) -> str:
+    """The name of the library class a value is (``AlertMessage`` for a user's subclass too)."""
+    for klass in type(value).__mro__:
+        if klass.__dict__.get("__slots__"):
+            return klass.__name__
+    return type(value).__name__
+
+
+class AlertMessage(Frozen):
     """One alert: a title, a body and a level, plus optional metadata.
 
     ``timestamp=True`` asks channels to prefix the title with the creation
     time (see :attr:`formatted_title`). ``labels`` and ``dedup_key`` are used
     by channels whose service has such a notion, and by duplicate
     suppression. A title longer than ``MAX_TITLE_CHARS`` or a body longer
-    than ``MAX_BODY_CHARS`` is cut, with a marker saying how much.
+    than ``MAX_BODY_CHARS`` is cut from the middle, with a marker saying
+    how much; control characters in the title, body and labels are made
+    inert (:func:`kstalerts._text.clean`), so no channel sees one.
 
     The value is immutable: :meth:`replace` makes a changed copy. Two
     messages are equal when every field but ``created_at`` is; the hash
@@ -168,6 +230,8 @@ class AlertMessage:
         dedup_key: Optional[str] = None,
         created_at: Optional[float] = None,
     ) -> None:
+        if isinstance(title, str):
+            title = clean(_valid_text(title))
         if not isinstance(title, str) or not title.strip():
             raise AlertConfigurationError("alert title must be a non-empty string")
         if not isinstance(body, str):
@@ -180,19 +244,20 @@ class AlertMessage:
         if dedup_key is not None and not isinstance(dedup_key, str):
             raise AlertConfigurationError("dedup_key must be a string")
         _set = object.__setattr__
-        _set(self, "title", _truncate(_valid_text(title), MAX_TITLE_CHARS))
-        _set(self, "body", _truncate(_valid_text(body), MAX_BODY_CHARS))
+        _set(self, "title", cut(title, MAX_TITLE_CHARS))
+        _set(self, "body", cut(clean(_valid_text(body)), MAX_BODY_CHARS))
         _set(self, "level", level)
         _set(self, "timestamp", timestamp)
         _set(self, "labels", _frozen_labels(labels))
         _set(self, "dedup_key", dedup_key)
         _set(self, "created_at", time.time() if created_at is None else created_at)
 
+    _COMPARED = 6  # every field but created_at
+
     def replace(self, **changes: Any) -> "AlertMessage":
         """A copy with ``changes`` applied (and checked); ``created_at`` is kept unless changed."""
-        fields = dict(zip(AlertMessage.__slots__, self._values()))
-        fields.update(changes)
-        return type(self)(**fields)
+        copy: AlertMessage = super().replace(**changes)
+        return copy
 
     def _values(self) -> Tuple[Any, ...]:
         return (
@@ -205,18 +270,7 @@ class AlertMessage:
             self.created_at,
         )
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: AlertMessage is immutable (use replace())")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: AlertMessage is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AlertMessage) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values()[:6] == other._values()[:6]
-
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # labels left out: a mapping does not hash
         return hash((self.title, self.body, self.level, self.timestamp, self.dedup_key))
 
     def __repr__(self) -> str:
@@ -225,9 +279,6 @@ class AlertMessage:
             f" timestamp={self.timestamp!r}, labels={self.labels!r}, dedup_key={self.dedup_key!r},"
             f" created_at={self.created_at!r})"
         )
-
-    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        return (type(self), self._values())
 
     @property
     def formatted_title(self) -> str:
@@ -270,42 +321,32 @@ class AlertMessage:
         )
 
 
-class AlertResult:
+class AlertResult(Frozen):
     """What happened when one alert went to one channel.
 
-    ``success`` is true only when the service accepted the alert. ``error``
-    says, in words a person can act on, what went wrong; it never contains a
-    secret. ``attempts`` counts delivery attempts (0 when none was made, as
-    for a throttled or suppressed alert). ``retryable`` tells whether a later
-    try may succeed; ``status`` is the HTTP status or SMTP code, if any.
-    ``alert`` is the message delivered; it is left out of equality, hash and
-    repr. The value is immutable (:meth:`replace` makes a changed copy) and
-    pickles whole, ``alert`` included.
-    :attr:`outcome` names what the fields add up to.
+    ``outcome`` is what the delivery came to; ``success``, ``throttled``,
+    ``suppressed`` and ``retryable`` are read from its row of the outcome
+    table. ``success`` is true only when the service accepted the alert.
+    ``error`` says, in words a person can act on, what went wrong; it never
+    contains a secret. ``attempts`` counts delivery attempts (0 when none
+    was made, as for a throttled or suppressed alert); ``status`` is the
+    HTTP status or SMTP code, if any. ``alert`` is the message delivered; it
+    is left out of equality, hash and repr. The value is immutable
+    (:meth:`replace` makes a changed copy) and pickles whole, ``alert``
+    included.
+
+    Built by hand with the flags (``AlertResult("ops", False,
+    throttled=True)``), the result stores the outcome they name;
+    ``outcome=`` gives it directly.
     """
 
-    __slots__ = (
-        "channel",
-        "success",
-        "message_id",
-        "error",
-        "attempts",
-        "throttled",
-        "suppressed",
-        "retryable",
-        "spooled",
-        "status",
-        "alert",
-    )
+    __slots__ = ("channel", "outcome", "message_id", "error", "attempts", "spooled", "status", "alert")
 
     channel: str
-    success: bool
+    outcome: Outcome
     message_id: Optional[str]  # default None
     error: Optional[str]  # default None
     attempts: int  # default 0
-    throttled: bool  # default False
-    suppressed: bool  # default False
-    retryable: bool  # default False
     spooled: bool  # default False
     status: Optional[int]  # default None
     alert: Optional[AlertMessage]  # default None
@@ -313,7 +354,7 @@ class AlertResult:
     def __init__(
         self,
         channel: str,
-        success: bool,
+        success: bool = False,
         message_id: Optional[str] = None,
         error: Optional[str] = None,
         attempts: int = 0,
@@ -323,16 +364,17 @@ class AlertResult:
         spooled: bool = False,
         status: Optional[int] = None,
         alert: Optional[AlertMessage] = None,
+        *,
+        outcome: Optional[Outcome] = None,
     ) -> None:
+        if outcome is None:
+            outcome = _named_by(success, error, suppressed, throttled, attempts, retryable)
         _set = object.__setattr__
         _set(self, "channel", channel)
-        _set(self, "success", success)
+        _set(self, "outcome", outcome)
         _set(self, "message_id", message_id)
         _set(self, "error", error)
         _set(self, "attempts", attempts)
-        _set(self, "throttled", throttled)
-        _set(self, "suppressed", suppressed)
-        _set(self, "retryable", retryable)
         _set(self, "spooled", spooled)
         _set(self, "status", status)
         _set(self, "alert", alert)
@@ -346,72 +388,60 @@ class AlertResult:
         attempts: int = 1,
         alert: Optional[AlertMessage] = None,
     ) -> "AlertResult":
-        """The result of ``delivery``, its fields read from the outcome table.
+        """The result of ``delivery``, keeping its outcome.
 
-        A partly delivered alert keeps its note as ``error`` (so
-        :attr:`outcome` names it again); our own throttle made no attempt.
+        A delivered alert has no ``error``; any other keeps the delivery's
+        note (or the outcome's name) as ``error``; our own throttle made no
+        attempt.
         """
-        row = delivery.outcome.meaning
+        outcome = delivery.outcome
         note = delivery.note
-        if delivery.outcome is Outcome.DELIVERED:
+        if outcome is Outcome.DELIVERED:
             note = None
         elif note is None:
-            note = delivery.outcome.value.replace("_", " ")
-        return cls(
-            channel,
-            row.success,
-            delivery.message_id,
-            error=note,
-            attempts=0 if delivery.outcome is Outcome.THROTTLED else attempts,
-            throttled=row.throttled,
-            suppressed=row.suppressed,
-            retryable=row.retryable,
-            status=delivery.status,
-            alert=alert,
-        )
+            note = outcome.value.replace("_", " ")
+        attempts = 0 if outcome is Outcome.THROTTLED else attempts
+        # positional: the hot path of every delivery
+        return cls(channel, False, delivery.message_id, note, attempts, False, False, False, False,
+                   delivery.status, alert, outcome=outcome)  # fmt: skip
+
+    @property
+    def success(self) -> bool:
+        """Whether the service accepted the alert (all or some of its members)."""
+        return self.outcome.meaning.success
+
+    @property
+    def throttled(self) -> bool:
+        """Whether a throttle (ours, or the service's rate limit) held the alert."""
+        return self.outcome.meaning.throttled
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether the alert was a duplicate within the dedup window (nothing sent)."""
+        return self.outcome.meaning.suppressed
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a later try may succeed."""
+        return self.outcome.meaning.retryable
 
     def replace(self, **changes: Any) -> "AlertResult":
-        """A copy with ``changes`` applied."""
-        fields = dict(zip(AlertResult.__slots__, self._values()))
+        """A copy with ``changes`` applied; changing a flag names the outcome again from the flags."""
+        fields: Dict[str, Any] = dict(zip(self._fields(), self._values()))
+        if any(flag in changes for flag in _FLAGS):
+            fields.update((flag, getattr(self, flag)) for flag in _FLAGS)
+            fields["outcome"] = None
         fields.update(changes)
         return type(self)(**fields)
 
-    def _values(self) -> Tuple[Any, ...]:
-        return (
-            self.channel,
-            self.success,
-            self.message_id,
-            self.error,
-            self.attempts,
-            self.throttled,
-            self.suppressed,
-            self.retryable,
-            self.spooled,
-            self.status,
-            self.alert,
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: AlertResult is immutable (use replace())")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: AlertResult is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AlertResult) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values()[:-1] == other._values()[:-1]
-
-    def __hash__(self) -> int:
-        return hash(self._values()[:-1])
+    _COMPARED = 7  # every field but the alert
 
     def __repr__(self) -> str:
-        pairs = zip(AlertResult.__slots__[:-1], self._values())
-        shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
         return f"{type(self).__qualname__}({shown})"
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        return (type(self), self._values())
+        return (_result, self._values())
 
     def __str__(self) -> str:
         outcome = self.outcome
@@ -421,18 +451,52 @@ class AlertResult:
             return f"{self.channel}: delivered ({self.attempts} attempt(s))"
         return f"{self.channel}: {outcome.meaning.stat}: {self.error}"
 
-    @property
-    def outcome(self) -> Outcome:
-        """What this result comes to; the one place that reads the fields for it.
 
-        A success that still carries an error reached only some of the
-        service's members; a throttled result with an attempt is the
-        service's rate limit, without one our own throttle.
-        """
-        if self.success:
-            return Outcome.DELIVERED if self.error is None else Outcome.PARTLY_DELIVERED
-        if self.suppressed:
-            return Outcome.SUPPRESSED
-        if self.throttled:
-            return Outcome.RATE_LIMITED if self.attempts else Outcome.THROTTLED
-        return Outcome.FAILED if self.retryable else Outcome.REFUSED
+_FLAGS = ("success", "throttled", "suppressed", "retryable")
+_REPR_FIELDS = (
+    "channel",
+    "success",
+    "message_id",
+    "error",
+    "attempts",
+    "throttled",
+    "suppressed",
+    "retryable",
+    "spooled",
+    "status",
+)
+
+
+def _result(
+    channel: str,
+    outcome: Outcome,
+    message_id: Optional[str],
+    error: Optional[str],
+    attempts: int,
+    spooled: bool,
+    status: Optional[int],
+    alert: Optional[AlertMessage],
+) -> AlertResult:
+    """An :class:`AlertResult` from its stored fields (how one unpickles)."""
+    return AlertResult(
+        channel, message_id=message_id, error=error, attempts=attempts, spooled=spooled,
+        status=status, alert=alert, outcome=outcome,
+    )  # fmt: skip
+
+
+def _named_by(
+    success: bool, error: Optional[str], suppressed: bool, throttled: bool, attempts: int, retryable: bool
+) -> Outcome:
+    """The outcome a result built by hand names with its flags.
+
+    A success that still carries an error reached only some of the
+    service's members; a throttled result with an attempt is the service's
+    rate limit, without one our own throttle.
+    """
+    if success:
+        return Outcome.DELIVERED if error is None else Outcome.PARTLY_DELIVERED
+    if suppressed:
+        return Outcome.SUPPRESSED
+    if throttled:
+        return Outcome.RATE_LIMITED if attempts else Outcome.THROTTLED
+    return Outcome.FAILED if retryable else Outcome.REFUSED

@@ -1,11 +1,11 @@
 """Outcome: what one delivery of one alert to one channel came to, and the
 one table saying what each outcome means everywhere.
 
-:attr:`kstalerts.AlertResult.outcome` derives the outcome from the result's
-fields (the only place that reads them for that); the manager's stats, the
-spool (after a send and in a flush), the flush report, the CLI's exit code,
-``alert_on_failure``'s warning and the demo read the table below and never
-the fields. "Throttled" is our own bucket saying no (no attempt was made);
+:attr:`kstalerts.AlertResult.outcome` is stored in the result (its
+``success``/``throttled``/``suppressed``/``retryable`` are read from its row);
+the manager's stats, the spool (after a send and in a flush), the flush
+report, the CLI's exit code, ``alert_on_failure``'s warning and the demo read
+the table below and never the flags. "Throttled" is our own bucket saying no (no attempt was made);
 "rate limited" is the service asking us to wait longer than the send's
 budget allowed (an attempt was made): both are counted as throttled, both
 keep a spooled entry for the next flush.
@@ -22,7 +22,7 @@ adding one row.
 import enum
 from typing import Dict, NamedTuple, Optional
 
-__all__ = ("Delivery", "Meaning", "Outcome")
+__all__ = ()
 
 
 class Outcome(enum.Enum):

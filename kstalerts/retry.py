@@ -16,12 +16,13 @@ injects its clock, so tests run on a fake one.
 
 import re
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from .exceptions import AlertConfigurationError
 from .limits import validate
+from .models import Frozen
 
-__all__ = ("RetryPolicy", "backoff", "parse_retry_after")
+__all__ = ()
 
 _MAX_HEADER_CHARS = 64
 _ASCII_DIGITS = re.compile(r"[0-9]+\Z")
@@ -34,7 +35,7 @@ def _random() -> float:
     return random.random()
 
 
-class RetryPolicy:
+class RetryPolicy(Frozen):
     """How many times to retry and how to wait between attempts.
 
     - ``max_retries``: retries after the first attempt (hard limit 0..5).
@@ -74,7 +75,7 @@ class RetryPolicy:
         # Every number through the hard limits (clamped with a warning; not
         # a number, NaN included, is an error); the flag must be a bool.
         _set = object.__setattr__
-        _set(self, "max_retries", validate("channel.max_retries", max_retries))
+        _set(self, "max_retries", validate("channels.max_retries", max_retries))
         _set(self, "base_delay", validate("retry.base_delay", base_delay))
         _set(self, "max_delay", validate("retry.max_delay", max_delay))
         if not isinstance(jitter, bool):
@@ -86,44 +87,12 @@ class RetryPolicy:
             raise AlertConfigurationError(f"must be callable, got {rand!r}", key="retry.rand")
         _set(self, "rand", rand)
 
+    _COMPARED = 6  # every field but rand
+
     def replace(self, **changes: Any) -> "RetryPolicy":
         """A copy with ``changes`` applied (and checked)."""
-        fields = dict(zip(RetryPolicy.__slots__, self._values()))
-        fields.update(changes)
-        return type(self)(**fields)
-
-    def _values(self) -> Tuple[Any, ...]:
-        return (
-            self.max_retries,
-            self.base_delay,
-            self.max_delay,
-            self.jitter,
-            self.max_retry_after,
-            self.budget,
-            self.rand,
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: RetryPolicy is immutable (use replace())")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: RetryPolicy is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RetryPolicy) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values()[:-1] == other._values()[:-1]
-
-    def __hash__(self) -> int:
-        return hash(self._values()[:-1])
-
-    def __repr__(self) -> str:
-        pairs = zip(RetryPolicy.__slots__[:-1], self._values())
-        shown = ", ".join(f"{name}={value!r}" for name, value in pairs)
-        return f"{type(self).__qualname__}({shown})"
-
-    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
-        return (type(self), self._values())
+        copy: RetryPolicy = super().replace(**changes)
+        return copy
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).

@@ -65,7 +65,7 @@ from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, v
 from .models import AlertMessage, AlertResult, stored_level
 from .state import store
 
-__all__ = ("Spool", "SpoolEntry", "FlushReport", "DEFAULT_MAX_AGE")
+__all__ = ()
 
 _log = logger("kstalerts.spool")
 

@@ -60,7 +60,7 @@ from .models import AlertLevel
 if TYPE_CHECKING:
     from ._statefile import StateFile
 
-__all__ = ("AlertThrottle",)
+__all__ = ()
 
 _log = logger("kstalerts.throttle")
 

@@ -23,3 +23,9 @@ HOSTILE_TEXT = st.lists(
     ),
     max_size=5,
 ).map("".join)
+
+#: Markup that would turn into a link, a ping, a colour or a format if a
+#: channel let its service render it; every channel must deliver it inert.
+INJECTION = "[Reset](https://evil.example/reset) <!channel> @everyone <@123> \x1b[31mred\x1b[0m **bold**"
+#: ``INJECTION`` as every channel gets it: the ANSI colour removed (``_text.clean``).
+INJECTION_CLEAN = "[Reset](https://evil.example/reset) <!channel> @everyone <@123> red **bold**"

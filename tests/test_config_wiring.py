@@ -9,8 +9,7 @@ file.
 import io
 import pathlib
 import sys
-import types
-from typing import Any, ClassVar, FrozenSet, Iterator, Mapping, Optional
+from typing import Any, ClassVar, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -51,15 +50,16 @@ class StrictChannel(AlertChannel):
 
 
 @pytest.fixture(autouse=True)
-def strict_type(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    module = types.ModuleType("kstalerts.channels._strict_test")
-    module.StrictChannel = StrictChannel  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(channels_module._LAZY, "StrictChannel", ("_strict_test", "StrictChannel"))
-    monkeypatch.setitem(channels_module.CHANNEL_TYPES, "strict", "StrictChannel")
+def strict_type() -> Iterator[None]:
+    """``type: strict`` registered the public way, for the test only."""
+    saved = (dict(channels_module.CHANNEL_TYPES), dict(channels_module._types))
+    channels_module.register_channel("strict", StrictChannel)
     reload_config()
     yield
     reload_config()
+    for table, before in zip((channels_module.CHANNEL_TYPES, channels_module._types), saved):
+        table.clear()
+        table.update(before)  # type: ignore[arg-type]
 
 
 def write(path: pathlib.Path, text: str) -> str:
@@ -226,7 +226,7 @@ def test_a_resolver_passed_in_is_used() -> None:
 def test_errors_name_file_line_and_key(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
 ) -> None:
-    monkeypatch.setitem(channels_module.CHANNEL_TYPES, "pigeon", "PigeonChannel")  # no module provides it
+    channels_module.register_channel("pigeon", "tests.no_such_module:PigeonChannel")  # nothing provides it
     path = write(tmp_path / "kstlib.conf.yml", text)
     with pytest.raises(AlertConfigurationError) as info:
         AlertManager.from_config(path)
@@ -390,3 +390,41 @@ def test_a_manager_without_channels_warns_when_asked_to_send_and_can_be_made_str
             warnings.simplefilter("error", NoChannelsWarning)
             with pytest.raises(NoChannelsWarning):
                 manager.send(AlertMessage("x"))
+
+
+def test_every_limited_setting_is_judged_once_during_from_config(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As dictConfig: the loader judges each value once; the constructors it feeds do not judge it again."""
+    import collections
+
+    import kstalerts.limits as limits
+
+    judged: List[Tuple[str, Optional[str]]] = []
+    real = limits._to_number
+
+    def spy(name: str, value: object, **where: Any) -> float:
+        judged.append((name, where.get("key")))
+        return real(name, value, **where)
+
+    monkeypatch.setattr(limits, "_to_number", spy)
+    path = write(
+        tmp_path / "kstlib.conf.yml",
+        "alerts:\n"
+        "  throttle: {rate: 20, per: 30, burst: 5}\n"
+        "  spool: {path: spool, max_age: 3600, max_entries: 50, max_bytes: 100000}\n"
+        "  dedup: {window: 60}\n"
+        "  channels:\n"
+        "    timeout: 12\n"
+        "    max_retries: 1\n"
+        "    a: {type: console, timeout: 5, max_retries: 3, throttle: {rate: 4, burst: 2}}\n"
+        "    b: {type: console}\n",
+    )
+    with AlertManager.from_config(path):
+        pass
+    config_names = {name for name, key in judged if key is not None}
+    assert config_names >= {"throttle.rate", "throttle.per", "throttle.burst", "channels.timeout", "dedup.window"}
+    again = [(name, key) for name, key in judged if key is None and name in config_names]
+    assert again == []  # no constructor judged a config value a second time
+    per_value = collections.Counter(key for _, key in judged if key is not None)
+    assert set(per_value.values()) == {1}, per_value

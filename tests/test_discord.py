@@ -1,14 +1,19 @@
 """DiscordChannel against a loopback server speaking Discord's webhook API and rate limits."""
 
 import json
+import re
 from typing import Any, Dict
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import DiscordChannel
+from kstalerts.channels.discord import escape_markdown
 from kstalerts.exceptions import AlertConfigurationError
 from tests.clock import FakeClock
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.paging import DiscordServer
 
 T0 = 1700000000.25
@@ -64,8 +69,8 @@ def test_colour_follows_the_level() -> None:
 def test_embed_stays_within_discords_limits() -> None:
     labels = {f"label{i:02d}": "v" * 1000 for i in range(30)}
     embed = DiscordChannel(HOOK).build_embed(AlertMessage("t" * 500, "b" * 5000, labels=labels))
-    assert len(embed["title"]) == 256 and embed["title"].endswith("\u2026")
-    assert len(embed["description"]) == 4096
+    assert len(embed["title"]) <= 256 and re.fullmatch(r"t+ \[… \d+ characters cut …\] t+", embed["title"])
+    assert 4090 <= len(embed["description"]) <= 4096
     total = len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"])
     total += sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
     assert total <= 6000
@@ -123,7 +128,7 @@ def test_delivery_returns_the_message_id(discord_server: DiscordServer) -> None:
     [req] = discord_server.requests
     assert req.query["wait"] == ["true"]
     assert req.json["allowed_mentions"] == {"parse": []}  # "@everyone" in the title pings nobody
-    assert req.json["embeds"][0]["title"] == "@everyone Disk full"
+    assert req.json["embeds"][0]["title"] == "\\@everyone Disk full"  # and shows as written
 
 
 def test_an_empty_bucket_is_waited_out_instead_of_earning_a_429() -> None:
@@ -286,3 +291,27 @@ def test_no_secret_in_logs(discord_server: DiscordServer, caplog_all: pytest.Log
     assert not wrong.send(AlertMessage("y")).success
     assert caplog_all.records  # the HTTP client did log the requests
     assert discord_server.token not in caplog_all.text and "wrong-TOKEN-value" not in caplog_all.text
+
+
+def test_markup_arrives_inert(discord_server: DiscordServer) -> None:
+    """Links, mentions and formatting are escaped in the title, description and fields; no ping."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={INJECTION: INJECTION})
+    assert _channel(discord_server.webhook_url).send(alert).success
+    [req] = discord_server.requests
+    assert req.json["allowed_mentions"] == {"parse": []}
+    embed = req.json["embeds"][0]
+    shown = [embed["title"], embed["description"], embed["fields"][0]["name"], embed["fields"][0]["value"]]
+    escaped = (
+        "\\[Reset\\]\\(https\\://evil.example/reset\\) \\<!channel\\> \\@everyone \\<\\@123\\> red \\*\\*bold\\*\\*"
+    )
+    assert shown == [escaped] * 4
+    assert re.sub(r"\\(.)", r"\1", escaped) == INJECTION_CLEAN  # unescaped, it reads as written
+    assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")
+
+
+@given(st.text(max_size=200))
+def test_escaped_markdown_reads_back_as_written(text: str) -> None:
+    """Removing each escaping backslash gives the text back: what shows is what was sent."""
+    escaped = escape_markdown(text)
+    assert re.sub(r"\\(.)", r"\1", escaped, flags=re.DOTALL) == text
+    assert not re.search(r"[\\*_~`|<>\[\]()#@:]", re.sub(r"\\.", "", escaped, flags=re.DOTALL))  # every sign escaped

@@ -13,7 +13,7 @@ from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMe
 from kstalerts.channels import EmailChannel
 from kstalerts.limits import MAX_RECIPIENTS
 from kstalerts.transports import ResendTransport, SMTPTransport
-from tests.hostile import HOSTILE_TEXT
+from tests.hostile import HOSTILE_TEXT, INJECTION, INJECTION_CLEAN
 from tests.servers.smtp import USERS, ScriptedHandler
 
 RECIPIENTS = ["oncall@example.com", "Ops Team <ops@example.com>", "dba@example.com"]
@@ -115,11 +115,17 @@ def test_undecodable_text_is_delivered_with_replacements(smtp_server: Any) -> No
 
 
 @pytest.mark.parametrize(
-    "title", ["a\nBcc: e@x.org", "a\rBcc: e@x.org", "a\x00Bcc: e@x.org", "a\u2028Bcc: e@x.org"]
+    "title, shown",
+    [
+        ("a\nBcc: e@x.org", "a Bcc: e@x.org"),
+        ("a\rBcc: e@x.org", "a Bcc: e@x.org"),
+        ("a\u2028Bcc: e@x.org", "a Bcc: e@x.org"),
+        ("a\x00Bcc: e@x.org", "a\ufffdBcc: e@x.org"),  # AlertMessage made the NUL U+FFFD already
+    ],
 )
-def test_control_characters_become_spaces(title: str) -> None:
+def test_control_characters_become_spaces(title: str, shown: str) -> None:
     channel = make_channel(25)
-    assert channel.build_subject(AlertMessage(title)) == "[ALERT] [INFO] a Bcc: e@x.org"
+    assert channel.build_subject(AlertMessage(title)) == "[ALERT] [INFO] " + shown
 
 
 def test_subject_prefix_and_timestamp() -> None:
@@ -465,3 +471,16 @@ def test_an_async_transport_is_refused_when_the_channel_is_built() -> None:
         _EmailChannel(AsyncTransport(), sender="a@example.com", recipients=["b@example.com"])  # type: ignore[arg-type]
     assert "AsyncTransport.send is a coroutine function (async def)" in str(info.value)
     assert "nothing would be sent" in str(info.value)
+
+
+def test_markup_arrives_as_plain_text(smtp_server: Any) -> None:
+    """Email is text/plain: the text as written, the ANSI colour gone from subject, body and labels."""
+    server = smtp_server()
+    alert = AlertMessage(INJECTION, INJECTION + "\nline 2", AlertLevel.WARNING, labels={"by": INJECTION})
+    assert make_channel(server.port).send(alert).success
+    received = server.handler.parsed()
+    assert received.get_content_type() == "text/plain"
+    assert received["Subject"] == f"[ALERT] [WARNING] {INJECTION_CLEAN}"
+    body = received.get_content().replace("\r\n", "\n")
+    assert f"\n{INJECTION_CLEAN}\nline 2\n" in body and f"by: {INJECTION_CLEAN}" in body
+    assert "\x1b" not in body

@@ -19,7 +19,7 @@ def test_encode_json_and_time() -> None:
 
 def test_service_text_is_one_safe_line() -> None:
     assert service_text(b"bad\r\n\tthing  TOKEN here", hide=["TOKEN"]) == "bad thing *** here"
-    assert service_text("x" * 400) == "x" * 299 + "\u2026"
+    assert service_text("x" * 400) == "x" * 137 + " [… 126 characters cut …] " + "x" * 137
 
 
 @pytest.mark.parametrize(

@@ -78,21 +78,21 @@ def test_non_numbers_are_errors(name: str, value: object, expected: str) -> None
 
 def test_numeric_strings_parse() -> None:
     assert validate("throttle.per", " 30.5 ") == 30.5
-    assert validate("channel.max_retries", "3") == 3
+    assert validate("channels.max_retries", "3") == 3
     assert validate("throttle.rate", "1e9") == 1000
 
 
 def test_integer_settings_reject_fractions() -> None:
     with pytest.raises(
-        AlertConfigurationError, match=r"channel.max_retries: must be a whole number, got 2.5"
+        AlertConfigurationError, match=r"channels.max_retries: must be a whole number, got 2.5"
     ):
-        validate("channel.max_retries", 2.5)
-    assert validate("channel.max_retries", 2.0) == 2
-    assert isinstance(validate("channel.max_retries", 2.0), int)
+        validate("channels.max_retries", 2.5)
+    assert validate("channels.max_retries", 2.0) == 2
+    assert isinstance(validate("channels.max_retries", 2.0), int)
 
 
 def test_float_settings_return_floats() -> None:
-    assert isinstance(validate("channel.timeout", 5), float)
+    assert isinstance(validate("channels.timeout", 5), float)
 
 
 def test_burst_is_clamped_to_rate() -> None:
@@ -118,7 +118,7 @@ def test_collect_clamps_records_only_inside_the_block() -> None:
     with collect_clamps() as outer:
         validate("throttle.rate", 5000)
         with collect_clamps() as inner:
-            validate("channel.timeout", 0.1, key="alerts.channels.ops.timeout")
-        validate("channel.timeout", 5.0)
+            validate("channels.timeout", 0.1, key="alerts.channels.ops.timeout")
+        validate("channels.timeout", 5.0)
     assert [str(c) for c in inner] == ["alerts.channels.ops.timeout: asked 0.1, applied 1.0 (minimum)"]
     assert [c.name for c in outer] == ["throttle.rate", "alerts.channels.ops.timeout"]

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import List
+from typing import Any, List
 
 import pytest
 
@@ -433,3 +433,37 @@ def test_a_send_from_inside_a_delivery_runs_inline() -> None:
         assert [r.success for r in manager.send(AlertMessage("outer"))] == [True, True]
     # outer on a pool thread; inner to "a" and "b" on that same thread, not via the pool
     assert len(threads) == 3 and len(set(threads)) == 1 and threads[0].startswith("kstalerts")
+
+
+# -- a send from inside a send nests at most once ------------------------------
+def test_signals_during_a_nested_send_wait_for_the_outermost_send() -> None:
+    """Each delivery raises a signal whose handler sends: without the rule the
+    sends pile up (depth 2, 4, 6...: a storm ends in RecursionError)."""
+    import os
+    import signal
+
+    from kstalerts import _reentry
+
+    depths: List[int] = []
+
+    def deliver(alert: AlertMessage) -> None:
+        depths.append(_reentry.depth())
+        if len(depths) < 6:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            for _ in range(1000):  # bytecodes: the handler runs here unless it is held
+                pass
+
+    manager = AlertManager().add_channel(CallbackChannel(deliver, name="ops"))
+
+    def on_usr1(signum: int, frame: Any) -> None:
+        manager.send(AlertMessage("from the handler"))
+
+    before = signal.signal(signal.SIGUSR1, on_usr1)
+    try:
+        manager.send(AlertMessage("main"))
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        manager.close()
+    assert len(depths) == 6  # every handler's send was delivered
+    assert max(depths) <= 4  # the main send's delivery (2) and one nested send inside it (4)
+    assert signal.getsignal(signal.SIGUSR1) is before  # the handler was given back

@@ -142,8 +142,10 @@ def test_formatted_title_has_a_timestamp_only_when_asked() -> None:
 
 def test_long_title_and_body_are_cut_with_a_marker() -> None:
     alert = AlertMessage("t" * (MAX_TITLE_CHARS + 10), "b" * (MAX_BODY_CHARS + 5))
-    assert len(alert.title) == MAX_TITLE_CHARS and alert.title.endswith("... [10 characters cut]")
-    assert len(alert.body) == MAX_BODY_CHARS and alert.body.endswith("... [5 characters cut]")
+    for text, limit, given in ((alert.title, MAX_TITLE_CHARS, "t"), (alert.body, MAX_BODY_CHARS, "b")):
+        head, count, tail = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text).groups()
+        assert len(text) <= limit and head.startswith(given) and tail.endswith(given)
+        assert len(head) + int(count) + len(tail) == (limit + 10 if given == "t" else limit + 5)
 
 
 def test_labels_are_read_only_and_validated() -> None:
@@ -193,7 +195,7 @@ def test_message_replace_checks_the_change_and_keeps_the_creation_time() -> None
     alert = AlertMessage("t", "b", AlertLevel.INFO, labels={"a": "b"}, created_at=5.0)
     changed = alert.replace(level=AlertLevel.CRITICAL, body="x" * (MAX_BODY_CHARS + 1))
     assert changed.level is AlertLevel.CRITICAL and changed.created_at == 5.0
-    assert changed.labels == {"a": "b"} and changed.body.endswith("... [1 characters cut]")
+    assert changed.labels == {"a": "b"} and "[… 26 characters cut …]" in changed.body
     assert alert.level is AlertLevel.INFO
     with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
         alert.replace(title="")
@@ -256,3 +258,30 @@ def test_result_equality_hash_and_repr_leave_the_alert_out() -> None:
     )
     spooled = a.replace(spooled=True)
     assert spooled.spooled and spooled.alert is a.alert and not a.spooled
+
+
+def test_a_result_stores_its_outcome_and_reads_the_flags_from_it() -> None:
+    """No round trip: the outcome a delivery came to is kept, whatever else changes."""
+    from kstalerts import Delivery, Outcome
+
+    limited = AlertResult.from_delivery("ops", Delivery(Outcome.RATE_LIMITED, note="429"), attempts=2)
+    assert limited.outcome is Outcome.RATE_LIMITED
+    assert (limited.success, limited.throttled, limited.suppressed, limited.retryable) == (False, True, False, True)
+    # Once derived from the flags, zero attempts named our own throttle: the stored outcome stays.
+    assert limited.replace(attempts=0, spooled=True).outcome is Outcome.RATE_LIMITED
+    # Flags given by hand name their outcome once, as before.
+    assert AlertResult("ops", False, throttled=True).outcome is Outcome.THROTTLED
+    assert AlertResult("ops", True).replace(success=False, retryable=True).outcome is Outcome.FAILED
+    for outcome in Outcome:
+        result = AlertResult("ops", outcome=outcome, attempts=1)
+        assert result.outcome is outcome
+        assert result.success is outcome.meaning.success and result.retryable is outcome.meaning.retryable
+
+
+def test_title_body_and_labels_are_cleaned_once_when_built() -> None:
+    """No channel sees a control character: ANSI gone, line breaks as \\n, the rest U+FFFD."""
+    alert = AlertMessage("\x1b[1mDisk\x1b[0m full\r\n", "a\rb\x00c\u2028d", labels={"k\x1b[2J": "v\x07"})
+    assert (alert.title, alert.body, dict(alert.labels)) == ("Disk full\n", "a\nb\ufffdc\nd", {"k": "v\ufffd"})
+    assert alert.replace(level=AlertLevel.WARNING).body == alert.body  # cleaning is idempotent
+    with pytest.raises(AlertConfigurationError, match="alert title must be a non-empty string"):
+        AlertMessage("\x1b[31m\x1b[0m")  # nothing left once the colour codes go

@@ -8,6 +8,7 @@ import pytest
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import PagerDutyChannel
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.paging import PagerDutyServer
 
 KEY = PagerDutyServer.routing_key
@@ -235,3 +236,14 @@ def test_no_routing_key_in_logs(
     assert _channel(pagerduty_server, [], routing_key="e" * 32).send(AlertMessage("x")).status == 400
     assert caplog_all.records
     assert KEY not in caplog_all.text and "e" * 32 not in caplog_all.text
+
+
+def test_markup_arrives_as_plain_text(pagerduty_server: PagerDutyServer) -> None:
+    """PagerDuty shows summary and details as plain text: sent as written, the ANSI colour gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={"by": INJECTION})
+    assert _channel(pagerduty_server, []).send(alert).success
+    [req] = pagerduty_server.requests
+    payload = req.json["payload"]
+    assert payload["summary"] == INJECTION_CLEAN
+    assert payload["custom_details"] == {"body": INJECTION_CLEAN, "labels": {"by": INJECTION_CLEAN}}
+    assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")

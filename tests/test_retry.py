@@ -73,7 +73,7 @@ def test_other_fields_go_through_the_hard_limits(caplog: pytest.LogCaptureFixtur
         ({"base_delay": "soon"}, "retry.base_delay: must be a number, got 'soon'"),
         ({"max_retry_after": None}, "retry.max_retry_after: must be a number, got None"),
         ({"budget": True}, "retry.budget: must be a number, got True"),
-        ({"max_retries": 1.5}, "channel.max_retries: must be a whole number, got 1.5"),
+        ({"max_retries": 1.5}, "channels.max_retries: must be a whole number, got 1.5"),
         ({"jitter": "yes"}, "retry.jitter: must be true or false, got 'yes'"),
         ({"rand": 0.5}, "retry.rand: must be callable, got 0.5"),
     ],

@@ -1,9 +1,14 @@
 """SlackChannel against the Slack-compatible loopback server (tests/servers/slack.py)."""
 
 import email.utils
+import json
 import os
+import pathlib
 import re
+import shlex
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -17,7 +22,7 @@ from kstalerts._secret import Secret
 from kstalerts.channels import SlackChannel
 from kstalerts.channels.slack import escape_mrkdwn
 from kstalerts.exceptions import AlertConfigurationError
-from tests.hostile import HOSTILE_TEXT
+from tests.hostile import HOSTILE_TEXT, INJECTION, INJECTION_CLEAN
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
 
@@ -108,6 +113,7 @@ def test_payload_shape(slack_server: SlackServer) -> None:
     assert seen.headers["Content-Type"] == "application/json; charset=utf-8"
     assert seen.json() == {
         "text": ":warning: [WARNING] Disk full",
+        "mrkdwn": False,
         "username": "ops-bot",
         "icon_emoji": ":fire:",
         "attachments": [
@@ -118,7 +124,6 @@ def test_payload_shape(slack_server: SlackServer) -> None:
                 "text": "/var is at 97%",
                 "footer": "WARNING alert via kstalerts",
                 "ts": int(alert.created_at),
-                "mrkdwn_in": ["text"],
             }
         ],
     }
@@ -156,19 +161,23 @@ def test_escape_mrkdwn_escapes_the_ampersand_first() -> None:
     assert escape_mrkdwn("&lt;") == "&amp;lt;"
 
 
-def test_title_and_body_are_cut_with_an_ellipsis() -> None:
+def test_title_and_body_are_cut_from_the_middle_with_a_count() -> None:
     payload = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 200, "B" * 5000))
     attachment = payload["attachments"][0]
     title = attachment["title"].split(" ", 1)[1]
-    assert (len(title), title[-1]) == (150, "…")
-    assert (len(attachment["text"]), attachment["text"][-1]) == (3000, "…")
+    for text, length, limit in ((title, 200, 150), (attachment["text"], 5000, 3000)):
+        head, count, tail = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text).groups()
+        assert len(text) <= limit and len(head) + int(count) + len(tail) == length
+        assert len(head) - len(tail) in (0, 1)
     short = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 150, "B" * 3000))
     assert short["attachments"][0]["text"] == "B" * 3000
 
 
-def test_cutting_happens_before_escaping_so_no_entity_is_split() -> None:
+def test_cutting_counts_the_escapes_and_never_splits_an_entity() -> None:
     payload = SlackChannel(REAL_URL).build_payload(AlertMessage("t", "&" * 3001))
-    assert payload["attachments"][0]["text"] == "&amp;" * 2999 + "…"
+    text = payload["attachments"][0]["text"]
+    head, count, tail = re.fullmatch(r"((?:&amp;)+) \[… (\d+) characters cut …\] ((?:&amp;)+)", text).groups()
+    assert len(text) <= 3000 and (len(head) + len(tail)) // 5 + int(count) == 3001
 
 
 def test_timestamp_title_and_no_sender_fields() -> None:
@@ -685,3 +694,44 @@ def test_hostile_text_arrives_once_as_one_json_post(
     ]
     payload = json.loads(request.body.decode("utf-8"))  # strict UTF-8: no lone surrogate went out
     assert isinstance(payload, dict) and payload["text"]
+
+
+def test_markup_arrives_inert(slack_server: SlackServer) -> None:
+    """Links, mentions and formatting show as written; the ANSI colour is gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={"by": INJECTION})
+    assert slack(slack_server).send(alert).success
+    raw = slack_server.requests[0].body.decode("utf-8")
+    payload = json.loads(raw)
+    attachment = payload["attachments"][0]
+    escaped = escape_mrkdwn(INJECTION_CLEAN)
+    assert attachment["text"] == escaped and attachment["title"].endswith(escaped)
+    assert attachment["fields"][0]["value"] == escaped
+    assert payload["mrkdwn"] is False and "mrkdwn_in" not in attachment  # **bold** is not formatted
+    assert "<!channel>" not in raw and "<@123>" not in raw and "\\u001b" not in raw and "\x1b" not in raw
+
+
+def test_two_hundred_lines_from_the_cli_keep_the_first_and_the_last(
+    slack_server: SlackServer, tmp_path: "pathlib.Path"
+) -> None:
+    """``seq 1 N | kstalerts send --body -``: the end of a log, where the error is, is kept."""
+    config = tmp_path / "kstlib.conf.yml"
+    config.write_text(
+        "alerts:\n  channels:\n    ops:\n      type: slack\n"
+        f"      webhook_url: {slack_server.url('ok')}\n      allow_custom_url: true\n",
+        encoding="utf-8",
+    )
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for count in (200, 2000):
+        done = subprocess.run(
+            f"seq 1 {count} | {shlex.quote(sys.executable)} -m kstalerts send --title 'job log' --body -"
+            f" --config {shlex.quote(str(config))}",
+            shell=True, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+        )
+        assert done.returncode == 0, done.stdout
+    short, long = (request.json()["attachments"][0]["text"] for request in slack_server.requests)
+    assert short == "\n".join(str(n) for n in range(1, 201))  # 691 characters: under 3000, whole
+    lines = long.split("\n")
+    [marker] = [m for m in map(re.compile(r"\[… (\d+) lines cut …\]").fullmatch, lines) if m]
+    assert lines[0] == "1" and lines[-1] == "2000" and len(long) <= SlackChannel.text_limit
+    assert len(lines) - 1 + int(marker.group(1)) == 2000  # every line kept or counted, exactly

@@ -1,12 +1,13 @@
 """TeamsChannel against loopback connector and workflow endpoints."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from kstalerts import AlertLevel, AlertMessage
 from kstalerts.channels import TeamsChannel
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.paging import TeamsServer
 
 T0 = 1700000000.25
@@ -42,22 +43,27 @@ def test_payload_is_an_adaptive_card_message() -> None:
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
-    title, facts, body = card["body"]
-    assert (title["text"], title["color"], title["weight"]) == ("Disk full", "attention", "Bolder")
+    title, facts, labels, body = card["body"]
+    [run] = title["inlines"]
+    assert (run["text"], run["color"], run["weight"]) == ("Disk full", "attention", "Bolder")
     assert facts["facts"] == [
         {"title": "Level", "value": "CRITICAL"},
         {"title": "Time", "value": "2023-11-14T22:13:20.250Z"},
-        {"title": "host", "value": "db1"},
     ]
-    assert body == {"type": "TextBlock", "text": "/var at 97%", "wrap": True}
+    assert labels["inlines"] == [
+        {"type": "TextRun", "text": "host", "weight": "Bolder"},
+        {"type": "TextRun", "text": ": db1"},
+    ]
+    assert body == {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": "/var at 97%"}]}
 
 
 def test_colour_follows_the_level_and_long_text_is_cut() -> None:
     ch = TeamsChannel(CONNECTOR)
-    colours = [ch.build_card(AlertMessage("x", level=lv))["body"][0]["color"] for lv in AlertLevel]
+    colours = [ch.build_card(AlertMessage("x", level=lv))["body"][0]["inlines"][0]["color"] for lv in AlertLevel]
     assert colours == ["accent", "good", "warning", "attention"]
-    card = ch.build_card(AlertMessage("x", "b" * 30000))
-    assert len(card["body"][2]["text"]) == 20000
+    card = ch.build_card(AlertMessage("x", "\u00e9" * 30000))  # 2 bytes each: Teams counts bytes
+    text = card["body"][2]["inlines"][0]["text"]
+    assert 19990 <= len(text.encode("utf-8")) <= 20000 and "characters cut …]" in text
     assert len(ch.build_card(AlertMessage("x"))["body"]) == 2  # no body block for an empty body
 
 
@@ -103,7 +109,7 @@ def test_connector_200_with_1_is_success(teams_server: TeamsServer) -> None:
     )
     assert (result.success, result.attempts) == (True, 1)
     [req] = teams_server.requests
-    assert req.json["attachments"][0]["content"]["body"][0]["text"] == "Disk full"
+    assert req.json["attachments"][0]["content"]["body"][0]["inlines"][0]["text"] == "Disk full"
 
 
 def test_workflow_202_is_success(teams_server: TeamsServer) -> None:
@@ -196,3 +202,27 @@ def test_no_url_secret_in_logs(teams_server: TeamsServer, caplog_all: pytest.Log
     assert _channel(teams_server.workflow_url, []).send(AlertMessage("x")).success
     assert caplog_all.records
     assert "SECRETSIG" not in caplog_all.text and "invoke" not in caplog_all.text
+
+
+def _strings(node: Any, key: str = "") -> List[Tuple[str, str]]:
+    """Every (key, string) pair in a JSON value."""
+    if isinstance(node, dict):
+        return [pair for k, v in node.items() for pair in _strings(v, k)]
+    if isinstance(node, list):
+        return [pair for item in node for pair in _strings(item, key)]
+    return [(key, node)] if isinstance(node, str) else []
+
+
+def test_markup_arrives_inert(teams_server: TeamsServer) -> None:
+    """Alert text reaches Teams only in TextRuns, which render no markdown; the ANSI colour is gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={INJECTION: INJECTION})
+    assert _channel(teams_server.workflow_url, []).send(alert).success
+    [req] = teams_server.requests
+    card = req.json["attachments"][0]["content"]
+    runs = [run for block in card["body"] if block["type"] == "RichTextBlock" for run in block["inlines"]]
+    assert all(run["type"] == "TextRun" for run in runs)
+    assert {run["text"] for run in runs} == {INJECTION_CLEAN, ": " + INJECTION_CLEAN}
+    # no markdown-rendering place (TextBlock text, Fact title or value) holds alert text
+    markdown = [text for block in card["body"] if block["type"] != "RichTextBlock" for _, text in _strings(block)]
+    assert not any("evil.example" in text or "**" in text for text in markdown)
+    assert "\x1b" not in req.body.decode("utf-8") and "\\u001b" not in req.body.decode("utf-8")

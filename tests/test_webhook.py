@@ -10,6 +10,7 @@ import pytest
 from kstalerts import AlertLevel, AlertMessage, RetryPolicy
 from kstalerts.channels import WebhookChannel
 from kstalerts.exceptions import AlertConfigurationError
+from tests.hostile import INJECTION, INJECTION_CLEAN
 from tests.servers.slack import TOKEN, SlackServer
 
 
@@ -206,6 +207,17 @@ def test_an_echoed_url_or_token_is_masked_in_the_error(slack_server: SlackServer
     assert result.error == "Webhook rejected the request (HTTP 400 Bad Request): no hook at *** (***)"
 
 
+def test_an_echoed_secret_header_is_masked_in_the_error(slack_server: SlackServer) -> None:
+    """A service that echoes the caller's Authorization header: the error hides it, whole or its token."""
+    slack_server.queue("status=401:bad credentials: Bearer s3cr3t-token-value")
+    headers = {"Authorization": "Bearer s3cr3t-token-value"}
+    result = hook(slack_server, headers=headers).send(ALERT)
+    assert result.error == "Webhook rejected the request (HTTP 401 Unauthorized): bad credentials: ***"
+    slack_server.queue("status=403:unknown team key k9Q2x7LmZp")  # a secret of no known shape
+    result = hook(slack_server, headers={"X-Team": "k9Q2x7LmZp"}).send(ALERT)
+    assert result.error == "Webhook rejected the request (HTTP 403 Forbidden): unknown team key ***"
+
+
 def test_429_retry_after_is_honoured(slack_server: SlackServer) -> None:
     slack_server.queue("ratelimit=7")
     waits: List[float] = []
@@ -269,3 +281,19 @@ def test_config_keys() -> None:
     assert WebhookChannel.config_keys == frozenset(
         {"url", "method", "headers", "template", "ssl_verify", "ssl_ca_bundle", "proxy"}
     )
+
+
+def test_markup_arrives_as_json_strings(slack_server: SlackServer) -> None:
+    """A webhook gets JSON: text is a string value, as written, with the ANSI colour gone."""
+    alert = AlertMessage(INJECTION, INJECTION, labels={"by": INJECTION})
+    assert hook(slack_server).send(alert).success
+    templated = hook(slack_server, template='{"text": "$title / $body"}').send(alert)
+    assert templated.success
+    plain, filled = slack_server.requests
+    payload = plain.json()
+    assert (payload["title"], payload["body"], payload["labels"]) == (
+        INJECTION_CLEAN, INJECTION_CLEAN, {"by": INJECTION_CLEAN}
+    )
+    assert filled.json() == {"text": f"{INJECTION_CLEAN} / {INJECTION_CLEAN}"}
+    for request in (plain, filled):
+        assert b"\x1b" not in request.body and b"\\u001b" not in request.body

@@ -1,9 +1,11 @@
-"""The channels kstalerts can deliver to, one module each.
+"""The channels kstalerts can deliver to, one module each, and the registry of types.
 
 Names are loaded on first use (PEP 562), so ``import kstalerts.channels``
 does not pull in ``ssl``, ``http.client`` or ``smtplib``: a script pays
 only for the channels it uses. :data:`CHANNEL_TYPES` maps the ``type`` of a
-config entry to the class that builds it.
+config entry to the name of the class that builds it;
+:func:`register_channel` adds a type (a user's own channel class) and
+:func:`channel_class` gives the class of a type.
 
 >>> from kstalerts.channels import CallbackChannel
 >>> CallbackChannel(print).name
@@ -11,10 +13,15 @@ config entry to the class that builds it.
 """
 
 import importlib
-import sys
-from typing import TYPE_CHECKING, Any, Dict, Tuple, Type
+import re
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Type, Union
+
+from .._lazy import lazy
 
 if TYPE_CHECKING:
+    from .._secret import Secret
+    from ._jsonhttp import HTTPChannel
+    from ._options import Option
     from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
@@ -36,55 +43,105 @@ __all__ = (
     "SlackChannel",
     "TeamsChannel",
     "WebhookChannel",
+    "HTTPChannel",
+    "Option",
+    "Secret",
     "CHANNEL_TYPES",
     "channel_class",
+    "register_channel",
 )
 
-# public name -> (module, class)
-_LAZY: Dict[str, Tuple[str, str]] = {
-    "AlertChannel": ("base", "AlertChannel"),
-    "CallbackChannel": ("callback", "CallbackChannel"),
-    "ConsoleChannel": ("callback", "ConsoleChannel"),
-    "SlackChannel": ("slack", "SlackChannel"),
-    "WebhookChannel": ("webhook", "WebhookChannel"),
-    "EmailChannel": ("email", "EmailChannel"),
-    "AlertmanagerChannel": ("alertmanager", "AlertmanagerChannel"),
-    "PagerDutyChannel": ("pagerduty", "PagerDutyChannel"),
-    "TeamsChannel": ("teams", "TeamsChannel"),
-    "DiscordChannel": ("discord", "DiscordChannel"),
+#: The built-in types: config ``type:`` -> (module, class), loaded on first use.
+#: A new built-in channel is a module and one line here.
+_BUILTIN: Dict[str, Tuple[str, str]] = {
+    "console": (".callback", "ConsoleChannel"),
+    "slack": (".slack", "SlackChannel"),
+    "webhook": (".webhook", "WebhookChannel"),
+    "email": (".email", "EmailChannel"),
+    "alertmanager": (".alertmanager", "AlertmanagerChannel"),
+    "pagerduty": (".pagerduty", "PagerDutyChannel"),
+    "teams": (".teams", "TeamsChannel"),
+    "discord": (".discord", "DiscordChannel"),
 }
 
-#: config ``type:`` -> public class name
-CHANNEL_TYPES: Dict[str, str] = {
-    "console": "ConsoleChannel",
-    "slack": "SlackChannel",
-    "webhook": "WebhookChannel",
-    "email": "EmailChannel",
-    "alertmanager": "AlertmanagerChannel",
-    "pagerduty": "PagerDutyChannel",
-    "teams": "TeamsChannel",
-    "discord": "DiscordChannel",
-}
+__getattr__ = lazy(
+    __name__,
+    {
+        "AlertChannel": ".base",
+        "CallbackChannel": ".callback",
+        "HTTPChannel": "._jsonhttp",
+        "Option": "._options",
+        "Secret": ".._secret",
+        **{cls: (module, cls) for module, cls in _BUILTIN.values()},
+    },
+)
+
+#: config ``type:`` -> the name of its channel class (built-in and registered).
+CHANNEL_TYPES: Dict[str, str] = {kind: cls for kind, (_, cls) in _BUILTIN.items()}
+
+# type -> the class, or where to load it from (built-in, or registered as "module:Class")
+_types: Dict[str, Union[Type["AlertChannel"], Tuple[str, str]]] = dict(_BUILTIN)
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
 
 
 def channel_class(type_name: str) -> Type["AlertChannel"]:
-    """The class for a config ``type:``; ``KeyError`` when unknown."""
-    cls: Type[AlertChannel] = __getattr__(CHANNEL_TYPES[type_name])
+    """The class for a config ``type:``; ``KeyError`` when unknown, ``ImportError`` when not loadable."""
+    where = _types[type_name]
+    if not isinstance(where, tuple):
+        return where
+    module_name, attr = where
+    if module_name.startswith("."):  # a built-in
+        cls: Type[AlertChannel] = getattr(importlib.import_module(module_name, __name__), attr)
+        return cls
+    cls = getattr(importlib.import_module(module_name), attr)
+    _check_class(cls)
+    _types[type_name] = cls
     return cls
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module = importlib.import_module(f".{module_name}", __name__)
-    value = getattr(module, attr)
-    globals()[name] = value
-    return value
+def register_channel(type_name: str, cls: Union[Type["AlertChannel"], str]) -> None:
+    """Make ``cls`` buildable from config as ``type: type_name``.
+
+    ``cls`` is an :class:`AlertChannel` subclass that describes its config
+    ``options`` (or has its own ``from_config``), or ``"package.module:Class"``
+    to import on first use. A type name is lower case (``[a-z][a-z0-9_-]*``,
+    at most 40 characters); registering a taken name again with another
+    class is an :class:`~kstalerts.AlertConfigurationError`, and registering
+    the same class again does nothing.
+    """
+    from ..exceptions import AlertConfigurationError
+
+    if not isinstance(type_name, str) or not _TYPE_NAME.match(type_name):
+        raise AlertConfigurationError(
+            f"a channel type name is lower case letters, digits, '_' and '-' (at most 40), got {type_name!r}"
+        )
+    where: Union[Type[AlertChannel], Tuple[str, str]]
+    if isinstance(cls, str):
+        module_name, _, attr = cls.partition(":")
+        if not module_name or not attr.isidentifier() or module_name.startswith("."):
+            raise AlertConfigurationError(f"register_channel: expected 'package.module:Class', got {cls!r}")
+        where, name = (module_name, attr), attr
+    else:
+        _check_class(cls)
+        where, name = cls, cls.__name__
+    known = _types.get(type_name)
+    if known is not None and known != where:
+        raise AlertConfigurationError(
+            f"channel type {type_name!r} is already registered ({CHANNEL_TYPES[type_name]});"
+            " choose another name"
+        )
+    _types[type_name] = where
+    CHANNEL_TYPES[type_name] = name
 
 
-if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
-    from .._compat36 import module_getattr
+def _check_class(cls: Any) -> None:
+    from ..exceptions import AlertConfigurationError
+    from .base import AlertChannel
 
-    module_getattr(__name__, __getattr__)
+    if not isinstance(cls, type) or not issubclass(cls, AlertChannel):
+        raise AlertConfigurationError(f"register_channel: {cls!r} is not an AlertChannel subclass")
+    if cls.options is None and cls.from_config.__func__ is AlertChannel.from_config.__func__:  # type: ignore[attr-defined]
+        raise AlertConfigurationError(
+            f"register_channel: {cls.__name__} cannot be built from config: describe its `options`"
+            " (a tuple of kstalerts.channels.Option) or give it its own from_config"
+        )

@@ -9,11 +9,11 @@ move in :mod:`kstalerts.http`, which is imported on first delivery only.
 
 import json
 import math
-import re
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._text import one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -22,11 +22,11 @@ from .base import AlertChannel
 
 if TYPE_CHECKING:
     from ..http import HTTPClient, HTTPResponse
+    from ..models import AlertMessage, AlertResult
 
 __all__ = ()
 
 _SERVICE_TEXT_CHARS = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def encode_json(payload: Any) -> bytes:
@@ -49,25 +49,11 @@ def iso_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + "\u2026"
-
-
 def service_text(
     text: Union[str, bytes], *, hide: Iterable[str] = (), limit: int = _SERVICE_TEXT_CHARS
 ) -> str:
-    """A service's error text made safe to show: one line, capped, secrets masked."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    for secret in hide:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _CONTROL.sub(" ", text).strip()
-    text = re.sub(r" {2,}", " ", text)
-    return truncate(text, limit)
+    """A service's error text made safe to show: one line, capped, secrets masked (:func:`.one_line`)."""
+    return one_line(text, secrets=hide, limit=limit)
 
 
 def retry_after_header(response: "HTTPResponse") -> Optional[float]:
@@ -120,8 +106,17 @@ class HTTPChannel(AlertChannel):
     It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
     ``proxy``: ``_options.TRANSPORT``, checked as described there) once for every HTTP channel;
     :meth:`_http_client` builds a client with them, so a bad proxy or CA
-    bundle fails when the channel is built.
+    bundle fails when the channel is built. A subclass's ``options`` get
+    the transport options it does not list itself, so its config accepts
+    them too.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        own = cls.__dict__.get("options")
+        if own is not None:
+            listed = {o.name for o in own}
+            cls.options = (*own, *(o for o in TRANSPORT if o.name not in listed))
+        super().__init_subclass__(**kwargs)
 
     def __init__(
         self,
@@ -144,6 +139,16 @@ class HTTPChannel(AlertChannel):
             if exc.key != "url" or key == "url":
                 raise
             raise AlertConfigurationError(exc.reason, key=key) from None
+
+
+def send_resolving(channel: Any, alert: "AlertMessage") -> "AlertResult":
+    """``channel.send(alert)`` by a copy of ``channel`` with ``resolving`` set (PagerDuty, Alertmanager)."""
+    import copy
+
+    twin = copy.copy(channel)
+    twin.resolving = True
+    result: AlertResult = twin.send(alert)
+    return result
 
 
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":

@@ -17,7 +17,6 @@ auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 """
 
 import base64
-import copy
 import json
 import re
 import threading
@@ -49,15 +48,17 @@ from ._jsonhttp import (
     HTTPChannel,
     encode_json,
     iso_time,
+    send_resolving,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option, read
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPClient
 
-__all__ = ("AlertmanagerChannel", "sanitize_label_name")
+__all__ = ()
 
 _log = logger("kstalerts.channels.alertmanager")
 
@@ -183,13 +184,11 @@ class AlertmanagerChannel(HTTPChannel):
         """The JSON body: a list holding one alert."""
         return [self.build_alert(alert, resolved=self.resolving)]
 
-    def render(self, notification: Notification) -> List[Dict[str, Any]]:
-        """:meth:`build_payload`, and what was held back as an annotation."""
-        items = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None and items:
-            items[0].setdefault("annotations", {})["held_back"] = held_back.text(4000)
-        return items
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a ``held_back`` annotation."""
+        if payload:
+            payload[0].setdefault("annotations", {})["held_back"] = summary.text(4000)
+        return payload
 
     def preview(self, alert: AlertMessage) -> str:
         targets = ", ".join(m.display + _API_PATH for m in self._members)
@@ -198,9 +197,7 @@ class AlertmanagerChannel(HTTPChannel):
     # -- delivery -------------------------------------------------------------
     def resolve(self, alert: AlertMessage) -> AlertResult:
         """Mark ``alert`` resolved: the same labels, with ``endsAt`` set to now."""
-        twin = copy.copy(self)
-        twin.resolving = True
-        return twin.send(alert)
+        return send_resolving(self, alert)
 
     def _transmit(self, notification: Notification, *, timeout: float) -> Delivery:
         """Post to every member; delivered when at least one accepted.

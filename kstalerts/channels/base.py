@@ -20,7 +20,20 @@ and errors never show a secret.
 """
 
 import time
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from .._log import logger
 from .._settings import lookup
@@ -29,10 +42,13 @@ from ..limits import validate
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 from ..pipeline.notification import Notification
+
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
 from ..retry import RetryPolicy
 from ._options import Option, build
 
-__all__ = ("AlertChannel",)
+__all__ = ()
 
 _log = logger("kstalerts.channels")
 
@@ -79,13 +95,13 @@ class AlertChannel:
         else:
             self.name = name or self.kind
         self.timeout = float(
-            validate("channel.timeout", lookup("channels.timeout") if timeout is None else timeout)
+            validate("channels.timeout", lookup("channels.timeout") if timeout is None else timeout)
         )
-        if retry is None:
+        if retry is None:  # the policy judges max_retries, once
             retries = lookup("channels.max_retries") if max_retries is None else max_retries
-            retry = RetryPolicy(max_retries=int(validate("channel.max_retries", retries)))
+            retry = RetryPolicy(max_retries=retries)
         elif max_retries is not None:
-            retry = retry.replace(max_retries=int(validate("channel.max_retries", max_retries)))
+            retry = retry.replace(max_retries=max_retries)
         self.retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -99,13 +115,20 @@ class AlertChannel:
     def render(self, notification: Notification) -> Any:
         """What this channel sends for ``notification``: the one render hook.
 
-        The built-in channels override it. The default is the adapter for a
-        channel written before notifications: it returns
-        ``self.build_payload(notification.alert)``, so such a channel renders
-        the alert alone (what was held back and the state are not shown).
+        The default is ``self.build_payload(notification.alert)`` (the
+        alert's part, overridable as before), with what was held back added
+        by :meth:`_show_digest`. It is also the adapter for a channel
+        written before notifications: with only ``build_payload(alert)``,
+        such a channel renders the alert alone.
         """
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
-        return build(notification.alert)
+        payload = build(notification.alert)
+        summary = notification.held_back
+        return payload if summary is None else self._show_digest(payload, summary)
+
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """``payload`` carrying the digest of what was held back; by default unchanged."""
+        return payload
 
     def _transmit(self, notification: Notification, *, timeout: float) -> Union[Delivery, Optional[str]]:
         """Make one delivery attempt of ``notification`` within ``timeout`` seconds.
@@ -207,6 +230,12 @@ class AlertChannel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def is_coroutine_function(func: Any) -> bool:
+    """Whether ``func`` is an ``async def`` (without importing inspect or asyncio)."""
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
 
 
 #: The outcomes of an attempt the loop may try again (a refusal is logged, never retried).

@@ -12,7 +12,7 @@ from ..models import AlertMessage
 from ._options import Option
 from .base import AlertChannel
 
-__all__ = ("CallbackChannel", "ConsoleChannel")
+__all__ = ()
 
 
 class CallbackChannel(AlertChannel):

@@ -2,7 +2,9 @@
 
 Each alert is one embed, coloured by level, with the labels as fields. The
 message always carries ``allowed_mentions: {"parse": []}``, so no alert
-text, whoever wrote it, can ping ``@everyone``, a role or a user. The
+text, whoever wrote it, can ping ``@everyone``, a role or a user; and every
+markdown sign in alert text is escaped (:func:`escape_markdown`), so it
+shows as written: no masked link, mention, emphasis or spoiler is injected. The
 webhook is called with ``?wait=true``, so Discord answers with the message
 and its id becomes the result's ``message_id``.
 
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .. import _lifecycle
 from .._secret import Secret, mask_url
+from .._text import cut
 from .._url import URLRule, check_url
 from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
@@ -35,14 +38,14 @@ from ._jsonhttp import (
     iso_time,
     service_text,
     status_error,
-    truncate,
 )
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse
 
-__all__ = ("DiscordChannel", "COLOR")
+__all__ = ()
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
 COLOR: Mapping[AlertLevel, int] = {
@@ -65,6 +68,27 @@ _FIELD_NAME_CHARS = 256
 _FIELD_VALUE_CHARS = 1024
 _EMBED_CHARS = 6000
 _USERNAME_CHARS = 80
+# Every markdown sign anywhere, and a list marker at the start of a line
+# ("- x", "+ x", "1. x": the dot is escaped, a backslash before a digit is not an escape).
+_SIGNS = "\\*_~`|<>[]()#@:"  # the backslash first: the ones added are not escaped again
+_LIST_MARKER = re.compile(r"^([ \t]*(?:\d+(?=\.))?)([-+.])(?=\s)", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown as written in a Discord embed: every markdown sign escaped with ``\\``.
+
+    Links (``[x](url)``), mentions (``<@1>``, ``@everyone``), emphasis,
+    spoilers, quotes, headings, emoji and list markers stay plain text.
+
+    >>> print(escape_markdown("[Reset](https://x.example) **now** <@123>"))
+    \\[Reset\\]\\(https\\://x.example\\) \\*\\*now\\*\\* \\<\\@123\\>
+    >>> print(escape_markdown("- item\\n10. step"))
+    \\- item
+    10\\. step
+    """
+    for sign in _SIGNS:  # str.replace runs at C speed; str.translate to a string would not
+        text = text.replace(sign, "\\" + sign)
+    return _LIST_MARKER.sub(r"\1\\\2", text)
 
 
 class DiscordChannel(HTTPChannel):
@@ -97,7 +121,7 @@ class DiscordChannel(HTTPChannel):
         url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._token = Secret(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2], mask="***")
-        self.username = truncate(username, _USERNAME_CHARS) if username else None
+        self.username = cut(username, _USERNAME_CHARS) if username else None
         self.avatar_url = avatar_url
         self._client = self._http_client(Secret(_with_wait(url)), key="webhook_url")
         self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
@@ -108,19 +132,21 @@ class DiscordChannel(HTTPChannel):
     def build_embed(self, alert: AlertMessage) -> Dict[str, Any]:
         """One embed: title, description, colour, time, labels as fields, all within Discord's limits."""
         embed: Dict[str, Any] = {
-            "title": truncate(alert.formatted_title, _TITLE_CHARS),
+            "title": cut(alert.formatted_title, _TITLE_CHARS, escape=escape_markdown),
             "color": COLOR[alert.level],
             "timestamp": iso_time(alert.created_at),
             "footer": {"text": f"{alert.level.name} \u00b7 kstalerts"},
         }
         used = len(embed["title"]) + len(embed["footer"]["text"])
         if alert.body:
-            embed["description"] = truncate(alert.body, min(_DESCRIPTION_CHARS, _EMBED_CHARS - used))
+            embed["description"] = cut(
+                alert.body, min(_DESCRIPTION_CHARS, _EMBED_CHARS - used), escape=escape_markdown
+            )
             used += len(embed["description"])
         fields: List[Dict[str, Any]] = []
         for name, value in list(alert.labels.items())[:_FIELDS]:
-            field_name = truncate(name, _FIELD_NAME_CHARS) or "-"
-            field_value = truncate(value, _FIELD_VALUE_CHARS) or "-"
+            field_name = cut(name, _FIELD_NAME_CHARS, escape=escape_markdown) or "-"
+            field_value = cut(value, _FIELD_VALUE_CHARS, escape=escape_markdown) or "-"
             if used + len(field_name) + len(field_value) > _EMBED_CHARS:
                 break
             used += len(field_name) + len(field_value)
@@ -139,12 +165,10 @@ class DiscordChannel(HTTPChannel):
             payload["avatar_url"] = self.avatar_url
         return payload
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as the embed's last field, if it fits."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: the embed's last field, if it fits."""
         embeds = payload.get("embeds")
-        if held_back is not None and embeds:
+        if embeds:
             embed = embeds[0]
             fields = embed.get("fields", [])
             used = len(embed.get("title", "")) + len(embed.get("footer", {}).get("text", ""))
@@ -153,7 +177,8 @@ class DiscordChannel(HTTPChannel):
             room = min(_FIELD_VALUE_CHARS, _EMBED_CHARS - used - len(name))
             if room >= 100:
                 del fields[_FIELDS - 1 :]
-                fields.append({"name": name, "value": held_back.text(room), "inline": False})
+                value = cut(summary.text(room), room, escape=escape_markdown)
+                fields.append({"name": name, "value": value, "inline": False})
                 embed["fields"] = fields
         return payload
 

@@ -34,18 +34,18 @@ from ..models import AlertMessage
 from ..outcome import Delivery, Outcome
 from ..pipeline.notification import Notification
 from ._options import Option, read
-from .base import AlertChannel
+from .base import AlertChannel, is_coroutine_function
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
     from email.message import EmailMessage
 
+    from ..digest import DigestSummary
     from ..transports.base import MailTransport
 
-__all__ = ("EmailChannel", "parse_address")
+__all__ = ()
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]+")
-_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # str.isascii is 3.7+
 _MAX_ADDRESS_CHARS = 320
 _MAX_PREFIX_CHARS = 64
@@ -121,8 +121,7 @@ class EmailChannel(AlertChannel):
             raise AlertConfigurationError(
                 "must be a mail transport (SMTPTransport, ResendTransport)", key="transport"
             )
-        code = getattr(getattr(transport, "send", None), "__code__", None)
-        if code is not None and code.co_flags & 0x180:  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        if is_coroutine_function(transport.send):
             raise AlertConfigurationError(
                 f"{type(transport).__name__}.send is a coroutine function (async def): the channel calls it"
                 " from a thread and would never await it, so nothing would be sent. Make send a plain def"
@@ -156,8 +155,7 @@ class EmailChannel(AlertChannel):
             "Time: " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(alert.created_at)),
         ]
         if alert.body:
-            text = alert.body.replace("\r\n", "\n").replace("\r", "\n")
-            lines += ["", _BODY_CONTROL.sub("\ufffd", text)]
+            lines += ["", alert.body]  # inert already: AlertMessage cleaned it (_text.clean)
         if alert.labels:
             lines += ["", "Labels:"] + [
                 f"  {_one_line(k)}: {_one_line(v)}" for k, v in sorted(alert.labels.items())
@@ -182,16 +180,13 @@ class EmailChannel(AlertChannel):
         _set_body(message, self.build_body(alert))
         return message
 
-    def render(self, notification: Notification) -> "EmailMessage":
-        """:meth:`build_message`, and what was held back as a section before the signature."""
-        message = self.build_message(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None:
-            body = str(message.get_content())
-            section = "\n".join(["Held back", "---------", held_back.text(_HELD_BACK_CHARS), ""])
-            head, mark, tail = body.rpartition("\n" + _SIGNATURE + "\n")
-            _set_body(message, f"{head}\n{section}{mark}{tail}" if mark else f"{body}\n{section}")
-        return message
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a section of the text before the signature."""
+        body = str(payload.get_content())
+        section = "\n".join(["Held back", "---------", summary.text(_HELD_BACK_CHARS), ""])
+        head, mark, tail = body.rpartition("\n" + _SIGNATURE + "\n")
+        _set_body(payload, f"{head}\n{section}{mark}{tail}" if mark else f"{body}\n{section}")
+        return payload
 
     def message_id(self, alert: AlertMessage) -> str:
         """``<uuid@sender-domain>``, the same for every attempt of ``alert``."""

@@ -14,22 +14,25 @@ returns); 429 and 5xx are retried; 400 is permanent and its error text
 (PagerDuty's ``message`` and ``errors``) is shown.
 """
 
-import copy
 import hashlib
 import json
 import re
 import socket
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import ANY_HTTP, check_url
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, send_resolving, service_text, status_error
 from ._options import TRANSPORT, Option
 
-__all__ = ("PagerDutyChannel", "SEVERITY")
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
+
+__all__ = ()
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -124,7 +127,7 @@ class PagerDutyChannel(HTTPChannel):
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
         payload: Dict[str, Any] = {
-            "summary": truncate(alert.formatted_title, _SUMMARY_CHARS),
+            "summary": cut(alert.formatted_title, _SUMMARY_CHARS),
             "source": self.source,
             "severity": SEVERITY[alert.level],
             "timestamp": iso_time(alert.created_at),
@@ -154,13 +157,11 @@ class PagerDutyChannel(HTTPChannel):
             event["client_url"] = self.client_url
         return event
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back in the event's ``custom_details``."""
-        event = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None and isinstance(event.get("payload"), dict):
-            event["payload"].setdefault("custom_details", {})["held_back"] = held_back.text(8000)
-        return event
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a ``held_back`` entry of the event's ``custom_details``."""
+        if isinstance(payload.get("payload"), dict):
+            payload["payload"].setdefault("custom_details", {})["held_back"] = summary.text(8000)
+        return payload
 
     def preview(self, alert: AlertMessage) -> str:
         event = {"routing_key": str(self._routing_key), **self.build_payload(alert)}
@@ -169,9 +170,7 @@ class PagerDutyChannel(HTTPChannel):
     # -- delivery -------------------------------------------------------------
     def resolve(self, alert: AlertMessage) -> AlertResult:
         """Resolve the incident that ``alert`` (same dedup key) triggered."""
-        twin = copy.copy(self)
-        twin.resolving = True
-        return twin.send(alert)
+        return send_resolving(self, alert)
 
     def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         event = {"routing_key": self._routing_key.reveal(), **self.render(notification)}

@@ -2,9 +2,12 @@
 
 The payload is a ``text`` fallback (what notifications show) and one
 attachment coloured by level, with the level's emoji in its title, the body
-as its text and a footer naming the level. Slack's control characters
-``&``, ``<`` and ``>`` are escaped, so an alert cannot ping ``<!channel>``
-by accident; the title is cut to 150 characters and the body to 3000.
+as its text and a footer naming the level. Alert text is shown as written:
+Slack's control characters ``&``, ``<`` and ``>`` are escaped, so no
+``<!channel>``, ``<@U123>`` or ``<url|text>`` link can be injected, and
+mrkdwn is off (``"mrkdwn": false``, no ``mrkdwn_in``), so ``*bold*`` or
+``_x_`` is not formatted. The title is cut to 150 characters and the body to
+3000, from the middle (:func:`kstalerts._text.cut`).
 
 Slack's answers, as documented for incoming webhooks: ``200 ok`` is success
 (a 200 with another body is a failure that quotes it); 400/403/404/410
@@ -24,6 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
+from .._text import cut
 from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
@@ -37,9 +41,10 @@ from ._options import TRANSPORT, Option
 from .webhook import secret_parts
 
 if TYPE_CHECKING:
+    from ..digest import DigestSummary
     from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
-__all__ = ("SlackChannel", "escape_mrkdwn", "LEVEL_STYLE")
+__all__ = ()
 
 #: level -> (attachment colour, emoji)
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
@@ -80,10 +85,6 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
@@ -104,7 +105,7 @@ class SlackChannel(HTTPChannel):
         Option("allow_custom_url", "bool", "accept any http(s) URL (Mattermost, tests)", default=False),
         *TRANSPORT,
     )
-    #: Slack shows at most this much of a title / body before cutting with "…".
+    #: Slack shows at most this much of a title / body; longer is cut from the middle.
     title_limit = 150
     text_limit = 3000
 
@@ -133,8 +134,8 @@ class SlackChannel(HTTPChannel):
     def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook's JSON payload for ``alert``; override to change it."""
         colour, emoji = LEVEL_STYLE[alert.level]
-        title = escape_mrkdwn(_cut(alert.formatted_title, self.title_limit))
-        body = escape_mrkdwn(_cut(alert.body, self.text_limit))
+        title = cut(alert.formatted_title, self.title_limit, escape=escape_mrkdwn)
+        body = cut(alert.body, self.text_limit, escape=escape_mrkdwn)
         fallback = f"{emoji} [{alert.level.name}] {title}"
         attachment: Dict[str, Any] = {
             "color": colour,
@@ -143,7 +144,6 @@ class SlackChannel(HTTPChannel):
             "text": body,
             "footer": f"{alert.level.name} alert via kstalerts",
             "ts": int(alert.created_at),
-            "mrkdwn_in": ["text"],
         }
         if alert.labels:
             fields: List[Dict[str, Any]] = [
@@ -151,23 +151,21 @@ class SlackChannel(HTTPChannel):
                 for k, v in alert.labels.items()
             ]
             attachment["fields"] = fields
-        payload: Dict[str, Any] = {"text": fallback, "attachments": [attachment]}
+        payload: Dict[str, Any] = {"text": fallback, "mrkdwn": False, "attachments": [attachment]}
         if self.username:
             payload["username"] = self.username
         if self.icon_emoji:
             payload["icon_emoji"] = self.icon_emoji
         return payload
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, grey attachment."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None and isinstance(payload.get("attachments"), list):
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a last, grey attachment."""
+        if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
             payload["attachments"].append(
                 {
                     "color": "#9E9E9E",
-                    "fallback": escape_mrkdwn(_cut(held_back.headline, self.title_limit)),
-                    "text": _cut(escape_mrkdwn(held_back.text(self.text_limit - 200)), self.text_limit),
+                    "fallback": cut(summary.headline, self.title_limit, escape=escape_mrkdwn),
+                    "text": cut(summary.text(self.text_limit - 200), self.text_limit, escape=escape_mrkdwn),
                     "footer": "held back by kstalerts",
                 }
             )

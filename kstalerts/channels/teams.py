@@ -15,17 +15,21 @@ the channel reads that text and treats the embedded status as the real one
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
+from .._text import cut_bytes
 from .._url import URLRule, check_url
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error, truncate
+from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error
 from ._options import TRANSPORT, Option
 
-__all__ = ("TeamsChannel",)
+if TYPE_CHECKING:
+    from ..digest import DigestSummary
+
+__all__ = ()
 
 #: Adaptive Card ``TextBlock`` colour of the title for each level.
 COLOR: Mapping[AlertLevel, str] = {
@@ -40,10 +44,10 @@ _URL = URLRule(
     hosts=(".webhook.office.com", ".logic.azure.com", ".environment.api.powerplatform.com"),
     path=re.compile(r"/(webhookb2|workflows|powerautomate)/"),
 )
-# Teams refuses messages over about 28 KB; keep the card's text well under.
-_TITLE_CHARS = 1000
-_BODY_CHARS = 20000
-_HELD_BACK_CHARS = 4000
+# Teams refuses messages over about 28 KB (bytes): keep the card's text well under.
+_TITLE_BYTES = 1000
+_BODY_BYTES = 20000
+_HELD_BACK_BYTES = 4000
 _FAILED = re.compile(r"delivery failed.*?HTTP error (\d{3})", re.IGNORECASE | re.DOTALL)
 
 
@@ -75,25 +79,23 @@ class TeamsChannel(HTTPChannel):
 
     # -- payload ------------------------------------------------------------
     def build_card(self, alert: AlertMessage) -> Dict[str, Any]:
-        """The Adaptive Card (version 1.4): title, facts, body."""
+        """The Adaptive Card (version 1.4): title, facts, labels, body.
+
+        Alert text goes in ``TextRun``s, which Teams shows as written (no
+        markdown: no link, list or bold can be injected); only the card's own
+        words (level, time) are in the ``FactSet``, whose values are markdown.
+        """
         facts: List[Dict[str, str]] = [
             {"title": "Level", "value": alert.level.name},
             {"title": "Time", "value": iso_time(alert.created_at)},
         ]
-        facts.extend({"title": name, "value": value} for name, value in alert.labels.items())
-        body: List[Dict[str, Any]] = [
-            {
-                "type": "TextBlock",
-                "text": truncate(alert.formatted_title, _TITLE_CHARS),
-                "size": "Large",
-                "weight": "Bolder",
-                "color": COLOR[alert.level],
-                "wrap": True,
-            },
-            {"type": "FactSet", "facts": facts},
-        ]
+        title = _run(cut_bytes(alert.formatted_title, _TITLE_BYTES), size="Large", weight="Bolder")
+        title["color"] = COLOR[alert.level]
+        body: List[Dict[str, Any]] = [_rich(title), {"type": "FactSet", "facts": facts}]
+        for name, value in alert.labels.items():  # a block each: some clients drop a run's leading "\n"
+            body.append(_rich(_run(name, weight="Bolder"), _run(": " + value)))
         if alert.body:
-            body.append({"type": "TextBlock", "text": truncate(alert.body, _BODY_CHARS), "wrap": True})
+            body.append(_rich(_run(cut_bytes(alert.body, _BODY_BYTES))))
         return {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
@@ -115,14 +117,11 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
-    def render(self, notification: Notification) -> Dict[str, Any]:
-        """:meth:`build_payload`, and what was held back as a last, subtle block of the card."""
-        payload = self.build_payload(notification.alert)
-        held_back = notification.held_back
-        if held_back is not None:
-            body = payload["attachments"][0]["content"]["body"]
-            text = held_back.text(_HELD_BACK_CHARS).replace("\n", "\n\n")  # one paragraph per line
-            body.append({"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True})
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
+        """What was held back: a last, subtle block of the card."""
+        body = payload["attachments"][0]["content"]["body"]
+        text = cut_bytes(summary.text(_HELD_BACK_BYTES), _HELD_BACK_BYTES)
+        body.append(_rich(_run(text, isSubtle=True)))
         return payload
 
     def preview(self, alert: AlertMessage) -> str:
@@ -154,6 +153,15 @@ class TeamsChannel(HTTPChannel):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
+
+
+def _run(text: str, **style: Any) -> Dict[str, Any]:
+    """A ``TextRun``: text that Teams shows as written (no markdown)."""
+    return {"type": "TextRun", "text": text, **style}
+
+
+def _rich(*runs: Dict[str, Any]) -> Dict[str, Any]:
+    return {"type": "RichTextBlock", "inlines": list(runs)}
 
 
 def _hidden_error(status: int, shown: str) -> AlertDeliveryError:

@@ -33,7 +33,7 @@ from ._jsonhttp import (
 )
 from ._options import TRANSPORT, Option
 
-__all__ = ("WebhookChannel", "default_payload", "secret_parts")
+__all__ = ()
 
 Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
 

@@ -8,10 +8,9 @@ the parser, loader and resolver load on first use (PEP 562), so
 ``import kstalerts`` stays cheap and reads no file.
 """
 
-import importlib
-import sys
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy
 from .defaults import BUILTIN_DEFAULTS, active_config, get_default, reload_config, use_config
 
 if TYPE_CHECKING:
@@ -32,26 +31,13 @@ __all__ = (
     "use_config",
 )
 
-_LAZY: Dict[str, str] = {
-    "CredentialResolver": "credentials",
-    "LoadedConfig": "loader",
-    "discover": "loader",
-    "load_config": "loader",
-    "parse_yaml": "yaml",
-}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module_name = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
-    from .._compat36 import module_getattr
-
-    module_getattr(__name__, __getattr__)
+__getattr__ = lazy(
+    __name__,
+    {
+        "CredentialResolver": ".credentials",
+        "LoadedConfig": ".loader",
+        "discover": ".loader",
+        "load_config": ".loader",
+        "parse_yaml": ".yaml",
+    },
+)

@@ -19,12 +19,13 @@ resolver (any object with ``resolve(name) -> str``) to ``from_config``.
 import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .._secret import resolve_credential
+from .._secret import resolve_credential as resolve_credential  # this module's name, as before
+from .._suggest import suggest
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CREDENTIAL_BYTES, SOPS_TIMEOUT
-from .schema import NO_LINES, check_keys, suggest
+from .schema import NO_LINES, check_keys
 
-__all__ = ("CREDENTIAL_KEYS", "CredentialResolver", "check_credentials", "resolve_credential")
+__all__ = ()
 
 #: The keys each credential ``type`` accepts.
 CREDENTIAL_KEYS = {

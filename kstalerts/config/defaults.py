@@ -20,14 +20,15 @@ import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from .._log import logger
-from .._settings import BUILTIN_DEFAULTS, fill, lookup, set_first_use
+from .._settings import BUILTIN_DEFAULTS as BUILTIN_DEFAULTS  # re-exported by kstalerts.config
+from .._settings import fill, lookup, set_first_use
 
 if TYPE_CHECKING:
     import os
 
     from .loader import LoadedConfig
 
-__all__ = ("BUILTIN_DEFAULTS", "active_config", "get_default", "reload_config", "use_config")
+__all__ = ()
 
 _log = logger("kstalerts.config")
 _lock = threading.RLock()

@@ -22,20 +22,7 @@ from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
 
-__all__ = (
-    "CONFIG_NAMES",
-    "LoadedConfig",
-    "Source",
-    "config_dirs",
-    "discover",
-    "load_config",
-    "near_miss_files",
-    "near_miss_keys",
-    "no_channels_reason",
-    "read_config_file",
-    "searched_places",
-    "toml_missing_message",
-)
+__all__ = ()
 
 #: File names looked for in each discovery directory, in order.
 CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")
@@ -447,8 +434,8 @@ def _apply_limits(config: LoadedConfig) -> None:
         where = f"alerts.channels.{key}"
         if key in CHANNEL_DEFAULT_KEYS:  # a default, not a channel
             if key != "digest":  # true or false (see schema)
-                check(channels, key, f"channel.{key}", "alerts.channels")
+                check(channels, key, f"channels.{key}", "alerts.channels")
             continue
-        check(entry, "timeout", "channel.timeout", where)
-        check(entry, "max_retries", "channel.max_retries", where)
+        check(entry, "timeout", "channels.timeout", where)
+        check(entry, "max_retries", "channels.max_retries", where)
         throttle(entry.get("throttle"), f"{where}.throttle", global_rate)

@@ -12,7 +12,7 @@ What PyYAML would turn into something outside the subset (dates, merge keys,
 import re
 from typing import Any, Tuple
 
-__all__ = ("RefusedScalarError", "resolve_plain")
+__all__ = ()
 
 _MAX_NUMBER_CHARS = 4300  # Python's own cap on int() of a decimal string
 

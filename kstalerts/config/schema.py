@@ -15,19 +15,7 @@ from .._suggest import suggest
 from ..channels._options import COMMON, COMMON_KEYS
 from ..exceptions import AlertConfigurationError
 
-__all__ = (
-    "ALERTS_KEYS",
-    "CHANNEL_COMMON_KEYS",
-    "CHANNEL_DEFAULT_KEYS",
-    "DEDUP_KEYS",
-    "NO_LINES",
-    "SPOOL_KEYS",
-    "THROTTLE_KEYS",
-    "as_document",
-    "check_alerts",
-    "check_keys",
-    "suggest",
-)
+__all__ = ()
 
 #: Keys of ``alerts`` (``presets`` only at the top, not inside a preset).
 ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})

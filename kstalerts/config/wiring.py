@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..throttle import AlertThrottle
     from .loader import LoadedConfig
 
-__all__ = ("build_manager", "connect", "manager_from_config")
+__all__ = ()
 
 
 def connect() -> None:
@@ -233,14 +233,10 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
     if spool:
         if spool.get("path") is None:
             raise _located(config, "alerts.spool.path", "a spool needs a path", line_key="alerts.spool")
-        manager.use_spool(  # the numbers were limited by the loader, in its one pass
-            Spool(
-                _path_setting(config, "alerts.spool.path", spool["path"]),
-                max_age=spool.get("max_age"),
-                max_entries=spool.get("max_entries"),
-                max_bytes=spool.get("max_bytes"),
-            )
-        )
+        # The one spool builder, given the path resolved against the file's folder;
+        # the numbers were judged by the loader in its one pass, and are not judged again.
+        path = _path_setting(config, "alerts.spool.path", spool["path"])
+        manager.use_spool(Spool.from_config({**spool, "path": path}))
     dedup = config.alerts.get("dedup") or {}
     if dedup:
         if dedup.get("window") is None:
@@ -248,14 +244,9 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
                 config, "alerts.dedup.window", "duplicate suppression needs a window", line_key="alerts.dedup"
             )
         state_file = dedup.get("state_file")
-        manager.use_dedup(
-            Deduplicator(
-                dedup["window"],
-                state_file=None
-                if state_file is None
-                else _path_setting(config, "alerts.dedup.state_file", state_file),
-            )
-        )
+        if state_file is not None:
+            dedup = {**dedup, "state_file": _path_setting(config, "alerts.dedup.state_file", state_file)}
+        manager.use_dedup(Deduplicator.from_config(dedup))
 
 
 def _located(

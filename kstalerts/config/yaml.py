@@ -29,7 +29,7 @@ from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from .scalars import RefusedScalarError, resolve_plain
 
-__all__ = ("parse_yaml",)
+__all__ = ()
 
 # What PyYAML's reader refuses, plus the characters it treats as line breaks
 # besides "\n" (outside the subset: they would silently split a line).

@@ -22,14 +22,18 @@ from .stage import Proceed, Stage
 __all__ = ()
 
 
-class HoldBack(Stage):
-    """Count what the later stages held back in the channel's digest."""
-
+class _DigestStage(Stage):
     __slots__ = ("book", "entry")
 
     def __init__(self, book: DigestBook, entry: Any) -> None:
         self.book = book
         self.entry = entry
+
+
+class HoldBack(_DigestStage):
+    """Count what the later stages held back in the channel's digest."""
+
+    __slots__ = ()
 
     def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         result = proceed(notification)
@@ -37,14 +41,10 @@ class HoldBack(Stage):
         return result
 
 
-class Carry(Stage):
+class Carry(_DigestStage):
     """Hand the channel's pending digest to this delivery; put it back if the delivery fails."""
 
-    __slots__ = ("book", "entry")
-
-    def __init__(self, book: DigestBook, entry: Any) -> None:
-        self.book = book
-        self.entry = entry
+    __slots__ = ()
 
     def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         digest = self.book.take(self.entry)

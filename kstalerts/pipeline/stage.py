@@ -73,11 +73,15 @@ def _unreachable(notification: "Notification") -> "AlertResult":
 class Pipeline:
     """Stages run in order, the last one a :class:`Last`; immutable once built."""
 
-    __slots__ = ("_filters", "run", "stages")
+    __slots__ = ("admits", "run", "stages")
 
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
-        self._filters = tuple(s for s in self.stages if type(s).admits is not Stage.admits)
+        filters = tuple(s.admits for s in self.stages if type(s).admits is not Stage.admits)
+        #: ``admits(notification)``: whether every stage admits it (no call per stage that has no filter).
+        self.admits: Callable[[Notification], bool] = (
+            _everything if not filters else filters[0] if len(filters) == 1 else _all(filters)
+        )
         proceed: Proceed = _unreachable
         for stage in reversed(self.stages):
             proceed = _link(stage, proceed)
@@ -85,12 +89,16 @@ class Pipeline:
         #: (The first stage's linked ``run`` itself: no frame of the pipeline's own.)
         self.run = proceed
 
-    def admits(self, notification: "Notification") -> bool:
-        """Whether every stage admits ``notification``."""
-        return all(stage.admits(notification) for stage in self._filters)
-
     def __repr__(self) -> str:
         return "Pipeline(" + " -> ".join(map(repr, self.stages)) + ")"
+
+
+def _everything(notification: "Notification") -> bool:
+    return True
+
+
+def _all(filters: Sequence[Callable[["Notification"], bool]]) -> Callable[["Notification"], bool]:
+    return lambda notification: all(admits(notification) for admits in filters)
 
 
 def _link(stage: Stage, proceed: Proceed) -> Proceed:

@@ -53,26 +53,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 from .. import _files, _lifecycle
 from ..limits import finite_number
 
-__all__ = (
-    "Document",
-    "DamageError",
-    "UnsafeFileError",
-    "LockTimeoutError",
-    "LockInterruptedError",
-    "private_folder",
-    "open_file",
-    "trusted",
-    "lock",
-    "stamp",
-    "write_atomically",
-    "clean_temporaries",
-    "fit",
-    "owner_token",
-    "owner_alive",
-    "boot_id",
-    "elapsed_since",
-    "moment",
-)
+__all__ = ()
 
 UnsafeFileError = _files.UnsafeFileError  # not a regular file, or others could change it
 LockTimeoutError = _files.LockTimeoutError  # the lock stayed taken for the whole wait

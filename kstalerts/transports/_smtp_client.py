@@ -356,13 +356,6 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         if sock is not None:
             _lifecycle.forget_socket(sock)
 
-    def quit_quietly(self) -> None:
-        """Say QUIT if there is time; the mail is already accepted."""
-        try:
-            self.docmd("QUIT")
-        except (OSError, smtplib.SMTPException):
-            pass
-
     # -- the trace ------------------------------------------------------------
     def _trace_send(self, data: bytes) -> None:
         if self._hide_sends:

@@ -13,17 +13,16 @@ is never retryable, because a retry would mail the accepted recipients
 twice.
 """
 
-import re
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._text import one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("MailTransport", "PartialDeliveryError", "envelope", "clean_reply", "flag")
+__all__ = ()
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _MAX_REPLY_CHARS = 200
 
 
@@ -78,21 +77,13 @@ class PartialDeliveryError(AlertDeliveryError):
 
 
 def clean_reply(text: object, *, secrets: Sequence[str] = ()) -> str:
-    """A server's reply text made safe for an error message.
+    """A server's reply text made safe for an error message (:func:`.one_line`).
 
     Bytes are decoded leniently, control characters become one space, the
     text is cut to a short length, and every string in ``secrets`` (a
     password and its base64 forms) is masked, in case a server echoes them.
     """
-    if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode("utf-8", "replace")
-    result = _CONTROL.sub(" ", str(text)).strip()
-    for secret in secrets:
-        if secret:
-            result = result.replace(secret, "***")
-    if len(result) > _MAX_REPLY_CHARS:
-        result = result[: _MAX_REPLY_CHARS - 3] + "..."
-    return result
+    return one_line(text, secrets=secrets, limit=_MAX_REPLY_CHARS)
 
 
 def envelope(message: "EmailMessage") -> Tuple[str, List[str]]:

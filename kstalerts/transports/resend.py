@@ -24,7 +24,7 @@ from .base import MailTransport, clean_reply, envelope, flag
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-__all__ = ("ResendTransport", "idempotency_key")
+__all__ = ()
 
 _log = logger("kstalerts.transports.resend")
 
@@ -62,7 +62,7 @@ class ResendTransport(MailTransport):
             raise AlertConfigurationError("must not contain spaces or control characters", key="api_key")
         self._api_key = key
         self.base_url = _check_base_url(base_url)
-        self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
+        self.timeout = None if timeout is None else float(validate("channels.timeout", timeout))
         self.ssl_verify = flag(ssl_verify, "ssl_verify")
         self.ssl_ca_bundle = ssl_ca_bundle
         self.proxy = proxy

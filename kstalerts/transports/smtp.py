@@ -30,7 +30,13 @@ from .._log import logger
 from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
-from ..limits import MAX_IDLE_CONNECTIONS, MAX_SMTP_SESSION_MESSAGES, SMTP_IDLE_SECONDS, validate
+from ..limits import (
+    MAX_IDLE_CONNECTIONS,
+    MAX_SMTP_SESSION_MESSAGES,
+    SMTP_IDLE_SECONDS,
+    finite_number,
+    validate,
+)
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
@@ -39,7 +45,7 @@ if TYPE_CHECKING:
 
     from . import _smtp_client
 
-__all__ = ("SMTPTransport", "SECURITY_MODES")
+__all__ = ()
 
 _log = logger("kstalerts.transports.smtp")
 
@@ -71,6 +77,8 @@ class SMTPTransport(MailTransport):
     - ``local_hostname``: the name given in EHLO; by default this host's
       name if it is fully qualified, else its address literal (no DNS
       lookup, which could hang past the deadline).
+    - ``greeting_wait``: seconds a new session waits for the greeting
+      (``GREETING_WAIT``, 10 s; a shorter one only, for tests).
     """
 
     kind = "smtp"
@@ -91,6 +99,7 @@ class SMTPTransport(MailTransport):
         ssl_ca_bundle: Optional[str] = None,
         allow_plaintext_auth: bool = False,
         local_hostname: Optional[str] = None,
+        greeting_wait: float = GREETING_WAIT,
     ) -> None:
         if not isinstance(host, str) or not _HOST.match(host):
             raise AlertConfigurationError(f"must be a host name or address, got {host!r}", key="host")
@@ -130,11 +139,17 @@ class SMTPTransport(MailTransport):
         self._password: Optional[Secret] = None
         if password is not None:
             self._password = password if isinstance(password, Secret) else Secret(password, mask="***")
-        self.timeout = None if timeout is None else float(validate("channel.timeout", timeout))
+        self.timeout = None if timeout is None else float(validate("channels.timeout", timeout))
         self.ssl_verify = ssl_verify
         self.ssl_ca_bundle = ssl_ca_bundle
         self.allow_plaintext_auth = allow_plaintext_auth
         self.local_hostname = local_hostname
+        wait = finite_number(greeting_wait)
+        if wait is None or wait <= 0:
+            raise AlertConfigurationError(
+                f"must be a positive number, got {greeting_wait!r}", key="greeting_wait"
+            )
+        self.greeting_wait = min(wait, GREETING_WAIT)  # shorter for tests, never longer
         self._pool: IdlePool[_smtp_client.DeadlineSMTP] = IdlePool(MAX_IDLE_CONNECTIONS)
         # a bad CA bundle is a config error, now, whatever the security mode
         self._context: Optional[ssl.SSLContext] = None
@@ -222,7 +237,7 @@ class SMTPTransport(MailTransport):
             secrets=self._secret_forms(),
         )
         try:
-            client.open(self.host, self.port, greeting_wait=GREETING_WAIT)
+            client.open(self.host, self.port, greeting_wait=self.greeting_wait)
             client.ehlo_or_helo_if_needed()
             if self.security == "starttls":
                 assert self._context is not None

@@ -1,0 +1,38 @@
+"""Names a package loads on first use (PEP 562), written once for every package.
+
+``__getattr__ = lazy(__name__, {"Name": ".module", "Other": (".module", "attr")})``
+in a package's ``__init__`` makes ``package.Name`` import ``.module`` the
+first time it is read, then keep the value in the package (so the next
+read costs nothing). On Python 3.6, which lacks module ``__getattr__``, the
+package's module class is swapped for one that has it.
+
+Rules: this module imports only what the import system has already loaded.
+"""
+
+import importlib
+import sys
+from typing import Any, Callable, Mapping, Tuple, Union
+
+__all__ = ()
+
+Where = Union[str, Tuple[str, str]]  # ".module", or (".module", "attribute")
+
+
+def lazy(package: str, table: Mapping[str, Where]) -> Callable[[str], Any]:
+    """The ``__getattr__`` of ``package``: a name of ``table`` from its module, on first use."""
+
+    def load(name: str) -> Any:
+        try:
+            where = table[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        module_name, attr = (where, name) if isinstance(where, str) else where
+        value = getattr(importlib.import_module(module_name, package), attr)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
+        from ._compat36 import module_getattr as install
+
+        install(package, load)
+    return load
