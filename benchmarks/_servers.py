@@ -1,8 +1,9 @@
 """Loopback servers the benchmarks talk to, each run in its own process.
 
 ``python -m benchmarks._servers http [--delay S]`` answers every POST with
-``200 ok`` (what Slack's incoming webhooks answer) on a kept-alive HTTP/1.1
-connection, after ``S`` seconds if asked. ``GET /_count`` returns how many
+``200 ok`` (what Slack's incoming webhooks answer), and every PUT with a
+Matrix event id, on a kept-alive HTTP/1.1 connection, after ``S`` seconds
+if asked. ``GET /_count`` returns how many
 POSTs it has received, so a benchmark can check every send arrived.
 
 ``python -m benchmarks._servers smtp`` is an SMTP sink: it accepts every
@@ -21,6 +22,8 @@ from typing import List
 __all__ = ("main",)
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nok"
+# A PUT is a Matrix event: the answer carries the event id Matrix gives.
+_EVENT = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"event_id":"$e"}'
 
 
 class _Counter:
@@ -57,7 +60,7 @@ async def _http_client(
                 counter.value += 1
                 if delay:
                     await asyncio.sleep(delay)
-                writer.write(_OK)
+                writer.write(_EVENT if method == "PUT" else _OK)
             await writer.drain()
             if close:
                 break

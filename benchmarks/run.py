@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import (
+    bench_channels_local,
     bench_coldstart,
     bench_email,
     bench_fanout,
@@ -44,6 +45,7 @@ MODULES = (
     bench_import,
     bench_coldstart,
     bench_slack,
+    bench_channels_local,
     bench_email,
     bench_fanout,
     bench_throttle,

@@ -7,7 +7,9 @@ only for a loopback address, and, for a service with official endpoints,
 its hosts and path shape. :func:`check_url` applies it and returns the URL
 without surrounding white space. Without ``allow_custom``, a URL of a
 service with official hosts must be https on one of them with the service's
-path; the port is free (``:8443`` passes everywhere alike).
+path; the port is free (``:8443`` passes everywhere alike). A rule with a
+path but no hosts (a self-hosted server's webhook, ``/hooks/...``) checks
+the path on any host.
 
 Rules: an error names the setting (``key``) and never the URL, which may
 hold a secret token. This module imports nothing of the package but the
@@ -72,6 +74,12 @@ def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: 
         raise AlertConfigurationError(
             f"must be a {rule.service} URL: https on {expected} with the service's path"
             " (pass allow_custom_url=True for a compatible server, a relay or a test server)",
+            key=key,
+        )
+    if rule.path is not None and not rule.hosts and not allow_custom and rule.path.match(parts.path) is None:
+        raise AlertConfigurationError(
+            f"must be a {rule.service} URL with the service's path"
+            " (pass allow_custom_url=True for a relay or a test server)",
             key=key,
         )
     return url

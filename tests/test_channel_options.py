@@ -191,3 +191,12 @@ def test_a_secret_of_the_wrong_type_is_not_echoed() -> None:
             {"url": "http://127.0.0.1:9093", "username": "ops", "password": 98765432}
         )
     assert "98765432" not in str(info.value) and "password" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", sorted(CHANNEL_TYPES))
+def test_every_secret_option_is_masked_when_the_config_is_shown(kind: str) -> None:
+    from kstalerts.config.loader import _SECRET_FIELDS
+
+    for option in channel_class(kind).options or ():
+        if option.secret:
+            assert option.name in _SECRET_FIELDS, f"{kind}.{option.name} would be printed by check-config"

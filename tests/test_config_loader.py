@@ -185,7 +185,7 @@ def test_a_mapping_that_declares_no_channel_builds_none(source: dict) -> None:
         (
             {"channels": {"x": {"type": "unknown"}}},
             "alerts.channels.x.type: unknown channel type 'unknown'; expected one of: alertmanager,"
-            " console, discord, email, pagerduty, slack, teams, webhook",
+            " console, discord, email, exec, journald, matrix, ntfy, pagerduty, slack, syslog, teams, webhook",
         ),
         (
             {"alerts": {"chanels": {}}},

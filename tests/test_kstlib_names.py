@@ -64,7 +64,7 @@ def test_from_config_empty_section_or_mapping_builds_no_channel() -> None:
         (
             {"channels": {"x": {"type": "unknown"}}},
             "alerts.channels.x.type: unknown channel type 'unknown'; expected one of: alertmanager,"
-            " console, discord, email, pagerduty, slack, teams, webhook",
+            " console, discord, email, exec, journald, matrix, ntfy, pagerduty, slack, syslog, teams, webhook",
         ),
         (
             {"chanels": {"ops": {"type": "slack", "webhook_url": SLACK_URL}}},

@@ -361,7 +361,9 @@ def test_a_hang_is_retried_and_each_attempt_is_bounded(slack_server: SlackServer
     result = channel.send(ALERT)
     elapsed = time.monotonic() - started
     assert result.attempts == 2
-    assert bare(result.error) == "timed out after 1s while waiting for the response (gave up after 2 attempts)"
+    assert (
+        bare(result.error) == "timed out after 1s while waiting for the response (gave up after 2 attempts)"
+    )
     assert elapsed <= 2 * BOUND + FAST.max_delay
 
 
@@ -572,7 +574,11 @@ def test_from_config_clamps_the_timeout(caplog: pytest.LogCaptureFixture) -> Non
             Resolver({"hook": "https://example.com/x"}),
             "webhook_url: must be a Slack",
         ),
-        ({"webhook_url": REAL_URL, "username": 5}, None, "username: slack: username must be a string, got int"),
+        (
+            {"webhook_url": REAL_URL, "username": 5},
+            None,
+            "username: slack: username must be a string, got int",
+        ),
         (
             {"webhook_url": REAL_URL, "allow_custom_url": "yes"},
             None,
@@ -595,6 +601,7 @@ def test_from_config_errors(config: Dict[str, Any], resolver: Optional[Resolver]
 def test_config_keys() -> None:
     assert SlackChannel.config_keys == frozenset(
         {"webhook_url", "username", "icon_emoji", "allow_custom_url", "ssl_verify", "ssl_ca_bundle", "proxy"}
+        | {"icon_url", "channel", "service"}
     )
 
 
@@ -735,3 +742,60 @@ def test_two_hundred_lines_from_the_cli_keep_the_first_and_the_last(
     [marker] = [m for m in map(re.compile(r"\[… (\d+) lines cut …\]").fullmatch, lines) if m]
     assert lines[0] == "1" and lines[-1] == "2000" and len(long) <= SlackChannel.text_limit
     assert len(lines) - 1 + int(marker.group(1)) == 2000  # every line kept or counted, exactly
+
+
+# -- Mattermost and Rocket.Chat through the Slack channel -----------------------------
+
+
+def test_mattermost_gets_its_payload_and_its_hooks_url_needs_no_custom_flag(
+    slack_server: SlackServer,
+) -> None:
+    url = f"{slack_server.base_url}/hooks/xj5kt8dqpbfgtrq7ssw3cbcmah"
+    channel = SlackChannel(url, service="mattermost", icon_url="https://img.example/bot.png", channel="ops")
+    alert = AlertMessage(
+        "@channel *Disk* <!here>", "[x](http://e)", AlertLevel.CRITICAL, labels={"host": "db1"}
+    )
+    assert channel.send(alert).success
+    payload = slack_server.requests[-1].json()
+    assert (payload["channel"], payload["icon_url"], payload["username"]) == (
+        "ops",
+        "https://img.example/bot.png",
+        "kstalerts",
+    )
+    (attachment,) = payload["attachments"]
+    assert "mrkdwn_in" not in attachment and "ts" not in attachment
+    assert attachment["title"] == ":rotating_light: @\u200bchannel \\*Disk\\* \\<\\!here\\>"
+    assert attachment["text"] == "\\[x\\]\\(http://e\\)"
+    assert attachment["fields"] == [{"title": "host", "value": "db1", "short": True}]
+    assert attachment["footer"] == "CRITICAL alert via kstalerts"
+
+
+def test_rocketchat_gets_its_field_names_and_its_answer_is_success(slack_server: SlackServer) -> None:
+    slack_server.answer(200, b'{"success":true}')
+    url = f"{slack_server.base_url}/hooks/6bGbx5y2HzRDaeB/8Jx2kDq9token"
+    channel = SlackChannel(url, service="rocketchat", icon_url="https://img.example/bot.png", channel="#ops")
+    assert channel.send(AlertMessage("@all down", "b", AlertLevel.WARNING)).success
+    payload = slack_server.requests[-1].json()
+    assert (payload["alias"], payload["emoji"], payload["avatar"], payload["channel"]) == (
+        "kstalerts",
+        ":bell:",
+        "https://img.example/bot.png",
+        "#ops",
+    )
+    assert not {"username", "icon_emoji", "icon_url"} & set(payload)
+    (attachment,) = payload["attachments"]
+    assert set(attachment) == {"color", "title", "text", "ts"}
+    assert attachment["title"] == ":warning: @\u200ball down"
+
+
+@pytest.mark.parametrize("service", ["mattermost", "rocketchat"])
+def test_self_hosted_webhook_urls(service: str) -> None:
+    SlackChannel("https://chat.example.org/hooks/abc123", service=service)  # any host, their path
+    with pytest.raises(
+        AlertConfigurationError, match=f"must be a {service} webhook URL with the service's path"
+    ):
+        SlackChannel("https://chat.example.org/api/v4/posts", service=service)
+    with pytest.raises(AlertConfigurationError, match="http:// only to a loopback address"):
+        SlackChannel("http://chat.example.org/hooks/abc123", service=service)
+    with pytest.raises(AlertConfigurationError, match="must be a Slack webhook URL"):
+        SlackChannel("https://chat.example.org/hooks/abc123")  # Slack's own rule is unchanged

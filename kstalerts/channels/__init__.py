@@ -25,10 +25,15 @@ if TYPE_CHECKING:
     from .alertmanager import AlertmanagerChannel
     from .base import AlertChannel
     from .callback import CallbackChannel, ConsoleChannel
+    from .command import CommandChannel
     from .discord import DiscordChannel
     from .email import EmailChannel
+    from .journald import JournaldChannel
+    from .matrix import MatrixChannel
+    from .ntfy import NtfyChannel
     from .pagerduty import PagerDutyChannel
     from .slack import SlackChannel
+    from .syslog import SyslogChannel
     from .teams import TeamsChannel
     from .webhook import WebhookChannel
 
@@ -36,11 +41,16 @@ __all__ = (
     "AlertChannel",
     "AlertmanagerChannel",
     "CallbackChannel",
+    "CommandChannel",
     "ConsoleChannel",
     "DiscordChannel",
     "EmailChannel",
+    "JournaldChannel",
+    "MatrixChannel",
+    "NtfyChannel",
     "PagerDutyChannel",
     "SlackChannel",
+    "SyslogChannel",
     "TeamsChannel",
     "WebhookChannel",
     "HTTPChannel",
@@ -62,6 +72,11 @@ _BUILTIN: Dict[str, Tuple[str, str]] = {
     "pagerduty": (".pagerduty", "PagerDutyChannel"),
     "teams": (".teams", "TeamsChannel"),
     "discord": (".discord", "DiscordChannel"),
+    "syslog": (".syslog", "SyslogChannel"),
+    "journald": (".journald", "JournaldChannel"),
+    "exec": (".command", "CommandChannel"),
+    "ntfy": (".ntfy", "NtfyChannel"),
+    "matrix": (".matrix", "MatrixChannel"),
 }
 
 __getattr__ = lazy(

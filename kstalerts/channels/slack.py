@@ -16,8 +16,13 @@ Slack's answers, as documented for incoming webhooks: ``200 ok`` is success
 for ``Retry-After``; 5xx, timeouts, resets and refused connections are
 retried by the base class's policy.
 
+Mattermost and Rocket.Chat (``service=``) take the same message in the
+fields and markdown each documents: their sender fields, no ``mrkdwn_in``,
+markdown escaped and ``@`` mentions broken by a zero-width space.
+
 Rules: the webhook URL is a :class:`Secret`; it must be an ``https`` Slack
-webhook unless ``allow_custom_url=True`` (Mattermost, loopback tests). A
+webhook (for Mattermost and Rocket.Chat: ``https`` on any host with the
+path ``/hooks/...``) unless ``allow_custom_url=True`` (a relay, loopback tests). A
 malformed URL is an :class:`AlertConfigurationError` naming the field,
 never the value.
 """
@@ -85,6 +90,32 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: Self-hosted Slack-compatible servers: an ``https`` incoming webhook on any host,
+#: path ``/hooks/...`` (Mattermost: ``/hooks/<key>``; Rocket.Chat: ``/hooks/<id>/<token>``).
+_HOOKS_URL = URLRule(service="webhook", path=re.compile(r"/hooks/[^/?#]+"), http_only_to_loopback=True)
+SERVICES = ("slack", "mattermost", "rocketchat")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+#: Attachment fields each self-hosted server's webhook lacks.
+_NOT_IN_ATTACHMENTS = {
+    "slack": (),
+    "mattermost": ("mrkdwn_in", "ts"),
+    "rocketchat": ("fallback", "footer", "mrkdwn_in"),
+}
+
+
+def escape_markdown(text: str) -> str:
+    """Mattermost's and Rocket.Chat's markdown made inert: its characters
+    backslash-escaped, and an ``@`` that could start a mention (``@channel``,
+    ``@all``, ``@here``, a user) followed by a zero-width space.
+
+    >>> print(escape_markdown("see [x](http://e) *now*"))
+    see \\[x\\]\\(http://e\\) \\*now\\*
+    >>> escape_markdown("@all") == "@\\u200ball"
+    True
+    """
+    return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
+
+
 class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
@@ -102,7 +133,10 @@ class SlackChannel(HTTPChannel):
         Option("webhook_url", "text", "the incoming webhook URL", secret=True, required=True, url=_URL),
         Option("username", "text", "the sender name shown (classic webhooks)", default="kstalerts"),
         Option("icon_emoji", "text", "the sender icon shown (classic webhooks)", default=":bell:"),
-        Option("allow_custom_url", "bool", "accept any http(s) URL (Mattermost, tests)", default=False),
+        Option("icon_url", "text", "the sender icon as an image URL (Rocket.Chat: avatar)"),
+        Option("channel", "text", "post to this channel instead of the webhook's own"),
+        Option("service", "choice", "the server that takes the webhook", default="slack", choices=SERVICES),
+        Option("allow_custom_url", "bool", "accept any http(s) URL (a relay, tests)", default=False),
         *TRANSPORT,
     )
     #: Slack shows at most this much of a title / body; longer is cut from the middle.
@@ -118,24 +152,40 @@ class SlackChannel(HTTPChannel):
         name: Optional[str] = None,
         allow_custom_url: bool = False,
         channel_name: Optional[str] = None,
+        icon_url: Optional[str] = None,
+        channel: Optional[str] = None,
+        service: str = "slack",
         **options: Any,
     ) -> None:
         super().__init__(name=channel_name if name is None else name, **options)  # channel_name: kstlib's
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
+        if service not in SERVICES:
+            raise AlertConfigurationError(
+                "slack: service must be slack, mattermost or rocketchat", key="service"
+            )
         secret = webhook_url if isinstance(webhook_url, Secret) else Secret(webhook_url.strip())
-        check_url(secret, key="webhook_url", rule=_URL, allow_custom=bool(allow_custom_url))
+        rule = _URL if service == "slack" else _HOOKS_URL._replace(service=f"{service} webhook")
+        check_url(secret, key="webhook_url", rule=rule, allow_custom=bool(allow_custom_url))
         self.webhook_url = secret
         self.username = username
         self.icon_emoji = icon_emoji
+        self.icon_url = None if icon_url is None else check_url(icon_url, key="icon_url")
+        self.channel = channel
+        self.service = service
         self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
     def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
-        """The webhook's JSON payload for ``alert``; override to change it."""
+        """The webhook's JSON payload for ``alert``; override to change it.
+
+        For Mattermost and Rocket.Chat the same message, in the fields
+        and the markdown each documents (see docs/channels.md).
+        """
+        escape = self._escape
         colour, emoji = LEVEL_STYLE[alert.level]
-        title = cut(alert.formatted_title, self.title_limit, escape=escape_mrkdwn)
-        body = cut(alert.body, self.text_limit, escape=escape_mrkdwn)
+        title = cut(alert.formatted_title, self.title_limit, escape=escape)
+        body = cut(alert.body, self.text_limit, escape=escape)
         fallback = f"{emoji} [{alert.level.name}] {title}"
         attachment: Dict[str, Any] = {
             "color": colour,
@@ -147,27 +197,47 @@ class SlackChannel(HTTPChannel):
         }
         if alert.labels:
             fields: List[Dict[str, Any]] = [
-                {"title": escape_mrkdwn(k), "value": escape_mrkdwn(v), "short": True}
+                {"title": escape(k), "value": escape(v), "short": True}
                 for k, v in alert.labels.items()
             ]
             attachment["fields"] = fields
-        payload: Dict[str, Any] = {"text": fallback, "mrkdwn": False, "attachments": [attachment]}
-        if self.username:
-            payload["username"] = self.username
-        if self.icon_emoji:
-            payload["icon_emoji"] = self.icon_emoji
+        payload: Dict[str, Any] = {"text": fallback, "attachments": [self._for_service(attachment)]}
+        if self.service == "slack":
+            payload["mrkdwn"] = False  # the fallback text is shown as written
+        sender = (
+            ("username", "alias", self.username),
+            ("icon_emoji", "emoji", self.icon_emoji),
+            ("icon_url", "avatar", self.icon_url),
+        )
+        for slack_name, rocketchat_name, value in sender:  # Rocket.Chat names the sender its own way
+            if value:
+                payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
+        if self.channel:
+            payload["channel"] = self.channel
         return payload
+
+    def _escape(self, text: str) -> str:
+        return escape_mrkdwn(text) if self.service == "slack" else escape_markdown(text)
+
+    def _for_service(self, attachment: Dict[str, Any]) -> Dict[str, Any]:
+        """``attachment`` without the fields this server's webhook lacks."""
+        for field in _NOT_IN_ATTACHMENTS[self.service]:
+            attachment.pop(field, None)
+        return attachment
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, grey attachment."""
         if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
+            digest = summary.text(self.text_limit - 200)
             payload["attachments"].append(
-                {
-                    "color": "#9E9E9E",
-                    "fallback": cut(summary.headline, self.title_limit, escape=escape_mrkdwn),
-                    "text": cut(summary.text(self.text_limit - 200), self.text_limit, escape=escape_mrkdwn),
-                    "footer": "held back by kstalerts",
-                }
+                self._for_service(
+                    {
+                        "color": "#9E9E9E",
+                        "fallback": cut(summary.headline, self.title_limit, escape=self._escape),
+                        "text": cut(digest, self.text_limit, escape=self._escape),
+                        "footer": "held back by kstalerts",
+                    }
+                )
             )
         return payload
 
@@ -193,8 +263,9 @@ class SlackChannel(HTTPChannel):
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
             data = response.json()
-            if said == "ok" or (isinstance(data, dict) and data.get("ok") is True):
-                return  # workflow webhooks answer {"ok": true}
+            accepted = isinstance(data, dict) and (data.get("ok") is True or data.get("success") is True)
+            if said == "ok" or accepted:
+                return  # workflow webhooks answer {"ok": true}, Rocket.Chat {"success": true}
             raise AlertDeliveryError(
                 f"Slack answered 200 but not 'ok': {said!r}"
                 if said

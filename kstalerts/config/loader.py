@@ -36,6 +36,7 @@ _SECRET_FIELDS = frozenset(
         "routing_key",
         "token",
         "bearer_token",
+        "access_token",
         "basic_auth",
         "secret",
     }
