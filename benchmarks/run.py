@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from benchmarks import (
     bench_channels_local,
     bench_coldstart,
+    bench_dedup,
     bench_email,
     bench_fanout,
     bench_fleet,
@@ -49,6 +50,7 @@ MODULES = (
     bench_email,
     bench_fanout,
     bench_throttle,
+    bench_dedup,
     bench_memory,
     bench_run,
     bench_fleet,

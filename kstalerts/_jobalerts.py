@@ -36,7 +36,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ._jobproc import Outcome
-from ._jobstate import JobState, JobStateBusyError, JobStateError
+from ._jobstate import JobState, JobStateBusyError, JobStateError, count, items
 from ._secret import scrub_text
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError, NoChannelsWarning
@@ -159,7 +159,7 @@ def _resolve_and_recover(
     except AlertConfigurationError as exc:
         notice(notices, f"recovery not sent: {exc}")
         return []
-    firing = [_firing_alert(item, recovery) for item in state.get("firing") or []]
+    firing = [_firing_alert(item, recovery) for item in items(state.get("firing"))]
     plain: List[str] = []
     for entry in entries:
         resolve = getattr(entry.channel, "resolve", None)
@@ -206,7 +206,7 @@ def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
 def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
     """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
     labels = dict(alert.labels)
-    kept = [f for f in state.get("firing") or [] if isinstance(f, dict)]
+    kept = [f for f in items(state.get("firing")) if isinstance(f, dict)]
     same = [f for f in kept if f.get("labels") == labels]
     started = same[0].get("created_at", alert.created_at) if same else alert.created_at
     firing = [f for f in kept if f.get("labels") != labels]
@@ -295,7 +295,7 @@ def decide(
     """Update ``state`` for this run and send what it calls for."""
     notes = alerting.notes
     now = time.time()
-    failures = int(state.get("failures") or 0)
+    failures = count(state.get("failures"))
     if outcome.status == "ok":
         if failures == 0:
             _manager_notes(alerting)  # a broken config is said on every run

@@ -41,7 +41,7 @@ from ._jobproc import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs' name
 from ._jobproc import EXIT_NOT_FOUND as EXIT_NOT_FOUND
 from ._jobproc import EXIT_TIMEOUT as EXIT_TIMEOUT
 from ._jobproc import POLL, Outcome, Signals, run_once, signame
-from ._jobstate import JobLock, JobState, JobStateError, default_state_dir
+from ._jobstate import JobLock, JobState, JobStateError, count, default_state_dir
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -411,7 +411,7 @@ def _skipped(
     if store is not None:
         try:
             with store.transaction(stop=signals.stopped) as state:
-                skips = int(state.get("skips") or 0) + 1
+                skips = count(state.get("skips")) + 1
                 state["skips"] = skips
                 if alert_after_skips is not None and skips >= alert_after_skips:
                     outcome = Outcome(
