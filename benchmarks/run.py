@@ -21,9 +21,11 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from benchmarks import (
     bench_channels_local,
+    bench_coldstart,
     bench_dedup,
     bench_email,
     bench_fanout,
+    bench_fleet,
     bench_import,
     bench_lifecycle,
     bench_memory,
@@ -43,6 +45,7 @@ from benchmarks._harness import (
 
 MODULES = (
     bench_import,
+    bench_coldstart,
     bench_slack,
     bench_channels_local,
     bench_email,
@@ -51,6 +54,7 @@ MODULES = (
     bench_dedup,
     bench_memory,
     bench_run,
+    bench_fleet,
     bench_text,
     bench_lifecycle,
 )

@@ -17,12 +17,10 @@ them, so ``kstalerts --help`` is instant.
 """
 
 import argparse
-import json
-import logging
 import sys
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
+from . import _log
 from ._version import __version__
 from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
@@ -157,6 +155,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     code = exit_code(results)
     ok = code == EXIT_OK
     if args.json:
+        import json
+
         json.dump(
             {"ok": ok, "alert": alert.to_dict(), "results": [_result_dict(r) for r in results]},
             out,
@@ -219,6 +219,8 @@ def _dry_run(
             ],
             "skipped": [{"channel": e.key, "min_level": e.min_level.name} for e in skipped],
         }
+        import json
+
         json.dump(payload, out, indent=2)
         out.write("\n")
     else:
@@ -233,6 +235,8 @@ def _dry_run(
 def _manager(
     args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
 ) -> "AlertManager":
+    import warnings
+
     from .config import load_config
     from .config.loader import no_channels_reason
     from .config.wiring import build_manager
@@ -298,6 +302,10 @@ def _setup_check_config(subparsers: Any) -> None:
 
 
 def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    import json
+    import logging
+    import warnings
+
     from .config import load_config
     from .config.loader import (
         CONFIG_NAMES,
@@ -475,6 +483,8 @@ def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 "remaining",
             )
         }
+        import json
+
         json.dump({"ok": report.ok, "spool": report.path, **counts}, out, indent=2)
         out.write("\n")
     else:
@@ -631,6 +641,8 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return EXIT_RUN_ERROR
     ping_after_run(args, result.exit_code, out)
     if args.json:
+        import json
+
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
     return result.exit_code
@@ -666,8 +678,9 @@ _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``kstalerts`` command."""
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``kstalerts`` command; with ``only`` (a
+    subcommand's name), the parser of that subcommand alone is set up."""
     parser = argparse.ArgumentParser(
         prog="kstalerts",
         description="Send alerts to Slack, email and other channels, from scripts and cron jobs.",
@@ -678,13 +691,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (to stderr)")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for setup in _SUBCOMMANDS:
-        setup(subparsers)
+        if only is None or _command_name(setup) == only:
+            setup(subparsers)
     for sub in subparsers.choices.values():  # -v after the subcommand too
         if "-v" not in sub._option_string_actions:
             sub.add_argument(
                 "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each attempt"
             )
     return parser
+
+
+def _command_name(setup: Callable[[Any], None]) -> str:
+    return setup.__name__[len("_setup_") :].replace("_", "-")
+
+
+def _chosen(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand ``argv`` names, when it is a known one (its parser is
+    then the only one built), else ``None``."""
+    for arg in argv:
+        if arg in ("-v", "--verbose"):
+            continue
+        if arg.startswith("-"):
+            return None  # --help, --version, or a usage error: the full parser says it
+        return arg if arg in {_command_name(setup) for setup in _SUBCOMMANDS} else None
+    return None
 
 
 def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -745,21 +775,33 @@ def _error(message: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen(given))
     try:
-        _check_options(parser, sys.argv[1:] if argv is None else list(argv))
+        _check_options(parser, given)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (code 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    log = logging.getLogger("kstalerts")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("kstalerts: %(levelname)s: %(message)s"))
-    log.addHandler(handler)
-    previous = log.level
-    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    installed: List[Any] = []  # (logger, handler, its level before)
+
+    def log_to_stderr() -> None:  # logging is imported when there is something to log
+        import logging
+
+        log = logging.getLogger("kstalerts")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("kstalerts: %(levelname)s: %(message)s"))
+        log.addHandler(handler)
+        previous = log.level
+        log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+        installed.append((log, handler, previous))
+
+    if args.verbose:
+        log_to_stderr()
+    else:
+        _log.when_used(log_to_stderr)
     try:
         run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
         return run(args, sys.stdout, sys.stdin)
@@ -775,5 +817,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(f"error: {exc}")
         return EXIT_USAGE
     finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
+        _log.when_used(None)
+        for log, handler, previous in installed:
+            log.removeHandler(handler)
+            log.setLevel(previous)

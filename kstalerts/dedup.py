@@ -33,13 +33,13 @@ falls back to its own memory, with a warning.
 """
 
 import collections
-import logging
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
+from ._log import logger
 from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import (
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.dedup")
+_log = logger("kstalerts.dedup")
 _T = TypeVar("_T")
 
 # (channel, key) -> (stamp, claim token or None once delivered)

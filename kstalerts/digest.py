@@ -28,6 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from ._log import logger
 from ._text import cut
 from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 _Entry = Any
 
 __all__ = ()
+
+_log = logger("kstalerts.digest")
 
 #: Distinct titles a digest counts one by one; later new titles are counted together.
 MAX_DIGEST_TITLES = 100
@@ -284,7 +287,7 @@ class DigestBook:
         try:
             return self._change(entry, change)
         except Exception:  # a digest must never cost the alert itself
-            _log().error("digest of channel %r could not be updated", entry.key, exc_info=True)
+            _log.error("digest of channel %r could not be updated", entry.key, exc_info=True)
             return None
 
     def _change(
@@ -311,7 +314,7 @@ class DigestBook:
                         book[key] = record
                     return answer
             except OSError:
-                _log().warning("digest of channel %r kept in this process: state file unusable", entry.key)
+                _log.warning("digest of channel %r kept in this process: state file unusable", entry.key)
         with self._lock:
             record = {"digest": self._pending.get(entry.key), "flushed_at": self._flushed_at.get(entry.key)}
             answer = change(record["digest"], record)
@@ -393,7 +396,7 @@ class DigestBook:
             try:
                 result = self._flush_one(entry, spool)
             except Exception:  # the end of a run must not fail for a digest
-                _log().error("digest of channel %r could not be flushed", entry.key, exc_info=True)
+                _log.error("digest of channel %r could not be flushed", entry.key, exc_info=True)
                 continue
             if result is not None:
                 results.append(result)
@@ -426,7 +429,7 @@ class DigestBook:
                 if not isinstance(result, AlertResult):
                     raise TypeError(f"send() returned {type(result).__name__}, not an AlertResult")
             except Exception as exc:  # a bug in a channel
-                _log().error("channel %r raised while sending a digest", entry.key, exc_info=True)
+                _log.error("channel %r raised while sending a digest", entry.key, exc_info=True)
                 error = f"internal error in channel: {type(exc).__name__}"
                 result = AlertResult(entry.key, False, error=error)
             result = _with(result, channel=entry.key, alert=alert)
@@ -447,9 +450,3 @@ class DigestBook:
 
 def _with(result: AlertResult, **changes: Any) -> AlertResult:
     return result.replace(**changes)
-
-
-def _log() -> Any:
-    import logging
-
-    return logging.getLogger("kstalerts.digest")

@@ -22,9 +22,12 @@ import math
 import threading
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 
+from ._log import logger
 from .exceptions import AlertConfigurationError
 
 __all__ = ()
+
+_log = logger("kstalerts.limits")
 
 Number = Union[int, float]
 
@@ -215,9 +218,7 @@ def validate(
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
         clamp = Clamp(key or name, asked, result, bound)
-        import logging  # on first clamp: `import kstalerts` stays cheap
-
-        logging.getLogger("kstalerts.limits").warning(
+        _log.warning(
             "%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound
         )
         for record in getattr(_local, "stack", None) or []:

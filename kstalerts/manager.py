@@ -76,6 +76,7 @@ from typing import (
 )
 
 from . import _lifecycle, _reentry
+from ._log import logger
 from .digest import DigestBook
 from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
@@ -84,7 +85,7 @@ from .outcome import Outcome
 from .pipeline.build import Routes, routes
 from .pipeline.delivery import CLOSED_ERROR  # noqa: F401 (kstalerts.manager.CLOSED_ERROR, as before)
 from .pipeline.notification import Notification
-from .pipeline.stage import held, log
+from .pipeline.stage import held
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ if TYPE_CHECKING:
     from .spool import FlushReport, Spool, SpoolEntry
 
 __all__ = ()
+
+_log = logger("kstalerts.manager")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
@@ -439,7 +442,7 @@ class AlertManager:
             if entry is None or route is None:
                 if item.channel not in unknown:
                     unknown.add(item.channel)
-                    _log().warning(
+                    _log.warning(
                         "spool %s holds alerts for channel %r, which is not configured; kept",
                         spool.path,
                         item.channel,
@@ -657,7 +660,7 @@ class AlertManager:
             try:
                 entry.channel.close()
             except Exception:  # closing must release the rest regardless
-                _log().warning("channel %r failed to close", entry.key, exc_info=True)
+                _log.warning("channel %r failed to close", entry.key, exc_info=True)
 
     def __enter__(self) -> "AlertManager":
         return self
@@ -810,6 +813,3 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
             raise AlertConfigurationError(f"send() takes AlertMessage values, not {type(item).__name__}")
     return batch
 
-
-def _log() -> Any:
-    return log("kstalerts.manager")

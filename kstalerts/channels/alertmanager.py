@@ -18,7 +18,6 @@ auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 
 import base64
 import json
-import logging
 import re
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import (
 )
 
 from .. import _lifecycle, _reentry
+from .._log import logger
 from .._secret import Secret
 from .._url import ANY_HTTP, URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.channels.alertmanager")
+_log = logger("kstalerts.channels.alertmanager")
 
 _API_PATH = "/api/v2/alerts"
 # Credentials go in basic_auth/bearer_token, never in the URL; the API path is appended.

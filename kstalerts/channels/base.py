@@ -35,6 +35,7 @@ from typing import (
     Union,
 )
 
+from .._log import logger
 from .._settings import lookup
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
@@ -48,6 +49,8 @@ from ..retry import RetryPolicy
 from ._options import Option, build
 
 __all__ = ()
+
+_log = logger("kstalerts.channels")
 
 _C = TypeVar("_C", bound="AlertChannel")
 
@@ -270,9 +273,7 @@ def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
 
 def _log_attempt(name: str, attempt: int, max_retries: int, failure: Delivery, last: bool) -> None:
     """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
-    import logging
-
     then = "not retried" if failure.outcome is Outcome.REFUSED else "giving up" if last else "retrying"
-    logging.getLogger("kstalerts.channels").info(
+    _log.info(
         "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure.note, then
     )

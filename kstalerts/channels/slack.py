@@ -274,6 +274,8 @@ class SlackChannel(HTTPChannel):
     def check_response(self, response: "HTTPResponse") -> None:
         """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
         status = response.status
+        if status == 200 and response.body == b"ok":
+            return  # the answer to nearly every alert: nothing to decode or mask
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
             data = response.json()
