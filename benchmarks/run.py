@@ -21,9 +21,13 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from benchmarks import (
     bench_channels_local,
+    bench_coldstart,
+    bench_dedup,
     bench_email,
     bench_fanout,
+    bench_fleet,
     bench_import,
+    bench_lifecycle,
     bench_memory,
     bench_run,
     bench_slack,
@@ -41,14 +45,18 @@ from benchmarks._harness import (
 
 MODULES = (
     bench_import,
+    bench_coldstart,
     bench_slack,
     bench_channels_local,
     bench_email,
     bench_fanout,
     bench_throttle,
+    bench_dedup,
     bench_memory,
     bench_run,
+    bench_fleet,
     bench_text,
+    bench_lifecycle,
 )
 
 

@@ -10,11 +10,12 @@ stays cheap.
 True
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from . import _settings
+from . import manager as _manager
 from ._lazy import lazy as _lazy
 from ._version import __version__
-from .config.wiring import connect as _connect_config
 from .exceptions import (
     AlertConfigurationError,
     AlertDeliveryError,
@@ -63,9 +64,33 @@ __all__ = (
     "NoChannelsWarning",
 )
 
+
+
 # The config layer plugs in from above: AlertManager.from_config, and the
 # discovery of kstlib.conf.yml the first time a constructor needs a default.
-_connect_config()
+# Two small hooks stand in for it until one of them runs, so that importing
+# the package imports no config module (and no parser, no discovery).
+def _config_layer() -> Any:
+    """Import the config layer and plug it in (its own hooks replace these)."""
+    from .config import wiring
+
+    wiring.connect()
+    return wiring
+
+
+def _first_default() -> None:
+    _config_layer()
+    from .config.defaults import discover_defaults
+
+    discover_defaults()
+
+
+def _from_config(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    return _config_layer().manager_from_config(cls, *args, **kwargs)
+
+
+_settings.set_first_use(_first_default)
+_manager._connect_config(_from_config)
 
 # Loaded on first use (PEP 562): they need the stdlib logging machinery or
 # file locking, which a script that only sends alerts should not pay for.

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, Option
 from ._net import Pooled
 
 if TYPE_CHECKING:
-    import logging
     from typing import NoReturn
 
 __all__ = ()
@@ -154,7 +153,7 @@ class PooledAttempts(Generic[C]):
         is_stale: Callable[[BaseException], bool],
         fail: "Callable[[BaseException, Stage], NoReturn]",
         deadline: float,
-        log: "logging.Logger",
+        log: Any,  # the protocol's logger (kstalerts._log.logger)
         peer: object,
         what: str,
     ) -> None:

@@ -36,7 +36,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ._jobproc import Outcome
-from ._jobstate import JobState, JobStateBusyError, JobStateError
+from ._jobstate import JobState, JobStateBusyError, JobStateError, count, items
 from ._secret import scrub_text
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError, NoChannelsWarning
@@ -151,15 +151,20 @@ def _resolve_and_recover(
     recovery: AlertMessage,
     channel: Optional[str],
     notices: TextIO,
+    quiet: bool = False,
 ) -> List[Sent]:
-    """Resolve what fired where the channel knows "resolved"; tell the others."""
+    """Resolve what fired where the channel knows "resolved"; tell the others.
+
+    ``quiet``: say nothing when no channel takes the recovery's level (the
+    job succeeded; ``run --quiet`` prints nothing then).
+    """
     sent: List[Sent] = []
     try:
         entries = manager._targets(channel)  # the same lookup the failure's send went through
     except AlertConfigurationError as exc:
         notice(notices, f"recovery not sent: {exc}")
         return []
-    firing = [_firing_alert(item, recovery) for item in state.get("firing") or []]
+    firing = [_firing_alert(item, recovery) for item in items(state.get("firing"))]
     plain: List[str] = []
     for entry in entries:
         resolve = getattr(entry.channel, "resolve", None)
@@ -181,6 +186,9 @@ def _resolve_and_recover(
                 notice(notices, f"resolve of {alert.title!r} not delivered to {entry.key}: {result.error}")
             sent.append(("resolve", alert, (result,)))
     results: List[AlertResult] = []
+    if quiet:
+        levels = {entry.key: entry.min_level for entry in entries}
+        plain = [key for key in plain if recovery.level >= levels[key]]
     for key in plain:
         results.extend(_send(manager, recovery, key, notices))
     if plain:
@@ -206,7 +214,7 @@ def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
 def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
     """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
     labels = dict(alert.labels)
-    kept = [f for f in state.get("firing") or [] if isinstance(f, dict)]
+    kept = [f for f in items(state.get("firing")) if isinstance(f, dict)]
     same = [f for f in kept if f.get("labels") == labels]
     started = same[0].get("created_at", alert.created_at) if same else alert.created_at
     firing = [f for f in kept if f.get("labels") != labels]
@@ -227,7 +235,7 @@ def notice(stream: TextIO, message: str) -> None:
 class Alerting:
     """Where alerts go and how often: the manager (or the config to build one from)."""
 
-    __slots__ = ("channel", "config", "manager", "notes", "preset", "realert")
+    __slots__ = ("channel", "config", "manager", "notes", "preset", "quiet", "realert")
 
     def __init__(
         self,
@@ -237,8 +245,10 @@ class Alerting:
         channel: Optional[str],
         realert: float,
         notes: TextIO,
+        quiet: bool = False,
     ) -> None:
         self.manager = manager
+        self.quiet = quiet  # a recovery no channel takes is not worth a line
         self.config = config
         self.preset = preset
         self.channel = channel
@@ -293,9 +303,11 @@ def decide(
     kind: str = "failure",
 ) -> List[Sent]:
     """Update ``state`` for this run and send what it calls for."""
+    if _lifecycle_on(alerting):
+        return _on_lifecycle(job, outcome, facts, tail, state, alerting)
     notes = alerting.notes
     now = time.time()
-    failures = int(state.get("failures") or 0)
+    failures = count(state.get("failures"))
     if outcome.status == "ok":
         if failures == 0:
             _manager_notes(alerting)  # a broken config is said on every run
@@ -322,7 +334,9 @@ def decide(
         owned, active = _manager(alerting, f"{job.name} recovered")
         if active is not None:
             try:
-                sent = _resolve_and_recover(active, job, state, recovery, alerting.channel, notes)
+                sent = _resolve_and_recover(
+                    active, job, state, recovery, alerting.channel, notes, alerting.quiet
+                )
             finally:
                 if owned:
                     _close(active, notes)
@@ -396,6 +410,72 @@ def _wall(value: Any, now: float) -> float:
 
 def _span_or_unknown(seconds: Optional[float]) -> str:
     return "for an unknown time" if seconds is None else span(seconds)
+
+
+def _lifecycle_on(alerting: Alerting) -> bool:
+    """Whether the manager (or the config) turns the alert lifecycle on."""
+    if alerting.manager is not None:
+        return getattr(alerting.manager, "lifecycle", None) is not None
+    from .config import load_config
+
+    try:
+        return load_config(alerting.config, preset=alerting.preset).alerts.get("lifecycle") is not None
+    except (AlertConfigurationError, OSError):
+        return False  # said by the path without it, which reports a broken config
+
+
+def _on_lifecycle(
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: Optional[TailBuffer],
+    state: Dict[str, Any],
+    alerting: Alerting,
+) -> List[Sent]:
+    """The run on the alert lifecycle: a failure is a firing alert of the job's identity (its
+    repeats held for ``repeat_interval``, flapping counted), a success resolves it on exactly
+    the channels that heard it fire, whatever their ``min_level``. ``--realert`` is not used."""
+    notes = alerting.notes
+    now = time.time()
+    failures = int(state.get("failures") or 0)
+    if outcome.status == "ok":
+        for key in _FAILURE_KEYS:
+            state.pop(key, None)
+        owned, active = _manager(alerting, f"{job.name} recovered")
+        if active is None:
+            return []
+        try:
+            results = tuple(active.resolve(job.dedup_key))
+        finally:
+            if owned:
+                _close(active, notes)
+        for result in results:
+            if not result.outcome.meaning.ok:
+                notice(notes, f"recovery of {job.name!r} not delivered to {result.channel}: {result.error}")
+        if not results:
+            return []
+        recovery = results[0].alert or AlertMessage(f"{job.name} recovered", level=AlertLevel.SUCCESS)
+        return [("recovery", recovery, results)]
+    failures += 1
+    state["failures"] = failures
+    since = float(state.setdefault("failing_since", now))
+    state["last_status"] = outcome.what
+    title = f"{job.name} {outcome.what}"
+    if failures > 1:
+        title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
+        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({span(now - since)})")]
+    exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
+    labels = {k: v for k, v in job.labels(exit_label).items() if k != "exit_code"}  # one identity
+    alert = AlertMessage(title, job.body(facts, tail), job.level, labels=labels, dedup_key=job.dedup_key)
+    owned, active = _manager(alerting, title)
+    if active is None:
+        return []
+    try:
+        results = _send(active, alert, alerting.channel, notes)
+    finally:
+        if owned:
+            _close(active, notes)
+    return [("failure" if failures == 1 else "repeat", alert, results)]
 
 
 def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:

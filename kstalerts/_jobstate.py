@@ -27,8 +27,9 @@ import errno
 import json
 import os
 import re
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from .limits import finite_number
 from .state import store
 
 __all__ = ()
@@ -47,6 +48,18 @@ class JobStateError(OSError):
 
 class JobStateBusyError(JobStateError):
     """The state lock was not had in time, or a signal ended the wait."""
+
+
+def count(value: Any) -> int:
+    """A counter read from a job state (failures, skips): a whole number from 0 to 10**9,
+    through the one finite-number rule; anything else (damage, a forged field) is 0."""
+    number = finite_number(value)
+    return int(min(max(number, 0.0), 1e9)) if number is not None else 0
+
+
+def items(value: Any) -> List[Any]:
+    """A list read from a job state; anything else is empty."""
+    return value if isinstance(value, list) else []
 
 
 def default_state_dir() -> str:

@@ -26,18 +26,18 @@ Callers must not hold a lock of their own while calling
 
 import contextlib
 import errno
-import logging
 import os
 import threading
 from typing import Any, Dict, Iterator, Optional, Union
 
+from ._log import logger
 from .exceptions import AlertConfigurationError
 from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 from .state import store
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.state")
+_log = logger("kstalerts.state")
 
 _VERSION = 1
 _holding = threading.local()  # .paths: the lock files this thread holds an flock on

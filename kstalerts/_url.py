@@ -73,7 +73,8 @@ def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: 
         expected = ", ".join(("*" + h) if h.startswith(".") else h for h in rule.hosts)
         raise AlertConfigurationError(
             f"must be a {rule.service} URL: https on {expected} with the service's path"
-            " (pass allow_custom_url=True for a compatible server, a relay or a test server)",
+            " (for a compatible server, a relay or a test server: allow_custom_url: true in a config"
+            " file, allow_custom_url=True in code)",
             key=key,
         )
     if rule.path is not None and not rule.hosts and not allow_custom and rule.path.match(parts.path) is None:

@@ -17,12 +17,10 @@ them, so ``kstalerts --help`` is instant.
 """
 
 import argparse
-import json
-import logging
 import sys
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
+from . import _log
 from ._version import __version__
 from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
@@ -99,12 +97,22 @@ def _setup_send(subparsers: Any) -> None:
         help="info, success, warning or critical (default: critical)",
     )
     parser.add_argument("--channel", metavar="KEY", help="send to this channel only (key, alias or name)")
+    parser.add_argument("--key", help="the alert's identity (dedup key): what 'kstalerts resolve KEY' names")
+    parser.add_argument(
+        "--label", action="append", default=[], metavar="NAME=VALUE", type=_label, help="a label (repeatable)"
+    )
     _add_config_options(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print what each channel would send; send nothing"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=_run_send)
+
+
+def _label(text: str) -> Any:
+    from .cli_lifecycle import label
+
+    return label(text)
 
 
 def _level(text: str) -> AlertLevel:
@@ -128,7 +136,9 @@ def _read_body(value: str, stdin: TextIO) -> str:
 
 
 def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    alert = AlertMessage(args.title, _read_body(args.body, stdin), args.level)
+    alert = AlertMessage(
+        args.title, _read_body(args.body, stdin), args.level, labels=dict(args.label), dedup_key=args.key
+    )
     # A dry run checks structure: a secret not present here is a warning.
     unresolved: Optional[List[UnresolvedCredentialError]] = [] if args.dry_run else None
     manager = _manager(args, unresolved)
@@ -145,6 +155,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     code = exit_code(results)
     ok = code == EXIT_OK
     if args.json:
+        import json
+
         json.dump(
             {"ok": ok, "alert": alert.to_dict(), "results": [_result_dict(r) for r in results]},
             out,
@@ -153,7 +165,8 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         out.write("\n")
     else:
         for result in results:
-            out.write(f"{result}\n")
+            kept = " (kept in the spool: 'kstalerts flush' sends it again)" if result.spooled else ""
+            out.write(f"{result}{kept}\n")
     if not matching:
         floors = ", ".join(f"{e.key} >= {e.min_level.name}" for e in skipped)
         _error(f"nothing sent: no channel takes level {alert.level.name} ({floors})")
@@ -206,6 +219,8 @@ def _dry_run(
             ],
             "skipped": [{"channel": e.key, "min_level": e.min_level.name} for e in skipped],
         }
+        import json
+
         json.dump(payload, out, indent=2)
         out.write("\n")
     else:
@@ -220,20 +235,36 @@ def _dry_run(
 def _manager(
     args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
 ) -> "AlertManager":
+    import warnings
+
     from .config import load_config
     from .config.loader import no_channels_reason
     from .config.wiring import build_manager
+    from .limits import collect_clamps
     from .manager import AlertManager
 
-    loaded = load_config(args.config, preset=args.preset)
     manager = AlertManager()
+    # Each clamp is said once, below, with the file and line it came from.
+    limits_log = logging.getLogger("kstalerts.limits")
+    quiet = limits_log.level < logging.ERROR
+    if quiet:
+        limits_log.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
-            build_manager(manager, loaded, unresolved=unresolved)
+        with collect_clamps() as clamps:
+            loaded = load_config(args.config, preset=args.preset)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
+                build_manager(manager, loaded, unresolved=unresolved)
     except BaseException:
         manager.close()
         raise
+    finally:
+        if quiet:
+            limits_log.setLevel(logging.NOTSET)
+    for clamp in clamps:
+        line = loaded.line_of(clamp.name) if loaded.path else None
+        where = f"{loaded.path}:{line}: " if line else (f"{loaded.path}: " if loaded.path else "")
+        _error(f"warning: {where}{clamp}")
     if not manager.channels and not unresolved:
         manager.close()
         raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
@@ -266,10 +297,15 @@ def _setup_check_config(subparsers: Any) -> None:
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
     parser.set_defaults(run=_run_check_config)
 
 
 def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    import json
+    import logging
+    import warnings
+
     from .config import load_config
     from .config.loader import (
         CONFIG_NAMES,
@@ -303,6 +339,11 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         if quiet:
             limits_log.setLevel(logging.NOTSET)
     problems: List[str] = []
+    report = out
+    if args.json:
+        import io
+
+        out = io.StringIO()  # the text report is built as usual, then left unprinted
     with manager:
         if loaded.path is None and args.config is None:
             names = ", ".join(CONFIG_NAMES)
@@ -327,6 +368,10 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
             problems.append(f"{missing} (sending fails until it is)")
         if not manager.channels and not unresolved:
             problems.append(f"no channels: {no_channels_reason(loaded)}; 'kstalerts send' would fail")
+        if manager.lifecycle is not None:
+            from .cli_lifecycle import describe
+
+            problems.extend(describe(manager.lifecycle, out))
     if clamps:
         out.write("clamped by the hard limits:\n")
         for clamp in clamps:
@@ -337,8 +382,25 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         out.write("clamped by the hard limits: nothing\n")
     for problem in problems:
         out.write(f"warning: {problem}\n")
-    if clamps and args.strict:
-        return EXIT_FAILED
+    code = EXIT_FAILED if clamps and args.strict else EXIT_OK
+    if args.json:
+        payload = {
+            "ok": code == EXIT_OK,
+            "config_file": loaded.path,
+            "preset": loaded.preset,
+            "settings": loaded.masked(),
+            "channels": [_describe_entry(entry) for entry in manager.channels],
+            "clamped": [
+                {"clamp": str(clamp), "line": loaded.line_of(clamp.name) if loaded.path else None}
+                for clamp in clamps
+            ],
+            "warnings": problems,
+        }
+        json.dump(payload, report, indent=2, default=str)
+        report.write("\n")
+        return code
+    if code != EXIT_OK:
+        return code
     out.write(f"config OK ({len(problems)} warning(s))\n" if problems else "config OK\n")
     return EXIT_OK
 
@@ -421,6 +483,8 @@ def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 "remaining",
             )
         }
+        import json
+
         json.dump({"ok": report.ok, "spool": report.path, **counts}, out, indent=2)
         out.write("\n")
     else:
@@ -434,9 +498,11 @@ _RUN_EPILOG = """\
 examples:
   kstalerts run --name backup -- /opt/bin/backup.sh
       alert (CRITICAL, with the last 50 lines of output) when it fails; resolve when it recovers
-  kstalerts run --quiet --timeout 3600 --lock -- pg_dump -f /srv/app.sql app
+  kstalerts run --quiet --timeout 1h --lock -- pg_dump -f /srv/app.sql app
       cron-friendly: silent on success, SIGTERM after an hour, one run at a time
-  kstalerts run --retries 2 --retry-delay 30 --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --retries 2 --retry-delay 30s --channel ops --json -- curl -fsS https://example.com/ping
+  kstalerts run --name nightly -- sh -c 'tar czf /srv/backup.tgz /srv/data && echo done'
+      a command line with && or | runs through a shell: give it to sh -c as one argument
 
 exit status: the job's own; 128+N when killed by signal N; 124 timed out;
 126 not executable; 127 not found; 125 usage error of run (nothing ran).
@@ -459,13 +525,13 @@ class _RunParser(argparse.ArgumentParser):
 
 
 def _positive(text: str) -> float:
+    """A duration: seconds, or with a unit (``10m``, ``1h30m``; see :mod:`kstalerts._duration`)."""
+    from ._duration import parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _setup_run(subparsers: Any) -> None:
@@ -491,16 +557,16 @@ def _setup_run(subparsers: Any) -> None:
     parser.add_argument("--channel", metavar="KEY", help="alert this channel only (key, alias or name)")
     _add_config_options(parser)
     parser.add_argument(
-        "--timeout", type=_positive, metavar="SECONDS", help="SIGTERM the job after this long"
+        "--timeout", type=_positive, metavar="DURATION", help="SIGTERM the job after this long (90, 10m, 1h)"
     )
     parser.add_argument(
-        "--kill-after", type=_positive, default=10.0, metavar="SECONDS", help="then SIGKILL (default: 10)"
+        "--kill-after", type=_positive, default=10.0, metavar="DURATION", help="then SIGKILL (default: 10s)"
     )
     parser.add_argument(
         "--retries", type=int, default=0, metavar="N", help="run again N times before failing"
     )
     parser.add_argument(
-        "--retry-delay", type=_positive, default=0.0, metavar="SECONDS", help="between retries"
+        "--retry-delay", type=_positive, default=0.0, metavar="DURATION", help="between retries"
     )
     parser.add_argument(
         "--tail-lines",
@@ -522,8 +588,8 @@ def _setup_run(subparsers: Any) -> None:
         "--realert",
         type=_positive,
         default=3600.0,
-        metavar="SECONDS",
-        help="while it keeps failing, alert again at most this often (default: 3600)",
+        metavar="DURATION",
+        help="while it keeps failing, alert again at most this often (default: 1h)",
     )
     parser.add_argument("--lock", action="store_true", help="one run of this job at a time")
     parser.add_argument(
@@ -534,6 +600,9 @@ def _setup_run(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    from .cli_lifecycle import add_run_options
+
+    add_run_options(parser)  # --heartbeat NAME --every D [--grace D]
     parser.set_defaults(run=_run_run)
 
 
@@ -543,7 +612,10 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    from .cli_lifecycle import declare_heartbeat, ping_after_run
+
     try:
+        declare_heartbeat(args)
         result = run_job(
             command,
             name=args.name,
@@ -567,24 +639,48 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     except AlertConfigurationError as exc:
         _error(f"run: error: {exc}")
         return EXIT_RUN_ERROR
+    ping_after_run(args, result.exit_code, out)
     if args.json:
+        import json
+
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
     return result.exit_code
 
 
+def _registered() -> List[Callable[[Any], None]]:
+    """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
+    from .commands import init, pyz, shell, systemd
+
+    return [
+        init.setup,
+        systemd.setup,
+        pyz.setup,
+        lambda subparsers: shell.setup(subparsers, build_parser),  # walks the whole parser
+    ]
+
+
 # The subcommands, in --help order.
+def _setup_lifecycle(subparsers: Any) -> None:
+    from .cli_lifecycle import setup  # resolve, silence, alerts, tick, heartbeat
+
+    setup(subparsers, config_options=_add_config_options, manager=_manager, exit_code=exit_code)
+
+
 _SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
     _setup_send,
     _setup_check_config,
     _setup_flush,
     _setup_run,
     _setup_demo,
+    _setup_lifecycle,
+    *_registered(),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``kstalerts`` command."""
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``kstalerts`` command; with ``only`` (a
+    subcommand's name), the parser of that subcommand alone is set up."""
     parser = argparse.ArgumentParser(
         prog="kstalerts",
         description="Send alerts to Slack, email and other channels, from scripts and cron jobs.",
@@ -595,13 +691,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (to stderr)")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for setup in _SUBCOMMANDS:
-        setup(subparsers)
+        if only is None or _command_name(setup) == only:
+            setup(subparsers)
     for sub in subparsers.choices.values():  # -v after the subcommand too
         if "-v" not in sub._option_string_actions:
             sub.add_argument(
                 "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each attempt"
             )
     return parser
+
+
+def _command_name(setup: Callable[[Any], None]) -> str:
+    return setup.__name__[len("_setup_") :].replace("_", "-")
+
+
+def _chosen(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand ``argv`` names, when it is a known one (its parser is
+    then the only one built), else ``None``."""
+    for arg in argv:
+        if arg in ("-v", "--verbose"):
+            continue
+        if arg.startswith("-"):
+            return None  # --help, --version, or a usage error: the full parser says it
+        return arg if arg in {_command_name(setup) for setup in _SUBCOMMANDS} else None
+    return None
 
 
 def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -636,9 +749,11 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
             o for o in known if name.startswith("--") and o.startswith(name)
         ]
         if not matches:
-            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            # Compared without the dashes they all share, so --bogus is not "close" to --verbose.
+            longs = {o[2:]: o for o in known if o.startswith("--")}
+            close = difflib.get_close_matches(name.lstrip("-"), list(longs), n=1, cutoff=0.6)
             where = f" for '{current.prog}'" if current is not parser else ""
+            hint = f"; did you mean {longs[close[0]]}?" if close else f"; see '{current.prog} --help'"
             current.error(f"unknown option {name}{where}{hint}")
         action = known[matches[0]]
         expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1
@@ -660,21 +775,33 @@ def _error(message: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen(given))
     try:
-        _check_options(parser, sys.argv[1:] if argv is None else list(argv))
+        _check_options(parser, given)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (code 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    log = logging.getLogger("kstalerts")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("kstalerts: %(levelname)s: %(message)s"))
-    log.addHandler(handler)
-    previous = log.level
-    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    installed: List[Any] = []  # (logger, handler, its level before)
+
+    def log_to_stderr() -> None:  # logging is imported when there is something to log
+        import logging
+
+        log = logging.getLogger("kstalerts")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("kstalerts: %(levelname)s: %(message)s"))
+        log.addHandler(handler)
+        previous = log.level
+        log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+        installed.append((log, handler, previous))
+
+    if args.verbose:
+        log_to_stderr()
+    else:
+        _log.when_used(log_to_stderr)
     try:
         run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
         return run(args, sys.stdout, sys.stdin)
@@ -690,5 +817,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(f"error: {exc}")
         return EXIT_USAGE
     finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
+        _log.when_used(None)
+        for log, handler, previous in installed:
+            log.removeHandler(handler)
+            log.setLevel(previous)

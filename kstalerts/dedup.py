@@ -32,13 +32,14 @@ anyway); a delivery is fsynced. If that file cannot be locked the process
 falls back to its own memory, with a warning.
 """
 
-import logging
+import collections
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
+from ._log import logger
 from ._settings import DEDUP_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import (
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.dedup")
+_log = logger("kstalerts.dedup")
 _T = TypeVar("_T")
 
 # (channel, key) -> (stamp, claim token or None once delivered)
@@ -112,7 +113,9 @@ class Deduplicator:
         self._clock = clock
         self._lock = threading.RLock()  # RLock: a signal handler may re-enter (see manager)
         _lifecycle.on_fork(self, _lifecycle.renew_lock)
-        self._memory: Dict[Tuple[str, str], _Record] = {}
+        # An OrderedDict: finding the oldest record stays O(1) however many were
+        # dropped from the front (a dict would scan its deleted slots).
+        self._memory: Dict[Tuple[str, str], _Record] = collections.OrderedDict()
         self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False
         if state_file is not None:
@@ -277,18 +280,24 @@ def _decode(
                     if alive(record, now):
                         found.append(((channel, key), record))
     found.sort(key=lambda item: item[1][0])
-    return dict(found)
+    return collections.OrderedDict(found)
 
 
 def _size(name: _Name, record: _Record) -> int:
-    # Bytes a record takes in the file: "key":[stamp,token], (the channel counted per record: an upper bound)
+    # Bytes a record takes in the file, "key":[stamp,token], with the channel
+    # counted per record: an upper bound.
     return len(name[0]) + len(name[1]) + len(record[1] or "null") + 32
 
 
 def _encode(records: Dict[_Name, _Record]) -> Dict[str, Dict[str, Any]]:
-    total = sum(_size(name, record) for name, record in records.items())
+    total = 0
+    for name, record in records.items():
+        total += _size(name, record)
     store.fit(records, max_entries=MAX_DEDUP_KEYS, max_bytes=DEDUP_STATE_BYTES, size=_size, total=total)
     stored: Dict[str, Dict[str, Any]] = {}
     for (channel, key), (stamp, token) in records.items():
-        stored.setdefault(channel, {})[key] = [round(stamp, 3), token]
+        keys = stored.get(channel)
+        if keys is None:
+            keys = stored[channel] = {}
+        keys[key] = [round(stamp, 3), token]
     return stored

@@ -48,7 +48,8 @@ def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChanne
     from .transports import SMTPTransport
 
     # A real SlackChannel; allow_custom_url lets it post to a non-Slack host.
-    slack = SlackChannel(http.url, allow_custom_url=True, timeout=5.0, max_retries=0)
+    # proxy="": the sink is on this host, out of reach of any HTTP(S)_PROXY set around us.
+    slack = SlackChannel(http.url, allow_custom_url=True, timeout=5.0, max_retries=0, proxy="")
     # The sink speaks plain SMTP on loopback, without TLS or AUTH.
     transport = SMTPTransport("127.0.0.1", smtp.port, security="none", timeout=5.0)
     email = EmailChannel(transport, sender=_SENDER, recipients=[_RECIPIENT], timeout=5.0, max_retries=0)
@@ -86,6 +87,7 @@ def run_demo(out: TextIO) -> int:
             write("kstalerts demo: two channels on loopback, one throttle, a storm of 7 alerts\n\n")
             write(f"  slack  Slack webhook {http.base_url}/services/...  takes WARNING and above,")
             write(f" throttled to {_SLACK_BURST} per 60 s\n")
+            write("         (CRITICAL alerts draw from a reserve of their own: a flood never blocks them)\n")
             write(f"  email  SMTP 127.0.0.1:{smtp.port} (plain, loopback)  takes CRITICAL only\n\n")
             write("sending:\n")
             keys = [entry.key for entry in manager.channels]

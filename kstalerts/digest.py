@@ -28,6 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from ._log import logger
 from ._text import cut
 from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 _Entry = Any
 
 __all__ = ()
+
+_log = logger("kstalerts.digest")
 
 #: Distinct titles a digest counts one by one; later new titles are counted together.
 MAX_DIGEST_TITLES = 100
@@ -94,7 +97,7 @@ def _line_count(line: str) -> int:
 class Digest:
     """What one channel held back since its last delivery (mutable, not shared)."""
 
-    __slots__ = ("first", "last", "levels", "others", "suppressed", "throttled", "titles")
+    __slots__ = ("first", "last", "levels", "muted", "others", "suppressed", "throttled", "titles")
 
     def __init__(self) -> None:
         self.levels: Dict[str, int] = {}
@@ -102,18 +105,24 @@ class Digest:
         self.others = 0  # alerts whose title came after MAX_DIGEST_TITLES distinct ones
         self.throttled = 0
         self.suppressed = 0
+        self.muted = 0  # held, silenced or inhibited by the alert lifecycle
         self.first: Optional[float] = None
         self.last: Optional[float] = None
 
     @property
     def total(self) -> int:
         """How many alerts were held back."""
-        return self.throttled + self.suppressed
+        return self.throttled + self.suppressed + self.muted
 
-    def add(self, alert: AlertMessage, *, suppressed: bool, when: Optional[float] = None) -> None:
-        """Count ``alert`` as held back (``suppressed``: by dedup, else by the throttle)."""
+    def add(
+        self, alert: AlertMessage, *, suppressed: bool, when: Optional[float] = None, muted: bool = False
+    ) -> None:
+        """Count ``alert`` as held back (``suppressed``: by dedup; ``muted``: by the alert
+        lifecycle; else by the throttle)."""
         now = time.time() if when is None else when
-        if suppressed:
+        if muted:
+            self.muted += 1
+        elif suppressed:
             self.suppressed += 1
         else:
             self.throttled += 1
@@ -135,6 +144,7 @@ class Digest:
         """Add everything ``other`` counted to this digest."""
         self.throttled += other.throttled
         self.suppressed += other.suppressed
+        self.muted += other.muted
         self.others += other.others
         for name, count in other.levels.items():
             self.levels[name] = self.levels.get(name, 0) + count
@@ -153,6 +163,7 @@ class Digest:
             "others": self.others,
             "throttled": self.throttled,
             "suppressed": self.suppressed,
+            "muted": self.muted,
             "first": self.first,
             "last": self.last,
         }
@@ -165,6 +176,7 @@ class Digest:
         digest = cls()
         digest.throttled = _int(data.get("throttled"))
         digest.suppressed = _int(data.get("suppressed"))
+        digest.muted = _int(data.get("muted"))
         digest.others = _int(data.get("others"))
         levels = data.get("levels")
         for name, count in levels.items() if isinstance(levels, dict) else ():
@@ -181,10 +193,21 @@ class Digest:
     def summary(self) -> DigestSummary:
         """The digest in words: ``+17 held back by the throttle since 10:02:05 UTC: ...``."""
         total = self.total
-        if self.suppressed and self.throttled:
-            why = f" ({self.throttled:,} by the throttle, {self.suppressed:,} duplicates)"
+        parts = [
+            f"{count:,} {words}"
+            for count, words in (
+                (self.throttled, "by the throttle"),
+                (self.suppressed, "duplicates"),
+                (self.muted, "repeats, silenced or inhibited"),
+            )
+            if count
+        ]
+        if len(parts) > 1:
+            why = f" ({', '.join(parts)})"
         elif self.suppressed:
             why = " as duplicates"
+        elif self.muted:
+            why = " as repeats, silenced or inhibited"
         else:
             why = " by the throttle"
         since = ""
@@ -264,7 +287,7 @@ class DigestBook:
         try:
             return self._change(entry, change)
         except Exception:  # a digest must never cost the alert itself
-            _log().error("digest of channel %r could not be updated", entry.key, exc_info=True)
+            _log.error("digest of channel %r could not be updated", entry.key, exc_info=True)
             return None
 
     def _change(
@@ -291,7 +314,7 @@ class DigestBook:
                         book[key] = record
                     return answer
             except OSError:
-                _log().warning("digest of channel %r kept in this process: state file unusable", entry.key)
+                _log.warning("digest of channel %r kept in this process: state file unusable", entry.key)
         with self._lock:
             record = {"digest": self._pending.get(entry.key), "flushed_at": self._flushed_at.get(entry.key)}
             answer = change(record["digest"], record)
@@ -311,14 +334,15 @@ class DigestBook:
         if alert is None or result.spooled or not getattr(entry, "digest", True):
             return
         outcome = result.outcome
-        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED:
+        muted = outcome in (Outcome.HELD, Outcome.SILENCED, Outcome.INHIBITED)
+        if outcome is not Outcome.SUPPRESSED and outcome is not Outcome.THROTTLED and not muted:
             return
         suppressed = outcome is Outcome.SUPPRESSED
         now = time.time()
 
         def add(pending: Optional[Digest], record: Dict[str, Any]) -> None:
             digest = pending if pending is not None else Digest()
-            digest.add(alert, suppressed=suppressed, when=now)
+            digest.add(alert, suppressed=suppressed, when=now, muted=muted)
             record["digest"] = digest
 
         self._update(entry, add)
@@ -372,7 +396,7 @@ class DigestBook:
             try:
                 result = self._flush_one(entry, spool)
             except Exception:  # the end of a run must not fail for a digest
-                _log().error("digest of channel %r could not be flushed", entry.key, exc_info=True)
+                _log.error("digest of channel %r could not be flushed", entry.key, exc_info=True)
                 continue
             if result is not None:
                 results.append(result)
@@ -405,7 +429,7 @@ class DigestBook:
                 if not isinstance(result, AlertResult):
                     raise TypeError(f"send() returned {type(result).__name__}, not an AlertResult")
             except Exception as exc:  # a bug in a channel
-                _log().error("channel %r raised while sending a digest", entry.key, exc_info=True)
+                _log.error("channel %r raised while sending a digest", entry.key, exc_info=True)
                 error = f"internal error in channel: {type(exc).__name__}"
                 result = AlertResult(entry.key, False, error=error)
             result = _with(result, channel=entry.key, alert=alert)
@@ -426,9 +450,3 @@ class DigestBook:
 
 def _with(result: AlertResult, **changes: Any) -> AlertResult:
     return result.replace(**changes)
-
-
-def _log() -> Any:
-    import logging
-
-    return logging.getLogger("kstalerts.digest")

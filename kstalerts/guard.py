@@ -23,10 +23,10 @@ wrapped with a coroutine that awaits :meth:`AlertManager.asend`.
 """
 
 import functools
-import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
 
+from ._log import logger
 from .models import AlertLevel, AlertMessage
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.guard")
+_log = logger("kstalerts.guard")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -30,7 +30,6 @@ followed): what a status means is the channel's business. Rules:
 
 import base64
 import io
-import logging
 import os
 import re
 import socket
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional
 
 from . import _lifecycle
 from ._attempt import STAGES, PooledAttempts, Progress, Stage
+from ._log import logger
 from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
 from .exceptions import AlertConfigurationError, AlertDeliveryError
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.http")
+_log = logger("kstalerts.http")
 
 _EMPTY: Mapping[str, str] = {}
 _OWN_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection"))
@@ -81,12 +81,15 @@ class HTTPResponse(NamedTuple):
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[][{}]")
+_JSON_STARTS = frozenset(bytes([c]) for c in b'{["-0123456789tfn')
 
 
 def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
     """``json.loads(body)`` for bytes a peer sent, or ``None`` when they are
     not UTF-8 JSON or nest deeper than ``max_depth``: the depth is counted
     (strings skipped) before the parser, which recurses, sees the text."""
+    if body.lstrip()[:1] not in _JSON_STARTS:  # "ok", HTML, empty: not JSON, no parser run
+        return None
     import json
 
     depth = 0
@@ -265,6 +268,7 @@ class HTTPClient:
             if not ssl_verify:
                 _log.warning("TLS certificate verification is OFF for %s", self.url)
         self._pool: IdlePool[_Connection] = IdlePool(max(0, min(int(pool_size), MAX_IDLE_CONNECTIONS)))
+        self._prepared_cache: Dict[Tuple[object, ...], Tuple[bytes, bool, Tuple[bytes, ...]]] = {}
 
     @property
     def via_proxy(self) -> bool:
@@ -298,7 +302,9 @@ class HTTPClient:
             raise AlertDeliveryError(
                 f"the request body is {len(body)} bytes, more than the {MAX_REQUEST_BYTES}-byte limit"
             )
-        payload = self._head(method, body, headers) + (body or b"")
+        head, sized, secrets = self._prepared(method, body is not None, headers)
+        end = b"Content-Length: %d\r\n\r\n" % len(body or b"") if sized else b""
+        payload = head + end + (body or b"")
         started = time.monotonic()
         deadline = Deadline(started + timeout)
 
@@ -334,7 +340,7 @@ class HTTPClient:
             time.monotonic() - started,
             "reused" if go.reused else "new",
         )
-        return _scrubbed(response, self._request_secrets(headers))
+        return _scrubbed(response, secrets)
 
     def _peer(self) -> str:
         """``host:port`` of the hop a failure happened with (``proxy host:port`` via a proxy)."""
@@ -390,8 +396,33 @@ class HTTPClient:
             sorted({f.encode("utf-8", "replace") for f in found if len(f) >= 4}, key=len, reverse=True)
         )
 
+    def _prepared(
+        self, method: str, has_body: bool, headers: Mapping[str, str]
+    ) -> Tuple[bytes, bool, Tuple[bytes, ...]]:
+        """The request head's lines but its ``Content-Length`` and the blank
+        line, whether it takes a ``Content-Length``, and the secrets to scrub
+        from the answer.
+
+        A channel sends the same method and headers every time, so both are
+        built once per distinct set and kept (a few sets at most; the cache
+        is emptied when it fills): the warm path formats no header.
+        """
+        key = (method, has_body, self.user_agent, tuple(headers.items()))
+        prepared = self._prepared_cache.get(key)
+        if prepared is None:
+            head = self._head(method, b"" if has_body else None, headers, length=False)
+            prepared = (head, not head.endswith(b"\r\n\r\n"), self._request_secrets(headers))
+            if len(self._prepared_cache) >= _PREPARED_MAX:
+                self._prepared_cache.clear()
+            self._prepared_cache[key] = prepared
+        return prepared
+
     # -- one exchange -----------------------------------------------------
-    def _head(self, method: str, body: Optional[bytes], headers: Mapping[str, str]) -> bytes:
+    def _head(
+        self, method: str, body: Optional[bytes], headers: Mapping[str, str], *, length: bool = True
+    ) -> bytes:
+        """The request head; ``length=False`` stops before the ``Content-Length``
+        line (and the blank line) when there is one to add."""
         if not method or not set(method) <= _TOKEN_CHARS:
             raise AlertConfigurationError(f"method {method!r} is not a valid HTTP token", key="method")
         endpoint, proxy = self._endpoint, self._proxy
@@ -415,9 +446,11 @@ class HTTPClient:
                 continue
             fields.pop(given.get(name.lower(), ""), None)
             fields[name] = value
-        if body is not None or method.upper() in ("POST", "PUT", "PATCH"):
-            fields["Content-Length"] = str(len(body or b""))
         lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in fields.items()]
+        if body is not None or method.upper() in ("POST", "PUT", "PATCH"):
+            if not length:
+                return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+            lines.append(f"Content-Length: {len(body or b'')}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _connect(self, deadline: Deadline, progress: Progress) -> _Connection:
@@ -489,6 +522,7 @@ class HTTPClient:
             reply.close()
 
 
+_PREPARED_MAX = 16  # distinct (method, headers) sets one client keeps prepared
 _HARMLESS_HEADERS = frozenset(("content-type", "accept", "user-agent", "content-encoding", "accept-language"))
 
 
@@ -505,6 +539,12 @@ def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPRespons
     cannot put a token into a result or a log."""
     if not secrets:
         return response
+    seen = b"\n".join(
+        [response.body, response.reason.encode("latin-1", "replace")]
+        + [v.encode("latin-1", "replace") for v in response.headers.values()]
+    )
+    if not any(secret in seen for secret in secrets):
+        return response  # nothing echoed (every answer but a hostile or chatty one)
 
     def clean(data: bytes) -> bytes:
         for secret in secrets:

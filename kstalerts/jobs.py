@@ -33,6 +33,7 @@ on the ``notices`` stream (stderr) and the job's status is returned.
 """
 
 import os
+import shlex
 import time
 from typing import IO, TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
@@ -41,7 +42,7 @@ from ._jobproc import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs' name
 from ._jobproc import EXIT_NOT_FOUND as EXIT_NOT_FOUND
 from ._jobproc import EXIT_TIMEOUT as EXIT_TIMEOUT
 from ._jobproc import POLL, Outcome, Signals, run_once, signame
-from ._jobstate import JobLock, JobState, JobStateError, default_state_dir
+from ._jobstate import JobLock, JobState, JobStateError, count, default_state_dir
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -191,7 +192,7 @@ def run_job(
     out = stdout if stdout is not None else getattr(sys.stdout, "buffer", None)
     err = stderr if stderr is not None else getattr(sys.stderr, "buffer", None)
     job = Job(job_name, argv, level)
-    alerting = Alerting(manager, config, preset, channel, realert, notes)
+    alerting = Alerting(manager, config, preset, channel, realert, notes, quiet)
     tail = TailBuffer(tail_lines)
     started_at = time.time()
     started = time.monotonic()
@@ -255,6 +256,8 @@ def run_job(
             ("duration", span(duration)),
             ("status", outcome.what),
         ]
+        if outcome.status in _NOT_STARTED:
+            facts.extend(_not_started(argv, outcome, notes))
         if attempts > 1:
             facts.append(("attempts", str(attempts)))
         sent = after_run(job, outcome, facts, tail, store, alerting, stop=signals.stopped)
@@ -273,6 +276,25 @@ def run_job(
         tail.text(),
         tuple(sent),
     )
+
+
+_NOT_STARTED = ("not_found", "not_executable", "could_not_start")
+# What makes one argument look like a shell command line, not a program's path.
+_SHELL_SYNTAX = ("&&", "||", "|", ";", ">", "<", "$", "`", "*", "~")
+
+
+def _not_started(argv: Sequence[str], outcome: Outcome, notes: TextIO) -> List[Tuple[str, str]]:
+    """Say on ``notes`` that the command could not start (and how to fix a
+    whole command line given as one argument); the facts for the alert."""
+    why = outcome.what.split(": ", 1)[-1]
+    said = f"could not start {argv[0]}: {why}"
+    facts = [("error", said)]
+    if len(argv) == 1 and " " in argv[0].strip() and any(s in argv[0] for s in _SHELL_SYNTAX):
+        hint = f"the whole command is one argument; to run it through a shell: sh -c {shlex.quote(argv[0])}"
+        facts.append(("hint", hint))
+        said += f"\nkstalerts run: hint: {hint}"
+    notice(notes, said)
+    return facts
 
 
 def _check_arguments(
@@ -411,7 +433,7 @@ def _skipped(
     if store is not None:
         try:
             with store.transaction(stop=signals.stopped) as state:
-                skips = int(state.get("skips") or 0) + 1
+                skips = count(state.get("skips")) + 1
                 state["skips"] = skips
                 if alert_after_skips is not None and skips >= alert_after_skips:
                     outcome = Outcome(

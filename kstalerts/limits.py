@@ -22,9 +22,12 @@ import math
 import threading
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 
+from ._log import logger
 from .exceptions import AlertConfigurationError
 
 __all__ = ()
+
+_log = logger("kstalerts.limits")
 
 Number = Union[int, float]
 
@@ -68,6 +71,12 @@ LIMITS: Dict[str, Limit] = {
         Limit("retry.max_delay", 0.0, 60.0, False, "ceiling of one back-off wait, in seconds"),
         Limit("retry.max_retry_after", 0.0, 300.0, False, "longest Retry-After honoured, in seconds"),
         Limit("retry.budget", 0.0, 900.0, False, "seconds one send may take, attempts and waits included"),
+        Limit("lifecycle.repeat_interval", 1.0, 604800.0, False, "seconds before a firing alert is resent"),
+        Limit("silence.duration", 1.0, 2592000.0, False, "seconds a silence lasts"),
+        Limit("heartbeat.every", 1.0, 2592000.0, False, "seconds expected between two pings"),
+        Limit("heartbeat.grace", 1.0, 604800.0, False, "seconds of lateness forgiven after every"),
+        Limit("flapping.high", 1.0, 100.0, False, "weighted % of state changes that starts flapping"),
+        Limit("flapping.low", 0.0, 100.0, False, "weighted % of state changes that stops it; at most high"),
     )
 }
 
@@ -100,6 +109,12 @@ MAX_CREDENTIAL_BYTES = 65536  # size of a `type: file` credential
 STATE_LOCK_WAIT = 2.0  # seconds a shared state file's lock is waited for; then the process's own state
 STATE_LOCK_TRY = 0.5  # the same wait for calls that never wait (try_acquire, available)
 SOPS_TIMEOUT = 30.0  # seconds one `sops --decrypt` may take
+MAX_NFLOG_ENTRIES = 2000  # identities in the notification log; firing ones are never evicted
+MAX_SILENCES = 500  # silences kept (active, pending and expired); expired ones go first
+MAX_HEARTBEATS = 500  # heartbeats one state folder tracks
+MAX_LIFECYCLE_BYTES = 4 * 1048576  # size of one lifecycle state file; a larger one is moved aside
+MAX_MATCHER_PATTERN = 256  # characters of one matcher's value or regex
+MAX_MATCH_INPUT = 1024  # characters of a field a regex is tried on; a longer one never matches
 
 _local = threading.local()
 _HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
@@ -203,9 +218,7 @@ def validate(
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
         clamp = Clamp(key or name, asked, result, bound)
-        import logging  # on first clamp: `import kstalerts` stays cheap
-
-        logging.getLogger("kstalerts.limits").warning(
+        _log.warning(
             "%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound
         )
         for record in getattr(_local, "stack", None) or []:

@@ -8,7 +8,11 @@ exception traceback when there is one, is the body.
 
 Rules, as in the standard library's handlers: :meth:`AlertHandler.emit`
 never raises (a failure goes to :meth:`logging.Handler.handleError`), and
-the title, body and level come from small overridable methods. The handler
+the title, body and level come from small overridable methods. A record
+costs the caller at most ``timeout`` seconds (:data:`DEFAULT_TIMEOUT`, 10 s,
+whatever the channels' own timeouts and retries, which are the CLI's too):
+the delivery runs on a helper thread, and one still running then finishes
+there while the program goes on (counted in :attr:`AlertHandler.late`). The handler
 never feeds on itself: records from the ``kstalerts`` logger tree, records the manager's pool
 workers or a channel's helper threads log while delivering, and records
 logged while this thread is inside ``emit`` are dropped (see
@@ -17,6 +21,7 @@ send is still sent.
 """
 
 import logging
+import threading
 from typing import TYPE_CHECKING, List, Optional, Union
 
 from . import _reentry
@@ -26,6 +31,9 @@ if TYPE_CHECKING:
     from .manager import AlertManager
 
 __all__ = ()
+
+#: Seconds one record may hold up the program that logs it (``AlertHandler(timeout=...)``).
+DEFAULT_TIMEOUT = 10.0
 
 _OWN_LOGGER = "kstalerts"
 _DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
@@ -50,10 +58,13 @@ class AlertHandler(logging.Handler):
 
     ``channel`` targets one channel by key, alias or name (default: every
     channel whose ``min_level`` the alert reaches). The call blocks while
-    the channels deliver; wrap the handler in a
+    the channels deliver, at most ``timeout`` seconds (default
+    :data:`DEFAULT_TIMEOUT`, 10; ``None`` waits as long as the channels'
+    timeouts and retries take); a delivery still running then goes on in
+    the background and :attr:`late` counts it. Wrap the handler in a
     :class:`logging.handlers.QueueHandler` / ``QueueListener`` pair to log
-    without waiting. :attr:`last_results` keeps the results of the latest
-    record sent from any thread.
+    without waiting at all. :attr:`last_results` keeps the results of the
+    latest record delivered from any thread.
 
     >>> import logging
     >>> from kstalerts import AlertManager
@@ -73,10 +84,15 @@ class AlertHandler(logging.Handler):
         level: Union[int, str] = logging.ERROR,
         *,
         channel: Optional[str] = None,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(level)
+        if timeout is not None and not 0 < timeout < float("inf"):
+            raise ValueError(f"timeout must be more than 0 seconds, or None; got {timeout!r}")
         self.manager = manager
         self.channel = channel
+        self.timeout = timeout
+        self.late = 0  # records whose delivery outlasted ``timeout``
         self.last_results: List[AlertResult] = []
         self.setFormatter(logging.Formatter(_DEFAULT_FORMAT))
 
@@ -123,9 +139,30 @@ class AlertHandler(logging.Handler):
             return
         with _reentry.emitting():
             try:
-                self.last_results = self.manager.send(self.make_alert(record), channel=self.channel)
+                alert = self.make_alert(record)
             except Exception:
                 self.handleError(record)
+                return
+            if self.timeout is None:
+                self._deliver(alert, record)
+                return
+            worker = threading.Thread(
+                target=self._deliver, args=(alert, record, True), name="kstalerts-alert-handler", daemon=True
+            )
+            worker.start()
+            worker.join(self.timeout)
+            if worker.is_alive():
+                self.late += 1
+
+    def _deliver(self, alert: AlertMessage, record: logging.LogRecord, helper: bool = False) -> None:
+        try:
+            if helper:  # what the channels log on this thread is not fed back in
+                with _reentry.serving():
+                    self.last_results = self.manager.send(alert, channel=self.channel)
+            else:
+                self.last_results = self.manager.send(alert, channel=self.channel)
+        except Exception:
+            self.handleError(record)
 
     def __repr__(self) -> str:
         return f"<AlertHandler {logging.getLevelName(self.level)} -> {self.manager!r}>"

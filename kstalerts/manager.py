@@ -26,7 +26,13 @@ digest (:mod:`kstalerts.digest`), which its next delivery carries;
 :meth:`AlertManager.flush_digests` (first thing in :meth:`~AlertManager.close`)
 sends what is left. CRITICAL alerts draw from their own throttle bucket.
 
-Lifecycle (see docs/guarantees.md):
+With an alert lifecycle (``lifecycle=``, :mod:`kstalerts.lifecycle`,
+docs/lifecycle.md), a firing identity already notified is held until its
+repeat interval passes, silenced or inhibited alerts are held too (their
+own outcomes), and :meth:`AlertManager.resolve` tells the channels that
+heard an alert fire that it is resolved. Off, none of it is imported.
+
+Lifecycle of the manager itself (see docs/guarantees.md):
 
 - Closed: :meth:`AlertManager.send` on a closed manager still returns, one
   failed result per channel saying so, spooled when a spool is configured.
@@ -70,6 +76,7 @@ from typing import (
 )
 
 from . import _lifecycle, _reentry
+from ._log import logger
 from .digest import DigestBook
 from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
@@ -78,7 +85,7 @@ from .outcome import Outcome
 from .pipeline.build import Routes, routes
 from .pipeline.delivery import CLOSED_ERROR  # noqa: F401 (kstalerts.manager.CLOSED_ERROR, as before)
 from .pipeline.notification import Notification
-from .pipeline.stage import held, log
+from .pipeline.stage import held
 from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
@@ -86,9 +93,12 @@ if TYPE_CHECKING:
 
     from .channels.base import AlertChannel
     from .dedup import Deduplicator
+    from .lifecycle import Lifecycle, Silence
     from .spool import FlushReport, Spool, SpoolEntry
 
 __all__ = ()
+
+_log = logger("kstalerts.manager")
 
 
 Alerts = Union[AlertMessage, Sequence[AlertMessage]]
@@ -109,15 +119,18 @@ class ChannelEntry(NamedTuple):
     alias: Optional[str] = None
     spool_throttled: bool = False
     digest: bool = True
+    send_resolved: bool = True
 
 
 class AlertStats(NamedTuple):
     """A snapshot of the manager's counters.
 
     ``by_channel`` maps a channel key to
-    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n, "digests": n}``;
+    ``{"sent": n, "failed": n, "throttled": n, "suppressed": n, "digests": n,
+    "held": n, "silenced": n, "inhibited": n}``;
     ``digests`` counts the digests of held-back alerts delivered (carried by
-    an alert or flushed on their own), which are not counted in ``sent``.
+    an alert or flushed on their own), which are not counted in ``sent``;
+    ``held``, ``silenced`` and ``inhibited`` are the alert lifecycle's.
     """
 
     total_sent: int = 0
@@ -126,6 +139,9 @@ class AlertStats(NamedTuple):
     total_suppressed: int = 0
     total_digests: int = 0
     by_channel: Mapping[str, Dict[str, int]] = types.MappingProxyType({})
+    total_held: int = 0
+    total_silenced: int = 0
+    total_inhibited: int = 0
 
 
 class AlertManager:
@@ -149,7 +165,9 @@ class AlertManager:
         max_workers: int = MAX_WORKERS,
         spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None] = None,
         dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
+        lifecycle: Union["Lifecycle", Mapping[str, Any], None] = None,
     ) -> None:
+        self._life = _as_lifecycle(lifecycle)
         self._entries: Dict[str, ChannelEntry] = {}
         self._routes: Dict[str, Routes] = {}  # by key: each channel's pipelines
         self._former_names: Dict[str, str] = {}  # a channel's own name before add_channel renamed it
@@ -183,6 +201,7 @@ class AlertManager:
         alias: Optional[str] = None,
         spool_throttled: bool = False,
         digest: bool = True,
+        send_resolved: bool = True,
     ) -> "AlertManager":
         """Register ``channel``; returns the manager so calls can chain.
 
@@ -192,6 +211,7 @@ class AlertManager:
         The key is what spool entries and dedup state are filed under, so
         keep it stable across runs. ``digest=False`` turns off the digest of
         held-back alerts for this channel (see :meth:`flush_digests`).
+        ``send_resolved=False`` keeps resolved messages from it (see :meth:`resolve`).
         """
         _refuse_async(channel)
         entry_key = key or channel.name
@@ -206,6 +226,7 @@ class AlertManager:
             alias,
             bool(spool_throttled),
             bool(digest),
+            bool(send_resolved),
         )
         with self._lock:
             if self._closed:
@@ -246,7 +267,14 @@ class AlertManager:
         return self._entries.get(self._former_names.get(target, ""))
 
     def _build(self, entry: ChannelEntry) -> Routes:
-        return routes(entry, count=self._count, digests=self._digests, spool=self._spool, dedup=self._dedup)
+        return routes(
+            entry,
+            count=self._count,
+            digests=self._digests,
+            spool=self._spool,
+            dedup=self._dedup,
+            lifecycle=self._life,
+        )
 
     def _rebuild(self) -> None:
         """New pipelines for every channel, after the spool or dedup changed."""
@@ -295,6 +323,7 @@ class AlertManager:
         if not jobs:
             return []
         if self._closed:
+            _warn_closed()
             return [route.closed.run(n) for n, route in jobs]
         # Deeper than 0: a signal handler or a callback re-entered; the pool must not be used,
         # and further signals wait for the outermost send to end (a send nests at most once).
@@ -341,7 +370,12 @@ class AlertManager:
 
     def _count(self, key: str, result: AlertResult) -> None:
         with self._stats_lock:
-            self._counts.setdefault(key, _zero())[result.outcome.meaning.stat] += 1
+            counts = self._counts.setdefault(key, _zero())
+            stat = result.outcome.meaning.stat
+            try:
+                counts[stat] += 1
+            except KeyError:  # the lifecycle's counters start at their first use
+                counts[stat] = 1
 
     def _pool(self) -> Optional["ThreadPoolExecutor"]:
         """The fan-out pool, started on first use; None once closed."""
@@ -408,7 +442,7 @@ class AlertManager:
             if entry is None or route is None:
                 if item.channel not in unknown:
                     unknown.add(item.channel)
-                    _log().warning(
+                    _log.warning(
                         "spool %s holds alerts for channel %r, which is not configured; kept",
                         spool.path,
                         item.channel,
@@ -429,6 +463,110 @@ class AlertManager:
         import asyncio
 
         return await asyncio.get_event_loop().run_in_executor(None, self.flush_spool)
+
+    # -- the alert lifecycle (kstalerts.lifecycle; docs/lifecycle.md) -------------
+    @property
+    def lifecycle(self) -> Optional["Lifecycle"]:
+        """The alert lifecycle in use (repeat, resolve, silences, inhibition), if any."""
+        return self._life
+
+    def use_lifecycle(self, lifecycle: Union["Lifecycle", Mapping[str, Any], None]) -> "AlertManager":
+        """Set (or with ``None`` remove) the lifecycle, as ``lifecycle=`` does; returns the manager."""
+        self._life = _as_lifecycle(lifecycle)
+        self._rebuild()
+        return self
+
+    def resolve(
+        self, target: Union[AlertMessage, str], *, labels: Optional[Mapping[str, str]] = None
+    ) -> List[AlertResult]:
+        """Tell each channel that was notified of ``target`` firing that it is resolved.
+
+        ``target`` is an alert, its dedup key, or its title (with ``labels``).
+        One resolved message per channel notified of the firing, whatever its
+        ``min_level``; none to the others, nor to a channel added with
+        ``send_resolved=False``. Resolving what is not firing returns ``[]``.
+        """
+        from .pipeline.lifecycle import resolved_notification
+
+        life = self._require_lifecycle()
+        owed = life.begin_resolve(target, dict(labels) if labels is not None else None)
+        results: List[AlertResult] = []
+        for key in owed.channels:
+            with self._lock:
+                entry, route = self._entries.get(key), self._routes.get(key)
+            level = owed.alert.level if owed.alert is not None else AlertLevel.INFO
+            if entry is None or route is None or not entry.send_resolved:
+                life.delivered(owed.fingerprint, key, owed.state, level)  # nothing owed any more
+                continue
+            result = AlertManager._run(resolved_notification(owed), route.resolve)
+            if result.outcome.meaning.ok:
+                life.delivered(owed.fingerprint, key, owed.state, level)
+            else:
+                life.failed(owed.fingerprint, key)
+            results.append(result)
+        return results
+
+    def silence(
+        self,
+        matchers: Union[str, Sequence[str]],
+        *,
+        duration: Union[float, str] = "1h",
+        comment: str,
+        author: str = "",
+    ) -> "Silence":
+        """Hold the alerts ``matchers`` select for ``duration`` (``30m``, ``2h``; at most 30 days)."""
+        chosen = [matchers] if isinstance(matchers, str) else list(matchers)
+        return self._require_lifecycle().silence(chosen, duration, comment=comment, author=author)
+
+    def silences(self, *, include_expired: bool = False) -> List["Silence"]:
+        """The silences in force or to come (and the expired ones kept, with ``include_expired``)."""
+        return self._require_lifecycle().silences(include_expired=include_expired)
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now; False when it had already ended. An unknown id raises."""
+        return self._require_lifecycle().expire_silence(silence_id)
+
+    def heartbeat(
+        self,
+        name: str,
+        *,
+        every: Union[float, str],
+        grace: Union[float, str, None] = None,
+        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
+    ) -> List[AlertResult]:
+        """Record heartbeat ``name`` alive now; if it had been missed, resolve its alert (the results).
+
+        ``kstalerts tick`` fires its alert when ``every + grace`` passes
+        without a ping (grace: 10 % of ``every``, at least a minute).
+        """
+        from .lifecycle.heartbeats import key_of
+
+        if self._require_lifecycle().heartbeat(name, every, grace, level):
+            return self.resolve(key_of(name))
+        return []
+
+    def tick(self) -> Tuple[List[AlertResult], Tuple[str, ...]]:
+        """One pass of what time asks (``kstalerts tick``): the results of what it sent, and the
+        titles of alerts found stale (see docs/heartbeats.md)."""
+        due = self._require_lifecycle().due()
+        results: List[AlertResult] = []
+        for alert in due.alerts:
+            results.extend(self.send(alert))
+        return results, due.stale
+
+    def _require_lifecycle(self) -> "Lifecycle":
+        if self._life is None:
+            raise AlertConfigurationError(
+                "the alert lifecycle is off: pass lifecycle={'state_dir': ...} to AlertManager, or set"
+                " alerts.lifecycle in the config"
+            )
+        return self._life
+
+    @staticmethod
+    def _run(notification: Notification, pipeline: Any) -> AlertResult:
+        with _reentry.inside():
+            result: AlertResult = pipeline.run(notification)
+            return result
 
     # -- digests ------------------------------------------------------------
     def flush_digests(self) -> List[AlertResult]:
@@ -454,6 +592,10 @@ class AlertManager:
             by_channel = {key: dict(counts) for key, counts in self._counts.items()}
             for key, sent in self._digests.sent().items():
                 by_channel.setdefault(key, _zero())["digests"] = sent
+            if self._life is not None:
+                for counts in by_channel.values():
+                    for stat in _LIFECYCLE_STATS:
+                        counts.setdefault(stat, 0)
         return AlertStats(
             total_sent=sum(c["sent"] for c in by_channel.values()),
             total_failed=sum(c["failed"] for c in by_channel.values()),
@@ -461,6 +603,9 @@ class AlertManager:
             total_suppressed=sum(c["suppressed"] for c in by_channel.values()),
             total_digests=sum(c["digests"] for c in by_channel.values()),
             by_channel=by_channel,
+            total_held=sum(c.get("held", 0) for c in by_channel.values()),
+            total_silenced=sum(c.get("silenced", 0) for c in by_channel.values()),
+            total_inhibited=sum(c.get("inhibited", 0) for c in by_channel.values()),
         )
 
     def reset_stats(self) -> None:
@@ -515,7 +660,7 @@ class AlertManager:
             try:
                 entry.channel.close()
             except Exception:  # closing must release the rest regardless
-                _log().warning("channel %r failed to close", entry.key, exc_info=True)
+                _log.warning("channel %r failed to close", entry.key, exc_info=True)
 
     def __enter__(self) -> "AlertManager":
         return self
@@ -582,6 +727,26 @@ def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0, "digests": 0}
 
 
+#: The lifecycle's counters: in a channel's stats when the lifecycle is on (or was used).
+_LIFECYCLE_STATS = ("held", "silenced", "inhibited")
+
+
+def _as_lifecycle(lifecycle: Union["Lifecycle", Mapping[str, Any], None]) -> Optional["Lifecycle"]:
+    """``lifecycle=``: a :class:`~kstalerts.lifecycle.Lifecycle`, or its settings as a mapping."""
+    if lifecycle is None:
+        return None
+    from .lifecycle import Lifecycle
+
+    if isinstance(lifecycle, Lifecycle):
+        return lifecycle
+    if not isinstance(lifecycle, Mapping):
+        raise AlertConfigurationError(
+            "lifecycle= takes a Lifecycle or its settings,"
+            " such as {'state_dir': ..., 'repeat_interval': '4h'}"
+        )
+    return Lifecycle(**lifecycle)
+
+
 def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported for type checking only
     """One name per channel: the key it is registered under, in its repr, logs and results."""
     own = getattr(type(channel), "name", None)
@@ -606,6 +771,7 @@ def _refuse_async(channel: Any) -> None:
 def _warn_no_channels() -> None:
     import warnings
 
+    from ._stack import outside
     from .exceptions import NoChannelsWarning
 
     warnings.warn(
@@ -613,7 +779,20 @@ def _warn_no_channels() -> None:
             "this AlertManager has no channels, so send() delivers nothing: add_channel(), or check the"
             " config from_config() read with 'kstalerts check-config'"
         ),
-        stacklevel=3,
+        stacklevel=outside(),
+    )
+
+
+def _warn_closed() -> None:
+    import warnings
+
+    from ._stack import outside
+
+    warnings.warn(
+        "send() on a closed AlertManager delivers nothing (each result says so): send before close(),"
+        " or inside 'with AlertManager() as manager:'",
+        RuntimeWarning,
+        stacklevel=outside(),
     )
 
 
@@ -634,6 +813,3 @@ def _as_batch(alerts: Alerts) -> List[AlertMessage]:
             raise AlertConfigurationError(f"send() takes AlertMessage values, not {type(item).__name__}")
     return batch
 
-
-def _log() -> Any:
-    return log("kstalerts.manager")

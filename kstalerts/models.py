@@ -236,6 +236,8 @@ class AlertMessage(Frozen):
             raise AlertConfigurationError("alert title must be a non-empty string")
         if not isinstance(body, str):
             raise AlertConfigurationError("alert body must be a string")
+        if isinstance(level, str):  # a name, as add_channel(min_level=...) and the config take
+            level = AlertLevel.parse(level)
         if not isinstance(level, AlertLevel):
             raise AlertConfigurationError(
                 f"alert level must be an AlertLevel, not {type(level).__name__}"
@@ -447,6 +449,8 @@ class AlertResult(Frozen):
         outcome = self.outcome
         if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
+        if outcome is Outcome.HELD or outcome is Outcome.SILENCED or outcome is Outcome.INHIBITED:
+            return f"{self.channel}: {outcome.meaning.stat} ({self.error})"  # the alert lifecycle's
         if outcome.meaning.ok:
             return f"{self.channel}: delivered ({self.attempts} attempt(s))"
         return f"{self.channel}: {outcome.meaning.stat}: {self.error}"

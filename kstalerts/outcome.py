@@ -35,6 +35,9 @@ class Outcome(enum.Enum):
     RATE_LIMITED = "rate_limited"  # the service asked to wait past the budget
     FAILED = "failed"  # may succeed later
     REFUSED = "refused"  # will not succeed as it is (a 404, a refused recipient)
+    HELD = "held"  # the lifecycle: notified less than repeat_interval ago, or being delivered
+    SILENCED = "silenced"  # the lifecycle: a silence matches it
+    INHIBITED = "inhibited"  # the lifecycle: a firing alert inhibits it
 
     @property
     def meaning(self) -> "Meaning":
@@ -84,5 +87,8 @@ _TABLE: Dict[Outcome, Meaning] = {
     Outcome.RATE_LIMITED:     Meaning("throttled",  False, "yes",   "throttled",  "keep", True,  False, True,  False, True),   # noqa: E501
     Outcome.FAILED:           Meaning("failed",     False, "yes",   "failed",     "keep", True,  False, False, False, True),   # noqa: E501
     Outcome.REFUSED:          Meaning("failed",     False, "no",    "dead",       "dead", False, False, False, False, False),  # noqa: E501
+    Outcome.HELD:             Meaning("held",       True,  "no",    "suppressed", "drop", False, False, False, True,  False),  # noqa: E501
+    Outcome.SILENCED:         Meaning("silenced",   True,  "no",    "suppressed", "drop", False, False, False, True,  False),  # noqa: E501
+    Outcome.INHIBITED:        Meaning("inhibited",  True,  "no",    "suppressed", "drop", False, False, False, True,  False),  # noqa: E501
 }
 # fmt: on

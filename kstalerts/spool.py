@@ -50,7 +50,6 @@ POSIX only (``fcntl``), on a local file system.
 
 import contextlib
 import json
-import logging
 import os
 import re
 import threading
@@ -59,6 +58,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _files, _lifecycle
+from ._log import logger
 from ._settings import SPOOL_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
@@ -67,7 +67,7 @@ from .state import store
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.spool")
+_log = logger("kstalerts.spool")
 
 #: Seconds an entry is kept before it is dead-lettered, unless set.
 DEFAULT_MAX_AGE = 7 * 86400.0

@@ -51,6 +51,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from . import _lifecycle
+from ._log import logger
 from ._settings import lookup
 from .exceptions import AlertThrottledError
 from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
     from ._statefile import StateFile
 
 __all__ = ()
+
+_log = logger("kstalerts.throttle")
 
 #: The CRITICAL bucket's name in a state file is the throttle's key plus this.
 _CRITICAL_SUFFIX = "/critical"
@@ -418,9 +421,7 @@ class AlertThrottle:
 
 
 def _warn(message: str, *args: object) -> None:
-    import logging  # only the shared-state path logs; keep import kstalerts light
-
-    logging.getLogger("kstalerts.throttle").warning(message, *args)
+    _log.warning(message, *args)
 
 
 def _prune(buckets: Dict[str, Any], now: float, *, keep: str) -> None:

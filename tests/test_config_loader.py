@@ -169,9 +169,9 @@ def test_a_mapping_that_declares_no_channel_builds_none(source: dict) -> None:
         ),
         (
             {"logging": {}},
-            "logging: unknown key; expected one of: alerts, channels, credentials, dedup, presets, spool,"
-            " throttle (a config mapping is a whole document with an 'alerts' section, or the 'alerts'"
-            " section itself)",
+            "logging: unknown key; expected one of: alerts, channels, credentials, dedup, inhibit, lifecycle,"
+            " presets, spool, throttle (a config mapping is a whole document with an 'alerts' section, or"
+            " the 'alerts' section itself)",
         ),
         (
             {"throttle": {"rate": 5}, "chanels": {}},
@@ -563,7 +563,8 @@ def test_file_values_beyond_limits_are_clamped_naming_file_line_key(
         ),
         (
             "alerts:\n  presets:\n    dev:\n      throttle: {rate: 5}\n      presets: {}\n",
-            "5: alerts.presets.dev.presets: unknown key; expected one of: channels, dedup, spool, throttle",
+            "5: alerts.presets.dev.presets: unknown key; expected one of: channels, dedup, inhibit,"
+            " lifecycle, spool, throttle",
         ),
         (
             "alerts:\n  presets:\n    dev:\n      channels:\n        pager: {min_level: critical}\n",

@@ -106,8 +106,8 @@ def test_other_urls_need_allow_custom_url(url: str) -> None:
         DiscordChannel(url)
     assert str(info.value) == (
         "webhook_url: must be a Discord webhook URL: https on discord.com, discordapp.com, ptb.discord.com,"
-        " canary.discord.com with the service's path (pass allow_custom_url=True for a compatible server,"
-        " a relay or a test server)"
+        " canary.discord.com with the service's path (for a compatible server, a relay or a test server:"
+        " allow_custom_url: true in a config file, allow_custom_url=True in code)"
     )
     assert "tok" not in str(info.value)
 

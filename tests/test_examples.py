@@ -77,8 +77,9 @@ def test_every_crontab_line_is_a_valid_kstalerts_run() -> None:
     from kstalerts.cli import build_parser
 
     commands = _crontab_commands()
-    assert len(commands) == 4
-    for command in commands:
+    assert len(commands) == 5
+    assert [c for c in commands if c[1] == "tick"] == [["kstalerts", "tick"]]
+    for command in (c for c in commands if c[1] != "tick"):
         assert command[:2] == ["kstalerts", "run"], command
         args = build_parser().parse_args(command[1:])
         assert args.command[0] == "--" and len(args.command) > 1, command

@@ -244,3 +244,35 @@ def test_the_migration_table_names_tests_that_exist() -> None:
     assert len(named) >= 12
     assert named <= {name for name in globals() if name.startswith("test_")}
     assert "migrating-from-kstlib.md" in (root / "docs" / "design.md").read_text(encoding="utf-8")
+
+
+def test_await_channel_send_becomes_channel_asend() -> None:
+    """The seed's ``await channel.send(alert)``: channels have ``asend``, awaitable, same result."""
+    from tests.compat import run
+
+    out = io.StringIO()
+    channel = ConsoleChannel(out, name="console")
+    alert = AlertMessage("Disk full", "/var at 97%", AlertLevel.CRITICAL)
+
+    async def kstlib_style() -> None:
+        await channel.send(alert)  # type: ignore[misc]
+
+    with pytest.raises(TypeError, match="AlertResult can't be used in 'await' expression"):
+        run(kstlib_style())
+    result = run(channel.asend(alert))
+    assert result.success and result.channel == "console"
+    assert out.getvalue().count("Disk full") == 2  # the failed await had delivered it too
+
+
+def test_asyncio_run_of_send_is_asend() -> None:
+    """``asyncio.run(manager.send(alert))``: send delivers and returns a list; asend is the coroutine."""
+    from tests.compat import run
+
+    with AlertManager() as manager:
+        manager.add_channel(ConsoleChannel(io.StringIO(), name="console"))
+        results = manager.send(AlertMessage("Disk full"))
+        assert isinstance(results, list) and not asyncio.iscoroutine(results)
+        # asyncio.run says ValueError "a coroutine was expected" (3.6's loop: TypeError, "awaitable")
+        with pytest.raises((ValueError, TypeError), match="coroutine"):
+            run(results)  # type: ignore[arg-type]
+        assert [r.success for r in run(manager.asend(AlertMessage("Disk full")))] == [True]

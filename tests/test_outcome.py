@@ -46,7 +46,7 @@ def test_the_outcome_is_derived_from_the_fields(result: AlertResult, outcome: Ou
 def test_every_outcome_has_a_row_and_the_rows_agree() -> None:
     for member in Outcome:
         outcome = member.meaning
-        assert outcome.stat in ("sent", "failed", "throttled", "suppressed")
+        assert outcome.stat in ("sent", "failed", "throttled", "suppressed", "held", "silenced", "inhibited")
         assert outcome.flush in ("delivered", "failed", "throttled", "suppressed", "dead")
         assert outcome.spool_entry in ("drop", "keep", "dead")
         assert outcome.spool_after_send in ("yes", "no", "asked")
@@ -60,6 +60,9 @@ def test_every_outcome_has_a_row_and_the_rows_agree() -> None:
         "rate_limited",
         "failed",
         "refused",
+        "held",
+        "silenced",
+        "inhibited",
     ]
 
 

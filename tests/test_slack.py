@@ -480,7 +480,7 @@ def test_other_urls_are_refused_without_naming_them(url: str) -> None:
         SlackChannel(url)
     assert str(info.value) == (
         "webhook_url: must be a Slack webhook URL: https on hooks.slack.com, hooks.slack-gov.com with the"
-        " service's path (pass allow_custom_url=True for a compatible server, a relay or a test server)"
+        " service's path (for a compatible server, a relay or a test server: allow_custom_url: true in a config file, allow_custom_url=True in code)"
     )
     assert info.value.key == "webhook_url"
     assert TOKEN not in str(info.value)

@@ -86,8 +86,8 @@ def test_other_urls_need_allow_custom_url(url: str) -> None:
         TeamsChannel(url)
     assert str(info.value) == (
         "webhook_url: must be a Teams webhook URL: https on *.webhook.office.com, *.logic.azure.com,"
-        " *.environment.api.powerplatform.com with the service's path (pass allow_custom_url=True for a"
-        " compatible server, a relay or a test server)"
+        " *.environment.api.powerplatform.com with the service's path (for a compatible server, a relay"
+        " or a test server: allow_custom_url: true in a config file, allow_custom_url=True in code)"
     )
     assert TeamsChannel(url, allow_custom_url=True).name == "teams"
 

@@ -94,7 +94,7 @@ def test_each_refusal_has_one_wording(url: Any, rule: URLRule, message: str) -> 
 
 OFFICIAL = (
     "webhook_url: must be a X webhook URL: https on *.x.example with the service's path"
-    " (pass allow_custom_url=True for a compatible server, a relay or a test server)"
+    " (for a compatible server, a relay or a test server: allow_custom_url: true in a config file, allow_custom_url=True in code)"
 )
 
 

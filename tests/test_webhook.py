@@ -127,7 +127,7 @@ def test_a_callable_template(slack_server: SlackServer, returned: Any, body: byt
         (
             '{"t": "$nope"}',
             "template: unknown placeholder $nope; known: $body, $channel, $created_at, $dedup_key,"
-            " $held_back, $level, $timestamp, $title",
+            " $held_back, $level, $status, $timestamp, $title",
         ),
         ({"a": ["$oops"]}, "template: unknown placeholder $oops; known: "),
         ('{"price": "5$"}', "template: a $ must start a placeholder (write $$ for a dollar)"),

@@ -64,6 +64,7 @@ COMMON: Tuple[Option, ...] = (
     Option("max_retries", "any", "retries after the first attempt (default: alerts.channels.max_retries)"),
     Option("spool_throttled", "bool", "spool an alert the throttle refused", default=False, manual=True),
     Option("digest", "bool", "send what the throttle held back with the next delivery", manual=True),
+    Option("send_resolved", "bool", "send resolved messages (alerts.lifecycle)", default=True, manual=True),
 )
 #: Keys every channel entry accepts, whatever its type.
 COMMON_KEYS: FrozenSet[str] = frozenset(o.name for o in COMMON)

@@ -18,7 +18,6 @@ auth) are secrets: they go in the ``Authorization`` header and nowhere else.
 
 import base64
 import json
-import logging
 import re
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import (
 )
 
 from .. import _lifecycle, _reentry
+from .._log import logger
 from .._secret import Secret
 from .._url import ANY_HTTP, URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.channels.alertmanager")
+_log = logger("kstalerts.channels.alertmanager")
 
 _API_PATH = "/api/v2/alerts"
 # Credentials go in basic_auth/bearer_token, never in the URL; the API path is appended.
@@ -183,6 +183,10 @@ class AlertmanagerChannel(HTTPChannel):
     def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
         """The JSON body: a list holding one alert."""
         return [self.build_alert(alert, resolved=self.resolving)]
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The same labels, with ``endsAt`` set."""
+        return [self.build_alert(alert, resolved=True)]
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` annotation."""

@@ -35,6 +35,7 @@ from typing import (
     Union,
 )
 
+from .._log import logger
 from .._settings import lookup
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
@@ -48,6 +49,8 @@ from ..retry import RetryPolicy
 from ._options import Option, build
 
 __all__ = ()
+
+_log = logger("kstalerts.channels")
 
 _C = TypeVar("_C", bound="AlertChannel")
 
@@ -119,9 +122,21 @@ class AlertChannel:
         such a channel renders the alert alone.
         """
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
-        payload = build(notification.alert)
+        if notification.state == "resolved":  # the alert lifecycle's resolved message
+            payload = self._build_resolved(notification.alert)
+        else:
+            payload = build(notification.alert)
         summary = notification.held_back
         return payload if summary is None else self._show_digest(payload, summary)
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The payload saying ``alert`` is resolved; by default the alert titled ``RESOLVED: ...``.
+
+        The built-in channels say it their service's way (a green Slack
+        attachment, PagerDuty's ``resolve`` event, Alertmanager's ``endsAt``).
+        """
+        build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
+        return build(alert.replace(title=f"RESOLVED: {alert.title}"))
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """``payload`` carrying the digest of what was held back; by default unchanged."""
@@ -211,6 +226,19 @@ class AlertChannel:
                 return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
+    async def asend(self, alert: AlertMessage) -> AlertResult:
+        """:meth:`send`, awaitable (``await channel.asend(alert)``); the event loop keeps running.
+
+        :meth:`send` blocks and returns the result: ``await channel.send(alert)``
+        fails with "AlertResult can't be used in 'await' expression" after the
+        delivery. Runs on the loop's default executor, as ``AlertManager.asend``.
+        """
+        import asyncio
+        import functools
+
+        loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
+        return await loop.run_in_executor(None, functools.partial(self.send, alert))
+
     def _attempt(self, notification: Notification, timeout: float) -> Delivery:
         """One attempt as a :class:`Delivery`, whatever ``_transmit`` returned or raised."""
         try:
@@ -245,9 +273,7 @@ def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
 
 def _log_attempt(name: str, attempt: int, max_retries: int, failure: Delivery, last: bool) -> None:
     """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
-    import logging
-
     then = "not retried" if failure.outcome is Outcome.REFUSED else "giving up" if last else "retrying"
-    logging.getLogger("kstalerts.channels").info(
+    _log.info(
         "%s: attempt %d of %d failed: %s (%s)", name, attempt, max_retries + 1, failure.note, then
     )

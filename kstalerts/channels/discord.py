@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ()
 
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
+#: The embed colour of a resolved alert (green).
+RESOLVED_COLOR = 0x2ECC71
 COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.INFO: 0x3498DB,
     AlertLevel.SUCCESS: 0x2ECC71,
@@ -161,6 +163,13 @@ class DiscordChannel(HTTPChannel):
         embed = self.build_embed(alert)
         payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
         return add_set(payload, username=self.username, avatar_url=self.avatar_url)
+
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """``RESOLVED:`` in the title of a green embed."""
+        payload = super()._build_resolved(alert)
+        if payload.get("embeds"):
+            payload["embeds"][0]["color"] = RESOLVED_COLOR
+        return payload
 
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: the embed's last field, if it fits."""

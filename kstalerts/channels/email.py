@@ -180,6 +180,14 @@ class EmailChannel(AlertChannel):
         _set_body(message, self.build_body(alert))
         return message
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """The alert's message with the subject ``[RESOLVED] title`` instead of ``[LEVEL] title``."""
+        message = self.build_message(alert)
+        title = _one_line(alert.formatted_title).strip()
+        subject = " ".join(p for p in (self.subject_prefix, "[RESOLVED]", title) if p)
+        message.replace_header("Subject", _inert_header("Subject", subject))
+        return message
+
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a section of the text before the signature."""
         body = str(payload.get_content())
@@ -307,13 +315,17 @@ def parse_address(value: object, *, key: str = "address") -> "Address":
         raise AlertConfigurationError(f"is longer than {_MAX_ADDRESS_CHARS} characters", key=key)
     if _CONTROL.search(value):
         raise AlertConfigurationError(f"must not contain control characters, got {value!r}", key=key)
+    header: Any = None
     try:
-        header: Any = email.policy.default.header_factory("To", value.strip())
+        header = email.policy.default.header_factory("To", value.strip())
         addresses: Tuple[Address, ...] = header.addresses
         groups = header.groups
     except (ValueError, IndexError, TypeError):
         addresses, groups = (), ()
-    if len(addresses) != 1 or len(groups) != 1 or groups[0].display_name is not None or header.defects:
+    # A non-ASCII local part (josé@...) is one address; delivering it needs a
+    # server that offers SMTPUTF8, which the SMTP transport says when it does not.
+    defects = [d for d in getattr(header, "defects", ()) if type(d).__name__ != "NonASCIILocalPartDefect"]
+    if len(addresses) != 1 or len(groups) != 1 or groups[0].display_name is not None or defects:
         raise AlertConfigurationError(f"must be one email address, got {value!r}", key=key)
     address = addresses[0]
     if not address.username or not address.domain or any(c.isspace() for c in address.addr_spec):
@@ -323,6 +335,12 @@ def parse_address(value: object, *, key: str = "address") -> "Address":
 
 def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple["Address", ...]:
     items: List[str]
+    if isinstance(value, str) and ";" in value:
+        raise AlertConfigurationError(
+            f"separate addresses with commas, or use a list (recipients: [a@example.com, b@example.com]);"
+            f" got {value!r}",
+            key="recipients",
+        )
     if isinstance(value, str):
         items = [part for part in value.split(",") if part.strip()]
     elif isinstance(value, Sequence):

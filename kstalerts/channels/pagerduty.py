@@ -147,6 +147,10 @@ class PagerDutyChannel(HTTPChannel):
         }
         return add_set(event, client=self.client, client_url=self.client_url)
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """A ``resolve`` event for the incident the same dedup key triggered."""
+        return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
+
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` entry of the event's ``custom_details``."""
         if isinstance(payload.get("payload"), dict):

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ()
 
 #: level -> (attachment colour, emoji)
+#: The attachment colour of a resolved alert (Slack's green).
+RESOLVED_COLOUR = "#2EB67D"
 LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.INFO: ("#439FE0", ":information_source:"),
     AlertLevel.SUCCESS: ("#36A64F", ":white_check_mark:"),
@@ -215,6 +217,20 @@ class SlackChannel(HTTPChannel):
                 payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
         return add_set(payload, channel=self.channel)
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """Green, with a check mark and ``RESOLVED:`` in the title."""
+        payload = super()._build_resolved(alert)
+        attachments = payload.get("attachments") if isinstance(payload, dict) else None
+        if attachments:
+            attachment = attachments[0]
+            attachment["color"] = RESOLVED_COLOUR
+            emoji = LEVEL_STYLE[alert.level][1]
+            for field in ("title", "fallback"):  # the level's emoji becomes a check mark
+                if isinstance(attachment.get(field), str):
+                    attachment[field] = attachment[field].replace(emoji, ":white_check_mark:", 1)
+            payload["text"] = attachment.get("fallback", payload.get("text"))
+        return payload
+
     def _escape(self, text: str) -> str:
         return escape_mrkdwn(text) if self.service == "slack" else escape_markdown(text)
 
@@ -257,6 +273,8 @@ class SlackChannel(HTTPChannel):
     def check_response(self, response: "HTTPResponse") -> None:
         """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
         status = response.status
+        if status == 200 and response.body == b"ok":
+            return  # the answer to nearly every alert: nothing to decode or mask
         said = service_text(response.body, hide=secret_parts(self.webhook_url))
         if status == 200:
             data = response.json()

@@ -117,6 +117,14 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
+    def _build_resolved(self, alert: AlertMessage) -> Any:
+        """``RESOLVED:`` in the title, whose block turns green."""
+        payload = super()._build_resolved(alert)
+        title = payload["attachments"][0]["content"]["body"][0]
+        for part in title.get("inlines") or [title]:  # a RichTextBlock's runs, or a TextBlock
+            part["color"] = "good"
+        return payload
+
     def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, subtle block of the card."""
         body = payload["attachments"][0]["content"]["body"]

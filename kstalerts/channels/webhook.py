@@ -127,6 +127,7 @@ class WebhookChannel(HTTPChannel):
             "dedup_key": alert.effective_dedup_key,
             "channel": self.name,
             "held_back": "" if held_back is None else held_back.text(_HELD_BACK_CHARS),
+            "status": notification.state,
         }
 
     def build_payload(self, alert: AlertMessage) -> Any:
@@ -152,6 +153,8 @@ class WebhookChannel(HTTPChannel):
             payload = _fill(self.template, self._values(notification))
         elif held_back is not None and self.template is None and isinstance(payload, dict):
             payload["held_back"] = {"total": held_back.total, "text": held_back.text(_HELD_BACK_CHARS)}
+        if notification.state != "firing" and self.template is None and isinstance(payload, dict):
+            payload["status"] = notification.state  # "resolved" or "reminder" (the lifecycle's)
         if isinstance(payload, bytes):
             return payload
         if isinstance(payload, str):

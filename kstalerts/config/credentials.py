@@ -138,10 +138,21 @@ class CredentialResolver:
             expanded = os.path.join(os.path.dirname(os.path.abspath(self._path)), expanded)
         return expanded
 
+    def _systemd_credential(self, name: str, raw: str) -> str:
+        """``$CREDENTIALS_DIRECTORY`` in a path: where systemd put a unit's ``LoadCredential=``."""
+        if "$CREDENTIALS_DIRECTORY" not in raw and "${CREDENTIALS_DIRECTORY}" not in raw:
+            return raw
+        where = os.environ.get("CREDENTIALS_DIRECTORY", "")
+        if not where:
+            raise self._unresolved(
+                name, "CREDENTIALS_DIRECTORY is not set (systemd sets it for LoadCredential=)", "path"
+            )
+        return raw.replace("${CREDENTIALS_DIRECTORY}", where).replace("$CREDENTIALS_DIRECTORY", where)
+
     def _from_file(self, name: str, entry: Mapping[str, Any]) -> str:
         import stat
 
-        target = self._file_path(entry["path"])
+        target = self._file_path(self._systemd_credential(name, entry["path"]))
         from .._files import UnsafeFileError, open_regular, read_fd
 
         try:

@@ -19,6 +19,7 @@ explicitly installed config is used.
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
+from .._log import logger
 from .._settings import BUILTIN_DEFAULTS as BUILTIN_DEFAULTS  # re-exported by kstalerts.config
 from .._settings import fill, lookup, set_first_use
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
+_log = logger("kstalerts.config")
 _lock = threading.RLock()
 _active = None  # type: Optional[LoadedConfig]
 _discovered = False
@@ -66,9 +68,7 @@ def discover_defaults() -> None:
         try:
             config: Optional[LoadedConfig] = load_config()
         except Exception as exc:  # a broken file must not break a constructor
-            import logging
-
-            logging.getLogger("kstalerts.config").warning(
+            _log.warning(
                 "%s (the built-in defaults apply; check-config reports this file)", exc
             )
             config = None

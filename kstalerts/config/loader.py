@@ -21,6 +21,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tu
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
+from .scalars import _MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
 
 __all__ = ()
 
@@ -122,12 +123,17 @@ def _load_toml(text: str, path: str) -> Any:
             import tomli as toml  # type: ignore[import-not-found,no-redef,unused-ignore]
         except ImportError:
             raise AlertConfigurationError(toml_missing_message(), path=path) from None
+    decode_error: Any = None
     try:
         return toml.loads(text)
+    except ValueError as exc:  # TOMLDecodeError too; int() past Python's digit limit is a plain one
+        if not isinstance(exc, toml.TOMLDecodeError):
+            raise _toml_number_too_long(text, path, str(exc)) from None
+        decode_error = exc
     except RecursionError:  # the parser recurses per level of nesting
         raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path) from None
-    except toml.TOMLDecodeError as exc:
-        message = str(exc)
+    if decode_error is not None:
+        message = str(decode_error)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)
         line = int(found.group(1)) if found else None
         column = int(found.group(2)) if found else None
@@ -146,12 +152,67 @@ def _load_json(text: str, path: str) -> Any:
             out[key] = value
         return out
 
+    too_long: List[str] = []
+
+    def integer(literal: str) -> Any:
+        # Python refuses int() past its digit limit with a bare ValueError:
+        # the number is marked here and reported, located, once parsed.
+        if len(literal) > MAX_NUMBER_CHARS:
+            too_long.append(literal)
+            return _TOO_LONG
+        return int(literal)
+
     try:
-        return json.loads(text, object_pairs_hook=pairs)
+        document = json.loads(text, object_pairs_hook=pairs, parse_int=integer)
     except json.JSONDecodeError as exc:
         raise AlertConfigurationError(exc.msg, path=path, line=exc.lineno, column=exc.colno) from None
     except RecursionError:
         raise AlertConfigurationError(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", path=path) from None
+    if too_long:
+        literal = too_long[0]
+        line = text.count("\n", 0, max(0, text.find(literal))) + 1
+        where = _key_of(document, _TOO_LONG)
+        too_many = f"number too long ({len(literal)} characters)"
+        raise AlertConfigurationError(too_many, path=path, line=line, key=where)
+    return document
+
+
+#: Marks an over-long integer in a parsed JSON document (see _load_json).
+_TOO_LONG = object()
+_TOML_LONG_INT = re.compile(r"[-+]?[0-9][0-9_]{" + str(MAX_NUMBER_CHARS) + ",}")
+_TOML_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+
+
+def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
+    """The dotted key under which ``target`` sits in ``value`` (iteratively: no recursion limit)."""
+    stack: List[Tuple[Any, str]] = [(value, prefix)]
+    while stack:
+        item, where = stack.pop()
+        if item is target:
+            return where or None
+        if isinstance(item, dict):
+            stack.extend((child, f"{where}.{key}" if where else str(key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return None
+
+
+def _toml_number_too_long(text: str, path: str, message: str) -> AlertConfigurationError:
+    """The located error for an integer Python refuses to read (more digits than its limit);
+    ``message`` (the parser's) when there is no such integer."""
+    found = _TOML_LONG_INT.search(text)
+    if found is None:
+        return AlertConfigurationError(f"invalid TOML: {message}", path=path)
+    line = text.count("\n", 0, found.start()) + 1
+    lines = text.splitlines()
+    key = _TOML_KEY.match(lines[line - 1]) if line <= len(lines) else None
+    table = next((m.group(1) for m in map(_TOML_TABLE.match, reversed(lines[: line - 1])) if m), "")
+    name = key.group(1).strip().replace('"', "").replace("'", "") if key else None
+    dotted = f"{table}.{name}" if table and name else (name or table or None)
+    return AlertConfigurationError(
+        f"number too long ({len(found.group(0))} characters)", path=path, line=line, key=dotted
+    )
 
 
 def _check_depth(value: Any, path: str) -> None:
@@ -219,6 +280,12 @@ def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]
         return None
     named = os.environ.get("KSTALERTS_CONFIG", "").strip()
     if named:
+        if os.path.isdir(named):
+            raise AlertConfigurationError(
+                "KSTALERTS_CONFIG names a directory; name the file in it"
+                f" (e.g. {os.path.join(named, CONFIG_NAMES[0])})",
+                path=named,
+            )
         if not os.path.isfile(named):
             raise AlertConfigurationError("KSTALERTS_CONFIG names a file that does not exist", path=named)
         return named

@@ -18,7 +18,7 @@ from ..exceptions import AlertConfigurationError
 __all__ = ()
 
 #: Keys of ``alerts`` (``presets`` only at the top, not inside a preset).
-ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup"})
+ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup", "lifecycle", "inhibit"})
 #: Top-level keys kstalerts reads in a whole document.
 DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
@@ -139,6 +139,8 @@ def check_alerts(
         check_keys(
             _mapping(alerts.get(name), f"{prefix}.{name}", path, lines), keys, f"{prefix}.{name}", path, lines
         )
+    if "lifecycle" in alerts or "inhibit" in alerts:
+        _check_lifecycle(alerts, prefix, path, lines)
     channels = _mapping(alerts.get("channels"), f"{prefix}.channels", path, lines)
     if "digest" in channels and not isinstance(channels["digest"], bool):
         raise _error("must be true or false", f"{prefix}.channels.digest", path, lines)
@@ -161,6 +163,15 @@ def check_alerts(
                 base_channels=channels,
                 config_keys=config_keys,
             )
+
+
+def _check_lifecycle(alerts: Mapping[Any, Any], prefix: str, path: Optional[str], lines: Lines) -> None:
+    from ..lifecycle.settings import check
+
+    try:
+        check(alerts, prefix)
+    except AlertConfigurationError as exc:
+        raise _error(exc.reason, exc.key or prefix, path, lines) from None
 
 
 def _check_throttle(value: Any, key: str, path: Optional[str], lines: Lines, *, allow_off: bool) -> None:
@@ -213,6 +224,8 @@ def _check_channel(
         if option.kind == "text" and option.name in entry and not isinstance(value, str):
             raise _error(f"must be text, got {type(value).__name__}", f"{where}.{option.name}", path, lines)
         if option.kind == "bool" and option.name in entry and not isinstance(value, bool):
-            raise _error("must be true or false", f"{where}.{option.name}", path, lines)
+            quoted = str(value).lower() in ("true", "false", "yes", "no", "on", "off")
+            hint = f", got {value!r} (quoted, so it is text: write it without quotes)" if quoted else ""
+            raise _error(f"must be true or false{hint}", f"{where}.{option.name}", path, lines)
     if "throttle" in entry:
         _check_throttle(entry["throttle"], f"{where}.throttle", path, lines, allow_off=True)

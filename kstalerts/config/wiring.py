@@ -86,6 +86,10 @@ def build_manager(
     if resolver is None:
         resolver = CredentialResolver(config.credentials, path=config.path, lines=config.lines)
     _spool_and_dedup(manager, config)
+    if config.alerts.get("lifecycle") is not None:
+        from ..lifecycle.settings import from_loaded
+
+        manager.use_lifecycle(from_loaded(config))
     channels: Mapping[str, Any] = config.alerts.get("channels") or {}
     defaults = {
         name: channels.get(name, BUILTIN_DEFAULTS["channels"][name]) for name in ("timeout", "max_retries")
@@ -108,13 +112,15 @@ def build_manager(
             alias=entry.get("name"),
             spool_throttled=bool(entry.get("spool_throttled", False)),
             digest=bool(entry.get("digest", channels.get("digest", True))),
+            send_resolved=bool(entry.get("send_resolved", True)),
         )
     if unresolved is None and not manager.channels:
         import warnings
 
+        from .._stack import outside
         from .loader import no_channels_reason
 
-        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=3)
+        warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=outside())
 
 
 def _build_channel(

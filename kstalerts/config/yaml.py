@@ -114,7 +114,10 @@ class _Parser:
             self.fail("tab characters are only allowed inside quotes and comments", pos, key)
         if s[pos] == "#":
             self.fail("a comment must be separated from the value by a space", pos, key)
-        self.fail(f"unexpected {s[pos]!r} {what}", pos, key)
+        hint = ""
+        if what == "after the value" and s[start - 1] in "\"'":  # "Alerts" <a@x>: a quote closed early
+            hint = "; to quote it, quote the whole value (key: '\"Alerts\" <alerts@example.com>')"
+        self.fail(f"unexpected {s[pos]!r} {what}{hint}", pos, key)
 
     def skip_blank(self, pos: int) -> int:
         """From a line start, skip empty, space-only and comment lines."""
@@ -191,7 +194,12 @@ class _Parser:
         after = self.skip_spaces(end)
         if s[after] == ":" and s[after + 1] in _WS:
             if not block_ok:
-                self.fail("a mapping cannot start on the line of its key", p, key)
+                self.fail(
+                    "a mapping cannot start on the line of its key; if ': ' is part of the text,"
+                    " quote it (key: 'text: with a colon')",
+                    p,
+                    key,
+                )
             return self.mapping(p, column, depth + 1, key)
         return self.typed(value, plain, p, key), self.finish_line(end, key)
 

@@ -4,9 +4,11 @@ For one registered channel, :func:`routes` lists the stages its
 registration asks for, in order, and nothing else (a stage not configured
 is not in the list, and its module is not imported):
 
-    send:   stats -> level filter -> digest note -> spool -> dedup -> throttle -> digest carry -> delivery
-    flush:  stats -> dedup -> throttle -> digest carry -> delivery        (a spooled alert sent again)
-    closed: stats -> level filter -> digest note -> spool -> refusal      (a send on a closed manager)
+    send:    stats -> level filter -> digest note -> spool -> lifecycle -> dedup -> throttle
+             -> digest carry -> delivery
+    flush:   stats -> dedup -> throttle -> digest carry -> delivery        (a spooled alert sent again)
+    closed:  stats -> level filter -> digest note -> spool -> refusal      (a send on a closed manager)
+    resolve: stats -> digest carry -> delivery                (a resolved message: no level filter)
 
 The level filter only admits or not, so where it stands changes nothing.
 The fan-out, fork, exit and re-entry rules are the manager's, not stages.
@@ -28,11 +30,12 @@ __all__ = ()
 
 
 class Routes(NamedTuple):
-    """A channel's three pipelines: a send, a spool flush, a send on a closed manager."""
+    """A channel's pipelines: a send, a spool flush, a send on a closed manager, a resolved message."""
 
     send: Pipeline
     flush: Pipeline
     closed: Pipeline
+    resolve: Pipeline
 
 
 def routes(
@@ -42,6 +45,7 @@ def routes(
     digests: "DigestBook",
     spool: Optional["Spool"],
     dedup: Optional["Deduplicator"],
+    lifecycle: Any = None,  # a Lifecycle: repeat, silences, inhibition (kstalerts.lifecycle)
 ) -> Routes:
     """The pipelines of the channel registered as ``entry``."""
     key = entry.key
@@ -61,6 +65,11 @@ def routes(
         from .spool import SpoolStage
 
         settle.append(SpoolStage(key, spool, spool_throttled=entry.spool_throttled))
+    life: List[Stage] = []  # not in a flush: a spooled firing alert must not reopen a resolved one
+    if lifecycle is not None:
+        from .lifecycle import LifecycleStage
+
+        life.append(LifecycleStage(key, lifecycle))
     attempt: List[Stage] = []  # what decides whether it goes now
     again: List[Stage] = []  # the same, for a spooled alert sent again
     if dedup is not None:
@@ -75,7 +84,8 @@ def routes(
         again.append(attempt[-1])
     deliver = Deliver(key, entry.channel)
     return Routes(
-        send=Pipeline([*counted, *settle, *attempt, *carry, deliver]),
+        send=Pipeline([*counted, *settle, *life, *attempt, *carry, deliver]),
         flush=Pipeline([counted[0], *again, *carry, deliver]),
         closed=Pipeline([*counted, *settle, Refuse(key)]),
+        resolve=Pipeline([counted[0], *carry, deliver]),
     )

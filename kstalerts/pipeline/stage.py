@@ -28,6 +28,7 @@ threads run one pipeline at once).
 import functools
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .._log import logger
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 
@@ -112,18 +113,6 @@ def held(key: str, outcome: Outcome, note: str, alert: AlertMessage, *, attempts
 
 
 def log(name: str) -> Any:
-    """The logger ``name``, imported on first use (``logging`` costs milliseconds).
-
-    Late in interpreter teardown nothing can be imported any more: a send
-    must not raise for that, so the report is dropped instead.
-    """
-    try:
-        import logging
-    except ImportError:
-        return _Unlogged()
-    return logging.getLogger(name)
-
-
-class _Unlogged:
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
+    """The logger ``name``, which imports ``logging`` only when something is logged
+    (see :mod:`kstalerts._log`)."""
+    return logger(name)

@@ -405,18 +405,22 @@ class Document:
             self._transactions += 1
             self.damage = None
             self.save_error = None
+            before: Optional[bytes] = None  # the document as saved, when it is in our own form
             try:
-                data = self._parse(self._raw())
+                raw = self._raw()
+                data = self._parse(raw)
+                if raw:
+                    before = raw
             except FileNotFoundError:
                 data = self.fresh()
             except DamageError as exc:
                 self.damage = str(exc)
                 data = self.fresh()
-            before = _canonical(data)
+            if before is None:
+                before = _canonical(data).encode("utf-8")
             yield data
-            after = _canonical(data)
-            if after != before:
-                payload = after.encode("utf-8")
+            payload = _canonical(data).encode("utf-8")
+            if payload != before:  # one dump per transaction: the file is compared as it was read
                 try:
                     if len(payload) > self.max_bytes:
                         raise OSError(errno.EFBIG, f"larger than {self.max_bytes} bytes; not saved")

@@ -21,7 +21,6 @@ This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
 """
 
-import logging
 import re
 import smtplib
 import socket
@@ -30,12 +29,14 @@ import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from .._attempt import Progress, Stage
+from .._log import logger
 from .._net import Deadline, Pooled, is_dropped, wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.transports.smtp")
+_log = logger("kstalerts.transports.smtp")
+_DEBUG = 10  # logging.DEBUG, without importing logging
 
 _MAX_LINE = 8192  # bytes of one reply line, as smtplib
 _CHUNK = 65536  # bytes handed to the socket per write
@@ -349,7 +350,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
             self._trace("send", data.decode("utf-8", "replace").rstrip())
 
     def _trace(self, what: str, text: str) -> None:
-        if _log.isEnabledFor(logging.DEBUG):
+        if _log.isEnabledFor(_DEBUG):
             from .base import clean_reply
 
             _log.debug("smtp %s %s: %s", self._host, what, clean_reply(text, secrets=self._secrets))

@@ -11,9 +11,9 @@ HTTP is accepted for a loopback address, for tests and local relays).
 """
 
 import json
-import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
+from .._log import logger
 from .._secret import Secret
 from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.transports.resend")
+_log = logger("kstalerts.transports.resend")
 
 # https, or plain http to a loopback test server; no user info, query or fragment.
 _BASE_URL = URLRule(userinfo=False, query=False, http_only_to_loopback=True)

@@ -25,12 +25,12 @@ SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
 line, including the base64 lines of AUTH.
 """
 
-import logging
 import re
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
 from .._attempt import STAGES, PooledAttempts, Resend, Stage
+from .._log import logger
 from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ()
 
-_log = logging.getLogger("kstalerts.transports.smtp")
+_log = logger("kstalerts.transports.smtp")
 
 #: security mode -> its usual port
 SECURITY_MODES: Dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}

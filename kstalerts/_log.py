@@ -1,0 +1,84 @@
+"""The package's loggers, with no ``logging`` import until something logs.
+
+``_log = logger("kstalerts.http")`` at module level costs nothing: the
+stdlib ``logging`` package (with ``traceback``, ``string``, ``weakref``...)
+is imported the first time a message is logged, and the real
+``logging.getLogger(name)`` is looked up on every call, so every
+configuration a user makes, before or after ``import kstalerts``
+(``basicConfig``, ``dictConfig``, levels, handlers, ``disabled``), applies
+exactly as it would to a logger made at import.
+
+Rules: ``_log.warning(...)`` calls the real logger's bound method from the
+caller's frame, so records name the caller's file and line, not this
+module. A ``debug``/``info`` call while ``logging`` was never imported is
+dropped without importing it: nobody configured a handler or a level, so
+the root's WARNING threshold would drop it anyway. Late in interpreter
+teardown, when nothing can be imported any more, a message is dropped
+instead of raising.
+"""
+
+import sys
+from typing import Any, Callable, Optional
+
+__all__ = ()
+
+# Below WARNING, a record goes nowhere unless someone configured logging,
+# which imports it.
+_QUIET_UNCONFIGURED = frozenset({"debug", "info"})
+_WARNING = 30
+_pending: Optional[Callable[[], None]] = None
+
+
+def _drop(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _enabled_unconfigured(level: int) -> bool:
+    return level >= _WARNING
+
+
+class _LazyLogger:
+    """Stands for ``logging.getLogger(name)``, looked up on each use."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        if "logging" not in sys.modules:
+            if attr in _QUIET_UNCONFIGURED:
+                return _drop
+            if attr == "isEnabledFor":
+                return _enabled_unconfigured
+        try:
+            import logging
+        except ImportError:  # interpreter teardown: nothing can be imported
+            return _drop
+        if _pending is not None:
+            _run_pending()
+        return getattr(logging.getLogger(self.name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy logger {self.name}>"
+
+
+def when_used(hook: Optional[Callable[[], None]]) -> None:
+    """Run ``hook`` once, just before a logger of the package is first used
+    for something that can be shown (``None`` cancels it): the CLI installs
+    its stderr handler this way, and imports ``logging`` only when there is
+    a warning to print."""
+    global _pending
+    _pending = hook
+
+
+def _run_pending() -> None:
+    global _pending
+    hook, _pending = _pending, None
+    if hook is not None:
+        hook()
+
+
+def logger(name: str) -> Any:
+    """A stand-in for ``logging.getLogger(name)`` that imports nothing until used."""
+    return _LazyLogger(name)

@@ -1,0 +1,62 @@
+"""What ``kstalerts send`` loads from a cold process: its own parser, no
+``logging`` until there is something to log, and warnings still on stderr."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from pathlib import Path
+
+import kstalerts
+from kstalerts.cli import build_parser
+
+SEARCH_PATH = str(pathlib.Path(kstalerts.__file__).resolve().parent.parent)
+
+_PROBE = """
+import json, sys
+sys.path.insert(0, {path!r})
+from kstalerts.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.write(json.dumps({{"code": code, "logging": "logging" in sys.modules,
+                              "json": "json" in sys.modules}}) + "\\n")
+"""
+
+
+def _send(tmp_path: Path, channel: str) -> "tuple[str, dict[str, object]]":
+    config = tmp_path / "alerts.yml"
+    config.write_text(f"alerts:\n  channels:\n    ops: {{{channel}}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _PROBE.format(path=SEARCH_PATH), "send", "--title", "t",
+         "--config", str(config)],
+        cwd=str(tmp_path),
+        env=dict(os.environ, HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    *warnings, report = proc.stderr.splitlines()
+    return "\n".join(warnings), json.loads(report)
+
+
+def test_send_with_nothing_to_log_loads_no_logging(tmp_path: Path) -> None:
+    err, report = _send(tmp_path, "type: console")
+    assert report == {"code": 0, "logging": False, "json": report["json"]}
+    assert err.split() == ["[CRITICAL]", "t"]  # the console channel's line, and no other
+
+
+def test_a_warning_still_reaches_stderr_with_the_cli_prefix(tmp_path: Path) -> None:
+    err, report = _send(tmp_path, "type: console, max_retries: 9")
+    assert report["code"] == 0 and report["logging"] is True
+    assert err.splitlines()[0] == (
+        "kstalerts: WARNING: alerts.channels.ops.max_retries: asked 9, applied 5 (the maximum)"
+    )
+
+
+def test_a_named_subcommand_builds_its_parser_alone() -> None:
+    (subparsers,) = [a for a in build_parser("send")._actions if hasattr(a, "choices") and a.choices]
+    assert list(subparsers.choices) == ["send"]
+    (everything,) = [a for a in build_parser()._actions if hasattr(a, "choices") and a.choices]
+    assert {"send", "check-config", "flush", "run", "demo"} <= set(everything.choices)

@@ -1,0 +1,42 @@
+"""The warm path of :class:`kstalerts.http.HTTPClient`: what it prepares once
+per set of headers is still exactly what each request needs."""
+
+from kstalerts.http import HTTPClient, loads_bounded
+from tests.servers.slack import TOKEN, SlackServer
+
+
+def test_each_request_carries_its_own_headers_and_length(slack_server: SlackServer) -> None:
+    client = HTTPClient(slack_server.url())
+    try:
+        client.post(b"{}", headers={"X-One": "1"}, timeout=5)
+        client.post(b'{"a": 1}', headers={"X-Two": "2"}, timeout=5)
+        client.user_agent = "changed/1"
+        client.post(b"[]", headers={"X-One": "1"}, timeout=5)
+        client.request("GET", None, timeout=5)
+    finally:
+        client.close()
+    first, second, third, get = [
+        r._replace(headers={k.lower(): v for k, v in r.headers.items()}) for r in slack_server.requests
+    ]
+    assert first.headers["x-one"] == "1" and "x-two" not in first.headers
+    assert second.headers["x-two"] == "2" and "x-one" not in second.headers
+    assert [r.headers["content-length"] for r in (first, second, third)] == ["2", "8", "2"]
+    assert [r.body for r in (first, second, third)] == [b"{}", b'{"a": 1}', b"[]"]
+    assert third.headers["user-agent"] == "changed/1"
+    assert get.method == "GET" and "content-length" not in get.headers
+
+
+def test_an_echoed_secret_is_masked_on_every_request(slack_server: SlackServer) -> None:
+    client = HTTPClient(slack_server.url(f"body=echo {TOKEN}"))
+    try:
+        for _ in range(2):  # the second answer uses the prepared secrets
+            response = client.post(b"{}", headers={"Authorization": "Bearer sekrit-value"}, timeout=5)
+            assert TOKEN.encode() not in response.body and b"***" in response.body
+    finally:
+        client.close()
+
+
+def test_a_plain_text_answer_is_not_json() -> None:
+    assert loads_bounded(b"ok") is None and loads_bounded(b"") is None
+    assert loads_bounded(b"  \n") is None and loads_bounded(b" true") is True
+    assert loads_bounded(b'-1') == -1 and loads_bounded(b'"s"') == "s"
