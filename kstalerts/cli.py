@@ -10,15 +10,17 @@ Built for cron jobs and shell scripts, so the exit code is the contract:
 ``timeout`` does (see :mod:`kstalerts.jobs`), and 125 for its own usage errors.
 
 Each subcommand is a pair of functions, ``_setup_<name>`` (its arguments)
-and ``_run_<name>`` (what it does, returning the exit code), listed in
-:data:`_SUBCOMMANDS`; a new subcommand is one more pair. Heavy modules
+and ``_run_<name>`` (what it does, returning the exit code), listed with its
+name in :data:`_SUBCOMMANDS`; a new subcommand is one more pair (those of
+:mod:`kstalerts.commands` and :mod:`kstalerts.cli_lifecycle` keep the pair in
+their own module, and one setup line here imports it). Heavy modules
 (the channels, the demo's servers) load only in the subcommand that uses
 them, so ``kstalerts --help`` is instant.
 """
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import _log
 from ._version import __version__
@@ -244,13 +246,8 @@ def _manager(
     from .manager import AlertManager
 
     manager = AlertManager()
-    # Each clamp is said once, below, with the file and line it came from.
-    limits_log = logging.getLogger("kstalerts.limits")
-    quiet = limits_log.level < logging.ERROR
-    if quiet:
-        limits_log.setLevel(logging.ERROR)
-    try:
-        with collect_clamps() as clamps:
+    try:  # each clamp is said once, below, with the file and line it came from
+        with collect_clamps(quiet=True) as clamps:
             loaded = load_config(args.config, preset=args.preset)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoChannelsWarning)  # said below, as an error
@@ -258,9 +255,6 @@ def _manager(
     except BaseException:
         manager.close()
         raise
-    finally:
-        if quiet:
-            limits_log.setLevel(logging.NOTSET)
     for clamp in clamps:
         line = loaded.line_of(clamp.name) if loaded.path else None
         where = f"{loaded.path}:{line}: " if line else (f"{loaded.path}: " if loaded.path else "")
@@ -612,8 +606,9 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    from .cli_lifecycle import declare_heartbeat, ping_after_run
+    from .cli_lifecycle import connect, declare_heartbeat, ping_after_run
 
+    connect(config_options=_add_config_options, manager=_manager, exit_code=exit_code)
     try:
         declare_heartbeat(args)
         result = run_job(
@@ -648,33 +643,50 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return result.exit_code
 
 
-def _registered() -> List[Callable[[Any], None]]:
-    """The subcommands that live in :mod:`kstalerts.commands`, one line each."""
-    from .commands import init, pyz, shell, systemd
-
-    return [
-        init.setup,
-        systemd.setup,
-        pyz.setup,
-        lambda subparsers: shell.setup(subparsers, build_parser),  # walks the whole parser
-    ]
-
-
-# The subcommands, in --help order.
 def _setup_lifecycle(subparsers: Any) -> None:
     from .cli_lifecycle import setup  # resolve, silence, alerts, tick, heartbeat
 
     setup(subparsers, config_options=_add_config_options, manager=_manager, exit_code=exit_code)
 
 
-_SUBCOMMANDS: Sequence[Callable[[Any], None]] = (
-    _setup_send,
-    _setup_check_config,
-    _setup_flush,
-    _setup_run,
-    _setup_demo,
-    _setup_lifecycle,
-    *_registered(),
+def _setup_init(subparsers: Any) -> None:
+    from .commands import init
+
+    init.setup(subparsers)
+
+
+def _setup_unit_failed(subparsers: Any) -> None:
+    from .commands import systemd
+
+    systemd.setup(subparsers)
+
+
+def _setup_pyz(subparsers: Any) -> None:
+    from .commands import pyz
+
+    pyz.setup(subparsers)
+
+
+def _setup_shell(subparsers: Any) -> None:
+    from .commands import shell
+
+    shell.setup(subparsers, build_parser)  # walks the whole parser
+
+
+# The subcommands, in --help order: the names each setup adds, and the setup
+# (those of kstalerts.commands and the lifecycle import their module only
+# when their parser is built).
+_SUBCOMMANDS: Sequence[Tuple[Tuple[str, ...], Callable[[Any], None]]] = (
+    (("send",), _setup_send),
+    (("check-config",), _setup_check_config),
+    (("flush",), _setup_flush),
+    (("run",), _setup_run),
+    (("demo",), _setup_demo),
+    (("resolve", "silence", "alerts", "tick", "heartbeat"), _setup_lifecycle),
+    (("init",), _setup_init),
+    (("unit-failed",), _setup_unit_failed),
+    (("pyz",), _setup_pyz),
+    (("completion", "man"), _setup_shell),
 )
 
 
@@ -690,8 +702,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kstalerts {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (to stderr)")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for setup in _SUBCOMMANDS:
-        if only is None or _command_name(setup) == only:
+    for names, setup in _SUBCOMMANDS:
+        if only is None or only in names:
             setup(subparsers)
     for sub in subparsers.choices.values():  # -v after the subcommand too
         if "-v" not in sub._option_string_actions:
@@ -699,10 +711,6 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
                 "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each attempt"
             )
     return parser
-
-
-def _command_name(setup: Callable[[Any], None]) -> str:
-    return setup.__name__[len("_setup_") :].replace("_", "-")
 
 
 def _chosen(argv: Sequence[str]) -> Optional[str]:
@@ -713,7 +721,7 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
             continue
         if arg.startswith("-"):
             return None  # --help, --version, or a usage error: the full parser says it
-        return arg if arg in {_command_name(setup) for setup in _SUBCOMMANDS} else None
+        return arg if any(arg in names for names, _ in _SUBCOMMANDS) else None
     return None
 
 

@@ -34,6 +34,18 @@ _TICK_INTERVAL = 60.0  # the shipped schedules run a tick every minute
 _helpers: Dict[str, Any] = {}
 
 
+def connect(
+    *,
+    config_options: Callable[[argparse.ArgumentParser], None],
+    manager: Any,
+    exit_code: Callable[[Any], int],
+) -> None:
+    """Take the CLI's helpers (this module stands below :mod:`kstalerts.cli`
+    and cannot import it): done by :func:`setup`, and by ``run`` before a
+    heartbeat ping when only run's parser was built."""
+    _helpers.update(config_options=config_options, manager=manager, exit_code=exit_code)
+
+
 def setup(
     subparsers: Any,
     *,
@@ -43,7 +55,7 @@ def setup(
 ) -> None:
     """Add the lifecycle's subcommands; ``manager(args)`` builds a manager from the config
     options, ``exit_code(results)`` is the CLI's rule (both from :mod:`kstalerts.cli`)."""
-    _helpers.update(config_options=config_options, manager=manager, exit_code=exit_code)
+    connect(config_options=config_options, manager=manager, exit_code=exit_code)
     for add in (_setup_resolve, _setup_silence, _setup_alerts, _setup_tick, _setup_heartbeat):
         add(subparsers)
 

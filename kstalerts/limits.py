@@ -20,7 +20,7 @@ bytes, spool size). They are constants, not settings.
 import contextlib
 import math
 import threading
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ._log import logger
 from .exceptions import AlertConfigurationError
@@ -121,18 +121,21 @@ _HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
 
 
 @contextlib.contextmanager
-def collect_clamps() -> Iterator[List[Clamp]]:
+def collect_clamps(*, quiet: bool = False) -> Iterator[List[Clamp]]:
     """Record every clamp made in this thread while the block runs.
+
+    ``quiet``: the clamps are not logged meanwhile (the caller says them
+    itself, with the file and line they came from).
 
     >>> with collect_clamps() as clamps:
     ...     _ = validate("throttle.rate", 5000)
     >>> [str(c) for c in clamps]
     ['throttle.rate: asked 5000, applied 1000.0 (maximum)']
     """
-    stack: List[List[Clamp]] = getattr(_local, "stack", None) or []
+    stack: List[Tuple[List[Clamp], bool]] = getattr(_local, "stack", None) or []
     _local.stack = stack
     record: List[Clamp] = []
-    stack.append(record)
+    stack.append((record, quiet))
     try:
         yield record
     finally:
@@ -218,10 +221,10 @@ def validate(
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
         clamp = Clamp(key or name, asked, result, bound)
-        _log.warning(
-            "%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound
-        )
-        for record in getattr(_local, "stack", None) or []:
+        collectors = getattr(_local, "stack", None) or []
+        if not any(quiet for _, quiet in collectors):
+            _log.warning("%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound)
+        for record, _ in collectors:
             record.append(clamp)
     return result
 

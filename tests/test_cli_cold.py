@@ -47,12 +47,14 @@ def test_send_with_nothing_to_log_loads_no_logging(tmp_path: Path) -> None:
     assert err.split() == ["[CRITICAL]", "t"]  # the console channel's line, and no other
 
 
-def test_a_warning_still_reaches_stderr_with_the_cli_prefix(tmp_path: Path) -> None:
+def test_a_clamp_is_said_once_with_its_file_and_line_and_loads_no_logging(tmp_path: Path) -> None:
     err, report = _send(tmp_path, "type: console, max_retries: 9")
-    assert report["code"] == 0 and report["logging"] is True
+    assert report["code"] == 0 and report["logging"] is False
+    config = tmp_path / "alerts.yml"
     assert err.splitlines()[0] == (
-        "kstalerts: WARNING: alerts.channels.ops.max_retries: asked 9, applied 5 (the maximum)"
+        f"kstalerts: warning: {config}:3: alerts.channels.ops.max_retries: asked 9, applied 5 (maximum)"
     )
+    assert sum("max_retries" in line for line in err.splitlines()) == 1
 
 
 def test_a_named_subcommand_builds_its_parser_alone() -> None:
