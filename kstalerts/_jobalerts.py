@@ -236,10 +236,10 @@ def decide(
     if outcome.status == "ok":
         if failures == 0:
             # Nothing to recover; a flapping job's success still counts toward settling.
-            if _manager_notes(alerting):
+            # No channel is built unless it flaps: a success after success stays cheap.
+            if _flapping(alerting, job):
                 with _engine(alerting, f"{job.name} succeeded", say=False) as active:
-                    life = None if active is None else active.lifecycle
-                    if active is not None and life is not None and life.flapping(job.dedup_key):
+                    if active is not None and active.lifecycle is not None:
                         return _recovered(job, active.resolve(job.dedup_key), notes)
             return []
         since = _wall(state.get("failing_since"), now)
@@ -379,22 +379,29 @@ def _manager(alerting: Alerting, about: str, *, say: bool = True) -> Tuple[bool,
     return True, built
 
 
-def _manager_notes(alerting: Alerting) -> bool:
-    """With nothing to send, still say when the config is broken, so it is fixed before it
-    matters; whether it can be used."""
+def _flapping(alerting: Alerting, job: Job) -> bool:
+    """Whether the job's identity flaps on the lifecycle a run would use (the caller's, the
+    config's, or the job folder's), read without building a channel. A broken config is
+    said here, so it is fixed before it matters."""
+    from .lifecycle import Lifecycle
+
+    life: Optional[Lifecycle] = None
     if alerting.manager is not None:
-        return True
-    from .config import load_config
+        life = alerting.manager.lifecycle
+    else:
+        from .config import load_config
+        from .lifecycle.settings import from_loaded
 
-    config, preset, notes = alerting.config, alerting.preset, alerting.notes
-
-    try:
-        load_config(config, preset=preset)
-    except Exception as exc:  # a config error, or a bug: never the job's status
-        where = f" ({config})" if config and config not in str(exc) else ""
-        notice(notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
-        return False
-    return True
+        config, preset = alerting.config, alerting.preset
+        try:
+            life = from_loaded(load_config(config, preset=preset))
+        except Exception as exc:  # a config error, or a bug: never the job's status
+            where = f" ({config})" if config and config not in str(exc) else ""
+            notice(alerting.notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
+            return False
+    if life is None and alerting.folder is not None:
+        life = Lifecycle(os.path.join(alerting.folder, "lifecycle"))
+    return life is not None and life.flapping(job.dedup_key)
 
 
 def _close(manager: "AlertManager", notes: TextIO) -> None:
