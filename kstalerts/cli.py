@@ -301,13 +301,8 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     import warnings
 
     from .config import load_config
-    from .config.loader import (
-        CONFIG_NAMES,
-        near_miss_files,
-        near_miss_keys,
-        no_channels_reason,
-        searched_places,
-    )
+    from .config.discovery import CONFIG_NAMES, searched_places
+    from .config.loader import near_miss_files, near_miss_keys, no_channels_reason
     from .config.wiring import build_manager
     from .limits import collect_clamps
     from .manager import AlertManager

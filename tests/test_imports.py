@@ -85,7 +85,7 @@ STATEMENTS = {
 def test_import_needs_only_the_standard_library(what: str) -> None:
     report = _probe(STATEMENTS[what])
     assert report["foreign"] == []
-    assert f"{PACKAGE}.models" in report["ours"]  # the probe did see the package load
+    assert f"{PACKAGE}._version" in report["ours"]  # the probe did see the package load
 
 
 @pytest.mark.parametrize("what", sorted(STATEMENTS))

@@ -19,9 +19,9 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
-from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
+from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS, set_config_builder
 from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
-from ..manager import AlertManager, _connect_config
+from ..manager import AlertManager
 from .defaults import connect as _connect_defaults
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def connect() -> None:
     the constructors' defaults (:mod:`kstalerts._settings`). The package's
     ``__init__`` calls it once.
     """
-    _connect_config(manager_from_config)
+    set_config_builder(manager_from_config)
     _connect_defaults()
 
 
