@@ -85,7 +85,6 @@ from .pipeline.build import Routes, routes
 from .pipeline.delivery import CLOSED_ERROR  # noqa: F401 (kstalerts.manager.CLOSED_ERROR, as before)
 from .pipeline.notification import Notification
 from .pipeline.stage import held
-from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,6 +93,7 @@ if TYPE_CHECKING:
     from .dedup import Deduplicator
     from .lifecycle import Lifecycle, Silence
     from .spool import FlushReport, Spool, SpoolEntry
+    from .throttle import AlertThrottle  # a channel's throttle is built by its caller
 
 __all__ = ()
 
@@ -114,7 +114,7 @@ class ChannelEntry(NamedTuple):
     key: str
     channel: "AlertChannel"
     min_level: AlertLevel = AlertLevel.INFO
-    throttle: Optional[AlertThrottle] = None
+    throttle: "Optional[AlertThrottle]" = None
     alias: Optional[str] = None
     spool_throttled: bool = False
     digest: bool = True
@@ -195,7 +195,7 @@ class AlertManager:
         channel: "AlertChannel",
         *,
         min_level: Union[AlertLevel, str] = AlertLevel.INFO,
-        throttle: Optional[AlertThrottle] = None,
+        throttle: "Optional[AlertThrottle]" = None,
         key: Optional[str] = None,
         alias: Optional[str] = None,
         spool_throttled: bool = False,
