@@ -232,11 +232,11 @@ def _throttle(config: "LoadedConfig", own: Any, key: str) -> Optional["AlertThro
 
 
 def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
-    from ..dedup import Deduplicator
-    from ..spool import Spool
-
+    # Each module only when its section is there: a one-channel config pays for neither.
     spool = config.alerts.get("spool") or {}
     if spool:
+        from ..spool import Spool
+
         if spool.get("path") is None:
             raise _located(config, "alerts.spool.path", "a spool needs a path", line_key="alerts.spool")
         # The one spool builder, given the path resolved against the file's folder;
@@ -245,6 +245,8 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
         manager.use_spool(Spool.from_config({**spool, "path": path}))
     dedup = config.alerts.get("dedup") or {}
     if dedup:
+        from ..dedup import Deduplicator
+
         if dedup.get("window") is None:
             raise _located(
                 config, "alerts.dedup.window", "duplicate suppression needs a window", line_key="alerts.dedup"
