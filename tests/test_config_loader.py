@@ -276,6 +276,17 @@ def test_file_read_errors(tmp_path: pathlib.Path) -> None:
     assert str(info.value) == f"{latin}:2: the file is not valid UTF-8"
 
 
+def test_a_byte_order_mark_is_dropped_once(tmp_path: pathlib.Path) -> None:
+    bom = tmp_path / "bom.yml"
+    bom.write_bytes(b"\xef\xbb\xbfalerts:\n  throttle: {rate: 7}\n")
+    assert load_config(str(bom)).alerts["throttle"]["rate"] == 7
+    bad = tmp_path / "bom-latin.yml"
+    bad.write_bytes(b"\xef\xbb\xbfalerts:\n  x: caf\xe9\n")
+    with pytest.raises(AlertConfigurationError) as info:
+        load_config(str(bad))
+    assert str(info.value) == f"{bad}:2: the file is not valid UTF-8"
+
+
 def test_toml_without_tomllib_or_tomli(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A None entry in sys.modules makes `import` raise ImportError, exactly as
     when neither tomllib (3.11+) nor tomli is installed."""

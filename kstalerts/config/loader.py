@@ -235,8 +235,10 @@ def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
         raise AlertConfigurationError(f"cannot read the config file: {exc.strerror}", path=path) from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise AlertConfigurationError(f"the file is larger than {MAX_CONFIG_BYTES} bytes", path=path)
+    if raw.startswith(b"\xef\xbb\xbf"):  # what "utf-8-sig" drops, without importing its codec
+        raw = raw[3:]
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise AlertConfigurationError("the file is not valid UTF-8", path=path, line=line) from None
