@@ -38,11 +38,11 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    secret_parts,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option
-from .webhook import secret_parts
 
 if TYPE_CHECKING:
     from ..digest import DigestSummary
