@@ -48,12 +48,14 @@ _config_builder: Optional[Callable[..., Any]] = None
 def fill(alerts: Optional[Mapping[str, Any]]) -> None:
     """Make ``alerts`` (an ``alerts`` section) the source of defaults; ``None`` forgets it."""
     global _values
+    import collections.abc  # here, not at import: it loads collections, which import kstalerts must not
+
     values: Optional[Dict[str, Dict[str, Any]]] = None
     if alerts is not None:
         values = {}
         for section, keys in BUILTIN_DEFAULTS.items():
             given = alerts.get(section)
-            if isinstance(given, Mapping):
+            if isinstance(given, collections.abc.Mapping):
                 values[section] = {k: given[k] for k in keys if given.get(k) is not None}
     _values = values
 
