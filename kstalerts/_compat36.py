@@ -5,8 +5,12 @@ load it. Remove it with 3.6 support.
 """
 
 import sys
-import types
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from types import ModuleType as _ModuleType
+else:  # the same class, without importing types (which loads functools, collections...)
+    _ModuleType = type(sys)
 
 __all__ = ()
 
@@ -19,7 +23,7 @@ def module_getattr(name: str, getattr_: Callable[[str], Any]) -> None:
     whose ``__dir__`` calls the module's own ``__dir__`` when it has one.
     """
 
-    class _LazyModule(types.ModuleType):
+    class _LazyModule(_ModuleType):
         def __getattr__(self, attr: str) -> Any:
             return getattr_(attr)
 
