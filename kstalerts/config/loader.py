@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
+from .._text import compiled
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
 from .discovery import CONFIG_NAMES, _no_discovery, config_dirs, discover, searched_places
@@ -174,9 +175,11 @@ def _load_json(text: str, path: str) -> Any:
 
 #: Marks an over-long integer in a parsed JSON document (see _load_json).
 _TOO_LONG = object()
-_TOML_LONG_INT = re.compile(r"[-+]?[0-9][0-9_]{" + str(MAX_NUMBER_CHARS) + ",}")
-_TOML_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+# Pattern sources, compiled on first use (a YAML config never needs them;
+# the first alone takes milliseconds to compile).
+_TOML_LONG_INT = r"[-+]?[0-9][0-9_]{" + str(MAX_NUMBER_CHARS) + ",}"
+_TOML_TABLE = r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"
+_TOML_KEY = r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*="
 
 
 def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
@@ -196,13 +199,13 @@ def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
 def _toml_number_too_long(text: str, path: str, message: str) -> AlertConfigurationError:
     """The located error for an integer Python refuses to read (more digits than its limit);
     ``message`` (the parser's) when there is no such integer."""
-    found = _TOML_LONG_INT.search(text)
+    found = compiled(_TOML_LONG_INT).search(text)
     if found is None:
         return AlertConfigurationError(f"invalid TOML: {message}", path=path)
     line = text.count("\n", 0, found.start()) + 1
     lines = text.splitlines()
-    key = _TOML_KEY.match(lines[line - 1]) if line <= len(lines) else None
-    table = next((m.group(1) for m in map(_TOML_TABLE.match, reversed(lines[: line - 1])) if m), "")
+    key = compiled(_TOML_KEY).match(lines[line - 1]) if line <= len(lines) else None
+    table = next((m.group(1) for m in map(compiled(_TOML_TABLE).match, reversed(lines[: line - 1])) if m), "")
     name = key.group(1).strip().replace('"', "").replace("'", "") if key else None
     dotted = f"{table}.{name}" if table and name else (name or table or None)
     return AlertConfigurationError(
@@ -260,8 +263,8 @@ def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     return document, {}
 
 
-_NEAR_NAME = re.compile(
-    r"^(kstlib|kstalerts?)[._-]?(conf(ig)?)?\.(ya?ml|toml|json|conf|ini|cfg)$", re.IGNORECASE
+_NEAR_NAME = (
+    r"(?i)^(kstlib|kstalerts?)[._-]?(conf(ig)?)?\.(ya?ml|toml|json|conf|ini|cfg)$"  # compiled on first use
 )
 _BY_SUFFIX = {".yaml": "kstlib.conf.yaml", ".toml": "kstlib.conf.toml", ".json": "kstlib.conf.json"}
 
@@ -286,7 +289,7 @@ def near_miss_files() -> List[Tuple[str, str]]:
             if entry in CONFIG_NAMES:
                 continue
             close = difflib.get_close_matches(entry.lower(), CONFIG_NAMES, n=1, cutoff=0.8)
-            if not close and _NEAR_NAME.match(entry) is None:
+            if not close and compiled(_NEAR_NAME).match(entry) is None:
                 continue
             suffix = os.path.splitext(entry)[1].lower()
             want = close[0] if close else _BY_SUFFIX.get(suffix, "kstlib.conf.yml")
