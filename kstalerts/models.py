@@ -114,8 +114,8 @@ def _valid_text(text: str) -> str:
     >>> _valid_text("caf\\udcc3\\udca9 \\udcff \\ud800") == "café \\ufffd \\ufffd"
     True
     """
-    if not compiled(_SURROGATE).search(text):
-        return text
+    if text.isprintable() or not compiled(_SURROGATE).search(text):
+        return text  # a surrogate is never printable: one line of text needs no pattern
     text = compiled(_ESCAPED_BYTES).sub(
         lambda m: m.group().encode("utf-8", "surrogateescape").decode("utf-8", "replace"), text
     )
