@@ -1,42 +1,41 @@
-"""What ``kstalerts run`` says about a run, and to whom: failure, repeat, recovery, resolve.
+"""What ``kstalerts run`` says about a run, and to whom, on the alert lifecycle.
 
 :func:`decide` takes how a run ended and the job's state (see
-:mod:`kstalerts._jobstate`), updates the state and sends what it calls for:
+:mod:`kstalerts._jobstate`: failures counted, since when), updates the
+state and sends what it calls for through the lifecycle engine
+(:mod:`kstalerts.lifecycle`, docs/lifecycle.md), which holds the rules:
 
-- a failure sends one alert at the job's level; while the job keeps
-  failing, another at most once per ``realert`` seconds, counting the
-  failures since the first (a failure whose alert nobody accepted is alerted
-  again at the next one);
-- a success after failures resolves the alerts that fired on the channels
-  that have a ``resolve()`` (Alertmanager, PagerDuty: same labels, same
-  dedup key) and sends one recovery message (level ``SUCCESS`` where the
-  levels have it, else ``INFO``) through the manager to the others;
+- a failure is a firing alert of the job's identity (its dedup key
+  ``kstalerts-run:NAME@HOST``, ``alertname=JobFailed``), at the job's level;
+  while the job keeps failing, the engine holds repeats for
+  ``repeat_interval`` and then sends a reminder (a delivery that failed
+  does not count as notified: the next failure is delivered);
+- a success after failures resolves it: one resolved message to exactly the
+  channels notified of the failure, whatever their ``min_level``;
 - a success after success sends nothing.
+
+The lifecycle is the config's (``alerts.lifecycle``) or, without one, one in
+``lifecycle/`` of the job's state folder with ``realert`` as its repeat
+interval. What is job-specific stays here: the body (command, host, output
+tail, exit status), the notices, and the job state's transaction.
 
 Rules: the manager is the caller's, or is built from the config after the
 job ran and closed here (after its pending digests, where it has them);
 nothing here raises for a config, delivery or state problem: it is said on
-the ``notes`` stream and the job's status stands. Failure alerts carry
-``alertname=JobFailed`` so their Alertmanager identity does not change with
-the title.
-
-Times: each event is recorded as wall clock, monotonic clock and boot
-(:func:`kstalerts.state.store.moment`); elapsed times come from the
-monotonic clock within a boot and the wall clock across one, and are
-*unknown* when the stamp lies in the future (a clock set back, a forged
-file): then a repeat alert is due and a recovery says "down for an unknown
-time". A state held busy by another run for the bounded wait, or a signal
-during that wait, makes the run alert without its state, saying so.
+the ``notes`` stream and the job's status stands. A state held busy by
+another run for the bounded wait, or a signal during that wait, makes the
+run alert without its state, saying so.
 """
 
 import os
 import shlex
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from ._jobproc import Outcome
-from ._jobstate import JobState, JobStateBusyError, JobStateError, count, items
+from ._jobstate import JobState, JobStateBusyError, JobStateError, count
 from ._secret import scrub_text
 from ._tail import TailBuffer
 from .exceptions import AlertConfigurationError, NoChannelsWarning
@@ -51,8 +50,6 @@ __all__ = ()
 
 #: Identity label of a job's failure alerts (Alertmanager groups and resolves by labels).
 ALERTNAME = "JobFailed"
-#: Distinct failure alerts remembered for resolving (a job failing in many ways).
-_MAX_FIRING = 16
 
 #: One alert sent: its kind, the message, the results.
 Sent = Tuple[str, AlertMessage, Tuple[AlertResult, ...]]
@@ -144,86 +141,6 @@ def _send(
     return results
 
 
-def _resolve_and_recover(
-    manager: "AlertManager",
-    job: Job,
-    state: Dict[str, Any],
-    recovery: AlertMessage,
-    channel: Optional[str],
-    notices: TextIO,
-    quiet: bool = False,
-) -> List[Sent]:
-    """Resolve what fired where the channel knows "resolved"; tell the others.
-
-    ``quiet``: say nothing when no channel takes the recovery's level (the
-    job succeeded; ``run --quiet`` prints nothing then).
-    """
-    sent: List[Sent] = []
-    try:
-        entries = manager._targets(channel)  # the same lookup the failure's send went through
-    except AlertConfigurationError as exc:
-        notice(notices, f"recovery not sent: {exc}")
-        return []
-    firing = [_firing_alert(item, recovery) for item in items(state.get("firing"))]
-    plain: List[str] = []
-    for entry in entries:
-        resolve = getattr(entry.channel, "resolve", None)
-        if not callable(resolve):
-            plain.append(entry.key)
-            continue
-        for alert in firing:
-            if alert is None or alert.level < entry.min_level:
-                continue
-            try:
-                result = resolve(alert)
-            except Exception as exc:  # a channel bug must not stop the others
-                result = AlertResult(
-                    entry.key, False, error=f"internal error in channel: {type(exc).__name__}"
-                )
-            if not isinstance(result, AlertResult):
-                continue
-            if not result.success:
-                notice(notices, f"resolve of {alert.title!r} not delivered to {entry.key}: {result.error}")
-            sent.append(("resolve", alert, (result,)))
-    results: List[AlertResult] = []
-    if quiet:
-        levels = {entry.key: entry.min_level for entry in entries}
-        plain = [key for key in plain if recovery.level >= levels[key]]
-    for key in plain:
-        results.extend(_send(manager, recovery, key, notices))
-    if plain:
-        sent.append(("recovery", recovery, tuple(results)))
-    return sent
-
-
-def _firing_alert(item: Any, recovery: AlertMessage) -> Optional[AlertMessage]:
-    """The stored identity of a fired alert, as a resolve (same labels, level, start)."""
-    try:
-        return AlertMessage(
-            recovery.title,
-            recovery.body,
-            AlertLevel.parse(item["level"]),
-            labels=dict(item["labels"]),
-            dedup_key=item.get("dedup_key"),
-            created_at=float(item["created_at"]),
-        )
-    except (KeyError, TypeError, ValueError, AlertConfigurationError):
-        return None
-
-
-def _remember(state: Dict[str, Any], alert: AlertMessage) -> None:
-    """Keep the identity of ``alert`` for the resolve; a repeat keeps its first start time."""
-    labels = dict(alert.labels)
-    kept = [f for f in items(state.get("firing")) if isinstance(f, dict)]
-    same = [f for f in kept if f.get("labels") == labels]
-    started = same[0].get("created_at", alert.created_at) if same else alert.created_at
-    firing = [f for f in kept if f.get("labels") != labels]
-    firing.append(
-        {"level": alert.level.name, "labels": labels, "dedup_key": alert.dedup_key, "created_at": started}
-    )
-    state["firing"] = firing[-_MAX_FIRING:]
-
-
 def notice(stream: TextIO, message: str) -> None:
     try:
         stream.write(f"kstalerts run: {message}\n")
@@ -235,7 +152,7 @@ def notice(stream: TextIO, message: str) -> None:
 class Alerting:
     """Where alerts go and how often: the manager (or the config to build one from)."""
 
-    __slots__ = ("channel", "config", "manager", "notes", "preset", "quiet", "realert")
+    __slots__ = ("channel", "config", "folder", "manager", "notes", "preset", "quiet", "realert")
 
     def __init__(
         self,
@@ -246,8 +163,10 @@ class Alerting:
         realert: float,
         notes: TextIO,
         quiet: bool = False,
+        folder: Optional[str] = None,
     ) -> None:
         self.manager = manager
+        self.folder = folder  # the job's state folder: the lifecycle's when the config has none
         self.quiet = quiet  # a recovery no channel takes is not worth a line
         self.config = config
         self.preset = preset
@@ -302,104 +221,97 @@ def decide(
     *,
     kind: str = "failure",
 ) -> List[Sent]:
-    """Update ``state`` for this run and send what it calls for."""
-    if _lifecycle_on(alerting):
-        return _on_lifecycle(job, outcome, facts, tail, state, alerting)
+    """Update ``state`` for this run and send what it calls for, on the alert lifecycle.
+
+    A failure is a firing alert of the job's identity (its repeats held for
+    ``repeat_interval``, flapping counted); a success after failures resolves
+    it on exactly the channels that heard it fire, whatever their
+    ``min_level``. The lifecycle is the config's (``alerts.lifecycle``) or,
+    without one, one in the job's state folder with ``realert`` as its
+    ``repeat_interval``.
+    """
     notes = alerting.notes
     now = time.time()
     failures = count(state.get("failures"))
     if outcome.status == "ok":
         if failures == 0:
-            _manager_notes(alerting)  # a broken config is said on every run
+            # Nothing to recover; a flapping job's success still counts toward settling.
+            # No channel is built unless it flaps: a success after success stays cheap.
+            if _flapping(alerting, job):
+                with _engine(alerting, f"{job.name} succeeded", say=False) as active:
+                    if active is not None and active.lifecycle is not None:
+                        return _recovered(job, active.resolve(job.dedup_key), notes)
             return []
         since = _wall(state.get("failing_since"), now)
-        down = _elapsed(state.get("failing_since_at", state.get("failing_since")), now)
         title = (
             f"{job.name} recovered after {failures} failure{'s' if failures != 1 else ''},"
-            f" down {'for an unknown time (the clock changed)' if down is None else span(down)}"
+            f" down {_down(state, now, 'for an unknown time (the clock changed)')}"
         )
-        body = job.body(
-            [
-                ("failing since", stamp(since)),
-                ("last failure", str(state.get("last_status") or "?")),
-                *facts,
-            ],
-            None,
-        )
-        success = getattr(AlertLevel, "SUCCESS", AlertLevel.INFO)
-        recovery = AlertMessage(
-            title, body, success, labels={"job": job.name, "host": job.host, "exit_code": "0"}
-        )
-        sent: List[Sent] = []
-        owned, active = _manager(alerting, f"{job.name} recovered")
-        if active is not None:
-            try:
-                sent = _resolve_and_recover(
-                    active, job, state, recovery, alerting.channel, notes, alerting.quiet
-                )
-            finally:
-                if owned:
-                    _close(active, notes)
+        facts = [
+            ("failing since", stamp(since)),
+            ("last failure", str(state.get("last_status") or "?")),
+            *facts,
+        ]
         for key in _FAILURE_KEYS:
             state.pop(key, None)
-        return sent
-    # a failure
-    first = failures == 0
+        with _engine(alerting, f"{job.name} recovered") as active:
+            if active is None or active.lifecycle is None:
+                return []
+            resolved = active.resolve(job.dedup_key, title=title, body=job.body(facts, None))
+            return _recovered(job, resolved, notes)
     failures += 1
     state["failures"] = failures
-    if first:
+    if failures == 1:
         state["failing_since"] = now
         state["failing_since_at"] = _store.moment(now)
-    state["last_status"] = outcome.what
-    last_alert = state.get("last_alert_at", state.get("last_alert"))
-    elapsed = None if last_alert is None else _elapsed(last_alert, now)
-    # Unknown (a stamp in the future: the clock was set back, or the file forged) is due.
-    due = first or elapsed is None or elapsed >= alerting.realert
-    if not due:
-        _manager_notes(alerting)
-        return []
     since = _wall(state.get("failing_since"), now)
-    if first:
-        title = f"{job.name} {outcome.what}"
-    else:
-        kind = "repeat"
+    state["last_status"] = outcome.what
+    title = f"{job.name} {outcome.what}"
+    if failures > 1:
         title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
-        down = _elapsed(state.get("failing_since_at", state.get("failing_since")), now)
-        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({_span_or_unknown(down)})")]
+        down = _down(state, now, "for an unknown time")
+        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({down})")]
     exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
-    alert = AlertMessage(
-        title, job.body(facts, tail), job.level, labels=job.labels(exit_label), dedup_key=job.dedup_key
-    )
-    owned, active = _manager(alerting, title)
-    if active is None:
-        return []
-    try:
+    # The identity is the dedup key: a changing exit code (a label) is the same problem.
+    labels = job.labels(exit_label)
+    alert = AlertMessage(title, job.body(facts, tail), job.level, labels=labels, dedup_key=job.dedup_key)
+    with _engine(alerting, title) as active:
+        if active is None:
+            return []
         results = _send(active, alert, alerting.channel, notes)
-    finally:
-        if owned:
-            _close(active, notes)
-    if any(r.success or r.spooled for r in results):  # not delivered: alerted again next time
-        state["last_alert"] = now
-        state["last_alert_at"] = _store.moment(now)
-    if results:
-        _remember(state, alert)
-    return [(kind, alert, results)]
+    return [(kind if failures == 1 else "repeat", alert, results)]
 
 
+def _recovered(job: Job, results: Sequence[AlertResult], notes: TextIO) -> List[Sent]:
+    """The run's record of a resolve; a resolved message not delivered is said."""
+    for result in results:
+        if not result.outcome.meaning.ok:
+            notice(notes, f"recovery of {job.name!r} not delivered to {result.channel}: {result.error}")
+    if not results:
+        return []
+    recovery = results[0].alert or AlertMessage(f"{job.name} recovered", level=job.level)
+    return [("recovery", recovery, tuple(results))]
+
+
+# The last three are what runs before the lifecycle kept (removed on recovery).
 _FAILURE_KEYS = (
     "failures",
     "failing_since",
     "failing_since_at",
+    "last_status",
     "last_alert",
     "last_alert_at",
-    "last_status",
     "firing",
 )
 
 
-def _elapsed(recorded: Any, now: float) -> Optional[float]:
-    """Seconds since ``recorded`` (see :func:`kstalerts.state.store.elapsed_since`); None: unknown."""
-    return _store.elapsed_since(recorded, now_wall=now, now_mono=time.monotonic(), boot=_store.boot_id())
+def _down(state: Dict[str, Any], now: float, unknown: str) -> str:
+    """How long the job has failed: on the monotonic clock within a boot, the wall clock across
+    one (:func:`kstalerts.state.store.elapsed_since`); ``unknown`` when the stamp lies in the
+    future (a clock set back, a forged file)."""
+    recorded = state.get("failing_since_at", state.get("failing_since"))
+    elapsed = _store.elapsed_since(recorded, now_wall=now, now_mono=time.monotonic(), boot=_store.boot_id())
+    return unknown if elapsed is None else span(elapsed)
 
 
 def _wall(value: Any, now: float) -> float:
@@ -408,78 +320,41 @@ def _wall(value: Any, now: float) -> float:
     return now if number is None else number
 
 
-def _span_or_unknown(seconds: Optional[float]) -> str:
-    return "for an unknown time" if seconds is None else span(seconds)
+@contextmanager
+def _engine(alerting: Alerting, about: str, *, say: bool = True) -> Iterator[Optional["AlertManager"]]:
+    """The manager to alert through, with a lifecycle; closed after (when built here).
 
-
-def _lifecycle_on(alerting: Alerting) -> bool:
-    """Whether the manager (or the config) turns the alert lifecycle on."""
-    if alerting.manager is not None:
-        return getattr(alerting.manager, "lifecycle", None) is not None
-    from .config import load_config
-
-    try:
-        return load_config(alerting.config, preset=alerting.preset).alerts.get("lifecycle") is not None
-    except (AlertConfigurationError, OSError):
-        return False  # said by the path without it, which reports a broken config
-
-
-def _on_lifecycle(
-    job: Job,
-    outcome: Outcome,
-    facts: List[Tuple[str, str]],
-    tail: Optional[TailBuffer],
-    state: Dict[str, Any],
-    alerting: Alerting,
-) -> List[Sent]:
-    """The run on the alert lifecycle: a failure is a firing alert of the job's identity (its
-    repeats held for ``repeat_interval``, flapping counted), a success resolves it on exactly
-    the channels that heard it fire, whatever their ``min_level``. ``--realert`` is not used."""
-    notes = alerting.notes
-    now = time.time()
-    failures = int(state.get("failures") or 0)
-    if outcome.status == "ok":
-        for key in _FAILURE_KEYS:
-            state.pop(key, None)
-        owned, active = _manager(alerting, f"{job.name} recovered")
-        if active is None:
-            return []
-        try:
-            results = tuple(active.resolve(job.dedup_key))
-        finally:
-            if owned:
-                _close(active, notes)
-        for result in results:
-            if not result.outcome.meaning.ok:
-                notice(notes, f"recovery of {job.name!r} not delivered to {result.channel}: {result.error}")
-        if not results:
-            return []
-        recovery = results[0].alert or AlertMessage(f"{job.name} recovered", level=AlertLevel.SUCCESS)
-        return [("recovery", recovery, results)]
-    failures += 1
-    state["failures"] = failures
-    since = float(state.setdefault("failing_since", now))
-    state["last_status"] = outcome.what
-    title = f"{job.name} {outcome.what}"
-    if failures > 1:
-        title = f"{job.name} still failing: {failures} failures since {stamp(since)} (last: {outcome.what})"
-        facts = [*facts, ("failures", f"{failures} since {stamp(since)} ({span(now - since)})")]
-    exit_label = str(outcome.exit_code) if outcome.status != "skipped" else "skipped"
-    labels = {k: v for k, v in job.labels(exit_label).items() if k != "exit_code"}  # one identity
-    alert = AlertMessage(title, job.body(facts, tail), job.level, labels=labels, dedup_key=job.dedup_key)
-    owned, active = _manager(alerting, title)
+    Without ``alerts.lifecycle``, the lifecycle lives in ``lifecycle/`` of the
+    job's state folder, ``realert`` its repeat interval (at least 1 s, the
+    lifecycle's limit); a caller's manager gets it for this run only. With no
+    state folder (``state_dir=False``) there is no lifecycle: a failure is
+    sent as it is, and nothing remembers it for a recovery.
+    """
+    owned, active = _manager(alerting, about, say=say)
     if active is None:
-        return []
+        yield None
+        return
+    added = False
     try:
-        results = _send(active, alert, alerting.channel, notes)
+        if active.lifecycle is None and alerting.folder is not None:
+            from .lifecycle import Lifecycle
+
+            life = Lifecycle(
+                os.path.join(alerting.folder, "lifecycle"), repeat_interval=max(alerting.realert, 1.0)
+            )
+            active.use_lifecycle(life)
+            added = True
+        yield active
     finally:
         if owned:
-            _close(active, notes)
-    return [("failure" if failures == 1 else "repeat", alert, results)]
+            _close(active, alerting.notes)
+        elif added:
+            active.use_lifecycle(None)
 
 
-def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManager"]]:
-    """(owned, manager): the caller's, or one built from the config; None when it cannot be."""
+def _manager(alerting: Alerting, about: str, *, say: bool = True) -> Tuple[bool, Optional["AlertManager"]]:
+    """(owned, manager): the caller's, or one built from the config; None when it cannot be
+    (said on the notes stream, unless ``say`` is false)."""
     if alerting.manager is not None:
         return False, alerting.manager
     from .manager import AlertManager
@@ -492,29 +367,41 @@ def _manager(alerting: Alerting, about: str) -> Tuple[bool, Optional["AlertManag
             built = AlertManager.from_config(config, preset=preset)
     except Exception as exc:  # a config error, or a bug: never the job's status
         where = f" ({config})" if config and config not in str(exc) else ""
-        notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")
+        if say:
+            notice(notes, f"no alert sent ({about}): the config cannot be used{where}: {exc}")
         return False, None
     if not built.channels:
         built.close()
         where = f"in {config}" if config else "(no config file found)"
-        notice(notes, f"no alert sent ({about}): no channels configured {where}")
+        if say:
+            notice(notes, f"no alert sent ({about}): no channels configured {where}")
         return False, None
     return True, built
 
 
-def _manager_notes(alerting: Alerting) -> None:
-    """With nothing to send, still say when the config is broken, so it is fixed before it matters."""
+def _flapping(alerting: Alerting, job: Job) -> bool:
+    """Whether the job's identity flaps on the lifecycle a run would use (the caller's, the
+    config's, or the job folder's), read without building a channel. A broken config is
+    said here, so it is fixed before it matters."""
+    from .lifecycle import Lifecycle
+
+    life: Optional[Lifecycle] = None
     if alerting.manager is not None:
-        return
-    from .config import load_config
+        life = alerting.manager.lifecycle
+    else:
+        from .config import load_config
+        from .lifecycle.settings import from_loaded
 
-    config, preset, notes = alerting.config, alerting.preset, alerting.notes
-
-    try:
-        load_config(config, preset=preset)
-    except Exception as exc:  # a config error, or a bug: never the job's status
-        where = f" ({config})" if config and config not in str(exc) else ""
-        notice(notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
+        config, preset = alerting.config, alerting.preset
+        try:
+            life = from_loaded(load_config(config, preset=preset))
+        except Exception as exc:  # a config error, or a bug: never the job's status
+            where = f" ({config})" if config and config not in str(exc) else ""
+            notice(alerting.notes, f"the config cannot be used{where}, so no alert could be sent: {exc}")
+            return False
+    if life is None and alerting.folder is not None:
+        life = Lifecycle(os.path.join(alerting.folder, "lifecycle"))
+    return life is not None and life.flapping(job.dedup_key)
 
 
 def _close(manager: "AlertManager", notes: TextIO) -> None:

@@ -180,7 +180,7 @@ def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     with manager:
         for problem in unresolved or ():
             _error(f"warning: {problem} (sending would fail)")
-        targets = _targets(manager, args.channel) if manager.channels else []
+        targets = manager.targets(args.channel) if manager.channels else []
         matching = [entry for entry in targets if alert.level >= entry.min_level]
         skipped = [entry for entry in targets if alert.level < entry.min_level]
         if args.dry_run:
@@ -296,11 +296,6 @@ def _manager(
         manager.close()
         raise _UsageError(f"no channels: {no_channels_reason(loaded)} (see 'kstalerts check-config')")
     return manager
-
-
-def _targets(manager: "AlertManager", target: Optional[str]) -> List["ChannelEntry"]:
-    """The channel ``--channel`` names (its key, alias or former name), or all."""
-    return manager._targets(target)
 
 
 # -- check-config ------------------------------------------------------------

@@ -11,17 +11,18 @@ overlapping runs with a lock. The process side lives in
 state files and locks in :mod:`kstalerts._jobstate`; this module ties them
 together and is the public face.
 
-What it decides, per run, from the job's state:
+What it decides, per run, from the job's state (through the alert
+lifecycle, :mod:`kstalerts._jobalerts`):
 
 - a failure (non-zero exit, killed, timed out, interrupted, could not start,
   or ``alert_after_skips`` runs skipped in a row) sends one alert at
   ``level``; while the job keeps failing, another at most once per
-  ``realert`` seconds, counting the failures since the first;
-- a success after failures sends one recovery alert (level ``SUCCESS`` where
-  the levels have it) to the channels without a notion of "resolved", and a
-  resolve of the alerts that fired to those that have one (Alertmanager's
-  ``endsAt``, PagerDuty's ``resolve`` event, through the channel's own
-  ``resolve()``);
+  ``realert`` seconds (the lifecycle's ``repeat_interval``, or the config's
+  ``alerts.lifecycle.repeat_interval``), counting the failures since the first;
+- a success after failures sends one resolved message to exactly the
+  channels notified of the failure, whatever their ``min_level``, each
+  rendering it its own way (Slack green, email ``[RESOLVED]``,
+  Alertmanager's ``endsAt``, PagerDuty's ``resolve`` event, ...);
 - a success after success sends nothing.
 
 Exit status, as coreutils ``timeout``: the job's own; ``128+N`` when it was
@@ -202,6 +203,7 @@ def run_job(
     if folder is not False:
         try:
             store = JobState(str(folder), job_name)
+            alerting.folder = store.folder  # the lifecycle's folder when the config has none
         except (JobStateError, OSError) as exc:
             notice(notes, f"no state kept for {job_name} (no recovery or repeat alerts): {exc}")
 

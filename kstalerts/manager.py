@@ -292,7 +292,10 @@ class AlertManager:
                     jobs.append((notification, route))
         return jobs
 
-    def _targets(self, channel: Optional[str]) -> List[ChannelEntry]:
+    def targets(self, channel: Optional[str] = None) -> List[ChannelEntry]:
+        """The channels a send with ``channel=`` goes to, before level filters: the one it
+        names (key, alias or former name), or all; :class:`AlertConfigurationError` when
+        no channel has that name."""
         with self._lock:
             if channel is None:
                 return list(self._entries.values())
@@ -318,7 +321,7 @@ class AlertManager:
         batch = _as_batch(alerts)
         if channel is None and not self._entries:
             _warn_no_channels()
-        jobs = self._jobs(batch, self._targets(channel))
+        jobs = self._jobs(batch, self.targets(channel))
         if not jobs:
             return []
         if self._closed:
@@ -476,7 +479,12 @@ class AlertManager:
         return self
 
     def resolve(
-        self, target: Union[AlertMessage, str], *, labels: Optional[Mapping[str, str]] = None
+        self,
+        target: Union[AlertMessage, str],
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        title: Optional[str] = None,
+        body: Optional[str] = None,
     ) -> List[AlertResult]:
         """Tell each channel that was notified of ``target`` firing that it is resolved.
 
@@ -484,11 +492,20 @@ class AlertManager:
         One resolved message per channel notified of the firing, whatever its
         ``min_level``; none to the others, nor to a channel added with
         ``send_resolved=False``. Resolving what is not firing returns ``[]``.
+        ``title``, ``body``: what the resolved message says (default: the
+        firing alert's title, and since when it fired); its identity, level
+        and labels stay the firing alert's.
         """
         from .pipeline.lifecycle import resolved_notification
 
         life = self._require_lifecycle()
         owed = life.begin_resolve(target, dict(labels) if labels is not None else None)
+        if owed.alert is not None and (title is not None or body is not None):
+            told = owed.alert.replace(
+                title=owed.alert.title if title is None else title,
+                body=owed.alert.body if body is None else body,
+            )
+            owed = owed._replace(alert=told)
         results: List[AlertResult] = []
         for key in owed.channels:
             with self._lock:

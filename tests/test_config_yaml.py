@@ -357,9 +357,11 @@ def test_fuzz_value_or_configuration_error_and_fast() -> None:
     ids=["long-plain", "quotes", "escapes", "flow", "many-keys", "dashes", "block", "spaces", "brackets"],
 )
 def test_large_inputs_take_linear_time(text: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time (a loaded machine cannot stretch it); about 1 s
+    # here, where a quadratic pass over these 80,000-250,000 items takes minutes
+    started = time.process_time()
     try:
         parse_yaml(text)
     except AlertConfigurationError:
         pass
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 6.0

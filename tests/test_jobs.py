@@ -107,29 +107,28 @@ def test_retries_and_their_marks(tmp_path: Path, alerts: Tuple[AlertManager, Lis
     assert "attempts: 3" in seen[0].body
 
 
-def test_state_recovery_repeat_and_the_resolve_hook(
+def test_state_recovery_repeat_on_the_lifecycle(
     tmp_path: Path, alerts: Tuple[AlertManager, List[AlertMessage]]
 ) -> None:
+    """A caller's manager without a lifecycle gets one in the job's state folder for the run:
+    repeats held for ``realert`` (at least 1 s), one resolved message to each channel that
+    heard the failure, whatever its min_level; the caller's manager is left as it was."""
     manager, seen = alerts
-    resolved: List[AlertMessage] = []
-
-    class Resolving(CallbackChannel):
-        def resolve(self, alert: AlertMessage) -> Any:
-            resolved.append(alert)
-            return self.send(alert)
-
-    manager.add_channel(Resolving(lambda a: None, name="am"))
+    warned: List[AlertMessage] = []
+    manager.add_channel(CallbackChannel(warned.append, name="critical-only"), min_level="critical")
     state = str(tmp_path)
-    for _ in range(3):
-        quiet_run(["false"], manager, state_dir=state, name="etl", realert=0)
-    assert [a.title.split(":")[0] for a in seen] == ["etl failed", "etl still failing", "etl still failing"]
+    for pause in (0.0, 0.0, 1.05):
+        time.sleep(pause)
+        quiet_run(["false"], manager, state_dir=state, name="etl", realert=0, level="warning")
+    assert [a.title.split(":")[0] for a in seen] == ["etl failed", "etl still failing"]
+    assert "1 repeat(s) held" in seen[-1].body
     result, _ = quiet_run(["true"], manager, state_dir=state, name="etl")
-    assert [kind for kind, _, _ in result.alerts] == ["resolve", "recovery"]
-    assert seen[-1].title.startswith("etl recovered after 3 failures, down ")
-    [resolve] = resolved
-    assert resolve.labels == dict(seen[0].labels) and resolve.created_at == seen[0].created_at
-    result, _ = quiet_run(["true"], manager, state_dir=state, name="etl")
-    assert result.alerts == ()
+    assert [kind for kind, _, _ in result.alerts] == ["recovery"]
+    assert seen[-1].title == result.alerts[0][1].title
+    assert result.alerts[0][1].title.startswith("etl recovered after 3 failures, down ")
+    assert warned == [] and manager.lifecycle is None
+    again, _ = quiet_run(["true"], manager, state_dir=state, name="etl")
+    assert again.alerts == () and len(seen) == 3
 
 
 def test_a_state_that_cannot_be_opened_still_alerts(

@@ -98,6 +98,16 @@ def test_target_by_key_alias_or_name() -> None:
     assert len(a_seen) == 3 and len(b_seen) == 1
 
 
+def test_targets_names_the_channels_a_send_goes_to() -> None:
+    """The public lookup ``send(channel=)``, ``send --dry-run`` and ``run`` share (issue 23 item 2)."""
+    with AlertManager() as manager:
+        manager.add_channel(recorder("slack")[0], key="ops", alias="team").add_channel(recorder("email")[0])
+        assert [e.key for e in manager.targets()] == ["ops", "email"]
+        assert [e.key for e in manager.targets("team")] == ["ops"]
+        with pytest.raises(AlertConfigurationError, match="unknown channel 'pager'"):
+            manager.targets("pager")
+
+
 def test_duplicate_keys_are_refused() -> None:
     manager = AlertManager().add_channel(recorder("x")[0])
     with pytest.raises(AlertConfigurationError, match="a channel named 'x' is already registered; pass key="):

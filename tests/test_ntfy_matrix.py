@@ -67,6 +67,16 @@ def test_ntfy_errors_never_show_the_secret(ntfy_server: NtfyServer) -> None:
     assert NTFY_TOKEN not in repr(channel)
 
 
+def test_ntfy_renders_a_resolved_message_low_with_a_check_mark(ntfy_server: NtfyServer) -> None:
+    channel = NtfyChannel(f"{ntfy_server.base_url}/alerts", tags=["db"])
+    alert = AlertMessage("Disk full", "resolved after 3m", AlertLevel.CRITICAL)
+    assert channel.notify(Notification(alert, state="resolved")).success
+    (seen,) = ntfy_server.requests
+    assert seen.headers["Title"] == "RESOLVED: Disk full"
+    assert (seen.headers["Priority"], seen.headers["Tags"]) == ("2", "white_check_mark,db")
+    assert seen.body.decode("utf-8") == "resolved after 3m"
+
+
 def test_ntfy_from_config_and_url_rule() -> None:
     cls = channel_class("ntfy")
     channel = cls.from_config({"url": "https://ntfy.example/alerts", "token": "t"})
@@ -113,6 +123,23 @@ def test_a_retried_matrix_send_reuses_its_transaction_id(matrix_server: MatrixSe
     assert matrix_server.requests[2].path == first.path
     other = channel.send(AlertMessage("x", labels={"host": "db1"}))  # a new alert: a new transaction
     assert other.message_id == "$event2"
+
+
+def test_matrix_renders_a_resolved_notice_inert_in_its_own_transaction(matrix_server: MatrixServer) -> None:
+    alert = AlertMessage("Disk <b>full</b> @room", "a & b", AlertLevel.CRITICAL)
+    channel = _matrix(matrix_server)
+    assert channel.send(alert).success
+    assert channel.notify(Notification(alert, state="resolved")).success
+    firing, resolved = matrix_server.requests
+    assert firing.path != resolved.path  # not taken by the homeserver for a retry of the firing
+    assert resolved.path.endswith(transaction_id("matrix", alert, "resolved"))
+    assert resolved.json() == {
+        "msgtype": "m.notice",
+        "body": "RESOLVED: Disk <b>full</b> @room\na & b",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<b>RESOLVED: Disk &lt;b&gt;full&lt;/b&gt; @room</b><br>a &amp; b",
+        "m.mentions": {},
+    }
 
 
 def test_matrix_carries_the_digest(matrix_server: MatrixServer) -> None:

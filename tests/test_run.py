@@ -247,6 +247,7 @@ def test_while_failing_one_repeat_per_realert_counting_failures(
     assert run(*common, "--", "false").code == 1
     assert run(*common, "--", "false").code == 1  # within --realert (3600 s): nothing
     assert len(loopback_http.posts) == 1
+    time.sleep(1.05)  # --realert below the lifecycle's 1 s limit counts as 1 s
     assert run(*common, "--realert", "0", "--", "false").code == 1
     assert len(loopback_http.posts) == 2
     title = loopback_http.posts[1].payload["attachments"][0]["title"]
@@ -468,7 +469,8 @@ def test_run_job_from_python_with_a_manager(tmp_path: Path) -> None:
         and seen[0].dedup_key == f"kstalerts-run:step@{socket.gethostname()}"
     )
     assert seen[1].title.startswith("step recovered after 1 failure, down ")
-    assert seen[1].level is getattr(AlertLevel, "SUCCESS", AlertLevel.INFO)
+    # A resolved message (issue 25): the failure's level, so every channel that heard it hears this.
+    assert seen[1].level is AlertLevel.WARNING
 
 
 def test_run_job_rejects_bad_arguments_before_running() -> None:

@@ -239,21 +239,25 @@ def test_bug_in_process_fast_path_refill_is_capped_at_burst() -> None:
 def test_bug_a_failure_whose_alert_was_not_delivered_is_alerted_again(
     tmp_path: pathlib.Path, loopback_http: HTTPSink
 ) -> None:
-    """A run failure whose alert was not delivered must not count as alerted (last_alert unset)."""
+    """A run failure whose alert was not delivered must not count as alerted (the lifecycle's
+    notification log records a delivery only after it succeeded)."""
     from kstalerts import AlertManager
     from kstalerts.channels import SlackChannel
+    from kstalerts.lifecycle import Lifecycle
 
     state = tmp_path / "state"
     down = AlertManager()
     down.add_channel(SlackChannel(loopback_http.failing_url(500), allow_custom_url=True, max_retries=0))
     with open(os.devnull, "w") as notes:
         run_job(["false"], name="etl", manager=down, state_dir=str(state), realert=3600, notices=notes)
-        assert "last_alert" not in JobState(str(state), "etl").read()
+        assert Lifecycle(str(state / "lifecycle")).alerts()[0]["channels"]["slack"]["state"] is None
         up = AlertManager()
         up.add_channel(SlackChannel(loopback_http.url, allow_custom_url=True, max_retries=0))
         second = run_job(["false"], name="etl", manager=up, state_dir=str(state), realert=3600, notices=notes)
     assert second.alerts_sent == 1  # not held back by --realert
-    assert "last_alert" in JobState(str(state), "etl").read()
+    [firing] = Lifecycle(str(state / "lifecycle")).alerts()
+    assert firing["key"] == f"kstalerts-run:etl@{os.uname().nodename}"
+    assert firing["channels"]["slack"]["state"] == "firing"
 
 
 def test_bug_a_failed_state_save_keeps_the_old_state_not_an_empty_one(tiny_disk: pathlib.Path) -> None:

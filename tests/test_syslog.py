@@ -85,6 +85,17 @@ def test_rfc3164_is_an_option(rsyslog: Rsyslog) -> None:
     assert got["msg"].lstrip() == f'[kstalerts@32473 level="WARNING" host="db1"] {marker}#012b'
 
 
+@pytest.mark.parametrize("level", ["CRITICAL", "WARNING", "INFO"])
+def test_a_resolved_message_is_a_notice_with_msgid_resolved(rsyslog: Rsyslog, level: str) -> None:
+    marker = uuid.uuid4().hex
+    alert = AlertMessage(f"Disk full {marker}", "resolved after 3m", AlertLevel[level], labels={"host": "db1"})
+    assert _channel(rsyslog, "tcp").notify(Notification(alert, state="resolved")).success
+    (got,) = rsyslog.received(marker)
+    assert (got["syslogseverity"], got["msgid"]) == ("5", "resolved")  # notice, whatever the level
+    assert got["structured-data"] == f'[kstalerts@32473 level="{level}" host="db1"]'
+    assert got["msg"].lstrip("\ufeff") == f"RESOLVED: Disk full {marker}#012resolved after 3m"
+
+
 def test_the_digest_travels_in_the_message(rsyslog: Rsyslog) -> None:
     marker = uuid.uuid4().hex
     held = DigestSummary(3, AlertLevel.WARNING, "3 alerts held back", ("3x disk",), 0)

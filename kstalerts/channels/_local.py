@@ -47,6 +47,11 @@ def plain_text(alert: AlertMessage, held_back: Optional[DigestSummary] = None) -
     return text
 
 
+def resolved_alert(alert: AlertMessage) -> AlertMessage:
+    """``alert`` as a resolved message says it: titled ``RESOLVED: ...`` (the title is cut to its limit)."""
+    return alert.replace(title=f"RESOLVED: {alert.title}")
+
+
 def network_error(service: str, peer: str, exc: BaseException) -> AlertDeliveryError:
     """The delivery error for ``exc`` while talking to ``peer``: retryable unless trying
     again cannot help (a certificate refused, TLS answered in plain text)."""

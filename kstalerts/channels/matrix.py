@@ -28,7 +28,7 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error
-from ._local import plain_text
+from ._local import plain_text, resolved_alert
 from ._options import TRANSPORT, Option
 
 __all__ = ()
@@ -40,9 +40,11 @@ BODY_CHARS = 16000
 EVENT_BYTES = 60000
 
 
-def transaction_id(channel: str, alert: AlertMessage) -> str:
-    """The transaction id of ``alert`` on ``channel``: the same for every attempt."""
-    key = "\0".join((channel, alert.effective_dedup_key, repr(alert.created_at), alert.title, alert.body))
+def transaction_id(channel: str, alert: AlertMessage, state: str = "firing") -> str:
+    """The transaction id of ``alert`` on ``channel``: the same for every attempt (a resolved
+    message's differs from its firing's, so the homeserver does not take it for a retry)."""
+    parts = (channel, alert.effective_dedup_key, repr(alert.created_at), alert.title, alert.body)
+    key = "\0".join(parts if state == "firing" else (*parts, state))
     return "kst" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
@@ -96,7 +98,10 @@ class MatrixChannel(HTTPChannel):
     # -- formatting -------------------------------------------------------
     def render(self, notification: Notification) -> Dict[str, Any]:
         """The ``m.room.message`` event's content for ``alert``; override to change it."""
-        full = plain_text(notification.alert, notification.held_back)
+        alert = notification.alert
+        if notification.state == "resolved":
+            alert = resolved_alert(alert)
+        full = plain_text(alert, notification.held_back)
         limit = BODY_CHARS
         while True:  # escaping can grow the text: cut more until the event fits
             text = cut(full, limit)
@@ -115,10 +120,10 @@ class MatrixChannel(HTTPChannel):
                 return content
             limit //= 2
 
-    def endpoint(self, alert: AlertMessage) -> str:
+    def endpoint(self, alert: AlertMessage, state: str = "firing") -> str:
         """The URL ``alert`` is PUT to (its transaction id last)."""
         room = urllib.parse.quote(self.room_id, safe="")
-        txn = transaction_id(self.name, alert)
+        txn = transaction_id(self.name, alert, state)
         return f"{self.homeserver}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"
 
     def preview(self, alert: AlertMessage) -> str:
@@ -129,7 +134,7 @@ class MatrixChannel(HTTPChannel):
     def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         body = encode_json(self.render(notification))
         # one URL per alert (its transaction id): no pool to keep
-        client = make_client(self.endpoint(notification.alert), self._transport)
+        client = make_client(self.endpoint(notification.alert, notification.state), self._transport)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {self.access_token.reveal()}",

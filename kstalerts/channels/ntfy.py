@@ -27,7 +27,7 @@ from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, secret_parts, service_text, status_error
-from ._local import plain_text, title_line
+from ._local import plain_text, resolved_alert, title_line
 from ._options import TRANSPORT, Option
 
 __all__ = ()
@@ -39,6 +39,8 @@ LEVEL_STYLE = {
     AlertLevel.SUCCESS: ("3", "white_check_mark"),
     AlertLevel.INFO: ("3", "information_source"),
 }
+#: A resolved message's priority (low) and tag.
+RESOLVED_STYLE = ("2", "white_check_mark")
 #: ntfy's default message size limit; a larger one becomes an attachment.
 MESSAGE_BYTES = 4096
 TITLE_CHARS = 250
@@ -106,6 +108,8 @@ class NtfyChannel(HTTPChannel):
         """The headers (without the secret) and the body for ``alert``; override to change them."""
         alert, held_back = notification.alert, notification.held_back
         priority, tag = LEVEL_STYLE[alert.level]
+        if notification.state == "resolved":
+            alert, (priority, tag) = resolved_alert(alert), RESOLVED_STYLE
         title = cut(title_line(alert), TITLE_CHARS)
         headers = {
             "Content-Type": "text/plain; charset=utf-8",

@@ -34,12 +34,14 @@ from .._text import cut, cut_bytes, one_line
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
-from ._local import SEVERITY, network_error, plain_text
+from ._local import SEVERITY, network_error, plain_text, resolved_alert
 from ._options import Option
 from .base import AlertChannel
 
 __all__ = ()
 
+#: The severity of a resolved message: notice (RFC 5424 6.2.1).
+RESOLVED_SEVERITY = 5
 #: RFC 5424 facility codes by name.
 FACILITIES: Dict[str, int] = {
     "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
@@ -166,7 +168,10 @@ class SyslogChannel(AlertChannel):
     def render(self, notification: Notification) -> bytes:
         """The syslog message for ``alert``, at most ``max_bytes``; override to change it."""
         alert, held_back = notification.alert, notification.held_back
-        pri = FACILITIES[self.facility] * 8 + SEVERITY[alert.level]
+        severity = SEVERITY[alert.level]
+        if notification.state == "resolved":  # MSGID resolved (RFC 5424), severity notice
+            alert, severity = resolved_alert(alert), RESOLVED_SEVERITY
+        pri = FACILITIES[self.facility] * 8 + severity
         params: List[Tuple[str, str]] = [("level", alert.level.name)]
         if alert.dedup_key:
             params.append(("dedup_key", alert.dedup_key))

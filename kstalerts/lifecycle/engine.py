@@ -221,6 +221,14 @@ class Lifecycle:
             self._warn("nflog", f"the notification log cannot be used ({exc}); nothing resolved")
             return Resolution(fp, None, (), "resolved")
 
+    def flapping(self, target: Target) -> bool:
+        """Whether ``target``'s identity is flapping (so a success still counts toward settling)."""
+        try:
+            entry = self._nflog.snapshot().get("alerts", {}).get(_target_fp(target, None))
+        except OSError:
+            return False
+        return isinstance(entry, dict) and _flap(dict(entry)).get("on") is True
+
     # -- silences ----------------------------------------------------------
     def silence(
         self,

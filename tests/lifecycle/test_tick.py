@@ -136,7 +136,7 @@ def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(
     assert ok.returncode == 0, ok.stderr
     resolved = [t for t in titles(slack_server) if "RESOLVED" in t]  # the failure and the missed heartbeat
     assert len(resolved) == 2, resolved
-    assert any("RESOLVED: nightly failed" in t for t in resolved)
+    assert any("RESOLVED: nightly recovered after 1 failure" in t for t in resolved)
     assert any("RESOLVED: nightly missed" in t for t in resolved)
 
 
@@ -221,6 +221,6 @@ def test_run_recovery_reaches_a_warning_channel_that_got_the_failure(
     assert (ok.returncode, ok.stderr) == (0, "")  # no "no channel takes level SUCCESS" mailed by cron
     assert [t.split(" ", 1)[1] for t in titles(slack_server)] == [
         "backup failed: exit 1",
-        "RESOLVED: backup failed: exit 1",
+        "RESOLVED: backup recovered after 1 failure, down " + titles(slack_server)[1].split(" down ", 1)[1],
     ]
     assert posts(slack_server, "pager") == []
