@@ -20,7 +20,6 @@ Rules:
 This module does no I/O at import; :mod:`fcntl` is imported on first lock.
 """
 
-import contextlib
 import errno
 import os
 import stat
@@ -130,24 +129,6 @@ def write_all(fd: int, payload: bytes, *, fsync: bool = True) -> None:
         view = view[os.write(fd, view) :]
     if fsync:
         os.fsync(fd)
-
-
-def replace_atomically(path: str, tmp: str, payload: bytes, *, fsync: bool = True) -> None:
-    """Write ``payload`` to the new file ``tmp``, then rename it over ``path``.
-
-    Raises ``OSError``; ``tmp`` is removed then (readers see the old file or the new, whole).
-    """
-    try:
-        fd = create_new(tmp)
-        try:
-            write_all(fd, payload, fsync=fsync)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def writable_by_others(mode: int) -> bool:

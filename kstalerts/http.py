@@ -11,10 +11,11 @@ followed): what a status means is the channel's business. Rules:
 - Keep-alive. A finished connection goes back to a small pool
   (:class:`kstalerts._net.IdlePool`: fork-safe, never shared by two calls)
   and the next call reuses it.
-- Resending. Where a request stands is a :class:`_Stage`; whether it may
-  be sent again on a new connection is looked up in one table,
-  :data:`_STAGES`: never once a byte of the answer may have been read,
-  and only for a reused connection found closed by the server.
+- Resending. Where a request stands is a :class:`kstalerts._attempt.Stage`;
+  whether it may be sent again on a new connection is looked up in the table
+  SMTP shares, :data:`kstalerts._attempt.STAGES`: never once a byte of the
+  answer may have been read, and only for a reused connection found closed
+  by the server (:class:`kstalerts._attempt.PooledAttempts` runs that loop).
 - TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, verified
   unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
   honoured, a CA file or directory).
@@ -28,7 +29,6 @@ followed): what a status means is the channel's business. Rules:
 """
 
 import base64
-import enum
 import io
 import os
 import re
@@ -37,6 +37,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from . import _lifecycle
+from ._attempt import STAGES, PooledAttempts, Progress, Stage
 from ._log import logger
 from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 from ._secret import Secret
@@ -45,6 +46,7 @@ from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
 
 if TYPE_CHECKING:
     import ssl
+    from typing import NoReturn
 
 __all__ = ()
 
@@ -173,50 +175,6 @@ def _choose_proxy(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[_Endpoi
     return _parse(proxy, "proxy", ("http",))
 
 
-class _Stage(enum.Enum):
-    """Where a request stands (as h11 and urllib3 keep it)."""
-
-    CONNECTING = 1
-    TUNNELLING = 2  # the proxy's CONNECT
-    HANDSHAKE = 3
-    SENDING = 4
-    WAITING = 5  # sent in full; not a byte of the answer yet
-    ANSWERING = 6  # the answer began; its status line and headers are not all in
-    READING = 7  # the body
-
-
-class _Resend(enum.Enum):
-    IF_STALE = "only when the server had closed the reused connection before reading the request"
-    NEVER = "the server has acted on the request (it began to answer)"
-
-
-#: What each stage means: how an error text says it, and whether a request
-#: that failed there may go again on a new connection. A reused connection
-#: the server closed while idle fails while sending or before a byte of an
-#: answer (IF_STALE): the one case the client itself resends; any other
-#: failure is the channel's to retry (or not). A reused connection is past
-#: connecting, so those stages never resend here either.
-_STAGES: Dict[_Stage, Tuple[str, _Resend]] = {
-    _Stage.CONNECTING: ("while connecting", _Resend.NEVER),
-    _Stage.TUNNELLING: ("while opening the proxy tunnel", _Resend.NEVER),
-    _Stage.HANDSHAKE: ("in the TLS handshake", _Resend.NEVER),
-    _Stage.SENDING: ("while sending the request", _Resend.IF_STALE),
-    _Stage.WAITING: ("while waiting for the response", _Resend.IF_STALE),
-    _Stage.ANSWERING: ("while waiting for the response", _Resend.NEVER),
-    _Stage.READING: ("while reading the response body", _Resend.NEVER),
-}
-
-
-class _Progress:
-    """The stage one attempt has reached; the connection's reader moves it
-    from WAITING to ANSWERING when the first byte of an answer arrives."""
-
-    __slots__ = ("stage",)
-
-    def __init__(self) -> None:
-        self.stage = _Stage.CONNECTING
-
-
 class _Connection(Pooled):
     """One socket and the deadline of the call that holds it.
 
@@ -227,7 +185,7 @@ class _Connection(Pooled):
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self.sock = sock
         self.deadline = deadline
-        self.progress = _Progress()
+        self.progress = Progress(Stage.CONNECTING)
 
     def sendall(self, data: bytes) -> None:
         self.deadline.send_all(self.sock, data)
@@ -262,8 +220,8 @@ class _DeadlineReader(io.RawIOBase):
         connection = self._connection
         connection.deadline.arm(connection.sock)
         received = connection.sock.recv_into(buffer)
-        if received and connection.progress.stage is _Stage.WAITING:
-            connection.progress.stage = _Stage.ANSWERING
+        if received and connection.progress.stage is Stage.WAITING:
+            connection.progress.stage = Stage.ANSWERING
         return received
 
 
@@ -350,39 +308,40 @@ class HTTPClient:
         payload = head + end + (body or b"")
         started = time.monotonic()
         deadline = Deadline(started + timeout)
-        for attempt in range(2):  # a second go only when a reused connection turned out stale
-            connection = self._pool.take() if attempt == 0 else None
-            reused = connection is not None
-            progress = _Progress()
-            try:
-                if connection is None:
-                    connection = self._connect(deadline, progress)
+
+        def fail(exc: BaseException, stage: Stage) -> "NoReturn":
+            raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
+
+        goes: PooledAttempts[_Connection] = PooledAttempts(
+            self._pool.take,
+            first=Stage.CONNECTING,
+            errors=(OSError, http.client.HTTPException),
+            is_stale=_hung_up,
+            fail=fail,
+            deadline=deadline.at,
+            log=_log,
+            peer=self.url,
+            what="connection",
+        )
+        for go in goes:
+            with go:
+                if go.connection is None:
+                    go.connection = self._connect(deadline, go.progress)
+                connection = go.connection
                 connection.deadline = deadline
-                connection.progress = progress
-                response, reusable = self._exchange(connection, method, payload, progress)
-            except (OSError, http.client.HTTPException) as exc:
-                if connection is not None:
-                    connection.close()
-                if reused and _may_resend(progress.stage, exc) and deadline.left() > 0:
-                    _log.debug("%s: idle connection was closed by the server; reconnecting", self.url)
-                    continue
-                raise _translate(exc, progress.stage, timeout, self._endpoint.host, self._peer()) from exc
-            except BaseException:
-                if connection is not None:
-                    connection.close()
-                raise
-            if not (reusable and self._pool.put(connection)):
-                connection.close()
-            _log.debug(
-                "%s %s -> %d in %.3fs (%s connection)",
-                method,
-                self.url,
-                response.status,
-                time.monotonic() - started,
-                "reused" if reused else "new",
-            )
-            return _scrubbed(response, secrets)
-        raise AssertionError("unreachable")  # pragma: no cover
+                connection.progress = go.progress
+                response, reusable = self._exchange(connection, method, payload, go.progress)
+        if not (reusable and self._pool.put(connection)):
+            connection.close()
+        _log.debug(
+            "%s %s -> %d in %.3fs (%s connection)",
+            method,
+            self.url,
+            response.status,
+            time.monotonic() - started,
+            "reused" if go.reused else "new",
+        )
+        return _scrubbed(response, secrets)
 
     def _peer(self) -> str:
         """``host:port`` of the hop a failure happened with (``proxy host:port`` via a proxy)."""
@@ -495,9 +454,9 @@ class HTTPClient:
             lines.append(f"Content-Length: {len(body or b'')}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _connect(self, deadline: Deadline, progress: _Progress) -> _Connection:
+    def _connect(self, deadline: Deadline, progress: Progress) -> _Connection:
         hop = self._proxy or self._endpoint
-        progress.stage = _Stage.CONNECTING
+        progress.stage = Stage.CONNECTING
         left = deadline.left()
         if left <= 0:
             raise socket.timeout("timed out")
@@ -506,10 +465,10 @@ class HTTPClient:
         try:
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._proxy is not None and self._ssl is not None:
-                progress.stage = _Stage.TUNNELLING
+                progress.stage = Stage.TUNNELLING
                 self._tunnel(connection, self._proxy)
             if self._ssl is not None:
-                progress.stage = _Stage.HANDSHAKE
+                progress.stage = Stage.HANDSHAKE
                 deadline.arm(connection.sock)  # bounds the whole handshake
                 connection.sock = wrap_tls(self._ssl, connection.sock, self._endpoint.host)
         except BaseException:
@@ -541,17 +500,17 @@ class HTTPClient:
             )
 
     def _exchange(
-        self, connection: _Connection, method: str, payload: bytes, progress: _Progress
+        self, connection: _Connection, method: str, payload: bytes, progress: Progress
     ) -> Tuple[HTTPResponse, bool]:
         import http.client
 
-        progress.stage = _Stage.SENDING
+        progress.stage = Stage.SENDING
         connection.sendall(payload)
-        progress.stage = _Stage.WAITING
+        progress.stage = Stage.WAITING
         reply = http.client.HTTPResponse(connection, method=method)  # type: ignore[arg-type]
         try:
             reply.begin()
-            progress.stage = _Stage.READING
+            progress.stage = Stage.READING
             body = reply.read(self._max_bytes) if self._max_bytes else b""
             complete = reply.isclosed() or (reply.length is None and len(body) < self._max_bytes)
             headers: Dict[str, str] = {}
@@ -634,25 +593,18 @@ def _check_header(name: str, value: str) -> None:
         ) from None
 
 
-def _may_resend(stage: _Stage, exc: BaseException) -> bool:
-    """Whether a request that failed at ``stage`` with ``exc`` on a reused
-    connection may go again on a new one (:data:`_STAGES`)."""
+def _hung_up(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server hung up before a byte of an answer
+    (on a reused connection: it had closed it while idle)."""
     import http.client
 
-    verdict = _STAGES[stage][1]
-    if verdict is _Resend.IF_STALE:  # the server hung up before a byte of an answer
-        hung_up = (
-            http.client.RemoteDisconnected,
-            ConnectionResetError,
-            BrokenPipeError,
-            ConnectionAbortedError,
-        )
-        return isinstance(exc, hung_up)
-    return False
+    return isinstance(
+        exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+    )
 
 
 def _translate(
-    exc: BaseException, stage: _Stage, timeout: float, host: str, peer: str = ""
+    exc: BaseException, stage: Stage, timeout: float, host: str, peer: str = ""
 ) -> AlertDeliveryError:
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
@@ -679,7 +631,7 @@ def _translate(
             return error("protocol error: the response has too many header lines")
         return error(f"protocol error: {type(exc).__name__}")
     fault, detail = classify(exc)
-    where = _STAGES[stage][0]
+    where = STAGES[stage][0]
     text = {
         Fault.NOT_TLS: "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS"
         " on this port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",

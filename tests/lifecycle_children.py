@@ -198,8 +198,9 @@ def sigterm_during_send(args: Dict[str, Any]) -> None:
 
 
 def signal_storm(args: Dict[str, Any]) -> None:
-    """SIGUSR1 every few milliseconds while the main thread sends in a loop;
-    every handler sends too. A lock taken twice would hang here."""
+    """SIGUSR1 every few milliseconds while the main thread sends in a loop
+    (until main and handlers have each ``at_least`` results, or ``seconds``
+    pass); every handler sends too. A lock taken twice would hang here."""
     manager = AlertManager()
     manager.add_channel(slack(args["url"], name="a"))
     manager.add_channel(slack(args["url"], name="b"))
@@ -225,12 +226,15 @@ def signal_storm(args: Dict[str, Any]) -> None:
     # imports while an import is half done (importlib's _blocking_on).
     if args["warm_up"]:
         main_results.extend(manager.send(alert("warm-up", AlertLevel.INFO)))
+    least = args["at_least"]
     with manager:
         sender.start()
         try:
+            # until both sides sent enough (a deadlock hangs here: the test's
+            # timeout catches it), within a bound a starved main thread hits
             deadline = time.monotonic() + args["seconds"]
             i = 0
-            while time.monotonic() < deadline:
+            while (len(main_results) < least or len(handler_results) < least) and time.monotonic() < deadline:
                 target = "b" if i % 3 == 2 else None
                 main_results.extend(manager.send(alert("main-%d" % i, AlertLevel.INFO), channel=target))
                 i += 1

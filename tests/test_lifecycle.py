@@ -216,7 +216,7 @@ def test_sigterm_handler_sends_while_main_is_inside_send(
 
 
 def test_a_storm_of_signals_whose_handler_sends_never_deadlocks(slack_server: SlackServer) -> None:
-    args = {"url": slack_server.url(), "interval": 0.003, "seconds": 1.5, "warm_up": True}
+    args = {"url": slack_server.url(), "interval": 0.003, "at_least": 100, "seconds": 30, "warm_up": True}
     code, out, err = run("signal_storm", args, timeout=60)
     assert_clean(code, err)
     assert out["errors"] == []

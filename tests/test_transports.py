@@ -931,3 +931,96 @@ def test_lines_starting_with_a_dot_arrive_intact(smtp_server: Any) -> None:
     transport.send(mail, timeout=5)
     assert server.handler.parsed().get_content().replace("\r\n", "\n") == ".hidden\n..two dots\n.\nend\n"
     transport.close()
+
+
+# -- STARTTLS: nothing said in clear text is trusted after the upgrade --------
+class _InjectingServer:
+    """A raw SMTP peer that, with its ``220`` to STARTTLS, sends ``injected``
+    in the same write (as a man in the middle could), then upgrades to TLS
+    and speaks honestly: its EHLO answer offers no AUTH, and it accepts one
+    message. ``received`` holds every line it read (clear and TLS)."""
+
+    INJECTED = b"250-mx.evil\r\n250 AUTH PLAIN LOGIN\r\n"
+
+    def __init__(self, ca: Any) -> None:
+        import socket
+        import ssl
+
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self._context)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(1)
+        self._sock.settimeout(10)
+        self.port: int = self._sock.getsockname()[1]
+        self.received: List[bytes] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self._sock.accept()
+        conn.settimeout(10)
+        reader = conn.makefile("rb")
+        try:
+            conn.sendall(GREETING)
+            self._line(reader)  # EHLO
+            conn.sendall(EHLO_TLS)
+            self._line(reader)  # STARTTLS
+            conn.sendall(b"220 go ahead\r\n" + self.INJECTED)
+            reader.close()
+            tls = self._context.wrap_socket(conn, server_side=True)
+            reader = tls.makefile("rb")
+            honest = [b"250-mx.test\r\n250 8BITMIME\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go on\r\n"]
+            for reply in honest:
+                self._line(reader)
+                tls.sendall(reply)
+            while self._line(reader) != b".":  # the message, up to its final dot
+                pass
+            tls.sendall(b"250 queued\r\n")
+            self._line(reader)  # QUIT, or the client's hang-up
+            tls.close()
+        except OSError:
+            pass
+        finally:
+            reader.close()
+            conn.close()
+
+    def _line(self, reader: Any) -> bytes:
+        line = reader.readline(65536).rstrip(b"\r\n")
+        self.received.append(line)
+        return line
+
+    def stop(self) -> None:
+        self._thread.join(10)
+        self._sock.close()
+
+
+def test_replies_injected_before_starttls_are_dropped_not_read_as_the_tls_ehlo(smtp_ca: Any) -> None:
+    server = _InjectingServer(smtp_ca[0])
+    transport = SMTPTransport(
+        "127.0.0.1", server.port, username="alerts", password=PASSWORD, ssl_ca_bundle=smtp_ca[1]
+    )
+    try:
+        with pytest.raises(AlertDeliveryError) as caught:
+            transport.send(make_message(), timeout=10)
+    finally:
+        transport.close()
+        server.stop()
+    # The AUTH the injected answer offered was not believed: the password never went out.
+    assert not [line for line in server.received if line.upper().startswith(b"AUTH")]
+    assert [line.split(b" ")[0].upper() for line in server.received[:3]] == [b"EHLO", b"STARTTLS", b"EHLO"]
+    assert str(caught.value) == f"127.0.0.1:{server.port}: SMTP AUTH extension not supported by server."
+    assert caught.value.retryable is False
+
+
+def test_after_injected_replies_the_tls_conversation_stays_in_step(smtp_ca: Any) -> None:
+    server = _InjectingServer(smtp_ca[0])
+    transport = SMTPTransport("127.0.0.1", server.port, ssl_ca_bundle=smtp_ca[1])
+    try:
+        message_id = transport.send(make_message(), timeout=10)
+    finally:
+        transport.close()
+        server.stop()
+    assert message_id == "<abc123@example.com>"  # each reply answered its own command
+    commands = [line.split(b" ")[0].split(b":")[0].upper() for line in server.received[2:5]]
+    assert commands == [b"EHLO", b"MAIL", b"RCPT"]

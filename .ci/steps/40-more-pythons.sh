@@ -57,7 +57,7 @@ for want in 3.9 3.10 3.11 3.12; do
     continue
   fi
   set +e
-  timeout --kill-after=10 "$limit" "$venv/bin/python" -m pytest -q -p no:cacheprovider
+  timeout --kill-after=10 "$limit" "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 4
   rc=$?
   set -e
   if [ "$rc" -eq 0 ]; then

@@ -39,6 +39,15 @@ def encode_json(payload: Any) -> bytes:
     return data
 
 
+def add_set(payload: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
+    """``payload`` with each of ``fields`` that is set (not empty, not ``None``)
+    added, in order: a service is not sent the options a user left out."""
+    for name, value in fields.items():
+        if value:
+            payload[name] = value
+    return payload
+
+
 def iso_time(timestamp: float) -> str:
     """RFC 3339 UTC time with milliseconds: ``2026-11-27T09:55:08.485Z``.
 

@@ -34,6 +34,7 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    add_set,
     encode_json,
     iso_time,
     service_text,
@@ -161,11 +162,7 @@ class DiscordChannel(HTTPChannel):
         """The webhook body; mentions are always disabled."""
         embed = self.build_embed(alert)
         payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
-        if self.username:
-            payload["username"] = self.username
-        if self.avatar_url:
-            payload["avatar_url"] = self.avatar_url
-        return payload
+        return add_set(payload, username=self.username, avatar_url=self.avatar_url)
 
     def _build_resolved(self, alert: AlertMessage) -> Any:
         """``RESOLVED:`` in the title of a green embed."""

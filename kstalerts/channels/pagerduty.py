@@ -26,7 +26,7 @@ from .._url import ANY_HTTP, check_url
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, encode_json, iso_time, send_resolving, service_text, status_error
+from ._jsonhttp import HTTPChannel, add_set, encode_json, iso_time, send_resolving, service_text, status_error
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
@@ -132,13 +132,7 @@ class PagerDutyChannel(HTTPChannel):
             "severity": SEVERITY[alert.level],
             "timestamp": iso_time(alert.created_at),
         }
-        for field, value in (
-            ("component", self.component),
-            ("group", self.group),
-            ("class", self.event_class),
-        ):
-            if value:
-                payload[field] = value
+        add_set(payload, component=self.component, group=self.group, **{"class": self.event_class})
         details: Dict[str, Any] = {}
         if alert.body:
             details["body"] = alert.body
@@ -151,11 +145,7 @@ class PagerDutyChannel(HTTPChannel):
             "dedup_key": self.dedup_key(alert),
             "payload": payload,
         }
-        if self.client:
-            event["client"] = self.client
-        if self.client_url:
-            event["client_url"] = self.client_url
-        return event
+        return add_set(event, client=self.client, client_url=self.client_url)
 
     def _build_resolved(self, alert: AlertMessage) -> Any:
         """A ``resolve`` event for the incident the same dedup key triggered."""

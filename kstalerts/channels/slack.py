@@ -38,6 +38,7 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    add_set,
     secret_parts,
     service_text,
     status_error,
@@ -212,9 +213,7 @@ class SlackChannel(HTTPChannel):
         for slack_name, rocketchat_name, value in sender:  # Rocket.Chat names the sender its own way
             if value:
                 payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
-        if self.channel:
-            payload["channel"] = self.channel
-        return payload
+        return add_set(payload, channel=self.channel)
 
     def _build_resolved(self, alert: AlertMessage) -> Any:
         """Green, with a check mark and ``RESOLVED:`` in the title."""

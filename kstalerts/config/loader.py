@@ -121,7 +121,10 @@ def _load_toml(text: str, path: str) -> Any:
             raise AlertConfigurationError(toml_missing_message(), path=path) from None
     decode_error: Any = None
     try:
-        return toml.loads(text)
+        document = toml.loads(text)
+        if _has_long_int(document):  # a Python without int()'s digit limit read it
+            raise _toml_number_too_long(text, path, "number too long")
+        return document
     except ValueError as exc:  # TOMLDecodeError too; int() past Python's digit limit is a plain one
         if not isinstance(exc, toml.TOMLDecodeError):
             raise _toml_number_too_long(text, path, str(exc)) from None
@@ -211,6 +214,22 @@ def _toml_number_too_long(text: str, path: str, message: str) -> AlertConfigurat
     return AlertConfigurationError(
         f"number too long ({len(found.group(0))} characters)", path=path, line=line, key=dotted
     )
+
+
+def _has_long_int(value: Any) -> bool:
+    """Whether ``value`` holds an integer of more than ``MAX_NUMBER_CHARS`` digits
+    (the one rule for every format: YAML and JSON refuse it while parsing)."""
+    stack: List[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int) and item.bit_length() > 3 * MAX_NUMBER_CHARS:  # 10**n has > 3.3n bits
+            if abs(item) >= 10**MAX_NUMBER_CHARS:
+                return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _check_depth(value: Any, path: str) -> None:

@@ -12,15 +12,15 @@ message contents never are, and smtplib's own ``set_debuglevel`` output is
 switched off.
 
 A client can carry several messages: :meth:`DeadlineSMTP.begin` gives it
-the next attempt's deadline, and its own :meth:`DeadlineSMTP.data` moves
-the attempt's :class:`Stage` on (DATA sent, then the final dot written),
-from which the transport decides whether a failure may be resent.
+the next attempt's deadline and progress, and its own
+:meth:`DeadlineSMTP.data` moves the attempt's :class:`kstalerts._attempt.Stage`
+on (DATA sent, then the final dot written), from which the transport
+decides whether a failure may be resent.
 
 This module imports :mod:`smtplib`, :mod:`socket` and :mod:`ssl`; it is only
 loaded when a mail is sent.
 """
 
-import enum
 import re
 import smtplib
 import socket
@@ -28,6 +28,7 @@ import ssl
 import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+from .._attempt import Progress, Stage
 from .._log import logger
 from .._net import Deadline, Pooled, is_dropped, wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
@@ -61,24 +62,6 @@ class NoGreeting(DeadlineExceeded):
         super().__init__(f"no greeting within {wait:g}s")
 
 
-class Stage(enum.Enum):
-    """How far one attempt got with its message."""
-
-    ENVELOPE = "before DATA: nothing of the message was sent"
-    DATA = "DATA was sent: the message may be on its way"
-    SENT = "the final dot was written: only the server's reply is missing"
-
-
-#: What a failure at each stage allows: (whether a reused session found dead
-#: may be replaced by a new one and the message sent there, whether a failure
-#: with no answer leaves the message's fate unknown: then it is never sent again)
-AFTER = {
-    Stage.ENVELOPE: (True, False),
-    Stage.DATA: (False, False),
-    Stage.SENT: (False, True),
-}
-
-
 #: AUTH mechanisms in smtplib's order of preference; one is tried per login.
 _AUTH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 
@@ -108,17 +91,18 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self._buffer = b""
         self._hide_sends = False
         self._name_from_socket = local_hostname is None
-        self.stage = Stage.ENVELOPE  # set by data(), never by the trace
+        self.progress = Progress(Stage.ENVELOPE)  # moved on by data(), never by the trace
         self.messages = 0  # messages this session has carried
         # A placeholder stops smtplib's getfqdn(), a DNS query that no
         # deadline bounds; open() puts the real name in.
         super().__init__(local_hostname=local_hostname or "localhost", timeout=max(0.001, self._left()))
 
     # -- the deadline -------------------------------------------------------
-    def begin(self, deadline: float) -> None:
-        """Start an attempt on this session: a new deadline, no DATA yet."""
+    def begin(self, deadline: float, progress: Progress) -> None:
+        """Start an attempt on this session: a new deadline, and the
+        attempt's ``progress`` (at ENVELOPE: no DATA yet) to move on."""
         self._deadline = Deadline(deadline, DeadlineExceeded)
-        self.stage = Stage.ENVELOPE
+        self.progress = progress
 
     def _left(self) -> float:
         return self._deadline.left()
@@ -217,10 +201,10 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self._deadline.send_all(sock, data, _CHUNK)
 
     def data(self, msg: Any) -> Tuple[int, bytes]:
-        """smtplib's DATA, moving :attr:`stage` on: DATA before the command
+        """smtplib's DATA, moving the attempt's :attr:`progress` on: DATA before the command
         goes out (the message must not be sent again on a new session), SENT
         once the final dot is written (a silence may hide a delivery)."""
-        self.stage = Stage.DATA
+        self.progress.stage = Stage.DATA
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
@@ -233,7 +217,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         quoted += b".\r\n"
         self._trace("send", f"[message, {len(quoted)} bytes]")
         self._write(quoted)
-        self.stage = Stage.SENT
+        self.progress.stage = Stage.SENT
         return self.getreply()
 
     def getreply(self) -> Tuple[int, bytes]:

@@ -15,17 +15,21 @@ by a new one within the same attempt. The sessions are kept in a
 on, nor closes the TLS of) a session inherited from its parent, and a
 signal handler that sends while its thread holds the pool's lock goes
 through. TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, a CA
-file or directory). How far an attempt got is the client's
-:class:`~kstalerts.transports._smtp_client.Stage`, and one table there
-(``AFTER``) says what a failure at each stage allows. SMTP reply codes decide what a failure is:
-4xx is temporary (retryable), 5xx permanent. The password never appears in
-a repr, an error or a log line, including the base64 lines of AUTH.
+file or directory). How far an attempt got is a
+:class:`kstalerts._attempt.Stage` (before DATA, DATA sent, the final dot
+written), and the table HTTP shares (``kstalerts._attempt.STAGES``) says
+what a failure at each stage allows; :class:`kstalerts._attempt.PooledAttempts`
+runs the "idle session, else a new one; a stale one replaced once" loop.
+SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
+5xx permanent. The password never appears in a repr, an error or a log
+line, including the base64 lines of AUTH.
 """
 
 import re
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
+from .._attempt import STAGES, PooledAttempts, Resend, Stage
 from .._log import logger
 from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
@@ -42,6 +46,7 @@ from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, fl
 if TYPE_CHECKING:
     import ssl
     from email.message import EmailMessage
+    from typing import NoReturn
 
     from . import _smtp_client
 
@@ -176,39 +181,36 @@ class SMTPTransport(MailTransport):
         """
         import smtplib
 
-        from ._smtp_client import AFTER, Stage
-
         limit = timeout if self.timeout is None else min(timeout, self.timeout)
         sender, recipients = envelope(message)
         if not sender or not recipients:
             raise AlertDeliveryError("the message has no sender or no recipients", retryable=False)
         deadline = time.monotonic() + limit
-        for attempt in range(2):  # a second go, on a new session, only when a reused one was dead
-            client = self._checkout(deadline) if attempt == 0 else None
-            reused = client is not None
-            try:
-                if client is None:
-                    client = self._new_session(deadline)
-                client.begin(deadline)
+
+        def fail(exc: BaseException, stage: Stage) -> "NoReturn":
+            if STAGES[stage][1] is Resend.FATE_UNKNOWN and _no_answer(exc):
+                raise self._fate_unknown(exc, limit) from None
+            raise self._translate(exc, limit) from None
+
+        goes: PooledAttempts[_smtp_client.DeadlineSMTP] = PooledAttempts(
+            lambda: self._checkout(deadline),
+            first=Stage.ENVELOPE,
+            errors=(OSError, smtplib.SMTPException),
+            is_stale=_dead_session,
+            fail=fail,
+            deadline=deadline,
+            log=_log,
+            peer=self.describe(),
+            what="session",
+        )
+        for go in goes:
+            with go:
+                if go.connection is None:
+                    go.connection = self._new_session(deadline)
+                client = go.connection
+                client.begin(deadline, go.progress)
                 refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
-            except (OSError, smtplib.SMTPException) as exc:
-                replaceable, fate_unknown = AFTER[Stage.ENVELOPE if client is None else client.stage]
-                if client is not None:
-                    client.close()
-                if reused and replaceable and _dead_session(exc) and time.monotonic() < deadline:
-                    _log.debug("%s: idle session was closed by the server; reconnecting", self.describe())
-                    continue
-                if fate_unknown and _no_answer(exc):
-                    raise self._fate_unknown(exc, limit) from None
-                raise self._translate(exc, limit) from None
-            except BaseException:
-                if client is not None:
-                    client.close()
-                raise
-            self._checkin(client)
-            break
-        else:  # pragma: no cover - the second go never continues
-            raise AssertionError("unreachable")
+        self._checkin(client)
         message_id = message.get("Message-ID")
         message_id = str(message_id).strip() if message_id is not None else None
         if refused:

@@ -1,0 +1,174 @@
+"""One attempt over a kept-alive connection, for HTTP (``http.py``) and SMTP (``transports``).
+
+Two parts, each written once for both protocols:
+
+- :data:`STAGES`: where an attempt stands (a :class:`Stage`, as h11 keeps
+  it) and, in one table, how an error text says it and what a failure
+  there allows (a :class:`Resend` verdict). So "may this be sent again?"
+  is a lookup, not a guess.
+- :class:`PooledAttempts`: take an idle connection (or open one), try; a
+  *reused* connection that failed at an ``IF_STALE`` stage with an error
+  that says the peer had closed it is closed and the request goes once
+  more on a fresh connection, before the same deadline. Any other failure
+  closes the connection and goes to the caller's ``fail``, which words it.
+  Each go is a context manager whose body runs in the caller's own frame.
+
+Rules: nothing here knows HTTP or SMTP beyond the names of their stages;
+which errors mean "the peer had closed it" and how a failure is worded are
+the caller's. The attempt's :class:`Progress` is the one place its stage
+is kept: the caller's code moves it on as the request goes out.
+"""
+
+import enum
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
+
+from ._net import Pooled
+
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+__all__ = ()
+
+
+class Stage(enum.Enum):
+    """Where one attempt stands."""
+
+    # HTTP
+    CONNECTING = 1
+    TUNNELLING = 2  # the proxy's CONNECT
+    HANDSHAKE = 3
+    SENDING = 4
+    WAITING = 5  # sent in full; not a byte of the answer yet
+    ANSWERING = 6  # the answer began; its status line and headers are not all in
+    READING = 7  # the body
+    # SMTP (connecting, greeting, STARTTLS and login count as ENVELOPE)
+    ENVELOPE = 8  # before DATA: nothing of the message was sent
+    DATA = 9  # DATA was sent: the message may be on its way
+    SENT = 10  # the final dot was written: only the server's reply is missing
+
+
+class Resend(enum.Enum):
+    """What a failure at a stage allows."""
+
+    IF_STALE = "a reused connection the peer had closed may be replaced, and the request sent there"
+    NEVER = "the peer may have acted on the request: the channel's retry decides"
+    FATE_UNKNOWN = (
+        "sent in full and not acknowledged: with no answer it may have been delivered, so it is"
+        " never sent again (not even by the channel's retry)"
+    )
+
+
+#: stage -> (how an error text says where it failed, what a failure there
+#: allows). A reused HTTP connection the server closed while idle fails
+#: while sending or before a byte of an answer; a reused SMTP session, before
+#: DATA. A reused connection is past connecting, so those stages never resend.
+STAGES: Dict[Stage, Tuple[str, Resend]] = {
+    Stage.CONNECTING: ("while connecting", Resend.NEVER),
+    Stage.TUNNELLING: ("while opening the proxy tunnel", Resend.NEVER),
+    Stage.HANDSHAKE: ("in the TLS handshake", Resend.NEVER),
+    Stage.SENDING: ("while sending the request", Resend.IF_STALE),
+    Stage.WAITING: ("while waiting for the response", Resend.IF_STALE),
+    Stage.ANSWERING: ("while waiting for the response", Resend.NEVER),
+    Stage.READING: ("while reading the response body", Resend.NEVER),
+    Stage.ENVELOPE: ("before DATA", Resend.IF_STALE),
+    Stage.DATA: ("after DATA", Resend.NEVER),
+    Stage.SENT: ("after the final dot", Resend.FATE_UNKNOWN),
+}
+
+
+class Progress:
+    """The stage one attempt has reached."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+
+C = TypeVar("C", bound=Pooled)
+
+
+class Attempt(Generic[C]):
+    """One go of :class:`PooledAttempts`: the connection it holds (``None``
+    until the caller opens one), whether it was reused, and its
+    :class:`Progress`. As a context manager it judges a failure (see there)."""
+
+    __slots__ = ("connection", "reused", "progress", "stale", "_rules")
+
+    def __init__(self, rules: "PooledAttempts[C]", connection: Optional[C]) -> None:
+        self.connection = connection
+        self.reused = connection is not None
+        self.progress = Progress(rules.first)
+        self.stale = False  # set when this go failed on a stale connection: one more go
+        self._rules = rules
+
+    def __enter__(self) -> "Attempt[C]":
+        return self
+
+    def __exit__(self, kind: Any, exc: Optional[BaseException], trace: Any) -> bool:
+        if exc is None:
+            return False
+        if self.connection is not None:
+            self.connection.close()
+        rules = self._rules
+        if not isinstance(exc, rules.errors):  # an interrupt, a bug: unchanged
+            return False
+        if (
+            self.reused
+            and STAGES[self.progress.stage][1] is Resend.IF_STALE
+            and rules.is_stale(exc)
+            and time.monotonic() < rules.deadline
+        ):
+            rules.log.debug("%s: idle %s was closed by the server; reconnecting", rules.peer, rules.what)
+            self.stale = True
+            return True
+        rules.fail(exc, self.progress.stage)  # raises the protocol's own error
+        return False  # pragma: no cover - fail() always raises
+
+
+class PooledAttempts(Generic[C]):
+    """The goes of one request: ``for go in PooledAttempts(...): with go: ...``.
+
+    The first go holds an idle connection from ``take()`` (or none: the
+    body opens one into ``go.connection``); the body moves ``go.progress``
+    on as the request goes out. When the body fails, the connection is
+    closed, and one of ``errors`` on a *reused* connection at an
+    ``IF_STALE`` stage that ``is_stale`` says was a closed peer, with time
+    left before ``deadline`` (monotonic), is logged at DEBUG ("``peer``:
+    idle ``what`` was closed by the server"; ``peer`` is shown with ``%s``,
+    so a :class:`Secret` URL stays masked) and swallowed: a second go, on
+    no connection. Any other of ``errors`` goes to ``fail(exc, stage)``,
+    which raises the protocol's error; anything else propagates unchanged.
+    The loop ends after a go whose body finished. The body runs in the
+    caller's frame: this adds no frame between a send and its socket.
+    """
+
+    def __init__(
+        self,
+        take: Callable[[], Optional[C]],
+        *,
+        first: Stage,
+        errors: Tuple[Type[BaseException], ...],
+        is_stale: Callable[[BaseException], bool],
+        fail: "Callable[[BaseException, Stage], NoReturn]",
+        deadline: float,
+        log: Any,  # the protocol's logger (kstalerts._log.logger)
+        peer: object,
+        what: str,
+    ) -> None:
+        self.take = take
+        self.first = first
+        self.errors = errors
+        self.is_stale = is_stale
+        self.fail = fail
+        self.deadline = deadline
+        self.log = log
+        self.peer = peer
+        self.what = what
+
+    def __iter__(self) -> Iterator[Attempt[C]]:
+        go: Attempt[C] = Attempt(self, self.take())
+        yield go
+        if go.stale:  # a second go only when a reused connection turned out stale
+            yield Attempt(self, None)

@@ -1,0 +1,162 @@
+"""kstalerts._attempt: the stage/resend table and the pooled-attempt loop HTTP and SMTP share.
+
+The loop runs here on real socket pairs held in a real :class:`IdlePool`;
+the protocols' own use of it (a stale kept-alive HTTP connection, a dead
+SMTP session, the SMTP "fate unknown" rule) is pinned in test_http.py and
+test_transports.py against loopback servers.
+"""
+
+import logging
+import socket
+import time
+from typing import Any, List, Tuple
+
+import pytest
+
+from kstalerts._attempt import STAGES, PooledAttempts, Progress, Resend, Stage
+from kstalerts._net import IdlePool, Pooled
+
+
+def test_every_stage_has_one_wording_and_one_verdict() -> None:
+    assert set(STAGES) == set(Stage)
+    assert all(isinstance(where, str) and where for where, _ in STAGES.values())
+
+
+def test_only_stages_before_the_peer_can_have_acted_may_resend() -> None:
+    resendable = {stage for stage, (_, verdict) in STAGES.items() if verdict is Resend.IF_STALE}
+    assert resendable == {Stage.SENDING, Stage.WAITING, Stage.ENVELOPE}
+    assert STAGES[Stage.SENT][1] is Resend.FATE_UNKNOWN  # a whole message, unanswered: never again
+    assert [s for s, (_, v) in STAGES.items() if v is Resend.FATE_UNKNOWN] == [Stage.SENT]
+
+
+class _Conn(Pooled):
+    """One end of a socket pair."""
+
+    def __init__(self) -> None:
+        self.sock, self.peer = socket.socketpair()
+        self.closed = False
+
+    def dropped(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+        self.peer.close()
+
+    def forget(self) -> None:
+        self.close()
+
+
+class _FailedError(Exception):
+    def __init__(self, exc: BaseException, stage: Stage) -> None:
+        super().__init__(f"{type(exc).__name__} at {stage.name}")
+        self.stage = stage
+
+
+def _fail(exc: BaseException, stage: Stage) -> Any:
+    raise _FailedError(exc, stage) from exc
+
+
+def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any) -> Tuple[Any, Any, bool]:
+    """The loop as the protocols write it: open a connection when the go has none, then exchange."""
+    settings = {
+        "first": Stage.CONNECTING,
+        "errors": (OSError,),
+        "is_stale": lambda exc: isinstance(exc, ConnectionResetError),
+        "fail": _fail,
+        "deadline": time.monotonic() + 5,
+        "log": logging.getLogger("test.attempt"),
+        "peer": "peer:1",
+        "what": "connection",
+    }
+    settings.update(options)
+    for go in PooledAttempts(pool.take, **settings):
+        with go:
+            if go.connection is None:
+                opened.append(_Conn())
+                go.connection = opened[-1]
+            result = exchange(go.connection, go.progress)
+    return go.connection, result, go.reused
+
+
+def test_a_stale_reused_connection_is_closed_and_the_exchange_runs_once_more_on_a_new_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool: IdlePool[_Conn] = IdlePool(2)
+    idle = _Conn()
+    pool.put(idle)
+    opened: List[_Conn] = []
+    seen: List[Tuple[_Conn, Stage]] = []
+
+    def exchange(conn: _Conn, progress: Progress) -> str:
+        seen.append((conn, progress.stage))
+        progress.stage = Stage.SENDING
+        if conn is idle:
+            raise ConnectionResetError("reset")
+        return "answer"
+
+    with caplog.at_level(logging.DEBUG, logger="test.attempt"):
+        conn, result, reused = _run(pool, exchange, opened)
+    assert (conn, result, reused) == (opened[0], "answer", False)
+    assert idle.closed and not opened[0].closed
+    assert [stage for _, stage in seen] == [Stage.CONNECTING, Stage.CONNECTING]  # each go starts afresh
+    assert "peer:1: idle connection was closed by the server; reconnecting" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("stage", "error", "reused"),
+    [
+        (Stage.ANSWERING, ConnectionResetError("reset"), True),  # the peer began to answer
+        (Stage.SENDING, TimeoutError("slow"), True),  # not a hang-up: it may be reading
+        (Stage.SENDING, ConnectionResetError("reset"), False),  # a new connection is not stale
+        (Stage.SENT, ConnectionResetError("reset"), True),  # fate unknown
+    ],
+)
+def test_other_failures_close_the_connection_and_go_to_fail_once(
+    stage: Stage, error: OSError, reused: bool
+) -> None:
+    pool: IdlePool[_Conn] = IdlePool(2)
+    opened: List[_Conn] = []
+    if reused:
+        pool.put(_Conn())
+        opened.append(pool.idle[0])
+    calls: List[Stage] = []
+
+    def exchange(conn: _Conn, progress: Progress) -> str:
+        calls.append(progress.stage)
+        progress.stage = stage
+        raise error
+
+    with pytest.raises(_FailedError) as caught:
+        _run(pool, exchange, opened)
+    assert caught.value.stage is stage
+    assert caught.value.__cause__ is error
+    assert len(calls) == 1 and len(opened) == 1 and opened[0].closed
+
+
+def test_no_second_go_once_the_deadline_has_passed() -> None:
+    pool: IdlePool[_Conn] = IdlePool(2)
+    idle = _Conn()
+    pool.put(idle)
+    opened: List[_Conn] = []
+
+    def exchange(conn: _Conn, progress: Progress) -> str:
+        progress.stage = Stage.WAITING
+        raise ConnectionResetError("reset")
+
+    with pytest.raises(_FailedError):
+        _run(pool, exchange, opened, deadline=time.monotonic() - 1)
+    assert idle.closed and opened == []
+
+
+def test_an_interrupt_closes_the_connection_and_propagates_unchanged() -> None:
+    pool: IdlePool[_Conn] = IdlePool(2)
+    opened: List[_Conn] = []
+
+    def exchange(conn: _Conn, progress: Progress) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(pool, exchange, opened)
+    assert opened[0].closed
