@@ -10,33 +10,32 @@ stays cheap.
 True
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
 from . import _settings
-from . import manager as _manager
 from ._lazy import lazy as _lazy
 from ._version import __version__
-from .exceptions import (
-    AlertConfigurationError,
-    AlertDeliveryError,
-    AlertError,
-    AlertManagerClosedError,
-    AlertThrottledError,
-    NoChannelsWarning,
-)
-from .manager import AlertManager, AlertStats
-from .models import AlertLevel, AlertMessage, AlertResult
-from .outcome import Delivery, Outcome
-from .pipeline.notification import Notification
-from .retry import RetryPolicy
-from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from .dedup import Deduplicator
+    from .exceptions import (
+        AlertConfigurationError,
+        AlertDeliveryError,
+        AlertError,
+        AlertManagerClosedError,
+        AlertThrottledError,
+        NoChannelsWarning,
+    )
     from .guard import alert_on_failure
     from .jobs import JobResult, run_job
     from .logging import AlertHandler
+    from .manager import AlertManager, AlertStats
+    from .models import AlertLevel, AlertMessage, AlertResult
+    from .outcome import Delivery, Outcome
+    from .pipeline.notification import Notification
+    from .retry import RetryPolicy
     from .spool import Spool
+    from .throttle import AlertThrottle
 
 __all__ = (
     "__version__",
@@ -65,43 +64,61 @@ __all__ = (
 )
 
 
-
 # The config layer plugs in from above: AlertManager.from_config, and the
 # discovery of kstlib.conf.yml the first time a constructor needs a default.
-# Two small hooks stand in for it until one of them runs, so that importing
-# the package imports no config module (and no parser, no discovery).
-def _config_layer() -> Any:
-    """Import the config layer and plug it in (its own hooks replace these)."""
-    from .config import wiring
-
-    wiring.connect()
-    return wiring
-
-
+# Two small hooks, kept by kstalerts._settings (which imports nothing), stand
+# in for it until one of them runs, so that importing the package imports no
+# config module (and no parser, no discovery). The first default needs the
+# discovery alone; from_config needs the whole layer.
 def _first_default() -> None:
-    _config_layer()
-    from .config.defaults import discover_defaults
+    from .config.defaults import connect, discover_defaults
 
+    connect()  # discover_defaults replaces this hook
     discover_defaults()
 
 
 def _from_config(cls: Any, *args: Any, **kwargs: Any) -> Any:
-    return _config_layer().manager_from_config(cls, *args, **kwargs)
+    from .config import wiring
+
+    wiring.connect()  # manager_from_config replaces this hook
+    return wiring.manager_from_config(cls, *args, **kwargs)
 
 
 _settings.set_first_use(_first_default)
-_manager._connect_config(_from_config)
+_settings.set_config_builder(_from_config)
 
-# Loaded on first use (PEP 562): they need the stdlib logging machinery or
-# file locking, which a script that only sends alerts should not pay for.
+# Every public name loads on first use (PEP 562): ``import kstalerts`` runs
+# this module, _version, _settings and _lazy, nothing else; ``from kstalerts
+# import AlertManager`` imports the manager and what it needs, and a script
+# that only sends alerts never pays for logging, file locks or the config.
 __getattr__ = _lazy(
     __name__,
     {
+        "AlertManager": ".manager",
+        "AlertStats": ".manager",
+        "AlertLevel": ".models",
+        "AlertMessage": ".models",
+        "AlertResult": ".models",
+        "Notification": ".pipeline.notification",
+        "Outcome": ".outcome",
+        "Delivery": ".outcome",
+        "AlertThrottle": ".throttle",
+        "RetryPolicy": ".retry",
+        "Spool": ".spool",
+        "Deduplicator": ".dedup",
+        "AlertError": ".exceptions",
+        "AlertConfigurationError": ".exceptions",
+        "AlertManagerClosedError": ".exceptions",
+        "AlertDeliveryError": ".exceptions",
+        "AlertThrottledError": ".exceptions",
         "AlertHandler": ".logging",
         "alert_on_failure": ".guard",
         "run_job": ".jobs",
         "JobResult": ".jobs",
-        "Spool": ".spool",
-        "Deduplicator": ".dedup",
+        "NoChannelsWarning": ".exceptions",
     },
 )
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -87,9 +87,7 @@ def open_regular(path: str, flags: int = os.O_RDONLY, mode: int = 0o600, *, foll
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeFileError(path, f"is {kind_of(st.st_mode)}, not a regular file")
         if O_NONBLOCK:
-            import fcntl
-
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~O_NONBLOCK)
+            os.set_blocking(fd, True)  # clears O_NONBLOCK (F_SETFL) without importing fcntl
     except BaseException:
         os.close(fd)
         raise

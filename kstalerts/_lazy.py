@@ -9,13 +9,22 @@ package's module class is swapped for one that has it.
 Rules: this module imports only what the import system has already loaded.
 """
 
-import importlib
 import sys
 from typing import Any, Callable, Mapping, Tuple, Union
 
 __all__ = ()
 
 Where = Union[str, Tuple[str, str]]  # ".module", or (".module", "attribute")
+
+
+def _absolute(name: str, package: str) -> str:
+    """The absolute module name ``from <name> import ...`` means in ``package``."""
+    bare = name.lstrip(".")
+    level = len(name) - len(bare)
+    if not level:
+        return name
+    base = package.rsplit(".", level - 1)[0] if level > 1 else package
+    return f"{base}.{bare}" if bare else base
 
 
 def lazy(package: str, table: Mapping[str, Where]) -> Callable[[str], Any]:
@@ -27,7 +36,9 @@ def lazy(package: str, table: Mapping[str, Where]) -> Callable[[str], Any]:
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
         module_name, attr = (where, name) if isinstance(where, str) else where
-        value = getattr(importlib.import_module(module_name, package), attr)
+        absolute = _absolute(module_name, package)
+        __import__(absolute)  # not importlib: it is one more module to load, and -X importtime shows this
+        value = getattr(sys.modules[absolute], attr)
         setattr(sys.modules[package], name, value)
         return value
 

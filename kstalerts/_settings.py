@@ -12,9 +12,13 @@ first-use hook that layer registers with :func:`set_first_use` discovers
 no hook, the built-in defaults apply. A lookup never raises for a config
 file: reporting a broken one is the hook's job (a warning), and
 ``check-config``/``from_config`` report it as an error.
+
+It also holds the other hook the config layer plugs in from above:
+:func:`set_config_builder` (``AlertManager.from_config``'s work). The
+package's ``__init__`` registers both hooks and imports only this module
+for it, so the module imports nothing at all (not even ``threading``).
 """
 
-import threading
 from typing import Any, Callable, Dict, Mapping, Optional
 
 __all__ = ()
@@ -34,29 +38,43 @@ THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
 #: Keys of ``alerts.channels`` that are defaults, not channel names.
 CHANNEL_DEFAULT_KEYS = frozenset({"digest"} | set(BUILTIN_DEFAULTS["channels"]))
 
-_lock = threading.Lock()
+# One rebinding of a module global is atomic: no lock (and no ``threading``
+# import for a package whose import must stay cheap).
 _values: Optional[Dict[str, Dict[str, Any]]] = None
 _first_use: Optional[Callable[[], None]] = None
+_config_builder: Optional[Callable[..., Any]] = None
 
 
 def fill(alerts: Optional[Mapping[str, Any]]) -> None:
     """Make ``alerts`` (an ``alerts`` section) the source of defaults; ``None`` forgets it."""
     global _values
+    import collections.abc  # here, not at import: it loads collections, which import kstalerts must not
+
     values: Optional[Dict[str, Dict[str, Any]]] = None
     if alerts is not None:
         values = {}
         for section, keys in BUILTIN_DEFAULTS.items():
             given = alerts.get(section)
-            if isinstance(given, Mapping):
+            if isinstance(given, collections.abc.Mapping):
                 values[section] = {k: given[k] for k in keys if given.get(k) is not None}
-    with _lock:
-        _values = values
+    _values = values
 
 
 def set_first_use(hook: Optional[Callable[[], None]]) -> None:
     """Register what runs the first time a default is needed and none is filled."""
     global _first_use
     _first_use = hook
+
+
+def set_config_builder(builder: Optional[Callable[..., Any]]) -> None:
+    """Register the work of ``AlertManager.from_config`` (the config layer's)."""
+    global _config_builder
+    _config_builder = builder
+
+
+def config_builder() -> Optional[Callable[..., Any]]:
+    """What :func:`set_config_builder` registered (``None``: nothing yet)."""
+    return _config_builder
 
 
 def lookup(dotted: str) -> Any:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # annotations only: nothing of typing is evaluated at import
 
 __all__ = ()
 
-# Pattern sources, compiled on first use (see _re): ``import kstalerts`` stays cheap.
+# Pattern sources, compiled on first use (see compiled): ``import kstalerts`` stays cheap.
 _ANSI = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
@@ -50,7 +50,13 @@ _SPACES = r" {2,}"
 _COMPILED: "Dict[str, Pattern[str]]" = {}
 
 
-def _re(source: str) -> "Pattern[str]":
+def compiled(source: str) -> "Pattern[str]":
+    """``re.compile(source)``, compiled the first time it is asked for and kept.
+
+    Modules keep a pattern's source at module level and call this where they
+    use it, so importing them compiles nothing (a cold process pays only
+    for the patterns its one alert needs).
+    """
     pattern = _COMPILED.get(source)
     if pattern is None:
         pattern = _COMPILED[source] = re.compile(source)
@@ -67,11 +73,11 @@ def clean(text: str) -> str:
     >>> clean("\\x1b[31mred\\x1b[0m\\r\\nnext\\rline\\x00\\tend")
     'red\\nnext\\nline\\ufffd\\tend'
     """
-    if not _re(_ANY_CONTROL).search(text):
-        return text  # the common case, and the cheap one
-    text = _re(_ANSI).sub("", text)
-    text = _re(_LINE_BREAK).sub("\n", text)
-    return _re(_CONTROL).sub("\ufffd", text)
+    if text.isprintable() or not compiled(_ANY_CONTROL).search(text):
+        return text  # the common case, and the cheap one (one line: not even a regex)
+    text = compiled(_ANSI).sub("", text)
+    text = compiled(_LINE_BREAK).sub("\n", text)
+    return compiled(_CONTROL).sub("\ufffd", text)
 
 
 def one_line(text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_CHARS) -> str:
@@ -82,10 +88,10 @@ def one_line(text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "replace")
-    result = _re(_ANSI).sub("", str(text))
+    result = compiled(_ANSI).sub("", str(text))
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         result = result.replace(secret, "***")
-    result = _re(_SPACES).sub(" ", _re(_LINE_CONTROL).sub(" ", result)).strip()
+    result = compiled(_SPACES).sub(" ", compiled(_LINE_CONTROL).sub(" ", result)).strip()
     return cut(result, limit)
 
 

@@ -17,8 +17,9 @@ exceptions.
 """
 
 import urllib.parse
-from typing import NamedTuple, Optional, Pattern, Tuple
+from typing import NamedTuple, Optional, Tuple
 
+from ._text import compiled
 from .exceptions import AlertConfigurationError
 
 __all__ = ()
@@ -32,7 +33,7 @@ class URLRule(NamedTuple):
 
     service: str = ""
     hosts: Tuple[str, ...] = ()  # exact names, or suffixes starting with a dot
-    path: Optional[Pattern[str]] = None
+    path: Optional[str] = None  # a regular expression's source, matched at the path's start
     schemes: Tuple[str, ...] = ("http", "https")
     userinfo: bool = True
     query: bool = True
@@ -77,7 +78,12 @@ def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: 
             " file, allow_custom_url=True in code)",
             key=key,
         )
-    if rule.path is not None and not rule.hosts and not allow_custom and rule.path.match(parts.path) is None:
+    if (
+        rule.path is not None
+        and not rule.hosts
+        and not allow_custom
+        and compiled(rule.path).match(parts.path) is None
+    ):
         raise AlertConfigurationError(
             f"must be a {rule.service} URL with the service's path"
             " (pass allow_custom_url=True for a relay or a test server)",
@@ -92,5 +98,5 @@ def _official(parts: "urllib.parse.SplitResult", rule: URLRule) -> bool:
         parts.scheme.lower() == "https"
         and any(host == h or (h.startswith(".") and host.endswith(h)) for h in rule.hosts)
         and parts.username is None
-        and (rule.path is None or rule.path.match(parts.path) is not None)
+        and (rule.path is None or compiled(rule.path).match(parts.path) is not None)
     )

@@ -19,6 +19,7 @@ them, so ``kstalerts --help`` is instant.
 """
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
@@ -36,6 +37,38 @@ __all__ = ()
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` tells it (``COLUMNS``, the terminal, 80)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, given the width it would ask :mod:`shutil` for.
+
+    argparse builds a formatter for every argument it adds, and without a
+    width each one imports ``shutil`` (with ``bz2``, ``lzma``...): a cold
+    ``kstalerts send`` would pay for archive modules it never uses.
+    """
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: "Optional[int]" = None
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
 
 _EXAMPLES = """\
 examples:
@@ -88,7 +121,7 @@ def _setup_send(subparsers: Any) -> None:
             "exit codes: 0 every matching channel delivered; 1 any failed or was throttled,\n"
             "or no channel takes this level; 2 usage or config error"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--title", required=True, help="the alert's title (one line)")
     parser.add_argument("--body", default="", help="the alert's text; '-' reads it from stdin")
@@ -282,7 +315,7 @@ def _setup_check_config(subparsers: Any) -> None:
             "  kstalerts check-config --config /etc/kstalerts/kstlib.conf.yml --preset prod --strict\n\n"
             "exit codes: 0 valid; 1 valid but values were clamped (with --strict); 2 invalid"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
@@ -296,13 +329,8 @@ def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     import warnings
 
     from .config import load_config
-    from .config.loader import (
-        CONFIG_NAMES,
-        near_miss_files,
-        near_miss_keys,
-        no_channels_reason,
-        searched_places,
-    )
+    from .config.discovery import CONFIG_NAMES, searched_places
+    from .config.loader import near_miss_files, near_miss_keys, no_channels_reason
     from .config.wiring import build_manager
     from .limits import collect_clamps
     from .manager import AlertManager
@@ -535,7 +563,7 @@ def _setup_run(subparsers: Any) -> None:
         ),
         usage="kstalerts run [options] -- COMMAND [ARG...]",
         epilog=_RUN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     # The one parser whose errors are not exit 2 (see _RunParser).
     parser.__class__ = _RunParser
@@ -692,7 +720,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         prog="kstalerts",
         description="Send alerts to Slack, email and other channels, from scripts and cron jobs.",
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"kstalerts {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (to stderr)")
@@ -727,8 +755,6 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
     Stops at ``--`` and at the first argument that is not an option or an
     option's value (a command ``run`` wraps is not checked).
     """
-    import difflib
-
     current = parser
     expects_value = False
     subcommands: Dict[str, argparse.ArgumentParser] = {}
@@ -752,6 +778,8 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
             o for o in known if name.startswith("--") and o.startswith(name)
         ]
         if not matches:
+            import difflib  # only for a wrong option
+
             # Compared without the dashes they all share, so --bogus is not "close" to --verbose.
             longs = {o[2:]: o for o in known if o.startswith("--")}
             close = difflib.get_close_matches(name.lstrip("-"), list(longs), n=1, cutoff=0.6)

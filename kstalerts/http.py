@@ -79,8 +79,9 @@ class HTTPResponse(NamedTuple):
         return loads_bounded(self.body)
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(rb"[][{}]")
+# Sources, compiled by re's cache on the first reply that is JSON (not at import).
+_JSON_STRING = rb'(?s)"(?:[^"\\]|\\.)*"'
+_JSON_BRACKET = rb"[][{}]"
 _JSON_STARTS = frozenset(bytes([c]) for c in b'{["-0123456789tfn')
 
 
@@ -93,7 +94,7 @@ def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
     import json
 
     depth = 0
-    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+    for match in re.finditer(_JSON_BRACKET, re.sub(_JSON_STRING, b'""', body)):
         depth += 1 if match.group() in b"[{" else -1
         if depth > max_depth:
             return None

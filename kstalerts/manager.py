@@ -62,7 +62,6 @@ import types
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
     Dict,
     Iterable,
     List,
@@ -75,7 +74,7 @@ from typing import (
     Union,
 )
 
-from . import _lifecycle, _reentry
+from . import _lifecycle, _reentry, _settings
 from ._log import logger
 from .digest import DigestBook
 from .exceptions import AlertConfigurationError, AlertManagerClosedError
@@ -86,7 +85,6 @@ from .pipeline.build import Routes, routes
 from .pipeline.delivery import CLOSED_ERROR  # noqa: F401 (kstalerts.manager.CLOSED_ERROR, as before)
 from .pipeline.notification import Notification
 from .pipeline.stage import held
-from .throttle import AlertThrottle
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,6 +93,7 @@ if TYPE_CHECKING:
     from .dedup import Deduplicator
     from .lifecycle import Lifecycle, Silence
     from .spool import FlushReport, Spool, SpoolEntry
+    from .throttle import AlertThrottle  # a channel's throttle is built by its caller
 
 __all__ = ()
 
@@ -115,7 +114,7 @@ class ChannelEntry(NamedTuple):
     key: str
     channel: "AlertChannel"
     min_level: AlertLevel = AlertLevel.INFO
-    throttle: Optional[AlertThrottle] = None
+    throttle: "Optional[AlertThrottle]" = None
     alias: Optional[str] = None
     spool_throttled: bool = False
     digest: bool = True
@@ -196,7 +195,7 @@ class AlertManager:
         channel: "AlertChannel",
         *,
         min_level: Union[AlertLevel, str] = AlertLevel.INFO,
-        throttle: Optional[AlertThrottle] = None,
+        throttle: "Optional[AlertThrottle]" = None,
         key: Optional[str] = None,
         alias: Optional[str] = None,
         spool_throttled: bool = False,
@@ -651,9 +650,11 @@ class AlertManager:
         :func:`kstalerts.config.wiring.manager_from_config`, which the config
         layer registers (this module stands below it and does not import it).
         """
-        if _config_builder is None:
+        builder = _settings.config_builder()
+        if builder is None:
             raise AlertConfigurationError("the config layer is not connected (import kstalerts)")
-        return _config_builder(cls, config, preset=preset, credential_resolver=credential_resolver)
+        result: AlertManager = builder(cls, config, preset=preset, credential_resolver=credential_resolver)
+        return result
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -688,16 +689,6 @@ class AlertManager:
     def __repr__(self) -> str:
         keys = list(self._entries)
         return f"AlertManager(channels={len(keys)}, keys={keys!r})"
-
-
-# AlertManager.from_config's implementation, registered by the config layer
-# (kstalerts.config.wiring.connect, called by the package's __init__).
-_config_builder: Optional[Callable[..., AlertManager]] = None
-
-
-def _connect_config(builder: Callable[..., AlertManager]) -> None:
-    global _config_builder
-    _config_builder = builder
 
 
 def _shut_down(executor: "ThreadPoolExecutor") -> None:

@@ -7,12 +7,11 @@ Nothing here formats for a particular service: that is each channel's job.
 """
 
 import enum
-import re
 import time
 import types
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from ._text import clean, cut
+from ._text import clean, compiled, cut
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
@@ -100,8 +99,8 @@ def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     return types.MappingProxyType(checked)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+_SURROGATE = "[\ud800-\udfff]"  # sources: compiled on first use
+_ESCAPED_BYTES = "[\udc80-\udcff]+"
 
 
 def _valid_text(text: str) -> str:
@@ -115,12 +114,12 @@ def _valid_text(text: str) -> str:
     >>> _valid_text("caf\\udcc3\\udca9 \\udcff \\ud800") == "café \\ufffd \\ufffd"
     True
     """
-    if not _SURROGATE.search(text):
-        return text
-    text = _ESCAPED_BYTES.sub(
+    if text.isprintable() or not compiled(_SURROGATE).search(text):
+        return text  # a surrogate is never printable: one line of text needs no pattern
+    text = compiled(_ESCAPED_BYTES).sub(
         lambda m: m.group().encode("utf-8", "surrogateescape").decode("utf-8", "replace"), text
     )
-    return _SURROGATE.sub("\ufffd", text)
+    return compiled(_SURROGATE).sub("\ufffd", text)
 
 
 class Frozen:

@@ -14,10 +14,10 @@ injects its clock, so tests run on a fake one.
 60.0
 """
 
-import re
 import time
 from typing import Any, Callable, Optional
 
+from ._text import compiled
 from .exceptions import AlertConfigurationError
 from .limits import validate
 from .models import Frozen
@@ -25,7 +25,7 @@ from .models import Frozen
 __all__ = ()
 
 _MAX_HEADER_CHARS = 64
-_ASCII_DIGITS = re.compile(r"[0-9]+\Z")
+_ASCII_DIGITS = r"[0-9]+\Z"  # compiled on first use
 
 
 def _random() -> float:
@@ -134,7 +134,7 @@ def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> O
     text = value.strip()
     if not text or len(text) > _MAX_HEADER_CHARS:
         return None
-    if _ASCII_DIGITS.match(text):  # str.isdigit() also takes "²" and "٣"
+    if compiled(_ASCII_DIGITS).match(text):  # str.isdigit() also takes "²" and "٣"
         return float(text)
     try:
         import datetime  # only for the rare HTTP-date form

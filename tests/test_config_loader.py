@@ -18,7 +18,7 @@ import pytest
 from kstalerts import AlertThrottle
 from kstalerts.channels import ConsoleChannel
 from kstalerts.config import active_config, get_default, load_config, reload_config, use_config
-from kstalerts.config import loader as loader_module
+from kstalerts.config import discovery as discovery_module
 from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.limits import MAX_CONFIG_BYTES
 
@@ -104,7 +104,7 @@ def discovery(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> pathli
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    monkeypatch.setattr(loader_module, "_SYSTEM_DIR", str(tmp_path / "etc"))
+    monkeypatch.setattr(discovery_module, "_SYSTEM_DIR", str(tmp_path / "etc"))
     return tmp_path
 
 
@@ -274,6 +274,17 @@ def test_file_read_errors(tmp_path: pathlib.Path) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         load_config(str(latin))
     assert str(info.value) == f"{latin}:2: the file is not valid UTF-8"
+
+
+def test_a_byte_order_mark_is_dropped_once(tmp_path: pathlib.Path) -> None:
+    bom = tmp_path / "bom.yml"
+    bom.write_bytes(b"\xef\xbb\xbfalerts:\n  throttle: {rate: 7}\n")
+    assert load_config(str(bom)).alerts["throttle"]["rate"] == 7
+    bad = tmp_path / "bom-latin.yml"
+    bad.write_bytes(b"\xef\xbb\xbfalerts:\n  x: caf\xe9\n")
+    with pytest.raises(AlertConfigurationError) as info:
+        load_config(str(bad))
+    assert str(info.value) == f"{bad}:2: the file is not valid UTF-8"
 
 
 def test_toml_without_tomllib_or_tomli(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,7 +85,7 @@ STATEMENTS = {
 def test_import_needs_only_the_standard_library(what: str) -> None:
     report = _probe(STATEMENTS[what])
     assert report["foreign"] == []
-    assert f"{PACKAGE}.models" in report["ours"]  # the probe did see the package load
+    assert f"{PACKAGE}._version" in report["ours"]  # the probe did see the package load
 
 
 @pytest.mark.parametrize("what", sorted(STATEMENTS))
@@ -110,3 +110,36 @@ def test_the_probe_sees_a_module_outside_the_standard_library(tmp_path: pathlib.
     (tmp_path / "thirdparty_probe_mod.py").write_text("VALUE = 1\n")
     report = _probe(f"sys.path.insert(0, {str(tmp_path)!r}); import thirdparty_probe_mod")
     assert [m.split(" ")[0] for m in report["foreign"]] == ["thirdparty_probe_mod"]
+
+
+def test_import_kstalerts_runs_four_modules_of_the_package() -> None:
+    ours = set(_probe(f"import {PACKAGE}")["ours"])
+    expected = {PACKAGE, f"{PACKAGE}._lazy", f"{PACKAGE}._settings", f"{PACKAGE}._version"}
+    if sys.version_info < (3, 7):  # module __getattr__ (PEP 562) is 3.7+
+        expected.add(f"{PACKAGE}._compat36")
+    assert ours == expected
+
+
+def test_finding_no_config_file_loads_no_loader_schema_or_parser(tmp_path: pathlib.Path) -> None:
+    # Discovery on, as in a cron job, from an empty folder with an empty HOME:
+    # the first default searches, finds nothing, and parses nothing.
+    statement = (
+        f"import os; os.environ.pop('KSTALERTS_NO_DISCOVERY', None); os.environ.pop('KSTALERTS_CONFIG', None);"
+        f" os.environ['HOME'] = {str(tmp_path)!r}; os.chdir({str(tmp_path)!r});"
+        f" from {PACKAGE} import AlertThrottle; AlertThrottle()"
+    )
+    ours = set(_probe(statement)["ours"])
+    assert f"{PACKAGE}.config.discovery" in ours  # the search did run
+    assert not {m for m in ours if m.split(".")[-1] in ("loader", "schema", "yaml", "scalars", "wiring")}
+
+
+def test_a_slack_alert_loads_no_other_channel_nor_what_it_does_not_use() -> None:
+    statement = (
+        f"from {PACKAGE} import AlertManager, AlertMessage; from {PACKAGE}.channels import SlackChannel;"
+        f" AlertManager().add_channel(SlackChannel('https://hooks.slack.com/services/T0/B0/XXXXXXXX'));"
+        f" AlertMessage('Disk almost full', 'line one')"
+    )
+    ours = set(_probe(statement)["ours"])
+    assert f"{PACKAGE}.channels.slack" in ours
+    unused = ("channels.webhook", "throttle", "spool", "dedup", "_suggest", "config.loader", "logging")
+    assert not {m for m in ours if m.split(".", 1)[-1] in unused}

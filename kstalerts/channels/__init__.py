@@ -13,10 +13,10 @@ config entry to the name of the class that builds it;
 """
 
 import importlib
-import re
 from typing import TYPE_CHECKING, Any, Dict, Tuple, Type, Union
 
 from .._lazy import lazy
+from .._text import compiled
 
 if TYPE_CHECKING:
     from .._secret import Secret
@@ -96,7 +96,7 @@ CHANNEL_TYPES: Dict[str, str] = {kind: cls for kind, (_, cls) in _BUILTIN.items(
 
 # type -> the class, or where to load it from (built-in, or registered as "module:Class")
 _types: Dict[str, Union[Type["AlertChannel"], Tuple[str, str]]] = dict(_BUILTIN)
-_TYPE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
+_TYPE_NAME = r"[a-z][a-z0-9_-]{0,39}\Z"  # compiled on first use
 
 
 def channel_class(type_name: str) -> Type["AlertChannel"]:
@@ -126,7 +126,7 @@ def register_channel(type_name: str, cls: Union[Type["AlertChannel"], str]) -> N
     """
     from ..exceptions import AlertConfigurationError
 
-    if not isinstance(type_name, str) or not _TYPE_NAME.match(type_name):
+    if not isinstance(type_name, str) or not compiled(_TYPE_NAME).match(type_name):
         raise AlertConfigurationError(
             f"a channel type name is lower case letters, digits, '_' and '-' (at most 40), got {type_name!r}"
         )

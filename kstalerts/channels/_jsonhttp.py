@@ -10,7 +10,7 @@ move in :mod:`kstalerts.http`, which is imported on first delivery only.
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
 from .._text import one_line
@@ -56,6 +56,13 @@ def iso_time(timestamp: float) -> str:
     millis = math.floor(timestamp * 1000)
     seconds, millis = divmod(millis, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def secret_parts(secret: Secret) -> Tuple[str, ...]:
+    """What of a secret URL to hide in a service's answer: the URL and its token."""
+    value = secret.reveal()
+    last = value.rstrip("/").rsplit("/", 1)[-1]
+    return (value, last) if len(last) >= 6 else (value,)
 
 
 def service_text(

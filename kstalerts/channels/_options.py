@@ -24,7 +24,6 @@ by the class's hook. This module imports nothing that opens a socket.
 from typing import Any, Dict, FrozenSet, Mapping, NamedTuple, Optional, Tuple
 
 from .._secret import Secret
-from .._suggest import suggest
 from .._url import URLRule
 from ..exceptions import AlertConfigurationError
 
@@ -92,6 +91,8 @@ def read(option: Option, value: Any, service: str) -> Any:
         if not isinstance(value, str) or value not in option.choices:
             short = isinstance(value, str) and len(value) <= 40
             shown = repr(value) if short else f"a {type(value).__name__}"
+            from .._suggest import suggest  # only for a wrong value
+
             hint = suggest(str(value), option.choices)
             raise AlertConfigurationError(f"{service}: {key} is {shown}{hint}", key=key)
     elif option.kind == "mapping":

@@ -61,7 +61,7 @@ COLOR: Mapping[AlertLevel, int] = {
 _URL = URLRule(
     service="Discord webhook",
     hosts=("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"),
-    path=re.compile(r"/api(/v\d+)?/webhooks/\d+/[^/]+/?\Z"),
+    path=r"/api(/v\d+)?/webhooks/\d+/[^/]+/?\Z",
 )
 # Discord's own embed limits.
 _TITLE_CHARS = 256

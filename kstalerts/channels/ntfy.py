@@ -26,10 +26,9 @@ from .._url import URLRule
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
-from ._jsonhttp import HTTPChannel, service_text, status_error
+from ._jsonhttp import HTTPChannel, secret_parts, service_text, status_error
 from ._local import plain_text, resolved_alert, title_line
 from ._options import TRANSPORT, Option
-from .webhook import secret_parts
 
 __all__ = ()
 

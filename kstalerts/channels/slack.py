@@ -28,11 +28,10 @@ never the value.
 """
 
 import json
-import re
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._secret import Secret
-from .._text import cut
+from .._text import compiled, cut
 from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
@@ -40,11 +39,11 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     add_set,
+    secret_parts,
     service_text,
     status_error,
 )
 from ._options import TRANSPORT, Option
-from .webhook import secret_parts
 
 if TYPE_CHECKING:
     from ..digest import DigestSummary
@@ -65,7 +64,7 @@ LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
 _URL = URLRule(
     service="Slack webhook",
     hosts=("hooks.slack.com", "hooks.slack-gov.com"),
-    path=re.compile(r"/(services|workflows|triggers)/."),
+    path=r"/(services|workflows|triggers)/.",
 )
 _PERMANENT = (400, 403, 404, 410)
 _HINTS = {
@@ -95,9 +94,9 @@ def escape_mrkdwn(text: str) -> str:
 
 #: Self-hosted Slack-compatible servers: an ``https`` incoming webhook on any host,
 #: path ``/hooks/...`` (Mattermost: ``/hooks/<key>``; Rocket.Chat: ``/hooks/<id>/<token>``).
-_HOOKS_URL = URLRule(service="webhook", path=re.compile(r"/hooks/[^/?#]+"), http_only_to_loopback=True)
+_HOOKS_URL = URLRule(service="webhook", path=r"/hooks/[^/?#]+", http_only_to_loopback=True)
 SERVICES = ("slack", "mattermost", "rocketchat")
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MARKDOWN = r"([\\`*_{}\[\]()#+!|<>~])"  # compiled on first use
 #: Attachment fields each self-hosted server's webhook lacks.
 _NOT_IN_ATTACHMENTS = {
     "slack": (),
@@ -116,7 +115,7 @@ def escape_markdown(text: str) -> str:
     >>> escape_markdown("@all") == "@\\u200ball"
     True
     """
-    return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
+    return compiled(_MARKDOWN).sub(r"\\\1", text).replace("@", "@\u200b")
 
 
 class SlackChannel(HTTPChannel):
@@ -200,8 +199,7 @@ class SlackChannel(HTTPChannel):
         }
         if alert.labels:
             fields: List[Dict[str, Any]] = [
-                {"title": escape(k), "value": escape(v), "short": True}
-                for k, v in alert.labels.items()
+                {"title": escape(k), "value": escape(v), "short": True} for k, v in alert.labels.items()
             ]
             attachment["fields"] = fields
         payload: Dict[str, Any] = {"text": fallback, "attachments": [self._for_service(attachment)]}

@@ -42,7 +42,7 @@ COLOR: Mapping[AlertLevel, str] = {
 _URL = URLRule(
     service="Teams webhook",
     hosts=(".webhook.office.com", ".logic.azure.com", ".environment.api.powerplatform.com"),
-    path=re.compile(r"/(webhookb2|workflows|powerautomate)/"),
+    path=r"/(webhookb2|workflows|powerautomate)/",
 )
 # Teams refuses messages over about 28 KB (bytes): keep the card's text well under.
 _TITLE_BYTES = 1000

@@ -18,7 +18,7 @@ tokens) never appear in a repr, a preview, a log line or an error.
 import json
 import string
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from .._secret import Secret, mask_text
 from .._url import ANY_HTTP
@@ -28,6 +28,7 @@ from ..models import AlertLevel, AlertMessage
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    secret_parts,
     service_text,
     status_error,
 )
@@ -38,13 +39,6 @@ __all__ = ()
 Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
 
 _SAMPLE = AlertMessage("sample", "sample", AlertLevel.INFO, dedup_key="sample")
-
-
-def secret_parts(secret: Secret) -> Tuple[str, ...]:
-    """What of a secret URL to hide in a service's answer: the URL and its token."""
-    value = secret.reveal()
-    last = value.rstrip("/").rsplit("/", 1)[-1]
-    return (value, last) if len(last) >= 6 else (value,)
 
 
 def _json_escaped(value: str) -> str:

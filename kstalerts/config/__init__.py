@@ -15,7 +15,8 @@ from .defaults import BUILTIN_DEFAULTS, active_config, get_default, reload_confi
 
 if TYPE_CHECKING:
     from .credentials import CredentialResolver
-    from .loader import LoadedConfig, discover, load_config
+    from .discovery import discover
+    from .loader import LoadedConfig, load_config
     from .yaml import parse_yaml
 
 __all__ = (
@@ -36,7 +37,7 @@ __getattr__ = lazy(
     {
         "CredentialResolver": ".credentials",
         "LoadedConfig": ".loader",
-        "discover": ".loader",
+        "discover": ".discovery",
         "load_config": ".loader",
         "parse_yaml": ".yaml",
     },

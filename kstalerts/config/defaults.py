@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 from .._log import logger
 from .._settings import BUILTIN_DEFAULTS as BUILTIN_DEFAULTS  # re-exported by kstalerts.config
 from .._settings import fill, lookup, set_first_use
+from .discovery import _no_discovery, discover
 
 if TYPE_CHECKING:
     import os
@@ -34,12 +35,7 @@ _log = logger("kstalerts.config")
 _lock = threading.RLock()
 _active = None  # type: Optional[LoadedConfig]
 _discovered = False
-
-
-def _discovery_disabled() -> bool:
-    import os
-
-    return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
+_found_none = False  # discovery found no file (active_config then builds the empty config)
 
 
 def _install(config: Optional["LoadedConfig"]) -> None:
@@ -55,23 +51,25 @@ def discover_defaults() -> None:
     A file that cannot be read or is invalid is reported by one warning
     (file:line: reason) and the built-in defaults apply.
     """
-    global _discovered
+    global _discovered, _found_none
     with _lock:
         if _discovered or _active is not None:
             return
         _discovered = True
-        if _discovery_disabled():
+        if _no_discovery():
             _install(None)
             return
-        from .loader import load_config
-
+        config: Optional[LoadedConfig] = None
         try:
-            config: Optional[LoadedConfig] = load_config()
+            path = discover()
+            if path is not None:  # most processes find none: no loader, parser or schema then
+                from .loader import load_config
+
+                config = load_config(path)
         except Exception as exc:  # a broken file must not break a constructor
-            _log.warning(
-                "%s (the built-in defaults apply; check-config reports this file)", exc
-            )
-            config = None
+            _log.warning("%s (the built-in defaults apply; check-config reports this file)", exc)
+        else:
+            _found_none = path is None
         _install(config)
 
 
@@ -88,7 +86,12 @@ def active_config() -> Optional["LoadedConfig"]:
     ``active_config().path`` is the file used (``None``: built-in defaults).
     """
     discover_defaults()
-    return _active
+    with _lock:
+        if _active is None and _found_none:  # as load_config() answers with no file
+            from .loader import load_config
+
+            _install(load_config({}))
+        return _active
 
 
 def use_config(
@@ -107,9 +110,10 @@ def use_config(
 
 def reload_config() -> None:
     """Forget the active config; the next lookup discovers again."""
-    global _discovered, _active
+    global _discovered, _active, _found_none
     with _lock:
         _discovered = False
+        _found_none = False
         _active = None
         fill(None)
 

@@ -1,10 +1,7 @@
 """Finding, reading and merging a config file into a :class:`LoadedConfig`.
 
-Discovery order: an explicit path; the ``KSTALERTS_CONFIG`` variable; the
-current directory; ``~/.config/kstalerts/``; ``/etc/kstalerts/``; else the
-built-in defaults. In each directory the names of :data:`CONFIG_NAMES` are
-tried in order. ``KSTALERTS_NO_DISCOVERY=1`` skips every step but an
-explicit path.
+Which file is used is :mod:`.discovery`'s answer (re-exported here:
+``discover``, ``searched_places``, ``CONFIG_NAMES``).
 
 Loading runs three steps in one direction: parse (``yaml``/``tomllib``/
 ``json``), check the structure (:mod:`.schema`), then merge the preset
@@ -19,15 +16,14 @@ import re
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
+from .._text import compiled
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
+from .discovery import CONFIG_NAMES, _no_discovery, config_dirs, discover, searched_places
 from .scalars import _MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
 
 __all__ = ()
 
-#: File names looked for in each discovery directory, in order.
-CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")
-_SYSTEM_DIR = "/etc/kstalerts"
 _SECRET_FIELDS = frozenset(
     {
         "webhook_url",
@@ -182,9 +178,11 @@ def _load_json(text: str, path: str) -> Any:
 
 #: Marks an over-long integer in a parsed JSON document (see _load_json).
 _TOO_LONG = object()
-_TOML_LONG_INT = re.compile(r"[-+]?[0-9][0-9_]{" + str(MAX_NUMBER_CHARS) + ",}")
-_TOML_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+# Pattern sources, compiled on first use (a YAML config never needs them;
+# the first alone takes milliseconds to compile).
+_TOML_LONG_INT = r"[-+]?[0-9][0-9_]{" + str(MAX_NUMBER_CHARS) + ",}"
+_TOML_TABLE = r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"
+_TOML_KEY = r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*="
 
 
 def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
@@ -204,13 +202,13 @@ def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
 def _toml_number_too_long(text: str, path: str, message: str) -> AlertConfigurationError:
     """The located error for an integer Python refuses to read (more digits than its limit);
     ``message`` (the parser's) when there is no such integer."""
-    found = _TOML_LONG_INT.search(text)
+    found = compiled(_TOML_LONG_INT).search(text)
     if found is None:
         return AlertConfigurationError(f"invalid TOML: {message}", path=path)
     line = text.count("\n", 0, found.start()) + 1
     lines = text.splitlines()
-    key = _TOML_KEY.match(lines[line - 1]) if line <= len(lines) else None
-    table = next((m.group(1) for m in map(_TOML_TABLE.match, reversed(lines[: line - 1])) if m), "")
+    key = compiled(_TOML_KEY).match(lines[line - 1]) if line <= len(lines) else None
+    table = next((m.group(1) for m in map(compiled(_TOML_TABLE).match, reversed(lines[: line - 1])) if m), "")
     name = key.group(1).strip().replace('"', "").replace("'", "") if key else None
     dotted = f"{table}.{name}" if table and name else (name or table or None)
     return AlertConfigurationError(
@@ -259,8 +257,10 @@ def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
         raise AlertConfigurationError(f"cannot read the config file: {exc.strerror}", path=path) from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise AlertConfigurationError(f"the file is larger than {MAX_CONFIG_BYTES} bytes", path=path)
+    if raw.startswith(b"\xef\xbb\xbf"):  # what "utf-8-sig" drops, without importing its codec
+        raw = raw[3:]
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise AlertConfigurationError("the file is not valid UTF-8", path=path, line=line) from None
@@ -282,52 +282,8 @@ def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     return document, {}
 
 
-def _no_discovery() -> bool:
-    return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
-
-
-def config_dirs() -> Tuple[str, ...]:
-    """The directories discovery searches, in order."""
-    return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
-
-
-def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]:
-    """The config file to use, or ``None`` for the built-in defaults."""
-    if path is not None:
-        return os.fspath(path)
-    if _no_discovery():
-        return None
-    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
-    if named:
-        if os.path.isdir(named):
-            raise AlertConfigurationError(
-                "KSTALERTS_CONFIG names a directory; name the file in it"
-                f" (e.g. {os.path.join(named, CONFIG_NAMES[0])})",
-                path=named,
-            )
-        if not os.path.isfile(named):
-            raise AlertConfigurationError("KSTALERTS_CONFIG names a file that does not exist", path=named)
-        return named
-    for directory in config_dirs():
-        for name in CONFIG_NAMES:
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
-                return candidate
-    return None
-
-
-def searched_places() -> List[str]:
-    """Where :func:`discover` looks, in order (each folder for :data:`CONFIG_NAMES`)."""
-    if _no_discovery():
-        return ["nowhere: KSTALERTS_NO_DISCOVERY is set (only an explicit path is read)"]
-    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
-    places = [f"$KSTALERTS_CONFIG ({named})" if named else "$KSTALERTS_CONFIG (not set)"]
-    places.extend(config_dirs())
-    return places
-
-
-_NEAR_NAME = re.compile(
-    r"^(kstlib|kstalerts?)[._-]?(conf(ig)?)?\.(ya?ml|toml|json|conf|ini|cfg)$", re.IGNORECASE
+_NEAR_NAME = (
+    r"(?i)^(kstlib|kstalerts?)[._-]?(conf(ig)?)?\.(ya?ml|toml|json|conf|ini|cfg)$"  # compiled on first use
 )
 _BY_SUFFIX = {".yaml": "kstlib.conf.yaml", ".toml": "kstlib.conf.toml", ".json": "kstlib.conf.json"}
 
@@ -352,7 +308,7 @@ def near_miss_files() -> List[Tuple[str, str]]:
             if entry in CONFIG_NAMES:
                 continue
             close = difflib.get_close_matches(entry.lower(), CONFIG_NAMES, n=1, cutoff=0.8)
-            if not close and _NEAR_NAME.match(entry) is None:
+            if not close and compiled(_NEAR_NAME).match(entry) is None:
                 continue
             suffix = os.path.splitext(entry)[1].lower()
             want = close[0] if close else _BY_SUFFIX.get(suffix, "kstlib.conf.yml")

@@ -9,40 +9,45 @@ What PyYAML would turn into something outside the subset (dates, merge keys,
 :class:`~kstalerts.exceptions.AlertConfigurationError`.
 """
 
-import re
-from typing import Any, Tuple
+from typing import Any, FrozenSet, Tuple
+
+from .._text import compiled
 
 __all__ = ()
 
 _MAX_NUMBER_CHARS = 4300  # Python's own cap on int() of a decimal string
 
-# PyYAML's implicit resolvers (yaml/resolver.py), in the order it tries them.
-_BOOL = re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+# PyYAML's implicit resolvers (yaml/resolver.py), in the order it tries them;
+# the sources are compiled on first use (a config of words and small numbers
+# never needs most of them: see resolve_plain's shortcuts).
+_BOOL_WORDS = frozenset("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF".split())
+_NULL_WORDS = frozenset({"~", "null", "Null", "NULL", ""})
+_FLOAT = r"""(?x)^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
     |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
     |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
     |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
+    |\.(?:nan|NaN|NAN))$"""
+_INT = r"""(?x)^(?:[-+]?0b[0-1_]+
     |[-+]?0[0-7_]+
     |[-+]?(?:0|[1-9][0-9_]*)
     |[-+]?0x[0-9a-fA-F_]+
-    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""",
-    re.X,
-)
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_TIMESTAMP = re.compile(
-    r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$"""
+_TIMESTAMP = r"""(?x)^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
     |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
      (?:[Tt]|[ \t]+)[0-9][0-9]?
      :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
-     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
-    re.X,
-)
+     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"""
+_DIGITS = "0123456789"
+
+
+def _word(text: str, words: "FrozenSet[str]") -> bool:
+    """``re.match("^(?:w1|w2...)$", text)``: ``$`` also matches before a final newline."""
+    return text in words or (text[-1:] == "\n" and text[:-1] in words)
+
+
+def _decimal(text: str) -> bool:
+    """Whether ``_INT`` matches ``text``, a non-empty run of ASCII digits (``_FLOAT`` never does)."""
+    return text[0] != "0" or text == "0" or not text[1:].strip("01234567")
 
 
 class RefusedScalarError(Exception):
@@ -56,19 +61,22 @@ def resolve_plain(text: str) -> Any:
     [True, 31, 1000, 90, None, 6.5]
     """
     first = text[:1]
-    if first in "-+0123456789." and first and len(text) > _MAX_NUMBER_CHARS and _INT.match(text):
+    if first in "-+0123456789." and first and len(text) > _MAX_NUMBER_CHARS and compiled(_INT).match(text):
         raise RefusedScalarError(f"number too long ({len(text)} characters)")
-    if _BOOL.match(text):
+    if _word(text, _BOOL_WORDS):
         return text.lower() in ("yes", "true", "on")
-    if first and first in "-+0123456789." and _FLOAT.match(text):
+    if first and first in _DIGITS and not text.strip(_DIGITS):  # 7, 30, 017: no pattern needed
+        if _decimal(text):
+            return _int(text)
+    elif first and first in "-+0123456789." and compiled(_FLOAT).match(text):
         return _float(text)
-    if first and first in "-+0123456789" and _INT.match(text):
+    elif first and first in "-+0123456789" and compiled(_INT).match(text):
         return _int(text)
     if text == "<<":
         raise RefusedScalarError("merge keys ('<<') are not supported")
-    if _NULL.match(text):
+    if _word(text, _NULL_WORDS):
         return None
-    if first and first in "0123456789" and _TIMESTAMP.match(text):
+    if first and first in "0123456789" and compiled(_TIMESTAMP).match(text):
         raise RefusedScalarError(f"dates and timestamps are not supported; quote {text!r} to keep it as text")
     if text == "=":
         raise RefusedScalarError("a plain '=' is not supported; quote it")

@@ -19,9 +19,9 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type, Union
 
-from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
+from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS, set_config_builder
 from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
-from ..manager import AlertManager, _connect_config
+from ..manager import AlertManager
 from .defaults import connect as _connect_defaults
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def connect() -> None:
     the constructors' defaults (:mod:`kstalerts._settings`). The package's
     ``__init__`` calls it once.
     """
-    _connect_config(manager_from_config)
+    set_config_builder(manager_from_config)
     _connect_defaults()
 
 
@@ -232,11 +232,11 @@ def _throttle(config: "LoadedConfig", own: Any, key: str) -> Optional["AlertThro
 
 
 def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
-    from ..dedup import Deduplicator
-    from ..spool import Spool
-
+    # Each module only when its section is there: a one-channel config pays for neither.
     spool = config.alerts.get("spool") or {}
     if spool:
+        from ..spool import Spool
+
         if spool.get("path") is None:
             raise _located(config, "alerts.spool.path", "a spool needs a path", line_key="alerts.spool")
         # The one spool builder, given the path resolved against the file's folder;
@@ -245,6 +245,8 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
         manager.use_spool(Spool.from_config({**spool, "path": path}))
     dedup = config.alerts.get("dedup") or {}
     if dedup:
+        from ..dedup import Deduplicator
+
         if dedup.get("window") is None:
             raise _located(
                 config, "alerts.dedup.window", "duplicate suppression needs a window", line_key="alerts.dedup"

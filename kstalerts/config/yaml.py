@@ -25,6 +25,7 @@ import bisect
 import re
 from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
+from .._text import compiled
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from .scalars import RefusedScalarError, resolve_plain
@@ -33,8 +34,10 @@ __all__ = ()
 
 # What PyYAML's reader refuses, plus the characters it treats as line breaks
 # besides "\n" (outside the subset: they would silently split a line).
-_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\n]|\Z)", re.M)
+# (Pattern sources, compiled on first use: _NON_PRINTABLE alone takes
+# milliseconds, and a file of printable text never needs it.)
+_NON_PRINTABLE = "[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+_MARKER = r"(?m)^(?:---|\.\.\.)(?=[ \t\n]|\Z)"
 _BREAKS = "\0\n"
 _WS = "\0 \t\n"
 _FLOW_IND = ",[]{}"
@@ -46,7 +49,7 @@ _ESCAPES = {
 }  # fmt: skip
 _ESCAPE_CODES = {"x": 2, "u": 4, "U": 8}
 _HEX = "0123456789ABCDEFabcdef"
-_DOUBLE_SPECIAL = re.compile(r'["\\\n\0]')
+_DOUBLE_SPECIAL = r'["\\\n\0]'
 _MAX_KEY_CHARS = 1000  # PyYAML forgets a simple key after 1024 characters
 
 
@@ -73,9 +76,11 @@ class _Parser:
         self.n = len(text)
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.lines: Dict[str, int] = {}
-        bad = _NON_PRINTABLE.search(text)
-        if bad is None:
-            bad = re.search("[\r\x85\u2028\u2029]", text)
+        bad = None
+        # str.isprintable() refuses all the refused characters (and more, such
+        # as U+00A0): text it accepts, once tabs and newlines are out, needs no search.
+        if not text.replace("\t", "").replace("\n", "").isprintable():
+            bad = compiled(_NON_PRINTABLE).search(text) or re.search("[\r\x85\u2028\u2029]", text)
         if bad is not None:
             self.fail(f"character {bad.group()!r} is not allowed", bad.start())
 
@@ -137,7 +142,7 @@ class _Parser:
         pos = self.skip_blank(0)
         if self.s[pos] == "%" and pos < self.n:
             self.fail("directives ('%') are not supported", pos)
-        markers = list(_MARKER.finditer(self.s, 0, self.n))
+        markers = list(compiled(_MARKER).finditer(self.s, 0, self.n))
         if markers and markers[0].start() == pos and markers[0].group() == "---":
             pos = self.finish_line(pos + 3, "", "after '---'")
             markers.pop(0)
@@ -435,7 +440,7 @@ class _Parser:
         chunks: List[str] = []
         q = p + 1
         while True:
-            m = _DOUBLE_SPECIAL.search(s, q)
+            m = compiled(_DOUBLE_SPECIAL).search(s, q)
             assert m is not None  # the sentinel always matches
             chunks.append(s[q : m.start()])
             q = m.start()
