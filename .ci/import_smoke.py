@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: stdlib modules `import kstalerts` must not load (their own import time is
 #: most of what a cold cron job would pay for the package).
-FORBIDDEN = ("logging", "ssl", "http.client", "email", "smtplib", "concurrent.futures", "asyncio")
+FORBIDDEN = ("typing", "logging", "ssl", "http.client", "email", "smtplib", "concurrent.futures", "asyncio")
 #: package modules that must wait for their first use.
 FORBIDDEN_OURS = ("kstalerts.config", "kstalerts.channels", "kstalerts.transports", "kstalerts.http")
 

@@ -10,13 +10,15 @@ stays cheap.
 True
 """
 
-from typing import TYPE_CHECKING, Any, List
-
 from . import _settings
 from ._lazy import lazy as _lazy
 from ._version import __version__
 
+TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
+
 if TYPE_CHECKING:
+    from typing import Any, List
+
     from .dedup import Deduplicator
     from .exceptions import (
         AlertConfigurationError,
@@ -70,14 +72,14 @@ __all__ = (
 # in for it until one of them runs, so that importing the package imports no
 # config module (and no parser, no discovery). The first default needs the
 # discovery alone; from_config needs the whole layer.
-def _first_default() -> None:
+def _first_default() -> "None":
     from .config.defaults import connect, discover_defaults
 
     connect()  # discover_defaults replaces this hook
     discover_defaults()
 
 
-def _from_config(cls: Any, *args: Any, **kwargs: Any) -> Any:
+def _from_config(cls: "Any", *args: "Any", **kwargs: "Any") -> "Any":
     from .config import wiring
 
     wiring.connect()  # manager_from_config replaces this hook
@@ -120,5 +122,5 @@ __getattr__ = _lazy(
 )
 
 
-def __dir__() -> List[str]:
+def __dir__() -> "List[str]":
     return sorted(set(globals()) | set(__all__))

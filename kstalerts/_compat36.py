@@ -5,17 +5,18 @@ load it. Remove it with 3.6 support.
 """
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable
 
+TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
 if TYPE_CHECKING:
     from types import ModuleType as _ModuleType
+    from typing import Any, Callable
 else:  # the same class, without importing types (which loads functools, collections...)
     _ModuleType = type(sys)
 
 __all__ = ()
 
 
-def module_getattr(name: str, getattr_: Callable[[str], Any]) -> None:
+def module_getattr(name: "str", getattr_: "Callable[[str], Any]") -> "None":
     """Make module ``name`` honour its PEP 562 ``__getattr__`` (3.7+) on 3.6.
 
     The module's class becomes a :class:`types.ModuleType` subclass whose
@@ -24,10 +25,10 @@ def module_getattr(name: str, getattr_: Callable[[str], Any]) -> None:
     """
 
     class _LazyModule(_ModuleType):
-        def __getattr__(self, attr: str) -> Any:
+        def __getattr__(self, attr: "str") -> "Any":
             return getattr_(attr)
 
-        def __dir__(self) -> Any:  # the module's own __dir__ (PEP 562), when it has one
+        def __dir__(self) -> "Any":  # the module's own __dir__ (PEP 562), when it has one
             own = self.__dict__.get("__dir__")
             return own() if own is not None else super().__dir__()
 

@@ -10,14 +10,17 @@ Rules: this module imports only what the import system has already loaded.
 """
 
 import sys
-from typing import Any, Callable, Mapping, Tuple, Union
+
+TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Tuple, Union
+
+    Where = Union[str, Tuple[str, str]]  # ".module", or (".module", "attribute")
 
 __all__ = ()
 
-Where = Union[str, Tuple[str, str]]  # ".module", or (".module", "attribute")
 
-
-def _absolute(name: str, package: str) -> str:
+def _absolute(name: "str", package: "str") -> "str":
     """The absolute module name ``from <name> import ...`` means in ``package``."""
     bare = name.lstrip(".")
     level = len(name) - len(bare)
@@ -27,10 +30,10 @@ def _absolute(name: str, package: str) -> str:
     return f"{base}.{bare}" if bare else base
 
 
-def lazy(package: str, table: Mapping[str, Where]) -> Callable[[str], Any]:
+def lazy(package: "str", table: "Mapping[str, Where]") -> "Callable[[str], Any]":
     """The ``__getattr__`` of ``package``: a name of ``table`` from its module, on first use."""
 
-    def load(name: str) -> Any:
+    def load(name: "str") -> "Any":
         try:
             where = table[name]
         except KeyError:

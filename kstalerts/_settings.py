@@ -19,12 +19,14 @@ package's ``__init__`` registers both hooks and imports only this module
 for it, so the module imports nothing at all (not even ``threading``).
 """
 
-from typing import Any, Callable, Dict, Mapping, Optional
+TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Mapping, Optional
 
 __all__ = ()
 
 #: Values used when neither an argument nor a config file sets one.
-BUILTIN_DEFAULTS: Dict[str, Dict[str, Any]] = {
+BUILTIN_DEFAULTS: "Dict[str, Dict[str, Any]]" = {
     "throttle": {"rate": 10, "per": 60.0, "burst": None},  # burst None: equal to rate
     "channels": {"timeout": 30.0, "max_retries": 2},
 }
@@ -40,12 +42,12 @@ CHANNEL_DEFAULT_KEYS = frozenset({"digest"} | set(BUILTIN_DEFAULTS["channels"]))
 
 # One rebinding of a module global is atomic: no lock (and no ``threading``
 # import for a package whose import must stay cheap).
-_values: Optional[Dict[str, Dict[str, Any]]] = None
-_first_use: Optional[Callable[[], None]] = None
-_config_builder: Optional[Callable[..., Any]] = None
+_values: "Optional[Dict[str, Dict[str, Any]]]" = None
+_first_use: "Optional[Callable[[], None]]" = None
+_config_builder: "Optional[Callable[..., Any]]" = None
 
 
-def fill(alerts: Optional[Mapping[str, Any]]) -> None:
+def fill(alerts: "Optional[Mapping[str, Any]]") -> "None":
     """Make ``alerts`` (an ``alerts`` section) the source of defaults; ``None`` forgets it."""
     global _values
     import collections.abc  # here, not at import: it loads collections, which import kstalerts must not
@@ -60,24 +62,24 @@ def fill(alerts: Optional[Mapping[str, Any]]) -> None:
     _values = values
 
 
-def set_first_use(hook: Optional[Callable[[], None]]) -> None:
+def set_first_use(hook: "Optional[Callable[[], None]]") -> "None":
     """Register what runs the first time a default is needed and none is filled."""
     global _first_use
     _first_use = hook
 
 
-def set_config_builder(builder: Optional[Callable[..., Any]]) -> None:
+def set_config_builder(builder: "Optional[Callable[..., Any]]") -> "None":
     """Register the work of ``AlertManager.from_config`` (the config layer's)."""
     global _config_builder
     _config_builder = builder
 
 
-def config_builder() -> Optional[Callable[..., Any]]:
+def config_builder() -> "Optional[Callable[..., Any]]":
     """What :func:`set_config_builder` registered (``None``: nothing yet)."""
     return _config_builder
 
 
-def lookup(dotted: str) -> Any:
+def lookup(dotted: "str") -> "Any":
     """The default for ``section.key`` (``"channels.timeout"``)."""
     section, _, key = dotted.partition(".")
     fallback = BUILTIN_DEFAULTS[section][key]
