@@ -149,7 +149,11 @@ class AlertHandler(logging.Handler):
             worker = threading.Thread(
                 target=self._deliver, args=(alert, record, True), name="kstalerts-alert-handler", daemon=True
             )
-            worker.start()
+            try:
+                worker.start()
+            except RuntimeError:  # interpreter shutdown (atexit, logging.shutdown): no new thread
+                self._deliver(alert, record)  # inline, each channel under its own deadline, as at exit
+                return
             worker.join(self.timeout)
             if worker.is_alive():
                 self.late += 1
