@@ -9,13 +9,14 @@ cannot be started at all.
 
 import pathlib
 import shutil
-import socket
 import subprocess
 import time
 from typing import Callable, Iterator, List, NamedTuple
 
 import pytest
 
+from tests.servers._ports import free_port as _free_port
+from tests.servers._ports import listening as _listening
 from tests.servers._require import unavailable
 
 
@@ -50,20 +51,6 @@ class TinyProxy(NamedTuple):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _start(directory: pathlib.Path, connect_ports: tuple) -> TinyProxy:

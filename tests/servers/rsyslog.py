@@ -21,6 +21,8 @@ from typing import Any, Dict, Iterator, List, NamedTuple
 
 import pytest
 
+from tests.servers._ports import free_port as _free_port
+from tests.servers._ports import listening as _listening
 from tests.servers._require import unavailable
 
 _GTLS = "/usr/lib/*/rsyslog/lmnsd_gtls.so"  # rsyslog-gnutls, under the multiarch directory
@@ -60,20 +62,6 @@ class Rsyslog(NamedTuple):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _udp_ready(server: Rsyslog) -> bool:
