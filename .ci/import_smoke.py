@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: most of what a cold cron job would pay for the package).
 FORBIDDEN = ("typing", "logging", "ssl", "http.client", "email", "smtplib", "concurrent.futures", "asyncio")
 #: package modules that must wait for their first use.
-FORBIDDEN_OURS = ("kstalerts.config", "kstalerts.channels", "kstalerts.transports", "kstalerts.http")
+FORBIDDEN_OURS = ("kstalerts.config", "kstalerts.channels", "kstalerts.transports", "kstalerts.net")
 
 _PROBE = """
 import json, sys

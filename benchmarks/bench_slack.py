@@ -5,7 +5,7 @@ All clients post to the same loopback server (its own process) that answers
 client can do: one ``http.client.HTTPConnection`` kept open, pre-encoded
 JSON bytes, ``request`` + ``getresponse`` + ``read``. ``SlackChannel.send``
 builds the payload from an ``AlertMessage``, goes through the retry loop
-and ``kstalerts.http``, and returns an ``AlertResult``; the target is a
+and ``kstalerts.net.http``, and returns an ``AlertResult``; the target is a
 ratio under 1.5. ``HTTPClient.post`` (the transport alone, same bytes) is
 measured too, to tell the transport's share from the channel's. Each round
 runs every client in turn, starting with a different one; figures are
@@ -67,7 +67,7 @@ def _raw(port: int, body: bytes) -> Tuple[Callable[[int], float], Callable[[], N
 
 
 def _transport(port: int, body: bytes) -> Tuple[Callable[[int], float], Callable[[], None]]:
-    from kstalerts.http import HTTPClient
+    from kstalerts.net.http import HTTPClient
 
     client = HTTPClient(f"http://127.0.0.1:{port}{PATH}", proxy="")
     client.post(body, headers=_HEADERS, timeout=10.0)
@@ -263,7 +263,7 @@ def run(quick: bool) -> List[Result]:
     results.append(
         Result(
             NAME,
-            "kstalerts.http HTTPClient.post per request (same bytes)",
+            "kstalerts.net.http HTTPClient.post per request (same bytes)",
             value,
             "us",
             baseline=raw,

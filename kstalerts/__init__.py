@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         NoChannelsWarning,
     )
     from .guard import alert_on_failure
-    from .jobs import JobResult, run_job
+    from .jobs.run import JobResult, run_job
     from .logging import AlertHandler
     from .manager import AlertManager, AlertStats
     from .models import AlertLevel, AlertMessage, AlertResult
@@ -115,8 +115,8 @@ __getattr__ = _lazy(
         "AlertThrottledError": ".exceptions",
         "AlertHandler": ".logging",
         "alert_on_failure": ".guard",
-        "run_job": ".jobs",
-        "JobResult": ".jobs",
+        "run_job": ".jobs.run",
+        "JobResult": ".jobs.run",
         "NoChannelsWarning": ".exceptions",
     },
 )

@@ -7,7 +7,7 @@ Built for cron jobs and shell scripts, so the exit code is the contract:
     2  usage or configuration error (nothing was sent)
 
 ``run`` is the exception: it exits with its job's status, as coreutils
-``timeout`` does (see :mod:`kstalerts.jobs`), and 125 for its own usage errors.
+``timeout`` does (see :mod:`kstalerts.jobs.run`), and 125 for its own usage errors.
 
 Each subcommand is a pair of functions, ``_setup_<name>`` (its arguments)
 and ``_run_<name>`` (what it does, returning the exit code), listed with its
@@ -624,7 +624,7 @@ def _setup_run(subparsers: Any) -> None:
 
 
 def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .jobs import EXIT_RUN_ERROR, run_job
+    from .jobs.run import EXIT_RUN_ERROR, run_job
 
     command = list(args.command)
     if command and command[0] == "--":

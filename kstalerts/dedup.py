@@ -23,7 +23,7 @@ Rules: what is remembered is bounded (``max_keys``, at most
 not grow with the keys (records are kept oldest first; trimming removes from
 the front). State is in memory by default; with ``state_file=PATH`` it is
 shared by every process on the host through the state store (see
-:mod:`kstalerts._statefile`), on ``time.monotonic``, which is system-wide on
+:mod:`kstalerts.state.shared`), on ``time.monotonic``, which is system-wide on
 Linux. There keys are stored as 96-bit hashes and stamps to the millisecond,
 and the records are bounded by bytes too (half of ``MAX_STATE_BYTES``), the
 oldest trimmed, so 10,000 keys of any length fit and the file is never reset
@@ -54,7 +54,7 @@ from .limits import (
 from .state import store
 
 if TYPE_CHECKING:
-    from ._statefile import StateFile
+    from .state.shared import StateFile
 
 __all__ = ()
 
@@ -119,7 +119,7 @@ class Deduplicator:
         self._state: Optional[StateFile] = None  # noqa: F823 (an annotation; never evaluated)
         self._state_broken = False
         if state_file is not None:
-            from ._statefile import StateFile
+            from .state.shared import StateFile
 
             self._state = StateFile(state_file)
 

@@ -15,10 +15,10 @@ import shutil
 import time
 from typing import Any, Dict, Optional, TextIO, Tuple
 
-from ._loopback import HTTPSink, SMTPSink
 from .channels.base import AlertChannel
 from .manager import AlertManager
 from .models import AlertLevel, AlertMessage, AlertResult
+from .net.loopback import HTTPSink, SMTPSink
 from .throttle import AlertThrottle
 
 # HTTPSink and SMTPSink are public here: the examples fall back to them

@@ -35,8 +35,8 @@ from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-    from ._statefile import StateFile
     from .spool import Spool
+    from .state.shared import StateFile
 
 # A manager's ChannelEntry (key, channel, throttle, digest flag). Named here,
 # not imported: the manager stands above this module and imports it.
@@ -270,7 +270,7 @@ class DigestBook:
         with self._lock:
             state = self._files.get(path)
             if state is None:
-                from ._statefile import StateFile
+                from .state.shared import StateFile
 
                 state = self._files[path] = StateFile(path)
         return state, throttle.state_key

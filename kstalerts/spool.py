@@ -31,7 +31,7 @@ Rules:
   ``.reason`` file; nothing here raises for a bad file. An entry's fields
   are checked (types, bounded numbers) before use, so one malformed entry is
   dead-lettered and the rest still flush.
-- Files are opened as :mod:`kstalerts._files` says: regular files only (a
+- Files are opened as :mod:`kstalerts.state.files` says: regular files only (a
   FIFO or a folder named like an entry or a temporary file never hangs or
   crashes a flush: it is dead-lettered), no symbolic link followed, new
   files created ``0600`` with ``O_EXCL``. The folder is created ``0700``; an
@@ -57,13 +57,13 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from . import _files, _lifecycle
+from . import _lifecycle
 from ._log import logger
 from ._settings import SPOOL_KEYS
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
-from .state import store
+from .state import files, store
 
 __all__ = ()
 
@@ -192,8 +192,8 @@ class Spool:
     def _check_folder(self) -> None:
         """The spool folder, created ``0700``; refused when others may write it."""
         try:
-            _files.private_dir(self.path, what="the spool folder")
-        except _files.UnsafeFileError as exc:
+            files.private_dir(self.path, what="the spool folder")
+        except files.UnsafeFileError as exc:
             raise AlertConfigurationError(str(exc), key="spool.path") from None
 
     @classmethod
@@ -335,7 +335,7 @@ class Spool:
 
         path = os.path.join(self.path, name)
         try:
-            fd = _files.open_regular(path)
+            fd = files.open_regular(path)
         except FileNotFoundError:
             return True  # flushed meanwhile: room made all the same
         except OSError as exc:  # a FIFO, a folder, a link: nobody flushes it
@@ -370,8 +370,8 @@ class Spool:
 
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISLNK(os.lstat(self._dead_path).st_mode):
-                raise _files.UnsafeFileError(self._dead_path, "is a symbolic link, not a folder")
-        _files.private_dir(self._dead_path, what="the spool's dead/ folder", fix=True)
+                raise files.UnsafeFileError(self._dead_path, "is a symbolic link, not a folder")
+        files.private_dir(self._dead_path, what="the spool's dead/ folder", fix=True)
 
     def _write_dead(self, name: str, payload: bytes, reason: str) -> None:
         self._dead_folder()
@@ -514,7 +514,7 @@ class Spool:
 
         path = os.path.join(self.path, name)
         try:
-            fd = _files.open_regular(path)
+            fd = files.open_regular(path)
         except FileNotFoundError:
             return "skipped", None  # another flush took it meanwhile
         except OSError as exc:  # a FIFO, a folder, a symbolic link, or no permission
@@ -529,7 +529,7 @@ class Spool:
             if not _same_file(fd, path):
                 return "skipped", None  # delivered or rewritten by another flush
             try:
-                entry = self._parse(name, _files.read_fd(fd, MAX_SPOOL_ENTRY_BYTES + 1))
+                entry = self._parse(name, files.read_fd(fd, MAX_SPOOL_ENTRY_BYTES + 1))
             except (ValueError, OSError) as exc:
                 self._dead_letter(name, str(exc))
                 return "dead", None
@@ -586,13 +586,13 @@ class Spool:
                     continue
                 name = tmp[len(_TMP_PREFIX) :]
                 try:
-                    raw = _files.read_regular(
+                    raw = files.read_regular(
                         os.path.join(self.path, tmp), MAX_SPOOL_ENTRY_BYTES + 1, follow=False
                     )
                     self._parse(name, raw)
                     if not _NAME.match(name):
                         raise ValueError("not a spool entry name")
-                except _files.UnsafeFileError as exc:
+                except files.UnsafeFileError as exc:
                     self._dead_letter(tmp, f"not a file a writer left: it {_why(exc)}")
                     dead += 1
                     continue
@@ -636,9 +636,9 @@ def _encode(record: Mapping[str, Any]) -> bytes:
 
 
 def _write_file(path: str, payload: bytes) -> None:
-    fd = _files.create_new(path)  # 0600, O_EXCL, no link followed
+    fd = files.create_new(path)  # 0600, O_EXCL, no link followed
     try:
-        _files.write_all(fd, payload)
+        files.write_all(fd, payload)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(path)  # a disk that filled up leaves no partial file
@@ -649,7 +649,7 @@ def _write_file(path: str, payload: bytes) -> None:
 
 def _why(exc: OSError) -> str:
     """An open failure in words: "is a FIFO, not a regular file"."""
-    if isinstance(exc, _files.UnsafeFileError):
+    if isinstance(exc, files.UnsafeFileError):
         return exc.why
     return f"cannot be opened ({exc.strerror or type(exc).__name__})"
 

@@ -11,7 +11,7 @@ in :mod:`kstalerts._settings`, which the config layer fills), and every value
 passes through :func:`kstalerts.limits.validate`.
 
 With ``state_file=PATH`` the bucket lives in a small JSON file shared by
-every process on the host (see :mod:`kstalerts._statefile`): each take reads
+every process on the host (see :mod:`kstalerts.state.shared`): each take reads
 the bucket, refills it and writes it back under an ``fcntl`` lock held only
 for that read and write, so twenty cron jobs draw from one bucket. The
 refill clock must then mean the same in every process: ``time.monotonic``
@@ -58,7 +58,7 @@ from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
 from .models import AlertLevel
 
 if TYPE_CHECKING:
-    from ._statefile import StateFile
+    from .state.shared import StateFile
 
 __all__ = ()
 
@@ -137,7 +137,7 @@ class AlertThrottle:
         self._seen: Dict[int, _Bucket] = {}  # id(bucket) -> the shared bucket as last seen
         self._reentered = False
         if state_file is not None:
-            from ._statefile import StateFile
+            from .state.shared import StateFile
 
             self._state = StateFile(state_file)
 

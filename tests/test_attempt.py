@@ -1,4 +1,4 @@
-"""kstalerts._attempt: the stage/resend table and the pooled-attempt loop HTTP and SMTP share.
+"""kstalerts.net.attempt: the stage/resend table and the pooled-attempt loop HTTP and SMTP share.
 
 The loop runs here on real socket pairs held in a real :class:`IdlePool`;
 the protocols' own use of it (a stale kept-alive HTTP connection, a dead
@@ -13,8 +13,8 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from kstalerts._attempt import STAGES, PooledAttempts, Progress, Resend, Stage
-from kstalerts._net import IdlePool, Pooled
+from kstalerts.net.attempt import STAGES, PooledAttempts, Progress, Resend, Stage
+from kstalerts.net.wire import IdlePool, Pooled
 
 
 def test_every_stage_has_one_wording_and_one_verdict() -> None:

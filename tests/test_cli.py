@@ -15,8 +15,8 @@ from typing import NamedTuple, Optional
 import pytest
 
 from kstalerts import AlertResult, __version__
-from kstalerts._loopback import HTTPSink
 from kstalerts.cli import exit_code, main
+from kstalerts.net.loopback import HTTPSink
 
 ROOT = Path(__file__).resolve().parent.parent
 

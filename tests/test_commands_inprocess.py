@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kstalerts._loopback import HTTPSink
 from kstalerts.cli import main
+from kstalerts.net.loopback import HTTPSink
 from tests.test_run import slack_config, text_of
 
 

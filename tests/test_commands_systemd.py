@@ -16,7 +16,7 @@ from typing import Dict, List
 
 import pytest
 
-from kstalerts._loopback import HTTPSink
+from kstalerts.net.loopback import HTTPSink
 from tests.test_run import slack_config, text_of
 
 ROOT = Path(__file__).resolve().parent.parent

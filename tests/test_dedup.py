@@ -161,7 +161,7 @@ def test_the_shared_file_forgets_expired_keys_and_stays_bounded(tmp_path: pathli
 
 
 def test_malformed_records_in_the_shared_file_are_dropped(tmp_path: pathlib.Path) -> None:
-    from kstalerts._statefile import boot_id
+    from kstalerts.state.shared import boot_id
 
     path = tmp_path / "dedup.json"
     records = {"ops": {_digest("good"): [995.0, None], "bad": "x", "worse": [True, None]}, "mail": 3}
@@ -290,7 +290,7 @@ def test_concurrent_sends_of_one_alert_deliver_it_once() -> None:
 
 # -- a hostile state file -----------------------------------------------------------
 def _state_with(path: pathlib.Path, records: object, mode: int = 0o600) -> None:
-    from kstalerts._statefile import boot_id
+    from kstalerts.state.shared import boot_id
 
     path.write_text(json.dumps({"version": 1, "boot_id": boot_id(), "dedup": records}))
     path.chmod(mode)

@@ -38,7 +38,7 @@ from typing import Dict, Iterator, List, NamedTuple
 
 import pytest
 
-from kstalerts._loopback import HTTPSink
+from kstalerts.net.loopback import HTTPSink
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

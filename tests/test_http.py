@@ -1,4 +1,4 @@
-"""kstalerts.http against a real loopback server, a trustme HTTPS twin and tinyproxy."""
+"""kstalerts.net.http against a real loopback server, a trustme HTTPS twin and tinyproxy."""
 
 import logging
 import os
@@ -15,8 +15,8 @@ import pytest
 from kstalerts import AlertMessage, RetryPolicy
 from kstalerts._secret import Secret
 from kstalerts.exceptions import AlertConfigurationError, AlertDeliveryError
-from kstalerts.http import HTTPClient, HTTPResponse
 from kstalerts.limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from kstalerts.net.http import HTTPClient, HTTPResponse
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
 
@@ -356,7 +356,7 @@ def test_repr_masks_the_url(slack_server: SlackServer) -> None:
 
 
 def test_importing_the_module_does_not_import_http_client_or_ssl() -> None:
-    code = "import sys, kstalerts.http; print('http.client' in sys.modules, 'ssl' in sys.modules)"
+    code = "import sys, kstalerts.net.http; print('http.client' in sys.modules, 'ssl' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -566,7 +566,7 @@ def test_a_proxy_refusing_the_tunnel(
 
 
 def test_response_json_decodes_or_gives_none() -> None:
-    from kstalerts.http import HTTPResponse
+    from kstalerts.net.http import HTTPResponse
 
     def response(body: bytes) -> HTTPResponse:
         return HTTPResponse(200, {}, body)
@@ -579,8 +579,8 @@ def test_response_json_decodes_or_gives_none() -> None:
 
 # -- hostile answers: bounded, parsed defensively, never raised -------------
 def test_json_answers_are_parsed_with_a_depth_bound() -> None:
-    from kstalerts.http import loads_bounded
     from kstalerts.limits import MAX_RESPONSE_DEPTH
+    from kstalerts.net.http import loads_bounded
 
     assert loads_bounded(b"[" * 60000) is None
     assert loads_bounded(b"[" * 60000 + b"]" * 60000) is None

@@ -1,7 +1,7 @@
-"""The warm path of :class:`kstalerts.http.HTTPClient`: what it prepares once
+"""The warm path of :class:`kstalerts.net.http.HTTPClient`: what it prepares once
 per set of headers is still exactly what each request needs."""
 
-from kstalerts.http import HTTPClient, loads_bounded
+from kstalerts.net.http import HTTPClient, loads_bounded
 from tests.servers.slack import TOKEN, SlackServer
 
 

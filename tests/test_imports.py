@@ -77,7 +77,7 @@ STATEMENTS = {
     "in-process channels": f"from {PACKAGE}.channels import CallbackChannel, ConsoleChannel, AlertChannel",
     # every channel class and transport loaded, none used yet: the heavy
     # modules still wait for the first send
-    "every channel, unused": f"from {PACKAGE}.channels import *; import {PACKAGE}.transports, {PACKAGE}.http",
+    "every channel, unused": f"from {PACKAGE}.channels import *; import {PACKAGE}.transports, {PACKAGE}.net.http",
 }
 
 

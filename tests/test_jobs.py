@@ -18,9 +18,9 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from kstalerts import AlertManager, AlertMessage, run_job
-from kstalerts._jobstate import JobLock
 from kstalerts.channels import CallbackChannel
 from kstalerts.cli import main
+from kstalerts.jobs.state import JobLock
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kstalerts._jobstate import JobLock, JobState, JobStateError, default_state_dir, ensure_dir, job_key
+from kstalerts.jobs.state import JobLock, JobState, JobStateError, default_state_dir, ensure_dir, job_key
 
 
 def test_default_state_dir_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

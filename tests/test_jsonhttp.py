@@ -7,7 +7,7 @@ import pytest
 
 from kstalerts.channels._jsonhttp import encode_json, iso_time, service_text, status_error
 from kstalerts.exceptions import AlertConfigurationError, AlertDeliveryError
-from kstalerts.http import HTTPResponse
+from kstalerts.net.http import HTTPResponse
 
 
 def test_encode_json_and_time() -> None:

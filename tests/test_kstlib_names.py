@@ -13,8 +13,8 @@ from typing import Any, Dict
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, AlertThrottle
-from kstalerts._loopback import HTTPSink
 from kstalerts.channels import ConsoleChannel, SlackChannel
+from kstalerts.net.loopback import HTTPSink
 
 SLACK_URL = "https://hooks.slack.com/services/T123/B456/xyz"
 

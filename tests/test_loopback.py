@@ -12,8 +12,8 @@ from typing import List, Tuple
 
 import pytest
 
-from kstalerts import _loopback
-from kstalerts._loopback import HTTPSink, SMTPSink
+from kstalerts.net import loopback as _loopback
+from kstalerts.net.loopback import HTTPSink, SMTPSink
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_sinks_stop_cleanly_and_free_their_port() -> None:
 
 def test_module_runs_a_sink_from_the_shell() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "kstalerts._loopback", "smtp", "--lifetime", "0.2"],
+        [sys.executable, "-m", "kstalerts.net.loopback", "smtp", "--lifetime", "0.2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         universal_newlines=True,

@@ -66,8 +66,8 @@ def test_an_alert_below_every_level_gives_no_result() -> None:
 
 
 def test_success_reaches_an_info_floor_not_a_warning_floor_over_loopback() -> None:
-    from kstalerts._loopback import HTTPSink
     from kstalerts.channels import SlackChannel
+    from kstalerts.net.loopback import HTTPSink
 
     with HTTPSink() as info_sink, HTTPSink() as warning_sink, AlertManager() as manager:
         for key, sink, floor in (("info", info_sink, "info"), ("warn", warning_sink, "warning")):

@@ -1,4 +1,4 @@
-"""kstalerts._net: the TLS rule, the deadline, the dropped-connection check and the idle pool."""
+"""kstalerts.net.wire: the TLS rule, the deadline, the dropped-connection check and the idle pool."""
 
 import ctypes
 import os
@@ -14,7 +14,7 @@ from typing import Any, List, Tuple
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError
-from kstalerts._net import (
+from kstalerts.net.wire import (
     PERMANENT,
     Deadline,
     Fault,
@@ -125,7 +125,7 @@ def test_smtp_with_a_ca_directory_that_lacks_the_ca_refuses_the_server(
     ],
 )
 def test_one_rule_for_a_bad_bundle_in_smtp_and_http(tmp_path: Any, bundle: str, message: str) -> None:
-    from kstalerts.http import HTTPClient
+    from kstalerts.net.http import HTTPClient
 
     if bundle == "bogus":
         bogus = tmp_path / "ca.pem"

@@ -12,8 +12,8 @@ from typing import Dict, Iterator
 import pytest
 
 from kstalerts import AlertConfigurationError
-from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CHANNEL_TYPES, AlertChannel, ConsoleChannel, channel_class, register_channel
+from kstalerts.net.loopback import HTTPSink
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "channels.md"

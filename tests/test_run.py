@@ -21,9 +21,9 @@ from typing import Any, Dict, List, NamedTuple, Optional
 import pytest
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage, run_job
-from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.exceptions import AlertConfigurationError
+from kstalerts.net.loopback import HTTPSink
 from tests.servers.alertmanager import AlertmanagerProcess
 from tests.servers.paging import PagerDutyServer
 

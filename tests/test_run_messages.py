@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kstalerts._duration import parse_duration
-from kstalerts._loopback import HTTPSink
+from kstalerts.net.loopback import HTTPSink
 from tests.test_run import opts, run, slack_config, text_of
 
 

@@ -317,7 +317,7 @@ def test_a_spool_that_breaks_never_breaks_send(
 def test_without_fcntl_a_spool_or_state_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from kstalerts._statefile import StateFile
+    from kstalerts.state.shared import StateFile
 
     monkeypatch.setitem(sys.modules, "fcntl", None)  # as on Windows
     with pytest.raises(

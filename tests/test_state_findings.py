@@ -23,9 +23,9 @@ from typing import Any, Dict, List, NamedTuple, Optional
 import pytest
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage
-from kstalerts._loopback import HTTPSink
 from kstalerts.channels import CallbackChannel
 from kstalerts.dedup import Deduplicator
+from kstalerts.net.loopback import HTTPSink
 from tests import state_fixtures
 from tests.servers._require import unavailable
 from tests.test_run import slack_config

@@ -17,9 +17,9 @@ from typing import Dict, List, Optional
 import pytest
 
 from kstalerts import AlertLevel, AlertMessage, AlertThrottle, run_job
-from kstalerts._jobstate import JobState, JobStateError
-from kstalerts._loopback import HTTPSink
+from kstalerts.jobs.state import JobState, JobStateError
 from kstalerts.limits import finite_number
+from kstalerts.net.loopback import HTTPSink
 from kstalerts.spool import Spool
 from kstalerts.state import store
 from tests import state_fixtures

@@ -14,9 +14,9 @@ from typing import Dict, List, Optional
 import pytest
 
 from kstalerts import AlertLevel, AlertManager, AlertMessage, NoChannelsWarning
-from kstalerts._loopback import HTTPSink, SMTPSink
 from kstalerts.channels import ConsoleChannel, EmailChannel
 from kstalerts.exceptions import AlertConfigurationError
+from kstalerts.net.loopback import HTTPSink, SMTPSink
 from kstalerts.transports import SMTPTransport
 from tests.servers.smtp import ScriptedHandler, SMTPServer
 

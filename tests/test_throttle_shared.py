@@ -9,8 +9,8 @@ from typing import List
 import pytest
 
 from kstalerts import AlertThrottle
-from kstalerts._statefile import boot_id
 from kstalerts.limits import MAX_STATE_BYTES
+from kstalerts.state.shared import boot_id
 from tests import children
 
 

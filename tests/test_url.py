@@ -1,10 +1,9 @@
-"""The one URL checker (kstalerts/_url.py) and every setting that uses it."""
+"""The one URL checker (kstalerts/net/url.py) and every setting that uses it."""
 
 from typing import Any, Callable, Dict
 
 import pytest
 
-from kstalerts._url import ANY_HTTP, URLRule, check_url
 from kstalerts.channels import (
     AlertmanagerChannel,
     DiscordChannel,
@@ -14,7 +13,8 @@ from kstalerts.channels import (
     WebhookChannel,
 )
 from kstalerts.exceptions import AlertConfigurationError
-from kstalerts.http import HTTPClient
+from kstalerts.net.http import HTTPClient
+from kstalerts.net.url import ANY_HTTP, URLRule, check_url
 from kstalerts.transports import ResendTransport
 
 TOKEN = "s3cr3tT0k3n"

@@ -134,7 +134,7 @@ def test_the_vendored_copy_sends_an_alert(
     assert f"{VENDORED}.channels.email" in report["modules"]
     assert f"{VENDORED}.transports.smtp" in report["modules"]
     assert f"{VENDORED}.channels.slack" in report["modules"]
-    assert f"{VENDORED}.http" in report["modules"]
+    assert f"{VENDORED}.net.http" in report["modules"]
 
 
 def test_the_vendored_command_line_runs(vendored: pathlib.Path) -> None:

@@ -19,7 +19,7 @@ done
 # throwaway config: a job that succeeds sends nothing and exits 0; a job that
 # fails sends one alert and exits with its own status.
 work="$(mktemp -d)"
-"$PY" -m kstalerts._loopback http --lifetime 120 >"$work/sink-url" &
+"$PY" -m kstalerts.net.loopback http --lifetime 120 >"$work/sink-url" &
 sink_pid=$!
 trap 'kill "$sink_pid" 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do [ -s "$work/sink-url" ] && break; sleep 0.1; done

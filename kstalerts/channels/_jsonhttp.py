@@ -4,7 +4,7 @@ Everything here is a pure helper: encoding a payload
 under the request-size cap, reading a service's error text without echoing a
 secret and turning an HTTP status into an :class:`AlertDeliveryError`
 (config options are read in :mod:`._options`). No sockets are opened here: bytes
-move in :mod:`kstalerts.http`, which is imported on first delivery only.
+move in :mod:`kstalerts.net.http`, which is imported on first delivery only.
 """
 
 import json
@@ -21,8 +21,8 @@ from ._options import TRANSPORT, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
-    from ..http import HTTPClient, HTTPResponse
     from ..models import AlertMessage, AlertResult
+    from ..net.http import HTTPClient, HTTPResponse
 
 __all__ = ()
 
@@ -117,7 +117,7 @@ def status_error(
 
 
 class HTTPChannel(AlertChannel):
-    """A channel whose requests go through :class:`kstalerts.http.HTTPClient`.
+    """A channel whose requests go through :class:`kstalerts.net.http.HTTPClient`.
 
     It takes the transport options (``ssl_verify``, ``ssl_ca_bundle``,
     ``proxy``: ``_options.TRANSPORT``, checked as described there) once for every HTTP channel;
@@ -170,9 +170,9 @@ def send_resolving(channel: Any, alert: "AlertMessage") -> "AlertResult":
 def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":
     """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
 
-    ``kstalerts.http`` loads here, when a channel is built, not at
+    ``kstalerts.net.http`` loads here, when a channel is built, not at
     ``import kstalerts``; ``http.client`` loads on the first request.
     """
-    from ..http import HTTPClient
+    from ..net.http import HTTPClient
 
     return HTTPClient(url, **transport)

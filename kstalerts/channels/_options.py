@@ -3,7 +3,7 @@
 A channel class lists its config options once, in ``options`` (a tuple of
 :class:`Option`): the key, what it holds, its default, whether it is the
 channel's secret (read from ``credentials:`` or the literal key, never
-both), its URL rule (:mod:`kstalerts._url`) and a one-line description.
+both), its URL rule (:mod:`kstalerts.net.url`) and a one-line description.
 From that one list come:
 
 - the keys the schema accepts for the type (``config_keys``, with
@@ -24,8 +24,8 @@ by the class's hook. This module imports nothing that opens a socket.
 from typing import Any, Dict, FrozenSet, Mapping, NamedTuple, Optional, Tuple
 
 from .._secret import Secret
-from .._url import URLRule
 from ..exceptions import AlertConfigurationError
+from ..net.url import URLRule
 
 __all__ = ()
 

@@ -38,10 +38,10 @@ from typing import (
 from .. import _lifecycle, _reentry
 from .._log import logger
 from .._secret import Secret
-from .._url import ANY_HTTP, URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
+from ..net.url import ANY_HTTP, URLRule, check_url
 from ..outcome import Delivery, Outcome
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
@@ -56,7 +56,7 @@ from ._options import TRANSPORT, Option, read
 
 if TYPE_CHECKING:
     from ..digest import DigestSummary
-    from ..http import HTTPClient
+    from ..net.http import HTTPClient
 
 __all__ = ()
 

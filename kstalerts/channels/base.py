@@ -15,7 +15,7 @@ never raises for a delivery failure: it returns a failed
 :class:`AlertResult` whose ``error`` a person can act on.
 
 Rules: payloads are built by pure, overridable methods; bytes move in
-:mod:`kstalerts.http` or :mod:`kstalerts.transports`; a channel's ``repr``
+:mod:`kstalerts.net.http` or :mod:`kstalerts.transports`; a channel's ``repr``
 and errors never show a secret.
 """
 

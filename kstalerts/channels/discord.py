@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 from .. import _lifecycle
 from .._secret import Secret, mask_url
 from .._text import cut
-from .._url import URLRule, check_url
 from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
+from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
@@ -44,7 +44,7 @@ from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
     from ..digest import DigestSummary
-    from ..http import HTTPResponse
+    from ..net.http import HTTPResponse
 
 __all__ = ()
 

@@ -23,9 +23,9 @@ from typing import Any, Dict, Optional, Union
 
 from .._secret import Secret
 from .._text import cut
-from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
+from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error
 from ._local import plain_text, resolved_alert

@@ -22,9 +22,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .._secret import Secret
 from .._text import cut, cut_bytes, one_line
-from .._url import URLRule
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
+from ..net.url import URLRule
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, secret_parts, service_text, status_error
 from ._local import plain_text, resolved_alert, title_line
@@ -87,7 +87,7 @@ class NtfyChannel(HTTPChannel):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        from .._url import check_url
+        from ..net.url import check_url
 
         secret_url = url if isinstance(url, Secret) else Secret(str(url).strip())
         check_url(secret_url, key="url", rule=_URL)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 from .._secret import Secret
 from .._text import cut
-from .._url import ANY_HTTP, check_url
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
+from ..net.url import ANY_HTTP, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, add_set, encode_json, iso_time, send_resolving, service_text, status_error
 from ._options import TRANSPORT, Option

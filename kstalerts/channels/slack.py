@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 from .._secret import Secret
 from .._text import compiled, cut
-from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
+from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
@@ -47,7 +47,7 @@ from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
     from ..digest import DigestSummary
-    from ..http import HTTPResponse  # loaded with the HTTP client, on first delivery
+    from ..net.http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
 __all__ = ()
 

@@ -9,7 +9,7 @@ labels, the level and the dedup key travel as structured data
 (``[kstalerts@32473 level="CRITICAL" host="db1"]``; in RFC 3164, at the
 head of MSG). Transports: ``unix`` (a datagram socket, ``/dev/log`` by
 default), ``udp``, ``tcp`` (octet-counted framing, RFC 6587) and ``tls``
-(RFC 5425: the same framing over TLS, verified by :func:`kstalerts._net.tls_context`).
+(RFC 5425: the same framing over TLS, verified by :func:`kstalerts.net.wire.tls_context`).
 
 Rules: text from the alert is inert. The header fields are printable
 ASCII; SD-PARAM values escape ``"``, ``\\`` and ``]`` as RFC 5424 says and
@@ -153,7 +153,7 @@ class SyslogChannel(AlertChannel):
         self._lock = threading.Lock()
         self._tls = None
         if transport == "tls":
-            from .._net import tls_context
+            from ..net.wire import tls_context
 
             self._tls = tls_context(bool(ssl_verify), ssl_ca_bundle)
 
@@ -291,7 +291,7 @@ class SyslogChannel(AlertChannel):
             sock.close()
 
     def _send_stream(self, message: bytes, timeout: float) -> None:
-        from .._net import Deadline, wrap_tls
+        from ..net.wire import Deadline, wrap_tls
 
         deadline = Deadline(time.monotonic() + timeout)
         sock = socket.create_connection((self.host, self.port), timeout=timeout)

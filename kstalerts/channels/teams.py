@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._secret import Secret, mask_url
 from .._text import cut_bytes
-from .._url import URLRule, check_url
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
+from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_error
 from ._options import TRANSPORT, Option

@@ -6,7 +6,7 @@ template makes of it: a ``string.Template`` text or mapping (``$title``,
 ``$channel``, ``$held_back``: the digest of held-back alerts the delivery
 carries, or empty), or a callable. Without a template the JSON has a
 ``held_back`` field (``total``, ``text``) when the delivery carries a
-digest. Delivery goes through :mod:`kstalerts.http`, like Slack's; a
+digest. Delivery goes through :mod:`kstalerts.net.http`, like Slack's; a
 status is read as the other JSON channels read it
 (:func:`._jsonhttp.status_error`): 2xx delivered, 408/429/5xx retried
 (429 after its ``Retry-After``), a redirect or any other 4xx permanent.
@@ -21,10 +21,10 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from .._secret import Secret, mask_text
-from .._url import ANY_HTTP
 from ..exceptions import AlertConfigurationError
-from ..http import check_headers
 from ..models import AlertLevel, AlertMessage
+from ..net.http import check_headers
+from ..net.url import ANY_HTTP
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,

@@ -153,7 +153,7 @@ class CredentialResolver:
         import stat
 
         target = self._file_path(self._systemd_credential(name, entry["path"]))
-        from .._files import UnsafeFileError, open_regular, read_fd
+        from ..state.files import UnsafeFileError, open_regular, read_fd
 
         try:
             fd = open_regular(target, os.O_RDONLY, follow=True)  # a FIFO is refused, never waited on

@@ -245,7 +245,7 @@ def _check_depth(value: Any, path: str) -> None:
 
 def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     """Read and parse one file by its suffix; return (document, key lines)."""
-    from .._files import UnsafeFileError, read_regular
+    from ..state.files import UnsafeFileError, read_regular
 
     try:
         raw = read_regular(path, MAX_CONFIG_BYTES + 1)  # a FIFO or a folder is refused, never waited on

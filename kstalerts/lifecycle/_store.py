@@ -38,7 +38,7 @@ _holding = threading.local()
 
 def default_dir() -> str:
     """The lifecycle's folder when none is configured: ``lifecycle`` in the default state folder."""
-    from .._jobstate import default_state_dir
+    from ..state.files import default_state_dir
 
     return os.path.join(default_state_dir(), "lifecycle")
 

@@ -50,14 +50,15 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 
-from .. import _files, _lifecycle
+from .. import _lifecycle
 from ..limits import finite_number
+from . import files
 
 __all__ = ()
 
-UnsafeFileError = _files.UnsafeFileError  # not a regular file, or others could change it
-LockTimeoutError = _files.LockTimeoutError  # the lock stayed taken for the whole wait
-LockInterruptedError = _files.LockInterruptedError  # the wait was ended by ``stop`` (a signal)
+UnsafeFileError = files.UnsafeFileError  # not a regular file, or others could change it
+LockTimeoutError = files.LockTimeoutError  # the lock stayed taken for the whole wait
+LockInterruptedError = files.LockInterruptedError  # the wait was ended by ``stop`` (a signal)
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -87,18 +88,18 @@ def private_folder(
     symbolic link to a folder as well.
     """
     path = os.path.abspath(os.path.expanduser(path))
-    _files.private_dir(path, what=what, allow_sticky=allow_sticky, fix=fix, links=links)
+    files.private_dir(path, what=what, allow_sticky=allow_sticky, fix=fix, links=links)
     return path
 
 
 def open_file(path: str, flags: int = os.O_RDONLY) -> int:
     """``os.open`` a regular file: no link followed, no FIFO waited on, created ``0600``."""
-    return _files.open_regular(path, flags, 0o600)
+    return files.open_regular(path, flags, 0o600)
 
 
 def trusted(fd: int, path: str, *, what: str) -> None:
     """Raise :class:`UnsafeFileError` when another user owns the open file or others may write it."""
-    _files.trusted_file(fd, path, what=what)
+    files.trusted_file(fd, path, what=what)
 
 
 def lock(path: str, wait: float, *, stop: Optional[Callable[[], bool]] = None) -> int:
@@ -111,7 +112,7 @@ def lock(path: str, wait: float, *, stop: Optional[Callable[[], bool]] = None) -
     """
     fd = open_file(path, os.O_RDWR | os.O_CREAT)
     try:
-        _files.lock_within(fd, wait, path, stop=stop)
+        files.lock_within(fd, wait, path, stop=stop)
     except BaseException:
         os.close(fd)
         raise
@@ -164,9 +165,9 @@ def write_atomically(path: str, payload: bytes, *, fsync: bool = True, tmp: Opti
     if tmp is None:
         tmp = f"{path}{_TMP}{os.getpid()}-{os.urandom(6).hex()}"
     try:
-        fd = _files.create_new(tmp)
+        fd = files.create_new(tmp)
         try:
-            _files.write_all(fd, payload, fsync=fsync)
+            files.write_all(fd, payload, fsync=fsync)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -181,7 +182,7 @@ def write_atomically(path: str, payload: bytes, *, fsync: bool = True, tmp: Opti
 def fsync_folder(path: str) -> None:
     """Make a rename or unlink in ``path`` durable; file systems that refuse are let be."""
     try:
-        fd = os.open(path, os.O_RDONLY | _files.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(path, os.O_RDONLY | files.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:
@@ -435,7 +436,7 @@ class Document:
         fd = open_file(self.path)
         try:
             trusted(fd, self.path, what=self.what)
-            return _files.read_fd(fd, self.max_bytes + 1)
+            return files.read_fd(fd, self.max_bytes + 1)
         finally:
             os.close(fd)
 

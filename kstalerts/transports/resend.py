@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .._log import logger
 from .._secret import Secret
-from .._url import URLRule, check_url
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import validate
+from ..net.url import URLRule, check_url
 from ..retry import parse_retry_after
 from .base import MailTransport, clean_reply, envelope, flag
 
@@ -66,7 +66,7 @@ class ResendTransport(MailTransport):
         self.ssl_verify = flag(ssl_verify, "ssl_verify")
         self.ssl_ca_bundle = ssl_ca_bundle
         self.proxy = proxy
-        from ..http import HTTPClient
+        from ..net.http import HTTPClient
 
         self._client = HTTPClient(
             self.base_url + "/emails", ssl_verify=self.ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy

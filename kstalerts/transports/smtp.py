@@ -11,14 +11,14 @@ trickling server cannot stretch. A session is kept open after a send
 and ``MAX_SMTP_SESSION_MESSAGES`` messages) and reused by the next send,
 never by two at once; a reused session found dead before DATA is replaced
 by a new one within the same attempt. The sessions are kept in a
-:class:`kstalerts._net.IdlePool`: a forked child never uses (nor says QUIT
+:class:`kstalerts.net.wire.IdlePool`: a forked child never uses (nor says QUIT
 on, nor closes the TLS of) a session inherited from its parent, and a
 signal handler that sends while its thread holds the pool's lock goes
-through. TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, a CA
+through. TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, a CA
 file or directory). How far an attempt got is a
-:class:`kstalerts._attempt.Stage` (before DATA, DATA sent, the final dot
-written), and the table HTTP shares (``kstalerts._attempt.STAGES``) says
-what a failure at each stage allows; :class:`kstalerts._attempt.PooledAttempts`
+:class:`kstalerts.net.attempt.Stage` (before DATA, DATA sent, the final dot
+written), and the table HTTP shares (``kstalerts.net.attempt.STAGES``) says
+what a failure at each stage allows; :class:`kstalerts.net.attempt.PooledAttempts`
 runs the "idle session, else a new one; a stale one replaced once" loop.
 SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
 5xx permanent. The password never appears in a repr, an error or a log
@@ -29,9 +29,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .._attempt import STAGES, PooledAttempts, Resend, Stage
 from .._log import logger
-from .._net import PERMANENT, Fault, IdlePool, classify, tls_context
 from .._secret import Secret
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import (
@@ -41,6 +39,8 @@ from ..limits import (
     finite_number,
     validate,
 )
+from ..net.attempt import STAGES, PooledAttempts, Resend, Stage
+from ..net.wire import PERMANENT, Fault, IdlePool, classify, tls_context
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
     from typing import NoReturn
 
-    from . import _smtp_client
+    from ..net import smtp as _smtp_client
 
 __all__ = ()
 
@@ -230,7 +230,7 @@ class SMTPTransport(MailTransport):
     # -- sessions -------------------------------------------------------------
     def _new_session(self, deadline: float) -> "_smtp_client.DeadlineSMTP":
         """Connect, greet, upgrade to TLS and log in, all before ``deadline``."""
-        from . import _smtp_client
+        from ..net import smtp as _smtp_client
 
         client = _smtp_client.DeadlineSMTP(
             deadline,
@@ -292,7 +292,7 @@ class SMTPTransport(MailTransport):
     def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         import smtplib
 
-        from ._smtp_client import NoGreeting, StartTLSMissing
+        from ..net.smtp import NoGreeting, StartTLSMissing
 
         where = f"{self.host}:{self.port}"
         secrets = self._secret_forms()

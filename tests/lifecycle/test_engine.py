@@ -165,7 +165,7 @@ def test_the_log_survives_a_new_process_and_a_new_boot(life: Lifecycle, tmp_path
     v = life.decide(DISK, ["ops"])["ops"]
     life.delivered(v.fingerprint, "ops", "firing", DISK.level)
     code = (
-        "import sys, kstalerts._statefile as s\n"
+        "import sys, kstalerts.state.shared as s\n"
         "s._boot_id, s._boot_id_read = 'another-boot', True\n"
         "from kstalerts import AlertMessage, AlertLevel\n"
         "from kstalerts.lifecycle import Lifecycle\n"

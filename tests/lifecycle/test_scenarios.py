@@ -191,7 +191,7 @@ def test_state_written_before_a_reboot_still_resolves(tmp_path: Path, slack_serv
     assert run("fire", config=config, alert=alert("disk full", key="disk-db1")) == ["ops:delivered"]
     # A new process on a new boot: the throttle's state files would be reset; the log is not.
     code = (
-        "import sys, kstalerts._statefile as s; s._boot_id, s._boot_id_read = 'rebooted', True\n"
+        "import sys, kstalerts.state.shared as s; s._boot_id, s._boot_id_read = 'rebooted', True\n"
         "from kstalerts.cli import main; sys.exit(main(sys.argv[1:]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))

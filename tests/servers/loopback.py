@@ -1,10 +1,10 @@
-"""Fixtures: the package's own loopback sinks (kstalerts._loopback), started per test."""
+"""Fixtures: the package's own loopback sinks (kstalerts.net.loopback), started per test."""
 
 from typing import Iterator
 
 import pytest
 
-from kstalerts._loopback import HTTPSink, SMTPSink
+from kstalerts.net.loopback import HTTPSink, SMTPSink
 
 
 @pytest.fixture

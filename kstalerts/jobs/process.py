@@ -23,7 +23,7 @@ import threading
 import time
 from typing import IO, Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
-from ._tail import TailBuffer
+from .._tail import TailBuffer
 
 __all__ = ()
 

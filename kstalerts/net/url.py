@@ -19,8 +19,8 @@ exceptions.
 import urllib.parse
 from typing import NamedTuple, Optional, Tuple
 
-from ._text import compiled
-from .exceptions import AlertConfigurationError
+from .._text import compiled
+from ..exceptions import AlertConfigurationError
 
 __all__ = ()
 

@@ -14,7 +14,7 @@ private to the package's demo, examples and tests.
 
 Run one from a shell (.ci/steps/20-examples.sh does)::
 
-    python -m kstalerts._loopback http --lifetime 60   # prints the URL
+    python -m kstalerts.net.loopback http --lifetime 60   # prints the URL
 """
 
 import json
@@ -23,7 +23,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, List, NamedTuple, Optional, Tuple, TypeVar
 
-from .limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
+from ..limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
 
 __all__ = ()
 
@@ -394,7 +394,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     import sys
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m kstalerts._loopback")
+    parser = argparse.ArgumentParser(prog="python -m kstalerts.net.loopback")
     parser.add_argument("kind", choices=("http", "smtp"))
     parser.add_argument("--lifetime", type=float, default=60.0, help="seconds before exiting (max 600)")
     args = parser.parse_args(argv)

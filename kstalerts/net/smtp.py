@@ -13,7 +13,7 @@ switched off.
 
 A client can carry several messages: :meth:`DeadlineSMTP.begin` gives it
 the next attempt's deadline and progress, and its own
-:meth:`DeadlineSMTP.data` moves the attempt's :class:`kstalerts._attempt.Stage`
+:meth:`DeadlineSMTP.data` moves the attempt's :class:`kstalerts.net.attempt.Stage`
 on (DATA sent, then the final dot written), from which the transport
 decides whether a failure may be resent.
 
@@ -28,10 +28,10 @@ import ssl
 import time
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from .._attempt import Progress, Stage
 from .._log import logger
-from .._net import Deadline, Pooled, is_dropped, wrap_tls
 from ..limits import MAX_RESPONSE_BYTES
+from .attempt import Progress, Stage
+from .wire import Deadline, Pooled, is_dropped, wrap_tls
 
 __all__ = ()
 
@@ -351,7 +351,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
 
     def _trace(self, what: str, text: str) -> None:
         if _log.isEnabledFor(_DEBUG):
-            from .base import clean_reply
+            from ..transports.base import clean_reply
 
             _log.debug("smtp %s %s: %s", self._host, what, clean_reply(text, secrets=self._secrets))
 

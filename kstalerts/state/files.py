@@ -238,3 +238,13 @@ def lock_within(fd: int, wait: float, path: str, *, stop: Optional[Callable[[], 
             )
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.01 if stop is None else 0.05)
+
+
+def default_state_dir() -> str:
+    """``/var/lib/kstalerts`` for root, else ``$XDG_STATE_HOME/kstalerts`` or ``~/.local/state/kstalerts``."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "/var/lib/kstalerts"
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(xdg):  # the spec: a relative value is invalid and ignored
+        return os.path.join(xdg, "kstalerts")
+    return os.path.join(os.path.expanduser("~"), ".local", "state", "kstalerts")

@@ -39,8 +39,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Generic, List, Optional, Tuple, Type, TypeVar
 
-from . import _lifecycle
-from .exceptions import AlertConfigurationError
+from .. import _lifecycle
+from ..exceptions import AlertConfigurationError
 
 if TYPE_CHECKING:
     import ssl

@@ -1,7 +1,7 @@
 """What ``kstalerts run`` says about a run, and to whom, on the alert lifecycle.
 
 :func:`decide` takes how a run ended and the job's state (see
-:mod:`kstalerts._jobstate`: failures counted, since when), updates the
+:mod:`kstalerts.jobs.state`: failures counted, since when), updates the
 state and sends what it calls for through the lifecycle engine
 (:mod:`kstalerts.lifecycle`, docs/lifecycle.md), which holds the rules:
 
@@ -34,17 +34,17 @@ import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
-from ._jobproc import Outcome
-from ._jobstate import JobState, JobStateBusyError, JobStateError, count
-from ._secret import scrub_text
-from ._tail import TailBuffer
-from .exceptions import AlertConfigurationError, NoChannelsWarning
-from .limits import MAX_BODY_CHARS, finite_number
-from .models import AlertLevel, AlertMessage, AlertResult
-from .state import store as _store
+from .._secret import scrub_text
+from .._tail import TailBuffer
+from ..exceptions import AlertConfigurationError, NoChannelsWarning
+from ..limits import MAX_BODY_CHARS, finite_number
+from ..models import AlertLevel, AlertMessage, AlertResult
+from ..state import store as _store
+from .process import Outcome
+from .state import JobState, JobStateBusyError, JobStateError, count
 
 if TYPE_CHECKING:
-    from .manager import AlertManager
+    from ..manager import AlertManager
 
 __all__ = ()
 
@@ -337,7 +337,7 @@ def _engine(alerting: Alerting, about: str, *, say: bool = True) -> Iterator[Opt
     added = False
     try:
         if active.lifecycle is None and alerting.folder is not None:
-            from .lifecycle import Lifecycle
+            from ..lifecycle import Lifecycle
 
             life = Lifecycle(
                 os.path.join(alerting.folder, "lifecycle"), repeat_interval=max(alerting.realert, 1.0)
@@ -357,7 +357,7 @@ def _manager(alerting: Alerting, about: str, *, say: bool = True) -> Tuple[bool,
     (said on the notes stream, unless ``say`` is false)."""
     if alerting.manager is not None:
         return False, alerting.manager
-    from .manager import AlertManager
+    from ..manager import AlertManager
 
     config, preset, notes = alerting.config, alerting.preset, alerting.notes
 
@@ -383,14 +383,14 @@ def _flapping(alerting: Alerting, job: Job) -> bool:
     """Whether the job's identity flaps on the lifecycle a run would use (the caller's, the
     config's, or the job folder's), read without building a channel. A broken config is
     said here, so it is fixed before it matters."""
-    from .lifecycle import Lifecycle
+    from ..lifecycle import Lifecycle
 
     life: Optional[Lifecycle] = None
     if alerting.manager is not None:
         life = alerting.manager.lifecycle
     else:
-        from .config import load_config
-        from .lifecycle.settings import from_loaded
+        from ..config import load_config
+        from ..lifecycle.settings import from_loaded
 
         config, preset = alerting.config, alerting.preset
         try:

@@ -29,8 +29,9 @@ import os
 import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from .limits import finite_number
-from .state import store
+from ..limits import finite_number
+from ..state import store
+from ..state.files import default_state_dir as default_state_dir  # kstalerts run's and the lifecycle's folder
 
 __all__ = ()
 
@@ -60,16 +61,6 @@ def count(value: Any) -> int:
 def items(value: Any) -> List[Any]:
     """A list read from a job state; anything else is empty."""
     return value if isinstance(value, list) else []
-
-
-def default_state_dir() -> str:
-    """``/var/lib/kstalerts`` for root, else ``$XDG_STATE_HOME/kstalerts`` or ``~/.local/state/kstalerts``."""
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return "/var/lib/kstalerts"
-    xdg = os.environ.get("XDG_STATE_HOME", "")
-    if os.path.isabs(xdg):  # the spec: a relative value is invalid and ignored
-        return os.path.join(xdg, "kstalerts")
-    return os.path.join(os.path.expanduser("~"), ".local", "state", "kstalerts")
 
 
 def job_key(name: str) -> str:

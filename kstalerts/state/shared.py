@@ -30,10 +30,10 @@ import os
 import threading
 from typing import Any, Dict, Iterator, Optional, Union
 
-from ._log import logger
-from .exceptions import AlertConfigurationError
-from .limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
-from .state import store
+from .._log import logger
+from ..exceptions import AlertConfigurationError
+from ..limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
+from . import store
 
 __all__ = ()
 

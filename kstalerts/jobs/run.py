@@ -7,12 +7,12 @@ last lines in bounded memory. It enforces a timeout (SIGTERM to the group,
 SIGKILL after ``kill_after``), forwards SIGTERM, SIGINT and SIGHUP sent to
 the wrapper to the job's group, retries a failed run, and serialises
 overlapping runs with a lock. The process side lives in
-:mod:`kstalerts._jobproc`, the alerts in :mod:`kstalerts._jobalerts`, the
-state files and locks in :mod:`kstalerts._jobstate`; this module ties them
+:mod:`kstalerts.jobs.process`, the alerts in :mod:`kstalerts.jobs.alerts`, the
+state files and locks in :mod:`kstalerts.jobs.state`; this module ties them
 together and is the public face.
 
 What it decides, per run, from the job's state (through the alert
-lifecycle, :mod:`kstalerts._jobalerts`):
+lifecycle, :mod:`kstalerts.jobs.alerts`):
 
 - a failure (non-zero exit, killed, timed out, interrupted, could not start,
   or ``alert_after_skips`` runs skipped in a row) sends one alert at
@@ -38,18 +38,18 @@ import shlex
 import time
 from typing import IO, TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
-from ._jobalerts import Alerting, Job, Sent, after_run, decide, notice, span, stamp
-from ._jobproc import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs' names, as before
-from ._jobproc import EXIT_NOT_FOUND as EXIT_NOT_FOUND
-from ._jobproc import EXIT_TIMEOUT as EXIT_TIMEOUT
-from ._jobproc import POLL, Outcome, Signals, run_once, signame
-from ._jobstate import JobLock, JobState, JobStateError, count, default_state_dir
-from ._tail import TailBuffer
-from .exceptions import AlertConfigurationError
-from .models import AlertLevel, AlertMessage, AlertResult
+from .._tail import TailBuffer
+from ..exceptions import AlertConfigurationError
+from ..models import AlertLevel, AlertMessage, AlertResult
+from .alerts import Alerting, Job, Sent, after_run, decide, notice, span, stamp
+from .process import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs.run' names, as before
+from .process import EXIT_NOT_FOUND as EXIT_NOT_FOUND
+from .process import EXIT_TIMEOUT as EXIT_TIMEOUT
+from .process import POLL, Outcome, Signals, run_once, signame
+from .state import JobLock, JobState, JobStateError, count, default_state_dir
 
 if TYPE_CHECKING:
-    from .manager import AlertManager
+    from ..manager import AlertManager
 
 __all__ = ()
 

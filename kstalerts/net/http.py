@@ -9,14 +9,14 @@ followed): what a status means is the channel's business. Rules:
   ``timeout`` runs out: every read sets the socket timeout to the time left,
   so a peer that trickles a byte a second cannot stretch a call.
 - Keep-alive. A finished connection goes back to a small pool
-  (:class:`kstalerts._net.IdlePool`: fork-safe, never shared by two calls)
+  (:class:`kstalerts.net.wire.IdlePool`: fork-safe, never shared by two calls)
   and the next call reuses it.
-- Resending. Where a request stands is a :class:`kstalerts._attempt.Stage`;
+- Resending. Where a request stands is a :class:`kstalerts.net.attempt.Stage`;
   whether it may be sent again on a new connection is looked up in the table
-  SMTP shares, :data:`kstalerts._attempt.STAGES`: never once a byte of the
+  SMTP shares, :data:`kstalerts.net.attempt.STAGES`: never once a byte of the
   answer may have been read, and only for a reused connection found closed
-  by the server (:class:`kstalerts._attempt.PooledAttempts` runs that loop).
-- TLS follows :func:`kstalerts._net.tls_context` (TLS >= 1.2, verified
+  by the server (:class:`kstalerts.net.attempt.PooledAttempts` runs that loop).
+- TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, verified
   unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
   honoured, a CA file or directory).
 - Proxies come from ``proxy=`` or ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
@@ -36,13 +36,13 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from . import _lifecycle
-from ._attempt import STAGES, PooledAttempts, Progress, Stage
-from ._log import logger
-from ._net import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
-from ._secret import Secret
-from .exceptions import AlertConfigurationError, AlertDeliveryError
-from .limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
+from .. import _lifecycle
+from .._log import logger
+from .._secret import Secret
+from ..exceptions import AlertConfigurationError, AlertDeliveryError
+from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
+from .attempt import STAGES, PooledAttempts, Progress, Stage
+from .wire import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 
 if TYPE_CHECKING:
     import ssl
@@ -122,10 +122,10 @@ class _Endpoint(NamedTuple):
 
 
 def _parse(url: str, key: str, schemes: Tuple[str, ...]) -> _Endpoint:
-    """Check (:func:`kstalerts._url.check_url`) and split ``url``; errors name ``key``, never the value."""
+    """Check (:func:`kstalerts.net.url.check_url`) and split ``url``; errors name ``key``, never the value."""
     from urllib.parse import unquote, urlsplit
 
-    from ._url import URLRule, check_url
+    from .url import URLRule, check_url
 
     parts = urlsplit(check_url(url, key=key, rule=URLRule(schemes=schemes)))
     port = parts.port
@@ -255,7 +255,7 @@ class HTTPClient:
         user_agent: Optional[str] = None,
         pool_size: int = MAX_IDLE_CONNECTIONS,
     ) -> None:
-        from ._version import __version__
+        from .._version import __version__
 
         self.url = url if isinstance(url, Secret) else Secret(url)
         self._endpoint = _parse(self.url.reveal().strip(), "url", ("http", "https"))
@@ -609,7 +609,7 @@ def _translate(
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
 
-    Network faults are sorted by :func:`kstalerts._net.classify` and worded
+    Network faults are sorted by :func:`kstalerts.net.wire.classify` and worded
     here; a TLS handshake answered by a plain-text server is a
     misconfiguration: not retried, and the text says what to change.
     """

@@ -23,7 +23,7 @@ import enum
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
 
-from ._net import Pooled
+from .wire import Pooled
 
 if TYPE_CHECKING:
     from typing import NoReturn
