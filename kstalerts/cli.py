@@ -70,6 +70,35 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         )
 
 
+def _command(
+    subparsers: Any,
+    name: str,
+    run: "Callable[[argparse.Namespace, TextIO, TextIO], int]",
+    summary: str,
+    description: str,
+    epilog: Optional[str] = None,
+    formatter: Any = _Formatter,
+    **more: Any,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``, which ``run`` carries out (returning the exit code).
+
+    ``summary`` is its line in ``kstalerts --help``; ``description`` and
+    ``epilog`` its own ``--help``, shown as written (``formatter``, at the
+    terminal's width). Every subcommand is added here, those of
+    :mod:`kstalerts.commands` too (their ``setup`` is handed it: :func:`_adder`).
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary, description=description, epilog=epilog, formatter_class=formatter, **more
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _adder(subparsers: Any) -> "Callable[..., argparse.ArgumentParser]":
+    """:func:`_command` for ``subparsers``: what a module of :mod:`kstalerts.commands` is handed."""
+    return lambda *texts, **more: _command(subparsers, *texts, **more)
+
+
 _EXAMPLES = """\
 examples:
   kstalerts demo
@@ -108,11 +137,13 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _setup_send(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = _command(
+        subparsers,
         "send",
-        help="send one alert to the configured channels",
-        description="Send one alert to every configured channel whose min_level it reaches.",
-        epilog=(
+        _run_send,
+        "send one alert to the configured channels",
+        "Send one alert to every configured channel whose min_level it reaches.",
+        (
             "examples:\n"
             '  kstalerts send --title "Backup failed" --body "exit code 2"\n'
             '  tail -n 40 job.log | kstalerts send --title "job failed" --body - --level warning\n'
@@ -121,7 +152,6 @@ def _setup_send(subparsers: Any) -> None:
             "exit codes: 0 every matching channel delivered; 1 any failed or was throttled,\n"
             "or no channel takes this level; 2 usage or config error"
         ),
-        formatter_class=_Formatter,
     )
     parser.add_argument("--title", required=True, help="the alert's title (one line)")
     parser.add_argument("--body", default="", help="the alert's text; '-' reads it from stdin")
@@ -141,7 +171,6 @@ def _setup_send(subparsers: Any) -> None:
         "--dry-run", action="store_true", help="print what each channel would send; send nothing"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.set_defaults(run=_run_send)
 
 
 def _label(text: str) -> Any:
@@ -302,25 +331,25 @@ def _manager(
 
 
 def _setup_check_config(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = _command(
+        subparsers,
         "check-config",
-        help="show the config in effect, secrets masked, and what the limits clamped",
-        description=(
+        _run_check_config,
+        "show the config in effect, secrets masked, and what the limits clamped",
+        (
             "Load the config as 'send' would, build every channel, and print the file used,"
             " the resolved settings with secrets masked, and every value the hard limits clamped."
         ),
-        epilog=(
+        (
             "examples:\n"
             "  kstalerts check-config\n"
             "  kstalerts check-config --config /etc/kstalerts/kstlib.conf.yml --preset prod --strict\n\n"
             "exit codes: 0 valid; 1 valid but values were clamped (with --strict); 2 invalid"
         ),
-        formatter_class=_Formatter,
     )
     _add_config_options(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the hard limits clamped a value")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
-    parser.set_defaults(run=_run_check_config)
 
 
 def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -441,15 +470,15 @@ def _describe_entry(entry: "ChannelEntry") -> str:
 
 
 def _setup_demo(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    _command(
+        subparsers,
         "demo",
-        help="run a self-contained demo on loopback (no setup, no network)",
-        description=(
-            "Start a Slack-compatible sink and an SMTP sink on 127.0.0.1, send a small storm of alerts"
-            " through two channels with different levels and a throttle, and show what happened."
-        ),
+        _run_demo,
+        "run a self-contained demo on loopback (no setup, no network)",
+        "Start a Slack-compatible sink and an SMTP sink on 127.0.0.1, send a small storm of alerts"
+        " through two channels with different levels and a throttle, and show what happened.",
+        formatter=argparse.HelpFormatter,  # the text re-wrapped
     )
-    parser.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -462,23 +491,25 @@ def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def _setup_flush(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = _command(
+        subparsers,
         "flush",
-        help="send the spooled alerts again (from cron, after an outage)",
-        description=(
+        _run_flush,
+        "send the spooled alerts again (from cron, after an outage)",
+        (
             "Send again, oldest first, the alerts the spool (alerts.spool.path) kept when their"
             " delivery failed; remove what is delivered, keep what still fails, move what is too old"
             " or unreadable to the spool's dead/ folder. Channel throttles and dedup apply."
         ),
-        epilog=(
+        (
             "exit codes: 0 nothing failed (throttled entries may remain); 1 some entry still fails,"
             " was dead-lettered or names a channel the config lacks; 2 usage or config error,"
             " or no spool configured"
         ),
+        formatter=argparse.HelpFormatter,  # the text re-wrapped
     )
     _add_config_options(parser)
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
-    parser.set_defaults(run=_run_flush)
 
 
 def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -552,18 +583,19 @@ def _positive(text: str) -> float:
 
 
 def _setup_run(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = _command(
+        subparsers,
         "run",
-        help="run a job; alert when it fails, resolve when it recovers (cron, systemd timers)",
-        description=(
+        _run_run,
+        "run a job; alert when it fails, resolve when it recovers (cron, systemd timers)",
+        (
             "Run COMMAND (no shell) in its own process group, passing its output through and keeping"
             " the last lines; when it fails, times out, is killed or cannot start, alert the configured"
             " channels; when it succeeds after failing, send one recovery (Alertmanager and PagerDuty"
             " resolve). State per job lives in --state-dir."
         ),
+        _RUN_EPILOG,
         usage="kstalerts run [options] -- COMMAND [ARG...]",
-        epilog=_RUN_EPILOG,
-        formatter_class=_Formatter,
     )
     # The one parser whose errors are not exit 2 (see _RunParser).
     parser.__class__ = _RunParser
@@ -620,7 +652,6 @@ def _setup_run(subparsers: Any) -> None:
     from .cli_lifecycle import add_run_options
 
     add_run_options(parser)  # --heartbeat NAME --every D [--grace D]
-    parser.set_defaults(run=_run_run)
 
 
 def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -675,25 +706,25 @@ def _setup_lifecycle(subparsers: Any) -> None:
 def _setup_init(subparsers: Any) -> None:
     from .commands import init
 
-    init.setup(subparsers)
+    init.setup(_adder(subparsers))
 
 
 def _setup_unit_failed(subparsers: Any) -> None:
     from .commands import systemd
 
-    systemd.setup(subparsers)
+    systemd.setup(_adder(subparsers))
 
 
 def _setup_pyz(subparsers: Any) -> None:
     from .commands import pyz
 
-    pyz.setup(subparsers)
+    pyz.setup(_adder(subparsers))
 
 
 def _setup_shell(subparsers: Any) -> None:
     from .commands import shell
 
-    shell.setup(subparsers, build_parser)  # walks the whole parser
+    shell.setup(_adder(subparsers), build_parser)  # walks the whole parser
 
 
 # The subcommands, in --help order: the names each setup adds, and the setup

@@ -12,7 +12,7 @@ gives, ``check-config`` accepts (a missing secret is a warning there).
 
 import argparse
 import os
-from typing import Any, List, Optional, TextIO
+from typing import Callable, List, Optional, TextIO
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -96,22 +96,22 @@ credentials:
 """
 
 
-def setup(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = add(
         "init",
-        help="write a commented starting kstlib.conf.yml (to stdout, or a new file)",
-        description=(
+        _run_init,
+        "write a commented starting kstlib.conf.yml (to stdout, or a new file)",
+        (
             "Write a commented starting config with the channels asked for (a console channel when"
             " none is), to stdout or to PATH, which must not exist yet. Secrets stay out of it: each"
             " channel names a credential (an environment variable by default, a 0600 file with"
             " --secrets-in)."
         ),
-        epilog=(
+        (
             "examples:\n"
             "  kstalerts init --slack --email /etc/kstalerts/kstlib.conf.yml\n"
             "  kstalerts init --slack --secrets-in /etc/kstalerts > kstlib.conf.yml"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for kind in ("slack", "email", "webhook", "pagerduty", "console"):
         parser.add_argument(f"--{kind}", action="store_true", help=f"add a {kind} channel")
@@ -121,7 +121,6 @@ def setup(subparsers: Any) -> None:
         help="read each secret from a file in DIR (mode 0600) instead of an environment variable",
     )
     parser.add_argument("path", nargs="?", metavar="PATH", help="the file to create (default: stdout)")
-    parser.set_defaults(run=_run_init)
 
 
 def starting_config(kinds: List[str], secrets_in: Optional[str] = None) -> str:

@@ -13,7 +13,7 @@ renamed into place, so a reader never sees half an archive.
 
 import argparse
 import os
-from typing import TYPE_CHECKING, Any, List, TextIO, Tuple
+from typing import TYPE_CHECKING, Callable, List, TextIO, Tuple
 
 if TYPE_CHECKING:
     import zipfile
@@ -32,20 +32,19 @@ sys.exit(main())
 """
 
 
-def setup(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = add(
         "pyz",
-        help="write this kstalerts as one file (zipapp) for a host with no pip",
-        description=(
+        _run_pyz,
+        "write this kstalerts as one file (zipapp) for a host with no pip",
+        (
             "Write the running package as a zipapp: one file that runs with any python3 >= 3.6"
             " ('python3 -I OUT send ...') and can be imported from (sys.path.insert(0, OUT))."
             " The same package gives the same bytes; the SHA-256 is printed."
         ),
-        epilog="example:\n  kstalerts pyz kstalerts.pyz && python3 -I kstalerts.pyz demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "example:\n  kstalerts pyz kstalerts.pyz && python3 -I kstalerts.pyz demo",
     )
     parser.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
-    parser.set_defaults(run=_run_pyz)
 
 
 def _run_pyz(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -9,40 +9,42 @@ parser is escaped for the shell, zsh's ``_arguments`` and roff.
 
 import argparse
 import re
-from typing import Any, Callable, Dict, List, TextIO, Tuple
+from typing import Callable, Dict, List, TextIO, Tuple
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
 _FILE_METAVARS = ("PATH", "OUT")
 
 
-def setup(subparsers: Any, build_parser: Callable[[], argparse.ArgumentParser]) -> None:
-    completion = subparsers.add_parser(
+def setup(
+    add: Callable[..., argparse.ArgumentParser], build_parser: Callable[[], argparse.ArgumentParser]
+) -> None:
+    completion = add(
         "completion",
-        help="print a bash or zsh completion script (from this CLI's own parser)",
-        description="Print a completion script for bash or zsh, generated from this command's parser.",
-        epilog=(
+        _run_completion,
+        "print a bash or zsh completion script (from this CLI's own parser)",
+        "Print a completion script for bash or zsh, generated from this command's parser.",
+        (
             "examples:\n"
             "  kstalerts completion bash > /etc/bash_completion.d/kstalerts\n"
             '  kstalerts completion zsh > "${fpath[1]}/_kstalerts"\n'
             "  source <(kstalerts completion bash)        # this shell only"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")
-    completion.set_defaults(run=_run_completion, build_parser=build_parser)
-    man = subparsers.add_parser(
+    completion.set_defaults(build_parser=build_parser)
+    man = add(
         "man",
-        help="print the manual page (roff), generated from this CLI's own parser",
-        description="Print kstalerts(1) in roff, generated from this command's parser.",
-        epilog=(
+        _run_man,
+        "print the manual page (roff), generated from this CLI's own parser",
+        "Print kstalerts(1) in roff, generated from this command's parser.",
+        (
             "examples:\n"
             "  kstalerts man | man -l -\n"
             "  kstalerts man > /usr/local/share/man/man1/kstalerts.1"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    man.set_defaults(run=_run_man, build_parser=build_parser)
+    man.set_defaults(build_parser=build_parser)
 
 
 def _run_completion(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from typing import Any, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -25,19 +25,19 @@ _UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]{1,255}")
 _MAX_LINES = 1000
 
 
-def setup(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = add(
         "unit-failed",
-        help="alert that a systemd unit failed (for OnFailure=), with its journal tail",
-        description=(
+        _run_unit_failed,
+        "alert that a systemd unit failed (for OnFailure=), with its journal tail",
+        (
             "Send one alert naming a failed systemd unit, its result and exit status (systemctl show)"
             " and the last lines of its journal (journalctl), for kstalerts-onfailure@.service"
             " (OnFailure=kstalerts-onfailure@%%n.service). A missing systemctl or journalctl is said"
             " in the alert, which is sent anyway."
         ),
-        epilog="example (examples/systemd/kstalerts-onfailure@.service):\n"
+        "example (examples/systemd/kstalerts-onfailure@.service):\n"
         "  ExecStart=/opt/alerts/bin/kstalerts unit-failed --lines 30 %i",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("unit", metavar="UNIT", help="the failed unit (backup.service)")
     parser.add_argument("--lines", type=int, default=30, metavar="N", help="journal lines (default: 30)")
@@ -45,7 +45,6 @@ def setup(subparsers: Any) -> None:
     parser.add_argument("--channel", metavar="KEY", help="alert this channel only (key, alias or name)")
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
     parser.add_argument("--preset", metavar="NAME", help="config preset to apply")
-    parser.set_defaults(run=_run_unit_failed)
 
 
 def _bounded(argv: List[str]) -> Tuple[Optional[int], str]:
