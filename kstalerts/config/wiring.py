@@ -178,18 +178,10 @@ class _NamingResolver:
             if exc.path is None and exc.line is None:
                 raise  # located by the wiring, under alerts.channels.<key>
             reason = f"channel {self._channel!r}: {exc.reason}"
+            where: Dict[str, Any] = {"path": exc.path, "line": exc.line, "column": exc.column, "key": exc.key}
             if isinstance(exc, UnresolvedCredentialError):
-                raise UnresolvedCredentialError(
-                    reason,
-                    credential=exc.credential,
-                    path=exc.path,
-                    line=exc.line,
-                    column=exc.column,
-                    key=exc.key,
-                ) from None
-            raise AlertConfigurationError(
-                reason, path=exc.path, line=exc.line, column=exc.column, key=exc.key
-            ) from None
+                raise UnresolvedCredentialError(reason, credential=exc.credential, **where) from None
+            raise AlertConfigurationError(reason, **where) from None
         except Exception as exc:
             from .._secret import scrub_text
 
