@@ -654,6 +654,13 @@ def _setup_run(subparsers: Any) -> None:
     add_run_options(parser)  # --heartbeat NAME --every D [--grace D]
 
 
+# The options of 'run' that are run_job()'s parameters of the same name.
+_JOB_OPTIONS = (
+    "name config preset channel level timeout kill_after retries retry_delay tail_lines quiet state_dir"
+    " realert lock on_overlap alert_after_skips"
+).split()
+
+
 def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .jobs.run import EXIT_RUN_ERROR, run_job
 
@@ -665,26 +672,8 @@ def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     connect(config_options=_add_config_options, manager=_manager, exit_code=exit_code)
     try:
         declare_heartbeat(args)
-        result = run_job(
-            command,
-            name=args.name,
-            config=args.config,
-            preset=args.preset,
-            channel=args.channel,
-            level=args.level,
-            timeout=args.timeout,
-            kill_after=args.kill_after,
-            retries=args.retries,
-            retry_delay=args.retry_delay,
-            tail_lines=args.tail_lines,
-            quiet=args.quiet,
-            state_dir=args.state_dir,
-            realert=args.realert,
-            lock=args.lock,
-            on_overlap=args.on_overlap,
-            alert_after_skips=args.alert_after_skips,
-            stdout=getattr(out, "buffer", None),
-        )
+        options = {name: getattr(args, name) for name in _JOB_OPTIONS}
+        result = run_job(command, stdout=getattr(out, "buffer", None), **options)
     except AlertConfigurationError as exc:
         _error(f"run: error: {exc}")
         return EXIT_RUN_ERROR
