@@ -54,31 +54,39 @@ class Clamp(NamedTuple):
         return f"{self.name}: asked {self.asked!r}, applied {self.applied!r} ({self.bound})"
 
 
-#: The settings a user may choose, and the range each must stay in.
-LIMITS: Dict[str, Limit] = {
-    lim.name: lim
-    for lim in (
-        Limit("throttle.rate", 1.0, 1000.0, False, "alerts admitted per period"),
-        Limit("throttle.per", 1.0, 86400.0, False, "length of the period, in seconds"),
-        Limit("throttle.burst", 1, 1000, True, "alerts admitted at once; at most rate"),
-        Limit("channels.timeout", 1.0, 120.0, False, "deadline of one attempt, in seconds"),
-        Limit("channels.max_retries", 0, 5, True, "retries after the first attempt"),
-        Limit("spool.max_age", 60.0, 2592000.0, False, "seconds a spooled alert is kept before dead-letter"),
-        Limit("spool.max_entries", 1, 10000, True, "alerts the spool holds at once"),
-        Limit("spool.max_bytes", 65536, 64 * 1048576, True, "bytes the spool holds at once"),
-        Limit("dedup.window", 1.0, 604800.0, False, "seconds a delivered alert suppresses its duplicates"),
-        Limit("retry.base_delay", 0.0, 60.0, False, "first back-off ceiling in seconds, doubled per retry"),
-        Limit("retry.max_delay", 0.0, 60.0, False, "ceiling of one back-off wait, in seconds"),
-        Limit("retry.max_retry_after", 0.0, 300.0, False, "longest Retry-After honoured, in seconds"),
-        Limit("retry.budget", 0.0, 900.0, False, "seconds one send may take, attempts and waits included"),
-        Limit("lifecycle.repeat_interval", 1.0, 604800.0, False, "seconds before a firing alert is resent"),
-        Limit("silence.duration", 1.0, 2592000.0, False, "seconds a silence lasts"),
-        Limit("heartbeat.every", 1.0, 2592000.0, False, "seconds expected between two pings"),
-        Limit("heartbeat.grace", 1.0, 604800.0, False, "seconds of lateness forgiven after every"),
-        Limit("flapping.high", 1.0, 100.0, False, "weighted % of state changes that starts flapping"),
-        Limit("flapping.low", 0.0, 100.0, False, "weighted % of state changes that stops it; at most high"),
-    )
-}
+# The settings a user may choose and the range each must stay in, one a row:
+# name, minimum, maximum, whole (whole numbers) or number, what it is.
+_TABLE = """
+throttle.rate                  1      1000  number  alerts admitted per period
+throttle.per                   1     86400  number  length of the period, in seconds
+throttle.burst                 1      1000  whole   alerts admitted at once; at most rate
+channels.timeout               1       120  number  deadline of one attempt, in seconds
+channels.max_retries           0         5  whole   retries after the first attempt
+spool.max_age                 60   2592000  number  seconds a spooled alert is kept before dead-letter
+spool.max_entries              1     10000  whole   alerts the spool holds at once
+spool.max_bytes            65536  67108864  whole   bytes the spool holds at once
+dedup.window                   1    604800  number  seconds a delivered alert suppresses its duplicates
+retry.base_delay               0        60  number  first back-off ceiling in seconds, doubled per retry
+retry.max_delay                0        60  number  ceiling of one back-off wait, in seconds
+retry.max_retry_after          0       300  number  longest Retry-After honoured, in seconds
+retry.budget                   0       900  number  seconds one send may take, attempts and waits included
+lifecycle.repeat_interval      1    604800  number  seconds before a firing alert is resent
+silence.duration               1   2592000  number  seconds a silence lasts
+heartbeat.every                1   2592000  number  seconds expected between two pings
+heartbeat.grace                1    604800  number  seconds of lateness forgiven after every
+flapping.high                  1       100  number  weighted % of state changes that starts flapping
+flapping.low                   0       100  number  weighted % of state changes that stops it; at most high
+"""
+
+
+def _limit(row: str) -> Limit:
+    name, low, high, kind, doc = row.split(None, 4)
+    number = int if kind == "whole" else float
+    return Limit(name, number(low), number(high), kind == "whole", doc)
+
+
+#: The settings a user may choose, by name (from the table above).
+LIMITS: Dict[str, Limit] = {limit.name: limit for limit in map(_limit, _TABLE.strip().splitlines())}
 
 # Library caps: constants that bound what a peer, a file or a caller could
 # otherwise grow without limit. Documented in docs/limits.md.
