@@ -96,23 +96,23 @@ credentials:
 """
 
 
+# The texts of its --help: the line in 'kstalerts --help', the description, the epilog.
+_SUMMARY = "write a commented starting kstlib.conf.yml (to stdout, or a new file)"
+_DESCRIPTION = (
+    "Write a commented starting config with the channels asked for (a console channel when"
+    " none is), to stdout or to PATH, which must not exist yet. Secrets stay out of it: each"
+    " channel names a credential (an environment variable by default, a 0600 file with"
+    " --secrets-in)."
+)
+_EPILOG = (
+    "examples:\n"
+    "  kstalerts init --slack --email /etc/kstalerts/kstlib.conf.yml\n"
+    "  kstalerts init --slack --secrets-in /etc/kstalerts > kstlib.conf.yml"
+)
+
+
 def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = add(
-        "init",
-        _run_init,
-        "write a commented starting kstlib.conf.yml (to stdout, or a new file)",
-        (
-            "Write a commented starting config with the channels asked for (a console channel when"
-            " none is), to stdout or to PATH, which must not exist yet. Secrets stay out of it: each"
-            " channel names a credential (an environment variable by default, a 0600 file with"
-            " --secrets-in)."
-        ),
-        (
-            "examples:\n"
-            "  kstalerts init --slack --email /etc/kstalerts/kstlib.conf.yml\n"
-            "  kstalerts init --slack --secrets-in /etc/kstalerts > kstlib.conf.yml"
-        ),
-    )
+    parser = add("init", _run_init, _SUMMARY, _DESCRIPTION, _EPILOG)
     for kind in ("slack", "email", "webhook", "pagerduty", "console"):
         parser.add_argument(f"--{kind}", action="store_true", help=f"add a {kind} channel")
     parser.add_argument(

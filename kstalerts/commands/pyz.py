@@ -32,18 +32,18 @@ sys.exit(main())
 """
 
 
+# The texts of its --help: the line in 'kstalerts --help', the description, the epilog.
+_SUMMARY = "write this kstalerts as one file (zipapp) for a host with no pip"
+_DESCRIPTION = (
+    "Write the running package as a zipapp: one file that runs with any python3 >= 3.6"
+    " ('python3 -I OUT send ...') and can be imported from (sys.path.insert(0, OUT))."
+    " The same package gives the same bytes; the SHA-256 is printed."
+)
+_EPILOG = "example:\n  kstalerts pyz kstalerts.pyz && python3 -I kstalerts.pyz demo"
+
+
 def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = add(
-        "pyz",
-        _run_pyz,
-        "write this kstalerts as one file (zipapp) for a host with no pip",
-        (
-            "Write the running package as a zipapp: one file that runs with any python3 >= 3.6"
-            " ('python3 -I OUT send ...') and can be imported from (sys.path.insert(0, OUT))."
-            " The same package gives the same bytes; the SHA-256 is printed."
-        ),
-        "example:\n  kstalerts pyz kstalerts.pyz && python3 -I kstalerts.pyz demo",
-    )
+    parser = add("pyz", _run_pyz, _SUMMARY, _DESCRIPTION, _EPILOG)
     parser.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
 
 

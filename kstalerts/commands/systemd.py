@@ -25,20 +25,22 @@ _UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]{1,255}")
 _MAX_LINES = 1000
 
 
+# The texts of its --help: the line in 'kstalerts --help', the description, the epilog.
+_SUMMARY = "alert that a systemd unit failed (for OnFailure=), with its journal tail"
+_DESCRIPTION = (
+    "Send one alert naming a failed systemd unit, its result and exit status (systemctl show)"
+    " and the last lines of its journal (journalctl), for kstalerts-onfailure@.service"
+    " (OnFailure=kstalerts-onfailure@%%n.service). A missing systemctl or journalctl is said"
+    " in the alert, which is sent anyway."
+)
+_EPILOG = (
+    "example (examples/systemd/kstalerts-onfailure@.service):\n"
+    "  ExecStart=/opt/alerts/bin/kstalerts unit-failed --lines 30 %i"
+)
+
+
 def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = add(
-        "unit-failed",
-        _run_unit_failed,
-        "alert that a systemd unit failed (for OnFailure=), with its journal tail",
-        (
-            "Send one alert naming a failed systemd unit, its result and exit status (systemctl show)"
-            " and the last lines of its journal (journalctl), for kstalerts-onfailure@.service"
-            " (OnFailure=kstalerts-onfailure@%%n.service). A missing systemctl or journalctl is said"
-            " in the alert, which is sent anyway."
-        ),
-        "example (examples/systemd/kstalerts-onfailure@.service):\n"
-        "  ExecStart=/opt/alerts/bin/kstalerts unit-failed --lines 30 %i",
-    )
+    parser = add("unit-failed", _run_unit_failed, _SUMMARY, _DESCRIPTION, _EPILOG)
     parser.add_argument("unit", metavar="UNIT", help="the failed unit (backup.service)")
     parser.add_argument("--lines", type=int, default=30, metavar="N", help="journal lines (default: 30)")
     parser.add_argument("--level", default="critical", help="the alert's level (default: critical)")
