@@ -150,27 +150,37 @@ def collect_clamps(*, quiet: bool = False) -> Iterator[List[Clamp]]:
         stack.pop()
 
 
-def _to_number(
-    name: str,
-    value: object,
-    *,
-    path: Optional[str],
-    line: Optional[int],
-    key: Optional[str],
-) -> float:
+class Where(NamedTuple):
+    """Where a value was written, for the error that refuses it: the file, the line, the key.
+
+    :meth:`~kstalerts.config.loader.LoadedConfig.where` gives it for a
+    config's key; a value passed by hand has none (the error names the setting).
+    """
+
+    path: Optional[str] = None
+    line: Optional[int] = None
+    key: Optional[str] = None
+
+    def error(self, message: str, name: str) -> AlertConfigurationError:
+        """The error saying ``message`` about the value of setting ``name`` written here."""
+        return AlertConfigurationError(message, path=self.path, line=self.line, key=self.key or name)
+
+
+BY_HAND = Where()  # a value passed by hand: the error names the setting
+
+
+def _to_number(name: str, value: object, where: Where) -> float:
     def fail(expected: str) -> AlertConfigurationError:
-        return AlertConfigurationError(f"{expected}, got {value!r}", path=path, line=line, key=key or name)
+        return where.error(f"{expected}, got {value!r}", name)
 
     if isinstance(value, bool) or value is None:
         raise fail("must be a number")
     if isinstance(value, int) and not isinstance(value, bool) and not -_HUGE < value < _HUGE:
         # float() would overflow, and repr() of 4,300+ digits raises: say it in words
-        raise AlertConfigurationError(
+        raise where.error(
             f"must be a number from {LIMITS[name].minimum:g} to {LIMITS[name].maximum:g},"
             f" got an integer of about {int(value.bit_length() * 0.30103) + 1} digits",
-            path=path,
-            line=line,
-            key=key or name,
+            name,
         )
     if isinstance(value, (int, float)):
         number = float(value)
@@ -186,21 +196,13 @@ def _to_number(
     return number
 
 
-def validate(
-    name: str,
-    value: object,
-    *,
-    upper: Optional[Number] = None,
-    path: Optional[str] = None,
-    line: Optional[int] = None,
-    key: Optional[str] = None,
-) -> Number:
+def validate(name: str, value: object, *, upper: Optional[Number] = None, where: Where = BY_HAND) -> Number:
     """Return ``value`` as a number inside the hard limits of ``name``.
 
     ``upper`` lowers the maximum further (the burst may not exceed the
-    rate). ``path``, ``line`` and ``key`` locate the value in a config file
-    for the error message. Integer settings return an ``int``; the others a
-    ``float``.
+    rate). ``where`` locates the value in a config file for the error
+    message and the clamp (its ``key`` names it instead of ``name``).
+    Integer settings return an ``int``; the others a ``float``.
 
     A value is judged once: what this returns remembers the limit it was
     judged against, and is given back as it is when it meets the same limit
@@ -210,25 +212,20 @@ def validate(
     if isinstance(value, _JUDGED) and value.limit == name and (upper is None or value <= upper):
         return value
     limit = LIMITS[name]
-    number = _to_number(name, value, path=path, line=line, key=key)
+    number = _to_number(name, value, where)
     maximum: float = float(limit.maximum)
     if upper is not None:
         maximum = min(maximum, float(upper))
     minimum = float(limit.minimum)
     if limit.integer and math.isfinite(number) and number != int(number):
-        raise AlertConfigurationError(
-            f"must be a whole number, got {value!r}",
-            path=path,
-            line=line,
-            key=key or name,
-        )
+        raise where.error(f"must be a whole number, got {value!r}", name)
     applied = min(max(number, minimum), maximum)
     result = _JudgedInt(applied) if limit.integer else _JudgedFloat(applied)
     result.limit = name
     if applied != number:
         bound = "maximum" if number > maximum else "minimum"
         asked: Number = value if isinstance(value, (int, float)) else number
-        clamp = Clamp(key or name, asked, result, bound)
+        clamp = Clamp(where.key or name, asked, result, bound)
         collectors = getattr(_local, "stack", None) or []
         if not any(quiet for _, quiet in collectors):
             _log.warning("%s: asked %r, applied %r (the %s)", clamp.name, asked, result, bound)

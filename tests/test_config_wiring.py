@@ -403,9 +403,9 @@ def test_every_limited_setting_is_judged_once_during_from_config(
     judged: List[Tuple[str, Optional[str]]] = []
     real = limits._to_number
 
-    def spy(name: str, value: object, **where: Any) -> float:
-        judged.append((name, where.get("key")))
-        return real(name, value, **where)
+    def spy(name: str, value: object, where: limits.Where) -> float:
+        judged.append((name, where.key))
+        return real(name, value, where)
 
     monkeypatch.setattr(limits, "_to_number", spy)
     path = write(

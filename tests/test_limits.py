@@ -6,7 +6,7 @@ import math
 import pytest
 
 from kstalerts import AlertConfigurationError
-from kstalerts.limits import LIMITS, collect_clamps, validate
+from kstalerts.limits import LIMITS, Where, collect_clamps, validate
 
 BOUNDS = [(name, lim.minimum, lim.maximum) for name, lim in LIMITS.items()]
 
@@ -104,7 +104,7 @@ def test_burst_is_clamped_to_rate() -> None:
 
 def test_error_names_file_line_and_key() -> None:
     with pytest.raises(AlertConfigurationError) as info:
-        validate("throttle.rate", "fast", path="kstlib.conf.yml", line=3, key="alerts.throttle.rate")
+        validate("throttle.rate", "fast", where=Where("kstlib.conf.yml", 3, "alerts.throttle.rate"))
     assert str(info.value) == "kstlib.conf.yml:3: alerts.throttle.rate: must be a number, got 'fast'"
     assert (info.value.path, info.value.line, info.value.key) == (
         "kstlib.conf.yml",
@@ -118,7 +118,7 @@ def test_collect_clamps_records_only_inside_the_block() -> None:
     with collect_clamps() as outer:
         validate("throttle.rate", 5000)
         with collect_clamps() as inner:
-            validate("channels.timeout", 0.1, key="alerts.channels.ops.timeout")
+            validate("channels.timeout", 0.1, where=Where(key="alerts.channels.ops.timeout"))
         validate("channels.timeout", 5.0)
     assert [str(c) for c in inner] == ["alerts.channels.ops.timeout: asked 0.1, applied 1.0 (minimum)"]
     assert [c.name for c in outer] == ["throttle.rate", "alerts.channels.ops.timeout"]

@@ -18,7 +18,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tu
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from .._text import compiled
 from ..exceptions import AlertConfigurationError
-from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, validate
+from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, Where, validate
 from .discovery import CONFIG_NAMES, _no_discovery, config_dirs, discover, searched_places
 from .scalars import _MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
 
@@ -77,6 +77,11 @@ class LoadedConfig(NamedTuple):
     def line_of(self, dotted: str) -> Optional[int]:
         """The line of ``dotted`` (``"alerts.channels.ops.timeout"``), if known."""
         return self.lines.get(self.origin_of(dotted))
+
+    def where(self, dotted: str) -> Where:
+        """Where ``dotted`` was written: this file, the line and the key it came from."""
+        key = self.origin_of(dotted)
+        return Where(self.path, self.lines.get(key), key)
 
     def masked(self) -> Dict[str, Any]:
         """The document, merged, with every secret masked: safe to print.
@@ -448,10 +453,8 @@ def _apply_limits(config: LoadedConfig) -> None:
         section: Dict[str, Any], field: str, name: str, where: str, upper: Optional[float] = None
     ) -> None:
         if field in section:
-            key = config.origin_of(f"{where}.{field}")
-            section[field] = validate(
-                name, section[field], upper=upper, path=config.path, line=config.lines.get(key), key=key
-            )
+            at = config.where(f"{where}.{field}")
+            section[field] = validate(name, section[field], upper=upper, where=at)
 
     alerts = config.alerts
     default_rate = float(BUILTIN_DEFAULTS["throttle"]["rate"])

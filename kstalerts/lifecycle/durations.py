@@ -17,7 +17,7 @@ import re
 from typing import Optional
 
 from ..exceptions import AlertConfigurationError
-from ..limits import LIMITS, collect_clamps, validate
+from ..limits import BY_HAND, LIMITS, Where, collect_clamps, validate
 
 __all__ = ()
 
@@ -44,17 +44,11 @@ def parse_seconds(value: object, *, name: str = "duration") -> float:
     )
 
 
-def duration(
-    name: str,
-    value: object,
-    *,
-    path: Optional[str] = None,
-    line: Optional[int] = None,
-    key: Optional[str] = None,
-) -> float:
-    """``value`` as seconds inside the hard limits of the setting ``name`` (clamped with a warning)."""
-    seconds = parse_seconds(value, name=key or name)
-    return float(validate(name, seconds, path=path, line=line, key=key))
+def duration(name: str, value: object, *, where: Where = BY_HAND) -> float:
+    """``value`` as seconds inside the hard limits of the setting ``name`` (clamped with a warning);
+    ``where``: where it was written (see :func:`~kstalerts.limits.validate`)."""
+    seconds = parse_seconds(value, name=where.key or name)
+    return float(validate(name, seconds, where=where))
 
 
 def strict_duration(name: str, value: object, *, what: Optional[str] = None) -> float:
@@ -68,7 +62,7 @@ def strict_duration(name: str, value: object, *, what: Optional[str] = None) -> 
         previous = limits_log.disabled
         limits_log.disabled = True  # the error below says it; no warning as well
         try:
-            applied = float(validate(name, seconds, key=label))
+            applied = float(validate(name, seconds, where=Where(key=label)))
         finally:
             limits_log.disabled = previous
     if clamps:

@@ -73,9 +73,7 @@ def from_loaded(loaded: Any, *, state_dir: Optional[str] = None) -> Optional[Lif
             folder = os.path.join(os.path.dirname(os.path.abspath(loaded.path)), folder)
 
     def located(name: str, value: Any) -> float:
-        dotted = f"alerts.lifecycle.{name}"
-        key = loaded.origin_of(dotted)
-        return duration(name_of[name], value, path=loaded.path, line=loaded.lines.get(key), key=key)
+        return duration(name_of[name], value, where=loaded.where(f"alerts.lifecycle.{name}"))
 
     name_of = {"repeat_interval": "lifecycle.repeat_interval"}
     repeat = located("repeat_interval", settings.get("repeat_interval", "4h"))
