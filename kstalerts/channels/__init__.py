@@ -13,7 +13,7 @@ config entry to the name of the class that builds it;
 """
 
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 from .._lazy import lazy
 from .._text import compiled
@@ -61,22 +61,23 @@ __all__ = (
     "register_channel",
 )
 
-#: The built-in types: config ``type:`` -> (module, class), loaded on first use.
+#: The built-in types: config ``type:`` -> ``"module:Class"`` (as register_channel
+#: takes it; the module relative to this package), loaded on first use.
 #: A new built-in channel is a module and one line here.
-_BUILTIN: Dict[str, Tuple[str, str]] = {
-    "console": (".callback", "ConsoleChannel"),
-    "slack": (".slack", "SlackChannel"),
-    "webhook": (".webhook", "WebhookChannel"),
-    "email": (".email", "EmailChannel"),
-    "alertmanager": (".alertmanager", "AlertmanagerChannel"),
-    "pagerduty": (".pagerduty", "PagerDutyChannel"),
-    "teams": (".teams", "TeamsChannel"),
-    "discord": (".discord", "DiscordChannel"),
-    "syslog": (".syslog", "SyslogChannel"),
-    "journald": (".journald", "JournaldChannel"),
-    "exec": (".command", "CommandChannel"),
-    "ntfy": (".ntfy", "NtfyChannel"),
-    "matrix": (".matrix", "MatrixChannel"),
+_BUILTIN: Dict[str, str] = {
+    "console": ".callback:ConsoleChannel",
+    "slack": ".slack:SlackChannel",
+    "webhook": ".webhook:WebhookChannel",
+    "email": ".email:EmailChannel",
+    "alertmanager": ".alertmanager:AlertmanagerChannel",
+    "pagerduty": ".pagerduty:PagerDutyChannel",
+    "teams": ".teams:TeamsChannel",
+    "discord": ".discord:DiscordChannel",
+    "syslog": ".syslog:SyslogChannel",
+    "journald": ".journald:JournaldChannel",
+    "exec": ".command:CommandChannel",
+    "ntfy": ".ntfy:NtfyChannel",
+    "matrix": ".matrix:MatrixChannel",
 }
 
 __getattr__ = lazy(
@@ -87,24 +88,24 @@ __getattr__ = lazy(
         "HTTPChannel": "._jsonhttp",
         "Option": "._options",
         "Secret": ".._secret",
-        **{cls: (module, cls) for module, cls in _BUILTIN.values()},
+        **{cls: (module, cls) for module, _, cls in (spot.partition(":") for spot in _BUILTIN.values())},
     },
 )
 
 #: config ``type:`` -> the name of its channel class (built-in and registered).
-CHANNEL_TYPES: Dict[str, str] = {kind: cls for kind, (_, cls) in _BUILTIN.items()}
+CHANNEL_TYPES: Dict[str, str] = {kind: spot.partition(":")[2] for kind, spot in _BUILTIN.items()}
 
-# type -> the class, or where to load it from (built-in, or registered as "module:Class")
-_types: Dict[str, Union[Type["AlertChannel"], Tuple[str, str]]] = dict(_BUILTIN)
+# type -> the class, or "module:Class" where to load it from (built-in, or registered so)
+_types: Dict[str, Union[Type["AlertChannel"], str]] = dict(_BUILTIN)
 _TYPE_NAME = r"[a-z][a-z0-9_-]{0,39}\Z"  # compiled on first use
 
 
 def channel_class(type_name: str) -> Type["AlertChannel"]:
     """The class for a config ``type:``; ``KeyError`` when unknown, ``ImportError`` when not loadable."""
     where = _types[type_name]
-    if not isinstance(where, tuple):
+    if not isinstance(where, str):
         return where
-    module_name, attr = where
+    module_name, _, attr = where.partition(":")
     if module_name.startswith("."):  # a built-in
         cls: Type[AlertChannel] = getattr(importlib.import_module(module_name, __name__), attr)
         return cls
@@ -130,12 +131,12 @@ def register_channel(type_name: str, cls: Union[Type["AlertChannel"], str]) -> N
         raise AlertConfigurationError(
             f"a channel type name is lower case letters, digits, '_' and '-' (at most 40), got {type_name!r}"
         )
-    where: Union[Type[AlertChannel], Tuple[str, str]]
+    where: Union[Type[AlertChannel], str]
     if isinstance(cls, str):
         module_name, _, attr = cls.partition(":")
         if not module_name or not attr.isidentifier() or module_name.startswith("."):
             raise AlertConfigurationError(f"register_channel: expected 'package.module:Class', got {cls!r}")
-        where, name = (module_name, attr), attr
+        where, name = cls, attr
     else:
         _check_class(cls)
         where, name = cls, cls.__name__
