@@ -29,8 +29,11 @@ not raise.
 import os
 import sys
 import threading
-import weakref
-from typing import Any, Callable, Dict, Tuple
+from _weakref import ref as _ref  # what weakref.ref is, without weakref's own module (and its imports)
+from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple
+
+if TYPE_CHECKING:
+    import weakref
 
 __all__ = ()
 
@@ -50,7 +53,7 @@ def on_fork(obj: Any, renew: Callable[[Any], None]) -> None:
             del _registry[key]
 
     try:
-        ref = weakref.ref(obj, gone)
+        ref = _ref(obj, gone)
     except TypeError:  # __slots__ without __weakref__: only the pid checks apply
         return
     _registry[key] = (ref, renew)

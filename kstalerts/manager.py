@@ -76,7 +76,6 @@ from typing import (
 
 from . import _lifecycle, _reentry, _settings
 from ._log import logger
-from .digest import DigestBook
 from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -91,6 +90,7 @@ if TYPE_CHECKING:
 
     from .channels.base import AlertChannel
     from .dedup import Deduplicator
+    from .digest import DigestBook
     from .lifecycle import Lifecycle, Silence
     from .spool import FlushReport, Spool, SpoolEntry
     from .throttle import AlertThrottle  # a channel's throttle is built by its caller
@@ -179,7 +179,7 @@ class AlertManager:
         self._closed = False
         self._spool = _as_spool(spool)
         self._dedup = _as_dedup(dedup)
-        self._digests = DigestBook()
+        self._digest_book: Optional[DigestBook] = None  # made when a digest is first needed
         _lifecycle.on_fork(self, AlertManager._after_fork)
 
     def _after_fork(self) -> None:
@@ -269,7 +269,7 @@ class AlertManager:
         return routes(
             entry,
             count=self._count,
-            digests=self._digests,
+            digests=self._book,
             spool=self._spool,
             dedup=self._dedup,
             lifecycle=self._life,
@@ -598,7 +598,29 @@ class AlertManager:
         """
         if self._closed:
             raise AlertConfigurationError("this AlertManager is closed")
-        return self._digests.flush(list(self.channels), self._spool)
+        entries = list(self.channels)
+        book = self._book(any(entry.throttle is not None for entry in entries))
+        return [] if book is None else book.flush(entries, self._spool)
+
+    def _book(self, create: bool = True) -> "Optional[DigestBook]":
+        """The channels' pending digests; made (and :mod:`kstalerts.digest` loaded) the first
+        time ``create`` asks: until something is held back, or a throttle's state file
+        may hold another process's digest, there is nothing in it."""
+        book = self._digest_book
+        if book is None and create:
+            from .digest import DigestBook
+
+            with self._lock:
+                if self._digest_book is None:
+                    self._digest_book = DigestBook()
+                book = self._digest_book
+        return book
+
+    @property
+    def _digests(self) -> "DigestBook":
+        book = self._book()
+        assert book is not None
+        return book
 
     # -- stats -------------------------------------------------------------
     @property
@@ -606,7 +628,8 @@ class AlertManager:
         """An exact snapshot of the counters, consistent across channels."""
         with self._stats_lock:
             by_channel = {key: dict(counts) for key, counts in self._counts.items()}
-            for key, sent in self._digests.sent().items():
+            book = self._book(create=False)
+            for key, sent in (book.sent() if book is not None else {}).items():
                 by_channel.setdefault(key, _zero())["digests"] = sent
             if self._life is not None:
                 for counts in by_channel.values():
@@ -629,7 +652,9 @@ class AlertManager:
         with self._stats_lock:
             for key in self._counts:
                 self._counts[key] = _zero()
-            self._digests.reset_sent()
+            book = self._book(create=False)
+            if book is not None:
+                book.reset_sent()
 
     # -- configuration -----------------------------------------------------
     @classmethod

@@ -78,13 +78,12 @@ def build_manager(
     it that is an error. A config that gives no channel warns once
     (:class:`~kstalerts.exceptions.NoChannelsWarning`).
     """
-    from .credentials import CredentialResolver
     from .loader import LoadedConfig, load_config
 
     config = source if isinstance(source, LoadedConfig) else load_config(source, preset=preset)
     resolver = credential_resolver
     if resolver is None:
-        resolver = CredentialResolver(config.credentials, path=config.path, lines=config.lines)
+        resolver = _config_resolver(config)
     _spool_and_dedup(manager, config)
     if config.alerts.get("lifecycle") is not None:
         from ..lifecycle.settings import from_loaded
@@ -121,6 +120,30 @@ def build_manager(
         from .loader import no_channels_reason
 
         warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=outside())
+
+
+def _config_resolver(config: "LoadedConfig") -> Any:
+    """The resolver of the config's ``credentials`` section: built (and the
+    section checked) now when there is one, else on the first credential a
+    channel asks for, so a config that names none never loads the module."""
+    if config.credentials:
+        from .credentials import CredentialResolver
+
+        return CredentialResolver(config.credentials, path=config.path, lines=config.lines)
+    return _NoCredentials(config)
+
+
+class _NoCredentials:
+    """An empty ``credentials`` section's resolver, loaded on first use (its errors name the file)."""
+
+    def __init__(self, config: "LoadedConfig") -> None:
+        self._config = config
+
+    def __getattr__(self, name: str) -> Any:
+        from .credentials import CredentialResolver
+
+        config = self._config
+        return getattr(CredentialResolver({}, path=config.path, lines=config.lines), name)
 
 
 def _build_channel(
@@ -200,12 +223,13 @@ class _NamingResolver:
 
 
 def _throttle(config: "LoadedConfig", own: Any, key: str) -> Optional["AlertThrottle"]:
-    """A new bucket for one channel: its settings over the global ones."""
-    from ..throttle import AlertThrottle
-
+    """A new bucket for one channel: its settings over the global ones (none, and no
+    module loaded, when neither asks for one)."""
     base = config.alerts.get("throttle")
     if own is False or (own is None and base is None):
         return None
+    from ..throttle import AlertThrottle
+
     settings: Dict[str, Any] = {**BUILTIN_DEFAULTS["throttle"], **(base or {}), **(own or {})}
     rate = settings["rate"]
     burst = settings["burst"]

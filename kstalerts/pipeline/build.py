@@ -42,12 +42,17 @@ def routes(
     entry: Any,  # the manager's ChannelEntry (the manager stands above and imports this module)
     *,
     count: Callable[[str, AlertResult], None],
-    digests: "DigestBook",
+    digests: "Callable[[bool], Optional[DigestBook]]",
     spool: Optional["Spool"],
     dedup: Optional["Deduplicator"],
     lifecycle: Any = None,  # a Lifecycle: repeat, silences, inhibition (kstalerts.lifecycle)
 ) -> Routes:
-    """The pipelines of the channel registered as ``entry``."""
+    """The pipelines of the channel registered as ``entry``.
+
+    ``digests(create)`` is the manager's book of pending digests, asked for
+    by the digest stages only when they have something to note or may have
+    something to carry (``create=False``: ``None`` when there is no book yet).
+    """
     key = entry.key
     counted: List[Stage] = [Count(key, count)]
     if entry.min_level > min(AlertLevel):

@@ -9,15 +9,23 @@ Two stages share the manager's :class:`~kstalerts.digest.DigestBook`:
   sets it as the notification's ``held_back``; if the delivery fails the
   digest goes back to pending, merged with what came meanwhile.
 
-Neither is in the pipeline of a channel added with ``digest=False``.
+Neither is in the pipeline of a channel added with ``digest=False``. The
+book is the manager's, asked for only when needed: a delivered result holds
+nothing back, and a channel carries nothing before something was held back
+(in this process, or in its throttle's state file by another one), so one
+alert delivered at once never loads :mod:`kstalerts.digest`.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..digest import DigestBook
 from ..models import AlertResult
 from .notification import Notification
 from .stage import Proceed, Stage
+
+if TYPE_CHECKING:
+    from ..digest import DigestBook
+
+    Books = Callable[[bool], Optional[DigestBook]]  # the manager's book; True: made if there is none
 
 __all__ = ()
 
@@ -25,7 +33,7 @@ __all__ = ()
 class _DigestStage(Stage):
     __slots__ = ("book", "entry")
 
-    def __init__(self, book: DigestBook, entry: Any) -> None:
+    def __init__(self, book: "Books", entry: Any) -> None:
         self.book = book
         self.entry = entry
 
@@ -37,7 +45,10 @@ class HoldBack(_DigestStage):
 
     def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         result = proceed(notification)
-        self.book.note(self.entry, result)
+        if not result.success:  # a delivery holds nothing back
+            book = self.book(True)
+            assert book is not None
+            book.note(self.entry, result)
         return result
 
 
@@ -47,8 +58,9 @@ class Carry(_DigestStage):
     __slots__ = ()
 
     def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
-        digest = self.book.take(self.entry)
-        if digest is None:
+        book = self.book(self.entry.throttle is not None)  # its state file may hold one
+        digest = None if book is None else book.take(self.entry)
+        if book is None or digest is None:
             return proceed(notification)
         delivered = False
         try:
@@ -56,7 +68,7 @@ class Carry(_DigestStage):
             delivered = result.success
         finally:
             if delivered:
-                self.book.count_sent(self.entry.key)
+                book.count_sent(self.entry.key)
             else:
-                self.book.restore(self.entry, digest)
+                book.restore(self.entry, digest)
         return result
