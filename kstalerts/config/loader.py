@@ -10,7 +10,6 @@ Loading runs three steps in one direction: parse (``yaml``/``tomllib``/
 warning or an error says where the value came from.
 """
 
-import copy
 import os
 import re
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
@@ -370,7 +369,7 @@ def _merge(
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             _merge(base[key], value, here, there, origins)
         else:
-            base[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+            base[key] = _copied(value) if isinstance(value, (dict, list)) else value
             origins[here] = there
 
 
@@ -384,7 +383,29 @@ def _section(
         raise AlertConfigurationError(
             f"must be a mapping, got {type(value).__name__}", path=path, line=lines.get(name), key=name
         )
-    return copy.deepcopy(dict(value))
+    copied: Dict[str, Any] = _copied(dict(value))
+    return copied
+
+
+def _copied(value: Any, depth: int = 0) -> Any:
+    """A deep copy of config data: the dicts and lists a parsed file is made of
+    are copied level by level, anything else (or deeper than a file may nest:
+    a mapping given in code can hold a cycle) by :func:`copy.deepcopy`, which
+    loads only then."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if depth <= MAX_CONFIG_DEPTH:
+        if kind is dict:
+            return {key: _copied(item, depth + 1) for key, item in value.items()}
+        if kind is list:
+            return [_copied(item, depth + 1) for item in value]
+    import copy
+
+    return copy.deepcopy(value)
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def _config_keys(kind: str) -> Optional[FrozenSet[str]]:
@@ -405,7 +426,6 @@ def load_config(source: Source = None, *, preset: Optional[str] = None) -> Loade
     ``alerts.presets.<name>``; without it ``KSTALERTS_PRESET`` does, when the
     config defines presets.
     """
-    from .credentials import check_credentials
     from .schema import as_document, check_alerts
 
     path: Optional[str] = None
@@ -426,7 +446,10 @@ def load_config(source: Source = None, *, preset: Optional[str] = None) -> Loade
     alerts = _section(document, "alerts", path, lines)
     credentials = _section(document, "credentials", path, lines)
     check_alerts(alerts, path=path, lines=lines, config_keys=_config_keys)
-    check_credentials(credentials, path=path, lines=lines)
+    if credentials:  # an empty section has nothing to check, and its module stays unloaded
+        from .credentials import check_credentials
+
+        check_credentials(credentials, path=path, lines=lines)
     presets = alerts.pop("presets", None) or {}
     origins: Dict[str, str] = {}
     if preset is None and presets:
