@@ -6,12 +6,18 @@ module) for each PYTHON (default: the one running this script) and prints
 what it loaded that it must not: the stdlib modules in :data:`FORBIDDEN`
 (or a submodule of one), any config module (discovery, parsing, wiring)
 and any channel module. Exit status 1 names them.
+
+It also runs ``kstalerts send --dry-run --config FILE`` (one Slack channel,
+from an empty folder and ``HOME``) and fails when that loads a module of a
+stage or state the file does not configure (:data:`UNCONFIGURED`): the
+channel's pipeline is built as for a real send, nothing is sent.
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,6 +26,35 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORBIDDEN = ("typing", "logging", "ssl", "http.client", "email", "smtplib", "concurrent.futures", "asyncio")
 #: package modules that must wait for their first use.
 FORBIDDEN_OURS = ("kstalerts.config", "kstalerts.channels", "kstalerts.transports", "kstalerts.net")
+
+#: package modules a one-channel ``send --config`` must not load (no throttle,
+#: dedup, spool, lifecycle or credentials section; no digest held back).
+UNCONFIGURED = (
+    "kstalerts.throttle",
+    "kstalerts.dedup",
+    "kstalerts.spool",
+    "kstalerts.digest",
+    "kstalerts.lifecycle",
+    "kstalerts.config.credentials",
+    "kstalerts.pipeline.throttling",
+    "kstalerts.pipeline.dedup",
+    "kstalerts.pipeline.spool",
+    "kstalerts.pipeline.lifecycle",
+)
+
+_CONFIG = """alerts:
+  channels:
+    ops: {type: slack, webhook_url: "https://hooks.slack.com/services/T0/B0/XXXXXXXX"}
+"""
+
+_SEND_PROBE = """
+import json, sys
+sys.path.insert(0, {root!r})
+from kstalerts.cli import main
+code = main(["send", "--title", "t", "--dry-run", "--config", {config!r}])
+sys.stdout.flush()
+sys.stderr.write(json.dumps([code, sorted(sys.modules)]))
+"""
 
 _PROBE = """
 import json, sys
@@ -34,6 +69,25 @@ def loaded_by_import(python):
     probe = [python, "-I", "-S", "-c", _PROBE.format(root=ROOT)]
     version, modules = json.loads(subprocess.check_output(probe, universal_newlines=True))  # noqa: S603
     return version, modules
+
+
+def loaded_by_send(python):
+    """``(exit code, names in sys.modules)`` after a one-channel ``send --dry-run`` under ``python -I -S``."""
+    with tempfile.TemporaryDirectory(prefix="kstalerts-smoke-") as folder:
+        config = os.path.join(folder, "alerts.yml")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(_CONFIG)
+        probe = [python, "-I", "-S", "-c", _SEND_PROBE.format(root=ROOT, config=config)]
+        env = dict(os.environ, HOME=folder)
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "universal_newlines": True}
+        done = subprocess.run(probe, cwd=folder, env=env, **pipes)  # noqa: S603
+    code, modules = json.loads(done.stderr.splitlines()[-1])
+    return code, modules
+
+
+def unconfigured(modules):
+    """The loaded modules of stages and states the config does not ask for, sorted."""
+    return sorted(m for m in modules if any(m == u or m.startswith(u + ".") for u in UNCONFIGURED))
 
 
 def offenders(modules):
@@ -53,6 +107,14 @@ def main(argv):
             print(f"import kstalerts on Python {version} loads: {', '.join(found)}")
         else:
             print(f"import kstalerts on Python {version}: none of {', '.join(FORBIDDEN)}")
+        code, modules = loaded_by_send(python)
+        extra = unconfigured(modules)
+        what = f"kstalerts send --config (one Slack channel) on Python {version}"
+        if code != 0 or extra or "kstalerts.config.wiring" not in modules:
+            failed = True
+            print(f"{what}: exit {code}, loads: {', '.join(extra)}")
+        else:
+            print(f"{what}: no unconfigured stage")
     return 1 if failed else 0
 
 

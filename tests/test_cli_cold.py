@@ -10,6 +10,7 @@ from pathlib import Path
 
 import kstalerts
 from kstalerts.cli import build_parser
+from kstalerts.net.loopback import HTTPSink
 
 SEARCH_PATH = str(pathlib.Path(kstalerts.__file__).resolve().parent.parent)
 
@@ -62,3 +63,56 @@ def test_a_named_subcommand_builds_its_parser_alone() -> None:
     assert list(subparsers.choices) == ["send"]
     (everything,) = [a for a in build_parser()._actions if hasattr(a, "choices") and a.choices]
     assert {"send", "check-config", "flush", "run", "demo"} <= set(everything.choices)
+
+
+_MODULES_PROBE = """
+import json, sys
+sys.path.insert(0, {path!r})
+from kstalerts.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.write(json.dumps({{"code": code, "ours": sorted(m for m in sys.modules if m.startswith("kstalerts"))}}))
+"""
+
+#: What a config that configures none of them must not load: each is a stage
+#: or a state that only its own section (or a throttle) asks for.
+UNCONFIGURED = (
+    "kstalerts.throttle",
+    "kstalerts.dedup",
+    "kstalerts.spool",
+    "kstalerts.digest",
+    "kstalerts.lifecycle",
+    "kstalerts.config.credentials",
+    "kstalerts.pipeline.throttling",
+    "kstalerts.pipeline.dedup",
+    "kstalerts.pipeline.spool",
+    "kstalerts.pipeline.lifecycle",
+)
+
+
+def test_send_to_one_slack_channel_loads_no_stage_it_does_not_configure(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
+    config = tmp_path / "alerts.yml"
+    config.write_text(
+        f"alerts:\n  channels:\n    ops:\n      type: slack\n      webhook_url: {loopback_http.url}\n"
+        "      allow_custom_url: true\n      max_retries: 0\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _MODULES_PROBE.format(path=SEARCH_PATH), "send", "--title", "t",
+         "--config", str(config)],
+        cwd=str(tmp_path),
+        env=dict(os.environ, HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    report = json.loads(proc.stderr.splitlines()[-1])
+    assert (proc.stdout, report["code"]) == ("ops: delivered (1 attempt(s))\n", 0)
+    assert len(loopback_http.posts) == 1
+    ours = set(report["ours"])
+    assert "kstalerts.channels.slack" in ours and "kstalerts.config.wiring" in ours  # the probe sees the send path
+    assert sorted(m for m in ours if any(m == u or m.startswith(u + ".") for u in UNCONFIGURED)) == []
+    assert not {m for m in ours if m.startswith("kstalerts.channels.") and m.rsplit(".", 1)[-1] in (
+        "webhook", "email", "alertmanager", "discord", "teams")}
