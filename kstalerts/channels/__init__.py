@@ -12,7 +12,6 @@ config entry to the name of the class that builds it;
 'callback'
 """
 
-import importlib
 from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 from .._lazy import lazy
@@ -106,9 +105,11 @@ def channel_class(type_name: str) -> Type["AlertChannel"]:
     if not isinstance(where, str):
         return where
     module_name, _, attr = where.partition(":")
-    if module_name.startswith("."):  # a built-in
-        cls: Type[AlertChannel] = getattr(importlib.import_module(module_name, __name__), attr)
+    if module_name.startswith("."):  # a built-in: one of this package's lazy names
+        cls: Type[AlertChannel] = globals()[attr] if attr in globals() else __getattr__(attr)
         return cls
+    import importlib  # a registered "package.module:Class" (not loaded for a built-in type)
+
     cls = getattr(importlib.import_module(module_name), attr)
     _check_class(cls)
     _types[type_name] = cls
