@@ -11,6 +11,12 @@ It also runs ``kstalerts send --dry-run --config FILE`` (one Slack channel,
 from an empty folder and ``HOME``) and fails when that loads a module of a
 stage or state the file does not configure (:data:`UNCONFIGURED`): the
 channel's pipeline is built as for a real send, nothing is sent.
+
+It also imports, each in its own fresh interpreter, the modules a cron job's
+one alert or one ``kstalerts send`` runs (:data:`DEEP`): they may load what
+sending needs, but not ``typing`` (annotations are strings, ``typing``
+imports sit under ``if TYPE_CHECKING:``; ``kstalerts/_typing.py`` has the
+few names that run).
 """
 
 import json
@@ -56,17 +62,21 @@ sys.stdout.flush()
 sys.stderr.write(json.dumps([code, sorted(sys.modules)]))
 """
 
+#: modules that import a send's or the CLI's whole path, and what they must not load.
+DEEP = ("kstalerts.cli", "kstalerts.manager", "kstalerts.channels.slack")
+DEEP_FORBIDDEN = ("typing",)
+
 _PROBE = """
 import json, sys
 sys.path.insert(0, {root!r})
-import kstalerts
+import {module}
 print(json.dumps([sys.version.split()[0], sorted(sys.modules)]))
 """
 
 
-def loaded_by_import(python):
-    """``(version, names in sys.modules)`` after ``import kstalerts`` under ``python -I -S``."""
-    probe = [python, "-I", "-S", "-c", _PROBE.format(root=ROOT)]
+def loaded_by_import(python, module="kstalerts"):
+    """``(version, names in sys.modules)`` after ``import module`` under ``python -I -S``."""
+    probe = [python, "-I", "-S", "-c", _PROBE.format(root=ROOT, module=module)]
     version, modules = json.loads(subprocess.check_output(probe, universal_newlines=True))  # noqa: S603
     return version, modules
 
@@ -90,9 +100,8 @@ def unconfigured(modules):
     return sorted(m for m in modules if any(m == u or m.startswith(u + ".") for u in UNCONFIGURED))
 
 
-def offenders(modules):
+def offenders(modules, bad=FORBIDDEN + FORBIDDEN_OURS):
     """The loaded modules that are forbidden, sorted."""
-    bad = FORBIDDEN + FORBIDDEN_OURS
     return sorted(m for m in modules if any(m == b or m.startswith(b + ".") for b in bad))
 
 
@@ -115,6 +124,15 @@ def main(argv):
             print(f"{what}: exit {code}, loads: {', '.join(extra)}")
         else:
             print(f"{what}: no unconfigured stage")
+        deep_ok = True
+        for module in DEEP:
+            version, modules = loaded_by_import(python, module)
+            found = offenders(modules, DEEP_FORBIDDEN)
+            if found:
+                failed, deep_ok = True, False
+                print(f"import {module} on Python {version} loads: {', '.join(found)}")
+        if deep_ok:
+            print(f"import {', '.join(DEEP)} on Python {version}: no {', '.join(DEEP_FORBIDDEN)}")
     return 1 if failed else 0
 
 

@@ -4,7 +4,7 @@ can hold an alert with an outcome of its own or act after the delivery."""
 
 import subprocess
 import sys
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, List
 
 from kstalerts import (
     AlertLevel,
@@ -17,7 +17,10 @@ from kstalerts import (
 )
 from kstalerts.channels import CallbackChannel
 from kstalerts.pipeline.build import routes
-from kstalerts.pipeline.stage import Pipeline, Proceed, Stage, held
+from kstalerts.pipeline.stage import Pipeline, Stage, held
+
+if TYPE_CHECKING:  # a type alias: kstalerts defines it for type checkers only
+    from kstalerts.pipeline.stage import Proceed
 
 
 def names(pipeline: Pipeline) -> List[str]:
@@ -81,7 +84,7 @@ def test_the_level_filter_gives_no_result_below_the_floor() -> None:
 class _Hold(Stage):
     """A stage that holds every alert with an outcome of its own."""
 
-    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
+    def run(self, notification: Notification, proceed: "Proceed") -> AlertResult:
         return held("ops", Outcome.SUPPRESSED, "held by a test stage", notification.alert)
 
 
@@ -91,7 +94,7 @@ class _AfterDelivery(Stage):
     def __init__(self) -> None:
         self.recorded: List[str] = []
 
-    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
+    def run(self, notification: Notification, proceed: "Proceed") -> AlertResult:
         result = proceed(notification)
         if result.success:
             self.recorded.append(notification.alert.title)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `import kstalerts` stays cheap: no logging, ssl, http.client, email, no
-# config or channel module (.ci/import_smoke.py lists them), on the CI
+# `import kstalerts` stays cheap: no typing, logging, ssl, http.client, email,
+# no config or channel module, and the CLI, the manager and the Slack channel
+# load no typing (.ci/import_smoke.py lists them), on the CI
 # Python and on 3.6, the oldest supported. A missing 3.6 fails the step under
 # CI=true. Run by .ci/run from the repository root.
 set -euo pipefail
