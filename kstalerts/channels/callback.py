@@ -6,11 +6,14 @@ goes through the same retry loop as any other channel.
 """
 
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
+from .._lazy import TYPE_CHECKING
 from ..models import AlertMessage
 from ._options import Option
 from .base import AlertChannel
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
 __all__ = ()
 
@@ -28,12 +31,12 @@ class CallbackChannel(AlertChannel):
     kind = "callback"
 
     def __init__(
-        self, callback: Callable[[AlertMessage], Any], *, name: Optional[str] = None, **options: Any
-    ) -> None:
+        self, callback: "Callable[[AlertMessage], Any]", *, name: "Optional[str]" = None, **options: "Any"
+    ) -> "None":
         super().__init__(name=name, **options)
         self._callback = callback
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(self, alert: "AlertMessage", *, timeout: "float") -> "Optional[str]":
         returned = self._callback(alert)
         return returned if isinstance(returned, str) else None
 
@@ -47,12 +50,12 @@ class ConsoleChannel(AlertChannel):
     )
 
     def __init__(
-        self, stream: Optional[TextIO] = None, *, name: Optional[str] = None, **options: Any
-    ) -> None:
+        self, stream: "Optional[TextIO]" = None, *, name: "Optional[str]" = None, **options: "Any"
+    ) -> "None":
         super().__init__(name=name, **options)
         self._stream = stream
 
-    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
+    def _deliver(self, alert: "AlertMessage", *, timeout: "float") -> "Optional[str]":
         stream = self._stream if self._stream is not None else sys.stderr
         stream.write(self.preview(alert) + "\n")
         stream.flush()
@@ -60,7 +63,7 @@ class ConsoleChannel(AlertChannel):
 
     @classmethod
     def _from_values(
-        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
+        cls, values: "Dict[str, Any]", config: "Mapping[str, Any]", resolver: "Any"
     ) -> "ConsoleChannel":
         """``stream: stdout|stderr`` names the process's stream at build time."""
         stream = sys.stdout if values.pop("stream", "stderr") == "stdout" else sys.stderr

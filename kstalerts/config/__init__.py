@@ -8,9 +8,7 @@ the parser, loader and resolver load on first use (PEP 562), so
 ``import kstalerts`` stays cheap and reads no file.
 """
 
-from typing import TYPE_CHECKING
-
-from .._lazy import lazy
+from .._lazy import TYPE_CHECKING, lazy
 from .defaults import BUILTIN_DEFAULTS, active_config, get_default, reload_config, use_config
 
 if TYPE_CHECKING:

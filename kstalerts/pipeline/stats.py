@@ -5,11 +5,15 @@ it changes nothing. The counters belong to the manager, which passes the
 function that adds to them.
 """
 
-from typing import Callable
-
+from .._lazy import TYPE_CHECKING
 from ..models import AlertResult
 from .notification import Notification
-from .stage import Proceed, Stage
+from .stage import Stage
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from .stage import Proceed
 
 __all__ = ()
 
@@ -19,11 +23,11 @@ class Count(Stage):
 
     __slots__ = ("count", "key")
 
-    def __init__(self, key: str, count: Callable[[str, AlertResult], None]) -> None:
+    def __init__(self, key: "str", count: "Callable[[str, AlertResult], None]") -> "None":
         self.key = key
         self.count = count
 
-    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
+    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
         result = proceed(notification)
         self.count(self.key, result)
         return result
