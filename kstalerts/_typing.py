@@ -5,10 +5,12 @@ alert should not pay for it. Annotations are strings and the ``typing``
 imports sit under ``if TYPE_CHECKING:`` (``tools/detype.py`` keeps the
 package that way), so what is left are the names a module *runs*:
 
-- :class:`NamedTuple` as a base class: builds the same
-  :func:`collections.namedtuple` class ``typing.NamedTuple`` builds (fields
-  from the annotations, in order; defaults; methods, properties and the
-  docstring copied over), on 3.6.1 and later;
+- :class:`NamedTuple` as a base class: builds a tuple class that behaves as
+  the one ``typing.NamedTuple`` builds (fields from the annotations, in
+  order; defaults; ``_fields``, ``_field_defaults``, ``_make``,
+  ``_replace``, ``_asdict``, the repr; methods, properties and the
+  docstring kept), on 3.6.1 and later, without the ``eval`` that
+  :func:`collections.namedtuple` runs for each class;
 - ``Generic[T]`` as a base class: an empty slotted base (``Cls[T]`` works on
   3.7+, as with ``typing``);
 - :func:`TypeVar`, :func:`cast`, :func:`overload`: what they do at run time,
@@ -20,8 +22,8 @@ package that way), so what is left are the names a module *runs*:
 Under ``TYPE_CHECKING`` the names *are* ``typing``'s, so mypy checks the
 records, generics and casts as it always did.
 
-Rules: imports ``collections`` (which ``functools``, ``re`` and ``enum``
-load anyway) and nothing of the package but the flag.
+Rules: imports ``collections.abc`` (``functools``, ``re`` and ``enum`` load it anyway)
+and nothing of the package but the flag.
 """
 
 from ._lazy import TYPE_CHECKING
@@ -39,7 +41,6 @@ if TYPE_CHECKING:  # typing's own names, re-exported (``X as X``) for the module
     from typing import cast as cast
     from typing import overload as overload
 else:
-    import collections
     from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence  # noqa: F401
 
     def TypeVar(name, *constraints, bound=None, covariant=False, contravariant=False):  # noqa: N802
@@ -78,16 +79,86 @@ else:
         "__new__ __init__ __slots__ __getnewargs__ _fields _field_defaults".split()
         + "_make _replace _asdict _source".split()
     )
-    _KEPT = frozenset(("__module__", "__qualname__", "__annotations__"))
+
+    try:
+        from _collections import _tuplegetter  # 3.8+: what collections.namedtuple uses
+    except ImportError:  # pragma: no cover - 3.6 and 3.7
+        from operator import itemgetter as _itemgetter
+
+        def _tuplegetter(index, doc):
+            return property(_itemgetter(index), doc=doc)
+
+    _tuple_new = tuple.__new__
+
+    class _Record(tuple):
+        """What every record shares: built once here, so a record class costs
+        no ``eval`` (``collections.namedtuple`` compiles a ``__new__`` for
+        each class: about a fifth of what a cold send imports)."""
+
+        __slots__ = ()
+        _fields = ()
+        _field_defaults = {}  # noqa: RUF012 (each record class sets its own)
+
+        @classmethod
+        def _make(cls, iterable):
+            result = _tuple_new(cls, iterable)
+            if len(result) != len(cls._fields):
+                raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(result)}")
+            return result
+
+        def _replace(self, **changes):
+            result = self._make(map(changes.pop, self._fields, self))
+            if changes:
+                raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+            return result
+
+        def _asdict(self):
+            return dict(zip(self._fields, self))
+
+        def __repr__(self):
+            pairs = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+            return f"{self.__class__.__name__}({pairs})"
+
+        def __getnewargs__(self):
+            return tuple(self)
+
+    def _bind(cls, args, kwargs):
+        """The values of a record built from ``args`` and ``kwargs``, as a call would bind them."""
+        fields = cls._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{cls.__name__}() takes {len(fields)} arguments but {len(args)} were given")
+        values = list(args)
+        for name in fields[len(args):]:
+            if name in kwargs:
+                values.append(kwargs.pop(name))
+            elif name in cls._field_defaults:
+                values.append(cls._field_defaults[name])
+            else:
+                raise TypeError(f"{cls.__name__}() missing required argument: {name!r}")
+        if kwargs:
+            name = next(iter(kwargs))
+            if name in fields:
+                raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
+        return values
+
+    def _new_for(size):
+        def new(cls, *args, **kwargs):
+            if not kwargs and len(args) == size:  # the hot path: every field given, in order
+                return _tuple_new(cls, args)
+            return _tuple_new(cls, _bind(cls, args, kwargs))
+
+        new.__name__ = "__new__"
+        return new
 
     class _NamedTupleMeta(type):
         def __new__(mcls, typename, bases, namespace):
             if namespace.get("_root", False):
                 return super().__new__(mcls, typename, bases, namespace)
             types = dict(namespace.get("__annotations__", {}))
-            record = collections.namedtuple(typename, list(types))
+            fields = tuple(types)
             defaults = {}
-            for field in types:
+            for field in fields:
                 if field in namespace:
                     defaults[field] = namespace[field]
                 elif defaults:
@@ -95,17 +166,22 @@ else:
                         f"Non-default namedtuple field {field} cannot follow default field(s) "
                         + ", ".join(defaults)
                     )
-            record.__new__.__defaults__ = tuple(defaults.values()) or None
-            record.__annotations__ = types
-            record._field_defaults = defaults  # novm: set here, so 3.6 has it too (as typing's does)
-            record.__module__ = namespace.get("__module__", record.__module__)
-            record.__qualname__ = namespace.get("__qualname__", typename)
+            body = {
+                "__slots__": (),
+                "__doc__": f"{typename}({', '.join(fields)})",
+                "__new__": _new_for(len(fields)),
+                "_fields": fields,
+                "_field_defaults": defaults,
+                "__annotations__": types,
+            }
+            for index, field in enumerate(fields):
+                body[field] = _tuplegetter(index, f"Alias for field number {index}")
             for key, value in namespace.items():
                 if key in _PROHIBITED:
                     raise AttributeError("Cannot overwrite NamedTuple attribute " + key)
-                if key not in _KEPT and key not in types:
-                    setattr(record, key, value)
-            return record
+                if key != "__annotations__" and key not in types:
+                    body[key] = value
+            return type(typename, (_Record,), body)
 
     class NamedTuple(metaclass=_NamedTupleMeta):
         """``class Point(NamedTuple): x: int; y: int = 0`` as with ``typing``."""

@@ -1,0 +1,104 @@
+"""The run-time stand-ins for ``typing`` and ``enum`` (kstalerts/_typing.py, kstalerts/_symbols.py).
+
+A record must behave as the ``typing.NamedTuple`` it stands for (fields,
+defaults, ``_replace``, ``_asdict``, ``_make``, the repr, pickling, the
+errors of a wrong call); a table of symbols as the enum it stands for where
+the package uses it (identity, name, value, order, hashing).
+"""
+
+import pickle
+import sys
+from typing import NamedTuple as TypingNamedTuple
+
+import pytest
+
+from kstalerts._symbols import Symbols
+from kstalerts._typing import NamedTuple
+
+
+class Point(NamedTuple):
+    """A point."""
+
+    x: "int"
+    y: "int" = 0
+
+    def norm(self) -> "int":
+        return abs(self.x) + abs(self.y)
+
+
+class TypedPoint(TypingNamedTuple):
+    x: int
+    y: int = 0
+
+
+def test_a_record_behaves_as_typings_named_tuple() -> None:
+    mine, theirs = Point(1), TypedPoint(1)
+    assert tuple(mine) == tuple(theirs) == (1, 0)
+    assert Point._fields == TypedPoint._fields == ("x", "y")
+    assert Point._field_defaults == {"y": 0}
+    assert repr(Point(3, y=4)) == "Point(x=3, y=4)"
+    assert mine._replace(y=5) == (1, 5) and isinstance(mine._replace(y=5), Point)
+    assert Point(x=2)._asdict() == {"x": 2, "y": 0}
+    assert Point._make([7, 8]) == Point(7, 8)
+    assert Point(3, 4).norm() == 7 and Point.__doc__ == "A point."
+    assert Point(1, 2).x == 1 and Point(1, 2).y == 2
+    assert isinstance(mine, tuple) and hash(mine) == hash((1, 0))
+    assert pickle.loads(pickle.dumps(Point(5, 6))) == Point(5, 6)
+    assert Point.__module__ == __name__ and Point.__qualname__ == "Point"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda: Point(), lambda: Point(1, 2, 3), lambda: Point(1, x=2), lambda: Point(1, z=2)],
+    ids=["missing", "too many", "twice", "unknown"],
+)
+def test_a_wrong_call_is_a_type_error(call) -> None:
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_a_record_refuses_what_typing_refuses() -> None:
+    with pytest.raises(TypeError):
+
+        class Bad(NamedTuple):  # a field without a default after one with
+            a: "int" = 0
+            b: "int"
+
+    with pytest.raises(AttributeError):
+
+        class Worse(NamedTuple):
+            a: "int"
+            _fields = ("x",)
+
+    with pytest.raises(ValueError):
+        Point(1)._replace(z=3)
+
+
+class Colour(Symbols):
+    RED = 1
+    GREEN = "green"
+
+
+def test_symbols_are_named_unique_ordered_and_hashable() -> None:
+    assert Colour.RED is Colour.RED and Colour.RED is not Colour.GREEN
+    assert (Colour.RED.name, Colour.RED.value) == ("RED", 1)
+    assert list(Colour) == [Colour.RED, Colour.GREEN] and len(Colour) == 2
+    assert {Colour.RED: "r"}[Colour.RED] == "r"
+    assert repr(Colour.GREEN) == "<Colour.GREEN: 'green'>"
+    with pytest.raises(AttributeError):
+        Colour.RED = 2
+
+
+def test_the_network_tables_load_neither_enum_nor_typing() -> None:
+    import subprocess
+
+    code = "import sys, kstalerts.net.attempt; print('enum' in sys.modules, 'typing' in sys.modules)"
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {_root()!r}); {code}"],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
+    assert out[1] == "False"  # typing never; enum may come with re on some Pythons
+
+
+def _root() -> str:
+    import os
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
