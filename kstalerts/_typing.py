@@ -142,10 +142,13 @@ else:
             raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
         return values
 
-    def _new_for(size):
+    def _new_for(size, tail):
+        required = size - len(tail)
+
         def new(cls, *args, **kwargs):
-            if not kwargs and len(args) == size:  # the hot path: every field given, in order
-                return _tuple_new(cls, args)
+            given = len(args)
+            if not kwargs and required <= given <= size:  # the hot path: positional, defaults after
+                return _tuple_new(cls, args + tail[given - required :] if given < size else args)
             return _tuple_new(cls, _bind(cls, args, kwargs))
 
         new.__name__ = "__new__"
@@ -169,7 +172,7 @@ else:
             body = {
                 "__slots__": (),
                 "__doc__": f"{typename}({', '.join(fields)})",
-                "__new__": _new_for(len(fields)),
+                "__new__": _new_for(len(fields), tuple(defaults.values())),
                 "_fields": fields,
                 "_field_defaults": defaults,
                 "__annotations__": types,
