@@ -482,6 +482,7 @@ SECRETS = (
 )
 
 
+@pytest.mark.slow(seconds=2)
 def test_check_config_and_dry_run_show_no_secret(tmp_path: Path) -> None:
     config = tmp_path / "kstlib.conf.yml"
     config.write_text(

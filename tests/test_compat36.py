@@ -11,6 +11,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import kstalerts
 import kstalerts.channels
 import kstalerts.config
@@ -61,6 +63,7 @@ from kstalerts.config import load_config
 """
 
 
+@pytest.mark.slow(seconds=2)
 def test_every_module_imports_on_python36() -> None:
     modules = sorted(
         ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).replace(".__init__", "")

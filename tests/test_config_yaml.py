@@ -26,6 +26,7 @@ from kstalerts.config.scalars import resolve_plain
 from kstalerts.config.yaml import parse_yaml
 from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from tests import budget
 
 CASES = pathlib.Path(__file__).parent / "config_cases"
 VALID = sorted((CASES / "valid").glob("*.yml"))
@@ -279,7 +280,9 @@ def _entry(data: st.DataObject, head: str, indent: int, depth: int, *, indentles
     return [head + _comment(data), *inner]
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 100 documents (about 3 s); 250 with KSTALERTS_FULL_TESTS=1 (tests/budget.py).
+@pytest.mark.slow(seconds=4)
+@settings(max_examples=budget.scale(100, 250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_reader_equals_pyyaml_safe_load(data: st.DataObject) -> None:
     lines = _block(data, data.draw(st.integers(0, 2)), 0)

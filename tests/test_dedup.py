@@ -368,6 +368,7 @@ def test_a_group_writable_state_folder_is_refused_a_sticky_one_is_not(tmp_path: 
     assert (shared / "dedup.json").exists()
 
 
+@pytest.mark.slow(seconds=3)
 def test_manager_send_with_a_locked_dedup_state_finishes_in_bounded_time_and_delivers(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -34,7 +34,7 @@ import ssl
 import subprocess
 import sys
 import threading
-from typing import Dict, Iterator, List, NamedTuple
+from typing import Any, Dict, Iterator, List, NamedTuple
 
 import pytest
 
@@ -230,7 +230,13 @@ def run_block(block: Block, sandbox: Sandbox, where: pathlib.Path) -> "subproces
     )
 
 
-@pytest.mark.parametrize("block", TO_RUN, ids=[b.id for b in TO_RUN])
+def _param(block: Block) -> Any:
+    """A block that waits out retry delays (docs/run.md: two of 5 s) is marked slow: it starts first."""
+    waits = "--retry-delay" in block.code
+    return pytest.param(block, id=block.id, marks=[pytest.mark.slow(seconds=11)] if waits else [])
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in TO_RUN])
 def test_documented_block_runs(block: Block, sandbox: Sandbox, tmp_path: pathlib.Path) -> None:
     done = run_block(block, sandbox, tmp_path)
     said = f"{block.id} ({block.language}) exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"

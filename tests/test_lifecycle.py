@@ -246,6 +246,7 @@ def test_a_signal_handler_that_sends_while_main_holds_a_bucket_lock(
 
 
 # -- close --------------------------------------------------------------------------------
+@pytest.mark.slow(seconds=5)
 def test_8_threads_x_50_sends_racing_close(slack_server: SlackServer, tmp_path: pathlib.Path) -> None:
     args = {
         "url": slack_server.url(),

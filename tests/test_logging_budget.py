@@ -55,7 +55,7 @@ def handler_threads() -> List[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "kstalerts-alert-handler"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_log_error_against_a_host_that_never_answers_returns_within_the_default_budget(
     silent_host: str,
 ) -> None:
@@ -78,6 +78,7 @@ def test_log_error_against_a_host_that_never_answers_returns_within_the_default_
     assert handler.late == 1
 
 
+@pytest.mark.slow(seconds=3)
 def test_the_budget_is_configurable_and_the_delivery_finishes_in_the_background(silent_host: str) -> None:
     manager = AlertManager().add_channel(
         SlackChannel(silent_host, allow_custom_url=True, timeout=3.0, max_retries=0)

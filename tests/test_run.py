@@ -125,6 +125,7 @@ def test_timeout_exits_124_and_alerts(tmp_path: Path, loopback_http: HTTPSink) -
     assert "exit_code=124" in text_of(post)
 
 
+@pytest.mark.slow(seconds=2)
 def test_a_job_that_ignores_sigterm_is_killed_after_kill_after(
     tmp_path: Path, loopback_http: HTTPSink
 ) -> None:

@@ -746,6 +746,7 @@ def test_two_processes_flushing_deliver_each_entry_once(tmp_path: pathlib.Path) 
     assert len(spool) == 0
 
 
+@pytest.mark.slow(seconds=5)
 def test_sigkill_while_spooling_leaves_whole_entries_or_none(
     tmp_path: pathlib.Path, http_sink: StoppableHTTPSink
 ) -> None:

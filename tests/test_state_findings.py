@@ -85,7 +85,7 @@ def as_nobody(function: Any) -> int:
 
 
 # -- finding 3: the dedup file is bounded, never wiped -----------------------------------
-@pytest.mark.slow
+@pytest.mark.slow(seconds=5)
 def test_finding_3_dedup_file_with_long_titles_is_not_wiped_and_suppresses_resends(
     memory_dir: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -251,6 +251,7 @@ def stepped(step: float, *args: str) -> Run:
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - start)
 
 
+@pytest.mark.slow(seconds=8)
 def test_finding_2_a_wall_clock_set_back_5_hours_neither_freezes_repeats_nor_goes_negative(
     tmp_path: pathlib.Path, loopback_http: HTTPSink
 ) -> None:
@@ -285,6 +286,7 @@ def hold(path: pathlib.Path) -> "subprocess.Popen[str]":
     return holder
 
 
+@pytest.mark.slow(seconds=2)
 def test_finding_5_sigterm_while_the_state_lock_is_held_exits_143_at_once_after_alerting(
     tmp_path: pathlib.Path, loopback_http: HTTPSink
 ) -> None:
@@ -317,6 +319,7 @@ def test_finding_5_sigterm_while_the_state_lock_is_held_exits_143_at_once_after_
     assert "a signal came while waiting for its lock; alerting without it" in err.decode()
 
 
+@pytest.mark.slow(seconds=3)
 def test_finding_5_a_held_state_lock_is_waited_for_a_few_seconds_then_the_run_alerts(
     tmp_path: pathlib.Path, loopback_http: HTTPSink
 ) -> None:
@@ -452,6 +455,7 @@ def test_finding_9_a_run_that_cannot_save_its_state_recovers_once_not_on_every_s
     assert all("state not saved" not in r.err for r in runs[1:])  # nothing left to save
 
 
+@pytest.mark.slow(seconds=3)
 def test_finding_9_a_spool_put_on_a_full_disk_leaves_nothing_and_says_spooled_false(
     tiny_disk: pathlib.Path, loopback_http: HTTPSink
 ) -> None:

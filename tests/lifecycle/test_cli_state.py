@@ -166,6 +166,7 @@ def test_the_shipped_systemd_units_run_a_tick_every_minute_persistently() -> Non
     assert service["Type"] == "oneshot" and service["ExecStart"].split()[1:] == ["tick"]
 
 
+@pytest.mark.slow(seconds=2)
 def test_check_config_shows_the_lifecycle_and_warns_when_no_tick_checks_the_heartbeats(config: str) -> None:
     shown = cli("check-config", "--config", config)
     assert shown.code == 0 and "lifecycle: on, state in" in shown.out and "repeat_interval 2s" in shown.out

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import pytest
+
 from tests.servers.slack import SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -91,6 +93,7 @@ def alert(title: str, level: str = "warning", key: Optional[str] = None, **label
     return {"title": title, "level": level, "key": key, "labels": labels}
 
 
+@pytest.mark.slow(seconds=4)
 def test_three_processes_firing_every_200ms_for_3s_send_two_messages_per_channel(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -115,6 +118,7 @@ def test_three_processes_firing_every_200ms_for_3s_send_two_messages_per_channel
     assert "still firing since" in second and "repeat(s) held" in second
 
 
+@pytest.mark.slow(seconds=2)
 def test_fire_then_resolve_tells_only_the_channels_that_heard_it(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -145,6 +149,7 @@ def test_a_first_delivery_answered_500_does_not_count_as_notified(
     assert len(posts(slack_server, "ops")) == 2  # the 500 and the delivery
 
 
+@pytest.mark.slow(seconds=2)
 def test_eight_processes_racing_one_new_key_send_one_firing_message(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -156,6 +161,7 @@ def test_eight_processes_racing_one_new_key_send_one_firing_message(
     assert len(posts(slack_server, "ops")) == 1
 
 
+@pytest.mark.slow(seconds=3)
 def test_a_cli_silence_mutes_a_python_send_until_it_is_expired(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:

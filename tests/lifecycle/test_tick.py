@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import List
 
+import pytest
+
 from tests.lifecycle.test_scenarios import cli, posts, write_config
 from tests.servers.slack import SlackServer
 
@@ -29,6 +31,7 @@ def titles(server: SlackServer) -> List[str]:
     return [p["attachments"][0]["title"] for p in posts(server, "ops")]
 
 
+@pytest.mark.slow(seconds=5)
 def test_a_missed_heartbeat_fires_once_and_a_ping_resolves_it(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -54,6 +57,7 @@ def test_a_missed_heartbeat_fires_once_and_a_ping_resolves_it(
     assert len(titles(slack_server)) == 2
 
 
+@pytest.mark.slow(seconds=4)
 def test_six_ticks_at_once_on_a_missed_heartbeat_send_one_alert(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -83,6 +87,7 @@ def test_six_ticks_at_once_on_a_missed_heartbeat_send_one_alert(
     assert len(titles(slack_server)) == 1
 
 
+@pytest.mark.slow(seconds=5)
 def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -142,6 +147,7 @@ def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(
     assert any("RESOLVED: nightly missed" in t for t in resolved)
 
 
+@pytest.mark.slow(seconds=4)
 def test_an_alert_still_firing_when_its_silence_ends_is_sent_once_by_the_tick(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
@@ -168,6 +174,7 @@ def test_an_alert_still_firing_when_its_silence_ends_is_sent_once_by_the_tick(
     assert len(titles(slack_server)) == 1
 
 
+@pytest.mark.slow(seconds=8)
 def test_a_job_flapping_under_run_sends_at_most_four_messages_then_one_when_it_stops(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:

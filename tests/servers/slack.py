@@ -14,7 +14,8 @@ request. A failure mode is chosen by the path (``server.url("hang")`` gives
   (403), ``channel_is_archived`` (410)
 - ``fail=<n>:<code>``: the first n requests of this mode get the code, then ``ok``
 - ``ratelimit=<Retry-After>``: 429 with that header (``none``: no header)
-- ``hang``, ``trickle=status|headers|body`` (one byte a second), ``reset``
+- ``hang``, ``trickle=status|headers|body`` (a byte every 0.25 s: never a gap a 1 s
+  read timeout would catch, so only a deadline per call ends it), ``reset``
   (RST after reading the request), ``close`` (FIN, no answer)
 - ``redirect`` (302 to ``/elsewhere``), ``huge`` (a 5 MB body),
   ``many_headers``, ``long_line``, ``bad_status``
@@ -193,7 +194,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(fast)
             for i in range(len(slow)):
                 self.wfile.write(slow[i : i + 1])
-                if self.server.owner.stopping.wait(1.0):
+                if self.server.owner.stopping.wait(0.25):
                     return
         except OSError:
             return
