@@ -268,7 +268,7 @@ def test_a_tiny_timeout_fails_while_connecting_or_soon_after(slack_server: Slack
     started = time.monotonic()
     error = failure(HTTPClient(slack_server.url("hang")), 0.000001)
     assert bare(str(error)).startswith("timed out after 1e-06s while ")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5.0  # not the 60 s hang (generous: a loaded machine)
 
 
 # -- errors are translated once, with no URL ---------------------------------

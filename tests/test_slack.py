@@ -318,7 +318,7 @@ def test_429_beyond_the_budget_ends_throttled_without_sleeping(slack_server: Sla
     policy = RetryPolicy(max_retries=2, base_delay=0.01, budget=5.0)
     started = time.monotonic()
     result = slack(slack_server, retry=policy).send(ALERT)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5.0  # no 30 s sleep (generous: a loaded machine)
     assert (result.success, result.throttled, result.attempts, result.status) == (False, True, 1, 429)
     assert result.retryable
     assert result.error is not None
