@@ -219,7 +219,7 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
     async def main() -> "tuple[int, list]":
         ticks = 0
         with AlertManager() as manager:
-            manager.add_channel(slow("s1", 0.3)).add_channel(slow("s2", 0.3))
+            manager.add_channel(slow("s1", 0.5)).add_channel(slow("s2", 0.5))
 
             async def ticker() -> None:
                 nonlocal ticks
@@ -234,7 +234,7 @@ def test_asend_keeps_the_event_loop_ticking() -> None:
 
     ticks, results = compat.run(main())
     assert [r.success for r in results] == [True, True]
-    assert ticks >= 10  # a blocked loop would have ticked once
+    assert ticks >= 3  # a blocked loop would have ticked once; about 50 here, 5 seen on a loaded machine
 
 
 def test_a_closed_manager_returns_failed_results_and_refuses_channels() -> None:

@@ -154,15 +154,17 @@ def test_finding_1_chaos_8_flushers_1500_entries_1000_sigkills_lose_nothing(
 
 
 # -- finding 4 ------------------------------------------------------------------------
-@pytest.mark.slow(seconds=6)
+@pytest.mark.slow(seconds=4)
 def test_finding_4_fifty_processes_taking_at_once_never_pass_the_burst(tmp_path: pathlib.Path) -> None:
     """Then: 50 processes x 5 try_acquire at once on burst 10 admitted 49, 13, 23, 30, 35
     (a process that missed the lock in 0.5 s used a fresh full bucket of its own).
-    Now: at most 10 in each of 5 trials (one that misses the lock is held)."""
-    args = {"folder": str(tmp_path), "trials": 5, "processes": 50, "tries": 5}
+    Now: at most 10 in each trial (one that misses the lock is held): 3 trials, or the
+    issue's 5 with KSTALERTS_FULL_TESTS=1 (tests/budget.py); every one of them was over then."""
+    trials = budget.scale(3, 5)
+    args = {"folder": str(tmp_path), "trials": trials, "processes": 50, "tries": 5}
     result = finish(start("contend_farm", args), timeout=300)
     print(f"admitted per trial: {result['admitted']}")
-    assert len(result["admitted"]) == 5
+    assert len(result["admitted"]) == trials
     assert all(1 <= total <= 10 for total in result["admitted"]), result
 
 
