@@ -17,7 +17,7 @@ _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd])")
 _ACCEPTED = "seconds (90, 1.5) or numbers with s, m, h, d (10m, 1h30m)"
 
 
-def parse_duration(text: "str") -> "float":
+def parse_duration(text: str) -> float:
     """Seconds in ``text``; ``ValueError`` when it is not a duration.
 
     >>> parse_duration("10m"), parse_duration("1h30m"), parse_duration("2.5")

@@ -32,24 +32,24 @@ import threading
 from _weakref import ref as _ref  # what weakref.ref is, without weakref's own module (and its imports)
 
 from ._lazy import TYPE_CHECKING
+from ._typing import Any, Callable, Dict, Tuple
 
 if TYPE_CHECKING:
     import weakref
-    from typing import Any, Callable, Dict, Tuple
 
 __all__ = ()
 
 # id(obj) -> (weak reference to obj, renew function)
-_registry: "Dict[int, Tuple[weakref.ref[Any], Callable[[Any], None]]]" = {}
+_registry: Dict[int, Tuple["weakref.ref[Any]", Callable[[Any], None]]] = {}
 # descriptor -> ident of the thread holding an flock on it
-_held: "Dict[int, int]" = {}
+_held: Dict[int, int] = {}
 
 
-def on_fork(obj: "Any", renew: "Callable[[Any], None]") -> "None":
+def on_fork(obj: Any, renew: Callable[[Any], None]) -> None:
     """Run ``renew(obj)`` in every forked child, for as long as ``obj`` lives."""
     key = id(obj)
 
-    def gone(ref: "weakref.ref[Any]") -> "None":
+    def gone(ref: "weakref.ref[Any]") -> None:
         entry = _registry.get(key)
         if entry is not None and entry[0] is ref:
             del _registry[key]
@@ -61,23 +61,23 @@ def on_fork(obj: "Any", renew: "Callable[[Any], None]") -> "None":
     _registry[key] = (ref, renew)
 
 
-def renew_lock(obj: "Any") -> "None":
+def renew_lock(obj: Any) -> None:
     """A renew function for an object whose only fork hazard is ``obj._lock``."""
     obj._lock = threading.RLock()
 
 
-def hold(fd: "int") -> "None":
+def hold(fd: int) -> None:
     """Note that this thread holds an ``flock`` on ``fd`` (see :func:`let_go`)."""
     _held[fd] = threading.get_ident()
 
 
-def let_go(fd: "int") -> "None":
+def let_go(fd: int) -> None:
     """Forget ``fd``; call it *before* closing the descriptor, so that a
     child never closes a number that was reused meanwhile."""
     _held.pop(fd, None)
 
 
-def exiting() -> "bool":
+def exiting() -> bool:
     """Whether the interpreter is shutting down.
 
     ``threading._shutdown`` marks the main thread stopped before the
@@ -87,7 +87,7 @@ def exiting() -> "bool":
     return sys.is_finalizing() or not threading.main_thread().is_alive()
 
 
-def forget_socket(sock: "Any") -> "None":
+def forget_socket(sock: Any) -> None:
     """Close this process's descriptor of an inherited socket, and only that.
 
     ``detach`` drops the socket object's hold (and an ``SSLSocket``'s TLS
@@ -106,7 +106,7 @@ def forget_socket(sock: "Any") -> "None":
             pass
 
 
-def _after_fork_in_child() -> "None":
+def _after_fork_in_child() -> None:
     me = threading.get_ident()
     for fd, owner in list(_held.items()):
         if owner != me:  # the forking thread itself goes on to close its own

@@ -19,10 +19,7 @@ instead of raising.
 
 import sys
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+from ._typing import Any, Callable, Optional
 
 __all__ = ()
 
@@ -30,14 +27,14 @@ __all__ = ()
 # which imports it.
 _QUIET_UNCONFIGURED = frozenset({"debug", "info"})
 _WARNING = 30
-_pending: "Optional[Callable[[], None]]" = None
+_pending: Optional[Callable[[], None]] = None
 
 
-def _drop(*args: "Any", **kwargs: "Any") -> "None":
+def _drop(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def _enabled_unconfigured(level: "int") -> "bool":
+def _enabled_unconfigured(level: int) -> bool:
     return level >= _WARNING
 
 
@@ -46,10 +43,10 @@ class _LazyLogger:
 
     __slots__ = ("name",)
 
-    def __init__(self, name: "str") -> "None":
+    def __init__(self, name: str) -> None:
         self.name = name
 
-    def __getattr__(self, attr: "str") -> "Any":
+    def __getattr__(self, attr: str) -> Any:
         if "logging" not in sys.modules:
             if attr in _QUIET_UNCONFIGURED:
                 return _drop
@@ -63,11 +60,11 @@ class _LazyLogger:
             _run_pending()
         return getattr(logging.getLogger(self.name), attr)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"<lazy logger {self.name}>"
 
 
-def when_used(hook: "Optional[Callable[[], None]]") -> "None":
+def when_used(hook: Optional[Callable[[], None]]) -> None:
     """Run ``hook`` once, just before a logger of the package is first used
     for something that can be shown (``None`` cancels it): the CLI installs
     its stderr handler this way, and imports ``logging`` only when there is
@@ -76,13 +73,13 @@ def when_used(hook: "Optional[Callable[[], None]]") -> "None":
     _pending = hook
 
 
-def _run_pending() -> "None":
+def _run_pending() -> None:
     global _pending
     hook, _pending = _pending, None
     if hook is not None:
         hook()
 
 
-def logger(name: "str") -> "Any":
+def logger(name: str) -> Any:
     """A stand-in for ``logging.getLogger(name)`` that imports nothing until used."""
     return _LazyLogger(name)

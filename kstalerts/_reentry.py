@@ -26,27 +26,24 @@ send only); the mark is per thread and always restored (a context manager).
 import contextlib
 import threading
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, Optional, Tuple
+from ._typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ()
 
 _state = threading.local()
 # (handlers swapped out, signals noted, the noting handler) while a nested send holds
 # signals; only ever set on the main thread, where Python runs signal handlers
-_held: "Optional[Tuple[Dict[int, Any], List[int], Any]]" = None
+_held: Optional[Tuple[Dict[int, Any], List[int], Any]] = None
 
 
-def depth() -> "int":
+def depth() -> int:
     """How many library sends, deliveries or handler emits this thread is inside."""
     value: int = getattr(_state, "depth", 0)
     return value
 
 
 @contextlib.contextmanager
-def inside() -> "Iterator[int]":
+def inside() -> Iterator[int]:
     """Mark this thread as inside the library for the block; yields the depth before it."""
     before = depth()
     _state.depth = before + 1
@@ -58,7 +55,7 @@ def inside() -> "Iterator[int]":
             _release_signals()  # the outermost send ended: the signals held meanwhile run now
 
 
-def hold_signals() -> "None":
+def hold_signals() -> None:
     """Hold, until this thread's outermost send ends, the signals that have a Python handler.
 
     Called by a send that runs inside another (on the main thread, where
@@ -75,7 +72,7 @@ def hold_signals() -> "None":
 
     pending: List[int] = []
 
-    def note(number: "int", frame: "Any") -> "None":
+    def note(number: int, frame: Any) -> None:
         if number not in pending:
             pending.append(number)
 
@@ -91,7 +88,7 @@ def hold_signals() -> "None":
     _held = (originals, pending, note)
 
 
-def _release_signals() -> "None":
+def _release_signals() -> None:
     """Put the held handlers back and run each noted signal's handler, once."""
     global _held
     held = _held
@@ -110,27 +107,27 @@ def _release_signals() -> "None":
             originals[number](number, sys._getframe())
 
 
-def busy() -> "bool":
+def busy() -> bool:
     """Whether this thread is serving a delivery or inside an AlertHandler's emit."""
     return bool(getattr(_state, "serving", False) or getattr(_state, "emitting", False))
 
 
 @contextlib.contextmanager
-def serving() -> "Iterator[None]":
+def serving() -> Iterator[None]:
     """Mark this thread as doing a delivery's work for the library (a pool worker, a helper)."""
     with _flag("serving"):
         yield
 
 
 @contextlib.contextmanager
-def emitting() -> "Iterator[None]":
+def emitting() -> Iterator[None]:
     """Mark this thread as inside an AlertHandler's ``emit`` for the block."""
     with _flag("emitting"):
         yield
 
 
 @contextlib.contextmanager
-def _flag(name: "str") -> "Iterator[None]":
+def _flag(name: str) -> Iterator[None]:
     before = bool(getattr(_state, name, False))
     setattr(_state, name, True)
     try:

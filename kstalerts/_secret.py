@@ -11,15 +11,12 @@ value calls :meth:`Secret.reveal` at the one place it goes on the wire.
 True
 """
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Iterable, Optional
+from ._typing import Any, Iterable, Optional
 
 __all__ = ()
 
 
-def mask_url(url: "str") -> "str":
+def mask_url(url: str) -> str:
     """A URL as it may be shown: ``scheme://host[:port]``, then ``/***`` when
     anything else (user info, path, query, fragment) was there.
 
@@ -44,7 +41,7 @@ def mask_url(url: "str") -> "str":
     return f"{scheme}://{hostport}" + ("/***" if hidden else "")
 
 
-def scrub(text: "str", secrets: "Iterable[str]") -> "str":
+def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret in ``secrets`` (4 characters or more)
     replaced by ``***``, longest first (a token inside a URL goes too)."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
@@ -52,12 +49,12 @@ def scrub(text: "str", secrets: "Iterable[str]") -> "str":
     return text
 
 
-def mask_text(value: "str") -> "str":
+def mask_text(value: str) -> str:
     """A fixed mask for a password or key: its length is not shown either."""
     return "***" if value else ""
 
 
-def scrub_text(text: "str", secrets: "Iterable[str]" = ()) -> "str":
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Free text (an exception's message) with every URL masked and every known secret hidden."""
     import re
 
@@ -70,36 +67,36 @@ class Secret:
 
     __slots__ = ("_mask", "_value")
 
-    def __init__(self, value: "str", *, mask: "Optional[str]" = None) -> "None":
+    def __init__(self, value: str, *, mask: Optional[str] = None) -> None:
         self._value = value
         if mask is None:
             mask = mask_url(value) if "://" in value else mask_text(value)
         self._mask = mask
 
-    def reveal(self) -> "str":
+    def reveal(self) -> str:
         """The secret itself: use it only where it goes on the wire."""
         return self._value
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         return self._mask
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"Secret({self._mask!r})"
 
-    def __eq__(self, other: "object") -> "bool":
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
 
-    def __hash__(self) -> "int":
+    def __hash__(self) -> int:
         return hash(self._value)
 
-    def __bool__(self) -> "bool":
+    def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> "str":
+    def __reduce__(self) -> str:
         raise TypeError("a Secret cannot be pickled")
 
 
-def resolve_credential(resolver: "Any", name: "str") -> "Any":
+def resolve_credential(resolver: Any, name: str) -> Any:
     """``resolver.resolve(name)``, taking a kstlib-style record's ``value``.
 
     A resolver passed in may answer with the secret itself, or (as kstlib's

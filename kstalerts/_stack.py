@@ -14,7 +14,7 @@ __all__ = ()
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def outside() -> "int":
+def outside() -> int:
     """The ``stacklevel`` of the first caller outside the package, for the function that calls this."""
     level = 1
     frame = sys._getframe(1)  # the function that will call warnings.warn: stacklevel 1

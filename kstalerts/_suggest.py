@@ -5,15 +5,12 @@ the list of valid ones. It stands at the bottom of the package so channels,
 the config layer and the command line all give the same hint.
 """
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Iterable
+from ._typing import Iterable
 
 __all__ = ()
 
 
-def suggest(word: "str", valid: "Iterable[str]") -> "str":
+def suggest(word: str, valid: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` or ``"; expected one of: ..."``.
 
     >>> suggest("chanels", ["channels", "throttle"])

@@ -15,10 +15,7 @@ unfinished lines, so a line of stdout is never glued to one of stderr.
 
 import collections
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Deque, Dict, List, Tuple
+from ._typing import Deque, Dict, List, Tuple
 
 __all__ = ()
 
@@ -44,11 +41,11 @@ class TailBuffer:
 
     def __init__(
         self,
-        max_lines: "int" = 50,
+        max_lines: int = 50,
         *,
-        line_bytes: "int" = MAX_LINE_BYTES,
-        total_bytes: "int" = MAX_TAIL_BYTES,
-    ) -> "None":
+        line_bytes: int = MAX_LINE_BYTES,
+        total_bytes: int = MAX_TAIL_BYTES,
+    ) -> None:
         if max_lines < 1:
             raise ValueError("max_lines must be at least 1")
         self.max_lines = int(max_lines)
@@ -62,7 +59,7 @@ class TailBuffer:
         self.lines_seen = 0
         self.bytes_seen = 0
 
-    def feed(self, data: "bytes", stream: "str" = "stdout") -> "None":
+    def feed(self, data: bytes, stream: str = "stdout") -> None:
         """Take one chunk of ``stream``'s output."""
         if not data:
             return
@@ -92,7 +89,7 @@ class TailBuffer:
         if last + 1 < len(data):
             self._extend_partial(stream, data[last + 1 :])
 
-    def _extend_partial(self, stream: "str", data: "bytes") -> "None":
+    def _extend_partial(self, stream: str, data: bytes) -> None:
         partial = self._partial.setdefault(stream, bytearray())
         room = self.line_bytes - len(partial)
         if room > 0:
@@ -100,15 +97,15 @@ class TailBuffer:
         if len(data) > room:
             self._partial_cut[stream] = self._partial_cut.get(stream, 0) + len(data) - max(room, 0)
 
-    def _take_partial(self, stream: "str") -> "Tuple[bytes, int]":
+    def _take_partial(self, stream: str) -> Tuple[bytes, int]:
         partial = self._partial.pop(stream, None)
         return bytes(partial or b""), self._partial_cut.pop(stream, 0)
 
-    def _drop_partial(self, stream: "str") -> "None":
+    def _drop_partial(self, stream: str) -> None:
         self._partial.pop(stream, None)
         self._partial_cut.pop(stream, None)
 
-    def _push(self, line: "bytes", cut: "int" = 0) -> "None":
+    def _push(self, line: bytes, cut: int = 0) -> None:
         if len(line) > self.line_bytes:
             cut += len(line) - self.line_bytes
             line = line[: self.line_bytes]
@@ -119,7 +116,7 @@ class TailBuffer:
         while len(self._lines) > self.max_lines or (self._size > self.total_bytes and len(self._lines) > 1):
             self._size -= len(self._lines.popleft()) + 1
 
-    def lines(self) -> "List[bytes]":
+    def lines(self) -> List[bytes]:
         """The kept lines, oldest first, unfinished last lines included."""
         kept = list(self._lines)
         for stream in sorted(self._partial):
@@ -134,16 +131,16 @@ class TailBuffer:
                 return kept[index + 1 :]
         return kept
 
-    def text(self) -> "str":
+    def text(self) -> str:
         """The kept lines as text (bad bytes become U+FFFD)."""
         return _NL.join(self.lines()).decode("utf-8", "replace")
 
-    def mark(self, note: "str") -> "None":
+    def mark(self, note: str) -> None:
         """Add a line of our own (e.g. ``--- attempt 2 of 3 ---``), ending open lines first."""
         for stream in sorted(self._partial):
             self._push(*self._take_partial(stream))
         self._push(note.encode("utf-8", "replace"))
 
 
-def _cut_marker(count: "int") -> "bytes":
+def _cut_marker(count: int) -> bytes:
     return f" [... {count} bytes cut]".encode("ascii")

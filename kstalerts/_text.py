@@ -51,7 +51,7 @@ _SPACES = r" {2,}"
 _COMPILED: "Dict[str, Pattern[str]]" = {}
 
 
-def compiled(source: "str") -> "Pattern[str]":
+def compiled(source: str) -> "Pattern[str]":
     """``re.compile(source)``, compiled the first time it is asked for and kept.
 
     Modules keep a pattern's source at module level and call this where they
@@ -68,7 +68,7 @@ def compiled(source: "str") -> "Pattern[str]":
 REPLY_CHARS = 300
 
 
-def clean(text: "str") -> "str":
+def clean(text: str) -> str:
     """``text`` with ANSI sequences removed, line breaks as ``\\n`` and other controls as U+FFFD.
 
     >>> clean("\\x1b[31mred\\x1b[0m\\r\\nnext\\rline\\x00\\tend")
@@ -81,7 +81,7 @@ def clean(text: "str") -> "str":
     return compiled(_CONTROL).sub("\ufffd", text)
 
 
-def one_line(text: "object", *, secrets: "Iterable[str]" = (), limit: "int" = REPLY_CHARS) -> "str":
+def one_line(text: object, *, secrets: "Iterable[str]" = (), limit: int = REPLY_CHARS) -> str:
     """``text`` as one safe line: decoded, secrets masked, controls as spaces, cut to ``limit``.
 
     >>> one_line(b"bad\\r\\n\\tthing  TOKEN here", secrets=["TOKEN"])
@@ -96,7 +96,7 @@ def one_line(text: "object", *, secrets: "Iterable[str]" = (), limit: "int" = RE
     return cut(result, limit)
 
 
-def cut(text: "str", limit: "int", *, escape: "Optional[Callable[[str], str]]" = None) -> "str":
+def cut(text: str, limit: int, *, escape: "Optional[Callable[[str], str]]" = None) -> str:
     """``text`` in at most ``limit`` characters, cut from the middle.
 
     >>> cut("\\n".join(str(n) for n in range(1, 201)), 60)
@@ -107,22 +107,22 @@ def cut(text: "str", limit: "int", *, escape: "Optional[Callable[[str], str]]" =
     return _cut(text, limit, len, escape)
 
 
-def cut_bytes(text: "str", limit: "int", *, escape: "Optional[Callable[[str], str]]" = None) -> "str":
+def cut_bytes(text: str, limit: int, *, escape: "Optional[Callable[[str], str]]" = None) -> str:
     """Like :func:`cut`, for a service that counts UTF-8 bytes: the result encodes to at most ``limit``."""
     return _cut(text, limit, _utf8_size, escape)
 
 
-def _utf8_size(text: "str") -> "int":
+def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _marker(count: "int", unit: "str") -> "str":
+def _marker(count: int, unit: str) -> str:
     return f"[… {count} {unit}{'' if count == 1 else 's'} cut …]"
 
 
 def _cut(
-    text: "str", limit: "int", size: "Callable[[str], int]", escape: "Optional[Callable[[str], str]]"
-) -> "str":
+    text: str, limit: int, size: "Callable[[str], int]", escape: "Optional[Callable[[str], str]]"
+) -> str:
     shown = escape or _same
     if size(text) <= limit:  # an escape never shortens text: over the limit raw, over it escaped
         whole = shown(text)
@@ -132,7 +132,7 @@ def _cut(
     n = len(lines)
     if n > 2:  # whole lines go when the first and the last can stay
 
-        def by_lines(keep: "int") -> "str":
+        def by_lines(keep: int) -> str:
             head, tail = lines[: (keep + 1) // 2], lines[n - keep // 2 :]
             middle = _marker(n - keep, "line")
             return "\n".join((shown("\n".join(head)), middle, shown("\n".join(tail))))
@@ -141,7 +141,7 @@ def _cut(
         if result is not None:
             return result
 
-    def by_chars(keep: "int") -> "str":
+    def by_chars(keep: int) -> str:
         head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2 :]
         return f"{shown(head)} {_marker(len(text) - keep, 'character')} {shown(tail)}"
 
@@ -154,7 +154,7 @@ def _cut(
 
 
 def _longest(
-    build: "Callable[[int], str]", low: "int", high: "int", size: "Callable[[str], int]", limit: "int"
+    build: "Callable[[int], str]", low: int, high: int, size: "Callable[[str], int]", limit: int
 ) -> "Optional[str]":
     """``build(k)`` for the largest ``k`` in ``low..high`` whose result fits ``limit`` (binary search)."""
     if high < low:
@@ -172,5 +172,5 @@ def _longest(
     return best
 
 
-def _same(text: "str") -> "str":
+def _same(text: str) -> str:
     return text

@@ -1,23 +1,26 @@
-"""The few ``typing`` names kstalerts needs at run time, without importing ``typing``.
+"""The ``typing`` names kstalerts' modules use, without importing ``typing``.
 
 ``typing`` costs 7 to 12 ms to import (more on 3.6): a cron job sending one
-alert should not pay for it. Annotations are strings and the ``typing``
-imports sit under ``if TYPE_CHECKING:`` (``tools/detype.py`` keeps the
-package that way), so what is left are the names a module *runs*:
+alert should not pay for it. Every module imports its typing names from
+here (``from ._typing import Dict, Optional``), and annotations stay
+written as they read best; at run time the names are stand-ins that cost
+next to nothing to evaluate:
 
+- ``Optional``, ``Dict``, ``Callable``...: one small object each whose
+  subscript gives it back (``Optional[str]`` in an annotation is one
+  call); those that stand for a class (``Mapping``, ``Sequence``,
+  ``Callable``, ``Dict``...) answer ``isinstance`` and ``issubclass`` as
+  that class does;
 - :class:`NamedTuple` as a base class: builds a tuple class that behaves as
   the one ``typing.NamedTuple`` builds (fields from the annotations, in
   order; defaults; ``_fields``, ``_field_defaults``, ``_make``,
   ``_replace``, ``_asdict``, the repr; methods, properties and the
   docstring kept), on 3.6.1 and later, without the ``eval`` that
   :func:`collections.namedtuple` runs for each class;
-- ``Generic[T]`` as a base class: an empty slotted base (``Cls[T]`` works on
-  3.7+, as with ``typing``);
+- ``Generic[T]`` as a base class: an empty slotted base (``Cls[T]`` gives
+  ``Cls`` back, on 3.6 too);
 - :func:`TypeVar`, :func:`cast`, :func:`overload`: what they do at run time,
-  which is (next to) nothing;
-- ``Callable``, ``Iterable``, ``Mapping``... for ``isinstance``: the
-  :mod:`collections.abc` classes ``typing``'s names stand for (a subscript of
-  one, ``Mapping[str, int]``, stays in a string annotation: 3.9+ at run time).
+  which is (next to) nothing.
 
 Under ``TYPE_CHECKING`` the names *are* ``typing``'s, so mypy checks the
 records, generics and casts as it always did.
@@ -29,19 +32,84 @@ and nothing of the package but the flag.
 from ._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:  # typing's own names, re-exported (``X as X``) for the modules that use them
+    from typing import IO as IO
+    from typing import Any as Any
     from typing import Callable as Callable
+    from typing import ClassVar as ClassVar
+    from typing import Deque as Deque
+    from typing import Dict as Dict
+    from typing import FrozenSet as FrozenSet
     from typing import Generic as Generic
     from typing import Iterable as Iterable
     from typing import Iterator as Iterator
+    from typing import List as List
     from typing import Mapping as Mapping
     from typing import MutableMapping as MutableMapping
     from typing import NamedTuple as NamedTuple
+    from typing import NoReturn as NoReturn
+    from typing import Optional as Optional
+    from typing import Pattern as Pattern
     from typing import Sequence as Sequence
+    from typing import Set as Set
+    from typing import TextIO as TextIO
+    from typing import Tuple as Tuple
+    from typing import Type as Type
     from typing import TypeVar as TypeVar
+    from typing import Union as Union
     from typing import cast as cast
     from typing import overload as overload
 else:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence  # noqa: F401
+    import collections.abc as _abc
+
+    class _Alias:
+        """A ``typing`` name at run time: subscripting it gives it back (so
+        ``Optional[str]`` in an annotation costs one call), and ``isinstance``
+        / ``issubclass`` ask the class it stands for, if any."""
+
+        __slots__ = ("_name", "_origin")
+
+        def __init__(self, name, origin=None):
+            self._name = name
+            self._origin = origin
+
+        def __getitem__(self, params):
+            return self
+
+        def __instancecheck__(self, obj):
+            return isinstance(obj, self._check())
+
+        def __subclasscheck__(self, cls):
+            return issubclass(cls, self._check())
+
+        def _check(self):
+            if self._origin is None:
+                raise TypeError(f"{self!r} cannot be used with isinstance() or issubclass()")
+            return self._origin
+
+        def __repr__(self):
+            return f"kstalerts._typing.{self._name}"
+
+    Any = _Alias("Any")
+    ClassVar = _Alias("ClassVar")
+    NoReturn = _Alias("NoReturn")
+    Optional = _Alias("Optional")
+    Union = _Alias("Union")
+    Dict = _Alias("Dict", dict)
+    List = _Alias("List", list)
+    Tuple = _Alias("Tuple", tuple)
+    Set = _Alias("Set", set)
+    FrozenSet = _Alias("FrozenSet", frozenset)
+    Type = _Alias("Type", type)
+    Deque = _Alias("Deque")
+    IO = _Alias("IO")
+    TextIO = _Alias("TextIO")
+    Pattern = _Alias("Pattern")
+    Callable = _Alias("Callable", _abc.Callable)
+    Iterable = _Alias("Iterable", _abc.Iterable)
+    Iterator = _Alias("Iterator", _abc.Iterator)
+    Mapping = _Alias("Mapping", _abc.Mapping)
+    MutableMapping = _Alias("MutableMapping", _abc.MutableMapping)
+    Sequence = _Alias("Sequence", _abc.Sequence)
 
     def TypeVar(name, *constraints, bound=None, covariant=False, contravariant=False):  # noqa: N802
         """A type variable stands for nothing at run time: its name."""
@@ -55,13 +123,14 @@ else:
         """``func``, unchanged: the last (undecorated) definition is the one that runs."""
         return func
 
-    class _Generic:
+    class _GenericMeta(type):
+        def __getitem__(cls, params):  # ``Cls[int]`` is ``Cls`` (3.6 has no __class_getitem__)
+            return cls
+
+    class _Generic(metaclass=_GenericMeta):
         """The base a ``Generic[T]`` base stands for at run time."""
 
         __slots__ = ()
-
-        def __class_getitem__(cls, params):  # 3.7+: ``Cls[int]`` is ``Cls``
-            return cls
 
     class _Subscript:
         __slots__ = ()

@@ -24,14 +24,13 @@ import sys
 
 from . import _log
 from ._lazy import TYPE_CHECKING
+from ._typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 from ._version import __version__
 from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
-
     from .manager import AlertManager, ChannelEntry
 
 __all__ = ()
@@ -41,7 +40,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-def _columns() -> "int":
+def _columns() -> int:
     """The terminal's width as :func:`shutil.get_terminal_size` tells it (``COLUMNS``, the terminal, 80)."""
     try:
         columns = int(os.environ["COLUMNS"])
@@ -65,27 +64,23 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """
 
     def __init__(
-        self,
-        prog: "str",
-        indent_increment: "int" = 2,
-        max_help_position: "int" = 24,
-        width: "Optional[int]" = None,
-    ) -> "None":
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: "Optional[int]" = None
+    ) -> None:
         super().__init__(
             prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
         )
 
 
 def _command(
-    subparsers: "Any",
-    name: "str",
+    subparsers: Any,
+    name: str,
     run: "Callable[[argparse.Namespace, TextIO, TextIO], int]",
-    summary: "str",
-    description: "str",
-    epilog: "Optional[str]" = None,
-    formatter: "Any" = _Formatter,
-    **more: "Any",
-) -> "argparse.ArgumentParser":
+    summary: str,
+    description: str,
+    epilog: Optional[str] = None,
+    formatter: Any = _Formatter,
+    **more: Any,
+) -> argparse.ArgumentParser:
     """Add subcommand ``name``, which ``run`` carries out (returning the exit code).
 
     ``summary`` is its line in ``kstalerts --help``; ``description`` and
@@ -100,7 +95,7 @@ def _command(
     return parser
 
 
-def _adder(subparsers: "Any") -> "Callable[..., argparse.ArgumentParser]":
+def _adder(subparsers: Any) -> "Callable[..., argparse.ArgumentParser]":
     """:func:`_command` for ``subparsers``: what a module of :mod:`kstalerts.commands` is handed."""
     return lambda *texts, **more: _command(subparsers, *texts, **more)
 
@@ -132,7 +127,7 @@ class _UsageError(Exception):
     """A mistake on the command line that argparse cannot see."""
 
 
-def _add_config_options(parser: "argparse.ArgumentParser") -> "None":
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
     parser.add_argument(
         "--preset", metavar="NAME", help="config preset to apply (default: $KSTALERTS_PRESET)"
@@ -142,7 +137,7 @@ def _add_config_options(parser: "argparse.ArgumentParser") -> "None":
 # -- send ------------------------------------------------------------------
 
 
-def _setup_send(subparsers: "Any") -> "None":
+def _setup_send(subparsers: Any) -> None:
     parser = _command(
         subparsers,
         "send",
@@ -179,20 +174,20 @@ def _setup_send(subparsers: "Any") -> "None":
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def _label(text: "str") -> "Any":
+def _label(text: str) -> Any:
     from .cli_lifecycle import label
 
     return label(text)
 
 
-def _level(text: "str") -> "AlertLevel":
+def _level(text: str) -> AlertLevel:
     try:
         return AlertLevel.parse(text)
     except AlertConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _read_body(value: "str", stdin: "TextIO") -> "str":
+def _read_body(value: str, stdin: TextIO) -> str:
     if value != "-":
         return value
     # Read one character more than an alert keeps, so the cut marker shows.
@@ -205,7 +200,7 @@ def _read_body(value: "str", stdin: "TextIO") -> "str":
     return raw.decode("utf-8", "replace")[: MAX_BODY_CHARS + 1].rstrip("\n")
 
 
-def _run_send(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     alert = AlertMessage(
         args.title, _read_body(args.body, stdin), args.level, labels=dict(args.label), dedup_key=args.key
     )
@@ -243,7 +238,7 @@ def _run_send(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "in
     return code
 
 
-def exit_code(results: "Sequence[AlertResult]") -> "int":
+def exit_code(results: Sequence[AlertResult]) -> int:
     """``EXIT_OK`` when every result is a delivery, else ``EXIT_FAILED``.
 
     A duplicate the dedup window suppressed counts as delivered (it was,
@@ -255,7 +250,7 @@ def exit_code(results: "Sequence[AlertResult]") -> "int":
     return EXIT_FAILED
 
 
-def _result_dict(result: "AlertResult") -> "Dict[str, Any]":
+def _result_dict(result: AlertResult) -> Dict[str, Any]:
     return {
         "channel": result.channel,
         "success": result.success,
@@ -272,12 +267,12 @@ def _result_dict(result: "AlertResult") -> "Dict[str, Any]":
 
 
 def _dry_run(
-    alert: "AlertMessage",
-    matching: "Sequence[ChannelEntry]",
-    skipped: "Sequence[ChannelEntry]",
-    as_json: "bool",
-    out: "TextIO",
-) -> "int":
+    alert: AlertMessage,
+    matching: Sequence["ChannelEntry"],
+    skipped: Sequence["ChannelEntry"],
+    as_json: bool,
+    out: TextIO,
+) -> int:
     previews = [(entry, entry.channel.preview(alert)) for entry in matching]
     if as_json:
         payload = {
@@ -303,7 +298,7 @@ def _dry_run(
 
 
 def _manager(
-    args: "argparse.Namespace", unresolved: "Optional[List[UnresolvedCredentialError]]" = None
+    args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
 ) -> "AlertManager":
     import warnings
 
@@ -336,7 +331,7 @@ def _manager(
 # -- check-config ------------------------------------------------------------
 
 
-def _setup_check_config(subparsers: "Any") -> "None":
+def _setup_check_config(subparsers: Any) -> None:
     parser = _command(
         subparsers,
         "check-config",
@@ -358,7 +353,7 @@ def _setup_check_config(subparsers: "Any") -> "None":
     parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
 
 
-def _run_check_config(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     import json
     import logging
     import warnings
@@ -457,7 +452,7 @@ def _run_check_config(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO"
     return EXIT_OK
 
 
-def _describe_entry(entry: "ChannelEntry") -> "str":
+def _describe_entry(entry: "ChannelEntry") -> str:
     channel = entry.channel
     parts = [
         f"{entry.key}: {channel!r}",
@@ -475,7 +470,7 @@ def _describe_entry(entry: "ChannelEntry") -> "str":
 # -- demo --------------------------------------------------------------------
 
 
-def _setup_demo(subparsers: "Any") -> "None":
+def _setup_demo(subparsers: Any) -> None:
     _command(
         subparsers,
         "demo",
@@ -487,7 +482,7 @@ def _setup_demo(subparsers: "Any") -> "None":
     )
 
 
-def _run_demo(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .demo import run_demo
 
     return run_demo(out)
@@ -496,7 +491,7 @@ def _run_demo(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "in
 # -- flush -------------------------------------------------------------------
 
 
-def _setup_flush(subparsers: "Any") -> "None":
+def _setup_flush(subparsers: Any) -> None:
     parser = _command(
         subparsers,
         "flush",
@@ -518,7 +513,7 @@ def _setup_flush(subparsers: "Any") -> "None":
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
 
 
-def _run_flush(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .manager import AlertManager
 
     with AlertManager.from_config(args.config, preset=args.preset) as manager:
@@ -567,18 +562,18 @@ An unusable config or a failed delivery never changes it (stderr says why).
 class _RunParser(argparse.ArgumentParser):
     """``run``'s own usage errors exit 125, as coreutils ``timeout`` does: 1-124 are the job's."""
 
-    def error(self, message: "str") -> "NoReturn":
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(125, f"{self.prog}: error: {message}\n")
 
-    def parse_known_args(self, args: "Any" = None, namespace: "Any" = None) -> "Any":
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:  # an unknown option before --; the top parser would exit 2
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
 
 
-def _positive(text: "str") -> "float":
+def _positive(text: str) -> float:
     """A duration: seconds, or with a unit (``10m``, ``1h30m``; see :mod:`kstalerts._duration`)."""
     from ._duration import parse_duration
 
@@ -588,7 +583,7 @@ def _positive(text: "str") -> "float":
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _setup_run(subparsers: "Any") -> "None":
+def _setup_run(subparsers: Any) -> None:
     parser = _command(
         subparsers,
         "run",
@@ -667,7 +662,7 @@ _JOB_OPTIONS = (
 ).split()
 
 
-def _run_run(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .jobs.run import EXIT_RUN_ERROR, run_job
 
     command = list(args.command)
@@ -692,31 +687,31 @@ def _run_run(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int
     return result.exit_code
 
 
-def _setup_lifecycle(subparsers: "Any") -> "None":
+def _setup_lifecycle(subparsers: Any) -> None:
     from .cli_lifecycle import setup  # resolve, silence, alerts, tick, heartbeat
 
     setup(subparsers, config_options=_add_config_options, manager=_manager, exit_code=exit_code)
 
 
-def _setup_init(subparsers: "Any") -> "None":
+def _setup_init(subparsers: Any) -> None:
     from .commands import init
 
     init.setup(_adder(subparsers))
 
 
-def _setup_unit_failed(subparsers: "Any") -> "None":
+def _setup_unit_failed(subparsers: Any) -> None:
     from .commands import systemd
 
     systemd.setup(_adder(subparsers))
 
 
-def _setup_pyz(subparsers: "Any") -> "None":
+def _setup_pyz(subparsers: Any) -> None:
     from .commands import pyz
 
     pyz.setup(_adder(subparsers))
 
 
-def _setup_shell(subparsers: "Any") -> "None":
+def _setup_shell(subparsers: Any) -> None:
     from .commands import shell
 
     shell.setup(_adder(subparsers), build_parser)  # walks the whole parser
@@ -725,7 +720,7 @@ def _setup_shell(subparsers: "Any") -> "None":
 # The subcommands, in --help order: the names each setup adds, and the setup
 # (those of kstalerts.commands and the lifecycle import their module only
 # when their parser is built).
-_SUBCOMMANDS: "Sequence[Tuple[Tuple[str, ...], Callable[[Any], None]]]" = (
+_SUBCOMMANDS: Sequence[Tuple[Tuple[str, ...], Callable[[Any], None]]] = (
     (("send",), _setup_send),
     (("check-config",), _setup_check_config),
     (("flush",), _setup_flush),
@@ -739,7 +734,7 @@ _SUBCOMMANDS: "Sequence[Tuple[Tuple[str, ...], Callable[[Any], None]]]" = (
 )
 
 
-def build_parser(only: "Optional[str]" = None) -> "argparse.ArgumentParser":
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     """The argument parser of the ``kstalerts`` command; with ``only`` (a
     subcommand's name), the parser of that subcommand alone is set up."""
     parser = argparse.ArgumentParser(
@@ -762,7 +757,7 @@ def build_parser(only: "Optional[str]" = None) -> "argparse.ArgumentParser":
     return parser
 
 
-def _chosen(argv: "Sequence[str]") -> "Optional[str]":
+def _chosen(argv: Sequence[str]) -> Optional[str]:
     """The subcommand ``argv`` names, when it is a known one (its parser is
     then the only one built), else ``None``."""
     for arg in argv:
@@ -774,7 +769,7 @@ def _chosen(argv: "Sequence[str]") -> "Optional[str]":
     return None
 
 
-def _check_options(parser: "argparse.ArgumentParser", argv: "Sequence[str]") -> "None":
+def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     """Name an unknown option, with the closest known one, before argparse
     reports something else (a missing --title) instead.
 
@@ -816,7 +811,7 @@ def _check_options(parser: "argparse.ArgumentParser", argv: "Sequence[str]") -> 
         expects_value = "=" not in arg and action.nargs != 0 and len(set(known[m] for m in matches)) == 1
 
 
-def _silence_stdout() -> "None":
+def _silence_stdout() -> None:
     import os
 
     try:
@@ -826,11 +821,11 @@ def _silence_stdout() -> "None":
         pass
 
 
-def _error(message: "str") -> "None":
+def _error(message: str) -> None:
     sys.stderr.write(f"kstalerts: {message}\n")
 
 
-def main(argv: "Optional[Sequence[str]]" = None) -> "int":
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     given = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_chosen(given))
@@ -844,7 +839,7 @@ def main(argv: "Optional[Sequence[str]]" = None) -> "int":
         return EXIT_USAGE
     installed: List[Any] = []  # (logger, handler, its level before)
 
-    def log_to_stderr() -> "None":  # logging is imported when there is something to log
+    def log_to_stderr() -> None:  # logging is imported when there is something to log
         import logging
 
         log = logging.getLogger("kstalerts")

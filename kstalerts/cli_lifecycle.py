@@ -19,30 +19,28 @@ import sys
 import time
 
 from ._lazy import TYPE_CHECKING
+from ._typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 from .exceptions import AlertConfigurationError
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
-
     from .lifecycle import Lifecycle
     from .manager import AlertManager
     from .models import AlertResult
 
 __all__ = ()
 
-if TYPE_CHECKING:
-    ManagerFactory = Callable[[argparse.Namespace], "AlertManager"]
+ManagerFactory = Callable[[argparse.Namespace], "AlertManager"]
 _TICK_INTERVAL = 60.0  # the shipped schedules run a tick every minute
 
-_helpers: "Dict[str, Any]" = {}
+_helpers: Dict[str, Any] = {}
 
 
 def connect(
     *,
-    config_options: "Callable[[argparse.ArgumentParser], None]",
-    manager: "Any",
-    exit_code: "Callable[[Any], int]",
-) -> "None":
+    config_options: Callable[[argparse.ArgumentParser], None],
+    manager: Any,
+    exit_code: Callable[[Any], int],
+) -> None:
     """Take the CLI's helpers (this module stands below :mod:`kstalerts.cli`
     and cannot import it): done by :func:`setup`, and by ``run`` before a
     heartbeat ping when only run's parser was built."""
@@ -50,12 +48,12 @@ def connect(
 
 
 def setup(
-    subparsers: "Any",
+    subparsers: Any,
     *,
-    config_options: "Callable[[argparse.ArgumentParser], None]",
-    manager: "Any",
-    exit_code: "Callable[[Any], int]",
-) -> "None":
+    config_options: Callable[[argparse.ArgumentParser], None],
+    manager: Any,
+    exit_code: Callable[[Any], int],
+) -> None:
     """Add the lifecycle's subcommands; ``manager(args)`` builds a manager from the config
     options, ``exit_code(results)`` is the CLI's rule (both from :mod:`kstalerts.cli`)."""
     connect(config_options=config_options, manager=manager, exit_code=exit_code)
@@ -63,14 +61,14 @@ def setup(
         add(subparsers)
 
 
-def _common(parser: "argparse.ArgumentParser") -> "None":
+def _common(parser: argparse.ArgumentParser) -> None:
     _helpers["config_options"](parser)
     parser.add_argument(
         "--state-dir", metavar="DIR", help="lifecycle state folder (default: from the config)"
     )
 
 
-def _sub(subparsers: "Any", name: "str", help_text: "str", epilog: "str") -> "argparse.ArgumentParser":
+def _sub(subparsers: Any, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help_text,
@@ -84,7 +82,7 @@ def _sub(subparsers: "Any", name: "str", help_text: "str", epilog: "str") -> "ar
 # -- resolve -----------------------------------------------------------------
 
 
-def _setup_resolve(subparsers: "Any") -> "None":
+def _setup_resolve(subparsers: Any) -> None:
     parser = _sub(
         subparsers,
         "resolve",
@@ -101,7 +99,7 @@ def _setup_resolve(subparsers: "Any") -> "None":
     parser.set_defaults(run=_run_resolve)
 
 
-def label(text: "str") -> "Tuple[str, str]":
+def label(text: str) -> Tuple[str, str]:
     """``NAME=VALUE`` of ``--label``."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -109,7 +107,7 @@ def label(text: "str") -> "Tuple[str, str]":
     return name.strip(), value
 
 
-def _run_resolve(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_resolve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     exit_code = _helpers["exit_code"]
     if (args.key is None) == (args.title is None):
         raise AlertConfigurationError("name the alert by its KEY or by --title (with its --label values)")
@@ -137,7 +135,7 @@ def _run_resolve(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> 
 # -- silence -----------------------------------------------------------------
 
 
-def _setup_silence(subparsers: "Any") -> "None":
+def _setup_silence(subparsers: Any) -> None:
     parser = _sub(
         subparsers,
         "silence",
@@ -172,7 +170,7 @@ def _setup_silence(subparsers: "Any") -> "None":
     expire.set_defaults(run=_run_silence_expire)
 
 
-def _run_silence_add(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_silence_add(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     import os
 
     life = _lifecycle(args)
@@ -182,7 +180,7 @@ def _run_silence_add(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO")
     return 0
 
 
-def _run_silence_query(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_silence_query(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     life = _lifecycle(args)
     now = time.time()
     found = life.silences(include_expired=args.all)
@@ -197,7 +195,7 @@ def _run_silence_query(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO
     return 0
 
 
-def _run_silence_expire(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_silence_expire(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     ended = _lifecycle(args).expire_silence(args.id)
     out.write("expired\n" if ended else "already expired\n")
     return 0
@@ -206,7 +204,7 @@ def _run_silence_expire(args: "argparse.Namespace", out: "TextIO", stdin: "TextI
 # -- alerts --------------------------------------------------------------------
 
 
-def _setup_alerts(subparsers: "Any") -> "None":
+def _setup_alerts(subparsers: Any) -> None:
     parser = _sub(
         subparsers,
         "alerts",
@@ -218,7 +216,7 @@ def _setup_alerts(subparsers: "Any") -> "None":
     parser.set_defaults(run=_run_alerts)
 
 
-def _run_alerts(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_alerts(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     life = _lifecycle(args)
     firing = life.alerts()
     _warn_no_tick(life)
@@ -245,7 +243,7 @@ def _run_alerts(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "
 # -- tick ---------------------------------------------------------------------
 
 
-def _setup_tick(subparsers: "Any") -> "None":
+def _setup_tick(subparsers: Any) -> None:
     parser = _sub(
         subparsers,
         "tick",
@@ -262,7 +260,7 @@ def _setup_tick(subparsers: "Any") -> "None":
     parser.set_defaults(run=_run_tick)
 
 
-def _run_tick(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_tick(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     exit_code = _helpers["exit_code"]
     if args.install_hint:
         out.write(install_hint(args.config))
@@ -280,7 +278,7 @@ def _run_tick(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "in
     return exit_code(results) if results else 0
 
 
-def install_hint(config: "Optional[str]") -> "str":
+def install_hint(config: Optional[str]) -> str:
     """The crontab line and systemd units for this host (nothing is written)."""
     import os
     import shutil
@@ -305,7 +303,7 @@ def install_hint(config: "Optional[str]") -> "str":
 # -- heartbeat -----------------------------------------------------------------
 
 
-def _setup_heartbeat(subparsers: "Any") -> "None":
+def _setup_heartbeat(subparsers: Any) -> None:
     parser = _sub(
         subparsers,
         "heartbeat",
@@ -328,7 +326,7 @@ def _setup_heartbeat(subparsers: "Any") -> "None":
     parser.set_defaults(run=_run_heartbeat)
 
 
-def _run_heartbeat(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_heartbeat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.list:
         life = _lifecycle(args)
         now = time.time()
@@ -354,15 +352,15 @@ def _run_heartbeat(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -
 
 
 def ping(
-    args: "argparse.Namespace",
-    name: "str",
-    every: "str",
-    grace: "Optional[str]",
-    level: "str",
-    out: "TextIO",
+    args: argparse.Namespace,
+    name: str,
+    every: str,
+    grace: Optional[str],
+    level: str,
+    out: TextIO,
     *,
-    own_state_dir: "bool" = True,
-) -> "int":
+    own_state_dir: bool = True,
+) -> int:
     """Record ``name`` alive; if it had been missed, resolve its alert (``run --heartbeat`` uses this)."""
     from .lifecycle.heartbeats import key_of
 
@@ -381,14 +379,14 @@ def ping(
 # -- run --heartbeat -------------------------------------------------------------
 
 
-def add_run_options(parser: "argparse.ArgumentParser") -> "None":
+def add_run_options(parser: argparse.ArgumentParser) -> None:
     """``run``'s heartbeat options."""
     parser.add_argument("--heartbeat", metavar="NAME", help="ping heartbeat NAME after each success")
     parser.add_argument("--every", help="with --heartbeat: the expected interval (1h, 1d)")
     parser.add_argument("--grace", help="with --heartbeat: lateness forgiven (default 10%% of --every)")
 
 
-def declare_heartbeat(args: "argparse.Namespace") -> "None":
+def declare_heartbeat(args: argparse.Namespace) -> None:
     """Before the job runs: check ``--heartbeat``/``--every`` and declare the heartbeat (unpinged),
     so a job that never succeeds is missed ``every + grace`` after its first run."""
     if args.heartbeat is None:
@@ -400,7 +398,7 @@ def declare_heartbeat(args: "argparse.Namespace") -> "None":
     _lifecycle(args, own_state_dir=False).heartbeat(args.heartbeat, args.every, args.grace, ping=False)
 
 
-def ping_after_run(args: "argparse.Namespace", exit_code: "int", out: "TextIO") -> "None":
+def ping_after_run(args: argparse.Namespace, exit_code: int, out: TextIO) -> None:
     """After the job: a success pings the heartbeat; a problem is said, never the job's status."""
     if args.heartbeat is None or exit_code != 0:
         return
@@ -413,7 +411,7 @@ def ping_after_run(args: "argparse.Namespace", exit_code: "int", out: "TextIO") 
 # -- shared ----------------------------------------------------------------------
 
 
-def _lifecycle(args: "argparse.Namespace", *, own_state_dir: "bool" = True) -> "Lifecycle":
+def _lifecycle(args: argparse.Namespace, *, own_state_dir: bool = True) -> "Lifecycle":
     """The lifecycle of the config (or ``--state-dir``, unless it is another command's), without
     building channels."""
     from .config import load_config
@@ -440,7 +438,7 @@ def _require_lifecycle(manager: "AlertManager") -> "Lifecycle":
     return life
 
 
-def describe(life: "Lifecycle", out: "TextIO") -> "List[str]":
+def describe(life: "Lifecycle", out: TextIO) -> List[str]:
     """``check-config``'s lines about the lifecycle; returns its warnings."""
     from .lifecycle.durations import human
 
@@ -453,7 +451,7 @@ def describe(life: "Lifecycle", out: "TextIO") -> "List[str]":
     return [missing] if missing else []
 
 
-def _no_tick(life: "Lifecycle") -> "Optional[str]":
+def _no_tick(life: "Lifecycle") -> Optional[str]:
     """Why the heartbeats are a false promise (no recent tick), or ``None``."""
     if not life.heartbeats():
         return None
@@ -467,23 +465,23 @@ def _no_tick(life: "Lifecycle") -> "Optional[str]":
     )
 
 
-def _warn_no_tick(life: "Lifecycle") -> "None":
+def _warn_no_tick(life: "Lifecycle") -> None:
     missing = _no_tick(life)
     if missing:
         _stderr(f"warning: {missing}")
 
 
-def _json(out: "TextIO", value: "Any") -> "int":
+def _json(out: TextIO, value: Any) -> int:
     json.dump(value, out, indent=2)
     out.write("\n")
     return 0
 
 
-def _utc(stamp: "Optional[float]") -> "str":
+def _utc(stamp: Optional[float]) -> str:
     if stamp is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(stamp))
 
 
-def _stderr(message: "str") -> "None":
+def _stderr(message: str) -> None:
     sys.stderr.write(f"kstalerts: {message}\n")

@@ -41,7 +41,7 @@ from . import _lifecycle
 from ._lazy import TYPE_CHECKING
 from ._log import logger
 from ._settings import DEDUP_KEYS
-from ._typing import Mapping, NamedTuple
+from ._typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 from .exceptions import AlertConfigurationError
 from .limits import (
     MAX_DEDUP_KEYS,
@@ -55,19 +55,16 @@ from .limits import (
 from .state import store
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
-
     from .state.shared import StateFile
 
 __all__ = ()
 
 _log = logger("kstalerts.dedup")
-if TYPE_CHECKING:
-    _T = TypeVar("_T")
+_T = TypeVar("_T")
 
-    # (channel, key) -> (stamp, claim token or None once delivered)
-    _Record = Tuple[float, Optional[str]]
-    _Name = Tuple[str, str]
+# (channel, key) -> (stamp, claim token or None once delivered)
+_Record = Tuple[float, Optional[str]]
+_Name = Tuple[str, str]
 _BUSY = "duplicate: the same alert is being delivered to this channel now"
 #: The bytes the dedup records may take in a shared state file (the rest is
 #: the throttle's and the digests', when they share it).
@@ -82,12 +79,12 @@ class Claim(NamedTuple):
     fit for :attr:`AlertResult.error`.
     """
 
-    token: "Optional[str]"
-    reason: "str" = ""
-    busy: "bool" = False  # refused because a live delivery of the same alert holds it now
+    token: Optional[str]
+    reason: str = ""
+    busy: bool = False  # refused because a live delivery of the same alert holds it now
 
     @property
-    def granted(self) -> "bool":
+    def granted(self) -> bool:
         """True when the caller may deliver."""
         return self.token is not None
 
@@ -106,12 +103,12 @@ class Deduplicator:
 
     def __init__(
         self,
-        window: "float",
+        window: float,
         *,
-        state_file: "Union[str, os.PathLike[str], None]" = None,
-        max_keys: "int" = MAX_DEDUP_KEYS,
-        clock: "Callable[[], float]" = time.monotonic,
-    ) -> "None":
+        state_file: Union[str, "os.PathLike[str]", None] = None,
+        max_keys: int = MAX_DEDUP_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._window = float(validate("dedup.window", window))
         self._max_keys = min(max(1, int(max_keys)), MAX_DEDUP_KEYS)
         self._clock = clock
@@ -128,7 +125,7 @@ class Deduplicator:
             self._state = StateFile(state_file)
 
     @classmethod
-    def from_config(cls, config: "Union[float, Mapping[str, Any]]") -> "Deduplicator":
+    def from_config(cls, config: Union[float, Mapping[str, Any]]) -> "Deduplicator":
         """Build from a window in seconds or an ``alerts.dedup`` mapping
         (``window``, ``state_file``)."""
         if isinstance(config, Mapping):
@@ -141,21 +138,21 @@ class Deduplicator:
         return cls(config)
 
     @property
-    def window(self) -> "float":
+    def window(self) -> float:
         """Seconds a delivered alert suppresses its duplicates."""
         return self._window
 
     @property
-    def state_file(self) -> "Optional[str]":
+    def state_file(self) -> Optional[str]:
         """The shared state file's path, or ``None`` when in memory."""
         return None if self._state is None else self._state.path
 
     # -- the two calls a delivery makes ---------------------------------------
-    def claim(self, channel: "str", key: "str") -> "Claim":
+    def claim(self, channel: str, key: str) -> Claim:
         """Reserve (``channel``, ``key``) for one delivery, unless it is a duplicate."""
         token = f"{store.owner_token()}.{os.urandom(6).hex()}"
 
-        def operation(records: "Dict[_Name, _Record]", name: "_Name", now: "float") -> "Claim":
+        def operation(records: Dict[_Name, _Record], name: _Name, now: float) -> Claim:
             found = records.get(name)
             if found is not None and self._alive(found, now):
                 stamp, owner = found
@@ -173,12 +170,12 @@ class Deduplicator:
 
         return self._run(operation, channel, key, durable=False)
 
-    def done(self, channel: "str", key: "str", claim: "Claim", *, delivered: "bool") -> "None":
+    def done(self, channel: str, key: str, claim: Claim, *, delivered: bool) -> None:
         """End a granted claim: remember the key if ``delivered``, else drop the claim."""
         if claim.token is None:
             return
 
-        def operation(records: "Dict[_Name, _Record]", name: "_Name", now: "float") -> "None":
+        def operation(records: Dict[_Name, _Record], name: _Name, now: float) -> None:
             found = records.get(name)
             if delivered:
                 _put(records, name, (now, None))
@@ -187,23 +184,23 @@ class Deduplicator:
 
         self._run(operation, channel, key)
 
-    def clear(self) -> "None":
+    def clear(self) -> None:
         """Forget every key (in the shared file too)."""
         self._run(lambda records, name, now: records.clear())
 
-    def __len__(self) -> "int":
+    def __len__(self) -> int:
         """Keys remembered or claimed now, expired ones not counted."""
         return self._run(lambda records, name, now: sum(1 for r in records.values() if self._alive(r, now)))
 
     # -- state ---------------------------------------------------------------
-    def _alive(self, record: "_Record", now: "float") -> "bool":
+    def _alive(self, record: _Record, now: float) -> bool:
         stamp, owner = record
         if stamp > now:  # a stamp from another clock means nothing here
             return False
         lifetime = self._window if owner is None else MAX_SEND_BUDGET
         return now - stamp < lifetime
 
-    def _trim(self, records: "Dict[_Name, _Record]", now: "float") -> "None":
+    def _trim(self, records: Dict[_Name, _Record], now: float) -> None:
         # Records are kept in the order they were last written (see _put),
         # so the first is the oldest: drop from the front while it is
         # expired or there are too many. Amortised O(1): each record is
@@ -216,12 +213,12 @@ class Deduplicator:
 
     def _run(
         self,
-        operation: "Callable[[Dict[_Name, _Record], _Name, float], _T]",
-        channel: "str" = "",
-        key: "str" = "",
+        operation: Callable[[Dict[_Name, _Record], _Name, float], _T],
+        channel: str = "",
+        key: str = "",
         *,
-        durable: "bool" = True,
-    ) -> "_T":
+        durable: bool = True,
+    ) -> _T:
         # ``_lock`` is never held while waiting for the file's lock, and that
         # wait is bounded (shorter once it has failed, until it works again).
         if self._state is not None:
@@ -250,17 +247,17 @@ class Deduplicator:
             self._trim(self._memory, now)
             return result
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         shared = "" if self._state is None else f", state_file={self._state.path!r}"
         return f"Deduplicator(window={self._window:g}{shared})"
 
 
-def _put(records: "Dict[_Name, _Record]", name: "_Name", record: "_Record") -> "None":
+def _put(records: Dict[_Name, _Record], name: _Name, record: _Record) -> None:
     records.pop(name, None)  # re-inserted last: dicts keep insertion order
     records[name] = record
 
 
-def _digest(key: "str") -> "str":
+def _digest(key: str) -> str:
     """A key as stored in a shared file: 96 bits of BLAKE2b, so every key takes 24 bytes."""
     import hashlib
 
@@ -268,8 +265,8 @@ def _digest(key: "str") -> "str":
 
 
 def _decode(
-    stored: "Any", now: "float", alive: "Callable[[_Record, float], bool]"
-) -> "Dict[_Name, _Record]":
+    stored: Any, now: float, alive: Callable[[_Record, float], bool]
+) -> Dict[_Name, _Record]:
     # {"channel": {"key": [stamp, token-or-null]}}. Malformed and expired
     # records are dropped; the rest are ordered oldest first.
     found = []
@@ -287,13 +284,13 @@ def _decode(
     return collections.OrderedDict(found)
 
 
-def _size(name: "_Name", record: "_Record") -> "int":
+def _size(name: _Name, record: _Record) -> int:
     # Bytes a record takes in the file, "key":[stamp,token], with the channel
     # counted per record: an upper bound.
     return len(name[0]) + len(name[1]) + len(record[1] or "null") + 32
 
 
-def _encode(records: "Dict[_Name, _Record]") -> "Dict[str, Dict[str, Any]]":
+def _encode(records: Dict[_Name, _Record]) -> Dict[str, Dict[str, Any]]:
     total = 0
     for name, record in records.items():
         total += _size(name, record)

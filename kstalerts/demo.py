@@ -14,22 +14,19 @@ what a user gets; every server it starts is stopped before it returns.
 import shutil
 import time
 
-from ._lazy import TYPE_CHECKING
+from ._typing import Any, Dict, Optional, TextIO, Tuple
 from .channels.base import AlertChannel
 from .manager import AlertManager
 from .models import AlertLevel, AlertMessage, AlertResult
 from .net.loopback import HTTPSink, SMTPSink
 from .throttle import AlertThrottle
 
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, TextIO, Tuple
-
 # HTTPSink and SMTPSink are public here: the examples fall back to them
 # when no real endpoint is configured.
 __all__ = ()
 
 #: The alerts the demo sends, in order.
-STORM: "Tuple[Tuple[AlertLevel, str, str], ...]" = (
+STORM: Tuple[Tuple[AlertLevel, str, str], ...] = (
     (AlertLevel.INFO, "Nightly backup started", "job backup-db on db1"),
     (AlertLevel.WARNING, "Disk /var at 85% on db1", "grows about 2% an hour"),
     (AlertLevel.WARNING, "Disk /var at 91% on db1", "grows about 2% an hour"),
@@ -44,7 +41,7 @@ _SENDER = "alerts@demo.kstalerts.invalid"
 _RECIPIENT = "oncall@demo.kstalerts.invalid"
 
 
-def _channels(http: "HTTPSink", smtp: "SMTPSink") -> "Tuple[AlertChannel, AlertChannel]":
+def _channels(http: HTTPSink, smtp: SMTPSink) -> Tuple[AlertChannel, AlertChannel]:
     """The Slack channel (pointed at the HTTP sink) and the email channel."""
     from .channels.email import EmailChannel
     from .channels.slack import SlackChannel
@@ -59,14 +56,14 @@ def _channels(http: "HTTPSink", smtp: "SMTPSink") -> "Tuple[AlertChannel, AlertC
     return slack, email
 
 
-def _outcome(result: "Optional[AlertResult]") -> "str":
+def _outcome(result: Optional[AlertResult]) -> str:
     if result is None:
         return "filtered"
     meaning = result.outcome.meaning
     return "delivered" if meaning.ok else "FAILED" if meaning.stat == "failed" else meaning.stat
 
 
-def _slack_text(payload: "Any") -> "str":
+def _slack_text(payload: Any) -> str:
     if isinstance(payload, dict):
         text = payload.get("text")
         if isinstance(text, str) and text:
@@ -77,7 +74,7 @@ def _slack_text(payload: "Any") -> "str":
     return str(payload)[:100]
 
 
-def run_demo(out: "TextIO") -> "int":
+def run_demo(out: TextIO) -> int:
     """Run the demo, writing to ``out``; 0 when every sink got what it should."""
     started = time.monotonic()
     write = out.write
@@ -122,7 +119,7 @@ def run_demo(out: "TextIO") -> "int":
     return 0 if ok else 1
 
 
-def next_command() -> "str":
+def next_command() -> str:
     """How this user runs the CLI: ``kstalerts`` when on PATH, else ``python3 -m kstalerts``."""
     found = shutil.which("kstalerts")
     if found is not None:
@@ -130,7 +127,7 @@ def next_command() -> "str":
     return "python3 -m kstalerts"
 
 
-def _expected() -> "Dict[str, int]":
+def _expected() -> Dict[str, int]:
     """What each sink should receive: the level filter, then Slack's throttle.
 
     CRITICAL alerts have a bucket of their own (kstalerts.throttle), and a

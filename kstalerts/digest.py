@@ -30,21 +30,18 @@ import time
 from ._lazy import TYPE_CHECKING
 from ._log import logger
 from ._text import cut
-from ._typing import NamedTuple
+from ._typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from .limits import finite_number
 from .models import AlertLevel, AlertMessage, AlertResult
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Tuple
-
     from .spool import Spool
     from .state.shared import StateFile
 
 # A manager's ChannelEntry (key, channel, throttle, digest flag). Named here,
 # not imported: the manager stands above this module and imports it.
-if TYPE_CHECKING:
-    _Entry = Any
+_Entry = Any
 
 __all__ = ()
 
@@ -58,24 +55,24 @@ DIGEST_TITLE_CHARS = 80
 DIGEST_SHOWN_TITLES = 20
 
 
-def _cut(text: "str", limit: "int") -> "str":
+def _cut(text: str, limit: int) -> str:
     return cut(" ".join(text.split()), limit)
 
 
-def _int(value: "Any") -> "int":
+def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class DigestSummary(NamedTuple):
     """A digest, ready to render: a headline and the title lines."""
 
-    total: "int"
-    level: "AlertLevel"
-    headline: "str"
-    lines: "Tuple[str, ...]"
-    more: "int"
+    total: int
+    level: AlertLevel
+    headline: str
+    lines: Tuple[str, ...]
+    more: int
 
-    def text(self, limit: "int" = 3000) -> "str":
+    def text(self, limit: int = 3000) -> str:
         """The headline and the title lines, in at most ``limit`` characters.
 
         Lines that do not fit are dropped from the end and counted in the
@@ -93,7 +90,7 @@ class DigestSummary(NamedTuple):
             more += counts.pop()
 
 
-def _line_count(line: "str") -> "int":
+def _line_count(line: str) -> int:
     head = line.split(" \u00d7 ", 1)[0].replace(",", "")
     return int(head) if head.isdigit() else 0
 
@@ -103,7 +100,7 @@ class Digest:
 
     __slots__ = ("first", "last", "levels", "muted", "others", "suppressed", "throttled", "titles")
 
-    def __init__(self) -> "None":
+    def __init__(self) -> None:
         self.levels: Dict[str, int] = {}
         self.titles: Dict[str, int] = {}
         self.others = 0  # alerts whose title came after MAX_DIGEST_TITLES distinct ones
@@ -114,18 +111,13 @@ class Digest:
         self.last: Optional[float] = None
 
     @property
-    def total(self) -> "int":
+    def total(self) -> int:
         """How many alerts were held back."""
         return self.throttled + self.suppressed + self.muted
 
     def add(
-        self,
-        alert: "AlertMessage",
-        *,
-        suppressed: "bool",
-        when: "Optional[float]" = None,
-        muted: "bool" = False,
-    ) -> "None":
+        self, alert: AlertMessage, *, suppressed: bool, when: Optional[float] = None, muted: bool = False
+    ) -> None:
         """Count ``alert`` as held back (``suppressed``: by dedup; ``muted``: by the alert
         lifecycle; else by the throttle)."""
         now = time.time() if when is None else when
@@ -141,7 +133,7 @@ class Digest:
         self.first = now if self.first is None else min(self.first, now)
         self.last = now if self.last is None else max(self.last, now)
 
-    def _title(self, title: "str", count: "int") -> "None":
+    def _title(self, title: str, count: int) -> None:
         if title in self.titles:
             self.titles[title] += count
         elif len(self.titles) < MAX_DIGEST_TITLES:
@@ -149,7 +141,7 @@ class Digest:
         else:
             self.others += count
 
-    def merge(self, other: "Digest") -> "None":
+    def merge(self, other: "Digest") -> None:
         """Add everything ``other`` counted to this digest."""
         self.throttled += other.throttled
         self.suppressed += other.suppressed
@@ -164,7 +156,7 @@ class Digest:
                 self.first = stamp if self.first is None else min(self.first, stamp)
                 self.last = stamp if self.last is None else max(self.last, stamp)
 
-    def to_dict(self) -> "Dict[str, Any]":
+    def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready mapping; :meth:`from_dict` reverses it."""
         return {
             "levels": dict(self.levels),
@@ -178,7 +170,7 @@ class Digest:
         }
 
     @classmethod
-    def from_dict(cls, data: "Any") -> "Optional[Digest]":
+    def from_dict(cls, data: Any) -> Optional["Digest"]:
         """Rebuild a digest from :meth:`to_dict`; ``None`` for damaged or empty data."""
         if not isinstance(data, dict):
             return None
@@ -199,7 +191,7 @@ class Digest:
         digest.last = finite_number(data.get("last"))
         return digest if digest.total else None
 
-    def summary(self) -> "DigestSummary":
+    def summary(self) -> DigestSummary:
         """The digest in words: ``+17 held back by the throttle since 10:02:05 UTC: ...``."""
         total = self.total
         parts = [
@@ -236,11 +228,11 @@ class Digest:
         level = ordered[0] if ordered else AlertLevel.INFO
         return DigestSummary(total, level, headline, lines, more)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"Digest(total={self.total}, titles={len(self.titles)}, others={self.others})"
 
 
-def digest_alert(key: "str", summary: "DigestSummary") -> "AlertMessage":
+def digest_alert(key: str, summary: DigestSummary) -> AlertMessage:
     """The alert a flushed digest is sent as: it stands for every alert it counts."""
     plural = "" if summary.total == 1 else "s"
     return AlertMessage(
@@ -262,7 +254,7 @@ class DigestBook:
     each delivery; the manager calls :meth:`flush` at the end.
     """
 
-    def __init__(self, clock: "Callable[[], float]" = time.monotonic) -> "None":
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._pending: Dict[str, Digest] = {}
         self._flushed_at: Dict[str, float] = {}
@@ -271,7 +263,7 @@ class DigestBook:
         self._clock = clock
 
     # -- where a channel's digest lives ---------------------------------------
-    def _state(self, entry: "_Entry") -> "Optional[Tuple[StateFile, str]]":
+    def _state(self, entry: _Entry) -> Optional[Tuple["StateFile", str]]:
         throttle = entry.throttle
         path = None if throttle is None else throttle.state_file
         if path is None or throttle is None:
@@ -285,8 +277,8 @@ class DigestBook:
         return state, throttle.state_key
 
     def _update(
-        self, entry: "_Entry", change: "Callable[[Optional[Digest], Dict[str, Any]], Any]"
-    ) -> "Any":
+        self, entry: _Entry, change: Callable[[Optional[Digest], Dict[str, Any]], Any]
+    ) -> Any:
         """Run ``change(pending, record)`` on the channel's pending digest and store what it leaves.
 
         ``record`` holds ``flushed_at``; ``change`` returns its answer and
@@ -300,8 +292,8 @@ class DigestBook:
             return None
 
     def _change(
-        self, entry: "_Entry", change: "Callable[[Optional[Digest], Dict[str, Any]], Any]"
-    ) -> "Any":
+        self, entry: _Entry, change: Callable[[Optional[Digest], Dict[str, Any]], Any]
+    ) -> Any:
         shared = self._state(entry)
         if shared is not None:
             state, key = shared
@@ -337,7 +329,7 @@ class DigestBook:
             return answer
 
     # -- the manager's hooks --------------------------------------------------
-    def note(self, entry: "_Entry", result: "AlertResult") -> "None":
+    def note(self, entry: _Entry, result: AlertResult) -> None:
         """Count ``result``'s alert when our throttle or dedup held it back (and it was not spooled)."""
         alert = result.alert
         if alert is None or result.spooled or not getattr(entry, "digest", True):
@@ -349,51 +341,51 @@ class DigestBook:
         suppressed = outcome is Outcome.SUPPRESSED
         now = time.time()
 
-        def add(pending: "Optional[Digest]", record: "Dict[str, Any]") -> "None":
+        def add(pending: Optional[Digest], record: Dict[str, Any]) -> None:
             digest = pending if pending is not None else Digest()
             digest.add(alert, suppressed=suppressed, when=now, muted=muted)
             record["digest"] = digest
 
         self._update(entry, add)
 
-    def take(self, entry: "_Entry") -> "Optional[Digest]":
+    def take(self, entry: _Entry) -> Optional[Digest]:
         """Remove and return the channel's pending digest (``None`` if there is none)."""
         if not getattr(entry, "digest", True):
             return None
 
-        def pop(pending: "Optional[Digest]", record: "Dict[str, Any]") -> "Optional[Digest]":
+        def pop(pending: Optional[Digest], record: Dict[str, Any]) -> Optional[Digest]:
             record["digest"] = None
             return pending
 
         taken: Optional[Digest] = self._update(entry, pop)
         return taken
 
-    def restore(self, entry: "_Entry", digest: "Digest") -> "None":
+    def restore(self, entry: _Entry, digest: Digest) -> None:
         """Put back a digest whose delivery failed, merged with what came since."""
 
-        def put_back(pending: "Optional[Digest]", record: "Dict[str, Any]") -> "None":
+        def put_back(pending: Optional[Digest], record: Dict[str, Any]) -> None:
             if pending is not None:
                 digest.merge(pending)
             record["digest"] = digest
 
         self._update(entry, put_back)
 
-    def count_sent(self, key: "str") -> "None":
+    def count_sent(self, key: str) -> None:
         """Count one digest delivered on channel ``key``."""
         with self._lock:
             self._sent[key] = self._sent.get(key, 0) + 1
 
-    def reset_sent(self) -> "None":
+    def reset_sent(self) -> None:
         """Set the delivered-digest counters back to zero."""
         with self._lock:
             self._sent.clear()
 
-    def sent(self) -> "Dict[str, int]":
+    def sent(self) -> Dict[str, int]:
         """Digests delivered so far, by channel key."""
         with self._lock:
             return dict(self._sent)
 
-    def flush(self, entries: "List[_Entry]", spool: "Optional[Spool]") -> "List[AlertResult]":
+    def flush(self, entries: List[_Entry], spool: Optional["Spool"]) -> List[AlertResult]:
         """Send each channel's pending digest as one alert; returns their results.
 
         A channel whose digest went out less than one throttle period ago
@@ -411,13 +403,13 @@ class DigestBook:
                 results.append(result)
         return results
 
-    def _flush_one(self, entry: "_Entry", spool: "Optional[Spool]") -> "Optional[AlertResult]":
+    def _flush_one(self, entry: _Entry, spool: Optional["Spool"]) -> Optional[AlertResult]:
         if not getattr(entry, "digest", True):
             return None
         period = None if entry.throttle is None else entry.throttle.per
         now = self._clock()
 
-        def claim(pending: "Optional[Digest]", record: "Dict[str, Any]") -> "Optional[Digest]":
+        def claim(pending: Optional[Digest], record: Dict[str, Any]) -> Optional[Digest]:
             last = finite_number(record.get("flushed_at"))
             if pending is None or not pending.throttled:
                 return None  # nothing, or only duplicates: those were delivered once already
@@ -457,5 +449,5 @@ class DigestBook:
                 self.restore(entry, digest)
 
 
-def _with(result: "AlertResult", **changes: "Any") -> "AlertResult":
+def _with(result: AlertResult, **changes: Any) -> AlertResult:
     return result.replace(**changes)

@@ -19,10 +19,7 @@ callers pass already-masked text. Fields carry the facts a program needs
 ``key`` for configuration errors) so nobody has to parse the text.
 """
 
-from ._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Optional
+from ._typing import Any, Optional
 
 __all__ = ()
 
@@ -43,13 +40,13 @@ class AlertConfigurationError(AlertError, ValueError):
 
     def __init__(
         self,
-        message: "str",
+        message: str,
         *,
-        path: "Optional[str]" = None,
-        line: "Optional[int]" = None,
-        column: "Optional[int]" = None,
-        key: "Optional[str]" = None,
-    ) -> "None":
+        path: Optional[str] = None,
+        line: Optional[int] = None,
+        column: Optional[int] = None,
+        key: Optional[str] = None,
+    ) -> None:
         self.reason = message
         self.path = path
         self.line = line
@@ -59,12 +56,12 @@ class AlertConfigurationError(AlertError, ValueError):
 
 
 def _locate(
-    message: "str",
-    path: "Optional[str]",
-    line: "Optional[int]",
-    column: "Optional[int]",
-    key: "Optional[str]",
-) -> "str":
+    message: str,
+    path: Optional[str],
+    line: Optional[int],
+    column: Optional[int],
+    key: Optional[str],
+) -> str:
     where = ""
     if path is not None:
         where = str(path)
@@ -88,7 +85,7 @@ class AlertManagerClosedError(AlertConfigurationError):
     before, so existing ``except`` clauses still catch it.
     """
 
-    def __init__(self, message: "str" = "this AlertManager is closed") -> "None":
+    def __init__(self, message: str = "this AlertManager is closed") -> None:
         super().__init__(message)
 
 
@@ -107,7 +104,7 @@ class UnresolvedCredentialError(AlertConfigurationError):
     it as a warning (the config's structure is fine); sending makes it an error.
     """
 
-    def __init__(self, message: "str", *, credential: "str", **where: "Any") -> "None":
+    def __init__(self, message: str, *, credential: str, **where: Any) -> None:
         self.credential = credential
         super().__init__(message, **where)
 
@@ -122,13 +119,13 @@ class AlertDeliveryError(AlertError):
 
     def __init__(
         self,
-        message: "str",
+        message: str,
         *,
-        channel: "Optional[str]" = None,
-        retryable: "bool" = False,
-        retry_after: "Optional[float]" = None,
-        status: "Optional[int]" = None,
-    ) -> "None":
+        channel: Optional[str] = None,
+        retryable: bool = False,
+        retry_after: Optional[float] = None,
+        status: Optional[int] = None,
+    ) -> None:
         self.channel = channel
         self.retryable = retryable
         self.retry_after = retry_after
@@ -139,6 +136,6 @@ class AlertDeliveryError(AlertError):
 class AlertThrottledError(AlertError):
     """A throttle had no token; ``retry_after`` is the wait until one frees."""
 
-    def __init__(self, message: "str", *, retry_after: "float") -> "None":
+    def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)

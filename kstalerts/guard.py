@@ -27,20 +27,17 @@ from types import TracebackType
 
 from ._lazy import TYPE_CHECKING
 from ._log import logger
-from ._typing import cast
+from ._typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
 from .models import AlertLevel, AlertMessage
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union
-
     from .manager import AlertManager
 
 __all__ = ()
 
 _log = logger("kstalerts.guard")
 
-if TYPE_CHECKING:
-    _F = TypeVar("_F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _TRACEBACK_LINES = 30  # the tail of the traceback kept in the body
 _TRACEBACK_CHARS = 4000
@@ -65,12 +62,12 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
     def __init__(
         self,
         manager: "AlertManager",
-        title: "Optional[str]" = None,
+        title: Optional[str] = None,
         *,
-        level: "Union[AlertLevel, str]" = AlertLevel.CRITICAL,
-        channel: "Optional[str]" = None,
-        exceptions: "Tuple[Type[BaseException], ...]" = (Exception,),
-    ) -> "None":
+        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
+        channel: Optional[str] = None,
+        exceptions: Tuple[Type[BaseException], ...] = (Exception,),
+    ) -> None:
         self.manager = manager
         self.title = title
         self.level = AlertLevel.parse(level)
@@ -78,7 +75,7 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
         self.exceptions = exceptions
 
     # -- building the alert --------------------------------------------------
-    def make_alert(self, exc: "BaseException", what: "str") -> "AlertMessage":
+    def make_alert(self, exc: BaseException, what: str) -> AlertMessage:
         """The alert for ``exc`` raised by ``what``."""
         return AlertMessage(
             f"{self.title or what} failed",
@@ -87,7 +84,7 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
             labels={"exception": type(exc).__name__},
         )
 
-    def _report(self, exc: "BaseException", what: "str") -> "None":
+    def _report(self, exc: BaseException, what: str) -> None:
         try:
             results = self.manager.send(self.make_alert(exc, what), channel=self.channel)
         except Exception as problem:
@@ -95,7 +92,7 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
             return
         _warn_failed(what, results)
 
-    async def _areport(self, exc: "BaseException", what: "str") -> "None":
+    async def _areport(self, exc: BaseException, what: str) -> None:
         try:
             results = await self.manager.asend(self.make_alert(exc, what), channel=self.channel)
         except Exception as problem:
@@ -109,46 +106,46 @@ class alert_on_failure:  # noqa: N801 - reads as a function at the call site
 
     def __exit__(
         self,
-        exc_type: "Optional[Type[BaseException]]",
-        exc: "Optional[BaseException]",
-        tb: "Optional[TracebackType]",
-    ) -> "None":
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
         if exc is not None and isinstance(exc, self.exceptions):
             self._report(exc, "guarded block")
         # returning None lets the exception propagate
 
     # -- decorator -----------------------------------------------------------
-    def __call__(self, func: "_F") -> "_F":
+    def __call__(self, func: _F) -> _F:
         what = getattr(func, "__qualname__", None) or repr(func)
         import inspect
 
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
-            async def async_wrapper(*args: "Any", **kwargs: "Any") -> "Any":
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await func(*args, **kwargs)
                 except self.exceptions as exc:
                     await self._areport(exc, what)
                     raise
 
-            return cast("_F", async_wrapper)
+            return cast(_F, async_wrapper)
 
         @functools.wraps(func)
-        def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
             except self.exceptions as exc:
                 self._report(exc, what)
                 raise
 
-        return cast("_F", wrapper)
+        return cast(_F, wrapper)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"alert_on_failure({self.manager!r}, title={self.title!r}, level={self.level.name})"
 
 
-def describe(exc: "BaseException") -> "str":
+def describe(exc: BaseException) -> str:
     """``Type: message``, then the last lines of the traceback, bounded."""
     import traceback
 
@@ -163,7 +160,7 @@ def describe(exc: "BaseException") -> "str":
     return f"{head}\n\n{text}"
 
 
-def _warn_failed(what: "str", results: "Any") -> "None":
+def _warn_failed(what: str, results: Any) -> None:
     for result in results:
         if not result.outcome.meaning.ok:
             _log.warning("failure alert for %s not delivered: %s", what, result)

@@ -21,41 +21,36 @@ import contextlib
 import math
 import threading
 
-from ._lazy import TYPE_CHECKING
 from ._log import logger
-from ._typing import NamedTuple
+from ._typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 from .exceptions import AlertConfigurationError
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 __all__ = ()
 
 _log = logger("kstalerts.limits")
 
-if TYPE_CHECKING:
-    Number = Union[int, float]
+Number = Union[int, float]
 
 
 class Limit(NamedTuple):
     """The allowed range of one setting; ``integer`` ones take whole numbers."""
 
-    name: "str"
-    minimum: "Number"
-    maximum: "Number"
-    integer: "bool"
-    doc: "str"
+    name: str
+    minimum: Number
+    maximum: Number
+    integer: bool
+    doc: str
 
 
 class Clamp(NamedTuple):
     """A record of one value the limits changed."""
 
-    name: "str"
-    asked: "Number"
-    applied: "Number"
-    bound: "str"  # "minimum" or "maximum"
+    name: str
+    asked: Number
+    applied: Number
+    bound: str  # "minimum" or "maximum"
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         return f"{self.name}: asked {self.asked!r}, applied {self.applied!r} ({self.bound})"
 
 
@@ -84,14 +79,14 @@ flapping.low                   0       100  number  weighted % of state changes 
 """
 
 
-def _limit(row: "str") -> "Limit":
+def _limit(row: str) -> Limit:
     name, low, high, kind, doc = row.split(None, 4)
     number = int if kind == "whole" else float
     return Limit(name, number(low), number(high), kind == "whole", doc)
 
 
 #: The settings a user may choose, by name (from the table above).
-LIMITS: "Dict[str, Limit]" = {limit.name: limit for limit in map(_limit, _TABLE.strip().splitlines())}
+LIMITS: Dict[str, Limit] = {limit.name: limit for limit in map(_limit, _TABLE.strip().splitlines())}
 
 # Library caps: constants that bound what a peer, a file or a caller could
 # otherwise grow without limit. Documented in docs/limits.md.
@@ -134,7 +129,7 @@ _HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
 
 
 @contextlib.contextmanager
-def collect_clamps(*, quiet: "bool" = False) -> "Iterator[List[Clamp]]":
+def collect_clamps(*, quiet: bool = False) -> Iterator[List[Clamp]]:
     """Record every clamp made in this thread while the block runs.
 
     ``quiet``: the clamps are not logged meanwhile (the caller says them
@@ -162,11 +157,11 @@ class Where(NamedTuple):
     config's key; a value passed by hand has none (the error names the setting).
     """
 
-    path: "Optional[str]" = None
-    line: "Optional[int]" = None
-    key: "Optional[str]" = None
+    path: Optional[str] = None
+    line: Optional[int] = None
+    key: Optional[str] = None
 
-    def error(self, message: "str", name: "str") -> "AlertConfigurationError":
+    def error(self, message: str, name: str) -> AlertConfigurationError:
         """The error saying ``message`` about the value of setting ``name`` written here."""
         return AlertConfigurationError(message, path=self.path, line=self.line, key=self.key or name)
 
@@ -174,8 +169,8 @@ class Where(NamedTuple):
 BY_HAND = Where()  # a value passed by hand: the error names the setting
 
 
-def _to_number(name: "str", value: "object", where: "Where") -> "float":
-    def fail(expected: "str") -> "AlertConfigurationError":
+def _to_number(name: str, value: object, where: Where) -> float:
+    def fail(expected: str) -> AlertConfigurationError:
         return where.error(f"{expected}, got {value!r}", name)
 
     if isinstance(value, bool) or value is None:
@@ -201,9 +196,7 @@ def _to_number(name: "str", value: "object", where: "Where") -> "float":
     return number
 
 
-def validate(
-    name: "str", value: "object", *, upper: "Optional[Number]" = None, where: "Where" = BY_HAND
-) -> "Number":
+def validate(name: str, value: object, *, upper: Optional[Number] = None, where: Where = BY_HAND) -> Number:
     """Return ``value`` as a number inside the hard limits of ``name``.
 
     ``upper`` lowers the maximum further (the burst may not exceed the
@@ -256,7 +249,7 @@ class _JudgedFloat(float):
 _JUDGED = (_JudgedInt, _JudgedFloat)
 
 
-def finite_number(value: "Any") -> "Optional[float]":
+def finite_number(value: Any) -> Optional[float]:
     """A number read from a file (state, spool) as a finite float, else ``None``.
 
     ``None`` for a bool, a non-number, NaN, infinity and an integer too large

@@ -25,11 +25,10 @@ import threading
 
 from . import _reentry
 from ._lazy import TYPE_CHECKING
+from ._typing import List, Optional, Union
 from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
-    from typing import List, Optional, Union
-
     from .manager import AlertManager
 
 __all__ = ()
@@ -42,7 +41,7 @@ _DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 _MAX_TITLE_FROM_RECORD = 200
 
 
-def level_for(levelno: "int") -> "AlertLevel":
+def level_for(levelno: int) -> AlertLevel:
     """The alert level for a :mod:`logging` level number.
 
     >>> level_for(logging.ERROR).name, level_for(logging.WARNING).name, level_for(logging.DEBUG).name
@@ -83,11 +82,11 @@ class AlertHandler(logging.Handler):
     def __init__(
         self,
         manager: "AlertManager",
-        level: "Union[int, str]" = logging.ERROR,
+        level: Union[int, str] = logging.ERROR,
         *,
-        channel: "Optional[str]" = None,
-        timeout: "Optional[float]" = DEFAULT_TIMEOUT,
-    ) -> "None":
+        channel: Optional[str] = None,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+    ) -> None:
         super().__init__(level)
         if timeout is not None and not 0 < timeout < float("inf"):
             raise ValueError(f"timeout must be more than 0 seconds, or None; got {timeout!r}")
@@ -99,11 +98,11 @@ class AlertHandler(logging.Handler):
         self.setFormatter(logging.Formatter(_DEFAULT_FORMAT))
 
     # -- overridable formatting ------------------------------------------
-    def get_level(self, record: "logging.LogRecord") -> "AlertLevel":
+    def get_level(self, record: logging.LogRecord) -> AlertLevel:
         """The alert level for ``record`` (see :func:`level_for`)."""
         return level_for(record.levelno)
 
-    def get_title(self, record: "logging.LogRecord") -> "str":
+    def get_title(self, record: logging.LogRecord) -> str:
         """The first line of the message, cut to 200 characters."""
         lines = record.getMessage().strip().splitlines()
         title = lines[0].strip() if lines else ""
@@ -113,11 +112,11 @@ class AlertHandler(logging.Handler):
             title = title[: _MAX_TITLE_FROM_RECORD - 3] + "..."
         return title
 
-    def get_body(self, record: "logging.LogRecord") -> "str":
+    def get_body(self, record: logging.LogRecord) -> str:
         """The formatted record; the formatter appends any traceback."""
         return self.format(record)
 
-    def make_alert(self, record: "logging.LogRecord") -> "AlertMessage":
+    def make_alert(self, record: logging.LogRecord) -> AlertMessage:
         """The alert sent for ``record``; labels name the logger and level."""
         return AlertMessage(
             self.get_title(record),
@@ -127,7 +126,7 @@ class AlertHandler(logging.Handler):
         )
 
     # -- the handler -------------------------------------------------------
-    def filter(self, record: "logging.LogRecord") -> "bool":
+    def filter(self, record: logging.LogRecord) -> bool:
         """Drop what would make the handler feed on itself, then the filters."""
         if record.name == _OWN_LOGGER or record.name.startswith(_OWN_LOGGER + "."):
             return False
@@ -135,7 +134,7 @@ class AlertHandler(logging.Handler):
             return False
         return bool(super().filter(record))
 
-    def emit(self, record: "logging.LogRecord") -> "None":
+    def emit(self, record: logging.LogRecord) -> None:
         """Send ``record`` as an alert; never raises."""
         if _reentry.busy():
             return
@@ -160,7 +159,7 @@ class AlertHandler(logging.Handler):
             if worker.is_alive():
                 self.late += 1
 
-    def _deliver(self, alert: "AlertMessage", record: "logging.LogRecord", helper: "bool" = False) -> "None":
+    def _deliver(self, alert: AlertMessage, record: logging.LogRecord, helper: bool = False) -> None:
         try:
             if helper:  # what the channels log on this thread is not fed back in
                 with _reentry.serving():
@@ -170,5 +169,5 @@ class AlertHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"<AlertHandler {logging.getLevelName(self.level)} -> {self.manager!r}>"

@@ -63,7 +63,7 @@ import types
 from . import _lifecycle, _reentry, _settings
 from ._lazy import TYPE_CHECKING
 from ._log import logger
-from ._typing import Iterable, Mapping, NamedTuple
+from ._typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
 from .exceptions import AlertConfigurationError, AlertManagerClosedError
 from .limits import MAX_ALERTS_PER_SEND, MAX_WORKERS
 from .models import AlertLevel, AlertMessage, AlertResult
@@ -75,7 +75,6 @@ from .pipeline.stage import held
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
-    from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
     from .channels.base import AlertChannel
     from .dedup import Deduplicator
@@ -89,9 +88,8 @@ __all__ = ()
 _log = logger("kstalerts.manager")
 
 
-if TYPE_CHECKING:
-    Alerts = Union[AlertMessage, Sequence[AlertMessage]]
-    Job = Tuple[Notification, Routes]
+Alerts = Union[AlertMessage, Sequence[AlertMessage]]
+Job = Tuple[Notification, Routes]
 
 
 class ChannelEntry(NamedTuple):
@@ -101,14 +99,14 @@ class ChannelEntry(NamedTuple):
     (when the manager has a spool) rather than only reported.
     """
 
-    key: "str"
+    key: str
     channel: "AlertChannel"
-    min_level: "AlertLevel" = AlertLevel.INFO
+    min_level: AlertLevel = AlertLevel.INFO
     throttle: "Optional[AlertThrottle]" = None
-    alias: "Optional[str]" = None
-    spool_throttled: "bool" = False
-    digest: "bool" = True
-    send_resolved: "bool" = True
+    alias: Optional[str] = None
+    spool_throttled: bool = False
+    digest: bool = True
+    send_resolved: bool = True
 
 
 class AlertStats(NamedTuple):
@@ -122,15 +120,15 @@ class AlertStats(NamedTuple):
     ``held``, ``silenced`` and ``inhibited`` are the alert lifecycle's.
     """
 
-    total_sent: "int" = 0
-    total_failed: "int" = 0
-    total_throttled: "int" = 0
-    total_suppressed: "int" = 0
-    total_digests: "int" = 0
-    by_channel: "Mapping[str, Dict[str, int]]" = types.MappingProxyType({})
-    total_held: "int" = 0
-    total_silenced: "int" = 0
-    total_inhibited: "int" = 0
+    total_sent: int = 0
+    total_failed: int = 0
+    total_throttled: int = 0
+    total_suppressed: int = 0
+    total_digests: int = 0
+    by_channel: Mapping[str, Dict[str, int]] = types.MappingProxyType({})
+    total_held: int = 0
+    total_silenced: int = 0
+    total_inhibited: int = 0
 
 
 class AlertManager:
@@ -151,11 +149,11 @@ class AlertManager:
     def __init__(
         self,
         *,
-        max_workers: "int" = MAX_WORKERS,
-        spool: "Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]" = None,
-        dedup: "Union[Deduplicator, float, Mapping[str, Any], None]" = None,
-        lifecycle: "Union[Lifecycle, Mapping[str, Any], None]" = None,
-    ) -> "None":
+        max_workers: int = MAX_WORKERS,
+        spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None] = None,
+        dedup: Union["Deduplicator", float, Mapping[str, Any], None] = None,
+        lifecycle: Union["Lifecycle", Mapping[str, Any], None] = None,
+    ) -> None:
         self._life = _as_lifecycle(lifecycle)
         self._entries: Dict[str, ChannelEntry] = {}
         self._routes: Dict[str, Routes] = {}  # by key: each channel's pipelines
@@ -172,7 +170,7 @@ class AlertManager:
         self._digest_book: Optional[DigestBook] = None  # made when a digest is first needed
         _lifecycle.on_fork(self, AlertManager._after_fork)
 
-    def _after_fork(self) -> "None":
+    def _after_fork(self) -> None:
         """In a forked child: new locks, and no pool (its threads stayed in the parent)."""
         self._lock = threading.RLock()
         self._stats_lock = threading.RLock()
@@ -184,13 +182,13 @@ class AlertManager:
         self,
         channel: "AlertChannel",
         *,
-        min_level: "Union[AlertLevel, str]" = AlertLevel.INFO,
+        min_level: Union[AlertLevel, str] = AlertLevel.INFO,
         throttle: "Optional[AlertThrottle]" = None,
-        key: "Optional[str]" = None,
-        alias: "Optional[str]" = None,
-        spool_throttled: "bool" = False,
-        digest: "bool" = True,
-        send_resolved: "bool" = True,
+        key: Optional[str] = None,
+        alias: Optional[str] = None,
+        spool_throttled: bool = False,
+        digest: bool = True,
+        send_resolved: bool = True,
     ) -> "AlertManager":
         """Register ``channel``; returns the manager so calls can chain.
 
@@ -233,18 +231,18 @@ class AlertManager:
         return self
 
     @property
-    def channel_count(self) -> "int":
+    def channel_count(self) -> int:
         """How many channels are registered (kstlib's name)."""
         with self._lock:
             return len(self._entries)
 
     @property
-    def channels(self) -> "Tuple[ChannelEntry, ...]":
+    def channels(self) -> Tuple[ChannelEntry, ...]:
         """The registered channels, in the order they were added."""
         with self._lock:
             return tuple(self._entries.values())
 
-    def _find(self, target: "str") -> "Optional[ChannelEntry]":
+    def _find(self, target: str) -> Optional[ChannelEntry]:
         if target in self._entries:
             return self._entries[target]
         for entry in self._entries.values():
@@ -255,7 +253,7 @@ class AlertManager:
                 return entry
         return self._entries.get(self._former_names.get(target, ""))
 
-    def _build(self, entry: "ChannelEntry") -> "Routes":
+    def _build(self, entry: ChannelEntry) -> Routes:
         return routes(
             entry,
             count=self._count,
@@ -265,13 +263,13 @@ class AlertManager:
             lifecycle=self._life,
         )
 
-    def _rebuild(self) -> "None":
+    def _rebuild(self) -> None:
         """New pipelines for every channel, after the spool or dedup changed."""
         with self._lock:
             for key, entry in self._entries.items():
                 self._routes[key] = self._build(entry)
 
-    def _jobs(self, batch: "List[AlertMessage]", targets: "List[ChannelEntry]") -> "List[Job]":
+    def _jobs(self, batch: List[AlertMessage], targets: List[ChannelEntry]) -> List[Job]:
         routes = self._routes  # read without the lock: a dict lookup is atomic, a rebuild replaces values
         chosen = [routes[entry.key] for entry in targets]
         jobs: List[Job] = []
@@ -282,7 +280,7 @@ class AlertManager:
                     jobs.append((notification, route))
         return jobs
 
-    def targets(self, channel: "Optional[str]" = None) -> "List[ChannelEntry]":
+    def targets(self, channel: Optional[str] = None) -> List[ChannelEntry]:
         """The channels a send with ``channel=`` goes to, before level filters: the one it
         names (key, alias or former name), or all; :class:`AlertConfigurationError` when
         no channel has that name."""
@@ -296,7 +294,7 @@ class AlertManager:
             return [entry]
 
     # -- sending ---------------------------------------------------------
-    def send(self, alerts: "Alerts", *, channel: "Optional[str]" = None) -> "List[AlertResult]":
+    def send(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
         """Deliver one alert or a list of them; one result per (alert, channel).
 
         Channels whose ``min_level`` an alert does not reach are skipped and
@@ -326,7 +324,7 @@ class AlertManager:
                 return [self._deliver(n, route) for n, route in jobs]
             return self._fan_out(jobs)
 
-    def _fan_out(self, jobs: "List[Job]") -> "List[AlertResult]":
+    def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
         """Deliver on the pool; what the pool refuses (closed or exiting
         meanwhile) is delivered inline."""
         futures: List["Future[AlertResult]"] = []  # noqa: UP037 (vermin evaluates annotations)
@@ -340,7 +338,7 @@ class AlertManager:
         rest = [self._deliver(n, route) for n, route in jobs[len(futures) :]]
         return [future.result() for future in futures] + rest
 
-    async def asend(self, alerts: "Alerts", *, channel: "Optional[str]" = None) -> "List[AlertResult]":
+    async def asend(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
         """:meth:`send`, awaitable; the event loop keeps running meanwhile."""
         import asyncio
         import functools
@@ -351,16 +349,16 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     @staticmethod
-    def _deliver(notification: "Notification", route: "Routes") -> "AlertResult":
+    def _deliver(notification: Notification, route: Routes) -> AlertResult:
         with _reentry.inside():  # a send from inside this delivery stays inline
             return route.send.run(notification)
 
     @staticmethod
-    def _deliver_pooled(notification: "Notification", route: "Routes") -> "AlertResult":
+    def _deliver_pooled(notification: Notification, route: Routes) -> AlertResult:
         with _reentry.serving():  # what a worker logs is not an alert: see AlertHandler
             return AlertManager._deliver(notification, route)
 
-    def _count(self, key: "str", result: "AlertResult") -> "None":
+    def _count(self, key: str, result: AlertResult) -> None:
         with self._stats_lock:
             counts = self._counts.setdefault(key, _zero())
             stat = result.outcome.meaning.stat
@@ -369,7 +367,7 @@ class AlertManager:
             except KeyError:  # the lifecycle's counters start at their first use
                 counts[stat] = 1
 
-    def _pool(self) -> "Optional[ThreadPoolExecutor]":
+    def _pool(self) -> Optional["ThreadPoolExecutor"]:
         """The fan-out pool, started on first use; None once closed."""
         with self._lock:
             if self._closed:
@@ -384,24 +382,24 @@ class AlertManager:
 
     # -- spool and dedup -----------------------------------------------------
     @property
-    def spool(self) -> "Optional[Spool]":
+    def spool(self) -> Optional["Spool"]:
         """The spool failed deliveries are kept in, if any."""
         return self._spool
 
     @property
-    def dedup(self) -> "Optional[Deduplicator]":
+    def dedup(self) -> Optional["Deduplicator"]:
         """The duplicate suppression in use, if any."""
         return self._dedup
 
     def use_spool(
-        self, spool: "Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]"
+        self, spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]
     ) -> "AlertManager":
         """Set (or with ``None`` remove) the spool, as ``spool=`` does; returns the manager."""
         self._spool = _as_spool(spool)
         self._rebuild()
         return self
 
-    def use_dedup(self, dedup: "Union[Deduplicator, float, Mapping[str, Any], None]") -> "AlertManager":
+    def use_dedup(self, dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> "AlertManager":
         """Set (or with ``None`` remove) duplicate suppression, as ``dedup=`` does; returns the manager."""
         self._dedup = _as_dedup(dedup)
         self._rebuild()
@@ -427,7 +425,7 @@ class AlertManager:
         down: Set[str] = set()
         unknown: Set[str] = set()
 
-        def deliver(item: "SpoolEntry") -> "Optional[AlertResult]":
+        def deliver(item: "SpoolEntry") -> Optional[AlertResult]:
             with self._lock:
                 entry = self._entries.get(item.channel)
                 route = self._routes.get(item.channel)
@@ -458,11 +456,11 @@ class AlertManager:
 
     # -- the alert lifecycle (kstalerts.lifecycle; docs/lifecycle.md) -------------
     @property
-    def lifecycle(self) -> "Optional[Lifecycle]":
+    def lifecycle(self) -> Optional["Lifecycle"]:
         """The alert lifecycle in use (repeat, resolve, silences, inhibition), if any."""
         return self._life
 
-    def use_lifecycle(self, lifecycle: "Union[Lifecycle, Mapping[str, Any], None]") -> "AlertManager":
+    def use_lifecycle(self, lifecycle: Union["Lifecycle", Mapping[str, Any], None]) -> "AlertManager":
         """Set (or with ``None`` remove) the lifecycle, as ``lifecycle=`` does; returns the manager."""
         self._life = _as_lifecycle(lifecycle)
         self._rebuild()
@@ -470,12 +468,12 @@ class AlertManager:
 
     def resolve(
         self,
-        target: "Union[AlertMessage, str]",
+        target: Union[AlertMessage, str],
         *,
-        labels: "Optional[Mapping[str, str]]" = None,
-        title: "Optional[str]" = None,
-        body: "Optional[str]" = None,
-    ) -> "List[AlertResult]":
+        labels: Optional[Mapping[str, str]] = None,
+        title: Optional[str] = None,
+        body: Optional[str] = None,
+    ) -> List[AlertResult]:
         """Tell each channel that was notified of ``target`` firing that it is resolved.
 
         ``target`` is an alert, its dedup key, or its title (with ``labels``).
@@ -514,32 +512,32 @@ class AlertManager:
 
     def silence(
         self,
-        matchers: "Union[str, Sequence[str]]",
+        matchers: Union[str, Sequence[str]],
         *,
-        duration: "Union[float, str]" = "1h",
-        comment: "str",
-        author: "str" = "",
+        duration: Union[float, str] = "1h",
+        comment: str,
+        author: str = "",
     ) -> "Silence":
         """Hold the alerts ``matchers`` select for ``duration`` (``30m``, ``2h``; at most 30 days)."""
         chosen = [matchers] if isinstance(matchers, str) else list(matchers)
         return self._require_lifecycle().silence(chosen, duration, comment=comment, author=author)
 
-    def silences(self, *, include_expired: "bool" = False) -> "List[Silence]":
+    def silences(self, *, include_expired: bool = False) -> List["Silence"]:
         """The silences in force or to come (and the expired ones kept, with ``include_expired``)."""
         return self._require_lifecycle().silences(include_expired=include_expired)
 
-    def expire_silence(self, silence_id: "str") -> "bool":
+    def expire_silence(self, silence_id: str) -> bool:
         """End a silence now; False when it had already ended. An unknown id raises."""
         return self._require_lifecycle().expire_silence(silence_id)
 
     def heartbeat(
         self,
-        name: "str",
+        name: str,
         *,
-        every: "Union[float, str]",
-        grace: "Union[float, str, None]" = None,
-        level: "Union[AlertLevel, str]" = AlertLevel.CRITICAL,
-    ) -> "List[AlertResult]":
+        every: Union[float, str],
+        grace: Union[float, str, None] = None,
+        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
+    ) -> List[AlertResult]:
         """Record heartbeat ``name`` alive now; if it had been missed, resolve its alert (the results).
 
         ``kstalerts tick`` fires its alert when ``every + grace`` passes
@@ -551,7 +549,7 @@ class AlertManager:
             return self.resolve(key_of(name))
         return []
 
-    def tick(self) -> "Tuple[List[AlertResult], Tuple[str, ...]]":
+    def tick(self) -> Tuple[List[AlertResult], Tuple[str, ...]]:
         """One pass of what time asks (``kstalerts tick``): the results of what it sent, and the
         titles of alerts found stale (see docs/heartbeats.md)."""
         due = self._require_lifecycle().due()
@@ -569,13 +567,13 @@ class AlertManager:
         return self._life
 
     @staticmethod
-    def _run(notification: "Notification", pipeline: "Any") -> "AlertResult":
+    def _run(notification: Notification, pipeline: Any) -> AlertResult:
         with _reentry.inside():
             result: AlertResult = pipeline.run(notification)
             return result
 
     # -- digests ------------------------------------------------------------
-    def flush_digests(self) -> "List[AlertResult]":
+    def flush_digests(self) -> List[AlertResult]:
         """Send each channel's pending digest of held-back alerts as one alert.
 
         A digest goes out even when the channel's throttle is empty, but at
@@ -592,7 +590,7 @@ class AlertManager:
         book = self._book(any(entry.throttle is not None for entry in entries))
         return [] if book is None else book.flush(entries, self._spool)
 
-    def _book(self, create: "bool" = True) -> "Optional[DigestBook]":
+    def _book(self, create: bool = True) -> "Optional[DigestBook]":
         """The channels' pending digests; made (and :mod:`kstalerts.digest` loaded) the first
         time ``create`` asks: until something is held back, or a throttle's state file
         may hold another process's digest, there is nothing in it."""
@@ -614,7 +612,7 @@ class AlertManager:
 
     # -- stats -------------------------------------------------------------
     @property
-    def stats(self) -> "AlertStats":
+    def stats(self) -> AlertStats:
         """An exact snapshot of the counters, consistent across channels."""
         with self._stats_lock:
             by_channel = {key: dict(counts) for key, counts in self._counts.items()}
@@ -637,7 +635,7 @@ class AlertManager:
             total_inhibited=sum(c.get("inhibited", 0) for c in by_channel.values()),
         )
 
-    def reset_stats(self) -> "None":
+    def reset_stats(self) -> None:
         """Set every counter back to zero."""
         with self._stats_lock:
             for key in self._counts:
@@ -650,10 +648,10 @@ class AlertManager:
     @classmethod
     def from_config(
         cls,
-        config: "Union[str, Mapping[str, Any], None]" = None,
-        credential_resolver: "Any" = None,
+        config: Union[str, Mapping[str, Any], None] = None,
+        credential_resolver: Any = None,
         *,
-        preset: "Optional[str]" = None,
+        preset: Optional[str] = None,
     ) -> "AlertManager":
         """Build a manager, its channels and throttles from a config file or
         mapping; ``None`` discovers the file (see the configuration reference).
@@ -672,7 +670,7 @@ class AlertManager:
         return result
 
     # -- lifetime ----------------------------------------------------------
-    def close(self) -> "None":
+    def close(self) -> None:
         """Send pending digests (:meth:`flush_digests`), then stop the worker
         threads and close every channel's connections.
 
@@ -698,15 +696,15 @@ class AlertManager:
     def __enter__(self) -> "AlertManager":
         return self
 
-    def __exit__(self, *exc_info: "object") -> "None":
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         keys = list(self._entries)
         return f"AlertManager(channels={len(keys)}, keys={keys!r})"
 
 
-def _shut_down(executor: "ThreadPoolExecutor") -> "None":
+def _shut_down(executor: "ThreadPoolExecutor") -> None:
     """Shut the pool down and wait for its threads, unless that cannot work.
 
     From inside a send on this thread (a signal handler interrupting one)
@@ -726,7 +724,7 @@ def _shut_down(executor: "ThreadPoolExecutor") -> "None":
         pass
 
 
-def _as_spool(spool: "Union[Spool, str, os.PathLike[str], Mapping[str, Any], None]") -> "Optional[Spool]":
+def _as_spool(spool: Union["Spool", str, "os.PathLike[str]", Mapping[str, Any], None]) -> Optional["Spool"]:
     if spool is None:
         return None
     from .spool import Spool
@@ -736,7 +734,7 @@ def _as_spool(spool: "Union[Spool, str, os.PathLike[str], Mapping[str, Any], Non
     return Spool.from_config(spool)
 
 
-def _as_dedup(dedup: "Union[Deduplicator, float, Mapping[str, Any], None]") -> "Optional[Deduplicator]":
+def _as_dedup(dedup: Union["Deduplicator", float, Mapping[str, Any], None]) -> Optional["Deduplicator"]:
     if dedup is None:
         return None
     from .dedup import Deduplicator
@@ -746,7 +744,7 @@ def _as_dedup(dedup: "Union[Deduplicator, float, Mapping[str, Any], None]") -> "
     return Deduplicator.from_config(dedup)
 
 
-def _zero() -> "Dict[str, int]":
+def _zero() -> Dict[str, int]:
     return {"sent": 0, "failed": 0, "throttled": 0, "suppressed": 0, "digests": 0}
 
 
@@ -754,7 +752,7 @@ def _zero() -> "Dict[str, int]":
 _LIFECYCLE_STATS = ("held", "silenced", "inhibited")
 
 
-def _as_lifecycle(lifecycle: "Union[Lifecycle, Mapping[str, Any], None]") -> "Optional[Lifecycle]":
+def _as_lifecycle(lifecycle: Union["Lifecycle", Mapping[str, Any], None]) -> Optional["Lifecycle"]:
     """``lifecycle=``: a :class:`~kstalerts.lifecycle.Lifecycle`, or its settings as a mapping."""
     if lifecycle is None:
         return None
@@ -770,7 +768,7 @@ def _as_lifecycle(lifecycle: "Union[Lifecycle, Mapping[str, Any], None]") -> "Op
     return Lifecycle(**lifecycle)
 
 
-def _rename(channel: "Any", key: "str") -> "None":  # Any: AlertChannel is imported for type checking only
+def _rename(channel: Any, key: str) -> None:  # Any: AlertChannel is imported for type checking only
     """One name per channel: the key it is registered under, in its repr, logs and results."""
     own = getattr(type(channel), "name", None)
     if isinstance(own, property) and own.fset is None:
@@ -778,7 +776,7 @@ def _rename(channel: "Any", key: "str") -> "None":  # Any: AlertChannel is impor
     channel.name = key
 
 
-def _refuse_async(channel: "Any") -> "None":
+def _refuse_async(channel: Any) -> None:
     """A channel whose send is ``async def`` cannot be called from the manager's threads."""
     from .channels.base import is_coroutine_function
 
@@ -791,7 +789,7 @@ def _refuse_async(channel: "Any") -> "None":
             )
 
 
-def _warn_no_channels() -> "None":
+def _warn_no_channels() -> None:
     import warnings
 
     from ._stack import outside
@@ -806,7 +804,7 @@ def _warn_no_channels() -> "None":
     )
 
 
-def _warn_closed() -> "None":
+def _warn_closed() -> None:
     import warnings
 
     from ._stack import outside
@@ -819,7 +817,7 @@ def _warn_closed() -> "None":
     )
 
 
-def _as_batch(alerts: "Alerts") -> "List[AlertMessage]":
+def _as_batch(alerts: Alerts) -> List[AlertMessage]:
     if isinstance(alerts, AlertMessage):
         return [alerts]
     if isinstance(alerts, (str, bytes)) or not isinstance(alerts, Iterable):

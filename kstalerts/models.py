@@ -10,14 +10,11 @@ import enum
 import time
 import types
 
-from ._lazy import TYPE_CHECKING
 from ._text import clean, compiled, cut
+from ._typing import Any, Dict, Mapping, Optional, Tuple, Union
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 __all__ = ()
 
@@ -44,7 +41,7 @@ class AlertLevel(enum.IntEnum):
     CRITICAL = 30
 
     @classmethod
-    def parse(cls, value: "Union[AlertLevel, str]") -> "AlertLevel":
+    def parse(cls, value: Union["AlertLevel", str]) -> "AlertLevel":
         """Return the level named by ``value`` (case-insensitive).
 
         An unknown name raises :class:`AlertConfigurationError` listing the
@@ -59,7 +56,7 @@ class AlertLevel(enum.IntEnum):
         valid = ", ".join(name.lower() for name in cls.__members__)
         raise AlertConfigurationError(f"unknown alert level {value!r}; expected one of: {valid}")
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         return self.name
 
 
@@ -67,7 +64,7 @@ class AlertLevel(enum.IntEnum):
 _LEGACY_VALUES = {1: AlertLevel.INFO, 2: AlertLevel.WARNING, 3: AlertLevel.CRITICAL}
 
 
-def stored_level(value: "Any") -> "AlertLevel":
+def stored_level(value: Any) -> AlertLevel:
     """The level a stored record names: a name, a value, or an old value.
 
     Spool entries and state files name a level (``"WARNING"``); a number is
@@ -89,7 +86,7 @@ def stored_level(value: "Any") -> "AlertLevel":
     return AlertLevel.parse(value)
 
 
-def _frozen_labels(labels: "Optional[Mapping[str, str]]") -> "Mapping[str, str]":
+def _frozen_labels(labels: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     if not labels:
         return types.MappingProxyType({})
     if len(labels) > MAX_LABELS:
@@ -106,7 +103,7 @@ _SURROGATE = "[\ud800-\udfff]"  # sources: compiled on first use
 _ESCAPED_BYTES = "[\udc80-\udcff]+"
 
 
-def _valid_text(text: "str") -> "str":
+def _valid_text(text: str) -> str:
     """``text`` as valid Unicode: undecodable bytes become U+FFFD.
 
     Text from outside (stdin, argv, file names from :func:`os.fsdecode`)
@@ -139,51 +136,51 @@ class Frozen:
     __slots__ = ()
     _COMPARED = 0  # fields in equality, hash and repr; 0: all of them
 
-    def _values(self) -> "Tuple[Any, ...]":
+    def _values(self) -> Tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields())
 
-    def _compared(self) -> "Tuple[Any, ...]":
+    def _compared(self) -> Tuple[Any, ...]:
         values = self._values()
         return values[: self._COMPARED] if self._COMPARED else values
 
-    def replace(self, **changes: "Any") -> "Any":
+    def replace(self, **changes: Any) -> Any:
         """A copy with ``changes`` applied (and checked)."""
         fields = dict(zip(self._fields(), self._values()))
         fields.update(changes)
         return type(self)(**fields)
 
     @classmethod
-    def _fields(cls) -> "Tuple[str, ...]":
+    def _fields(cls) -> Tuple[str, ...]:
         for klass in cls.__mro__:  # the slots of the class that declared them (a user subclass has none)
             slots = klass.__dict__.get("__slots__")
             if slots:
                 return tuple(slots)
         return ()
 
-    def __setattr__(self, name: "str", value: "Any") -> "None":
+    def __setattr__(self, name: str, value: Any) -> None:
         kind = _declaring(self)
         raise AttributeError(f"cannot assign to field {name!r}: {kind} is immutable (use replace())")
 
-    def __delattr__(self, name: "str") -> "None":
+    def __delattr__(self, name: str) -> None:
         raise AttributeError(f"cannot delete field {name!r}: {_declaring(self)} is immutable")
 
-    def __eq__(self, other: "object") -> "bool":
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Frozen) or other.__class__ is not self.__class__:
             return NotImplemented
         return self._compared() == other._compared()
 
-    def __hash__(self) -> "int":
+    def __hash__(self) -> int:
         return hash(self._compared())
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields(), self._compared()))
         return f"{type(self).__qualname__}({shown})"
 
-    def __reduce__(self) -> "Tuple[Any, Tuple[Any, ...]]":
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         return (type(self), self._values())
 
 
-def _declaring(value: "Frozen") -> "str":
+def _declaring(value: Frozen) -> str:
     """The name of the library class a value is (``AlertMessage`` for a user's subclass too)."""
     for klass in type(value).__mro__:
         if klass.__dict__.get("__slots__"):
@@ -214,24 +211,24 @@ class AlertMessage(Frozen):
 
     __slots__ = ("title", "body", "level", "timestamp", "labels", "dedup_key", "created_at")
 
-    title: "str"
-    body: "str"  # default ""
-    level: "AlertLevel"  # default AlertLevel.INFO
-    timestamp: "bool"  # default False
-    labels: "Mapping[str, str]"  # read-only; default empty
-    dedup_key: "Optional[str]"  # default None
-    created_at: "float"  # time.time() when built, unless given
+    title: str
+    body: str  # default ""
+    level: AlertLevel  # default AlertLevel.INFO
+    timestamp: bool  # default False
+    labels: Mapping[str, str]  # read-only; default empty
+    dedup_key: Optional[str]  # default None
+    created_at: float  # time.time() when built, unless given
 
     def __init__(
         self,
-        title: "str",
-        body: "str" = "",
-        level: "AlertLevel" = AlertLevel.INFO,
-        timestamp: "bool" = False,
-        labels: "Optional[Mapping[str, str]]" = None,
-        dedup_key: "Optional[str]" = None,
-        created_at: "Optional[float]" = None,
-    ) -> "None":
+        title: str,
+        body: str = "",
+        level: AlertLevel = AlertLevel.INFO,
+        timestamp: bool = False,
+        labels: Optional[Mapping[str, str]] = None,
+        dedup_key: Optional[str] = None,
+        created_at: Optional[float] = None,
+    ) -> None:
         if isinstance(title, str):
             title = clean(_valid_text(title))
         if not isinstance(title, str) or not title.strip():
@@ -258,12 +255,12 @@ class AlertMessage(Frozen):
 
     _COMPARED = 6  # every field but created_at
 
-    def replace(self, **changes: "Any") -> "AlertMessage":
+    def replace(self, **changes: Any) -> "AlertMessage":
         """A copy with ``changes`` applied (and checked); ``created_at`` is kept unless changed."""
         copy: AlertMessage = super().replace(**changes)
         return copy
 
-    def _values(self) -> "Tuple[Any, ...]":
+    def _values(self) -> Tuple[Any, ...]:
         return (
             self.title,
             self.body,
@@ -274,10 +271,10 @@ class AlertMessage(Frozen):
             self.created_at,
         )
 
-    def __hash__(self) -> "int":  # labels left out: a mapping does not hash
+    def __hash__(self) -> int:  # labels left out: a mapping does not hash
         return hash((self.title, self.body, self.level, self.timestamp, self.dedup_key))
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return (
             f"{type(self).__qualname__}(title={self.title!r}, body={self.body!r}, level={self.level!r},"
             f" timestamp={self.timestamp!r}, labels={self.labels!r}, dedup_key={self.dedup_key!r},"
@@ -285,7 +282,7 @@ class AlertMessage(Frozen):
         )
 
     @property
-    def formatted_title(self) -> "str":
+    def formatted_title(self) -> str:
         """The title, prefixed with ``[YYYY-MM-DD HH:MM:SS]`` when asked."""
         if not self.timestamp:
             return self.title
@@ -293,13 +290,13 @@ class AlertMessage(Frozen):
         return f"[{stamp}] {self.title}"
 
     @property
-    def effective_dedup_key(self) -> "str":
+    def effective_dedup_key(self) -> str:
         """``dedup_key`` if set, else the level and title."""
         if self.dedup_key is not None:
             return self.dedup_key
         return f"{self.level.name}:{self.title}"
 
-    def to_dict(self) -> "Dict[str, Any]":
+    def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready mapping; :meth:`from_dict` reverses it exactly."""
         return {
             "title": self.title,
@@ -312,7 +309,7 @@ class AlertMessage(Frozen):
         }
 
     @classmethod
-    def from_dict(cls, data: "Mapping[str, Any]") -> "AlertMessage":
+    def from_dict(cls, data: Mapping[str, Any]) -> "AlertMessage":
         """Rebuild a message written by :meth:`to_dict`."""
         return cls(
             title=data["title"],
@@ -346,31 +343,31 @@ class AlertResult(Frozen):
 
     __slots__ = ("channel", "outcome", "message_id", "error", "attempts", "spooled", "status", "alert")
 
-    channel: "str"
-    outcome: "Outcome"
-    message_id: "Optional[str]"  # default None
-    error: "Optional[str]"  # default None
-    attempts: "int"  # default 0
-    spooled: "bool"  # default False
-    status: "Optional[int]"  # default None
-    alert: "Optional[AlertMessage]"  # default None
+    channel: str
+    outcome: Outcome
+    message_id: Optional[str]  # default None
+    error: Optional[str]  # default None
+    attempts: int  # default 0
+    spooled: bool  # default False
+    status: Optional[int]  # default None
+    alert: Optional[AlertMessage]  # default None
 
     def __init__(
         self,
-        channel: "str",
-        success: "bool" = False,
-        message_id: "Optional[str]" = None,
-        error: "Optional[str]" = None,
-        attempts: "int" = 0,
-        throttled: "bool" = False,
-        suppressed: "bool" = False,
-        retryable: "bool" = False,
-        spooled: "bool" = False,
-        status: "Optional[int]" = None,
-        alert: "Optional[AlertMessage]" = None,
+        channel: str,
+        success: bool = False,
+        message_id: Optional[str] = None,
+        error: Optional[str] = None,
+        attempts: int = 0,
+        throttled: bool = False,
+        suppressed: bool = False,
+        retryable: bool = False,
+        spooled: bool = False,
+        status: Optional[int] = None,
+        alert: Optional[AlertMessage] = None,
         *,
-        outcome: "Optional[Outcome]" = None,
-    ) -> "None":
+        outcome: Optional[Outcome] = None,
+    ) -> None:
         if outcome is None:
             outcome = _named_by(success, error, suppressed, throttled, attempts, retryable)
         _set = object.__setattr__
@@ -386,11 +383,11 @@ class AlertResult(Frozen):
     @classmethod
     def from_delivery(
         cls,
-        channel: "str",
-        delivery: "Delivery",
+        channel: str,
+        delivery: Delivery,
         *,
-        attempts: "int" = 1,
-        alert: "Optional[AlertMessage]" = None,
+        attempts: int = 1,
+        alert: Optional[AlertMessage] = None,
     ) -> "AlertResult":
         """The result of ``delivery``, keeping its outcome.
 
@@ -410,26 +407,26 @@ class AlertResult(Frozen):
                    delivery.status, alert, outcome=outcome)  # fmt: skip
 
     @property
-    def success(self) -> "bool":
+    def success(self) -> bool:
         """Whether the service accepted the alert (all or some of its members)."""
         return self.outcome.meaning.success
 
     @property
-    def throttled(self) -> "bool":
+    def throttled(self) -> bool:
         """Whether a throttle (ours, or the service's rate limit) held the alert."""
         return self.outcome.meaning.throttled
 
     @property
-    def suppressed(self) -> "bool":
+    def suppressed(self) -> bool:
         """Whether the alert was a duplicate within the dedup window (nothing sent)."""
         return self.outcome.meaning.suppressed
 
     @property
-    def retryable(self) -> "bool":
+    def retryable(self) -> bool:
         """Whether a later try may succeed."""
         return self.outcome.meaning.retryable
 
-    def replace(self, **changes: "Any") -> "AlertResult":
+    def replace(self, **changes: Any) -> "AlertResult":
         """A copy with ``changes`` applied; changing a flag names the outcome again from the flags."""
         fields: Dict[str, Any] = dict(zip(self._fields(), self._values()))
         if any(flag in changes for flag in _FLAGS):
@@ -440,14 +437,14 @@ class AlertResult(Frozen):
 
     _COMPARED = 7  # every field but the alert
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
         return f"{type(self).__qualname__}({shown})"
 
-    def __reduce__(self) -> "Tuple[Any, Tuple[Any, ...]]":
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         return (_result, self._values())
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         outcome = self.outcome
         if outcome is Outcome.SUPPRESSED:
             return f"{self.channel}: suppressed (duplicate within the window)"
@@ -474,15 +471,15 @@ _REPR_FIELDS = (
 
 
 def _result(
-    channel: "str",
-    outcome: "Outcome",
-    message_id: "Optional[str]",
-    error: "Optional[str]",
-    attempts: "int",
-    spooled: "bool",
-    status: "Optional[int]",
-    alert: "Optional[AlertMessage]",
-) -> "AlertResult":
+    channel: str,
+    outcome: Outcome,
+    message_id: Optional[str],
+    error: Optional[str],
+    attempts: int,
+    spooled: bool,
+    status: Optional[int],
+    alert: Optional[AlertMessage],
+) -> AlertResult:
     """An :class:`AlertResult` from its stored fields (how one unpickles)."""
     return AlertResult(
         channel, message_id=message_id, error=error, attempts=attempts, spooled=spooled,
@@ -491,13 +488,8 @@ def _result(
 
 
 def _named_by(
-    success: "bool",
-    error: "Optional[str]",
-    suppressed: "bool",
-    throttled: "bool",
-    attempts: "int",
-    retryable: "bool",
-) -> "Outcome":
+    success: bool, error: Optional[str], suppressed: bool, throttled: bool, attempts: int, retryable: bool
+) -> Outcome:
     """The outcome a result built by hand names with its flags.
 
     A success that still carries an error reached only some of the

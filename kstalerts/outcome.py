@@ -21,11 +21,7 @@ adding one row.
 
 import enum
 
-from ._lazy import TYPE_CHECKING
-from ._typing import NamedTuple
-
-if TYPE_CHECKING:
-    from typing import Dict, Optional
+from ._typing import Dict, NamedTuple, Optional
 
 __all__ = ()
 
@@ -53,16 +49,16 @@ class Outcome(enum.Enum):
 class Meaning(NamedTuple):
     """What an outcome means to each part of the library (one row of the table)."""
 
-    stat: "str"  # the AlertStats counter it adds to
-    ok: "bool"  # reached the service, now or earlier: CLI exit 0, no guard warning
-    spool_after_send: "str"  # "yes", "no", or "asked" (the channel's spool_throttled)
-    flush: "str"  # the FlushReport counter it adds to
-    spool_entry: "str"  # what a flush does with the entry: "drop", "keep", "dead"
-    pauses_flush: "bool"  # a flush leaves the channel's other entries untried
-    success: "bool"  # AlertResult.success
-    throttled: "bool"  # AlertResult.throttled
-    suppressed: "bool"  # AlertResult.suppressed
-    retryable: "bool"  # AlertResult.retryable
+    stat: str  # the AlertStats counter it adds to
+    ok: bool  # reached the service, now or earlier: CLI exit 0, no guard warning
+    spool_after_send: str  # "yes", "no", or "asked" (the channel's spool_throttled)
+    flush: str  # the FlushReport counter it adds to
+    spool_entry: str  # what a flush does with the entry: "drop", "keep", "dead"
+    pauses_flush: bool  # a flush leaves the channel's other entries untried
+    success: bool  # AlertResult.success
+    throttled: bool  # AlertResult.throttled
+    suppressed: bool  # AlertResult.suppressed
+    retryable: bool  # AlertResult.retryable
 
 
 class Delivery(NamedTuple):
@@ -73,18 +69,18 @@ class Delivery(NamedTuple):
     is the service's hint (seconds) for a failed or rate-limited attempt.
     """
 
-    outcome: "Outcome"
-    message_id: "Optional[str]" = None
-    status: "Optional[int]" = None
-    retry_after: "Optional[float]" = None
-    note: "Optional[str]" = None
+    outcome: Outcome
+    message_id: Optional[str] = None
+    status: Optional[int] = None
+    retry_after: Optional[float] = None
+    note: Optional[str] = None
 
 
 # Columns: stats counter (also the word in str()), ok (exit 0), spool after a send,
 # flush report counter, the spooled entry after a flush, pauses the flush; then the
 # AlertResult fields: success, throttled, suppressed, retryable.
 # fmt: off
-_TABLE: "Dict[Outcome, Meaning]" = {
+_TABLE: Dict[Outcome, Meaning] = {
     Outcome.DELIVERED:        Meaning("sent",       True,  "no",    "delivered",  "drop", False, True,  False, False, False),  # noqa: E501
     Outcome.PARTLY_DELIVERED: Meaning("sent",       True,  "no",    "delivered",  "drop", False, True,  False, False, False),  # noqa: E501
     Outcome.SUPPRESSED:       Meaning("suppressed", True,  "no",    "suppressed", "drop", False, False, False, True,  False),  # noqa: E501

@@ -16,14 +16,11 @@ injects its clock, so tests run on a fake one.
 
 import time
 
-from ._lazy import TYPE_CHECKING
 from ._text import compiled
+from ._typing import Any, Callable, Optional
 from .exceptions import AlertConfigurationError
 from .limits import validate
 from .models import Frozen
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
 
 __all__ = ()
 
@@ -31,7 +28,7 @@ _MAX_HEADER_CHARS = 64
 _ASCII_DIGITS = r"[0-9]+\Z"  # compiled on first use
 
 
-def _random() -> "float":
+def _random() -> float:
     """``random.random()``, with :mod:`random` imported on first use."""
     import random
 
@@ -57,24 +54,24 @@ class RetryPolicy(Frozen):
 
     __slots__ = ("max_retries", "base_delay", "max_delay", "jitter", "max_retry_after", "budget", "rand")
 
-    max_retries: "int"
-    base_delay: "float"
-    max_delay: "float"
-    jitter: "bool"
-    max_retry_after: "float"
-    budget: "float"
-    rand: "Callable[[], float]"
+    max_retries: int
+    base_delay: float
+    max_delay: float
+    jitter: bool
+    max_retry_after: float
+    budget: float
+    rand: Callable[[], float]
 
     def __init__(
         self,
-        max_retries: "int" = 2,
-        base_delay: "float" = 0.5,
-        max_delay: "float" = 30.0,
-        jitter: "bool" = True,
-        max_retry_after: "float" = 60.0,
-        budget: "float" = 300.0,
-        rand: "Callable[[], float]" = _random,
-    ) -> "None":
+        max_retries: int = 2,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        jitter: bool = True,
+        max_retry_after: float = 60.0,
+        budget: float = 300.0,
+        rand: Callable[[], float] = _random,
+    ) -> None:
         # Every number through the hard limits (clamped with a warning; not
         # a number, NaN included, is an error); the flag must be a bool.
         _set = object.__setattr__
@@ -92,12 +89,12 @@ class RetryPolicy(Frozen):
 
     _COMPARED = 6  # every field but rand
 
-    def replace(self, **changes: "Any") -> "RetryPolicy":
+    def replace(self, **changes: Any) -> "RetryPolicy":
         """A copy with ``changes`` applied (and checked)."""
         copy: RetryPolicy = super().replace(**changes)
         return copy
 
-    def delay(self, retry: "int", retry_after: "Optional[float]" = None) -> "float":
+    def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first).
 
         A server's ``retry_after`` wins over the back-off, cut to
@@ -108,7 +105,7 @@ class RetryPolicy(Frozen):
         return backoff(self, retry, rand=self.rand)
 
 
-def backoff(policy: "RetryPolicy", retry: "int", *, rand: "Callable[[], float]" = _random) -> "float":
+def backoff(policy: RetryPolicy, retry: int, *, rand: Callable[[], float] = _random) -> float:
     """The wait before retry number ``retry``: full jitter, capped.
 
     The ceiling is ``base_delay * 2 ** (retry - 1)``, at most ``max_delay``.
@@ -120,7 +117,7 @@ def backoff(policy: "RetryPolicy", retry: "int", *, rand: "Callable[[], float]" 
     return ceiling * min(max(rand(), 0.0), 1.0)
 
 
-def parse_retry_after(value: "Optional[str]", *, now: "Optional[float]" = None) -> "Optional[float]":
+def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> Optional[float]:
     """Seconds a ``Retry-After`` header asks for, or ``None`` if unusable.
 
     Accepts whole seconds (``"30"``) or an HTTP date. A malformed, negative

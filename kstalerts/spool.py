@@ -57,17 +57,13 @@ import time
 import uuid
 
 from . import _lifecycle
-from ._lazy import TYPE_CHECKING
 from ._log import logger
 from ._settings import SPOOL_KEYS
-from ._typing import Mapping, NamedTuple
+from ._typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 from .exceptions import AlertConfigurationError
 from .limits import MAX_SPOOL_BYTES, MAX_SPOOL_ENTRIES, MAX_SPOOL_ENTRY_BYTES, validate
 from .models import AlertMessage, AlertResult, stored_level
 from .state import files, store
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 __all__ = ()
 
@@ -90,12 +86,12 @@ _writing = threading.local()  # .paths: the spools whose writer lock this thread
 class SpoolEntry(NamedTuple):
     """One spooled (alert, channel key), as read back from its file."""
 
-    name: "str"
-    channel: "str"
-    alert: "AlertMessage"
-    attempts: "int"
-    first_failed: "float"
-    last_error: "Optional[str]"
+    name: str
+    channel: str
+    alert: AlertMessage
+    attempts: int
+    first_failed: float
+    last_error: Optional[str]
 
 
 class FlushReport(NamedTuple):
@@ -114,23 +110,23 @@ class FlushReport(NamedTuple):
     - ``remaining``: entries left in the spool afterwards.
     """
 
-    path: "str"
-    delivered: "int" = 0
-    failed: "int" = 0
-    throttled: "int" = 0
-    suppressed: "int" = 0
-    dead: "int" = 0
-    skipped: "int" = 0
-    unknown_channel: "int" = 0
-    remaining: "int" = 0
-    results: "Tuple[AlertResult, ...]" = ()  # not in repr
+    path: str
+    delivered: int = 0
+    failed: int = 0
+    throttled: int = 0
+    suppressed: int = 0
+    dead: int = 0
+    skipped: int = 0
+    unknown_channel: int = 0
+    remaining: int = 0
+    results: Tuple[AlertResult, ...] = ()  # not in repr
 
     @property
-    def ok(self) -> "bool":
+    def ok(self) -> bool:
         """True when nothing failed, was dead-lettered or had no channel."""
         return not (self.failed or self.dead or self.unknown_channel)
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         parts = [f"{self.delivered} delivered"]
         for count, words in (
             (self.failed, "still failing"),
@@ -144,15 +140,14 @@ class FlushReport(NamedTuple):
                 parts.append(f"{count} {words}")
         return f"spool {self.path}: {', '.join(parts)}; {self.remaining} left"
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields[:-1], self))
         return f"FlushReport({shown})"
 
 
 #: What a flush asks the manager for each entry: a result, or ``None`` when
 #: the entry's channel key is unknown.
-if TYPE_CHECKING:
-    Deliver = Callable[[SpoolEntry], Optional[AlertResult]]
+Deliver = Callable[[SpoolEntry], Optional[AlertResult]]
 
 
 class Spool:
@@ -164,17 +159,17 @@ class Spool:
     """
 
     #: seconds a writer waits for the spool's lock before giving up
-    lock_wait: "float" = 10.0
+    lock_wait: float = 10.0
 
     def __init__(
         self,
-        path: "Union[str, os.PathLike[str]]",
+        path: Union[str, "os.PathLike[str]"],
         *,
-        max_age: "Optional[float]" = None,
-        max_entries: "Optional[int]" = None,
-        max_bytes: "Optional[int]" = None,
-        clock: "Callable[[], float]" = time.time,
-    ) -> "None":
+        max_age: Optional[float] = None,
+        max_entries: Optional[int] = None,
+        max_bytes: Optional[int] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise AlertConfigurationError("the spool path must be a non-empty path", key="spool.path")
         self.path = os.path.abspath(os.fspath(path))
@@ -194,7 +189,7 @@ class Spool:
         if os.path.lexists(self.path):  # refused now, not at the first failure
             self._check_folder()
 
-    def _check_folder(self) -> "None":
+    def _check_folder(self) -> None:
         """The spool folder, created ``0700``; refused when others may write it."""
         try:
             files.private_dir(self.path, what="the spool folder")
@@ -202,7 +197,7 @@ class Spool:
             raise AlertConfigurationError(str(exc), key="spool.path") from None
 
     @classmethod
-    def from_config(cls, config: "Union[str, os.PathLike[str], Mapping[str, Any]]") -> "Spool":
+    def from_config(cls, config: Union[str, "os.PathLike[str]", Mapping[str, Any]]) -> "Spool":
         """Build from a path or an ``alerts.spool`` mapping (``path``, ``max_age``,
         ``max_entries``, ``max_bytes``)."""
         if isinstance(config, Mapping):
@@ -221,8 +216,8 @@ class Spool:
 
     # -- writing --------------------------------------------------------------
     def put(
-        self, alert: "AlertMessage", channel: "str", *, attempts: "int" = 0, error: "Optional[str]" = None
-    ) -> "Optional[str]":
+        self, alert: AlertMessage, channel: str, *, attempts: int = 0, error: Optional[str] = None
+    ) -> Optional[str]:
         """Keep (``alert``, ``channel``) for a later flush; returns the entry's name.
 
         Returns ``None`` when it was not spooled: the entry is larger than
@@ -261,14 +256,14 @@ class Spool:
             return None
         return name
 
-    def _full_reason(self) -> "str":
+    def _full_reason(self) -> str:
         return (
             f"spool full (limits: {self.max_entries} entries, {self.max_bytes} bytes);"
             " the oldest alert of the lowest level is dead-lettered first"
         )
 
     @contextlib.contextmanager
-    def _writer_lock(self) -> "Iterator[None]":
+    def _writer_lock(self) -> Iterator[None]:
         # Held while a temporary file exists and while room is made, so that
         # a temporary file seen by someone holding this lock is a crash's.
         # Writers hold it for milliseconds: a peer stuck holding it costs at
@@ -292,14 +287,14 @@ class Spool:
             _lifecycle.let_go(fd)
             os.close(fd)
 
-    def _write(self, name: "str", payload: "bytes") -> "None":
+    def _write(self, name: str, payload: bytes) -> None:
         tmp = os.path.join(self.path, f"{_TMP_PREFIX}{name}")
         if os.path.lexists(tmp):  # a crash's leftover (the writer lock is held): start anew
             os.unlink(tmp)
         # A failed write (disk full) removes its temporary file: nothing is left behind.
         store.write_atomically(os.path.join(self.path, name), payload, tmp=tmp)
 
-    def _make_room(self, name: "str", size: "int") -> "bool":
+    def _make_room(self, name: str, size: int) -> bool:
         """Dead-letter until the new entry fits; False if the new one is the victim."""
         sizes: Dict[str, int] = {}
         for entry in self._names():
@@ -334,7 +329,7 @@ class Spool:
                 busy.append(victim)  # being flushed right now; leave it alone
         return True
 
-    def _dead_letter_if_free(self, name: "str", reason: "str") -> "bool":
+    def _dead_letter_if_free(self, name: str, reason: str) -> bool:
         """Dead-letter ``name`` unless a flush holds it; True when it is gone."""
         import fcntl
 
@@ -359,7 +354,7 @@ class Spool:
             os.close(fd)
 
     # -- the dead-letter folder ---------------------------------------------
-    def _dead_letter(self, name: "str", reason: "str") -> "None":
+    def _dead_letter(self, name: str, reason: str) -> None:
         """Move ``name`` into ``dead/`` with a ``.reason`` file; never raises."""
         try:
             self._dead_folder()
@@ -369,7 +364,7 @@ class Spool:
         except OSError as exc:
             _log.error("could not move spool file %s to dead/: %s", name, exc)
 
-    def _dead_folder(self) -> "None":
+    def _dead_folder(self) -> None:
         """``dead/``, created (or set back to) ``0700``; a link there is refused."""
         import stat
 
@@ -378,27 +373,27 @@ class Spool:
                 raise files.UnsafeFileError(self._dead_path, "is a symbolic link, not a folder")
         files.private_dir(self._dead_path, what="the spool's dead/ folder", fix=True)
 
-    def _write_dead(self, name: "str", payload: "bytes", reason: "str") -> "None":
+    def _write_dead(self, name: str, payload: bytes, reason: str) -> None:
         self._dead_folder()
         target = self._dead_name(name)
         _write_file(os.path.join(self._dead_path, target), payload)
         self._finish_dead(target, reason)
 
-    def _dead_name(self, name: "str") -> "str":
-        def free(candidate: "str") -> "bool":
+    def _dead_name(self, name: str) -> str:
+        def free(candidate: str) -> bool:
             base = os.path.join(self._dead_path, candidate)
             return not os.path.lexists(base) and not os.path.lexists(base + _REASON)
 
         return name if free(name) else f"{name}.{uuid.uuid4().hex[:8]}"
 
-    def _finish_dead(self, target: "str", reason: "str") -> "None":
+    def _finish_dead(self, target: str, reason: str) -> None:
         _write_file(os.path.join(self._dead_path, target + _REASON), (reason + "\n").encode("utf-8"))
         _fsync_dir(self._dead_path)
         _fsync_dir(self.path)
         _log.warning("spool %s: moved %s to dead/: %s", self.path, target, reason)
         self._trim_dead()
 
-    def _trim_dead(self) -> "None":
+    def _trim_dead(self) -> None:
         try:
             names = sorted(n for n in os.listdir(self._dead_path) if not n.endswith(_REASON))
         except OSError:
@@ -417,24 +412,24 @@ class Spool:
             )
 
     # -- reading ------------------------------------------------------------------
-    def _names(self) -> "List[str]":
+    def _names(self) -> List[str]:
         try:
             return sorted(n for n in os.listdir(self.path) if _NAME.match(n))
         except FileNotFoundError:
             return []
 
-    def __len__(self) -> "int":
+    def __len__(self) -> int:
         """Entries waiting in the spool (``dead/`` not counted)."""
         return len(self._names())
 
-    def dead_count(self) -> "int":
+    def dead_count(self) -> int:
         """Entries in ``dead/``."""
         try:
             return sum(1 for n in os.listdir(self._dead_path) if not n.endswith(_REASON))
         except FileNotFoundError:
             return 0
 
-    def _parse(self, name: "str", raw: "bytes") -> "SpoolEntry":
+    def _parse(self, name: str, raw: bytes) -> SpoolEntry:
         """The entry in ``raw``; ``ValueError`` with a reason when it is not one."""
         if len(raw) > MAX_SPOOL_ENTRY_BYTES:
             raise ValueError(f"larger than {MAX_SPOOL_ENTRY_BYTES} bytes")
@@ -445,7 +440,7 @@ class Spool:
         except Exception as exc:  # whatever a hand-made file holds, this entry only goes to dead/
             raise ValueError(f"unreadable: {type(exc).__name__}") from None
 
-    def _parse_fields(self, name: "str", raw: "bytes") -> "SpoolEntry":
+    def _parse_fields(self, name: str, raw: bytes) -> SpoolEntry:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -479,7 +474,7 @@ class Spool:
         return SpoolEntry(name, channel, alert, attempts, float(first_failed), last_error)
 
     # -- flushing ----------------------------------------------------------------
-    def flush(self, deliver: "Deliver") -> "FlushReport":
+    def flush(self, deliver: Deliver) -> FlushReport:
         """Offer every entry, oldest first, to ``deliver``; act on each result.
 
         What each result's :class:`~kstalerts.outcome.Outcome` means is the
@@ -514,7 +509,7 @@ class Spool:
                 results.append(result)
         return FlushReport(self.path, remaining=len(self), results=tuple(results), **counts)
 
-    def _flush_one(self, name: "str", deliver: "Deliver") -> "Tuple[str, Optional[AlertResult]]":
+    def _flush_one(self, name: str, deliver: Deliver) -> Tuple[str, Optional[AlertResult]]:
         import fcntl
 
         path = os.path.join(self.path, name)
@@ -565,7 +560,7 @@ class Spool:
             _lifecycle.let_go(fd)
             os.close(fd)
 
-    def _rewrite(self, name: "str", entry: "SpoolEntry", result: "AlertResult") -> "None":
+    def _rewrite(self, name: str, entry: SpoolEntry, result: AlertResult) -> None:
         record = {
             "kstalerts_spool": _FORMAT,
             "channel": entry.channel,
@@ -580,7 +575,7 @@ class Spool:
         except OSError as exc:  # the old entry is still whole; only the count is stale
             _log.warning("spool %s: could not update %s: %s", self.path, name, exc)
 
-    def _recover_temporaries(self) -> "int":
+    def _recover_temporaries(self) -> int:
         """Finish or dead-letter the temporary files a crashed writer left."""
         dead = 0
         if not os.path.isdir(self.path):
@@ -613,7 +608,7 @@ class Spool:
                 _log.info("spool %s: finished the whole entry %s a crashed writer left", self.path, name)
         return dead
 
-    def _dead_letter_foreign(self, name: "str") -> "int":
+    def _dead_letter_foreign(self, name: str) -> int:
         path = os.path.join(self.path, name)
         try:
             if not os.path.isfile(path) or os.path.islink(path):
@@ -623,11 +618,11 @@ class Spool:
         self._dead_letter(name, "not a spool entry (a foreign file in the spool folder)")
         return 1
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"Spool({self.path!r}, max_age={self.max_age:g}, max_entries={self.max_entries})"
 
 
-def _eviction_order(name: "str") -> "Tuple[int, str]":
+def _eviction_order(name: str) -> Tuple[int, str]:
     match = _NAME.match(name)
     try:  # names written before kstlib's numbering carry 1, 2 or 3
         level = int(stored_level(int(match.group(2)))) if match else 0
@@ -636,11 +631,11 @@ def _eviction_order(name: "str") -> "Tuple[int, str]":
     return level, name
 
 
-def _encode(record: "Mapping[str, Any]") -> "bytes":
+def _encode(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _write_file(path: "str", payload: "bytes") -> "None":
+def _write_file(path: str, payload: bytes) -> None:
     fd = files.create_new(path)  # 0600, O_EXCL, no link followed
     try:
         files.write_all(fd, payload)
@@ -652,21 +647,21 @@ def _write_file(path: "str", payload: "bytes") -> "None":
         os.close(fd)
 
 
-def _why(exc: "OSError") -> "str":
+def _why(exc: OSError) -> str:
     """An open failure in words: "is a FIFO, not a regular file"."""
     if isinstance(exc, files.UnsafeFileError):
         return exc.why
     return f"cannot be opened ({exc.strerror or type(exc).__name__})"
 
 
-def _bounded_stamp(value: "Any") -> "bool":
+def _bounded_stamp(value: Any) -> bool:
     """A time stamp an entry may hold: a number of seconds, finite, in range."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     return -_MAX_STAMP <= value <= _MAX_STAMP  # compares 400-digit integers without float()
 
 
-def _same_file(fd: "int", path: "str") -> "bool":
+def _same_file(fd: int, path: str) -> bool:
     try:
         now = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:

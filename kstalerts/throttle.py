@@ -53,13 +53,12 @@ from . import _lifecycle
 from ._lazy import TYPE_CHECKING
 from ._log import logger
 from ._settings import lookup
+from ._typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 from .exceptions import AlertThrottledError
 from .limits import STATE_LOCK_TRY, STATE_LOCK_WAIT, finite_number, validate
 from .models import AlertLevel
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
-
     from .state.shared import StateFile
 
 __all__ = ()
@@ -69,8 +68,7 @@ _log = logger("kstalerts.throttle")
 #: The CRITICAL bucket's name in a state file is the throttle's key plus this.
 _CRITICAL_SUFFIX = "/critical"
 
-if TYPE_CHECKING:
-    _T = TypeVar("_T")
+_T = TypeVar("_T")
 
 # A float epsilon so that rounding in the refill never hides a whole token.
 _EPSILON = 1e-9
@@ -83,7 +81,7 @@ class _Bucket:
 
     __slots__ = ("stamp", "tokens")
 
-    def __init__(self, tokens: "float", stamp: "float") -> "None":
+    def __init__(self, tokens: float, stamp: float) -> None:
         self.tokens = tokens
         self.stamp = stamp
 
@@ -108,15 +106,15 @@ class AlertThrottle:
 
     def __init__(
         self,
-        rate: "Optional[float]" = None,
-        per: "Optional[float]" = None,
+        rate: Optional[float] = None,
+        per: Optional[float] = None,
         *,
-        burst: "Optional[int]" = None,
-        clock: "Callable[[], float]" = time.monotonic,
-        sleep: "Callable[[float], None]" = time.sleep,
-        state_file: "Union[str, os.PathLike[str], None]" = None,
-        state_key: "str" = "default",
-    ) -> "None":
+        burst: Optional[int] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        state_file: Union[str, "os.PathLike[str]", None] = None,
+        state_key: str = "default",
+    ) -> None:
         self._rate = float(validate("throttle.rate", lookup("throttle.rate") if rate is None else rate))
         self._per = float(validate("throttle.per", lookup("throttle.per") if per is None else per))
         if burst is None:
@@ -146,22 +144,22 @@ class AlertThrottle:
 
     # -- read-only parameters -------------------------------------------
     @property
-    def rate(self) -> "float":
+    def rate(self) -> float:
         """Tokens added every ``per`` seconds."""
         return self._rate
 
     @property
-    def per(self) -> "float":
+    def per(self) -> float:
         """The refill period, in seconds."""
         return self._per
 
     @property
-    def burst(self) -> "int":
+    def burst(self) -> int:
         """The bucket's capacity."""
         return self._burst
 
     # -- the bucket -----------------------------------------------------
-    def try_acquire(self, level: "Optional[AlertLevel]" = None) -> "bool":
+    def try_acquire(self, level: Optional[AlertLevel] = None) -> bool:
         """Take a token if one is available now; never waits.
 
         ``level=AlertLevel.CRITICAL`` takes it from the CRITICAL bucket.
@@ -184,7 +182,7 @@ class AlertThrottle:
                 return False
         return self._take(level, STATE_LOCK_TRY)[0]
 
-    def try_take(self, level: "Optional[AlertLevel]" = None) -> "Tuple[bool, float]":
+    def try_take(self, level: Optional[AlertLevel] = None) -> Tuple[bool, float]:
         """:meth:`try_acquire`, and when refused the seconds until a token.
 
         With a state file both come from one file transaction (a refused
@@ -196,18 +194,18 @@ class AlertThrottle:
             return False, self.time_until(level)
         return self._take(level, STATE_LOCK_TRY)
 
-    def _bucket(self, level: "Optional[AlertLevel]") -> "_Bucket":
+    def _bucket(self, level: Optional[AlertLevel]) -> _Bucket:
         return self._critical if level is not None and level >= _CRITICAL else self._main
 
-    def _refill(self, bucket: "_Bucket", now: "float") -> "None":
+    def _refill(self, bucket: _Bucket, now: float) -> None:
         # Called with the lock held. A clock that goes backwards adds nothing.
         if now > bucket.stamp:
             bucket.tokens = min(self._cap, bucket.tokens + (now - bucket.stamp) * self._fill)
             bucket.stamp = now
 
     def _take(
-        self, level: "Optional[AlertLevel]" = None, wait: "float" = STATE_LOCK_WAIT
-    ) -> "Tuple[bool, float]":
+        self, level: Optional[AlertLevel] = None, wait: float = STATE_LOCK_WAIT
+    ) -> Tuple[bool, float]:
         """Take a token if there is one; else say how long until there is."""
         bucket = self._bucket(level)
         if self._state is not None:
@@ -215,7 +213,7 @@ class AlertThrottle:
         with self._lock:
             return self._take_locked(bucket, self._clock())
 
-    def _take_locked(self, bucket: "_Bucket", now: "float") -> "Tuple[bool, float]":
+    def _take_locked(self, bucket: _Bucket, now: float) -> Tuple[bool, float]:
         self._refill(bucket, now)
         if bucket.tokens >= _ONE:
             bucket.tokens = max(0.0, bucket.tokens - 1.0)
@@ -224,10 +222,10 @@ class AlertThrottle:
 
     def _shared(
         self,
-        bucket: "_Bucket",
-        operation: "Callable[[_Bucket, float], _T]",
-        wait: "float" = STATE_LOCK_WAIT,
-    ) -> "_T":
+        bucket: _Bucket,
+        operation: Callable[[_Bucket, float], _T],
+        wait: float = STATE_LOCK_WAIT,
+    ) -> _T:
         """Run ``operation`` on ``bucket`` as stored in the state file.
 
         The bucket is loaded, changed by the operation and stored back, all
@@ -288,7 +286,7 @@ class AlertThrottle:
                     fallback = self._fallbacks[id(bucket)] = _Bucket(0.0, now)
                 return operation(fallback, now)
 
-    def _load(self, bucket: "_Bucket", key: "str", stored: "Any", now: "float") -> "None":
+    def _load(self, bucket: _Bucket, key: str, stored: Any, now: float) -> None:
         tokens = finite_number(stored.get("tokens")) if isinstance(stored, dict) else None
         stamp = finite_number(stored.get("stamp")) if isinstance(stored, dict) else None
         if tokens is None or stamp is None:
@@ -299,16 +297,16 @@ class AlertThrottle:
         bucket.tokens = min(max(tokens, 0.0), self._cap)
         bucket.stamp = min(stamp, now)
 
-    def _dump(self, bucket: "_Bucket") -> "Dict[str, float]":
+    def _dump(self, bucket: _Bucket) -> Dict[str, float]:
         missing = self._cap - bucket.tokens
         full_at = bucket.stamp + max(0.0, missing) / self._fill
         return {"tokens": bucket.tokens, "stamp": bucket.stamp, "full_at": full_at}
 
-    def _wait_locked(self, bucket: "_Bucket") -> "float":
+    def _wait_locked(self, bucket: _Bucket) -> float:
         missing = max(0.0, 1.0 - bucket.tokens)
         return missing * self._per / self._rate
 
-    def acquire(self, timeout: "Optional[float]" = None, *, level: "Optional[AlertLevel]" = None) -> "None":
+    def acquire(self, timeout: Optional[float] = None, *, level: Optional[AlertLevel] = None) -> None:
         """Take a token, waiting for a refill up to ``timeout`` seconds.
 
         ``timeout=None`` waits as long as the next refill takes (at most
@@ -331,8 +329,8 @@ class AlertThrottle:
             self._sleep(wait)
 
     async def acquire_async(
-        self, timeout: "Optional[float]" = None, *, level: "Optional[AlertLevel]" = None
-    ) -> "None":
+        self, timeout: Optional[float] = None, *, level: Optional[AlertLevel] = None
+    ) -> None:
         """Like :meth:`acquire`, but awaits with ``asyncio.sleep``."""
         import asyncio
 
@@ -348,53 +346,53 @@ class AlertThrottle:
                 )
             await asyncio.sleep(wait)
 
-    def _available_locked(self, bucket: "_Bucket", now: "float") -> "float":
+    def _available_locked(self, bucket: _Bucket, now: float) -> float:
         self._refill(bucket, now)
         return bucket.tokens
 
-    def _until_locked(self, bucket: "_Bucket", now: "float") -> "float":
+    def _until_locked(self, bucket: _Bucket, now: float) -> float:
         self._refill(bucket, now)
         if bucket.tokens >= _ONE:
             return 0.0
         return self._wait_locked(bucket)
 
-    def _reset_locked(self, bucket: "_Bucket", now: "float") -> "None":
+    def _reset_locked(self, bucket: _Bucket, now: float) -> None:
         bucket.tokens = self._cap
         bucket.stamp = now
 
     def _run(
-        self, bucket: "_Bucket", operation: "Callable[[_Bucket, float], _T]", wait: "float" = STATE_LOCK_WAIT
-    ) -> "_T":
+        self, bucket: _Bucket, operation: Callable[[_Bucket, float], _T], wait: float = STATE_LOCK_WAIT
+    ) -> _T:
         if self._state is not None:
             return self._shared(bucket, operation, wait)
         with self._lock:
             return operation(bucket, self._clock())
 
     @property
-    def available(self) -> "float":
+    def available(self) -> float:
         """Tokens in the main bucket now (may be fractional)."""
         return self._run(self._main, self._available_locked, STATE_LOCK_TRY)
 
     @property
-    def time_until_available(self) -> "float":
+    def time_until_available(self) -> float:
         """Seconds until the main bucket has a token; 0.0 if it has one now."""
         return self._run(self._main, self._until_locked)
 
-    def time_until(self, level: "Optional[AlertLevel]" = None) -> "float":
+    def time_until(self, level: Optional[AlertLevel] = None) -> float:
         """Seconds until the bucket ``level`` draws from has a token."""
         return self._run(self._bucket(level), self._until_locked)
 
     @property
-    def state_file(self) -> "Optional[str]":
+    def state_file(self) -> Optional[str]:
         """The shared state file's path, or ``None`` for an in-process bucket."""
         return None if self._state is None else self._state.path
 
     @property
-    def state_key(self) -> "str":
+    def state_key(self) -> str:
         """The name of this throttle's buckets inside the state file."""
         return self._state_key
 
-    def reset(self) -> "None":
+    def reset(self) -> None:
         """Fill both buckets to ``burst`` (the shared ones too, with a state file)."""
         for bucket in (self._main, self._critical):
             self._run(bucket, self._reset_locked)
@@ -404,17 +402,17 @@ class AlertThrottle:
         self.acquire()
         return self
 
-    def __exit__(self, *exc_info: "object") -> "None":
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
     async def __aenter__(self) -> "AlertThrottle":
         await self.acquire_async()
         return self
 
-    async def __aexit__(self, *exc_info: "object") -> "None":
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         # No I/O: a shared bucket's tokens live in the file, so they are not shown.
         if self._state is not None:
             shown = f"state_file={self._state.path!r}"
@@ -423,11 +421,11 @@ class AlertThrottle:
         return f"AlertThrottle(rate={self._rate!r}, per={self._per!r}, burst={self._burst}, {shown})"
 
 
-def _warn(message: "str", *args: "object") -> "None":
+def _warn(message: str, *args: object) -> None:
     _log.warning(message, *args)
 
 
-def _prune(buckets: "Dict[str, Any]", now: "float", *, keep: "str") -> "None":
+def _prune(buckets: Dict[str, Any], now: float, *, keep: str) -> None:
     # A bucket that has refilled completely holds nothing worth keeping:
     # whoever uses it next starts from a full bucket anyway.
     for name in [n for n, b in buckets.items() if n != keep]:

@@ -13,7 +13,9 @@ from typing import NamedTuple as TypingNamedTuple
 import pytest
 
 from kstalerts._symbols import Symbols
-from kstalerts._typing import NamedTuple
+from kstalerts._typing import Any, Callable, Dict, Generic, Mapping, NamedTuple, Optional, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 class Point(NamedTuple):
@@ -102,3 +104,47 @@ def _root() -> str:
     import os
 
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_typing_names_subscript_and_check_as_the_class_they_stand_for() -> None:
+    assert Optional[str] is Optional and Dict[str, Any] is Dict and Callable[[int], str] is Callable
+    assert isinstance({}, Mapping) and not isinstance([], Mapping) and isinstance([], Sequence)
+    assert isinstance(len, Callable) and issubclass(dict, Dict) and not isinstance("x", Dict)
+    with pytest.raises(TypeError):
+        isinstance(1, Optional)  # stands for no class: as typing says
+
+    class Box(Generic[T]):
+        pass
+
+    assert Box[int] is Box  # on 3.6 too
+
+
+def test_no_module_imports_typing_when_it_runs() -> None:
+    """Every module takes its typing names from kstalerts/_typing.py; only
+    ``if TYPE_CHECKING:`` blocks (never run) may name ``typing`` itself."""
+    import ast
+    import os
+
+    package = os.path.join(_root(), "kstalerts")
+    offenders = []
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+            guarded = {
+                id(inner)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+                for stmt in node.body
+                for inner in ast.walk(stmt)
+            }
+            for node in ast.walk(tree):
+                named = (isinstance(node, ast.ImportFrom) and node.module == "typing") or (
+                    isinstance(node, ast.Import) and any(a.name == "typing" for a in node.names)
+                )
+                if named and id(node) not in guarded:
+                    offenders.append(f"{os.path.relpath(path, package)}:{node.lineno}")
+    assert offenders == []

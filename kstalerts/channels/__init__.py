@@ -14,10 +14,9 @@ config entry to the name of the class that builds it;
 
 from .._lazy import TYPE_CHECKING, lazy
 from .._text import compiled
+from .._typing import Any, Dict, Type, Union
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, Type, Union
-
     from .._secret import Secret
     from ._jsonhttp import HTTPChannel
     from ._options import Option
@@ -63,7 +62,7 @@ __all__ = (
 #: The built-in types: config ``type:`` -> ``"module:Class"`` (as register_channel
 #: takes it; the module relative to this package), loaded on first use.
 #: A new built-in channel is a module and one line here.
-_BUILTIN: "Dict[str, str]" = {
+_BUILTIN: Dict[str, str] = {
     "console": ".callback:ConsoleChannel",
     "slack": ".slack:SlackChannel",
     "webhook": ".webhook:WebhookChannel",
@@ -92,14 +91,14 @@ __getattr__ = lazy(
 )
 
 #: config ``type:`` -> the name of its channel class (built-in and registered).
-CHANNEL_TYPES: "Dict[str, str]" = {kind: spot.partition(":")[2] for kind, spot in _BUILTIN.items()}
+CHANNEL_TYPES: Dict[str, str] = {kind: spot.partition(":")[2] for kind, spot in _BUILTIN.items()}
 
 # type -> the class, or "module:Class" where to load it from (built-in, or registered so)
-_types: "Dict[str, Union[Type[AlertChannel], str]]" = dict(_BUILTIN)
+_types: Dict[str, Union[Type["AlertChannel"], str]] = dict(_BUILTIN)
 _TYPE_NAME = r"[a-z][a-z0-9_-]{0,39}\Z"  # compiled on first use
 
 
-def channel_class(type_name: "str") -> "Type[AlertChannel]":
+def channel_class(type_name: str) -> Type["AlertChannel"]:
     """The class for a config ``type:``; ``KeyError`` when unknown, ``ImportError`` when not loadable."""
     where = _types[type_name]
     if not isinstance(where, str):
@@ -116,7 +115,7 @@ def channel_class(type_name: "str") -> "Type[AlertChannel]":
     return cls
 
 
-def register_channel(type_name: "str", cls: "Union[Type[AlertChannel], str]") -> "None":
+def register_channel(type_name: str, cls: Union[Type["AlertChannel"], str]) -> None:
     """Make ``cls`` buildable from config as ``type: type_name``.
 
     ``cls`` is an :class:`AlertChannel` subclass that describes its config
@@ -151,7 +150,7 @@ def register_channel(type_name: "str", cls: "Union[Type[AlertChannel], str]") ->
     CHANNEL_TYPES[type_name] = name
 
 
-def _check_class(cls: "Any") -> "None":
+def _check_class(cls: Any) -> None:
     from ..exceptions import AlertConfigurationError
     from .base import AlertChannel
 

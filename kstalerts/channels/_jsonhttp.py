@@ -14,6 +14,7 @@ import time
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import one_line
+from .._typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -21,8 +22,6 @@ from ._options import TRANSPORT, read
 from .base import AlertChannel
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
-
     from ..models import AlertMessage, AlertResult
     from ..net.http import HTTPClient, HTTPResponse
 
@@ -31,7 +30,7 @@ __all__ = ()
 _SERVICE_TEXT_CHARS = 300
 
 
-def encode_json(payload: "Any") -> "bytes":
+def encode_json(payload: Any) -> bytes:
     """``payload`` as compact UTF-8 JSON; over ``MAX_REQUEST_BYTES`` is a permanent error."""
     data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     if len(data) > MAX_REQUEST_BYTES:
@@ -41,7 +40,7 @@ def encode_json(payload: "Any") -> "bytes":
     return data
 
 
-def add_set(payload: "Dict[str, Any]", **fields: "Any") -> "Dict[str, Any]":
+def add_set(payload: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
     """``payload`` with each of ``fields`` that is set (not empty, not ``None``)
     added, in order: a service is not sent the options a user left out."""
     for name, value in fields.items():
@@ -50,7 +49,7 @@ def add_set(payload: "Dict[str, Any]", **fields: "Any") -> "Dict[str, Any]":
     return payload
 
 
-def iso_time(timestamp: "float") -> "str":
+def iso_time(timestamp: float) -> str:
     """RFC 3339 UTC time with milliseconds: ``2026-11-27T09:55:08.485Z``.
 
     Truncated, never rounded up: an ``endsAt`` of "now" must not lie in the future.
@@ -60,7 +59,7 @@ def iso_time(timestamp: "float") -> "str":
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def secret_parts(secret: "Secret") -> "Tuple[str, ...]":
+def secret_parts(secret: Secret) -> Tuple[str, ...]:
     """What of a secret URL to hide in a service's answer: the URL and its token."""
     value = secret.reveal()
     last = value.rstrip("/").rsplit("/", 1)[-1]
@@ -68,24 +67,24 @@ def secret_parts(secret: "Secret") -> "Tuple[str, ...]":
 
 
 def service_text(
-    text: "Union[str, bytes]", *, hide: "Iterable[str]" = (), limit: "int" = _SERVICE_TEXT_CHARS
-) -> "str":
+    text: Union[str, bytes], *, hide: Iterable[str] = (), limit: int = _SERVICE_TEXT_CHARS
+) -> str:
     """A service's error text made safe to show: one line, capped, secrets masked (:func:`.one_line`)."""
     return one_line(text, secrets=hide, limit=limit)
 
 
-def retry_after_header(response: "HTTPResponse") -> "Optional[float]":
+def retry_after_header(response: "HTTPResponse") -> Optional[float]:
     """Seconds the ``Retry-After`` header asks for, if usable."""
     return parse_retry_after(response.headers.get("retry-after"))
 
 
 def status_error(
-    service: "str",
+    service: str,
     response: "HTTPResponse",
-    detail: "str" = "",
+    detail: str = "",
     *,
-    retry_after: "Optional[float]" = None,
-) -> "AlertDeliveryError":
+    retry_after: Optional[float] = None,
+) -> AlertDeliveryError:
     """The delivery error for a response that is not a success.
 
     429, 408 and 5xx may succeed later (``retryable``); a redirect is not
@@ -129,7 +128,7 @@ class HTTPChannel(AlertChannel):
     them too.
     """
 
-    def __init_subclass__(cls, **kwargs: "Any") -> "None":
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         own = cls.__dict__.get("options")
         if own is not None:
             listed = {o.name for o in own}
@@ -139,17 +138,17 @@ class HTTPChannel(AlertChannel):
     def __init__(
         self,
         *,
-        ssl_verify: "bool" = True,
-        ssl_ca_bundle: "Optional[str]" = None,
-        proxy: "Optional[str]" = None,
-        **options: "Any",
-    ) -> "None":
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         given = {"ssl_verify": ssl_verify, "ssl_ca_bundle": ssl_ca_bundle, "proxy": proxy}
         # keyword checks from the description: ssl_verify="no" is refused, not taken as true
         self._transport: Dict[str, Any] = {o.name: read(o, given[o.name], self.kind) for o in TRANSPORT}
 
-    def _http_client(self, url: "Union[str, Secret]", *, key: "str" = "url") -> "HTTPClient":
+    def _http_client(self, url: Union[str, Secret], *, key: str = "url") -> "HTTPClient":
         """A client for ``url``; an error about the URL names ``key`` (the channel's setting)."""
         try:
             return make_client(url, self._transport)
@@ -159,7 +158,7 @@ class HTTPChannel(AlertChannel):
             raise AlertConfigurationError(exc.reason, key=key) from None
 
 
-def send_resolving(channel: "Any", alert: "AlertMessage") -> "AlertResult":
+def send_resolving(channel: Any, alert: "AlertMessage") -> "AlertResult":
     """``channel.send(alert)`` by a copy of ``channel`` with ``resolving`` set (PagerDuty, Alertmanager)."""
     import copy
 
@@ -169,7 +168,7 @@ def send_resolving(channel: "Any", alert: "AlertMessage") -> "AlertResult":
     return result
 
 
-def make_client(url: "Union[str, Secret]", transport: "Mapping[str, Any]") -> "HTTPClient":
+def make_client(url: Union[str, Secret], transport: Mapping[str, Any]) -> "HTTPClient":
     """The HTTP client of a channel; a bad proxy or CA bundle fails here, at build time.
 
     ``kstalerts.net.http`` loads here, when a channel is built, not at

@@ -11,20 +11,17 @@ cleans it), a line is made with :func:`title_line`, a cut is
 names the peer and the fault, never an alert's text.
 """
 
-from .._lazy import TYPE_CHECKING
 from .._text import one_line
+from .._typing import Mapping, Optional
 from ..digest import DigestSummary
 from ..exceptions import AlertDeliveryError
 from ..limits import MAX_TITLE_CHARS
 from ..models import AlertLevel, AlertMessage
 
-if TYPE_CHECKING:
-    from typing import Mapping, Optional
-
 __all__ = ()
 
 #: level -> syslog severity (RFC 5424 table 2): crit, notice, warning, info.
-SEVERITY: "Mapping[AlertLevel, int]" = {
+SEVERITY: Mapping[AlertLevel, int] = {
     AlertLevel.CRITICAL: 2,
     AlertLevel.WARNING: 4,
     AlertLevel.SUCCESS: 5,
@@ -34,12 +31,12 @@ SEVERITY: "Mapping[AlertLevel, int]" = {
 HELD_BACK_CHARS = 3000
 
 
-def title_line(alert: "AlertMessage") -> "str":
+def title_line(alert: AlertMessage) -> str:
     """The alert's title (with its time prefix, if asked) as one line: line breaks as spaces."""
     return one_line(alert.formatted_title, limit=MAX_TITLE_CHARS + 32)
 
 
-def plain_text(alert: "AlertMessage", held_back: "Optional[DigestSummary]" = None) -> "str":
+def plain_text(alert: AlertMessage, held_back: Optional[DigestSummary] = None) -> str:
     """The title on one line, the body on the next lines, then a blank line and the digest."""
     text = title_line(alert)
     if alert.body:
@@ -49,12 +46,12 @@ def plain_text(alert: "AlertMessage", held_back: "Optional[DigestSummary]" = Non
     return text
 
 
-def resolved_alert(alert: "AlertMessage") -> "AlertMessage":
+def resolved_alert(alert: AlertMessage) -> AlertMessage:
     """``alert`` as a resolved message says it: titled ``RESOLVED: ...`` (the title is cut to its limit)."""
     return alert.replace(title=f"RESOLVED: {alert.title}")
 
 
-def network_error(service: "str", peer: "str", exc: "BaseException") -> "AlertDeliveryError":
+def network_error(service: str, peer: str, exc: BaseException) -> AlertDeliveryError:
     """The delivery error for ``exc`` while talking to ``peer``: retryable unless trying
     again cannot help (a certificate refused, TLS answered in plain text)."""
     from ..net.wire import PERMANENT, Fault, classify

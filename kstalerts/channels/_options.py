@@ -21,14 +21,10 @@ one. An option marked ``manual`` is accepted and documented here but read
 by the class's hook. This module imports nothing that opens a socket.
 """
 
-from .._lazy import TYPE_CHECKING
 from .._secret import Secret
-from .._typing import Mapping, NamedTuple
+from .._typing import Any, Dict, FrozenSet, Mapping, NamedTuple, Optional, Tuple
 from ..exceptions import AlertConfigurationError
 from ..net.url import URLRule
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 __all__ = ()
 
@@ -36,27 +32,27 @@ __all__ = ()
 class Option(NamedTuple):
     """One config option of a channel type."""
 
-    name: "str"  # the config key
-    kind: "str"  # text | bool | choice | mapping | text_or_mapping | any
-    doc: "str"  # one line for the docs table
-    default: "Any" = None  # the constructor's default (None: unset)
-    arg: "str" = ""  # the constructor's keyword, when it is not ``name``
-    secret: "bool" = False  # from ``credentials:`` or the literal key
-    required: "bool" = False
-    choices: "Tuple[str, ...]" = ()
-    url: "Optional[URLRule]" = None  # the rule the constructor checks it with
-    what: "str" = ""  # what a mapping holds, for the error
-    manual: "bool" = False  # read by the class's ``_from_values`` hook
+    name: str  # the config key
+    kind: str  # text | bool | choice | mapping | text_or_mapping | any
+    doc: str  # one line for the docs table
+    default: Any = None  # the constructor's default (None: unset)
+    arg: str = ""  # the constructor's keyword, when it is not ``name``
+    secret: bool = False  # from ``credentials:`` or the literal key
+    required: bool = False
+    choices: Tuple[str, ...] = ()
+    url: Optional[URLRule] = None  # the rule the constructor checks it with
+    what: str = ""  # what a mapping holds, for the error
+    manual: bool = False  # read by the class's ``_from_values`` hook
 
     @property
-    def keyword(self) -> "str":
+    def keyword(self) -> str:
         """The constructor's keyword argument for this option."""
         return self.arg or self.name
 
 
 #: Options every channel type accepts; ``name``/``timeout``/``max_retries``
 #: reach the constructor, the others are the manager's (see the wiring).
-COMMON: "Tuple[Option, ...]" = (
+COMMON: Tuple[Option, ...] = (
     Option("type", "choice", "the channel type (this table's title)", manual=True),
     Option("name", "text", "the name results and logs use (default: the key)"),
     Option("min_level", "any", "the lowest level delivered (default: info)", manual=True),
@@ -69,17 +65,17 @@ COMMON: "Tuple[Option, ...]" = (
     Option("send_resolved", "bool", "send resolved messages (alerts.lifecycle)", default=True, manual=True),
 )
 #: Keys every channel entry accepts, whatever its type.
-COMMON_KEYS: "FrozenSet[str]" = frozenset(o.name for o in COMMON)
+COMMON_KEYS: FrozenSet[str] = frozenset(o.name for o in COMMON)
 
 #: The HTTP transport options of every channel that POSTs.
-TRANSPORT: "Tuple[Option, ...]" = (
+TRANSPORT: Tuple[Option, ...] = (
     Option("ssl_verify", "bool", "verify the server's certificate", default=True),
     Option("ssl_ca_bundle", "text", "a CA bundle file (PEM) to verify with"),
     Option("proxy", "text", "an http:// proxy URL (default: HTTPS_PROXY/HTTP_PROXY, NO_PROXY)"),
 )
 
 
-def read(option: "Option", value: "Any", service: "str") -> "Any":
+def read(option: Option, value: Any, service: str) -> Any:
     """``value`` of ``option`` if it is what the option holds; else the error on its key."""
     key = option.name
     if option.kind == "text":
@@ -109,9 +105,7 @@ def read(option: "Option", value: "Any", service: "str") -> "Any":
     return value
 
 
-def resolve_secret(
-    config: "Mapping[str, Any]", field: "str", resolver: "Any", *, service: "str"
-) -> "Optional[str]":
+def resolve_secret(config: Mapping[str, Any], field: str, resolver: Any, *, service: str) -> Optional[str]:
     """The secret from ``credentials:`` (a name) or the literal ``field``; never both."""
     if config.get("credentials") is not None and config.get(field) is not None:
         raise AlertConfigurationError(f"{service}: give either credentials or {field}, not both", key=field)
@@ -139,7 +133,7 @@ def resolve_secret(
     return value
 
 
-def build(cls: "Any", config: "Mapping[str, Any]", resolver: "Any") -> "Any":
+def build(cls: Any, config: Mapping[str, Any], resolver: Any) -> Any:
     """The channel ``cls`` (an AlertChannel class) that ``config`` (one ``channels`` entry) describes."""
     service = cls.kind
     config = cls._prepare_config(config)
@@ -161,7 +155,7 @@ def build(cls: "Any", config: "Mapping[str, Any]", resolver: "Any") -> "Any":
     return cls._from_values(values, config, resolver)
 
 
-def options_markdown(types: "Mapping[str, Any]") -> "str":
+def options_markdown(types: Mapping[str, Any]) -> str:
     """The options tables of ``docs/channels.md``, one per channel type."""
     out = ["Every entry also accepts: " + ", ".join(f"`{o.name}`" for o in COMMON) + "."]
     for kind in sorted(types):
@@ -181,7 +175,7 @@ def options_markdown(types: "Mapping[str, Any]") -> "str":
     return "\n".join(out) + "\n"
 
 
-def _shown(default: "Any") -> "str":
+def _shown(default: Any) -> str:
     if default is None:
         return "-"
     if isinstance(default, bool):

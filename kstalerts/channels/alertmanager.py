@@ -27,7 +27,7 @@ from .. import _lifecycle, _reentry
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._secret import Secret
-from .._typing import NamedTuple
+from .._typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_ALERTMANAGER_URLS, MAX_LABELS
 from ..models import AlertLevel, AlertMessage, AlertResult
@@ -45,8 +45,6 @@ from ._jsonhttp import (
 from ._options import TRANSPORT, Option, read
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
-
     from ..digest import DigestSummary
     from ..net.http import HTTPClient
 
@@ -62,18 +60,17 @@ _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 #: ``severity`` label value for each level (SUCCESS is ``info``: routes
 #: written for info/warning/critical keep matching).
-SEVERITY: "Mapping[AlertLevel, str]" = {
+SEVERITY: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "info",
     AlertLevel.SUCCESS: "info",
     AlertLevel.WARNING: "warning",
     AlertLevel.CRITICAL: "critical",
 }
 
-if TYPE_CHECKING:
-    BasicAuth = Union[Tuple[str, Union[str, Secret]], str, Secret]
+BasicAuth = Union[Tuple[str, Union[str, Secret]], str, Secret]
 
 
-def sanitize_label_name(name: "str") -> "str":
+def sanitize_label_name(name: str) -> str:
     """``name`` made a valid Alertmanager label name; ``""`` if nothing is left.
 
     >>> sanitize_label_name("k8s.pod-name"), sanitize_label_name("2fa")
@@ -86,7 +83,7 @@ def sanitize_label_name(name: "str") -> "str":
 
 
 class _Member(NamedTuple):
-    display: "str"  # scheme://host:port/prefix, shown in errors (never holds a secret)
+    display: str  # scheme://host:port/prefix, shown in errors (never holds a secret)
     client: "HTTPClient"
 
 
@@ -126,15 +123,15 @@ class AlertmanagerChannel(HTTPChannel):
 
     def __init__(
         self,
-        url: "Union[str, Sequence[str]]",
+        url: Union[str, Sequence[str]],
         *,
-        labels: "Optional[Mapping[str, str]]" = None,
-        generator_url: "Optional[str]" = None,
-        bearer_token: "Union[str, Secret, None]" = None,
-        basic_auth: "Optional[BasicAuth]" = None,
-        resolve: "bool" = False,
-        **options: "Any",
-    ) -> "None":
+        labels: Optional[Mapping[str, str]] = None,
+        generator_url: Optional[str] = None,
+        bearer_token: Union[str, Secret, None] = None,
+        basic_auth: Optional[BasicAuth] = None,
+        resolve: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         urls = [url] if isinstance(url, str) else list(url)
         self.urls: Tuple[str, ...] = tuple(_check_urls(urls))
@@ -147,7 +144,7 @@ class AlertmanagerChannel(HTTPChannel):
         self._members = tuple(_Member(_display(u), self._http_client(u)) for u in self.urls)
 
     # -- payload ------------------------------------------------------------
-    def build_labels(self, alert: "AlertMessage") -> "Dict[str, str]":
+    def build_labels(self, alert: AlertMessage) -> Dict[str, str]:
         """The label set of ``alert``: derived, then configured, then per-alert."""
         labels = {"alertname": alert.title, "severity": SEVERITY[alert.level]}
         labels.update(self.labels)
@@ -157,7 +154,7 @@ class AlertmanagerChannel(HTTPChannel):
                 labels[clean] = value
         return {name: value for name, value in labels.items() if value != ""}
 
-    def build_alert(self, alert: "AlertMessage", *, resolved: "bool" = False) -> "Dict[str, Any]":
+    def build_alert(self, alert: AlertMessage, *, resolved: bool = False) -> Dict[str, Any]:
         """One alert object of the v2 API."""
         annotations = {"summary": alert.formatted_title}
         if alert.body:
@@ -173,30 +170,30 @@ class AlertmanagerChannel(HTTPChannel):
             item["generatorURL"] = self.generator_url
         return item
 
-    def build_payload(self, alert: "AlertMessage") -> "List[Dict[str, Any]]":
+    def build_payload(self, alert: AlertMessage) -> List[Dict[str, Any]]:
         """The JSON body: a list holding one alert."""
         return [self.build_alert(alert, resolved=self.resolving)]
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """The same labels, with ``endsAt`` set."""
         return [self.build_alert(alert, resolved=True)]
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` annotation."""
         if payload:
             payload[0].setdefault("annotations", {})["held_back"] = summary.text(4000)
         return payload
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         targets = ", ".join(m.display + _API_PATH for m in self._members)
         return f"POST {targets}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def resolve(self, alert: "AlertMessage") -> "AlertResult":
+    def resolve(self, alert: AlertMessage) -> AlertResult:
         """Mark ``alert`` resolved: the same labels, with ``endsAt`` set to now."""
         return send_resolving(self, alert)
 
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Delivery":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Delivery:
         """Post to every member; delivered when at least one accepted.
 
         When some members failed, the delivery is partly delivered and its
@@ -218,14 +215,14 @@ class AlertmanagerChannel(HTTPChannel):
             return Delivery(Outcome.PARTLY_DELIVERED, note=note)
         raise _combined(failed)
 
-    def _post_all(self, body: "bytes", timeout: "float") -> "List[Optional[AlertDeliveryError]]":
+    def _post_all(self, body: bytes, timeout: float) -> List[Optional[AlertDeliveryError]]:
         if len(self._members) == 1 or _lifecycle.exiting():  # no new threads at interpreter exit
             return [self._post(member, body, timeout) for member in self._members]
         results: List[Optional[AlertDeliveryError]] = [
             AlertDeliveryError("no answer within the deadline", retryable=True) for _ in self._members
         ]
 
-        def run(index: "int") -> "None":
+        def run(index: int) -> None:
             with _reentry.serving():  # a record logged here is not an alert: see AlertHandler
                 results[index] = self._post(self._members[index], body, timeout)
 
@@ -240,7 +237,7 @@ class AlertmanagerChannel(HTTPChannel):
             thread.join(max(0.0, deadline - time.monotonic()))
         return results
 
-    def _post(self, member: "_Member", body: "bytes", timeout: "float") -> "Optional[AlertDeliveryError]":
+    def _post(self, member: _Member, body: bytes, timeout: float) -> Optional[AlertDeliveryError]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
@@ -257,18 +254,18 @@ class AlertmanagerChannel(HTTPChannel):
         hide = [self._authorization.reveal()] if self._authorization is not None else []
         return status_error("Alertmanager", response, service_text(detail, hide=hide))
 
-    def close(self) -> "None":
+    def close(self) -> None:
         for member in self._members:
             member.client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         members = ", ".join(m.display for m in self._members)
         return f"{type(self).__name__}(name={self.name!r}, urls=[{members}])"
 
     # -- config ---------------------------------------------------------------
     @classmethod
     def _from_values(
-        cls, values: "Dict[str, Any]", config: "Mapping[str, Any]", resolver: "Any"
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
     ) -> "AlertmanagerChannel":
         """``url:`` or ``urls:`` (one or a list), and basic auth from ``basic_auth:`` (a
         credential naming ``user:password``) or literal ``username:`` + ``password:``."""
@@ -320,7 +317,7 @@ class AlertmanagerChannel(HTTPChannel):
             raise
 
 
-def _check_urls(urls: "List[str]") -> "List[str]":
+def _check_urls(urls: List[str]) -> List[str]:
     if not urls:
         raise AlertConfigurationError("alertmanager needs at least one URL", key="url")
     if len(urls) > MAX_ALERTMANAGER_URLS:
@@ -340,7 +337,7 @@ def _check_urls(urls: "List[str]") -> "List[str]":
     return checked
 
 
-def _display(url: "str") -> "str":
+def _display(url: str) -> str:
     """scheme://host:port plus the route prefix; never user info or a query."""
     parts = urllib.parse.urlsplit(url.strip())
     host = (parts.netloc.rpartition("@")[2] or "?").lower()
@@ -350,7 +347,7 @@ def _display(url: "str") -> "str":
     return f"{parts.scheme or '?'}://{host}{path}"
 
 
-def _check_labels(labels: "Mapping[str, Any]") -> "Mapping[str, str]":
+def _check_labels(labels: Mapping[str, Any]) -> Mapping[str, str]:
     if len(labels) > MAX_LABELS:
         raise AlertConfigurationError(
             f"too many labels: {len(labels)} (the limit is {MAX_LABELS})", key="labels"
@@ -370,13 +367,13 @@ def _check_labels(labels: "Mapping[str, Any]") -> "Mapping[str, str]":
     return checked
 
 
-def _check_generator_url(url: "Optional[str]") -> "Optional[str]":
+def _check_generator_url(url: Optional[str]) -> Optional[str]:
     return None if url is None else check_url(url, key="generator_url")
 
 
 def _authorization(
-    bearer_token: "Union[str, Secret, None]", basic_auth: "Optional[BasicAuth]"
-) -> "Optional[Secret]":
+    bearer_token: Union[str, Secret, None], basic_auth: Optional[BasicAuth]
+) -> Optional[Secret]:
     if bearer_token is not None and basic_auth is not None:
         raise AlertConfigurationError(
             "alertmanager: give bearer_token or basic_auth, not both", key="basic_auth"
@@ -408,7 +405,7 @@ def _authorization(
     return Secret(f"Basic {token}", mask="Basic ***")
 
 
-def _combined(failed: "Sequence[Tuple[_Member, AlertDeliveryError]]") -> "AlertDeliveryError":
+def _combined(failed: Sequence[Tuple[_Member, AlertDeliveryError]]) -> AlertDeliveryError:
     if len(failed) == 1:
         member, error = failed[0]
         return AlertDeliveryError(

@@ -24,6 +24,7 @@ import time
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._settings import lookup
+from .._typing import Any, Callable, ClassVar, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
 from ..exceptions import AlertDeliveryError
 from ..limits import validate
 from ..models import AlertMessage, AlertResult
@@ -31,20 +32,6 @@ from ..outcome import Delivery, Outcome
 from ..pipeline.notification import Notification
 
 if TYPE_CHECKING:
-    from typing import (
-        Any,
-        Callable,
-        ClassVar,
-        Dict,
-        FrozenSet,
-        Mapping,
-        Optional,
-        Tuple,
-        Type,
-        TypeVar,
-        Union,
-    )
-
     from ..digest import DigestSummary
 from ..retry import RetryPolicy
 from ._options import Option, build
@@ -53,8 +40,7 @@ __all__ = ()
 
 _log = logger("kstalerts.channels")
 
-if TYPE_CHECKING:
-    _C = TypeVar("_C", bound="AlertChannel")
+_C = TypeVar("_C", bound="AlertChannel")
 
 
 class AlertChannel:
@@ -70,13 +56,13 @@ class AlertChannel:
     kind = "channel"
     #: The type's config options, described once (see :mod:`._options`);
     #: ``None``: the class cannot be built from config.
-    options: "ClassVar[Optional[Tuple[Option, ...]]]" = None
+    options: ClassVar[Optional[Tuple[Option, ...]]] = None
     #: Config keys ``from_config`` accepts beyond the common ones (type, name,
     #: min_level, throttle, credentials, timeout, max_retries...): derived
     #: from ``options`` when the class declares them.
-    config_keys: "ClassVar[FrozenSet[str]]" = frozenset()
+    config_keys: ClassVar[FrozenSet[str]] = frozenset()
 
-    def __init_subclass__(cls, **kwargs: "Any") -> "None":
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("options") is not None:
             cls.config_keys = frozenset(o.name for o in cls.__dict__["options"])
@@ -84,13 +70,13 @@ class AlertChannel:
     def __init__(
         self,
         *,
-        name: "Optional[str]" = None,
-        timeout: "Optional[float]" = None,
-        max_retries: "Optional[int]" = None,
-        retry: "Optional[RetryPolicy]" = None,
-        clock: "Callable[[], float]" = time.monotonic,
-        sleep: "Callable[[float], None]" = time.sleep,
-    ) -> "None":
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        retry: Optional[RetryPolicy] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         own = getattr(type(self), "name", None)
         if isinstance(own, property) and own.fset is None:
             pass  # the subclass names itself with a read-only property (kstlib's channels do)
@@ -109,12 +95,12 @@ class AlertChannel:
         self._sleep = sleep
 
     @property
-    def max_retries(self) -> "int":
+    def max_retries(self) -> int:
         """Retries after the first attempt."""
         return self.retry.max_retries
 
     # -- what subclasses implement -------------------------------------
-    def render(self, notification: "Notification") -> "Any":
+    def render(self, notification: Notification) -> Any:
         """What this channel sends for ``notification``: the one render hook.
 
         The default is ``self.build_payload(notification.alert)`` (the
@@ -131,7 +117,7 @@ class AlertChannel:
         summary = notification.held_back
         return payload if summary is None else self._show_digest(payload, summary)
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """The payload saying ``alert`` is resolved; by default the alert titled ``RESOLVED: ...``.
 
         The built-in channels say it their service's way (a green Slack
@@ -140,13 +126,11 @@ class AlertChannel:
         build: Callable[[AlertMessage], Any] = getattr(self, "build_payload")  # noqa: B009 (a subclass's)
         return build(alert.replace(title=f"RESOLVED: {alert.title}"))
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """``payload`` carrying the digest of what was held back; by default unchanged."""
         return payload
 
-    def _transmit(
-        self, notification: "Notification", *, timeout: "float"
-    ) -> "Union[Delivery, Optional[str]]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Union[Delivery, Optional[str]]:
         """Make one delivery attempt of ``notification`` within ``timeout`` seconds.
 
         The built-in channels override it (calling :meth:`render`); the
@@ -155,7 +139,7 @@ class AlertChannel:
         """
         return self._deliver(notification.alert, timeout=timeout)
 
-    def _deliver(self, alert: "AlertMessage", *, timeout: "float") -> "Union[Delivery, Optional[str]]":
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Union[Delivery, Optional[str]]:
         """Make one delivery attempt within ``timeout`` seconds (a channel written for alerts alone).
 
         Return a :class:`Delivery` (or, as before, just the service's
@@ -166,15 +150,15 @@ class AlertChannel:
         """
         raise NotImplementedError
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         """What this channel would send for ``alert``, for ``--dry-run``."""
         return f"[{alert.level.name}] {alert.formatted_title}\n{alert.body}"
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Release connections; the channel may still be used afterwards."""
 
     @classmethod
-    def from_config(cls: "Type[_C]", config: "Mapping[str, Any]", credential_resolver: "Any" = None) -> "_C":
+    def from_config(cls: Type[_C], config: Mapping[str, Any], credential_resolver: Any = None) -> _C:
         """Build the channel from a config mapping (one ``channels`` entry), as ``options`` describe."""
         if cls.options is None:
             raise NotImplementedError(f"{cls.__name__} cannot be built from config")
@@ -182,23 +166,21 @@ class AlertChannel:
         return channel
 
     @classmethod
-    def _prepare_config(cls, config: "Mapping[str, Any]") -> "Mapping[str, Any]":
+    def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
         """Hook: reshape an entry before its options are read (email's nested ``transport:``)."""
         return config
 
     @classmethod
-    def _from_values(
-        cls, values: "Dict[str, Any]", config: "Mapping[str, Any]", resolver: "Any"
-    ) -> "AlertChannel":
+    def _from_values(cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any) -> "AlertChannel":
         """Hook: the channel from the options read (the constructor's keywords)."""
         return cls(**values)
 
     # -- the retry loop ---------------------------------------------------
-    def send(self, alert: "AlertMessage") -> "AlertResult":
+    def send(self, alert: AlertMessage) -> AlertResult:
         """Deliver ``alert``, retrying per the policy; never raises for a failure."""
         return self.notify(Notification(alert))
 
-    def notify(self, notification: "Notification") -> "AlertResult":
+    def notify(self, notification: Notification) -> AlertResult:
         """Deliver ``notification``, retrying per the policy; never raises for a failure.
 
         The manager's pipeline calls this (unless the channel overrides
@@ -232,7 +214,7 @@ class AlertChannel:
                 return self._result(alert, _gave_up(delivery, attempts), attempts)
             self._sleep(wait)
 
-    async def asend(self, alert: "AlertMessage") -> "AlertResult":
+    async def asend(self, alert: AlertMessage) -> AlertResult:
         """:meth:`send`, awaitable (``await channel.asend(alert)``); the event loop keeps running.
 
         :meth:`send` blocks and returns the result: ``await channel.send(alert)``
@@ -245,7 +227,7 @@ class AlertChannel:
         loop = asyncio.get_event_loop()  # the running one (get_running_loop is 3.7+)
         return await loop.run_in_executor(None, functools.partial(self.send, alert))
 
-    def _attempt(self, notification: "Notification", timeout: "float") -> "Delivery":
+    def _attempt(self, notification: Notification, timeout: float) -> Delivery:
         """One attempt as a :class:`Delivery`, whatever ``_transmit`` returned or raised."""
         try:
             got = self._transmit(notification, timeout=timeout)
@@ -256,14 +238,14 @@ class AlertChannel:
             return got
         return Delivery(Outcome.DELIVERED, message_id=got)  # a plain message id, as before
 
-    def _result(self, alert: "AlertMessage", delivery: "Delivery", attempts: "int") -> "AlertResult":
+    def _result(self, alert: AlertMessage, delivery: Delivery, attempts: int) -> AlertResult:
         return AlertResult.from_delivery(self.name, delivery, attempts=attempts, alert=alert)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def is_coroutine_function(func: "Any") -> "bool":
+def is_coroutine_function(func: Any) -> bool:
     """Whether ``func`` is an ``async def`` (without importing inspect or asyncio)."""
     code = getattr(func, "__code__", None)
     return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
@@ -273,13 +255,11 @@ def is_coroutine_function(func: "Any") -> "bool":
 _FAILURES = frozenset((Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.REFUSED))
 
 
-def _gave_up(delivery: "Delivery", attempts: "int") -> "Delivery":
+def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
     return delivery._replace(note=f"{delivery.note} (gave up after {attempts} attempts)")
 
 
-def _log_attempt(
-    name: "str", attempt: "int", max_retries: "int", failure: "Delivery", last: "bool"
-) -> "None":
+def _log_attempt(name: str, attempt: int, max_retries: int, failure: Delivery, last: bool) -> None:
     """One line per failed attempt, at INFO (``kstalerts -v`` shows it)."""
     then = "not retried" if failure.outcome is Outcome.REFUSED else "giving up" if last else "retrying"
     _log.info(

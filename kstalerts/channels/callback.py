@@ -7,13 +7,10 @@ goes through the same retry loop as any other channel.
 
 import sys
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Any, Callable, Dict, Mapping, Optional, TextIO
 from ..models import AlertMessage
 from ._options import Option
 from .base import AlertChannel
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
 __all__ = ()
 
@@ -31,12 +28,12 @@ class CallbackChannel(AlertChannel):
     kind = "callback"
 
     def __init__(
-        self, callback: "Callable[[AlertMessage], Any]", *, name: "Optional[str]" = None, **options: "Any"
-    ) -> "None":
+        self, callback: Callable[[AlertMessage], Any], *, name: Optional[str] = None, **options: Any
+    ) -> None:
         super().__init__(name=name, **options)
         self._callback = callback
 
-    def _deliver(self, alert: "AlertMessage", *, timeout: "float") -> "Optional[str]":
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
         returned = self._callback(alert)
         return returned if isinstance(returned, str) else None
 
@@ -50,12 +47,12 @@ class ConsoleChannel(AlertChannel):
     )
 
     def __init__(
-        self, stream: "Optional[TextIO]" = None, *, name: "Optional[str]" = None, **options: "Any"
-    ) -> "None":
+        self, stream: Optional[TextIO] = None, *, name: Optional[str] = None, **options: Any
+    ) -> None:
         super().__init__(name=name, **options)
         self._stream = stream
 
-    def _deliver(self, alert: "AlertMessage", *, timeout: "float") -> "Optional[str]":
+    def _deliver(self, alert: AlertMessage, *, timeout: float) -> Optional[str]:
         stream = self._stream if self._stream is not None else sys.stderr
         stream.write(self.preview(alert) + "\n")
         stream.flush()
@@ -63,7 +60,7 @@ class ConsoleChannel(AlertChannel):
 
     @classmethod
     def _from_values(
-        cls, values: "Dict[str, Any]", config: "Mapping[str, Any]", resolver: "Any"
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
     ) -> "ConsoleChannel":
         """``stream: stdout|stderr`` names the process's stream at build time."""
         stream = sys.stdout if values.pop("stream", "stderr") == "stdout" else sys.stderr

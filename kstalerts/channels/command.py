@@ -26,17 +26,13 @@ import signal
 import subprocess
 import time
 
-from .._lazy import TYPE_CHECKING
 from .._tail import TailBuffer
-from .._typing import Sequence
+from .._typing import Any, Dict, Optional, Sequence, Tuple
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
 from ._options import Option
 from .base import AlertChannel
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Tuple
 
 __all__ = ()
 
@@ -66,12 +62,12 @@ class CommandChannel(AlertChannel):
 
     def __init__(
         self,
-        command: "Sequence[str]",
+        command: Sequence[str],
         *,
-        env: "Optional[Dict[str, str]]" = None,
-        cwd: "Optional[str]" = None,
-        **options: "Any",
-    ) -> "None":
+        env: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         if isinstance(command, (str, bytes)) or not isinstance(command, Sequence) or not command:
             raise AlertConfigurationError(
@@ -88,7 +84,7 @@ class CommandChannel(AlertChannel):
         self.cwd = cwd
 
     # -- formatting -------------------------------------------------------
-    def render(self, notification: "Notification") -> "Dict[str, Any]":
+    def render(self, notification: Notification) -> Dict[str, Any]:
         """The JSON the command reads on stdin; override to change it."""
         from .webhook import default_payload  # the one JSON form of an alert
 
@@ -100,7 +96,7 @@ class CommandChannel(AlertChannel):
             payload["held_back"] = {"total": held_back.total, "text": held_back.text(8000)}
         return payload
 
-    def build_env(self, payload: "Dict[str, Any]") -> "Dict[str, str]":
+    def build_env(self, payload: Dict[str, Any]) -> Dict[str, str]:
         """The ``KSTALERTS_*`` variables for a payload made by :meth:`render`."""
         held = payload.get("held_back")
         values = {
@@ -116,12 +112,12 @@ class CommandChannel(AlertChannel):
         }
         return {f"KSTALERTS_{k}": _env_value(v) for k, v in values.items()}
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         stdin = json.dumps(self.render(Notification(alert)), indent=2, ensure_ascii=False)
         return f"exec {list(self.command)!r}\n{stdin}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "None":
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
         payload = self.render(notification)
         env = dict(os.environ)
         env.update(self.env)
@@ -142,18 +138,18 @@ class CommandChannel(AlertChannel):
             f"exec: {self.command[0]} exited with {returncode}{said}", retryable=returncode == EX_TEMPFAIL
         )
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, command={self.command[0]!r})"
 
 
-def _env_value(value: "str") -> "str":
+def _env_value(value: str) -> str:
     value = value.replace("\0", "\ufffd")
     return value if len(value) <= ENV_VALUE_CHARS else value[: ENV_VALUE_CHARS - 1] + "\u2026"
 
 
 def _run(
-    argv: "Sequence[str]", stdin: "bytes", env: "Dict[str, str]", cwd: "Optional[str]", timeout: "float"
-) -> "Tuple[int, bool, TailBuffer]":
+    argv: Sequence[str], stdin: bytes, env: Dict[str, str], cwd: Optional[str], timeout: float
+) -> Tuple[int, bool, TailBuffer]:
     """Run ``argv`` with ``stdin``; ``(returncode, timed_out, tail)`` within ``timeout`` seconds."""
     tail = TailBuffer(max_lines=OUTPUT_LINES, line_bytes=OUTPUT_BYTES, total_bytes=OUTPUT_BYTES)
     try:
@@ -222,7 +218,7 @@ def _run(
     return returncode, timed_out, tail
 
 
-def _kill_group(pgid: "int") -> "None":
+def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except OSError:  # gone already

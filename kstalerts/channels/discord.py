@@ -27,6 +27,7 @@ from .. import _lifecycle
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret, mask_url
 from .._text import cut
+from .._typing import Any, Dict, List, Mapping, Optional, Union
 from ..exceptions import AlertDeliveryError
 from ..limits import MAX_RETRY_AFTER
 from ..models import AlertLevel, AlertMessage
@@ -43,8 +44,6 @@ from ._jsonhttp import (
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional, Union
-
     from ..digest import DigestSummary
     from ..net.http import HTTPResponse
 
@@ -53,7 +52,7 @@ __all__ = ()
 #: Embed colour (0xRRGGBB) for each level: blue, green, amber, red.
 #: The embed colour of a resolved alert (green).
 RESOLVED_COLOR = 0x2ECC71
-COLOR: "Mapping[AlertLevel, int]" = {
+COLOR: Mapping[AlertLevel, int] = {
     AlertLevel.INFO: 0x3498DB,
     AlertLevel.SUCCESS: 0x2ECC71,
     AlertLevel.WARNING: 0xF39C12,
@@ -79,7 +78,7 @@ _SIGNS = "\\*_~`|<>[]()#@:"  # the backslash first: the ones added are not escap
 _LIST_MARKER = re.compile(r"^([ \t]*(?:\d+(?=\.))?)([-+.])(?=\s)", re.MULTILINE)
 
 
-def escape_markdown(text: "str") -> "str":
+def escape_markdown(text: str) -> str:
     """``text`` shown as written in a Discord embed: every markdown sign escaped with ``\\``.
 
     Links (``[x](url)``), mentions (``<@1>``, ``@everyone``), emphasis,
@@ -115,13 +114,13 @@ class DiscordChannel(HTTPChannel):
 
     def __init__(
         self,
-        webhook_url: "Union[str, Secret]",
+        webhook_url: Union[str, Secret],
         *,
-        username: "Optional[str]" = None,
-        avatar_url: "Optional[str]" = None,
-        allow_custom_url: "bool" = False,
-        **options: "Any",
-    ) -> "None":
+        username: Optional[str] = None,
+        avatar_url: Optional[str] = None,
+        allow_custom_url: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
@@ -134,7 +133,7 @@ class DiscordChannel(HTTPChannel):
         self._blocked_until = 0.0  # on self._clock: when the bucket refills
 
     # -- payload ------------------------------------------------------------
-    def build_embed(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_embed(self, alert: AlertMessage) -> Dict[str, Any]:
         """One embed: title, description, colour, time, labels as fields, all within Discord's limits."""
         embed: Dict[str, Any] = {
             "title": cut(alert.formatted_title, _TITLE_CHARS, escape=escape_markdown),
@@ -160,20 +159,20 @@ class DiscordChannel(HTTPChannel):
             embed["fields"] = fields
         return embed
 
-    def build_payload(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook body; mentions are always disabled."""
         embed = self.build_embed(alert)
         payload: Dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
         return add_set(payload, username=self.username, avatar_url=self.avatar_url)
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """``RESOLVED:`` in the title of a green embed."""
         payload = super()._build_resolved(alert)
         if payload.get("embeds"):
             payload["embeds"][0]["color"] = RESOLVED_COLOR
         return payload
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: the embed's last field, if it fits."""
         embeds = payload.get("embeds")
         if embeds:
@@ -190,11 +189,11 @@ class DiscordChannel(HTTPChannel):
                 embed["fields"] = fields
         return payload
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         body = encode_json(self.render(notification))
         with self._lock:
             wait = self._blocked_until - self._clock()
@@ -216,7 +215,7 @@ class DiscordChannel(HTTPChannel):
             return None
         raise self._error(response, answer)
 
-    def _note_bucket(self, response: "HTTPResponse") -> "None":
+    def _note_bucket(self, response: "HTTPResponse") -> None:
         """Remember when an exhausted bucket refills (``X-RateLimit-*``)."""
         if response.status != 429 and response.headers.get("x-ratelimit-remaining", "").strip() != "0":
             return
@@ -228,7 +227,7 @@ class DiscordChannel(HTTPChannel):
             with self._lock:
                 self._blocked_until = max(self._blocked_until, self._clock() + reset_after)
 
-    def _error(self, response: "HTTPResponse", answer: "Any") -> "AlertDeliveryError":
+    def _error(self, response: "HTTPResponse", answer: Any) -> AlertDeliveryError:
         hide = [self._url.reveal(), self._token.reveal()]
         if response.status == 429:
             retry_after = (
@@ -252,14 +251,14 @@ class DiscordChannel(HTTPChannel):
                 detail_text += ": " + json.dumps(answer["errors"], separators=(",", ":"))
         return status_error("Discord", response, service_text(detail_text, hide=hide))
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
 
 
-def _with_wait(url: "str") -> "str":
+def _with_wait(url: str) -> str:
     """``url`` with ``wait=true`` in its query, so Discord returns the message."""
     parts = urllib.parse.urlsplit(url)
     query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "wait"]
@@ -267,11 +266,11 @@ def _with_wait(url: "str") -> "str":
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def _field(answer: "Any", name: "str") -> "Any":
+def _field(answer: Any, name: str) -> Any:
     return answer.get(name) if isinstance(answer, dict) else None
 
 
-def _seconds(value: "Any") -> "Optional[float]":
+def _seconds(value: Any) -> Optional[float]:
     """A wait in seconds from a header or JSON value; ``None`` if unusable. Capped."""
     if isinstance(value, bool) or value is None:
         return None

@@ -17,7 +17,7 @@ import re
 
 from .._lazy import TYPE_CHECKING
 from .._suggest import suggest
-from .._typing import Mapping, Sequence
+from .._typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_RECIPIENTS
 from ..models import AlertMessage
@@ -29,7 +29,6 @@ from .base import AlertChannel, is_coroutine_function
 if TYPE_CHECKING:
     from email.headerregistry import Address
     from email.message import EmailMessage
-    from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
     from ..digest import DigestSummary
     from ..transports.base import MailTransport
@@ -43,7 +42,7 @@ _MAX_PREFIX_CHARS = 64
 _HELD_BACK_CHARS = 8000  # the digest section of a message
 _SIGNATURE = "-- "  # RFC 3676's signature separator line
 
-_SMTP: "Tuple[Option, ...]" = tuple(
+_SMTP: Tuple[Option, ...] = tuple(
     Option(name, kind, "smtp: " + doc, default=default, manual=True, choices=choices)
     for name, kind, doc, default, choices in (
         ("host", "text", "the mail server (required for smtp)", None, ()),
@@ -55,12 +54,12 @@ _SMTP: "Tuple[Option, ...]" = tuple(
         ("local_hostname", "text", "the name said in EHLO", None, ()),
     )
 )
-_RESEND: "Tuple[Option, ...]" = (
+_RESEND: Tuple[Option, ...] = (
     Option("api_key", "text", "resend: the API key, secret (or credentials:)", manual=True),
     Option("base_url", "text", "resend: the API endpoint", default="https://api.resend.com", manual=True),
     Option("proxy", "text", "resend: an http:// proxy URL", manual=True),
 )
-_BOTH: "Tuple[Option, ...]" = (
+_BOTH: Tuple[Option, ...] = (
     Option("ssl_verify", "bool", "smtp and resend: verify the certificate", default=True, manual=True),
     Option("ssl_ca_bundle", "text", "smtp and resend: a CA bundle file (PEM)", manual=True),
 )
@@ -99,13 +98,13 @@ class EmailChannel(AlertChannel):
         self,
         transport: "MailTransport",
         *,
-        sender: "str",
-        recipients: "Union[str, Sequence[str]]",
-        subject_prefix: "str" = "[ALERT]",
-        name: "Optional[str]" = None,
-        channel_name: "Optional[str]" = None,
-        **options: "Any",
-    ) -> "None":
+        sender: str,
+        recipients: Union[str, Sequence[str]],
+        subject_prefix: str = "[ALERT]",
+        name: Optional[str] = None,
+        channel_name: Optional[str] = None,
+        **options: Any,
+    ) -> None:
         name = channel_name if name is None else name  # channel_name: kstlib's spelling
         super().__init__(name=name, **options)
         if not callable(getattr(transport, "send", None)):
@@ -129,12 +128,12 @@ class EmailChannel(AlertChannel):
         self.subject_prefix = _one_line(subject_prefix).strip()
 
     # -- formatting (pure, overridable) -------------------------------------
-    def build_subject(self, alert: "AlertMessage") -> "str":
+    def build_subject(self, alert: AlertMessage) -> str:
         """``"{prefix} [LEVEL] {title}"`` on one line."""
         title = _one_line(alert.formatted_title).strip()
         return " ".join(p for p in (self.subject_prefix, f"[{alert.level.name}]", title) if p)
 
-    def build_body(self, alert: "AlertMessage") -> "str":
+    def build_body(self, alert: AlertMessage) -> str:
         """The plain-text body: level, title, host, time, then the text."""
         import socket
         import time
@@ -154,7 +153,7 @@ class EmailChannel(AlertChannel):
         lines += ["", _SIGNATURE, "Sent by kstalerts"]
         return "\n".join(lines) + "\n"
 
-    def build_message(self, alert: "AlertMessage") -> "EmailMessage":
+    def build_message(self, alert: AlertMessage) -> "EmailMessage":
         """The complete message, as the transport will send it."""
         import email.policy
         import email.utils
@@ -171,7 +170,7 @@ class EmailChannel(AlertChannel):
         _set_body(message, self.build_body(alert))
         return message
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """The alert's message with the subject ``[RESOLVED] title`` instead of ``[LEVEL] title``."""
         message = self.build_message(alert)
         title = _one_line(alert.formatted_title).strip()
@@ -179,7 +178,7 @@ class EmailChannel(AlertChannel):
         message.replace_header("Subject", _inert_header("Subject", subject))
         return message
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a section of the text before the signature."""
         body = str(payload.get_content())
         section = "\n".join(["Held back", "---------", summary.text(_HELD_BACK_CHARS), ""])
@@ -187,7 +186,7 @@ class EmailChannel(AlertChannel):
         _set_body(payload, f"{head}\n{section}{mark}{tail}" if mark else f"{body}\n{section}")
         return payload
 
-    def message_id(self, alert: "AlertMessage") -> "str":
+    def message_id(self, alert: AlertMessage) -> str:
         """``<uuid@sender-domain>``, the same for every attempt of ``alert``."""
         import uuid
 
@@ -198,16 +197,16 @@ class EmailChannel(AlertChannel):
         domain = self.sender.domain or "kstalerts.invalid"
         return f"<{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis).hex}@{domain}>"
 
-    def build_payload(self, alert: "AlertMessage") -> "EmailMessage":
+    def build_payload(self, alert: AlertMessage) -> "EmailMessage":
         """Same as :meth:`build_message` (the name every channel shares)."""
         return self.build_message(alert)
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         """The message as text, and where it would go."""
         return f"via {self.transport.describe()}\n{self.build_message(alert).as_string()}"
 
     # -- delivery -------------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Delivery":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Delivery:
         """Send the message; some recipients refused is a partly delivered alert.
 
         A partly delivered mail keeps its Message-ID and is not retried (the
@@ -231,11 +230,11 @@ class EmailChannel(AlertChannel):
             raise
         return Delivery(Outcome.DELIVERED, message_id=message_id)
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Close the transport's connections."""
         self.transport.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return (
             f"EmailChannel(name={self.name!r}, transport={self.transport!r},"
             f" sender={self.sender.addr_spec!r}, recipients={len(self.recipients)})"
@@ -243,14 +242,14 @@ class EmailChannel(AlertChannel):
 
     # -- config ---------------------------------------------------------------
     @classmethod
-    def _prepare_config(cls, config: "Mapping[str, Any]") -> "Mapping[str, Any]":
+    def _prepare_config(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
         """kstlib's nested form, ``transport: {type: smtp, host: ..., use_tls: true}``,
         is read as the same flat keys."""
         return _flat_transport(config)
 
     @classmethod
     def _from_values(
-        cls, values: "Dict[str, Any]", config: "Mapping[str, Any]", resolver: "Any"
+        cls, values: Dict[str, Any], config: Mapping[str, Any], resolver: Any
     ) -> "EmailChannel":
         """The transport: ``smtp`` (the default) or ``resend``; the password or API key
         comes from ``credentials:`` (a credential name) or, literally, ``password:`` /
@@ -292,7 +291,7 @@ class EmailChannel(AlertChannel):
         return cls(transport, sender=config["sender"], recipients=config["recipients"], **values)
 
 
-def parse_address(value: "object", *, key: "str" = "address") -> "Address":
+def parse_address(value: object, *, key: str = "address") -> "Address":
     """One address, ``addr@example.com`` or ``Name <addr@example.com>``.
 
     Rejects control characters, several addresses, groups and anything the
@@ -324,7 +323,7 @@ def parse_address(value: "object", *, key: "str" = "address") -> "Address":
     return address
 
 
-def _parse_recipients(value: "Union[str, Sequence[str]]") -> "Tuple[Address, ...]":
+def _parse_recipients(value: Union[str, Sequence[str]]) -> Tuple["Address", ...]:
     items: List[str]
     if isinstance(value, str) and ";" in value:
         raise AlertConfigurationError(
@@ -353,13 +352,13 @@ def _parse_recipients(value: "Union[str, Sequence[str]]") -> "Tuple[Address, ...
     return tuple(seen.values())
 
 
-def _set_body(message: "EmailMessage", body: "str") -> "None":
+def _set_body(message: "EmailMessage", body: str) -> None:
     """Set ``body`` as the message's text, quoted-printable unless it is short ASCII lines."""
     plain = not _NON_ASCII.search(body) and max(map(len, body.splitlines())) <= 78
     message.set_content(body, charset="utf-8", cte=None if plain else "quoted-printable")
 
 
-def _one_line(text: "str") -> "str":
+def _one_line(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
@@ -374,9 +373,9 @@ class _EncodedHeader(str):
     to exactly the text, encoded words included, as plain characters.
     """
 
-    name: "str"
+    name: str
 
-    def fold(self, *, policy: "Any") -> "str":
+    def fold(self, *, policy: Any) -> str:
         import base64
 
         words: List[str] = []
@@ -400,7 +399,7 @@ class _EncodedHeader(str):
 _WORD_BYTES = 45  # 60 base64 characters: an encoded word stays under 75 (RFC 2047)
 
 
-def _inert_header(name: "str", text: "str") -> "str":
+def _inert_header(name: str, text: str) -> str:
     """``text`` (already one line) as a value that cannot add header structure."""
     if not _NON_ASCII.search(text) and "=?" not in text:
         return text
@@ -412,7 +411,7 @@ def _inert_header(name: "str", text: "str") -> "str":
 _KSTLIB_TRANSPORT_KEYS = _SMTP_KEYS | _RESEND_KEYS | {"type", "use_tls", "credentials"}
 
 
-def _flat_transport(config: "Mapping[str, Any]") -> "Mapping[str, Any]":
+def _flat_transport(config: Mapping[str, Any]) -> Mapping[str, Any]:
     """kstlib's ``transport: {type: smtp, host: ..., use_tls: true}`` as flat keys.
 
     ``use_tls`` (STARTTLS in kstlib) becomes ``security: starttls`` or
@@ -441,7 +440,7 @@ def _flat_transport(config: "Mapping[str, Any]") -> "Mapping[str, Any]":
     return flat
 
 
-def _kind_of(value: "object") -> "str":
+def _kind_of(value: object) -> str:
     """A value's kind in words, for errors that must not show the value."""
     if isinstance(value, Mapping):
         return "mapping"
@@ -450,7 +449,7 @@ def _kind_of(value: "object") -> "str":
     return type(value).__name__
 
 
-def _reject(config: "Mapping[str, Any]", keys: "FrozenSet[str]", kind: "str") -> "None":
+def _reject(config: Mapping[str, Any], keys: FrozenSet[str], kind: str) -> None:
     for key in sorted(keys):
         if config.get(key) is not None:
             raise AlertConfigurationError(f"is not a setting of the {kind} transport", key=key)

@@ -26,8 +26,8 @@ import re
 import socket
 import struct
 
-from .._lazy import TYPE_CHECKING
 from .._text import one_line
+from .._typing import Any, List, Tuple
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
@@ -36,9 +36,6 @@ from ._options import Option
 from .base import AlertChannel
 from .syslog import FACILITIES
 
-if TYPE_CHECKING:
-    from typing import Any, List, Tuple
-
 __all__ = ()
 
 SOCKET_PATH = "/run/systemd/journal/socket"
@@ -46,7 +43,7 @@ _OURS = frozenset(("MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "SYSLOG_FACILITY"
 _NOT_NAME = re.compile(r"[^A-Z0-9_]")
 
 
-def field_name(label: "str") -> "str":
+def field_name(label: str) -> str:
     """A label's journal field name (see the module docstring).
 
     >>> field_name("host"), field_name("9-lives"), field_name("_SYSTEMD_UNIT"), field_name("message")
@@ -60,7 +57,7 @@ def field_name(label: "str") -> "str":
     return name[:64]
 
 
-def encode_fields(fields: "List[Tuple[str, str]]") -> "bytes":
+def encode_fields(fields: List[Tuple[str, str]]) -> bytes:
     """The native protocol's bytes for ``fields``: ``NAME=value\\n``, or the
     binary-safe form for a value holding a newline."""
     out = bytearray()
@@ -97,11 +94,11 @@ class JournaldChannel(AlertChannel):
     def __init__(
         self,
         *,
-        identifier: "str" = "kstalerts",
-        facility: "str" = "user",
-        socket_path: "str" = SOCKET_PATH,
-        **options: "Any",
-    ) -> "None":
+        identifier: str = "kstalerts",
+        facility: str = "user",
+        socket_path: str = SOCKET_PATH,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         if facility not in FACILITIES:
             raise AlertConfigurationError(
@@ -112,7 +109,7 @@ class JournaldChannel(AlertChannel):
         self.socket_path = str(socket_path)
 
     # -- formatting -------------------------------------------------------
-    def render(self, notification: "Notification") -> "List[Tuple[str, str]]":
+    def render(self, notification: Notification) -> List[Tuple[str, str]]:
         """The entry's fields, in order; override to change them."""
         alert, held_back = notification.alert, notification.held_back
         fields = [
@@ -131,7 +128,7 @@ class JournaldChannel(AlertChannel):
         fields += [(field_name(k), v) for k, v in alert.labels.items()]
         return fields
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         lines = [
             f"{name}={value!r}" if "\n" in value else f"{name}={value}"
             for name, value in self.render(Notification(alert))
@@ -139,7 +136,7 @@ class JournaldChannel(AlertChannel):
         return f"journald {self.socket_path}\n" + "\n".join(lines)
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "None":
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
         data = encode_fields(self.render(notification))
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
@@ -158,7 +155,7 @@ class JournaldChannel(AlertChannel):
             except OSError as exc:
                 raise network_error("journald", self.socket_path, exc) from None
 
-    def _send_memfd(self, sock: "socket.socket", data: "bytes") -> "None":
+    def _send_memfd(self, sock: socket.socket, data: bytes) -> None:
         """A large entry: in a sealed memfd whose descriptor travels with ``SCM_RIGHTS``."""
         create = getattr(os, "memfd_create", None)
         if create is None:
@@ -180,5 +177,5 @@ class JournaldChannel(AlertChannel):
         finally:
             os.close(fd)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, socket_path={self.socket_path!r})"

@@ -20,9 +20,9 @@ import html
 import json
 import urllib.parse
 
-from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import cut
+from .._typing import Any, Dict, Optional, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..net.url import URLRule, check_url
@@ -30,9 +30,6 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, encode_json, make_client, service_text, status_error
 from ._local import plain_text, resolved_alert
 from ._options import TRANSPORT, Option
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Union
 
 __all__ = ()
 
@@ -43,7 +40,7 @@ BODY_CHARS = 16000
 EVENT_BYTES = 60000
 
 
-def transaction_id(channel: "str", alert: "AlertMessage", state: "str" = "firing") -> "str":
+def transaction_id(channel: str, alert: AlertMessage, state: str = "firing") -> str:
     """The transaction id of ``alert`` on ``channel``: the same for every attempt (a resolved
     message's differs from its firing's, so the homeserver does not take it for a retry)."""
     parts = (channel, alert.effective_dedup_key, repr(alert.created_at), alert.title, alert.body)
@@ -73,13 +70,13 @@ class MatrixChannel(HTTPChannel):
 
     def __init__(
         self,
-        homeserver: "str",
+        homeserver: str,
         *,
-        room_id: "str",
-        access_token: "Union[str, Secret]",
-        msgtype: "str" = "m.notice",
-        **options: "Any",
-    ) -> "None":
+        room_id: str,
+        access_token: Union[str, Secret],
+        msgtype: str = "m.notice",
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.homeserver = check_url(homeserver, key="homeserver", rule=_URL).rstrip("/")
         if not isinstance(room_id, str) or not room_id.strip() or room_id.strip()[0] not in "!#":
@@ -99,7 +96,7 @@ class MatrixChannel(HTTPChannel):
         self._http_client(self.homeserver, key="homeserver")  # a bad proxy or CA bundle fails now
 
     # -- formatting -------------------------------------------------------
-    def render(self, notification: "Notification") -> "Dict[str, Any]":
+    def render(self, notification: Notification) -> Dict[str, Any]:
         """The ``m.room.message`` event's content for ``alert``; override to change it."""
         alert = notification.alert
         if notification.state == "resolved":
@@ -123,18 +120,18 @@ class MatrixChannel(HTTPChannel):
                 return content
             limit //= 2
 
-    def endpoint(self, alert: "AlertMessage", state: "str" = "firing") -> "str":
+    def endpoint(self, alert: AlertMessage, state: str = "firing") -> str:
         """The URL ``alert`` is PUT to (its transaction id last)."""
         room = urllib.parse.quote(self.room_id, safe="")
         txn = transaction_id(self.name, alert, state)
         return f"{self.homeserver}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         payload = json.dumps(self.render(Notification(alert)), indent=2, ensure_ascii=False)
         return f"PUT {self.homeserver}/_matrix/client/v3/rooms/.../send/m.room.message/...\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         body = encode_json(self.render(notification))
         # one URL per alert (its transaction id): no pool to keep
         client = make_client(self.endpoint(notification.alert, notification.state), self._transport)
@@ -156,6 +153,6 @@ class MatrixChannel(HTTPChannel):
             raise AlertDeliveryError(f"Matrix answered 200 without an event_id: {said!r}", status=200)
         raise status_error("Matrix", response, said, retry_after=retry_after)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         where = f"homeserver={self.homeserver!r}, room_id={self.room_id!r}"
         return f"{type(self).__name__}(name={self.name!r}, {where})"

@@ -19,9 +19,9 @@ on a public server) and the secret never reach a repr, log or error.
 import base64
 import re
 
-from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import cut, cut_bytes, one_line
+from .._typing import Any, Dict, Optional, Sequence, Tuple, Union
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
 from ..net.url import URLRule
@@ -29,9 +29,6 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import HTTPChannel, secret_parts, service_text, status_error
 from ._local import plain_text, resolved_alert, title_line
 from ._options import TRANSPORT, Option
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 __all__ = ()
 
@@ -51,7 +48,7 @@ _URL = URLRule(service="ntfy topic", query=False, userinfo=False, http_only_to_l
 _TAG = re.compile(r"^[A-Za-z0-9_+\-]{1,64}$")
 
 
-def header_text(text: "str") -> "str":
+def header_text(text: str) -> str:
     """``text`` as an inert header value: one line; an RFC 2047 word when not ASCII.
 
     >>> header_text("Disk\\r\\nX-Evil: 1"), header_text("Caf\\u00e9")
@@ -82,13 +79,13 @@ class NtfyChannel(HTTPChannel):
 
     def __init__(
         self,
-        url: "Union[str, Secret]",
+        url: Union[str, Secret],
         *,
-        token: "Union[str, Secret, None]" = None,
-        auth: "str" = "bearer",
-        tags: "Optional[Sequence[str]]" = None,
-        **options: "Any",
-    ) -> "None":
+        token: Union[str, Secret, None] = None,
+        auth: str = "bearer",
+        tags: Optional[Sequence[str]] = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         from ..net.url import check_url
 
@@ -107,7 +104,7 @@ class NtfyChannel(HTTPChannel):
         self._client = self._http_client(secret_url)
 
     # -- formatting -------------------------------------------------------
-    def render(self, notification: "Notification") -> "Tuple[Dict[str, str], bytes]":
+    def render(self, notification: Notification) -> Tuple[Dict[str, str], bytes]:
         """The headers (without the secret) and the body for ``alert``; override to change them."""
         alert, held_back = notification.alert, notification.held_back
         priority, tag = LEVEL_STYLE[alert.level]
@@ -123,13 +120,13 @@ class NtfyChannel(HTTPChannel):
         text = plain_text(alert, held_back).partition("\n")[2].lstrip("\n") or title  # title: its header
         return headers, cut_bytes(text, MESSAGE_BYTES).encode("utf-8")
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         headers, body = self.render(Notification(alert))
         head = "\n".join(f"{k}: {v}" for k, v in headers.items())
         return f"POST {self.url}\n{head}\n\n{body.decode('utf-8', 'replace')}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         headers, body = self.render(notification)
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
@@ -141,14 +138,14 @@ class NtfyChannel(HTTPChannel):
         message_id = data.get("id") if isinstance(data, dict) else None
         return message_id if isinstance(message_id, str) else None
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
 
 
-def _authorization(token: "Union[str, Secret, None]", auth: "str") -> "Optional[Secret]":
+def _authorization(token: Union[str, Secret, None], auth: str) -> Optional[Secret]:
     if token is None:
         return None
     value = token.reveal() if isinstance(token, Secret) else token

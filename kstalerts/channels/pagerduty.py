@@ -22,6 +22,7 @@ import socket
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import cut
+from .._typing import Any, Dict, Mapping, Optional, Union
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
 from ..net.url import ANY_HTTP, check_url
@@ -30,8 +31,6 @@ from ._jsonhttp import HTTPChannel, add_set, encode_json, iso_time, send_resolvi
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, Mapping, Optional, Union
-
     from ..digest import DigestSummary
 
 __all__ = ()
@@ -40,7 +39,7 @@ EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 #: PagerDuty ``payload.severity`` for each level (the Events API knows no
 #: success: a SUCCESS alert is ``info``).
-SEVERITY: "Mapping[AlertLevel, str]" = {
+SEVERITY: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "info",
     AlertLevel.SUCCESS: "info",
     AlertLevel.WARNING: "warning",
@@ -85,18 +84,18 @@ class PagerDutyChannel(HTTPChannel):
 
     def __init__(
         self,
-        routing_key: "Union[str, Secret]",
+        routing_key: Union[str, Secret],
         *,
-        events_url: "str" = EVENTS_URL,
-        source: "Optional[str]" = None,
-        component: "Optional[str]" = None,
-        group: "Optional[str]" = None,
-        event_class: "Optional[str]" = None,
-        client: "Optional[str]" = "kstalerts",
-        client_url: "Optional[str]" = None,
-        resolve: "bool" = False,
-        **options: "Any",
-    ) -> "None":
+        events_url: str = EVENTS_URL,
+        source: Optional[str] = None,
+        component: Optional[str] = None,
+        group: Optional[str] = None,
+        event_class: Optional[str] = None,
+        client: Optional[str] = "kstalerts",
+        client_url: Optional[str] = None,
+        resolve: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         key = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
         if not isinstance(key, str) or not _ROUTING_KEY.match(key.strip()):
@@ -117,14 +116,14 @@ class PagerDutyChannel(HTTPChannel):
 
     # -- payload ------------------------------------------------------------
     @staticmethod
-    def dedup_key(alert: "AlertMessage") -> "str":
+    def dedup_key(alert: AlertMessage) -> str:
         """The dedup key of ``alert``: its own, or level and title; hashed past 255 characters."""
         key = alert.effective_dedup_key
         if len(key) > _DEDUP_KEY_CHARS:
             key = "kstalerts-sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         return key
 
-    def build_payload(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The event, without ``routing_key`` (added only when it is sent)."""
         if self.resolving:
             return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
@@ -149,26 +148,26 @@ class PagerDutyChannel(HTTPChannel):
         }
         return add_set(event, client=self.client, client_url=self.client_url)
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """A ``resolve`` event for the incident the same dedup key triggered."""
         return {"event_action": "resolve", "dedup_key": self.dedup_key(alert)}
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a ``held_back`` entry of the event's ``custom_details``."""
         if isinstance(payload.get("payload"), dict):
             payload["payload"].setdefault("custom_details", {})["held_back"] = summary.text(8000)
         return payload
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         event = {"routing_key": str(self._routing_key), **self.build_payload(alert)}
         return f"POST {self.events_url}\n{json.dumps(event, indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def resolve(self, alert: "AlertMessage") -> "AlertResult":
+    def resolve(self, alert: AlertMessage) -> AlertResult:
         """Resolve the incident that ``alert`` (same dedup key) triggered."""
         return send_resolving(self, alert)
 
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         event = {"routing_key": self._routing_key.reveal(), **self.render(notification)}
         response = self._client.post(
             encode_json(event),
@@ -192,8 +191,8 @@ class PagerDutyChannel(HTTPChannel):
             detail = response.body.decode("utf-8", "replace")
         raise status_error("PagerDuty", response, service_text(detail, hide=[self._routing_key.reveal()]))
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, events_url={self.events_url!r})"

@@ -32,6 +32,7 @@ import json
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import compiled, cut
+from .._typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ..net.url import URLRule, check_url
@@ -46,8 +47,6 @@ from ._jsonhttp import (
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
-
     from ..digest import DigestSummary
     from ..net.http import HTTPResponse  # loaded with the HTTP client, on first delivery
 
@@ -56,7 +55,7 @@ __all__ = ()
 #: level -> (attachment colour, emoji)
 #: The attachment colour of a resolved alert (Slack's green).
 RESOLVED_COLOUR = "#2EB67D"
-LEVEL_STYLE: "Mapping[AlertLevel, Tuple[str, str]]" = {
+LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.INFO: ("#439FE0", ":information_source:"),
     AlertLevel.SUCCESS: ("#36A64F", ":white_check_mark:"),
     AlertLevel.WARNING: ("#DAA038", ":warning:"),
@@ -85,7 +84,7 @@ _HINTS = {
 }
 
 
-def escape_mrkdwn(text: "str") -> "str":
+def escape_mrkdwn(text: str) -> str:
     """Escape Slack's control characters: ``&``, ``<``, ``>``.
 
     >>> escape_mrkdwn("<!channel> R&D > ops")
@@ -107,7 +106,7 @@ _NOT_IN_ATTACHMENTS = {
 }
 
 
-def escape_markdown(text: "str") -> "str":
+def escape_markdown(text: str) -> str:
     """Mattermost's and Rocket.Chat's markdown made inert: its characters
     backslash-escaped, and an ``@`` that could start a mention (``@channel``,
     ``@all``, ``@here``, a user) followed by a zero-width space.
@@ -149,18 +148,18 @@ class SlackChannel(HTTPChannel):
 
     def __init__(
         self,
-        webhook_url: "Union[str, Secret]",
+        webhook_url: Union[str, Secret],
         *,
-        username: "Optional[str]" = "kstalerts",
-        icon_emoji: "Optional[str]" = ":bell:",
-        name: "Optional[str]" = None,
-        allow_custom_url: "bool" = False,
-        channel_name: "Optional[str]" = None,
-        icon_url: "Optional[str]" = None,
-        channel: "Optional[str]" = None,
-        service: "str" = "slack",
-        **options: "Any",
-    ) -> "None":
+        username: Optional[str] = "kstalerts",
+        icon_emoji: Optional[str] = ":bell:",
+        name: Optional[str] = None,
+        allow_custom_url: bool = False,
+        channel_name: Optional[str] = None,
+        icon_url: Optional[str] = None,
+        channel: Optional[str] = None,
+        service: str = "slack",
+        **options: Any,
+    ) -> None:
         super().__init__(name=channel_name if name is None else name, **options)  # channel_name: kstlib's
         if not isinstance(webhook_url, (str, Secret)):
             raise AlertConfigurationError("must be a string", key="webhook_url")
@@ -180,7 +179,7 @@ class SlackChannel(HTTPChannel):
         self._client = self._http_client(secret, key="webhook_url")
 
     # -- formatting -------------------------------------------------------
-    def build_payload(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """The webhook's JSON payload for ``alert``; override to change it.
 
         For Mattermost and Rocket.Chat the same message, in the fields
@@ -217,7 +216,7 @@ class SlackChannel(HTTPChannel):
                 payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
         return add_set(payload, channel=self.channel)
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """Green, with a check mark and ``RESOLVED:`` in the title."""
         payload = super()._build_resolved(alert)
         attachments = payload.get("attachments") if isinstance(payload, dict) else None
@@ -231,16 +230,16 @@ class SlackChannel(HTTPChannel):
             payload["text"] = attachment.get("fallback", payload.get("text"))
         return payload
 
-    def _escape(self, text: "str") -> "str":
+    def _escape(self, text: str) -> str:
         return escape_mrkdwn(text) if self.service == "slack" else escape_markdown(text)
 
-    def _for_service(self, attachment: "Dict[str, Any]") -> "Dict[str, Any]":
+    def _for_service(self, attachment: Dict[str, Any]) -> Dict[str, Any]:
         """``attachment`` without the fields this server's webhook lacks."""
         for field in _NOT_IN_ATTACHMENTS[self.service]:
             attachment.pop(field, None)
         return attachment
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, grey attachment."""
         if isinstance(payload, dict) and isinstance(payload.get("attachments"), list):
             digest = summary.text(self.text_limit - 200)
@@ -256,12 +255,12 @@ class SlackChannel(HTTPChannel):
             )
         return payload
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         payload = json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)
         return f"POST {self.webhook_url}\n{payload}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         payload = self.render(notification)
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         response = self._client.post(
@@ -270,7 +269,7 @@ class SlackChannel(HTTPChannel):
         self.check_response(response)
         return None  # incoming webhooks give no message id
 
-    def check_response(self, response: "HTTPResponse") -> "None":
+    def check_response(self, response: "HTTPResponse") -> None:
         """Raise the :class:`AlertDeliveryError` a Slack answer means, if any."""
         status = response.status
         if status == 200 and response.body == b"ok":
@@ -293,8 +292,8 @@ class SlackChannel(HTTPChannel):
             raise AlertDeliveryError(f"{text}: {hint}" if hint else text, status=status)
         raise status_error("Slack", response, said)
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, webhook_url={str(self.webhook_url)!r})"

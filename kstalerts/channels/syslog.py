@@ -29,8 +29,8 @@ import socket
 import threading
 import time
 
-from .._lazy import TYPE_CHECKING
 from .._text import cut, cut_bytes, one_line
+from .._typing import Any, Dict, List, Optional, Tuple
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..models import AlertMessage
 from ..pipeline.notification import Notification
@@ -38,15 +38,12 @@ from ._local import SEVERITY, network_error, plain_text, resolved_alert
 from ._options import Option
 from .base import AlertChannel
 
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Tuple
-
 __all__ = ()
 
 #: The severity of a resolved message: notice (RFC 5424 6.2.1).
 RESOLVED_SEVERITY = 5
 #: RFC 5424 facility codes by name.
-FACILITIES: "Dict[str, int]" = {
+FACILITIES: Dict[str, int] = {
     "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
     "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
     **{f"local{n}": 16 + n for n in range(8)},
@@ -64,7 +61,7 @@ _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[= \]"]')
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def sd_escape(value: "str") -> "str":
+def sd_escape(value: str) -> str:
     """An SD-PARAM value: ``"``, ``\\`` and ``]`` escaped (RFC 5424 6.3.3), on one line.
 
     >>> sd_escape('] [evil@1 x="y"')
@@ -74,18 +71,18 @@ def sd_escape(value: "str") -> "str":
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
-def _token(text: "str", limit: "int") -> "str":
+def _token(text: str, limit: int) -> str:
     """A header field: printable ASCII, at most ``limit`` characters, ``-`` when empty."""
     return _NOT_PRINTABLE.sub("_", text)[:limit] or "-"
 
 
-def _whole(key: "str", value: "Any", low: "int", high: "int") -> "int":
+def _whole(key: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise AlertConfigurationError(f"syslog: {key} must be a whole number from {low} to {high}", key=key)
     return value
 
 
-def _sd_name(name: "str") -> "str":
+def _sd_name(name: str) -> str:
     return _NOT_SD_NAME.sub("_", name)[:32] or "_"
 
 
@@ -119,19 +116,19 @@ class SyslogChannel(AlertChannel):
     def __init__(
         self,
         *,
-        transport: "str" = "unix",
-        socket_path: "str" = "/dev/log",
-        host: "Optional[str]" = None,
-        port: "Optional[int]" = None,
-        format: "str" = "rfc5424",
-        facility: "str" = "user",
-        app_name: "str" = "kstalerts",
-        hostname: "Optional[str]" = None,
-        max_bytes: "Optional[int]" = None,
-        ssl_verify: "bool" = True,
-        ssl_ca_bundle: "Optional[str]" = None,
-        **options: "Any",
-    ) -> "None":
+        transport: str = "unix",
+        socket_path: str = "/dev/log",
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        format: str = "rfc5424",
+        facility: str = "user",
+        app_name: str = "kstalerts",
+        hostname: Optional[str] = None,
+        max_bytes: Optional[int] = None,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         for key, value, allowed in (
             ("transport", transport, TRANSPORTS),
@@ -161,14 +158,14 @@ class SyslogChannel(AlertChannel):
             self._tls = tls_context(bool(ssl_verify), ssl_ca_bundle)
 
     @property
-    def peer(self) -> "str":
+    def peer(self) -> str:
         """Where messages go, for errors and ``repr``."""
         if self.transport == "unix":
             return f"unix:{self.socket_path}"
         return f"{self.transport}://{self.host}:{self.port}"
 
     # -- formatting -------------------------------------------------------
-    def render(self, notification: "Notification") -> "bytes":
+    def render(self, notification: Notification) -> bytes:
         """The syslog message for ``alert``, at most ``max_bytes``; override to change it."""
         alert, held_back = notification.alert, notification.held_back
         severity = SEVERITY[alert.level]
@@ -199,7 +196,7 @@ class SyslogChannel(AlertChannel):
             msg = bom + cut_bytes(text, self.max_bytes - len(head) - len(bom)).encode("utf-8")
         return head + msg
 
-    def _structured_data(self, params: "List[Tuple[str, str]]") -> "str":
+    def _structured_data(self, params: List[Tuple[str, str]]) -> str:
         """``[kstalerts@32473 name="value" ...]``, kept under half the message size."""
         budget = self.max_bytes // 2
         out = "[" + SD_ID
@@ -211,11 +208,11 @@ class SyslogChannel(AlertChannel):
             out += param
         return out + "]"
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         return f"{self.peer}\n{self.render(Notification(alert)).decode('utf-8', 'replace')}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "None":
+    def _transmit(self, notification: Notification, *, timeout: float) -> None:
         message = self.render(notification)
         try:
             if self.transport == "unix":
@@ -227,7 +224,7 @@ class SyslogChannel(AlertChannel):
         except OSError as exc:
             raise self._error(exc) from None
 
-    def _error(self, exc: "OSError") -> "AlertDeliveryError":
+    def _error(self, exc: OSError) -> AlertDeliveryError:
         if self.transport == "unix" and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
             return AlertDeliveryError(
                 f"syslog: {self.peer}: no syslog daemon listens there ({exc.strerror})", retryable=True
@@ -238,10 +235,10 @@ class SyslogChannel(AlertChannel):
             )
         return network_error("syslog", self.peer, exc)
 
-    def _send_unix(self, message: "bytes", timeout: "float") -> "None":
+    def _send_unix(self, message: bytes, timeout: float) -> None:
         self._datagram(message, timeout)
 
-    def _send_udp(self, message: "bytes", timeout: "float") -> "None":
+    def _send_udp(self, message: bytes, timeout: float) -> None:
         sock = self._datagram(message, timeout)
         try:  # a port unreachable the host already knows of comes back here
             sock.settimeout(0)
@@ -252,7 +249,7 @@ class SyslogChannel(AlertChannel):
             self._forget(sock)
             raise
 
-    def _datagram(self, message: "bytes", timeout: "float") -> "socket.socket":
+    def _datagram(self, message: bytes, timeout: float) -> socket.socket:
         """Send ``message`` on the kept datagram socket (made and connected on first use,
         dropped after an error, so the next send resolves and connects again)."""
         with self._lock:
@@ -281,19 +278,19 @@ class SyslogChannel(AlertChannel):
             raise
         return sock
 
-    def _forget(self, sock: "socket.socket") -> "None":
+    def _forget(self, sock: socket.socket) -> None:
         with self._lock:
             if self._socket is sock:
                 self._socket = None
         sock.close()
 
-    def close(self) -> "None":
+    def close(self) -> None:
         with self._lock:
             sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
 
-    def _send_stream(self, message: "bytes", timeout: "float") -> "None":
+    def _send_stream(self, message: bytes, timeout: float) -> None:
         from ..net.wire import Deadline, wrap_tls
 
         deadline = Deadline(time.monotonic() + timeout)
@@ -309,11 +306,11 @@ class SyslogChannel(AlertChannel):
         finally:
             sock.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, peer={self.peer!r})"
 
 
-def _close_notify(sock: "socket.socket", deadline: "Any") -> "None":
+def _close_notify(sock: socket.socket, deadline: Any) -> None:
     """End TLS cleanly, so the collector logs no error; the message went out already,
     so a peer that hangs up without its own close_notify is no failure."""
     try:

@@ -19,6 +19,7 @@ import re
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret, mask_url
 from .._text import cut_bytes
+from .._typing import Any, Dict, List, Mapping, Optional, Union
 from ..exceptions import AlertDeliveryError
 from ..models import AlertLevel, AlertMessage
 from ..net.url import URLRule, check_url
@@ -27,14 +28,12 @@ from ._jsonhttp import HTTPChannel, encode_json, iso_time, service_text, status_
 from ._options import TRANSPORT, Option
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional, Union
-
     from ..digest import DigestSummary
 
 __all__ = ()
 
 #: Adaptive Card ``TextBlock`` colour of the title for each level.
-COLOR: "Mapping[AlertLevel, str]" = {
+COLOR: Mapping[AlertLevel, str] = {
     AlertLevel.INFO: "accent",
     AlertLevel.SUCCESS: "good",
     AlertLevel.WARNING: "warning",
@@ -69,18 +68,18 @@ class TeamsChannel(HTTPChannel):
 
     def __init__(
         self,
-        webhook_url: "Union[str, Secret]",
+        webhook_url: Union[str, Secret],
         *,
-        allow_custom_url: "bool" = False,
-        **options: "Any",
-    ) -> "None":
+        allow_custom_url: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         url = check_url(webhook_url, key="webhook_url", rule=_URL, allow_custom=allow_custom_url)
         self._url = Secret(url)
         self._client = self._http_client(self._url, key="webhook_url")
 
     # -- payload ------------------------------------------------------------
-    def build_card(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_card(self, alert: AlertMessage) -> Dict[str, Any]:
         """The Adaptive Card (version 1.4): title, facts, labels, body.
 
         Alert text goes in ``TextRun``s, which Teams shows as written (no
@@ -106,7 +105,7 @@ class TeamsChannel(HTTPChannel):
             "msteams": {"width": "Full"},
         }
 
-    def build_payload(self, alert: "AlertMessage") -> "Dict[str, Any]":
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         """A ``message`` with the card as its one attachment."""
         return {
             "type": "message",
@@ -119,7 +118,7 @@ class TeamsChannel(HTTPChannel):
             ],
         }
 
-    def _build_resolved(self, alert: "AlertMessage") -> "Any":
+    def _build_resolved(self, alert: AlertMessage) -> Any:
         """``RESOLVED:`` in the title, whose block turns green."""
         payload = super()._build_resolved(alert)
         title = payload["attachments"][0]["content"]["body"][0]
@@ -127,18 +126,18 @@ class TeamsChannel(HTTPChannel):
             part["color"] = "good"
         return payload
 
-    def _show_digest(self, payload: "Any", summary: "DigestSummary") -> "Any":
+    def _show_digest(self, payload: Any, summary: "DigestSummary") -> Any:
         """What was held back: a last, subtle block of the card."""
         body = payload["attachments"][0]["content"]["body"]
         text = cut_bytes(summary.text(_HELD_BACK_BYTES), _HELD_BACK_BYTES)
         body.append(_rich(_run(text, isSubtle=True)))
         return payload
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         return f"POST {self._url}\n{json.dumps(self.build_payload(alert), indent=2, ensure_ascii=False)}"
 
     # -- delivery -------------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         response = self._client.post(
             encode_json(self.render(notification)),
             headers={"Content-Type": "application/json"},
@@ -158,23 +157,23 @@ class TeamsChannel(HTTPChannel):
             detail = str(answer["error"].get("message") or answer["error"].get("code") or "")
         raise status_error("Teams", response, service_text(detail, hide=hide))
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={mask_url(self._url.reveal())!r})"
 
 
-def _run(text: "str", **style: "Any") -> "Dict[str, Any]":
+def _run(text: str, **style: Any) -> Dict[str, Any]:
     """A ``TextRun``: text that Teams shows as written (no markdown)."""
     return {"type": "TextRun", "text": text, **style}
 
 
-def _rich(*runs: "Dict[str, Any]") -> "Dict[str, Any]":
+def _rich(*runs: Dict[str, Any]) -> Dict[str, Any]:
     return {"type": "RichTextBlock", "inlines": list(runs)}
 
 
-def _hidden_error(status: "int", shown: "str") -> "AlertDeliveryError":
+def _hidden_error(status: int, shown: str) -> AlertDeliveryError:
     """A failure Teams reported behind HTTP 200, judged by the status in its text."""
     what = "rate limited the request" if status == 429 else "reported a failure"
     return AlertDeliveryError(

@@ -19,9 +19,8 @@ import json
 import string
 import time
 
-from .._lazy import TYPE_CHECKING
 from .._secret import Secret, mask_text
-from .._typing import Mapping
+from .._typing import Any, Callable, Dict, Mapping, Optional, Union
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage
 from ..net.http import check_headers
@@ -35,22 +34,18 @@ from ._jsonhttp import (
 )
 from ._options import TRANSPORT, Option
 
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional, Union
-
 __all__ = ()
 
-if TYPE_CHECKING:
-    Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
+Template = Union[str, Mapping[str, Any], Callable[[AlertMessage], Any]]
 
 _SAMPLE = AlertMessage("sample", "sample", AlertLevel.INFO, dedup_key="sample")
 
 
-def _json_escaped(value: "str") -> "str":
+def _json_escaped(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
-def default_payload(alert: "AlertMessage") -> "Dict[str, Any]":
+def default_payload(alert: AlertMessage) -> Dict[str, Any]:
     """The JSON a webhook gets without a template (fields explained in docs/channels.md).
 
     ``timestamp`` is the creation time in ISO 8601 UTC, as the ``$timestamp``
@@ -91,13 +86,13 @@ class WebhookChannel(HTTPChannel):
 
     def __init__(
         self,
-        url: "Union[str, Secret]",
+        url: Union[str, Secret],
         *,
-        method: "str" = "POST",
-        headers: "Optional[Mapping[str, str]]" = None,
-        template: "Optional[Template]" = None,
-        **options: "Any",
-    ) -> "None":
+        method: str = "POST",
+        headers: Optional[Mapping[str, str]] = None,
+        template: Optional[Template] = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.url = url if isinstance(url, Secret) else Secret(str(url))
         self.method = str(method).upper()
@@ -115,7 +110,7 @@ class WebhookChannel(HTTPChannel):
         self._client = self._http_client(self.url)
 
     # -- formatting -------------------------------------------------------
-    def _values(self, notification: "Notification") -> "Dict[str, str]":
+    def _values(self, notification: Notification) -> Dict[str, str]:
         alert, held_back = notification.alert, notification.held_back
         return {
             "title": alert.formatted_title,
@@ -129,7 +124,7 @@ class WebhookChannel(HTTPChannel):
             "status": notification.state,
         }
 
-    def build_payload(self, alert: "AlertMessage") -> "Any":
+    def build_payload(self, alert: AlertMessage) -> Any:
         """The JSON value to send (a template's result when it is a mapping or callable)."""
         template = self.template
         if template is None:
@@ -140,7 +135,7 @@ class WebhookChannel(HTTPChannel):
             return _fill(template, self._values(Notification(alert)))
         return None
 
-    def render(self, notification: "Notification") -> "bytes":
+    def render(self, notification: Notification) -> bytes:
         """The request body: :meth:`build_payload`, with what was held back
         (a ``held_back`` field, or ``$held_back`` of a template)."""
         if isinstance(self.template, str):
@@ -160,14 +155,14 @@ class WebhookChannel(HTTPChannel):
             return payload.encode("utf-8")
         return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
-    def preview(self, alert: "AlertMessage") -> "str":
+    def preview(self, alert: AlertMessage) -> str:
         shown = {k: _masked_header(k, v) for k, v in self.headers.items()}
         head = "\n".join(f"{k}: {v}" for k, v in shown.items())
         body = self.render(Notification(alert)).decode("utf-8", "replace")
         return f"{self.method} {self.url}\n{head}\n\n{body}"
 
     # -- delivery ---------------------------------------------------------
-    def _transmit(self, notification: "Notification", *, timeout: "float") -> "Optional[str]":
+    def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         response = self._client.request(
             self.method, self.render(notification), headers=self.headers, timeout=timeout
         )
@@ -182,14 +177,14 @@ class WebhookChannel(HTTPChannel):
             return str(data["id"])
         return None
 
-    def close(self) -> "None":
+    def close(self) -> None:
         self._client.close()
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={str(self.url)!r})"
 
 
-def _substitute(template: "str", values: "Mapping[str, str]") -> "str":
+def _substitute(template: str, values: Mapping[str, str]) -> str:
     try:
         return string.Template(template).substitute(values)
     except KeyError as exc:
@@ -203,7 +198,7 @@ def _substitute(template: "str", values: "Mapping[str, str]") -> "str":
         ) from None
 
 
-def _fill(value: "Any", values: "Mapping[str, str]") -> "Any":
+def _fill(value: Any, values: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         return _substitute(value, values)
     if isinstance(value, Mapping):
@@ -213,7 +208,7 @@ def _fill(value: "Any", values: "Mapping[str, str]") -> "Any":
     return value
 
 
-def _masked_header(name: "str", value: "str") -> "str":
+def _masked_header(name: str, value: str) -> str:
     # One rule: a header value may be a secret whatever its name (X-Team may
     # be a key too); only the content type is shown.
     return value if name.lower() == "content-type" else mask_text(value)

@@ -13,10 +13,7 @@ gives, ``check-config`` accepts (a missing secret is a warning there).
 import argparse
 import os
 
-from .._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Callable, List, Optional, TextIO
+from .._typing import Callable, List, Optional, TextIO
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -115,7 +112,7 @@ _EPILOG = (
 )
 
 
-def setup(add: "Callable[..., argparse.ArgumentParser]") -> "None":
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
     parser = add("init", _run_init, _SUMMARY, _DESCRIPTION, _EPILOG)
     for kind in ("slack", "email", "webhook", "pagerduty", "console"):
         parser.add_argument(f"--{kind}", action="store_true", help=f"add a {kind} channel")
@@ -127,7 +124,7 @@ def setup(add: "Callable[..., argparse.ArgumentParser]") -> "None":
     parser.add_argument("path", nargs="?", metavar="PATH", help="the file to create (default: stdout)")
 
 
-def starting_config(kinds: "List[str]", secrets_in: "Optional[str]" = None) -> "str":
+def starting_config(kinds: List[str], secrets_in: Optional[str] = None) -> str:
     """The text of a starting config with channels of ``kinds`` (order kept)."""
     kinds = [k for k in kinds if k in _CHANNELS] or ["console"]
     text = _HEAD + "".join(_CHANNELS[k] for k in kinds)
@@ -143,7 +140,7 @@ def starting_config(kinds: "List[str]", secrets_in: "Optional[str]" = None) -> "
     return text
 
 
-def _run_init(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_init(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from ..config import load_config
 
     kinds = [k for k in ("console", "slack", "email", "webhook", "pagerduty") if getattr(args, k)]

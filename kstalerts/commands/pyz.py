@@ -15,10 +15,10 @@ import argparse
 import os
 
 from .._lazy import TYPE_CHECKING
+from .._typing import Callable, List, TextIO, Tuple
 
 if TYPE_CHECKING:
     import zipfile
-    from typing import Callable, List, TextIO, Tuple
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -44,18 +44,18 @@ _DESCRIPTION = (
 _EPILOG = "example:\n  kstalerts pyz kstalerts.pyz && python3 -I kstalerts.pyz demo"
 
 
-def setup(add: "Callable[..., argparse.ArgumentParser]") -> "None":
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
     parser = add("pyz", _run_pyz, _SUMMARY, _DESCRIPTION, _EPILOG)
     parser.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
 
 
-def _run_pyz(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_pyz(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     digest = build_pyz(args.out)
     out.write(f"{args.out}: sha256 {digest}\n")
     return 0
 
 
-def _sources(package_dir: "str", name: "str") -> "List[Tuple[str, str]]":
+def _sources(package_dir: str, name: str) -> List[Tuple[str, str]]:
     """(name in the archive, path on disk) of every source file, sorted."""
     found = []
     for folder, dirs, files in os.walk(package_dir):
@@ -68,7 +68,7 @@ def _sources(package_dir: "str", name: "str") -> "List[Tuple[str, str]]":
     return sorted(found)
 
 
-def _entry(arcname: "str") -> "zipfile.ZipInfo":
+def _entry(arcname: str) -> "zipfile.ZipInfo":
     import zipfile
 
     info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
@@ -78,7 +78,7 @@ def _entry(arcname: "str") -> "zipfile.ZipInfo":
     return info
 
 
-def build_pyz(out: "str") -> "str":
+def build_pyz(out: str) -> str:
     """Write the running package to ``out`` as a zipapp; return its SHA-256 (hex)."""
     import hashlib
     import zipfile

@@ -10,10 +10,7 @@ parser is escaped for the shell, zsh's ``_arguments`` and roff.
 import argparse
 import re
 
-from .._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Callable, Dict, List, TextIO, Tuple
+from .._typing import Callable, Dict, List, TextIO, Tuple
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -21,8 +18,8 @@ _FILE_METAVARS = ("PATH", "OUT")
 
 
 def setup(
-    add: "Callable[..., argparse.ArgumentParser]", build_parser: "Callable[[], argparse.ArgumentParser]"
-) -> "None":
+    add: Callable[..., argparse.ArgumentParser], build_parser: Callable[[], argparse.ArgumentParser]
+) -> None:
     completion = add(
         "completion",
         _run_completion,
@@ -51,13 +48,13 @@ def setup(
     man.set_defaults(build_parser=build_parser)
 
 
-def _run_completion(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_completion(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     parser = args.build_parser()
     out.write(bash_completion(parser) if args.shell == "bash" else zsh_completion(parser))
     return 0
 
 
-def _run_man(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_man(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     out.write(man_page(args.build_parser()))
     return 0
 
@@ -65,7 +62,7 @@ def _run_man(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int
 # -- the parser, walked ---------------------------------------------------------
 
 
-def _commands(parser: "argparse.ArgumentParser") -> "Dict[str, Tuple[str, argparse.ArgumentParser]]":
+def _commands(parser: argparse.ArgumentParser) -> Dict[str, Tuple[str, argparse.ArgumentParser]]:
     """Subcommand name -> (its one-line help, its parser), in --help order."""
     found: Dict[str, Tuple[str, argparse.ArgumentParser]] = {}
     for action in parser._actions:
@@ -76,15 +73,15 @@ def _commands(parser: "argparse.ArgumentParser") -> "Dict[str, Tuple[str, argpar
     return found
 
 
-def _options(parser: "argparse.ArgumentParser") -> "List[argparse.Action]":
+def _options(parser: argparse.ArgumentParser) -> List[argparse.Action]:
     return [a for a in parser._actions if a.option_strings and a.help != argparse.SUPPRESS]
 
 
-def _takes_value(action: "argparse.Action") -> "bool":
+def _takes_value(action: argparse.Action) -> bool:
     return action.nargs != 0
 
 
-def _choices(action: "argparse.Action") -> "List[str]":
+def _choices(action: argparse.Action) -> List[str]:
     if action.choices:
         return [str(c) for c in action.choices]
     if action.dest == "level":
@@ -94,11 +91,11 @@ def _choices(action: "argparse.Action") -> "List[str]":
     return []
 
 
-def _is_file(action: "argparse.Action") -> "bool":
+def _is_file(action: argparse.Action) -> bool:
     return str(action.metavar or "") in _FILE_METAVARS or action.dest in ("config", "state_dir", "out")
 
 
-def _positionals(parser: "argparse.ArgumentParser") -> "List[argparse.Action]":
+def _positionals(parser: argparse.ArgumentParser) -> List[argparse.Action]:
     return [
         a
         for a in parser._actions
@@ -109,7 +106,7 @@ def _positionals(parser: "argparse.ArgumentParser") -> "List[argparse.Action]":
 # -- bash -----------------------------------------------------------------------
 
 
-def bash_completion(parser: "argparse.ArgumentParser") -> "str":
+def bash_completion(parser: argparse.ArgumentParser) -> str:
     """A bash completion script for ``parser`` (``complete -F _kstalerts kstalerts``)."""
     commands = _commands(parser)
     top = [o for a in _options(parser) for o in a.option_strings]
@@ -151,19 +148,19 @@ def bash_completion(parser: "argparse.ArgumentParser") -> "str":
     return "\n".join(lines)
 
 
-def _ident(name: "str") -> "str":
+def _ident(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
 # -- zsh ------------------------------------------------------------------------
 
 
-def _zsh_text(text: "str") -> "str":
+def _zsh_text(text: str) -> str:
     """Help text inside ``'...[text]'`` of ``_arguments``."""
     return text.replace("'", "'\\''").replace("[", "(").replace("]", ")").replace(":", "\\:")
 
 
-def _zsh_spec(action: "argparse.Action") -> "List[str]":
+def _zsh_spec(action: argparse.Action) -> List[str]:
     helptext = _zsh_text(_help(action))
     value = ""
     if _takes_value(action):
@@ -177,7 +174,7 @@ def _zsh_spec(action: "argparse.Action") -> "List[str]":
     return [f"'{option}[{helptext}]{value}'" for option in action.option_strings]
 
 
-def zsh_completion(parser: "argparse.ArgumentParser") -> "str":
+def zsh_completion(parser: argparse.ArgumentParser) -> str:
     """A zsh completion function for ``parser`` (a ``_kstalerts`` file on ``$fpath``)."""
     commands = _commands(parser)
     fn = f"_{_ident(parser.prog)}"
@@ -220,25 +217,25 @@ def zsh_completion(parser: "argparse.ArgumentParser") -> "str":
 # -- man ------------------------------------------------------------------------
 
 
-def _roff(text: "str") -> "str":
+def _roff(text: str) -> str:
     """Text for a roff line: backslashes and hyphens escaped, no leading control character."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
     return "\\&" + text if text[:1] in (".", "'") else text
 
 
-def _flag_text(action: "argparse.Action") -> "str":
+def _flag_text(action: argparse.Action) -> str:
     value = f" {action.metavar or action.dest.upper()}" if _takes_value(action) else ""
     return ", ".join(f"\\fB{_roff(o)}\\fR{_roff(value)}" for o in action.option_strings)
 
 
-def _help(action: "argparse.Action") -> "str":
+def _help(action: argparse.Action) -> str:
     text = " ".join((action.help or "").split())
     if "%(" in text:
         text = text % {"default": action.default, "prog": "kstalerts"}
     return text
 
 
-def man_page(parser: "argparse.ArgumentParser") -> "str":
+def man_page(parser: argparse.ArgumentParser) -> str:
     """kstalerts(1) in roff (``man -l -`` reads it)."""
     from .._version import __version__
 

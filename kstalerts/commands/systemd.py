@@ -16,10 +16,7 @@ import shutil
 import subprocess
 import time
 
-from .._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
+from .._typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 __all__ = ()  # the command line registers setup(); nothing here is the public API
 
@@ -43,7 +40,7 @@ _EPILOG = (
 )
 
 
-def setup(add: "Callable[..., argparse.ArgumentParser]") -> "None":
+def setup(add: Callable[..., argparse.ArgumentParser]) -> None:
     parser = add("unit-failed", _run_unit_failed, _SUMMARY, _DESCRIPTION, _EPILOG)
     parser.add_argument("unit", metavar="UNIT", help="the failed unit (backup.service)")
     parser.add_argument("--lines", type=int, default=30, metavar="N", help="journal lines (default: 30)")
@@ -53,7 +50,7 @@ def setup(add: "Callable[..., argparse.ArgumentParser]") -> "None":
     parser.add_argument("--preset", metavar="NAME", help="config preset to apply")
 
 
-def _bounded(argv: "List[str]") -> "Tuple[Optional[int], str]":
+def _bounded(argv: List[str]) -> Tuple[Optional[int], str]:
     """(exit code or None when it did not finish, at most _MAX_READ bytes of stdout as text)."""
     import selectors
 
@@ -86,7 +83,7 @@ def _bounded(argv: "List[str]") -> "Tuple[Optional[int], str]":
     return code, data.decode("utf-8", "replace")
 
 
-def _result(unit: "str") -> "Tuple[str, Dict[str, str]]":
+def _result(unit: str) -> Tuple[str, Dict[str, str]]:
     """(how the unit ended, in words; the properties systemctl gave)."""
     systemctl = shutil.which("systemctl")
     if systemctl is None:
@@ -100,7 +97,7 @@ def _result(unit: "str") -> "Tuple[str, Dict[str, str]]":
     return (f"{result}, exit status {status}" if status not in (None, "", "0") else result), props
 
 
-def _journal(unit: "str", lines: "int") -> "str":
+def _journal(unit: str, lines: int) -> str:
     journalctl = shutil.which("journalctl")
     if journalctl is None:
         return "(journalctl not found: no journal lines)"
@@ -112,7 +109,7 @@ def _journal(unit: "str", lines: "int") -> "str":
     return text.rstrip() or "(the journal has no lines for this unit)"
 
 
-def unit_alert(unit: "str", lines: "int" = 30, level: "str" = "critical") -> "Any":
+def unit_alert(unit: str, lines: int = 30, level: str = "critical") -> Any:
     """The :class:`~kstalerts.AlertMessage` for a failed ``unit`` (see the module docstring)."""
     from ..models import AlertLevel, AlertMessage
 
@@ -133,7 +130,7 @@ def unit_alert(unit: "str", lines: "int" = 30, level: "str" = "critical") -> "An
     )
 
 
-def _run_unit_failed(args: "argparse.Namespace", out: "TextIO", stdin: "TextIO") -> "int":
+def _run_unit_failed(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from ..manager import AlertManager
 
     alert = unit_alert(args.unit, args.lines, args.level)

@@ -18,16 +18,12 @@ resolver (any object with ``resolve(name) -> str``) to ``from_config``.
 
 import os
 
-from .._lazy import TYPE_CHECKING
 from .._secret import resolve_credential as resolve_credential  # this module's name, as before
 from .._suggest import suggest
-from .._typing import Mapping
+from .._typing import Any, Dict, Mapping, Optional, Tuple
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CREDENTIAL_BYTES, SOPS_TIMEOUT
 from .schema import NO_LINES, check_keys
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Tuple
 
 __all__ = ()
 
@@ -41,16 +37,16 @@ _REQUIRED = {"env": ("var",), "file": ("path",), "sops": ("path", "key_field")}
 
 
 def check_credentials(
-    section: "Mapping[Any, Any]",
+    section: Mapping[Any, Any],
     *,
-    path: "Optional[str]" = None,
-    lines: "Mapping[str, int]" = NO_LINES,
-) -> "None":
+    path: Optional[str] = None,
+    lines: Mapping[str, int] = NO_LINES,
+) -> None:
     """Check the shape of a ``credentials`` section (not the secrets)."""
     for name, entry in section.items():
         where = f"credentials.{name}"
 
-        def fail(message: "str", key: "str", where: "str" = where) -> "AlertConfigurationError":
+        def fail(message: str, key: str, where: str = where) -> AlertConfigurationError:
             return AlertConfigurationError(message, path=path, line=lines.get(key, lines.get(where)), key=key)
 
         if not isinstance(entry, Mapping):
@@ -86,27 +82,27 @@ class CredentialResolver:
 
     def __init__(
         self,
-        credentials: "Optional[Mapping[str, Any]]" = None,
+        credentials: Optional[Mapping[str, Any]] = None,
         *,
-        path: "Optional[str]" = None,
-        lines: "Optional[Mapping[str, int]]" = None,
-    ) -> "None":
+        path: Optional[str] = None,
+        lines: Optional[Mapping[str, int]] = None,
+    ) -> None:
         self._section: Dict[str, Any] = dict(credentials or {})
         self._path = path
         self._lines: Mapping[str, int] = dict(lines or {})
         check_credentials(self._section, path=path, lines=self._lines)
 
     @property
-    def names(self) -> "Tuple[str, ...]":
+    def names(self) -> Tuple[str, ...]:
         """The credential names defined."""
         return tuple(self._section)
 
-    def _fail(self, name: "str", message: "str", field: "str" = "") -> "AlertConfigurationError":
+    def _fail(self, name: str, message: str, field: str = "") -> AlertConfigurationError:
         key = f"credentials.{name}" + (f".{field}" if field else "")
         line = self._lines.get(key, self._lines.get(f"credentials.{name}"))
         return AlertConfigurationError(f"credential {name!r}: {message}", path=self._path, line=line, key=key)
 
-    def _unresolved(self, name: "str", message: "str", field: "str") -> "AlertConfigurationError":
+    def _unresolved(self, name: str, message: str, field: str) -> AlertConfigurationError:
         from ..exceptions import UnresolvedCredentialError
 
         key = f"credentials.{name}.{field}"
@@ -115,7 +111,7 @@ class CredentialResolver:
             f"credential {name!r}: {message}", credential=name, path=self._path, line=line, key=key
         )
 
-    def resolve(self, name: "str") -> "str":
+    def resolve(self, name: str) -> str:
         """The secret named ``name``; raises without ever showing it."""
         entry = self._section.get(name)
         if entry is None:
@@ -136,13 +132,13 @@ class CredentialResolver:
             return self._from_file(name, entry)
         return self._from_sops(name, entry)
 
-    def _file_path(self, raw: "str") -> "str":
+    def _file_path(self, raw: str) -> str:
         expanded = os.path.expanduser(raw)
         if not os.path.isabs(expanded) and self._path is not None:
             expanded = os.path.join(os.path.dirname(os.path.abspath(self._path)), expanded)
         return expanded
 
-    def _systemd_credential(self, name: "str", raw: "str") -> "str":
+    def _systemd_credential(self, name: str, raw: str) -> str:
         """``$CREDENTIALS_DIRECTORY`` in a path: where systemd put a unit's ``LoadCredential=``."""
         if "$CREDENTIALS_DIRECTORY" not in raw and "${CREDENTIALS_DIRECTORY}" not in raw:
             return raw
@@ -153,7 +149,7 @@ class CredentialResolver:
             )
         return raw.replace("${CREDENTIALS_DIRECTORY}", where).replace("$CREDENTIALS_DIRECTORY", where)
 
-    def _from_file(self, name: "str", entry: "Mapping[str, Any]") -> "str":
+    def _from_file(self, name: str, entry: Mapping[str, Any]) -> str:
         import stat
 
         target = self._file_path(self._systemd_credential(name, entry["path"]))
@@ -193,7 +189,7 @@ class CredentialResolver:
             raise self._fail(name, f"{target} is empty", "path")
         return value
 
-    def _from_sops(self, name: "str", entry: "Mapping[str, Any]") -> "str":
+    def _from_sops(self, name: str, entry: Mapping[str, Any]) -> str:
         import shutil
         import subprocess
 
@@ -229,7 +225,7 @@ class CredentialResolver:
             )
         return self._field(name, entry["key_field"], done.stdout)
 
-    def _field(self, name: "str", key_field: "str", output: "bytes") -> "str":
+    def _field(self, name: str, key_field: str, output: bytes) -> str:
         import json
 
         if len(output) > MAX_CONFIG_BYTES:
@@ -257,5 +253,5 @@ class CredentialResolver:
             raise self._fail(name, f"key_field {key_field!r} is not a non-empty text value", "key_field")
         return str(node)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"CredentialResolver(names={list(self._section)!r}, path={self._path!r})"

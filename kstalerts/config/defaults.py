@@ -22,11 +22,11 @@ from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._settings import BUILTIN_DEFAULTS as BUILTIN_DEFAULTS  # re-exported by kstalerts.config
 from .._settings import fill, lookup, set_first_use
+from .._typing import Any, Mapping, Optional, Union
 from .discovery import _no_discovery, discover
 
 if TYPE_CHECKING:
     import os
-    from typing import Any, Mapping, Optional, Union
 
     from .loader import LoadedConfig
 
@@ -39,14 +39,14 @@ _discovered = False
 _found_none = False  # discovery found no file (active_config then builds the empty config)
 
 
-def _install(config: "Optional[LoadedConfig]") -> "None":
+def _install(config: Optional["LoadedConfig"]) -> None:
     # Called with the lock held.
     global _active
     _active = config
     fill(config.alerts if config is not None else {})
 
 
-def discover_defaults() -> "None":
+def discover_defaults() -> None:
     """Discover the config file once and make it the source of defaults.
 
     A file that cannot be read or is invalid is reported by one warning
@@ -74,12 +74,12 @@ def discover_defaults() -> "None":
         _install(config)
 
 
-def connect() -> "None":
+def connect() -> None:
     """Register :func:`discover_defaults` as the defaults' first-use hook."""
     set_first_use(discover_defaults)
 
 
-def active_config() -> "Optional[LoadedConfig]":
+def active_config() -> Optional["LoadedConfig"]:
     """The config defaults come from: the one :func:`use_config` installed,
     else the discovered one (``None``: built-in defaults, also when the
     discovered file was broken).
@@ -96,9 +96,9 @@ def active_config() -> "Optional[LoadedConfig]":
 
 
 def use_config(
-    source: "Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None]",
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None],
     *,
-    preset: "Optional[str]" = None,
+    preset: Optional[str] = None,
 ) -> "LoadedConfig":
     """Load ``source`` (a path, mapping or loaded config) and make it the active config."""
     from .loader import LoadedConfig, load_config
@@ -109,7 +109,7 @@ def use_config(
     return config
 
 
-def reload_config() -> "None":
+def reload_config() -> None:
     """Forget the active config; the next lookup discovers again."""
     global _discovered, _active, _found_none
     with _lock:
@@ -119,6 +119,6 @@ def reload_config() -> "None":
         fill(None)
 
 
-def get_default(dotted: "str") -> "Any":
+def get_default(dotted: str) -> Any:
     """The default for ``section.key`` (``"channels.timeout"``)."""
     return lookup(dotted)

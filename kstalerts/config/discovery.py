@@ -13,11 +13,8 @@ no parser, schema or loader; :mod:`.loader` reads the file when one is found.
 
 import os
 
-from .._lazy import TYPE_CHECKING
+from .._typing import List, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError
-
-if TYPE_CHECKING:
-    from typing import List, Optional, Tuple, Union
 
 __all__ = ()
 
@@ -26,16 +23,16 @@ CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstl
 _SYSTEM_DIR = "/etc/kstalerts"
 
 
-def _no_discovery() -> "bool":
+def _no_discovery() -> bool:
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
-def config_dirs() -> "Tuple[str, ...]":
+def config_dirs() -> Tuple[str, ...]:
     """The directories discovery searches, in order."""
     return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
 
 
-def discover(path: "Union[str, os.PathLike[str], None]" = None) -> "Optional[str]":
+def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]:
     """The config file to use, or ``None`` for the built-in defaults."""
     if path is not None:
         return os.fspath(path)
@@ -60,7 +57,7 @@ def discover(path: "Union[str, os.PathLike[str], None]" = None) -> "Optional[str
     return None
 
 
-def searched_places() -> "List[str]":
+def searched_places() -> List[str]:
     """Where :func:`discover` looks, in order (each folder for :data:`CONFIG_NAMES`)."""
     if _no_discovery():
         return ["nowhere: KSTALERTS_NO_DISCOVERY is set (only an explicit path is read)"]

@@ -13,17 +13,13 @@ warning or an error says where the value came from.
 import os
 import re
 
-from .._lazy import TYPE_CHECKING
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
 from .._text import compiled
-from .._typing import Mapping, NamedTuple
+from .._typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, Where, validate
 from .discovery import CONFIG_NAMES, _no_discovery, config_dirs, discover, searched_places
 from .scalars import _MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 __all__ = ()
 
@@ -42,8 +38,7 @@ _SECRET_FIELDS = frozenset(
     }
 )
 
-if TYPE_CHECKING:
-    Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
+Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 
 class LoadedConfig(NamedTuple):
@@ -57,37 +52,37 @@ class LoadedConfig(NamedTuple):
     ``data``, ``lines`` and ``origins`` are left out of the repr.
     """
 
-    path: "Optional[str]"
-    alerts: "Dict[str, Any]"
-    credentials: "Dict[str, Any]"
-    preset: "Optional[str]"
-    data: "Dict[str, Any]"
-    lines: "Dict[str, int]"
-    origins: "Dict[str, str]"
+    path: Optional[str]
+    alerts: Dict[str, Any]
+    credentials: Dict[str, Any]
+    preset: Optional[str]
+    data: Dict[str, Any]
+    lines: Dict[str, int]
+    origins: Dict[str, str]
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return (
             f"LoadedConfig(path={self.path!r}, alerts={self.masked().get('alerts')!r},"
             f" credentials={sorted(self.credentials)!r}, preset={self.preset!r})"
         )
 
-    def origin_of(self, dotted: "str") -> "str":
+    def origin_of(self, dotted: str) -> str:
         """The key in the file an effective key came from (preset or base)."""
         for prefix, source in self.origins.items():
             if dotted == prefix or dotted.startswith(prefix + "."):
                 return source + dotted[len(prefix) :]
         return dotted
 
-    def line_of(self, dotted: "str") -> "Optional[int]":
+    def line_of(self, dotted: str) -> Optional[int]:
         """The line of ``dotted`` (``"alerts.channels.ops.timeout"``), if known."""
         return self.lines.get(self.origin_of(dotted))
 
-    def where(self, dotted: "str") -> "Where":
+    def where(self, dotted: str) -> Where:
         """Where ``dotted`` was written: this file, the line and the key it came from."""
         key = self.origin_of(dotted)
         return Where(self.path, self.lines.get(key), key)
 
-    def masked(self) -> "Dict[str, Any]":
+    def masked(self) -> Dict[str, Any]:
         """The document, merged, with every secret masked: safe to print.
 
         One rule: a secret field (password, token, key, ``basic_auth``, ...)
@@ -97,7 +92,7 @@ class LoadedConfig(NamedTuple):
         """
         from .._secret import mask_url
 
-        def mask(value: "Any", name: "str") -> "Any":
+        def mask(value: Any, name: str) -> Any:
             if name in _SECRET_FIELDS and value is not None:
                 return mask_url(value) if isinstance(value, str) and "://" in value else "***"
             if name == "headers" and isinstance(value, Mapping):
@@ -115,12 +110,12 @@ class LoadedConfig(NamedTuple):
         return out
 
 
-def toml_missing_message() -> "str":
+def toml_missing_message() -> str:
     """What to install to read TOML on this Python."""
     return "reading a .toml config needs Python 3.11+ or the 'tomli' package (pip install 'kstalerts[toml]')"
 
 
-def _load_toml(text: "str", path: "str") -> "Any":
+def _load_toml(text: str, path: str) -> Any:
     try:
         import tomllib as toml  # type: ignore[import-not-found,unused-ignore]  # novermin (3.11+, guarded)
     except ImportError:
@@ -149,10 +144,10 @@ def _load_toml(text: "str", path: "str") -> "Any":
         raise AlertConfigurationError(message, path=path, line=line, column=column) from None
 
 
-def _load_json(text: "str", path: "str") -> "Any":
+def _load_json(text: str, path: str) -> Any:
     import json
 
-    def pairs(items: "List[Tuple[str, Any]]") -> "Dict[str, Any]":
+    def pairs(items: List[Tuple[str, Any]]) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
         for key, value in items:
             if key in out:
@@ -162,7 +157,7 @@ def _load_json(text: "str", path: "str") -> "Any":
 
     too_long: List[str] = []
 
-    def integer(literal: "str") -> "Any":
+    def integer(literal: str) -> Any:
         # Python refuses int() past its digit limit with a bare ValueError:
         # the number is marked here and reported, located, once parsed.
         if len(literal) > MAX_NUMBER_CHARS:
@@ -194,7 +189,7 @@ _TOML_TABLE = r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"
 _TOML_KEY = r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*="
 
 
-def _key_of(value: "Any", target: "object", prefix: "str" = "") -> "Optional[str]":
+def _key_of(value: Any, target: object, prefix: str = "") -> Optional[str]:
     """The dotted key under which ``target`` sits in ``value`` (iteratively: no recursion limit)."""
     stack: List[Tuple[Any, str]] = [(value, prefix)]
     while stack:
@@ -208,7 +203,7 @@ def _key_of(value: "Any", target: "object", prefix: "str" = "") -> "Optional[str
     return None
 
 
-def _toml_number_too_long(text: "str", path: "str", message: "str") -> "AlertConfigurationError":
+def _toml_number_too_long(text: str, path: str, message: str) -> AlertConfigurationError:
     """The located error for an integer Python refuses to read (more digits than its limit);
     ``message`` (the parser's) when there is no such integer."""
     found = compiled(_TOML_LONG_INT).search(text)
@@ -225,7 +220,7 @@ def _toml_number_too_long(text: "str", path: "str", message: "str") -> "AlertCon
     )
 
 
-def _has_long_int(value: "Any") -> "bool":
+def _has_long_int(value: Any) -> bool:
     """Whether ``value`` holds an integer of more than ``MAX_NUMBER_CHARS`` digits
     (the one rule for every format: YAML and JSON refuse it while parsing)."""
     stack: List[Any] = [value]
@@ -241,7 +236,7 @@ def _has_long_int(value: "Any") -> "bool":
     return False
 
 
-def _check_depth(value: "Any", path: "str") -> "None":
+def _check_depth(value: Any, path: str) -> None:
     stack: List[Tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -252,7 +247,7 @@ def _check_depth(value: "Any", path: "str") -> "None":
             stack.extend((child, depth + 1) for child in children)
 
 
-def read_config_file(path: "str") -> "Tuple[Any, Dict[str, int]]":
+def read_config_file(path: str) -> Tuple[Any, Dict[str, int]]:
     """Read and parse one file by its suffix; return (document, key lines)."""
     from ..state.files import UnsafeFileError, read_regular
 
@@ -297,7 +292,7 @@ _NEAR_NAME = (
 _BY_SUFFIX = {".yaml": "kstlib.conf.yaml", ".toml": "kstlib.conf.toml", ".json": "kstlib.conf.json"}
 
 
-def near_miss_files() -> "List[Tuple[str, str]]":
+def near_miss_files() -> List[Tuple[str, str]]:
     """Files discovery ignores that look meant for it: ``(path, the name to use)``.
 
     ``kstalerts.conf.yml`` in a searched directory answers
@@ -330,7 +325,7 @@ def near_miss_files() -> "List[Tuple[str, str]]":
 _TOP_LEVEL = ("alerts", "credentials")
 
 
-def near_miss_keys(document: "Mapping[str, Any]") -> "List[Tuple[str, str]]":
+def near_miss_keys(document: Mapping[str, Any]) -> List[Tuple[str, str]]:
     """Top-level keys that look like a misspelt ``alerts``/``credentials``: ``(key, meant)``."""
     import difflib
 
@@ -344,7 +339,7 @@ def near_miss_keys(document: "Mapping[str, Any]") -> "List[Tuple[str, str]]":
     return out
 
 
-def no_channels_reason(config: "LoadedConfig") -> "str":
+def no_channels_reason(config: LoadedConfig) -> str:
     """Why a loaded config gives no channel, and what to do, in one sentence."""
     if config.path is None and not config.data and _no_discovery():
         return (
@@ -366,8 +361,8 @@ def no_channels_reason(config: "LoadedConfig") -> "str":
 
 
 def _merge(
-    base: "Dict[str, Any]", over: "Mapping[str, Any]", prefix: "str", source: "str", origins: "Dict[str, str]"
-) -> "None":
+    base: Dict[str, Any], over: Mapping[str, Any], prefix: str, source: str, origins: Dict[str, str]
+) -> None:
     """Deep-merge ``over`` into ``base``; record where each key came from."""
     for key, value in over.items():
         here, there = f"{prefix}.{key}", f"{source}.{key}"
@@ -379,8 +374,8 @@ def _merge(
 
 
 def _section(
-    document: "Mapping[str, Any]", name: "str", path: "Optional[str]", lines: "Mapping[str, int]"
-) -> "Dict[str, Any]":
+    document: Mapping[str, Any], name: str, path: Optional[str], lines: Mapping[str, int]
+) -> Dict[str, Any]:
     value = document.get(name)
     if value is None:
         return {}
@@ -392,7 +387,7 @@ def _section(
     return copied
 
 
-def _copied(value: "Any", depth: "int" = 0) -> "Any":
+def _copied(value: Any, depth: int = 0) -> Any:
     """A deep copy of config data: the dicts and lists a parsed file is made of
     are copied level by level, anything else (or deeper than a file may nest:
     a mapping given in code can hold a cycle) by :func:`copy.deepcopy`, which
@@ -413,7 +408,7 @@ def _copied(value: "Any", depth: "int" = 0) -> "Any":
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
-def _config_keys(kind: "str") -> "Optional[FrozenSet[str]]":
+def _config_keys(kind: str) -> Optional[FrozenSet[str]]:
     from ..channels import channel_class
 
     try:
@@ -424,7 +419,7 @@ def _config_keys(kind: "str") -> "Optional[FrozenSet[str]]":
     return frozenset(keys) if keys is not None else None
 
 
-def load_config(source: "Source" = None, *, preset: "Optional[str]" = None) -> "LoadedConfig":
+def load_config(source: Source = None, *, preset: Optional[str] = None) -> LoadedConfig:
     """Find (when ``source`` is None), read, check and merge a config.
 
     ``source`` is a path or an already-parsed mapping. ``preset`` selects
@@ -474,12 +469,12 @@ def load_config(source: "Source" = None, *, preset: "Optional[str]" = None) -> "
     return config
 
 
-def _apply_limits(config: "LoadedConfig") -> "None":
+def _apply_limits(config: LoadedConfig) -> None:
     """Pass every limited number through limits.validate, in place."""
 
     def check(
-        section: "Dict[str, Any]", field: "str", name: "str", where: "str", upper: "Optional[float]" = None
-    ) -> "None":
+        section: Dict[str, Any], field: str, name: str, where: str, upper: Optional[float] = None
+    ) -> None:
         if field in section:
             at = config.where(f"{where}.{field}")
             section[field] = validate(name, section[field], upper=upper, where=at)
@@ -487,7 +482,7 @@ def _apply_limits(config: "LoadedConfig") -> "None":
     alerts = config.alerts
     default_rate = float(BUILTIN_DEFAULTS["throttle"]["rate"])
 
-    def throttle(section: "Any", where: "str", inherited_rate: "float") -> "float":
+    def throttle(section: Any, where: str, inherited_rate: float) -> float:
         if not isinstance(section, dict):
             return inherited_rate
         check(section, "rate", "throttle.rate", where)

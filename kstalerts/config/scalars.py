@@ -9,11 +9,8 @@ What PyYAML would turn into something outside the subset (dates, merge keys,
 :class:`~kstalerts.exceptions.AlertConfigurationError`.
 """
 
-from .._lazy import TYPE_CHECKING
 from .._text import compiled
-
-if TYPE_CHECKING:
-    from typing import Any, FrozenSet, Tuple
+from .._typing import Any, FrozenSet, Tuple
 
 __all__ = ()
 
@@ -42,12 +39,12 @@ _TIMESTAMP = r"""(?x)^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
 _DIGITS = "0123456789"
 
 
-def _word(text: "str", words: "FrozenSet[str]") -> "bool":
+def _word(text: str, words: "FrozenSet[str]") -> bool:
     """``re.match("^(?:w1|w2...)$", text)``: ``$`` also matches before a final newline."""
     return text in words or (text[-1:] == "\n" and text[:-1] in words)
 
 
-def _decimal(text: "str") -> "bool":
+def _decimal(text: str) -> bool:
     """Whether ``_INT`` matches ``text``, a non-empty run of ASCII digits (``_FLOAT`` never does)."""
     return text[0] != "0" or text == "0" or not text[1:].strip("01234567")
 
@@ -56,7 +53,7 @@ class RefusedScalarError(Exception):
     """A plain scalar outside the subset; the parser adds the location."""
 
 
-def resolve_plain(text: "str") -> "Any":
+def resolve_plain(text: str) -> Any:
     """The value PyYAML's ``safe_load`` gives the plain scalar ``text``.
 
     >>> [resolve_plain(t) for t in ("yes", "0x1f", "1_000", "1:30", "~", "6.5")]
@@ -85,12 +82,12 @@ def resolve_plain(text: "str") -> "Any":
     return text
 
 
-def _sign(value: "str") -> "Tuple[int, str]":
+def _sign(value: str) -> Tuple[int, str]:
     sign = -1 if value[0] == "-" else 1
     return sign, value[1:] if value[0] in "+-" else value
 
 
-def _float(text: "str") -> "float":
+def _float(text: str) -> float:
     sign, value = _sign(text.replace("_", "").lower())
     if value == ".inf":
         return sign * float("inf")
@@ -105,7 +102,7 @@ def _float(text: "str") -> "float":
     return sign * float(value)
 
 
-def _int(text: "str") -> "int":
+def _int(text: str) -> int:
     sign, value = _sign(text.replace("_", ""))
     try:
         if value == "0":

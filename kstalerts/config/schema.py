@@ -9,15 +9,11 @@ Every error names the file, the line and the dotted key.
 
 import types
 
-from .._lazy import TYPE_CHECKING
 from .._settings import CHANNEL_DEFAULT_KEYS, DEDUP_KEYS, SPOOL_KEYS, THROTTLE_KEYS
 from .._suggest import suggest
-from .._typing import Mapping
+from .._typing import Any, Callable, FrozenSet, Mapping, Optional
 from ..channels._options import COMMON, COMMON_KEYS
 from ..exceptions import AlertConfigurationError
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, FrozenSet, Optional
 
 __all__ = ()
 
@@ -28,13 +24,12 @@ DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
 CHANNEL_COMMON_KEYS = COMMON_KEYS
 
-if TYPE_CHECKING:
-    Lines = Mapping[str, int]
+Lines = Mapping[str, int]
 #: An empty, read-only line map (the default where none is known).
-NO_LINES: "Lines" = types.MappingProxyType({})
+NO_LINES: Lines = types.MappingProxyType({})
 
 
-def _error(message: "str", key: "str", path: "Optional[str]", lines: "Lines") -> "AlertConfigurationError":
+def _error(message: str, key: str, path: Optional[str], lines: Lines) -> AlertConfigurationError:
     line = lines.get(key)
     if line is None:  # point at the nearest enclosing key that has a line
         parent = key
@@ -45,12 +40,8 @@ def _error(message: "str", key: "str", path: "Optional[str]", lines: "Lines") ->
 
 
 def check_keys(
-    section: "Mapping[Any, Any]",
-    valid: "FrozenSet[str]",
-    prefix: "str",
-    path: "Optional[str]",
-    lines: "Lines",
-) -> "None":
+    section: Mapping[Any, Any], valid: FrozenSet[str], prefix: str, path: Optional[str], lines: Lines
+) -> None:
     """Raise for the first key of ``section`` that is not in ``valid``."""
     for name in section:
         if name not in valid:
@@ -58,8 +49,8 @@ def check_keys(
 
 
 def as_document(
-    source: "Mapping[Any, Any]", *, path: "Optional[str]" = None, lines: "Lines" = NO_LINES
-) -> "Mapping[Any, Any]":
+    source: Mapping[Any, Any], *, path: Optional[str] = None, lines: Lines = NO_LINES
+) -> Mapping[Any, Any]:
     """The whole document ``source`` is, or wraps an ``alerts`` section in one.
 
     A mapping given in code (``path`` is None) may be the whole document
@@ -116,8 +107,8 @@ def as_document(
 
 
 def _mapping(
-    value: "Any", key: "str", path: "Optional[str]", lines: "Lines", what: "str" = "a mapping"
-) -> "Mapping[Any, Any]":
+    value: Any, key: str, path: Optional[str], lines: Lines, what: str = "a mapping"
+) -> Mapping[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -126,14 +117,14 @@ def _mapping(
 
 
 def check_alerts(
-    section: "Any",
+    section: Any,
     *,
-    prefix: "str" = "alerts",
-    path: "Optional[str]" = None,
-    lines: "Lines" = NO_LINES,
-    base_channels: "Optional[Mapping[str, Any]]" = None,
-    config_keys: "Callable[[str], Optional[FrozenSet[str]]]" = lambda kind: None,
-) -> "None":
+    prefix: str = "alerts",
+    path: Optional[str] = None,
+    lines: Lines = NO_LINES,
+    base_channels: Optional[Mapping[str, Any]] = None,
+    config_keys: Callable[[str], Optional[FrozenSet[str]]] = lambda kind: None,
+) -> None:
     """Check an ``alerts`` section, or a preset when ``base_channels`` is given.
 
     ``config_keys(type)`` returns the extra keys a channel type accepts, or
@@ -174,9 +165,7 @@ def check_alerts(
             )
 
 
-def _check_lifecycle(
-    alerts: "Mapping[Any, Any]", prefix: "str", path: "Optional[str]", lines: "Lines"
-) -> "None":
+def _check_lifecycle(alerts: Mapping[Any, Any], prefix: str, path: Optional[str], lines: Lines) -> None:
     from ..lifecycle.settings import check
 
     try:
@@ -185,9 +174,7 @@ def _check_lifecycle(
         raise _error(exc.reason, exc.key or prefix, path, lines) from None
 
 
-def _check_throttle(
-    value: "Any", key: "str", path: "Optional[str]", lines: "Lines", *, allow_off: "bool"
-) -> "None":
+def _check_throttle(value: Any, key: str, path: Optional[str], lines: Lines, *, allow_off: bool) -> None:
     if allow_off and value is False:
         return
     what = "a mapping (or false for no throttle)" if allow_off else "a mapping"
@@ -195,14 +182,14 @@ def _check_throttle(
 
 
 def _check_channel(
-    entry: "Any",
-    where: "str",
-    path: "Optional[str]",
-    lines: "Lines",
-    base: "Any",
-    in_preset: "bool",
-    config_keys: "Callable[[str], Optional[FrozenSet[str]]]",
-) -> "None":
+    entry: Any,
+    where: str,
+    path: Optional[str],
+    lines: Lines,
+    base: Any,
+    in_preset: bool,
+    config_keys: Callable[[str], Optional[FrozenSet[str]]],
+) -> None:
     from ..channels import CHANNEL_TYPES
     from ..models import AlertLevel
 

@@ -19,14 +19,13 @@ file's folder (from the working directory for a mapping), ``~`` expanded.
 
 from .._lazy import TYPE_CHECKING
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS, set_config_builder
-from .._typing import Mapping
+from .._typing import Any, Dict, List, Mapping, Optional, Type, Union
 from ..exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from ..manager import AlertManager
 from .defaults import connect as _connect_defaults
 
 if TYPE_CHECKING:
     import os
-    from typing import Any, Dict, List, Optional, Type, Union
 
     from ..channels.base import AlertChannel
     from ..throttle import AlertThrottle
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ()
 
 
-def connect() -> "None":
+def connect() -> None:
     """Plug the config layer into the layers below it, which do not import it.
 
     Registers :func:`manager_from_config` as ``AlertManager.from_config``'s
@@ -48,12 +47,12 @@ def connect() -> "None":
 
 
 def manager_from_config(
-    cls: "Type[AlertManager]",
-    source: "Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None]" = None,
+    cls: Type[AlertManager],
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None] = None,
     *,
-    preset: "Optional[str]" = None,
-    credential_resolver: "Any" = None,
-) -> "AlertManager":
+    preset: Optional[str] = None,
+    credential_resolver: Any = None,
+) -> AlertManager:
     """A new ``cls`` manager with what ``source`` configures (``AlertManager.from_config``)."""
     manager = cls()
     try:
@@ -66,12 +65,12 @@ def manager_from_config(
 
 def build_manager(
     manager: "AlertManager",
-    source: "Union[str, os.PathLike[str], Mapping[str, Any], LoadedConfig, None]",
+    source: Union[str, "os.PathLike[str]", Mapping[str, Any], "LoadedConfig", None],
     *,
-    preset: "Optional[str]" = None,
-    credential_resolver: "Any" = None,
-    unresolved: "Optional[List[UnresolvedCredentialError]]" = None,
-) -> "None":
+    preset: Optional[str] = None,
+    credential_resolver: Any = None,
+    unresolved: Optional[List[UnresolvedCredentialError]] = None,
+) -> None:
     """Add to ``manager`` every channel the ``alerts.channels`` section names.
 
     With ``unresolved`` (a list), a channel whose credential is not there is
@@ -123,7 +122,7 @@ def build_manager(
         warnings.warn(NoChannelsWarning(no_channels_reason(config)), stacklevel=outside())
 
 
-def _config_resolver(config: "LoadedConfig") -> "Any":
+def _config_resolver(config: "LoadedConfig") -> Any:
     """The resolver of the config's ``credentials`` section: built (and the
     section checked) now when there is one, else on the first credential a
     channel asks for, so a config that names none never loads the module."""
@@ -137,10 +136,10 @@ def _config_resolver(config: "LoadedConfig") -> "Any":
 class _NoCredentials:
     """An empty ``credentials`` section's resolver, loaded on first use (its errors name the file)."""
 
-    def __init__(self, config: "LoadedConfig") -> "None":
+    def __init__(self, config: "LoadedConfig") -> None:
         self._config = config
 
-    def __getattr__(self, name: "str") -> "Any":
+    def __getattr__(self, name: str) -> Any:
         from .credentials import CredentialResolver
 
         config = self._config
@@ -148,7 +147,7 @@ class _NoCredentials:
 
 
 def _build_channel(
-    config: "LoadedConfig", key: "str", options: "Dict[str, Any]", resolver: "Any"
+    config: "LoadedConfig", key: str, options: Dict[str, Any], resolver: Any
 ) -> "AlertChannel":
     from ..channels import channel_class
 
@@ -186,14 +185,14 @@ def _build_channel(
 class _NamingResolver:
     """A resolver whose every failure is a config error naming the channel and the credential."""
 
-    def __init__(self, inner: "Any", channel: "str") -> "None":
+    def __init__(self, inner: Any, channel: str) -> None:
         self._inner = inner
         self._channel = channel
 
-    def __getattr__(self, name: "str") -> "Any":
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def resolve(self, name: "str") -> "str":
+    def resolve(self, name: str) -> str:
         from .._secret import resolve_credential
 
         try:
@@ -223,7 +222,7 @@ class _NamingResolver:
         return value
 
 
-def _throttle(config: "LoadedConfig", own: "Any", key: "str") -> "Optional[AlertThrottle]":
+def _throttle(config: "LoadedConfig", own: Any, key: str) -> Optional["AlertThrottle"]:
     """A new bucket for one channel: its settings over the global ones (none, and no
     module loaded, when neither asks for one)."""
     base = config.alerts.get("throttle")
@@ -248,7 +247,7 @@ def _throttle(config: "LoadedConfig", own: "Any", key: "str") -> "Optional[Alert
     )
 
 
-def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> "None":
+def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> None:
     # Each module only when its section is there: a one-channel config pays for neither.
     spool = config.alerts.get("spool") or {}
     if spool:
@@ -275,13 +274,13 @@ def _spool_and_dedup(manager: "AlertManager", config: "LoadedConfig") -> "None":
 
 
 def _located(
-    config: "LoadedConfig", dotted: "str", message: "str", *, line_key: "Optional[str]" = None
-) -> "AlertConfigurationError":
+    config: "LoadedConfig", dotted: str, message: str, *, line_key: Optional[str] = None
+) -> AlertConfigurationError:
     line = config.line_of(dotted) or (config.line_of(line_key) if line_key else None)
     return AlertConfigurationError(message, path=config.path, line=line, key=config.origin_of(dotted))
 
 
-def _path_setting(config: "LoadedConfig", dotted: "str", value: "Any") -> "str":
+def _path_setting(config: "LoadedConfig", dotted: str, value: Any) -> str:
     """A file or folder setting: ``~`` expanded, relative to the config file's folder."""
     import os
 

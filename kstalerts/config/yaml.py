@@ -24,14 +24,11 @@ forward, so time grows linearly with the input.
 import bisect
 import re
 
-from .._lazy import TYPE_CHECKING
 from .._text import compiled
+from .._typing import Any, Dict, List, NoReturn, Optional, Tuple
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from .scalars import RefusedScalarError, resolve_plain
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
 __all__ = ()
 
@@ -56,7 +53,7 @@ _DOUBLE_SPECIAL = r'["\\\n\0]'
 _MAX_KEY_CHARS = 1000  # PyYAML forgets a simple key after 1024 characters
 
 
-def parse_yaml(text: "str", path: "Optional[str]" = None) -> "Tuple[Any, Dict[str, int]]":
+def parse_yaml(text: str, path: Optional[str] = None) -> Tuple[Any, Dict[str, int]]:
     """Parse ``text``; return its value and the line of every key.
 
     The line map's keys are dotted paths (``"alerts.channels.ops.type"``;
@@ -66,7 +63,7 @@ def parse_yaml(text: "str", path: "Optional[str]" = None) -> "Tuple[Any, Dict[st
 
 
 class _Parser:
-    def __init__(self, text: "str", path: "Optional[str]") -> "None":
+    def __init__(self, text: str, path: Optional[str]) -> None:
         self.path = path
         if len(text) > MAX_CONFIG_BYTES:
             raise AlertConfigurationError(
@@ -88,28 +85,28 @@ class _Parser:
             self.fail(f"character {bad.group()!r} is not allowed", bad.start())
 
     # -- positions and errors ---------------------------------------------
-    def where(self, pos: "int") -> "Tuple[int, int]":
+    def where(self, pos: int) -> Tuple[int, int]:
         index = bisect.bisect_right(self.starts, pos) - 1
         return index + 1, pos - self.starts[index] + 1
 
-    def fail(self, message: "str", pos: "int", key: "str" = "") -> "NoReturn":
+    def fail(self, message: str, pos: int, key: str = "") -> NoReturn:
         line, column = self.where(min(pos, self.n))
         raise AlertConfigurationError(message, path=self.path, line=line, column=column, key=key or None)
 
-    def line_end(self, pos: "int") -> "int":
+    def line_end(self, pos: int) -> int:
         end = self.s.find("\n", pos)
         return self.n if end < 0 else end
 
-    def next_line(self, pos: "int") -> "int":
+    def next_line(self, pos: int) -> int:
         return min(self.line_end(pos) + 1, self.n)
 
-    def skip_spaces(self, pos: "int") -> "int":
+    def skip_spaces(self, pos: int) -> int:
         s = self.s
         while s[pos] == " ":
             pos += 1
         return pos
 
-    def finish_line(self, pos: "int", key: "str", what: "str" = "after the value") -> "int":
+    def finish_line(self, pos: int, key: str, what: str = "after the value") -> int:
         """Spaces and a comment may end the line; return the next line's start."""
         s = self.s
         start = pos
@@ -127,7 +124,7 @@ class _Parser:
             hint = "; to quote it, quote the whole value (key: '\"Alerts\" <alerts@example.com>')"
         self.fail(f"unexpected {s[pos]!r} {what}{hint}", pos, key)
 
-    def skip_blank(self, pos: "int") -> "int":
+    def skip_blank(self, pos: int) -> int:
         """From a line start, skip empty, space-only and comment lines."""
         s = self.s
         while pos < self.n:
@@ -141,7 +138,7 @@ class _Parser:
         return self.n
 
     # -- the document -----------------------------------------------------
-    def document(self) -> "Tuple[Any, Dict[str, int]]":
+    def document(self) -> Tuple[Any, Dict[str, int]]:
         pos = self.skip_blank(0)
         if self.s[pos] == "%" and pos < self.n:
             self.fail("directives ('%') are not supported", pos)
@@ -163,15 +160,8 @@ class _Parser:
 
     # -- block nodes ------------------------------------------------------
     def node(
-        self,
-        pos: "int",
-        parent: "int",
-        depth: "int",
-        key: "str",
-        *,
-        block_ok: "bool",
-        same_indent_seq: "bool",
-    ) -> "Tuple[Any, int]":
+        self, pos: int, parent: int, depth: int, key: str, *, block_ok: bool, same_indent_seq: bool
+    ) -> Tuple[Any, int]:
         """A node on the lines from ``pos``, indented more than ``parent``."""
         pos = self.skip_blank(pos)
         if pos >= self.n:
@@ -182,12 +172,12 @@ class _Parser:
             return self.content(p, indent, parent, depth, key, block_ok=block_ok)
         return None, pos
 
-    def is_entry(self, p: "int") -> "bool":
+    def is_entry(self, p: int) -> bool:
         return self.s[p] == "-" and self.s[p + 1] in _WS
 
     def content(
-        self, p: "int", column: "int", parent: "int", depth: "int", key: "str", *, block_ok: "bool"
-    ) -> "Tuple[Any, int]":
+        self, p: int, column: int, parent: int, depth: int, key: str, *, block_ok: bool
+    ) -> Tuple[Any, int]:
         """The node starting at ``p`` (column ``column``); returns the next line."""
         s = self.s
         ch = s[p]
@@ -218,7 +208,7 @@ class _Parser:
             return self.mapping(p, column, depth + 1, key)
         return self.typed(value, plain, p, key), self.finish_line(end, key)
 
-    def typed(self, value: "str", plain: "bool", p: "int", key: "str") -> "Any":
+    def typed(self, value: str, plain: bool, p: int, key: str) -> Any:
         if not plain:
             return value
         try:
@@ -226,18 +216,18 @@ class _Parser:
         except RefusedScalarError as exc:
             self.fail(str(exc), p, key)
 
-    def check_depth(self, depth: "int", p: "int", key: "str") -> "None":
+    def check_depth(self, depth: int, p: int, key: str) -> None:
         if depth > MAX_CONFIG_DEPTH:
             self.fail(f"nesting deeper than {MAX_CONFIG_DEPTH} levels", p, key)
 
-    def add_key(self, result: "Dict[Any, Any]", k: "Any", p: "int", parent: "str") -> "str":
+    def add_key(self, result: Dict[Any, Any], k: Any, p: int, parent: str) -> str:
         path = f"{parent}.{k}" if parent else str(k)
         if k in result:
             self.fail(f"duplicate key {k!r}", p, path)
         self.lines.setdefault(path, self.where(p)[0])
         return path
 
-    def key_at(self, p: "int", flow: "bool", parent: "str") -> "Tuple[Any, int]":
+    def key_at(self, p: int, flow: bool, parent: str) -> Tuple[Any, int]:
         s = self.s
         if s[p] in "[{":
             self.fail("a collection cannot be a mapping key", p, parent)
@@ -249,7 +239,7 @@ class _Parser:
             self.fail(f"a key longer than {_MAX_KEY_CHARS} characters", p, parent)
         return self.typed(text, plain, p, parent), colon
 
-    def mapping(self, p: "int", column: "int", depth: "int", key: "str") -> "Tuple[Dict[Any, Any], int]":
+    def mapping(self, p: int, column: int, depth: int, key: str) -> Tuple[Dict[Any, Any], int]:
         self.check_depth(depth, p, key)
         s = self.s
         result: Dict[Any, Any] = {}
@@ -273,8 +263,8 @@ class _Parser:
                 self.fail("unexpected indentation", p, path)
 
     def value_after(
-        self, mark: "int", after: "int", column: "int", depth: "int", path: "str", *, in_mapping: "bool"
-    ) -> "Tuple[Any, int]":
+        self, mark: int, after: int, column: int, depth: int, path: str, *, in_mapping: bool
+    ) -> Tuple[Any, int]:
         """The value after a key's ``:`` or a ``-`` at ``mark``; ``after`` is its first non-space."""
         s = self.s
         if s[after] in _BREAKS or (s[after] == "#" and after > mark + 1):
@@ -288,9 +278,7 @@ class _Parser:
             return self.content(after, at, column, depth, path, block_ok=False)
         return self.content(after, column + after - mark, column, depth, path, block_ok=True)
 
-    def sequence(
-        self, p: "int", column: "int", parent: "int", depth: "int", key: "str"
-    ) -> "Tuple[List[Any], int]":
+    def sequence(self, p: int, column: int, parent: int, depth: int, key: str) -> Tuple[List[Any], int]:
         self.check_depth(depth, p, key)
         result: List[Any] = []
         while True:
@@ -311,7 +299,7 @@ class _Parser:
                 self.fail("expected a sequence entry ('- ')", p, key)
 
     # -- block scalars (a port of PyYAML's scan_block_scalar) ---------------
-    def block_scalar(self, p: "int", parent: "int", key: "str") -> "Tuple[str, int]":
+    def block_scalar(self, p: int, parent: int, key: str) -> Tuple[str, int]:
         s = self.s
         folded = s[p] == ">"
         p += 1
@@ -375,7 +363,7 @@ class _Parser:
         return "".join(chunks), pos - column
 
     # -- scalars ----------------------------------------------------------
-    def scalar(self, p: "int", flow: "bool", key: "str") -> "Tuple[str, int, bool]":
+    def scalar(self, p: int, flow: bool, key: str) -> Tuple[str, int, bool]:
         """A scalar on one line: (text, end position, is_plain)."""
         ch = self.s[p]
         if ch == "'":
@@ -384,7 +372,7 @@ class _Parser:
             return (*self.double(p, key), False)
         return (*self.plain(p, flow, key), True)
 
-    def plain(self, p: "int", flow: "bool", key: "str") -> "Tuple[str, int]":
+    def plain(self, p: int, flow: bool, key: str) -> Tuple[str, int]:
         s = self.s
         ch = s[p]
         if ch in _START_REFUSED and not (s[p + 1] not in _WS and (ch == "-" or (not flow and ch in "?:"))):
@@ -420,7 +408,7 @@ class _Parser:
             self.check_continuation(end, key)
         return s[p:end], end
 
-    def check_continuation(self, end: "int", key: "str") -> "None":
+    def check_continuation(self, end: int, key: str) -> None:
         """In a flow collection, refuse a plain scalar that goes on past a line break."""
         s = self.s
         q = self.skip_spaces(end)
@@ -431,7 +419,7 @@ class _Parser:
         if q < self.n and s[q] not in ",]}#":
             self.fail("multi-line plain scalars are not supported; quote the value", end, key)
 
-    def single(self, p: "int", key: "str") -> "Tuple[str, int]":
+    def single(self, p: int, key: str) -> Tuple[str, int]:
         s = self.s
         chunks: List[str] = []
         q = p + 1
@@ -447,7 +435,7 @@ class _Parser:
                 continue
             return "".join(chunks), close + 1
 
-    def double(self, p: "int", key: "str") -> "Tuple[str, int]":
+    def double(self, p: int, key: str) -> Tuple[str, int]:
         s = self.s
         chunks: List[str] = []
         q = p + 1
@@ -480,7 +468,7 @@ class _Parser:
                 self.fail(f"unknown escape \\{ch}", q, key)
 
     # -- flow collections ---------------------------------------------------
-    def flow_skip(self, pos: "int", key: "str") -> "int":
+    def flow_skip(self, pos: int, key: str) -> int:
         """Skip spaces, line breaks and comments inside a flow collection."""
         s = self.s
         while True:
@@ -498,7 +486,7 @@ class _Parser:
             else:
                 return pos
 
-    def flow_item(self, p: "int", depth: "int", key: "str") -> "Tuple[Any, int]":
+    def flow_item(self, p: int, depth: int, key: str) -> Tuple[Any, int]:
         s = self.s
         if s[p] in "[{":
             return self.flow(p, depth + 1, key)
@@ -507,7 +495,7 @@ class _Parser:
         value, end, plain = self.scalar(p, True, key)
         return self.typed(value, plain, p, key), end
 
-    def flow(self, p: "int", depth: "int", key: "str") -> "Tuple[Any, int]":
+    def flow(self, p: int, depth: int, key: str) -> Tuple[Any, int]:
         self.check_depth(depth, p, key)
         s = self.s
         is_seq = s[p] == "["

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from .._lazy import TYPE_CHECKING
 from .._secret import scrub_text
 from .._tail import TailBuffer
+from .._typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 from ..exceptions import AlertConfigurationError, NoChannelsWarning
 from ..limits import MAX_BODY_CHARS, finite_number
 from ..models import AlertLevel, AlertMessage, AlertResult
@@ -44,8 +45,6 @@ from .process import Outcome
 from .state import JobState, JobStateBusyError, JobStateError, count
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
-
     from ..manager import AlertManager
 
 __all__ = ()
@@ -54,16 +53,15 @@ __all__ = ()
 ALERTNAME = "JobFailed"
 
 #: One alert sent: its kind, the message, the results.
-if TYPE_CHECKING:
-    Sent = Tuple[str, AlertMessage, Tuple[AlertResult, ...]]
+Sent = Tuple[str, AlertMessage, Tuple[AlertResult, ...]]
 
 
-def _host() -> "str":
+def _host() -> str:
     # os.uname() is what socket.gethostname() reads, without importing socket.
     return (os.uname().nodename if hasattr(os, "uname") else "") or "localhost"
 
 
-def _user() -> "str":
+def _user() -> str:
     try:
         import getpass
 
@@ -72,11 +70,11 @@ def _user() -> "str":
         return str(os.getuid()) if hasattr(os, "getuid") else "?"
 
 
-def stamp(when: "float") -> "str":
+def stamp(when: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(when))
 
 
-def span(seconds: "float") -> "str":
+def span(seconds: float) -> str:
     """A duration for people: ``0.42 s``, ``12 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``.
 
     >>> [span(s) for s in (0.42, 12, 185, 7800, 273600)]
@@ -97,7 +95,7 @@ def span(seconds: "float") -> "str":
 class Job:
     """Everything an alert about one run says, gathered once."""
 
-    def __init__(self, name: "str", argv: "Sequence[str]", level: "AlertLevel") -> "None":
+    def __init__(self, name: str, argv: Sequence[str], level: AlertLevel) -> None:
         self.name = name
         self.argv = tuple(argv)
         self.level = level
@@ -105,10 +103,10 @@ class Job:
         self.user = _user()
         self.dedup_key = f"kstalerts-run:{name}@{self.host}"
 
-    def labels(self, exit_code: "str") -> "Dict[str, str]":
+    def labels(self, exit_code: str) -> Dict[str, str]:
         return {"alertname": ALERTNAME, "job": self.name, "host": self.host, "exit_code": exit_code}
 
-    def body(self, facts: "Sequence[Tuple[str, str]]", tail: "Optional[TailBuffer]") -> "str":
+    def body(self, facts: Sequence[Tuple[str, str]], tail: Optional[TailBuffer]) -> str:
         # A URL in the command line (curl https://user:pw@...?token=) is shown masked.
         lines = [f"command: {scrub_text(' '.join(shlex.quote(a) for a in self.argv))}"]
         lines += [f"{key}: {value}" for key, value in [("host", self.host), ("user", self.user), *facts]]
@@ -128,8 +126,8 @@ class Job:
 
 
 def _send(
-    manager: "AlertManager", alert: "AlertMessage", channel: "Optional[str]", notices: "TextIO"
-) -> "Tuple[AlertResult, ...]":
+    manager: "AlertManager", alert: AlertMessage, channel: Optional[str], notices: TextIO
+) -> Tuple[AlertResult, ...]:
     try:
         results = tuple(manager.send(alert, channel=channel))
     except AlertConfigurationError as exc:
@@ -144,7 +142,7 @@ def _send(
     return results
 
 
-def notice(stream: "TextIO", message: "str") -> "None":
+def notice(stream: TextIO, message: str) -> None:
     try:
         stream.write(f"kstalerts run: {message}\n")
         stream.flush()
@@ -159,15 +157,15 @@ class Alerting:
 
     def __init__(
         self,
-        manager: "Optional[AlertManager]",
-        config: "Optional[str]",
-        preset: "Optional[str]",
-        channel: "Optional[str]",
-        realert: "float",
-        notes: "TextIO",
-        quiet: "bool" = False,
-        folder: "Optional[str]" = None,
-    ) -> "None":
+        manager: Optional["AlertManager"],
+        config: Optional[str],
+        preset: Optional[str],
+        channel: Optional[str],
+        realert: float,
+        notes: TextIO,
+        quiet: bool = False,
+        folder: Optional[str] = None,
+    ) -> None:
         self.manager = manager
         self.folder = folder  # the job's state folder: the lifecycle's when the config has none
         self.quiet = quiet  # a recovery no channel takes is not worth a line
@@ -179,15 +177,15 @@ class Alerting:
 
 
 def after_run(
-    job: "Job",
-    outcome: "Outcome",
-    facts: "List[Tuple[str, str]]",
-    tail: "TailBuffer",
-    store: "Optional[JobState]",
-    alerting: "Alerting",
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: TailBuffer,
+    store: Optional[JobState],
+    alerting: Alerting,
     *,
-    stop: "Optional[Callable[[], bool]]" = None,
-) -> "List[Sent]":
+    stop: Optional[Callable[[], bool]] = None,
+) -> List[Sent]:
     """:func:`decide` inside the job's state transaction (or on an empty state without one).
 
     Never raises: whatever goes wrong is said on the notes stream.
@@ -215,15 +213,15 @@ def after_run(
 
 
 def decide(
-    job: "Job",
-    outcome: "Outcome",
-    facts: "List[Tuple[str, str]]",
-    tail: "Optional[TailBuffer]",
-    state: "Dict[str, Any]",
-    alerting: "Alerting",
+    job: Job,
+    outcome: Outcome,
+    facts: List[Tuple[str, str]],
+    tail: Optional[TailBuffer],
+    state: Dict[str, Any],
+    alerting: Alerting,
     *,
-    kind: "str" = "failure",
-) -> "List[Sent]":
+    kind: str = "failure",
+) -> List[Sent]:
     """Update ``state`` for this run and send what it calls for, on the alert lifecycle.
 
     A failure is a firing alert of the job's identity (its repeats held for
@@ -285,7 +283,7 @@ def decide(
     return [(kind if failures == 1 else "repeat", alert, results)]
 
 
-def _recovered(job: "Job", results: "Sequence[AlertResult]", notes: "TextIO") -> "List[Sent]":
+def _recovered(job: Job, results: Sequence[AlertResult], notes: TextIO) -> List[Sent]:
     """The run's record of a resolve; a resolved message not delivered is said."""
     for result in results:
         if not result.outcome.meaning.ok:
@@ -308,7 +306,7 @@ _FAILURE_KEYS = (
 )
 
 
-def _down(state: "Dict[str, Any]", now: "float", unknown: "str") -> "str":
+def _down(state: Dict[str, Any], now: float, unknown: str) -> str:
     """How long the job has failed: on the monotonic clock within a boot, the wall clock across
     one (:func:`kstalerts.state.store.elapsed_since`); ``unknown`` when the stamp lies in the
     future (a clock set back, a forged file)."""
@@ -317,14 +315,14 @@ def _down(state: "Dict[str, Any]", now: "float", unknown: "str") -> "str":
     return unknown if elapsed is None else span(elapsed)
 
 
-def _wall(value: "Any", now: "float") -> "float":
+def _wall(value: Any, now: float) -> float:
     """A wall-clock stamp from the state for display; ``now`` when it is not a number."""
     number = finite_number(value)
     return now if number is None else number
 
 
 @contextmanager
-def _engine(alerting: "Alerting", about: "str", *, say: "bool" = True) -> "Iterator[Optional[AlertManager]]":
+def _engine(alerting: Alerting, about: str, *, say: bool = True) -> Iterator[Optional["AlertManager"]]:
     """The manager to alert through, with a lifecycle; closed after (when built here).
 
     Without ``alerts.lifecycle``, the lifecycle lives in ``lifecycle/`` of the
@@ -355,9 +353,7 @@ def _engine(alerting: "Alerting", about: "str", *, say: "bool" = True) -> "Itera
             active.use_lifecycle(None)
 
 
-def _manager(
-    alerting: "Alerting", about: "str", *, say: "bool" = True
-) -> "Tuple[bool, Optional[AlertManager]]":
+def _manager(alerting: Alerting, about: str, *, say: bool = True) -> Tuple[bool, Optional["AlertManager"]]:
     """(owned, manager): the caller's, or one built from the config; None when it cannot be
     (said on the notes stream, unless ``say`` is false)."""
     if alerting.manager is not None:
@@ -384,7 +380,7 @@ def _manager(
     return True, built
 
 
-def _flapping(alerting: "Alerting", job: "Job") -> "bool":
+def _flapping(alerting: Alerting, job: Job) -> bool:
     """Whether the job's identity flaps on the lifecycle a run would use (the caller's, the
     config's, or the job folder's), read without building a channel. A broken config is
     said here, so it is fixed before it matters."""
@@ -409,7 +405,7 @@ def _flapping(alerting: "Alerting", job: "Job") -> "bool":
     return life is not None and life.flapping(job.dedup_key)
 
 
-def _close(manager: "AlertManager", notes: "TextIO") -> "None":
+def _close(manager: "AlertManager", notes: TextIO) -> None:
     """Send the throttle's pending digests (where the manager has them), then close."""
     flush = getattr(manager, "flush_digests", None)
     if callable(flush):

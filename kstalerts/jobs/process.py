@@ -22,12 +22,8 @@ import subprocess
 import threading
 import time
 
-from .._lazy import TYPE_CHECKING
 from .._tail import TailBuffer
-from .._typing import NamedTuple
-
-if TYPE_CHECKING:
-    from typing import IO, Any, Dict, Optional, Sequence, Tuple
+from .._typing import IO, Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = ()
 
@@ -43,13 +39,13 @@ DRAIN_AFTER_EXIT = 2.0  # seconds output is still read once the job's process ha
 
 
 class Outcome(NamedTuple):
-    status: "str"  # see JobResult.status
-    returncode: "Optional[int]"
-    exit_code: "int"
-    what: "str"  # "exit 3", "timed out after 600 s", "killed by SIGKILL", ...
+    status: str  # see JobResult.status
+    returncode: Optional[int]
+    exit_code: int
+    what: str  # "exit 3", "timed out after 600 s", "killed by SIGKILL", ...
 
 
-def signame(number: "int") -> "str":
+def signame(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
@@ -66,7 +62,7 @@ class Signals:
     that comes before the job started is passed on as soon as it has.
     """
 
-    def __init__(self, enabled: "bool") -> "None":
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.received: Optional[int] = None
         self.at = 0.0
@@ -79,22 +75,22 @@ class Signals:
                 self._old[number] = signal.signal(number, self._handle)
         return self
 
-    def __exit__(self, *exc: "object") -> "None":
+    def __exit__(self, *exc: object) -> None:
         for number, old in self._old.items():
             signal.signal(number, old)
         self._old.clear()
 
-    def _handle(self, number: "int", frame: "Any") -> "None":
+    def _handle(self, number: int, frame: Any) -> None:
         if self.received is None:
             self.at = time.monotonic()
         self.received = number
         self.forward(number)
 
-    def stopped(self) -> "bool":
+    def stopped(self) -> bool:
         """True once a signal came: a wait (for a lock) should end now."""
         return self.received is not None
 
-    def forward(self, number: "int") -> "None":
+    def forward(self, number: int) -> None:
         if self.pgid is not None:
             _killpg(self.pgid, number)
 
@@ -103,8 +99,8 @@ class Signals:
 
 
 def _spawn(
-    argv: "Sequence[str]", signals: "Signals", keep_fds: "Sequence[int]" = ()
-) -> "Tuple[Optional[subprocess.Popen[bytes]], Optional[Outcome]]":
+    argv: Sequence[str], signals: Signals, keep_fds: Sequence[int] = ()
+) -> Tuple[Optional["subprocess.Popen[bytes]"], Optional[Outcome]]:
     try:
         proc = subprocess.Popen(  # noqa: S603  (the user's own command, no shell)
             list(argv),
@@ -130,15 +126,15 @@ def _spawn(
 
 
 def run_once(
-    argv: "Sequence[str]",
-    tail: "TailBuffer",
+    argv: Sequence[str],
+    tail: TailBuffer,
     *,
-    timeout: "Optional[float]",
-    kill_after: "float",
-    passthrough: "Dict[str, Optional[IO[bytes]]]",
-    signals: "Signals",
-    keep_fds: "Sequence[int]" = (),
-) -> "Outcome":
+    timeout: Optional[float],
+    kill_after: float,
+    passthrough: Dict[str, Optional[IO[bytes]]],
+    signals: Signals,
+    keep_fds: Sequence[int] = (),
+) -> Outcome:
     """Run ``argv`` once, pumping its output; how it ended.
 
     ``keep_fds``: descriptors the job inherits (the ``--lock``'s, so that
@@ -210,16 +206,14 @@ def run_once(
     return _classify(returncode, timeout, timed_out_at is not None, signals.received)
 
 
-def _killpg(pgid: "int", number: "int") -> "None":
+def _killpg(pgid: int, number: int) -> None:
     try:
         os.killpg(pgid, number)
     except OSError:  # the group is gone already
         pass
 
 
-def _classify(
-    returncode: "int", timeout: "Optional[float]", timed_out: "bool", received: "Optional[int]"
-) -> "Outcome":
+def _classify(returncode: int, timeout: Optional[float], timed_out: bool, received: Optional[int]) -> Outcome:
     if timed_out:
         return Outcome("timeout", returncode, EXIT_TIMEOUT, f"timed out after {timeout:g} s")
     own = 128 - returncode if returncode < 0 else returncode
@@ -233,6 +227,6 @@ def _classify(
     return Outcome("ok", 0, 0, "succeeded")
 
 
-def _why(exc: "OSError") -> "str":
+def _why(exc: OSError) -> str:
     """The reason alone: Python 3.6 appends the file name to ``strerror`` of ENOENT."""
     return os.strerror(exc.errno) if exc.errno else str(exc)

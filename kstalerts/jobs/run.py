@@ -39,10 +39,10 @@ import time
 
 from .._lazy import TYPE_CHECKING
 from .._tail import TailBuffer
-from .._typing import NamedTuple
+from .._typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 from ..exceptions import AlertConfigurationError
 from ..models import AlertLevel, AlertMessage, AlertResult
-from .alerts import Alerting, Job, after_run, decide, notice, span, stamp
+from .alerts import Alerting, Job, Sent, after_run, decide, notice, span, stamp
 from .process import EXIT_CANNOT_RUN as EXIT_CANNOT_RUN  # kstalerts.jobs.run' names, as before
 from .process import EXIT_NOT_FOUND as EXIT_NOT_FOUND
 from .process import EXIT_TIMEOUT as EXIT_TIMEOUT
@@ -50,10 +50,7 @@ from .process import POLL, Outcome, Signals, run_once, signame
 from .state import JobLock, JobState, JobStateError, count, default_state_dir
 
 if TYPE_CHECKING:
-    from typing import IO, Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
-
     from ..manager import AlertManager
-    from .alerts import Sent
 
 __all__ = ()
 
@@ -74,27 +71,27 @@ class JobResult(NamedTuple):
     ``resolve``, ``stuck``).
     """
 
-    name: "str"
-    command: "Tuple[str, ...]"
-    status: "str"
-    exit_code: "int"
-    returncode: "Optional[int]"
-    started_at: "float"
-    duration: "float"
-    attempts: "int"
-    tail: "str"
-    alerts: "Tuple[Tuple[str, AlertMessage, Tuple[AlertResult, ...]], ...]"
+    name: str
+    command: Tuple[str, ...]
+    status: str
+    exit_code: int
+    returncode: Optional[int]
+    started_at: float
+    duration: float
+    attempts: int
+    tail: str
+    alerts: Tuple[Tuple[str, AlertMessage, Tuple[AlertResult, ...]], ...]
 
     @property
-    def ok(self) -> "bool":
+    def ok(self) -> bool:
         return self.status in ("ok", "skipped")
 
     @property
-    def alerts_sent(self) -> "int":
+    def alerts_sent(self) -> int:
         """Alerts at least one channel accepted (or kept in the spool)."""
         return sum(1 for _, _, results in self.alerts if any(r.success or r.spooled for r in results))
 
-    def to_dict(self) -> "Dict[str, Any]":
+    def to_dict(self) -> Dict[str, Any]:
         """The ``--json`` summary."""
         return {
             "job": self.name,
@@ -132,30 +129,30 @@ class JobResult(NamedTuple):
 
 
 def run_job(
-    command: "Sequence[str]",
+    command: Sequence[str],
     *,
-    name: "Optional[str]" = None,
-    manager: "Optional[AlertManager]" = None,
-    config: "Optional[str]" = None,
-    preset: "Optional[str]" = None,
-    channel: "Optional[str]" = None,
-    level: "Union[AlertLevel, str]" = AlertLevel.CRITICAL,
-    timeout: "Optional[float]" = None,
-    kill_after: "float" = 10.0,
-    retries: "int" = 0,
-    retry_delay: "float" = 0.0,
-    tail_lines: "int" = 50,
-    quiet: "bool" = False,
-    state_dir: "Union[str, bool, None]" = None,
-    realert: "float" = 3600.0,
-    lock: "bool" = False,
-    on_overlap: "str" = "skip",
-    alert_after_skips: "Optional[int]" = None,
-    stdout: "Optional[IO[bytes]]" = None,
-    stderr: "Optional[IO[bytes]]" = None,
-    notices: "Optional[TextIO]" = None,
-    forward_signals: "bool" = True,
-) -> "JobResult":
+    name: Optional[str] = None,
+    manager: Optional["AlertManager"] = None,
+    config: Optional[str] = None,
+    preset: Optional[str] = None,
+    channel: Optional[str] = None,
+    level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
+    timeout: Optional[float] = None,
+    kill_after: float = 10.0,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    tail_lines: int = 50,
+    quiet: bool = False,
+    state_dir: Union[str, bool, None] = None,
+    realert: float = 3600.0,
+    lock: bool = False,
+    on_overlap: str = "skip",
+    alert_after_skips: Optional[int] = None,
+    stdout: Optional[IO[bytes]] = None,
+    stderr: Optional[IO[bytes]] = None,
+    notices: Optional[TextIO] = None,
+    forward_signals: bool = True,
+) -> JobResult:
     """Run ``command`` (a list: program and arguments), alert on failure, resolve on recovery.
 
     - ``name``: the job's name in alerts and state (default: the program's basename).
@@ -289,7 +286,7 @@ _NOT_STARTED = ("not_found", "not_executable", "could_not_start")
 _SHELL_SYNTAX = ("&&", "||", "|", ";", ">", "<", "$", "`", "*", "~")
 
 
-def _not_started(argv: "Sequence[str]", outcome: "Outcome", notes: "TextIO") -> "List[Tuple[str, str]]":
+def _not_started(argv: Sequence[str], outcome: Outcome, notes: TextIO) -> List[Tuple[str, str]]:
     """Say on ``notes`` that the command could not start (and how to fix a
     whole command line given as one argument); the facts for the alert."""
     why = outcome.what.split(": ", 1)[-1]
@@ -304,17 +301,17 @@ def _not_started(argv: "Sequence[str]", outcome: "Outcome", notes: "TextIO") -> 
 
 
 def _check_arguments(
-    argv: "Sequence[str]",
-    timeout: "Optional[float]",
-    kill_after: "float",
-    retries: "int",
-    retry_delay: "float",
-    tail_lines: "int",
-    realert: "float",
-    on_overlap: "str",
-    alert_after_skips: "Optional[int]",
-) -> "None":
-    def bad(message: "str") -> "AlertConfigurationError":
+    argv: Sequence[str],
+    timeout: Optional[float],
+    kill_after: float,
+    retries: int,
+    retry_delay: float,
+    tail_lines: int,
+    realert: float,
+    on_overlap: str,
+    alert_after_skips: Optional[int],
+) -> None:
+    def bad(message: str) -> AlertConfigurationError:
         return AlertConfigurationError(message)
 
     if not argv or not argv[0]:
@@ -338,18 +335,18 @@ def _check_arguments(
 
 
 def _attempts(
-    argv: "Sequence[str]",
-    tail: "TailBuffer",
-    timeout: "Optional[float]",
-    kill_after: "float",
-    retries: "int",
-    retry_delay: "float",
-    quiet: "bool",
-    out: "Optional[IO[bytes]]",
-    err: "Optional[IO[bytes]]",
-    signals: "Signals",
-    keep_fds: "Sequence[int]" = (),
-) -> "Tuple[Outcome, int]":
+    argv: Sequence[str],
+    tail: TailBuffer,
+    timeout: Optional[float],
+    kill_after: float,
+    retries: int,
+    retry_delay: float,
+    quiet: bool,
+    out: Optional[IO[bytes]],
+    err: Optional[IO[bytes]],
+    signals: Signals,
+    keep_fds: Sequence[int] = (),
+) -> Tuple[Outcome, int]:
     attempt = 0
     while True:
         attempt += 1
@@ -381,12 +378,12 @@ def _attempts(
 
 
 def _take_lock(
-    store: "Optional[JobState]",
-    name: "str",
-    on_overlap: "str",
-    signals: "Signals",
-    notes: "TextIO",
-) -> "Tuple[Optional[JobLock], Optional[JobLock]]":
+    store: Optional[JobState],
+    name: str,
+    on_overlap: str,
+    signals: Signals,
+    notes: TextIO,
+) -> Tuple[Optional[JobLock], Optional[JobLock]]:
     """(the lock held, None), or (None, the lock another run holds) when skipping."""
     if store is None:
         notice(notes, f"--lock needs a usable state folder; {name} runs without a lock")
@@ -407,7 +404,7 @@ def _take_lock(
         return None, None
 
 
-def _reset_skips(store: "Optional[JobState]", notes: "TextIO", signals: "Signals") -> "None":
+def _reset_skips(store: Optional[JobState], notes: TextIO, signals: Signals) -> None:
     if store is None:
         return
     try:
@@ -419,15 +416,15 @@ def _reset_skips(store: "Optional[JobState]", notes: "TextIO", signals: "Signals
 
 
 def _skipped(
-    job: "Job",
-    holder: "JobLock",
-    store: "Optional[JobState]",
-    alerting: "Alerting",
-    alert_after_skips: "Optional[int]",
-    started_at: "float",
-    started: "float",
-    signals: "Signals",
-) -> "JobResult":
+    job: Job,
+    holder: JobLock,
+    store: Optional[JobState],
+    alerting: Alerting,
+    alert_after_skips: Optional[int],
+    started_at: float,
+    started: float,
+    signals: Signals,
+) -> JobResult:
     notes = alerting.notes
     pid, since = holder.holder()
     who = (

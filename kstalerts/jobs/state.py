@@ -28,13 +28,10 @@ import json
 import os
 import re
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from ..limits import finite_number
 from ..state import store
 from ..state.files import default_state_dir as default_state_dir  # kstalerts run's and the lifecycle's folder
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ()
 
@@ -54,19 +51,19 @@ class JobStateBusyError(JobStateError):
     """The state lock was not had in time, or a signal ended the wait."""
 
 
-def count(value: "Any") -> "int":
+def count(value: Any) -> int:
     """A counter read from a job state (failures, skips): a whole number from 0 to 10**9,
     through the one finite-number rule; anything else (damage, a forged field) is 0."""
     number = finite_number(value)
     return int(min(max(number, 0.0), 1e9)) if number is not None else 0
 
 
-def items(value: "Any") -> "List[Any]":
+def items(value: Any) -> List[Any]:
     """A list read from a job state; anything else is empty."""
     return value if isinstance(value, list) else []
 
 
-def job_key(name: "str") -> "str":
+def job_key(name: str) -> str:
     """A file name for job ``name``: its safe characters, plus a hash when any were changed.
 
     >>> job_key("backup"), job_key("db dump/nightly")
@@ -81,7 +78,7 @@ def job_key(name: "str") -> "str":
     return f"{cleaned}-{digest}"
 
 
-def ensure_dir(path: "str") -> "str":
+def ensure_dir(path: str) -> str:
     """The state folder ``path``, made private (the store's one folder rule; no link)."""
     try:
         return store.private_folder(path, what="state folder", links=False)
@@ -89,7 +86,7 @@ def ensure_dir(path: "str") -> "str":
         raise JobStateError(str(exc) if isinstance(exc, store.UnsafeFileError) else _say(path, exc)) from None
 
 
-def _say(path: "str", exc: "OSError") -> "str":
+def _say(path: str, exc: OSError) -> str:
     return f"{path}: {exc.strerror or exc}"
 
 
@@ -104,7 +101,7 @@ class JobState:
     2
     """
 
-    def __init__(self, folder: "str", name: "str") -> "None":
+    def __init__(self, folder: str, name: str) -> None:
         self.folder = ensure_dir(folder)
         self.key = job_key(name)
         self.path = os.path.join(self.folder, self.key + ".json")
@@ -117,7 +114,7 @@ class JobState:
             allow_sticky=False,
         )
 
-    def read(self) -> "Dict[str, Any]":
+    def read(self) -> Dict[str, Any]:
         """The document, or an empty one when there is none yet.
 
         A damaged document (not JSON, too large, of another version) or one
@@ -136,8 +133,8 @@ class JobState:
 
     @contextlib.contextmanager
     def transaction(
-        self, wait: "float" = STATE_LOCK_WAIT, *, stop: "Optional[Callable[[], bool]]" = None
-    ) -> "Iterator[Dict[str, Any]]":
+        self, wait: float = STATE_LOCK_WAIT, *, stop: Optional[Callable[[], bool]] = None
+    ) -> Iterator[Dict[str, Any]]:
         """Hold the state's lock; yield the document; save it if the block changed it.
 
         Raises before the block runs: :class:`JobStateBusyError` when the lock is
@@ -195,11 +192,11 @@ class JobLock:
     that finds it taken can say who holds it and since when.
     """
 
-    def __init__(self, folder: "str", name: "str") -> "None":
+    def __init__(self, folder: str, name: str) -> None:
         self.path = os.path.join(folder, job_key(name) + "@run.lock")  # a JobState's folder, already checked
         self._fd: Optional[int] = None
 
-    def acquire(self) -> "bool":
+    def acquire(self) -> bool:
         """Take the lock at once; ``False`` when another run holds it (callers poll to wait)."""
         import fcntl
 
@@ -219,7 +216,7 @@ class JobLock:
         self._fd = fd
         return True
 
-    def note_holder(self, pid: "int", started: "float") -> "None":
+    def note_holder(self, pid: int, started: float) -> None:
         """Record who holds the lock (best effort)."""
         if self._fd is None:
             return
@@ -227,7 +224,7 @@ class JobLock:
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, json.dumps({"pid": pid, "started": started}).encode("ascii"), 0)
 
-    def holder(self) -> "Tuple[Optional[int], Optional[float]]":
+    def holder(self) -> Tuple[Optional[int], Optional[float]]:
         """The pid and start time the holder recorded, if readable."""
         try:
             fd = store.open_file(self.path)
@@ -242,11 +239,11 @@ class JobLock:
             os.close(fd)
 
     @property
-    def fd(self) -> "Optional[int]":
+    def fd(self) -> Optional[int]:
         """The locked descriptor while held: a job that inherits it holds the lock as long as it runs."""
         return self._fd
 
-    def release(self) -> "None":
+    def release(self) -> None:
         """Let the lock go (closing the file drops the ``flock``)."""
         fd, self._fd = self._fd, None
         if fd is not None:

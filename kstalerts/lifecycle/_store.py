@@ -26,12 +26,9 @@ import os
 import threading
 import time
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Any, Dict, Iterator
 from ..limits import MAX_LIFECYCLE_BYTES, STATE_LOCK_WAIT
 from ..state import store
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator
 
 __all__ = ()
 
@@ -39,7 +36,7 @@ _log = logging.getLogger("kstalerts.lifecycle")
 _holding = threading.local()
 
 
-def default_dir() -> "str":
+def default_dir() -> str:
     """The lifecycle's folder when none is configured: ``lifecycle`` in the default state folder."""
     from ..state.files import default_state_dir
 
@@ -49,7 +46,7 @@ def default_dir() -> "str":
 class Document:
     """One JSON document ``<folder>/<name>.json``."""
 
-    def __init__(self, folder: "str", name: "str", *, fsync: "bool" = True) -> "None":
+    def __init__(self, folder: str, name: str, *, fsync: bool = True) -> None:
         self.folder = os.path.abspath(os.path.expanduser(folder))
         self.path = os.path.join(self.folder, name + ".json")
         self._fsync = fsync
@@ -60,14 +57,12 @@ class Document:
             allow_sticky=False,
         )
 
-    def ensure_folder(self) -> "None":
+    def ensure_folder(self) -> None:
         """Create the folder ``0700``; refuse one that others can write (``UnsafeFileError``)."""
         store.private_folder(self.folder, what="the lifecycle state folder")
 
     @contextlib.contextmanager
-    def transaction(
-        self, wait: "float" = STATE_LOCK_WAIT, *, durable: "bool" = True
-    ) -> "Iterator[Dict[str, Any]]":
+    def transaction(self, wait: float = STATE_LOCK_WAIT, *, durable: bool = True) -> Iterator[Dict[str, Any]]:
         """Hold the lock, yield the document, save it if the block changed it.
 
         ``durable=False`` skips the fsyncs (the rename still makes the save
@@ -92,14 +87,14 @@ class Document:
         finally:
             held.discard(self.path)
 
-    def snapshot(self) -> "Dict[str, Any]":
+    def snapshot(self) -> Dict[str, Any]:
         """The document as it is now, without the lock (a rename makes every read whole)."""
         if not os.path.isdir(self.folder):
             return self._doc.fresh()
         self.ensure_folder()
         return self._doc.read()
 
-    def _move_aside(self, why: "str") -> "None":
+    def _move_aside(self, why: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside = f"{self.path}.damaged-{stamp}-{os.urandom(2).hex()}"
         try:

@@ -15,12 +15,9 @@ fixed length); parts may be joined (``1h30m``) and written with decimals
 
 import re
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Optional
 from ..exceptions import AlertConfigurationError
 from ..limits import BY_HAND, LIMITS, Where, collect_clamps, validate
-
-if TYPE_CHECKING:
-    from typing import Optional
 
 __all__ = ()
 
@@ -29,7 +26,7 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
 
 
-def parse_seconds(value: "object", *, name: "str" = "duration") -> "float":
+def parse_seconds(value: object, *, name: str = "duration") -> float:
     """``value`` in seconds, before any limit: a number, or ``30s``/``5m``/``1h30m``."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -47,14 +44,14 @@ def parse_seconds(value: "object", *, name: "str" = "duration") -> "float":
     )
 
 
-def duration(name: "str", value: "object", *, where: "Where" = BY_HAND) -> "float":
+def duration(name: str, value: object, *, where: Where = BY_HAND) -> float:
     """``value`` as seconds inside the hard limits of the setting ``name`` (clamped with a warning);
     ``where``: where it was written (see :func:`~kstalerts.limits.validate`)."""
     seconds = parse_seconds(value, name=where.key or name)
     return float(validate(name, seconds, where=where))
 
 
-def strict_duration(name: "str", value: "object", *, what: "Optional[str]" = None) -> "float":
+def strict_duration(name: str, value: object, *, what: Optional[str] = None) -> float:
     """:func:`duration`, but a value outside the limits raises instead of being clamped."""
     label = what or name
     seconds = parse_seconds(value, name=label)
@@ -78,7 +75,7 @@ def strict_duration(name: "str", value: "object", *, what: "Optional[str]" = Non
     return applied
 
 
-def human(seconds: "float") -> "str":
+def human(seconds: float) -> str:
     """``seconds`` in the largest units that keep it short: ``90`` → ``1m30s``."""
     if seconds < 0:
         return "-" + human(-seconds)

@@ -22,8 +22,7 @@ state (silences, heartbeats) raise instead, so the user sees why.
 import logging
 import time
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from ..exceptions import AlertConfigurationError
 from ..limits import STATE_LOCK_WAIT, finite_number, validate
 from ..models import AlertLevel, AlertMessage, stored_level
@@ -33,33 +32,29 @@ from .durations import duration, human
 from .identity import fields, fingerprint, fingerprint_of
 from .inhibit import InhibitRule, inhibitor, parse_rules
 
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
-
 __all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 
-if TYPE_CHECKING:
-    Target = Union[AlertMessage, str]
+Target = Union[AlertMessage, str]
 
 
 class Resolution(NamedTuple):
     """What resolving an identity owes: ``state`` (``resolved``, ``flapping``,
     ``flapping_stopped``) to each of ``channels``, about ``alert``."""
 
-    fingerprint: "str"
-    alert: "Optional[AlertMessage]"
-    channels: "Tuple[str, ...]"
-    state: "str"
-    changes: "int" = 0  # for a flapping notice: the changes among the kept states
+    fingerprint: str
+    alert: Optional[AlertMessage]
+    channels: Tuple[str, ...]
+    state: str
+    changes: int = 0  # for a flapping notice: the changes among the kept states
 
 
 class Due(NamedTuple):
     """What a tick has to do: alerts to send, heartbeats' alerts among them, and stale identities."""
 
-    alerts: "Tuple[AlertMessage, ...]"
-    stale: "Tuple[str, ...]"
+    alerts: Tuple[AlertMessage, ...]
+    stale: Tuple[str, ...]
 
 
 class Lifecycle:
@@ -67,15 +62,15 @@ class Lifecycle:
 
     def __init__(
         self,
-        state_dir: "Optional[str]" = None,
+        state_dir: Optional[str] = None,
         *,
-        repeat_interval: "Union[float, str]" = "4h",
-        inhibit: "Any" = None,
-        flapping_high: "Union[float, str]" = 20.0,
-        flapping_low: "Union[float, str]" = 5.0,
-        clock: "Callable[[], float]" = time.time,
-        lock_wait: "float" = STATE_LOCK_WAIT,
-    ) -> "None":
+        repeat_interval: Union[float, str] = "4h",
+        inhibit: Any = None,
+        flapping_high: Union[float, str] = 20.0,
+        flapping_low: Union[float, str] = 5.0,
+        clock: Callable[[], float] = time.time,
+        lock_wait: float = STATE_LOCK_WAIT,
+    ) -> None:
         self.state_dir = state_dir or default_dir()
         self.repeat_interval = duration("lifecycle.repeat_interval", repeat_interval)
         self.rules: Tuple[InhibitRule, ...] = parse_rules(inhibit)
@@ -88,11 +83,11 @@ class Lifecycle:
         self._beats = Document(self.state_dir, "heartbeats")
         self._warned: Dict[str, bool] = {}
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"Lifecycle(state_dir={self.state_dir!r}, repeat_interval={self.repeat_interval!r})"
 
     # -- sending ---------------------------------------------------------
-    def decide(self, alert: "AlertMessage", channels: "Sequence[str]") -> "Dict[str, nflog.Verdict]":
+    def decide(self, alert: AlertMessage, channels: Sequence[str]) -> Dict[str, nflog.Verdict]:
         """One verdict per channel for ``alert``, recorded as firing now."""
         now = self._clock()
         fp = fingerprint(alert)
@@ -123,7 +118,7 @@ class Lifecycle:
             self._warn("nflog", f"the notification log cannot be used ({exc}); alerts are sent as if new")
             return deliver
 
-    def _observe_once(self, entry: "Dict[str, Any]", alert: "AlertMessage") -> "Optional[str]":
+    def _observe_once(self, entry: Dict[str, Any], alert: AlertMessage) -> Optional[str]:
         """The flapping event of this send: one observation per alert value, however many
         channels (each channel's stage decides on its own; the value's creation time tells
         the same send from a new one)."""
@@ -137,15 +132,15 @@ class Lifecycle:
 
     def _verdict(
         self,
-        entry: "Dict[str, Any]",
-        fp: "str",
-        channel: "str",
-        level: "AlertLevel",
-        now: "float",
-        muted: "List[str]",
-        by: "Optional[str]",
-        event: "Optional[str]",
-    ) -> "nflog.Verdict":
+        entry: Dict[str, Any],
+        fp: str,
+        channel: str,
+        level: AlertLevel,
+        now: float,
+        muted: List[str],
+        by: Optional[str],
+        event: Optional[str],
+    ) -> nflog.Verdict:
         since = finite_number(entry.get("since")) or now
         if by is not None:
             return nflog.Verdict(nflog.INHIBITED, fp, since=since, reason=f"inhibited by {by!r}")
@@ -161,15 +156,15 @@ class Lifecycle:
             return nflog.Verdict(nflog.HELD, fp, since=since, repeats=record["held"], reason="flapping")
         return nflog.decide(entry, fp, channel, int(level), now, self.repeat_interval)
 
-    def delivered(self, fp: "str", channel: "str", state: "str", level: "AlertLevel") -> "None":
+    def delivered(self, fp: str, channel: str, state: str, level: AlertLevel) -> None:
         """Record that ``channel`` was told ``state`` about identity ``fp`` (after a success only)."""
         self._settle(fp, channel, state, level, ok=True)
 
-    def failed(self, fp: "str", channel: "str") -> "None":
+    def failed(self, fp: str, channel: str) -> None:
         """Drop the claim of a delivery that did not succeed: the next send is delivered."""
         self._settle(fp, channel, "", AlertLevel.INFO, ok=False)
 
-    def _settle(self, fp: "str", channel: "str", state: "str", level: "AlertLevel", *, ok: "bool") -> "None":
+    def _settle(self, fp: str, channel: str, state: str, level: AlertLevel, *, ok: bool) -> None:
         now = self._clock()
         try:
             with self._nflog.transaction(self._wait) as doc:
@@ -192,7 +187,7 @@ class Lifecycle:
             )
 
     # -- resolving -------------------------------------------------------
-    def begin_resolve(self, target: "Target", labels: "Optional[Dict[str, str]]" = None) -> "Resolution":
+    def begin_resolve(self, target: Target, labels: Optional[Dict[str, str]] = None) -> Resolution:
         """The channels owed a resolved message for ``target`` (an alert, a key, or a title with ``labels``).
 
         Resolving what is not firing owes nothing. Channels are claimed; settle
@@ -226,7 +221,7 @@ class Lifecycle:
             self._warn("nflog", f"the notification log cannot be used ({exc}); nothing resolved")
             return Resolution(fp, None, (), "resolved")
 
-    def flapping(self, target: "Target") -> "bool":
+    def flapping(self, target: Target) -> bool:
         """Whether ``target``'s identity is flapping (so a success still counts toward settling)."""
         try:
             entry = self._nflog.snapshot().get("alerts", {}).get(_target_fp(target, None))
@@ -237,11 +232,11 @@ class Lifecycle:
     # -- silences ----------------------------------------------------------
     def silence(
         self,
-        matchers: "Sequence[str]",
-        duration_: "Union[float, str]" = 3600,
-        comment: "str" = "",
-        author: "str" = "",
-    ) -> "silences.Silence":
+        matchers: Sequence[str],
+        duration_: Union[float, str] = 3600,
+        comment: str = "",
+        author: str = "",
+    ) -> silences.Silence:
         """Add a silence from now; raises a clear error for bad input (see :mod:`.silences`)."""
         from .durations import strict_duration
 
@@ -249,19 +244,19 @@ class Lifecycle:
         with self._silences.transaction(self._wait) as doc:
             return silences.add(doc, list(matchers), seconds, comment, author, self._clock())
 
-    def silences(self, *, include_expired: "bool" = False) -> "List[silences.Silence]":
+    def silences(self, *, include_expired: bool = False) -> List[silences.Silence]:
         """The silences in force or to come (and the expired ones kept, with ``include_expired``)."""
         now = self._clock()
         found = silences.listing(self._silences.snapshot())
         return [s for s in found if include_expired or s.state(now) != "expired"]
 
-    def expire_silence(self, silence_id: "str") -> "bool":
+    def expire_silence(self, silence_id: str) -> bool:
         """End a silence now (False when it had ended); an unknown id raises."""
         with self._silences.transaction(self._wait) as doc:
             return silences.expire(doc, silence_id, self._clock())
 
     # -- listing -------------------------------------------------------------
-    def alerts(self) -> "List[Dict[str, Any]]":
+    def alerts(self) -> List[Dict[str, Any]]:
         """The firing identities, for ``kstalerts alerts``."""
         now = self._clock()
         doc = self._nflog.snapshot()
@@ -305,13 +300,13 @@ class Lifecycle:
     # -- heartbeats and the tick ---------------------------------------------
     def heartbeat(
         self,
-        name: "str",
-        every: "Union[float, str]",
-        grace: "Union[float, str, None]" = None,
-        level: "Union[AlertLevel, str]" = AlertLevel.CRITICAL,
+        name: str,
+        every: Union[float, str],
+        grace: Union[float, str, None] = None,
+        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
         *,
-        ping: "bool" = True,
-    ) -> "bool":
+        ping: bool = True,
+    ) -> bool:
         """Record heartbeat ``name`` alive now (or, ``ping=False``, only declare it); True when it
         had been missed (the caller resolves its alert)."""
         from .durations import strict_duration
@@ -326,21 +321,21 @@ class Lifecycle:
             heartbeats.create(doc, name, seconds, slack, AlertLevel.parse(level), self._clock())
             return False
 
-    def heartbeats(self) -> "List[heartbeats.Heartbeat]":
+    def heartbeats(self) -> List[heartbeats.Heartbeat]:
         """Every heartbeat, by name."""
         return heartbeats.records(self._beats.snapshot())
 
-    def delete_heartbeat(self, name: "str") -> "None":
+    def delete_heartbeat(self, name: str) -> None:
         """Forget a heartbeat (and nothing else: a firing missed alert still resolves by key)."""
         with self._beats.transaction(self._wait) as doc:
             heartbeats.delete(doc, name)
 
-    def last_tick(self) -> "Optional[float]":
+    def last_tick(self) -> Optional[float]:
         """When a tick last ran here, if ever."""
         tick = self._beats.snapshot().get("tick")
         return finite_number(tick.get("last")) if isinstance(tick, dict) else None
 
-    def due(self) -> "Due":
+    def due(self) -> Due:
         """What a tick must send now: missed heartbeats (every tick: the repeat interval holds
         repeats), alerts still firing whose silence ended while they were never notified, and
         stale identities (reported once, dropped at the next tick). Records the tick's run."""
@@ -374,26 +369,24 @@ class Lifecycle:
                     out.append(alert)
         return Due(tuple(out), tuple(stale))
 
-    def _warn(self, what: "str", message: "str") -> "None":
+    def _warn(self, what: str, message: str) -> None:
         if not self._warned.get(what):
             self._warned[what] = True
             _log.warning("%s", message)
 
 
-def _flap(entry: "Dict[str, Any]") -> "Dict[str, Any]":
+def _flap(entry: Dict[str, Any]) -> Dict[str, Any]:
     record = entry.get("flap")
     if not isinstance(record, dict):
         record = entry["flap"] = {}
     return record
 
 
-def _changes(entry: "Dict[str, Any]") -> "int":
+def _changes(entry: Dict[str, Any]) -> int:
     return flapping.changes(_flap(entry))
 
 
-def _claim(
-    entry: "Dict[str, Any]", now: "float", want: "Callable[[Dict[str, Any]], bool]"
-) -> "Tuple[str, ...]":
+def _claim(entry: Dict[str, Any], now: float, want: Callable[[Dict[str, Any]], bool]) -> Tuple[str, ...]:
     owed = []
     for channel, record in sorted(nflog.records(entry).items()):
         if want(record) and not nflog.live_claim(record.get("claim"), now):
@@ -402,13 +395,13 @@ def _claim(
     return tuple(owed)
 
 
-def _pid() -> "int":
+def _pid() -> int:
     import os
 
     return os.getpid()
 
 
-def _target_fp(target: "Target", labels: "Optional[Dict[str, str]]") -> "str":
+def _target_fp(target: Target, labels: Optional[Dict[str, str]]) -> str:
     if isinstance(target, AlertMessage):
         return fingerprint(target)
     if not isinstance(target, str) or not target:
@@ -418,7 +411,7 @@ def _target_fp(target: "Target", labels: "Optional[Dict[str, str]]") -> "str":
     return fingerprint_of(target, "", {})
 
 
-def _alert_of(entry: "Dict[str, Any]", resolved_at: "Optional[float]" = None) -> "Optional[AlertMessage]":
+def _alert_of(entry: Dict[str, Any], resolved_at: Optional[float] = None) -> Optional[AlertMessage]:
     """The alert an entry remembers (its last body; for a resolved one, a body saying so)."""
     try:
         level = stored_level(entry.get("level", "WARNING"))

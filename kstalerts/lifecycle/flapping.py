@@ -16,10 +16,7 @@ Rules: :func:`observe` changes the plain record it is given (``{"h": [...],
 change. Pure: no I/O, no clock.
 """
 
-from .._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
+from .._typing import Any, Dict, List, Optional
 
 __all__ = ()
 
@@ -28,7 +25,7 @@ _MIN_CHANGES = 3
 _LOW_WEIGHT, _HIGH_WEIGHT = 0.75, 1.25
 
 
-def share(history: "List[int]") -> "float":
+def share(history: List[int]) -> float:
     """The weighted percentage of changes among the transitions of ``history`` (oldest first)."""
     states = history[-STATES:]
     transitions = len(states) - 1
@@ -46,7 +43,7 @@ def share(history: "List[int]") -> "float":
     return changes * 100.0 / total
 
 
-def observe(record: "Dict[str, Any]", firing: "bool", high: "float", low: "float") -> "Optional[str]":
+def observe(record: Dict[str, Any], firing: bool, high: float, low: float) -> Optional[str]:
     """Add a state to ``record``; ``"start"``/``"stop"`` when flapping begins or ends."""
     raw = record.get("h")
     history = [1 if x else 0 for x in raw if x in (0, 1)] if isinstance(raw, list) else []
@@ -66,7 +63,7 @@ def observe(record: "Dict[str, Any]", firing: "bool", high: "float", low: "float
     return None
 
 
-def changes(record: "Dict[str, Any]") -> "int":
+def changes(record: Dict[str, Any]) -> int:
     """How many changes the kept states hold."""
     raw = record.get("h")
     history: List[Any] = raw if isinstance(raw, list) else []

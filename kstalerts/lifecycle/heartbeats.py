@@ -16,15 +16,11 @@ error for the others. The alert of heartbeat NAME has the dedup key
 
 import logging
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Dict, List, NamedTuple, Optional
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_HEARTBEATS, finite_number
 from ..models import AlertLevel, AlertMessage, stored_level
 from .durations import human
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
 
 __all__ = ()
 
@@ -35,27 +31,27 @@ _MAX_NAME = 128
 class Heartbeat(NamedTuple):
     """One heartbeat as stored."""
 
-    name: "str"
-    every: "float"
-    grace: "float"
-    level: "AlertLevel"
-    created: "float"
-    last: "Optional[float]"
-    missed: "bool"
+    name: str
+    every: float
+    grace: float
+    level: AlertLevel
+    created: float
+    last: Optional[float]
+    missed: bool
 
     @property
-    def due(self) -> "float":
+    def due(self) -> float:
         """When it is missed if no ping comes."""
         return (self.last if self.last is not None else self.created) + self.every + self.grace
 
-    def state(self, now: "float") -> "str":
+    def state(self, now: float) -> str:
         """``ok``, ``late`` (past ``every``, within grace) or ``missed``."""
         if self.missed or now > self.due:
             return "missed"
         start = self.last if self.last is not None else self.created
         return "late" if now > start + self.every else "ok"
 
-    def to_dict(self, now: "float") -> "Dict[str, Any]":
+    def to_dict(self, now: float) -> Dict[str, Any]:
         """A JSON-ready view (``kstalerts heartbeat --list --json``)."""
         return {
             "name": self.name,
@@ -68,17 +64,17 @@ class Heartbeat(NamedTuple):
         }
 
 
-def key_of(name: "str") -> "str":
+def key_of(name: str) -> str:
     """The dedup key of heartbeat ``name``'s alert."""
     return f"heartbeat:{name}"
 
 
-def default_grace(every: "float") -> "float":
+def default_grace(every: float) -> float:
     """10 % of ``every``, at least one minute."""
     return max(60.0, every * 0.1)
 
 
-def check_name(name: "str") -> "str":
+def check_name(name: str) -> str:
     """``name`` if it can name a heartbeat; else a clear error."""
     if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME or any(c < " " for c in name):
         raise AlertConfigurationError(
@@ -87,9 +83,7 @@ def check_name(name: "str") -> "str":
     return name.strip()
 
 
-def ping(
-    doc: "Dict[str, Any]", name: "str", every: "float", grace: "float", level: "AlertLevel", now: "float"
-) -> "bool":
+def ping(doc: Dict[str, Any], name: str, every: float, grace: float, level: AlertLevel, now: float) -> bool:
     """Record ``name`` alive now (creating it); True when it had been missed."""
     beats = _beats(doc)
     name = check_name(name)
@@ -106,9 +100,7 @@ def ping(
     return was_missed
 
 
-def create(
-    doc: "Dict[str, Any]", name: "str", every: "float", grace: "float", level: "AlertLevel", now: "float"
-) -> "None":
+def create(doc: Dict[str, Any], name: str, every: float, grace: float, level: AlertLevel, now: float) -> None:
     """Register ``name`` without a ping (it fires ``every + grace`` from now unless pinged)."""
     beats = _beats(doc)
     name = check_name(name)
@@ -127,7 +119,7 @@ def create(
     }
 
 
-def delete(doc: "Dict[str, Any]", name: "str") -> "None":
+def delete(doc: Dict[str, Any], name: str) -> None:
     """Forget ``name``; an unknown name is an error listing how to see them."""
     beats = _beats(doc)
     if name not in beats:
@@ -135,7 +127,7 @@ def delete(doc: "Dict[str, Any]", name: "str") -> "None":
     del beats[name]
 
 
-def records(doc: "Dict[str, Any]") -> "List[Heartbeat]":
+def records(doc: Dict[str, Any]) -> List[Heartbeat]:
     """Every heartbeat that reads back whole, by name; a damaged one is dropped with a warning."""
     beats = _beats(doc)
     out = []
@@ -150,14 +142,14 @@ def records(doc: "Dict[str, Any]") -> "List[Heartbeat]":
     return out
 
 
-def mark_missed(doc: "Dict[str, Any]", name: "str") -> "None":
+def mark_missed(doc: Dict[str, Any], name: str) -> None:
     """Note that ``name``'s missed alert was raised."""
     record = _beats(doc).get(name)
     if isinstance(record, dict):
         record["missed"] = True
 
 
-def alert_of(beat: "Heartbeat", now: "float") -> "AlertMessage":
+def alert_of(beat: Heartbeat, now: float) -> AlertMessage:
     """The alert a missed heartbeat fires."""
     if beat.last is None:
         seen = f"never seen (created {human(now - beat.created)} ago)"
@@ -173,14 +165,14 @@ def alert_of(beat: "Heartbeat", now: "float") -> "AlertMessage":
     )
 
 
-def _beats(doc: "Dict[str, Any]") -> "Dict[str, Any]":
+def _beats(doc: Dict[str, Any]) -> Dict[str, Any]:
     beats = doc.get("beats")
     if not isinstance(beats, dict):
         beats = doc["beats"] = {}
     return beats
 
 
-def _parsed(name: "str", record: "Any") -> "Optional[Heartbeat]":
+def _parsed(name: str, record: Any) -> Optional[Heartbeat]:
     if not isinstance(record, dict):
         return None
     every, grace, created = (finite_number(record.get(k)) for k in ("every", "grace", "created"))

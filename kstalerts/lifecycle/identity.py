@@ -14,16 +14,15 @@ import hashlib
 import json
 
 from .._lazy import TYPE_CHECKING
+from .._typing import Dict, Mapping, Optional
 
 if TYPE_CHECKING:
-    from typing import Dict, Mapping, Optional
-
     from ..models import AlertMessage
 
 __all__ = ()
 
 
-def fingerprint_of(key: "Optional[str]", title: "str", labels: "Mapping[str, str]") -> "str":
+def fingerprint_of(key: Optional[str], title: str, labels: Mapping[str, str]) -> str:
     """The fingerprint of an alert with this key, or else this title and these labels."""
     if key is not None:
         parts: object = ["key", key]
@@ -33,20 +32,18 @@ def fingerprint_of(key: "Optional[str]", title: "str", labels: "Mapping[str, str
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
-def fingerprint(alert: "AlertMessage") -> "str":
+def fingerprint(alert: "AlertMessage") -> str:
     """``alert``'s fingerprint: its dedup key, else its title and labels."""
     return fingerprint_of(alert.dedup_key, alert.title, alert.labels)
 
 
-def fields_of(
-    key: "Optional[str]", title: "str", level: "str", labels: "Mapping[str, str]"
-) -> "Dict[str, str]":
+def fields_of(key: Optional[str], title: str, level: str, labels: Mapping[str, str]) -> Dict[str, str]:
     """What a matcher is tried on: the labels, then ``alertname``, ``level`` and ``key``."""
     seen = dict(labels)
     seen.update(alertname=title, level=level.lower(), key=key or "")
     return seen
 
 
-def fields(alert: "AlertMessage") -> "Dict[str, str]":
+def fields(alert: "AlertMessage") -> Dict[str, str]:
     """:func:`fields_of` for ``alert``."""
     return fields_of(alert.dedup_key, alert.title, alert.level.name, alert.labels)

@@ -13,14 +13,10 @@ with errors naming the rule's place; evaluation reads the firing entries of
 the log the caller holds and does no I/O.
 """
 
-from .._lazy import TYPE_CHECKING
-from .._typing import Mapping, NamedTuple
+from .._typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
 from ..exceptions import AlertConfigurationError
 from .identity import fields_of
 from .matchers import Matcher, matches_all, parse_matchers
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Sequence, Tuple
 
 __all__ = ()
 
@@ -31,12 +27,12 @@ _RULE_KEYS = frozenset({"source", "target", "equal"})
 class InhibitRule(NamedTuple):
     """One parsed rule."""
 
-    source: "Tuple[Matcher, ...]"
-    target: "Tuple[Matcher, ...]"
-    equal: "Tuple[str, ...]"
+    source: Tuple[Matcher, ...]
+    target: Tuple[Matcher, ...]
+    equal: Tuple[str, ...]
 
 
-def parse_rules(rules: "Any", *, where: "str" = "alerts.inhibit") -> "Tuple[InhibitRule, ...]":
+def parse_rules(rules: Any, *, where: str = "alerts.inhibit") -> Tuple[InhibitRule, ...]:
     """Rules from config (a list of mappings); errors name ``where[i].key``."""
     if rules is None:
         return ()
@@ -76,11 +72,11 @@ def parse_rules(rules: "Any", *, where: "str" = "alerts.inhibit") -> "Tuple[Inhi
 
 
 def inhibitor(
-    rules: "Sequence[InhibitRule]",
-    fp: "str",
-    seen: "Mapping[str, str]",
-    firing: "Mapping[str, Dict[str, Any]]",
-) -> "Optional[str]":
+    rules: Sequence[InhibitRule],
+    fp: str,
+    seen: Mapping[str, str],
+    firing: Mapping[str, Dict[str, Any]],
+) -> Optional[str]:
     """The title of a firing alert that inhibits the alert ``fp`` (fields ``seen``), or ``None``."""
     for rule in rules:
         if not matches_all(rule.target, seen):
@@ -99,7 +95,7 @@ def inhibitor(
     return None
 
 
-def _fields(entry: "Dict[str, Any]") -> "Dict[str, str]":
+def _fields(entry: Dict[str, Any]) -> Dict[str, str]:
     labels = entry.get("labels")
     clean = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
     key = entry.get("key")

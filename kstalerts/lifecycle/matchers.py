@@ -20,13 +20,9 @@ with ``\\"`` and ``\\\\`` escapes.
 
 import re
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Pattern, Sequence, Tuple
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_MATCH_INPUT, MAX_MATCHER_PATTERN
-
-if TYPE_CHECKING:
-    from typing import Any, Iterable, List, Mapping, Optional, Pattern, Sequence, Tuple
 
 __all__ = ()
 
@@ -37,12 +33,12 @@ _MAX_REPEATS = 2
 class Matcher(NamedTuple):
     """One parsed matcher; :meth:`matches` tries it on a mapping of fields."""
 
-    name: "str"
-    op: "str"  # "=", "!=", "=~" or "!~"
-    value: "str"
-    regex: "Optional[Pattern[str]]"
+    name: str
+    op: str  # "=", "!=", "=~" or "!~"
+    value: str
+    regex: Optional[Pattern[str]]
 
-    def matches(self, seen: "Mapping[str, str]") -> "bool":
+    def matches(self, seen: Mapping[str, str]) -> bool:
         """Whether the field ``name`` of ``seen`` satisfies this matcher."""
         text = seen.get(self.name, "")
         if self.regex is None:
@@ -50,11 +46,11 @@ class Matcher(NamedTuple):
         found = len(text) <= MAX_MATCH_INPUT and self.regex.fullmatch(text) is not None
         return found is (self.op == "=~")
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         return f'{self.name}{self.op}"{_quote(self.value)}"'
 
 
-def parse_matcher(text: "str") -> "Matcher":
+def parse_matcher(text: str) -> Matcher:
     """The matcher ``text`` writes; a clear :class:`AlertConfigurationError` otherwise."""
     if not isinstance(text, str):
         raise AlertConfigurationError(f"a matcher is a string such as 'host=db1', not {type(text).__name__}")
@@ -74,7 +70,7 @@ def parse_matcher(text: "str") -> "Matcher":
     return Matcher(name, op, value, regex)
 
 
-def parse_matchers(texts: "Iterable[Any]", *, need_non_empty: "bool" = False) -> "Tuple[Matcher, ...]":
+def parse_matchers(texts: Iterable[Any], *, need_non_empty: bool = False) -> Tuple[Matcher, ...]:
     """Several matchers; with ``need_non_empty``, one at least must not match the empty string.
 
     That rule (Alertmanager's for silences) keeps ``alertname=~".*"`` from
@@ -91,12 +87,12 @@ def parse_matchers(texts: "Iterable[Any]", *, need_non_empty: "bool" = False) ->
     return parsed
 
 
-def matches_all(matchers: "Sequence[Matcher]", seen: "Mapping[str, str]") -> "bool":
+def matches_all(matchers: Sequence[Matcher], seen: Mapping[str, str]) -> bool:
     """Whether every matcher holds for ``seen``."""
     return all(m.matches(seen) for m in matchers)
 
 
-def _unquote(raw: "str", text: "str") -> "str":
+def _unquote(raw: str, text: str) -> str:
     if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
         if '"' in raw[:1]:
             raise AlertConfigurationError(f"matcher {text[:80]!r}: the quoted value is not closed")
@@ -112,11 +108,11 @@ def _unquote(raw: "str", text: "str") -> "str":
     return "".join(out)
 
 
-def _quote(value: "str") -> "str":
+def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _compile(pattern: "str", shown: "str") -> "Pattern[str]":
+def _compile(pattern: str, shown: str) -> Pattern[str]:
     try:
         compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
@@ -130,7 +126,7 @@ def _compile(pattern: "str", shown: "str") -> "Pattern[str]":
     return compiled
 
 
-def _parser() -> "Any":
+def _parser() -> Any:
     try:
         import re._parser as parser  # type: ignore[import-not-found,unused-ignore]  # 3.11+
     except ImportError:
@@ -138,14 +134,14 @@ def _parser() -> "Any":
     return parser
 
 
-def _hostile(pattern: "str") -> "Optional[str]":
+def _hostile(pattern: str) -> Optional[str]:
     """Why ``pattern`` could backtrack without bound, or ``None``."""
     parser = _parser()
     tree = parser.parse(pattern)
     consts = _constants()
     repeats = [0]
 
-    def walk(items: "Any", inside_repeat: "bool") -> "Optional[str]":
+    def walk(items: Any, inside_repeat: bool) -> Optional[str]:
         for op, arg in items:
             name = str(op)
             if name in consts["refs"]:
@@ -184,6 +180,6 @@ def _hostile(pattern: "str") -> "Optional[str]":
     return walk(tree, False)
 
 
-def _constants() -> "Mapping[str, Tuple[str, ...]]":
+def _constants() -> Mapping[str, Tuple[str, ...]]:
     refs = ("GROUPREF", "GROUPREF_EXISTS", "GROUPREF_IGNORE", "GROUPREF_LOC_IGNORE", "GROUPREF_UNI_IGNORE")
     return {"refs": refs, "looks": ("ASSERT", "ASSERT_NOT")}

@@ -27,13 +27,9 @@ Rules:
 import logging
 import os
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Dict, List, NamedTuple, Optional
 from ..limits import MAX_NFLOG_ENTRIES, MAX_SEND_BUDGET, finite_number
 from .identity import fingerprint
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
 
 __all__ = ()
 
@@ -57,15 +53,15 @@ class Verdict(NamedTuple):
     mute it, in words.
     """
 
-    action: "str"
-    fingerprint: "str"
-    state: "str" = "firing"
-    since: "float" = 0.0
-    repeats: "int" = 0
-    reason: "str" = ""
+    action: str
+    fingerprint: str
+    state: str = "firing"
+    since: float = 0.0
+    repeats: int = 0
+    reason: str = ""
 
 
-def observe(doc: "Dict[str, Any]", alert: "Any", now: "float") -> "Optional[Dict[str, Any]]":
+def observe(doc: Dict[str, Any], alert: Any, now: float) -> Optional[Dict[str, Any]]:
     """The entry of ``alert``'s identity, created or brought up to date as firing now."""
     alerts = doc.setdefault("alerts", {})
     if not isinstance(alerts, dict):
@@ -99,8 +95,8 @@ def observe(doc: "Dict[str, Any]", alert: "Any", now: "float") -> "Optional[Dict
 
 
 def decide(
-    entry: "Dict[str, Any]", fp: "str", channel: "str", level: "int", now: "float", repeat_interval: "float"
-) -> "Verdict":
+    entry: Dict[str, Any], fp: str, channel: str, level: int, now: float, repeat_interval: float
+) -> Verdict:
     """Deliver (taking a claim) or hold ``entry``'s alert for ``channel``.
 
     Held when another delivery of it to this channel is under way, or when
@@ -129,19 +125,19 @@ def decide(
     return Verdict(DELIVER, fp, state=state, since=since, repeats=count(record.get("held")))
 
 
-def delivered(entry: "Dict[str, Any]", channel: "str", state: "str", level: "int", now: "float") -> "None":
+def delivered(entry: Dict[str, Any], channel: str, state: str, level: int, now: float) -> None:
     """Record a successful delivery of ``state`` (``firing``, ``reminder`` or ``resolved``)."""
     record = _record(entry, channel)
     record.pop("claim", None)
     record.update(n="resolved" if state == "resolved" else "firing", at=now, lvl=level, held=0)
 
 
-def release(entry: "Dict[str, Any]", channel: "str") -> "None":
+def release(entry: Dict[str, Any], channel: str) -> None:
     """Drop the claim of a delivery that failed: the next send tries again."""
     _record(entry, channel).pop("claim", None)
 
 
-def begin_resolve(entry: "Dict[str, Any]", now: "float") -> "List[str]":
+def begin_resolve(entry: Dict[str, Any], now: float) -> List[str]:
     """Mark ``entry`` resolved; the channels still notified of it firing (each claimed)."""
     if entry.get("state") == "firing":
         entry.update(state="resolved", ended=now)
@@ -153,12 +149,12 @@ def begin_resolve(entry: "Dict[str, Any]", now: "float") -> "List[str]":
     return targets
 
 
-def resolved(entry: "Dict[str, Any]", channel: "str", now: "float") -> "None":
+def resolved(entry: Dict[str, Any], channel: str, now: float) -> None:
     """Record that ``channel`` was told (or, with ``send_resolved: false``, needs no telling)."""
     delivered(entry, channel, "resolved", 0, now)
 
 
-def firing(doc: "Dict[str, Any]") -> "Dict[str, Dict[str, Any]]":
+def firing(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """The entries still firing, by fingerprint."""
     alerts = doc.get("alerts")
     if not isinstance(alerts, dict):
@@ -166,7 +162,7 @@ def firing(doc: "Dict[str, Any]") -> "Dict[str, Dict[str, Any]]":
     return {fp: e for fp, e in alerts.items() if isinstance(e, dict) and e.get("state") == "firing"}
 
 
-def _evict_one(alerts: "Dict[str, Any]") -> "bool":
+def _evict_one(alerts: Dict[str, Any]) -> bool:
     done = [
         (finite_number(e.get("seen")) or 0.0, fp)
         for fp, e in alerts.items()
@@ -178,14 +174,14 @@ def _evict_one(alerts: "Dict[str, Any]") -> "bool":
     return True
 
 
-def records(entry: "Dict[str, Any]") -> "Dict[str, Dict[str, Any]]":
+def records(entry: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     records = entry.get("ch")
     if not isinstance(records, dict):
         records = entry["ch"] = {}
     return {k: v for k, v in records.items() if isinstance(v, dict)}
 
 
-def _record(entry: "Dict[str, Any]", channel: "str") -> "Dict[str, Any]":
+def _record(entry: Dict[str, Any], channel: str) -> Dict[str, Any]:
     records = entry.setdefault("ch", {})
     record = records.get(channel)
     if not isinstance(record, dict):
@@ -194,19 +190,19 @@ def _record(entry: "Dict[str, Any]", channel: "str") -> "Dict[str, Any]":
     return found
 
 
-def _stamp(value: "Any", now: "float") -> "Optional[float]":
+def _stamp(value: Any, now: float) -> Optional[float]:
     stamp = finite_number(value)
     if stamp is None or stamp > now + _FUTURE_SLACK:
         return None
     return stamp
 
 
-def count(value: "Any") -> "int":
+def count(value: Any) -> int:
     number = finite_number(value)
     return int(number) if number is not None and 0 <= number < 2**53 else 0
 
 
-def live_claim(claim: "Any", now: "float") -> "bool":
+def live_claim(claim: Any, now: float) -> bool:
     if not isinstance(claim, list) or len(claim) != 2:
         return False
     pid, at = finite_number(claim[0]), _stamp(claim[1], now)

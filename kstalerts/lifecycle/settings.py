@@ -15,23 +15,19 @@ judged by the hard-limits validator when :func:`from_loaded` builds the
 
 import os
 
-from .._lazy import TYPE_CHECKING
 from .._suggest import suggest
-from .._typing import Mapping
+from .._typing import Any, Mapping, Optional
 from ..exceptions import AlertConfigurationError
 from .durations import duration, parse_seconds
 from .engine import Lifecycle
 from .inhibit import parse_rules
-
-if TYPE_CHECKING:
-    from typing import Any, Optional
 
 __all__ = ()
 
 LIFECYCLE_KEYS = frozenset({"repeat_interval", "state_dir", "flapping_high", "flapping_low"})
 
 
-def check(alerts: "Mapping[Any, Any]", prefix: "str" = "alerts") -> "None":
+def check(alerts: Mapping[Any, Any], prefix: str = "alerts") -> None:
     """Raise :class:`AlertConfigurationError` (with its dotted key) for a malformed lifecycle section."""
     section = alerts.get("lifecycle")
     inhibit = alerts.get("inhibit")
@@ -63,7 +59,7 @@ def check(alerts: "Mapping[Any, Any]", prefix: "str" = "alerts") -> "None":
             )
 
 
-def from_loaded(loaded: "Any", *, state_dir: "Optional[str]" = None) -> "Optional[Lifecycle]":
+def from_loaded(loaded: Any, *, state_dir: Optional[str] = None) -> Optional[Lifecycle]:
     """The lifecycle a loaded config asks for (``None`` when off); ``state_dir`` overrides the folder."""
     alerts = loaded.alerts
     section = alerts.get("lifecycle")
@@ -76,7 +72,7 @@ def from_loaded(loaded: "Any", *, state_dir: "Optional[str]" = None) -> "Optiona
         if not os.path.isabs(folder) and loaded.path is not None:
             folder = os.path.join(os.path.dirname(os.path.abspath(loaded.path)), folder)
 
-    def located(name: "str", value: "Any") -> "float":
+    def located(name: str, value: Any) -> float:
         return duration(name_of[name], value, where=loaded.where(f"alerts.lifecycle.{name}"))
 
     name_of = {"repeat_interval": "lifecycle.repeat_interval"}

@@ -17,14 +17,10 @@ matchers no longer parse is ignored with a warning, never a failed send.
 import logging
 import os
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_SILENCES, finite_number
 from .matchers import Matcher, matches_all, parse_matchers
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __all__ = ()
 
@@ -36,21 +32,21 @@ _MAX_MATCHERS = 32
 class Silence(NamedTuple):
     """One silence as stored; ``matchers`` parsed."""
 
-    id: "str"
-    matchers: "Tuple[Matcher, ...]"
-    starts: "float"
-    ends: "float"
-    comment: "str"
-    author: "str"
-    created: "float"
+    id: str
+    matchers: Tuple[Matcher, ...]
+    starts: float
+    ends: float
+    comment: str
+    author: str
+    created: float
 
-    def state(self, now: "float") -> "str":
+    def state(self, now: float) -> str:
         """``active``, ``pending`` (starts later) or ``expired``."""
         if now >= self.ends:
             return "expired"
         return "active" if now >= self.starts else "pending"
 
-    def to_dict(self, now: "float") -> "Dict[str, Any]":
+    def to_dict(self, now: float) -> Dict[str, Any]:
         """A JSON-ready view (``kstalerts silence query --json``)."""
         return {
             "id": self.id,
@@ -64,13 +60,13 @@ class Silence(NamedTuple):
 
 
 def add(
-    doc: "Dict[str, Any]",
-    matchers: "Sequence[str]",
-    seconds: "float",
-    comment: "str",
-    author: "str",
-    now: "float",
-) -> "Silence":
+    doc: Dict[str, Any],
+    matchers: Sequence[str],
+    seconds: float,
+    comment: str,
+    author: str,
+    now: float,
+) -> Silence:
     """A new silence from now for ``seconds`` (already within the limits), stored in ``doc``."""
     if not isinstance(comment, str) or not comment.strip():
         raise AlertConfigurationError('a silence needs a comment saying why (--comment "rebooting db1")')
@@ -111,7 +107,7 @@ def add(
     return silence
 
 
-def expire(doc: "Dict[str, Any]", silence_id: "str", now: "float") -> "bool":
+def expire(doc: Dict[str, Any], silence_id: str, now: float) -> bool:
     """End the silence ``silence_id`` (or a unique prefix of it, 4+ characters) now.
 
     Returns False when it had already ended. An unknown id raises.
@@ -134,7 +130,7 @@ def expire(doc: "Dict[str, Any]", silence_id: "str", now: "float") -> "bool":
     return True
 
 
-def listing(doc: "Dict[str, Any]") -> "List[Silence]":
+def listing(doc: Dict[str, Any]) -> List[Silence]:
     """Every stored silence that parses, oldest first."""
     out: List[Silence] = []
     for item in _items(doc):
@@ -144,24 +140,24 @@ def listing(doc: "Dict[str, Any]") -> "List[Silence]":
     return sorted(out, key=lambda s: s.created)
 
 
-def active(doc: "Dict[str, Any]", now: "float") -> "List[Silence]":
+def active(doc: Dict[str, Any], now: float) -> List[Silence]:
     """The silences in force at ``now``."""
     return [s for s in listing(doc) if s.state(now) == "active"]
 
 
-def silencing(silences: "Sequence[Silence]", seen: "Dict[str, str]") -> "List[str]":
+def silencing(silences: Sequence[Silence], seen: Dict[str, str]) -> List[str]:
     """The ids of the silences among ``silences`` whose matchers all hold for ``seen``."""
     return [s.id for s in silences if matches_all(s.matchers, seen)]
 
 
-def _items(doc: "Dict[str, Any]") -> "List[Dict[str, Any]]":
+def _items(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
     items = doc.get("silences")
     if not isinstance(items, list):
         return []
     return [item for item in items if isinstance(item, dict)]
 
 
-def _parsed(item: "Dict[str, Any]") -> "Optional[Silence]":
+def _parsed(item: Dict[str, Any]) -> Optional[Silence]:
     starts, ends = finite_number(item.get("starts")), finite_number(item.get("ends"))
     matchers = item.get("matchers")
     if (

@@ -23,11 +23,11 @@ import time
 
 from .._lazy import TYPE_CHECKING
 from .._symbols import Symbols
-from .._typing import Generic, TypeVar
+from .._typing import Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
 from .wire import Pooled
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, NoReturn, Optional, Tuple, Type
+    from typing import NoReturn
 
 __all__ = ()
 
@@ -64,7 +64,7 @@ class Resend(Symbols):
 #: allows). A reused HTTP connection the server closed while idle fails
 #: while sending or before a byte of an answer; a reused SMTP session, before
 #: DATA. A reused connection is past connecting, so those stages never resend.
-STAGES: "Dict[Stage, Tuple[str, Resend]]" = {
+STAGES: Dict[Stage, Tuple[str, Resend]] = {
     Stage.CONNECTING: ("while connecting", Resend.NEVER),
     Stage.TUNNELLING: ("while opening the proxy tunnel", Resend.NEVER),
     Stage.HANDSHAKE: ("in the TLS handshake", Resend.NEVER),
@@ -83,7 +83,7 @@ class Progress:
 
     __slots__ = ("stage",)
 
-    def __init__(self, stage: "Stage") -> "None":
+    def __init__(self, stage: Stage) -> None:
         self.stage = stage
 
 
@@ -97,7 +97,7 @@ class Attempt(Generic[C]):
 
     __slots__ = ("connection", "reused", "progress", "stale", "_rules")
 
-    def __init__(self, rules: "PooledAttempts[C]", connection: "Optional[C]") -> "None":
+    def __init__(self, rules: "PooledAttempts[C]", connection: Optional[C]) -> None:
         self.connection = connection
         self.reused = connection is not None
         self.progress = Progress(rules.first)
@@ -107,7 +107,7 @@ class Attempt(Generic[C]):
     def __enter__(self) -> "Attempt[C]":
         return self
 
-    def __exit__(self, kind: "Any", exc: "Optional[BaseException]", trace: "Any") -> "bool":
+    def __exit__(self, kind: Any, exc: Optional[BaseException], trace: Any) -> bool:
         if exc is None:
             return False
         if self.connection is not None:
@@ -147,17 +147,17 @@ class PooledAttempts(Generic[C]):
 
     def __init__(
         self,
-        take: "Callable[[], Optional[C]]",
+        take: Callable[[], Optional[C]],
         *,
-        first: "Stage",
-        errors: "Tuple[Type[BaseException], ...]",
-        is_stale: "Callable[[BaseException], bool]",
+        first: Stage,
+        errors: Tuple[Type[BaseException], ...],
+        is_stale: Callable[[BaseException], bool],
         fail: "Callable[[BaseException, Stage], NoReturn]",
-        deadline: "float",
-        log: "Any",  # the protocol's logger (kstalerts._log.logger)
-        peer: "object",
-        what: "str",
-    ) -> "None":
+        deadline: float,
+        log: Any,  # the protocol's logger (kstalerts._log.logger)
+        peer: object,
+        what: str,
+    ) -> None:
         self.take = take
         self.first = first
         self.errors = errors
@@ -168,7 +168,7 @@ class PooledAttempts(Generic[C]):
         self.peer = peer
         self.what = what
 
-    def __iter__(self) -> "Iterator[Attempt[C]]":
+    def __iter__(self) -> Iterator[Attempt[C]]:
         go: Attempt[C] = Attempt(self, self.take())
         yield go
         if go.stale:  # a second go only when a reused connection turned out stale

@@ -39,7 +39,7 @@ from .. import _lifecycle
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._secret import Secret
-from .._typing import NamedTuple
+from .._typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 from .attempt import STAGES, PooledAttempts, Progress, Stage
@@ -47,13 +47,13 @@ from .wire import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dro
 
 if TYPE_CHECKING:
     import ssl
-    from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple, Union
+    from typing import NoReturn
 
 __all__ = ()
 
 _log = logger("kstalerts.http")
 
-_EMPTY: "Mapping[str, str]" = {}
+_EMPTY: Mapping[str, str] = {}
 _OWN_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection"))
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -62,18 +62,18 @@ class HTTPResponse(NamedTuple):
     """A response: status, lower-cased headers and a body of at most the
     client's ``max_response_bytes`` (``truncated`` says the rest was left)."""
 
-    status: "int"
-    headers: "Mapping[str, str]"
-    body: "bytes"
-    reason: "str" = ""
-    truncated: "bool" = False
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    reason: str = ""
+    truncated: bool = False
 
     @property
-    def text(self) -> "str":
+    def text(self) -> str:
         """The body decoded as UTF-8, undecodable bytes replaced."""
         return self.body.decode("utf-8", "replace")
 
-    def json(self) -> "Any":
+    def json(self) -> Any:
         """The body decoded as JSON, or ``None`` when it is not JSON (services
         answer errors in HTML or plain text as often as in JSON) or nests
         deeper than ``MAX_RESPONSE_DEPTH`` (which would exhaust the stack)."""
@@ -86,7 +86,7 @@ _JSON_BRACKET = rb"[][{}]"
 _JSON_STARTS = frozenset(bytes([c]) for c in b'{["-0123456789tfn')
 
 
-def loads_bounded(body: "bytes", max_depth: "int" = MAX_RESPONSE_DEPTH) -> "Any":
+def loads_bounded(body: bytes, max_depth: int = MAX_RESPONSE_DEPTH) -> Any:
     """``json.loads(body)`` for bytes a peer sent, or ``None`` when they are
     not UTF-8 JSON or nest deeper than ``max_depth``: the depth is counted
     (strings skipped) before the parser, which recurses, sees the text."""
@@ -106,23 +106,23 @@ def loads_bounded(body: "bytes", max_depth: "int" = MAX_RESPONSE_DEPTH) -> "Any"
 
 
 class _Endpoint(NamedTuple):
-    scheme: "str"
-    host: "str"
-    port: "int"
-    target: "str"  # path and query: may hold a token, so not in repr
-    authorization: "Optional[str]" = None  # not in repr
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query: may hold a token, so not in repr
+    authorization: Optional[str] = None  # not in repr
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"_Endpoint(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r})"
 
     @property
-    def authority(self) -> "str":
+    def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == "https" else 80
         return host if self.port == default else f"{host}:{self.port}"
 
 
-def _parse(url: "str", key: "str", schemes: "Tuple[str, ...]") -> "_Endpoint":
+def _parse(url: str, key: str, schemes: Tuple[str, ...]) -> _Endpoint:
     """Check (:func:`kstalerts.net.url.check_url`) and split ``url``; errors name ``key``, never the value."""
     from urllib.parse import unquote, urlsplit
 
@@ -140,14 +140,14 @@ def _parse(url: "str", key: "str", schemes: "Tuple[str, ...]") -> "_Endpoint":
     return _Endpoint(scheme, host, port or (443 if scheme == "https" else 80), target, authorization)
 
 
-def _env(name: "str") -> "str":
+def _env(name: str) -> str:
     value = os.environ.get(name.lower())
     if value is None and not (name == "HTTP_PROXY" and "REQUEST_METHOD" in os.environ):
         value = os.environ.get(name)  # upper-case HTTP_PROXY is ignored under CGI (httpoxy)
     return (value or "").strip()
 
 
-def _bypassed(host: "str", port: "int", no_proxy: "str") -> "bool":
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
     """Whether ``NO_PROXY`` lists the host (exactly, as a domain suffix, or ``*``)."""
     host = host.lower().rstrip(".")
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
@@ -164,7 +164,7 @@ def _bypassed(host: "str", port: "int", no_proxy: "str") -> "bool":
     return False
 
 
-def _choose_proxy(endpoint: "_Endpoint", proxy: "Optional[str]") -> "Optional[_Endpoint]":
+def _choose_proxy(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[_Endpoint]:
     if proxy is None:
         if _bypassed(endpoint.host, endpoint.port, _env("NO_PROXY")):
             return None
@@ -183,41 +183,41 @@ class _Connection(Pooled):
     reader sets the socket timeout to the time left before every ``recv``.
     """
 
-    def __init__(self, sock: "socket.socket", deadline: "Deadline") -> "None":
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self.sock = sock
         self.deadline = deadline
         self.progress = Progress(Stage.CONNECTING)
 
-    def sendall(self, data: "bytes") -> "None":
+    def sendall(self, data: bytes) -> None:
         self.deadline.send_all(self.sock, data)
 
-    def makefile(self, mode: "str" = "rb", *args: "Any", **kwargs: "Any") -> "io.BufferedReader":
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self))
 
-    def dropped(self) -> "bool":
+    def dropped(self) -> bool:
         """An idle connection that is readable was closed (or spoke out of turn)."""
         return is_dropped(self.sock)
 
-    def close(self) -> "None":
+    def close(self) -> None:
         try:
             self.sock.close()
         except OSError:  # pragma: no cover - closing a dead socket
             pass
 
-    def forget(self) -> "None":
+    def forget(self) -> None:
         """Drop a connection inherited from the parent process (see the module docs)."""
         _lifecycle.forget_socket(self.sock)
 
 
 class _DeadlineReader(io.RawIOBase):
-    def __init__(self, connection: "_Connection") -> "None":
+    def __init__(self, connection: _Connection) -> None:
         super().__init__()
         self._connection = connection
 
-    def readable(self) -> "bool":
+    def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: "Any") -> "int":
+    def readinto(self, buffer: Any) -> int:
         connection = self._connection
         connection.deadline.arm(connection.sock)
         received = connection.sock.recv_into(buffer)
@@ -247,15 +247,15 @@ class HTTPClient:
 
     def __init__(
         self,
-        url: "Union[str, Secret]",
+        url: Union[str, Secret],
         *,
-        ssl_verify: "bool" = True,
-        ssl_ca_bundle: "Optional[str]" = None,
-        proxy: "Optional[str]" = None,
-        max_response_bytes: "int" = MAX_RESPONSE_BYTES,
-        user_agent: "Optional[str]" = None,
-        pool_size: "int" = MAX_IDLE_CONNECTIONS,
-    ) -> "None":
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        user_agent: Optional[str] = None,
+        pool_size: int = MAX_IDLE_CONNECTIONS,
+    ) -> None:
         from .._version import __version__
 
         self.url = url if isinstance(url, Secret) else Secret(url)
@@ -273,28 +273,26 @@ class HTTPClient:
         self._prepared_cache: Dict[Tuple[object, ...], Tuple[bytes, bool, Tuple[bytes, ...]]] = {}
 
     @property
-    def via_proxy(self) -> "bool":
+    def via_proxy(self) -> bool:
         """Whether requests go through a proxy."""
         return self._proxy is not None
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"HTTPClient({str(self.url)!r})"
 
     # -- public calls -----------------------------------------------------
-    def post(
-        self, body: "bytes", *, headers: "Mapping[str, str]" = _EMPTY, timeout: "float"
-    ) -> "HTTPResponse":
+    def post(self, body: bytes, *, headers: Mapping[str, str] = _EMPTY, timeout: float) -> HTTPResponse:
         """POST ``body``; see :meth:`request`."""
         return self.request("POST", body, headers=headers, timeout=timeout)
 
     def request(
         self,
-        method: "str",
-        body: "Optional[bytes]",
+        method: str,
+        body: Optional[bytes],
         *,
-        headers: "Mapping[str, str]" = _EMPTY,
-        timeout: "float",
-    ) -> "HTTPResponse":
+        headers: Mapping[str, str] = _EMPTY,
+        timeout: float,
+    ) -> HTTPResponse:
         """Send one request and read the response, all within ``timeout`` seconds.
 
         Raises :class:`AlertDeliveryError` for a network, TLS or protocol
@@ -312,7 +310,7 @@ class HTTPClient:
         started = time.monotonic()
         deadline = Deadline(started + timeout)
 
-        def fail(exc: "BaseException", stage: "Stage") -> "NoReturn":
+        def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
 
         goes: PooledAttempts[_Connection] = PooledAttempts(
@@ -346,18 +344,18 @@ class HTTPClient:
         )
         return _scrubbed(response, secrets)
 
-    def _peer(self) -> "str":
+    def _peer(self) -> str:
         """``host:port`` of the hop a failure happened with (``proxy host:port`` via a proxy)."""
         hop = self._proxy or self._endpoint
         host = f"[{hop.host}]" if ":" in hop.host else hop.host
         return f"{'proxy ' if self._proxy is not None else ''}{host}:{hop.port}"
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Close the idle connections; the client stays usable."""
         for connection in self._pool.drain():  # none in a forked child: the parent's
             connection.close()
 
-    def _request_secrets(self, headers: "Mapping[str, str]") -> "Tuple[bytes, ...]":
+    def _request_secrets(self, headers: Mapping[str, str]) -> Tuple[bytes, ...]:
         """What a request carried that a server's answer must not echo into
         a result or a log: the URL (whole, its path and token-like segments),
         the user info of the URL and the proxy, the Authorization and
@@ -401,8 +399,8 @@ class HTTPClient:
         )
 
     def _prepared(
-        self, method: "str", has_body: "bool", headers: "Mapping[str, str]"
-    ) -> "Tuple[bytes, bool, Tuple[bytes, ...]]":
+        self, method: str, has_body: bool, headers: Mapping[str, str]
+    ) -> Tuple[bytes, bool, Tuple[bytes, ...]]:
         """The request head's lines but its ``Content-Length`` and the blank
         line, whether it takes a ``Content-Length``, and the secrets to scrub
         from the answer.
@@ -423,8 +421,8 @@ class HTTPClient:
 
     # -- one exchange -----------------------------------------------------
     def _head(
-        self, method: "str", body: "Optional[bytes]", headers: "Mapping[str, str]", *, length: "bool" = True
-    ) -> "bytes":
+        self, method: str, body: Optional[bytes], headers: Mapping[str, str], *, length: bool = True
+    ) -> bytes:
         """The request head; ``length=False`` stops before the ``Content-Length``
         line (and the blank line) when there is one to add."""
         if not method or not set(method) <= _TOKEN_CHARS:
@@ -457,7 +455,7 @@ class HTTPClient:
             lines.append(f"Content-Length: {len(body or b'')}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _connect(self, deadline: "Deadline", progress: "Progress") -> "_Connection":
+    def _connect(self, deadline: Deadline, progress: Progress) -> _Connection:
         hop = self._proxy or self._endpoint
         progress.stage = Stage.CONNECTING
         left = deadline.left()
@@ -479,7 +477,7 @@ class HTTPClient:
             raise
         return connection
 
-    def _tunnel(self, connection: "_Connection", proxy: "_Endpoint") -> "None":
+    def _tunnel(self, connection: _Connection, proxy: _Endpoint) -> None:
         import http.client
 
         host = self._endpoint.host
@@ -503,8 +501,8 @@ class HTTPClient:
             )
 
     def _exchange(
-        self, connection: "_Connection", method: "str", payload: "bytes", progress: "Progress"
-    ) -> "Tuple[HTTPResponse, bool]":
+        self, connection: _Connection, method: str, payload: bytes, progress: Progress
+    ) -> Tuple[HTTPResponse, bool]:
         import http.client
 
         progress.stage = Stage.SENDING
@@ -530,14 +528,14 @@ _PREPARED_MAX = 16  # distinct (method, headers) sets one client keeps prepared
 _HARMLESS_HEADERS = frozenset(("content-type", "accept", "user-agent", "content-encoding", "accept-language"))
 
 
-def _proxy_url(endpoint: "_Endpoint", proxy: "Optional[str]") -> "Optional[str]":
+def _proxy_url(endpoint: _Endpoint, proxy: Optional[str]) -> Optional[str]:
     """The proxy URL as given (or from the environment), for scrubbing."""
     if proxy is None:
         return _env("HTTPS_PROXY" if endpoint.scheme == "https" else "HTTP_PROXY") or None
     return proxy or None
 
 
-def _scrubbed(response: "HTTPResponse", secrets: "Tuple[bytes, ...]") -> "HTTPResponse":
+def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPResponse:
     """``response`` with every secret of its request masked in the body, the
     reason and the header values: a server that echoes what it was sent
     cannot put a token into a result or a log."""
@@ -550,12 +548,12 @@ def _scrubbed(response: "HTTPResponse", secrets: "Tuple[bytes, ...]") -> "HTTPRe
     if not any(secret in seen for secret in secrets):
         return response  # nothing echoed (every answer but a hostile or chatty one)
 
-    def clean(data: "bytes") -> "bytes":
+    def clean(data: bytes) -> bytes:
         for secret in secrets:
             data = data.replace(secret, b"***")
         return data
 
-    def clean_text(text: "str") -> "str":
+    def clean_text(text: str) -> str:
         return clean(text.encode("latin-1", "replace")).decode("latin-1")
 
     return HTTPResponse(
@@ -567,7 +565,7 @@ def _scrubbed(response: "HTTPResponse", secrets: "Tuple[bytes, ...]") -> "HTTPRe
     )
 
 
-def check_headers(headers: "Mapping[str, str]") -> "Dict[str, str]":
+def check_headers(headers: Mapping[str, str]) -> Dict[str, str]:
     """Return ``headers`` as a dict after checking each name and value.
 
     A name must be an HTTP token; a value may not hold a line break (header
@@ -583,7 +581,7 @@ def check_headers(headers: "Mapping[str, str]") -> "Dict[str, str]":
     return checked
 
 
-def _check_header(name: "str", value: "str") -> "None":
+def _check_header(name: str, value: str) -> None:
     if not name or not set(name) <= _TOKEN_CHARS:
         raise AlertConfigurationError(f"header name {name!r} is not a valid HTTP token", key="headers")
     if any(c in value for c in "\r\n\0"):
@@ -596,7 +594,7 @@ def _check_header(name: "str", value: "str") -> "None":
         ) from None
 
 
-def _hung_up(exc: "BaseException") -> "bool":
+def _hung_up(exc: BaseException) -> bool:
     """Whether ``exc`` says the server hung up before a byte of an answer
     (on a reused connection: it had closed it while idle)."""
     import http.client
@@ -607,8 +605,8 @@ def _hung_up(exc: "BaseException") -> "bool":
 
 
 def _translate(
-    exc: "BaseException", stage: "Stage", timeout: "float", host: "str", peer: "str" = ""
-) -> "AlertDeliveryError":
+    exc: BaseException, stage: Stage, timeout: float, host: str, peer: str = ""
+) -> AlertDeliveryError:
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
 
@@ -618,7 +616,7 @@ def _translate(
     """
     import http.client
 
-    def error(text: "str", retryable: "bool" = True) -> "AlertDeliveryError":
+    def error(text: str, retryable: bool = True) -> AlertDeliveryError:
         return AlertDeliveryError(f"{peer}: {text}" if peer else text, retryable=retryable)
 
     if isinstance(exc, http.client.RemoteDisconnected):  # before classify: it is a reset

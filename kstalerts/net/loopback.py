@@ -22,12 +22,8 @@ import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, List, NamedTuple, Optional, Tuple, TypeVar
 from ..limits import MAX_RECIPIENTS, MAX_REQUEST_BYTES
-
-if TYPE_CHECKING:
-    from typing import Any, List, Optional, Tuple, TypeVar
 
 __all__ = ()
 
@@ -40,29 +36,28 @@ _MAX_SMTP_LINE = 1000  # RFC 5321: 998 characters plus CRLF, with some slack
 _MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES
 _IDLE_TIMEOUT = 30.0  # seconds a client may stay silent before being dropped
 
-if TYPE_CHECKING:
-    _S = TypeVar("_S", bound="_Sink")
+_S = TypeVar("_S", bound="_Sink")
 
 
 class _Sink:
     """A server on a background thread: start, stop, ``with`` block."""
 
-    _server: "socketserver.TCPServer"
+    _server: socketserver.TCPServer
 
-    def __init__(self) -> "None":
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
 
     @property
-    def address(self) -> "Tuple[str, int]":
+    def address(self) -> Tuple[str, int]:
         host, port = self._server.socket.getsockname()[:2]
         return str(host), int(port)
 
     @property
-    def port(self) -> "int":
+    def port(self) -> int:
         return self.address[1]
 
-    def start(self: "_S") -> "_S":
+    def start(self: _S) -> _S:
         """Serve on a daemon thread; returns the sink."""
         if self._thread is None:
             self._thread = threading.Thread(
@@ -74,7 +69,7 @@ class _Sink:
             self._thread.start()
         return self
 
-    def stop(self) -> "None":
+    def stop(self) -> None:
         """Stop serving and close the listening socket."""
         if self._thread is not None:
             self._server.shutdown()
@@ -82,10 +77,10 @@ class _Sink:
             self._thread = None
         self._server.server_close()
 
-    def __enter__(self: "_S") -> "_S":
+    def __enter__(self: _S) -> _S:
         return self.start()
 
-    def __exit__(self, *exc_info: "object") -> "None":
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -95,10 +90,10 @@ class _Sink:
 class HTTPPost(NamedTuple):
     """One request the HTTP sink received; ``payload`` is the parsed JSON."""
 
-    path: "str"
-    payload: "Any"
-    status: "int"
-    content_type: "str"
+    path: str
+    payload: Any
+    status: int
+    content_type: str
 
 
 class _HTTPServer(socketserver.ThreadingMixIn, HTTPServer):  # ThreadingHTTPServer is 3.7+
@@ -107,15 +102,15 @@ class _HTTPServer(socketserver.ThreadingMixIn, HTTPServer):  # ThreadingHTTPServ
 
 
 class _HTTPHandler(BaseHTTPRequestHandler):
-    server: "_HTTPServer"
+    server: _HTTPServer
     protocol_version = "HTTP/1.1"
     timeout = _IDLE_TIMEOUT
     server_version = "kstalerts-loopback"
 
-    def log_message(self, format: "str", *args: "Any") -> "None":
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the sink records requests instead of printing them."""
 
-    def do_POST(self) -> "None":
+    def do_POST(self) -> None:
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
@@ -135,10 +130,10 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         self.server.sink.record(HTTPPost(self.path, payload, status, self.headers.get("Content-Type", "")))
         self._answer(status, "ok" if status < 300 else "loopback_failure")
 
-    def do_GET(self) -> "None":
+    def do_GET(self) -> None:
         self._answer(405, "method_not_allowed")
 
-    def _answer(self, status: "int", text: "str") -> "None":
+    def _answer(self, status: int, text: str) -> None:
         body = text.encode("ascii")
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -160,7 +155,7 @@ class HTTPSink(_Sink):
     True
     """
 
-    def __init__(self, host: "str" = LOOPBACK, port: "int" = 0, *, status: "int" = 200) -> "None":
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, status: int = 200) -> None:
         super().__init__()
         self.status = status
         self.posts: List[HTTPPost] = []
@@ -168,32 +163,32 @@ class HTTPSink(_Sink):
         self._server.sink = self
 
     @property
-    def base_url(self) -> "str":
+    def base_url(self) -> str:
         host, port = self.address
         return f"http://{host}:{port}"
 
     @property
-    def url(self) -> "str":
+    def url(self) -> str:
         """A URL shaped like a Slack incoming webhook."""
         return self.base_url + SLACK_PATH
 
-    def failing_url(self, status: "int") -> "str":
+    def failing_url(self, status: int) -> str:
         """A URL this sink answers with ``status``."""
         return f"{self.base_url}/status/{int(status)}"
 
-    def status_for(self, path: "str") -> "int":
+    def status_for(self, path: str) -> int:
         _, _, code = path.rstrip("/").rpartition("/status/")
         if code.isdigit() and 100 <= int(code) <= 599:
             return int(code)
         return self.status
 
-    def record(self, post: "HTTPPost") -> "None":
+    def record(self, post: HTTPPost) -> None:
         with self._lock:
             if len(self.posts) < _MAX_RECORDS:
                 self.posts.append(post)
 
     @property
-    def delivered(self) -> "List[HTTPPost]":
+    def delivered(self) -> List[HTTPPost]:
         """The posts answered with a 2xx status."""
         with self._lock:
             return [p for p in self.posts if 200 <= p.status < 300]
@@ -205,23 +200,23 @@ class HTTPSink(_Sink):
 class ReceivedMail(NamedTuple):
     """One message the SMTP sink accepted."""
 
-    sender: "str"
-    recipients: "Tuple[str, ...]"
-    data: "bytes"
+    sender: str
+    recipients: Tuple[str, ...]
+    data: bytes
 
     @property
-    def subject(self) -> "str":
+    def subject(self) -> str:
         """The decoded Subject header (empty when there is none)."""
         return str(self.message().get("Subject", ""))
 
-    def message(self) -> "Any":
+    def message(self) -> Any:
         """The message parsed by :mod:`email` (imported on first use)."""
         import email
         import email.policy
 
         return email.message_from_bytes(self.data, policy=email.policy.default)
 
-    def text(self) -> "str":
+    def text(self) -> str:
         """The plain-text body, or an empty string."""
         msg = self.message()
         part = msg.get_body(preferencelist=("plain",))
@@ -235,14 +230,14 @@ class _SMTPServer(socketserver.ThreadingTCPServer):
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):
-    server: "_SMTPServer"
+    server: _SMTPServer
     timeout = _IDLE_TIMEOUT
 
-    def _reply(self, text: "str") -> "None":
+    def _reply(self, text: str) -> None:
         self.wfile.write(text.encode("ascii") + b"\r\n")
         self.wfile.flush()
 
-    def _line(self) -> "Optional[bytes]":
+    def _line(self) -> Optional[bytes]:
         """One line without its CRLF; ``None`` at EOF; raises on overlong."""
         raw = self.rfile.readline(_MAX_SMTP_LINE + 1)
         if not raw:
@@ -251,14 +246,14 @@ class _SMTPHandler(socketserver.StreamRequestHandler):
             raise _LineTooLongError
         return raw.rstrip(b"\r\n")
 
-    def handle(self) -> "None":
+    def handle(self) -> None:
         try:
             self._session()
         except (OSError, _LineTooLongError):
             # A dropped, idle or misbehaving client ends its own session only.
             return
 
-    def _session(self) -> "None":
+    def _session(self) -> None:
         sink = self.server.sink
         self._reply(f"220 {sink.hostname} kstalerts loopback SMTP ready")
         sender: Optional[str] = None
@@ -331,7 +326,7 @@ class _SMTPHandler(socketserver.StreamRequestHandler):
             else:
                 self._reply("502 5.5.1 command not implemented")
 
-    def _data(self) -> "Optional[bytes]":
+    def _data(self) -> Optional[bytes]:
         """Read the message up to the lone dot; ``None`` when it was too big."""
         chunks: List[bytes] = []
         size = 0
@@ -357,7 +352,7 @@ class _LineTooLongError(Exception):
     """A line longer than SMTP allows, or the client left mid-message."""
 
 
-def _address(arg: "str", prefix: "str") -> "Optional[str]":
+def _address(arg: str, prefix: str) -> Optional[str]:
     """The address in ``FROM:<a@b> SIZE=1``; ``None`` when malformed."""
     if not arg.upper().startswith(prefix):
         return None
@@ -380,20 +375,20 @@ class SMTPSink(_Sink):
 
     hostname = "loopback.kstalerts.invalid"
 
-    def __init__(self, host: "str" = LOOPBACK, port: "int" = 0, *, reject: "Tuple[str, ...]" = ()) -> "None":
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, reject: Tuple[str, ...] = ()) -> None:
         super().__init__()
         self.reject = frozenset(reject)
         self.messages: List[ReceivedMail] = []
         self._server = _SMTPServer((host, port), _SMTPHandler)
         self._server.sink = self
 
-    def record(self, mail: "ReceivedMail") -> "None":
+    def record(self, mail: ReceivedMail) -> None:
         with self._lock:
             if len(self.messages) < _MAX_RECORDS:
                 self.messages.append(mail)
 
 
-def _main(argv: "Optional[List[str]]" = None) -> "int":
+def _main(argv: Optional[List[str]] = None) -> int:
     """Run one sink in the foreground for the examples' shell scripts."""
     import argparse
     import sys

@@ -27,14 +27,11 @@ import socket
 import ssl
 import time
 
-from .._lazy import TYPE_CHECKING
 from .._log import logger
+from .._typing import Any, List, Optional, Sequence, Tuple, Union
 from ..limits import MAX_RESPONSE_BYTES
 from .attempt import Progress, Stage
 from .wire import Deadline, Pooled, is_dropped, wrap_tls
-
-if TYPE_CHECKING:
-    from typing import Any, List, Optional, Sequence, Tuple, Union
 
 __all__ = ()
 
@@ -60,7 +57,7 @@ class NoGreeting(DeadlineExceeded):
     in plain text: both sides wait for the other.
     """
 
-    def __init__(self, wait: "float") -> "None":
+    def __init__(self, wait: float) -> None:
         self.wait = wait
         super().__init__(f"no greeting within {wait:g}s")
 
@@ -78,16 +75,16 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
     """
 
     debuglevel = 0
-    sock: "Optional[socket.socket]" = None  # smtplib 3.6 sets it only on connect
+    sock: Optional[socket.socket] = None  # smtplib 3.6 sets it only on connect
 
     def __init__(
         self,
-        deadline: "float",
+        deadline: float,
         *,
-        local_hostname: "Optional[str]",
-        tls_context: "Optional[ssl.SSLContext]" = None,
-        secrets: "Sequence[str]" = (),
-    ) -> "None":
+        local_hostname: Optional[str],
+        tls_context: Optional[ssl.SSLContext] = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
         self._deadline = Deadline(deadline, DeadlineExceeded)
         self._implicit_tls = tls_context
         self._secrets = tuple(secrets)
@@ -101,23 +98,23 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         super().__init__(local_hostname=local_hostname or "localhost", timeout=max(0.001, self._left()))
 
     # -- the deadline -------------------------------------------------------
-    def begin(self, deadline: "float", progress: "Progress") -> "None":
+    def begin(self, deadline: float, progress: Progress) -> None:
         """Start an attempt on this session: a new deadline, and the
         attempt's ``progress`` (at ENVELOPE: no DATA yet) to move on."""
         self._deadline = Deadline(deadline, DeadlineExceeded)
         self.progress = progress
 
-    def _left(self) -> "float":
+    def _left(self) -> float:
         return self._deadline.left()
 
-    def _arm(self, sock: "socket.socket") -> "None":
+    def _arm(self, sock: socket.socket) -> None:
         self._deadline.arm(sock)
 
-    def set_debuglevel(self, debuglevel: "Any") -> "None":
+    def set_debuglevel(self, debuglevel: Any) -> None:
         """Ignored: smtplib's trace would print the AUTH lines."""
 
     # -- connecting -----------------------------------------------------------
-    def _get_socket(self, host: "str", port: "int", timeout: "Optional[float]") -> "socket.socket":
+    def _get_socket(self, host: str, port: int, timeout: Optional[float]) -> socket.socket:
         last: Optional[OSError] = None
         for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
             sock = socket.socket(family, kind, proto)
@@ -138,7 +135,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
             return sock
         raise last if last is not None else OSError(f"no address found for {host}")
 
-    def _wrap(self, sock: "socket.socket", context: "ssl.SSLContext", host: "str") -> "socket.socket":
+    def _wrap(self, sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
         try:
             self._arm(sock)  # the handshake keeps this as one deadline
             return wrap_tls(context, sock, host)
@@ -146,7 +143,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
             sock.close()
             raise
 
-    def open(self, host: "str", port: "int", *, greeting_wait: "Optional[float]" = None) -> "None":
+    def open(self, host: str, port: int, *, greeting_wait: Optional[float] = None) -> None:
         """Connect and read the greeting; a non-220 greeting raises.
 
         ``greeting_wait`` bounds connecting and the greeting on its own (a
@@ -171,7 +168,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         if self._name_from_socket and self.sock is not None:
             self.local_hostname = _local_name(self.sock)
 
-    def start_tls(self, context: "ssl.SSLContext") -> "None":
+    def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade to TLS, or raise :class:`StartTLSMissing` without sending more."""
         self.ehlo_or_helo_if_needed()
         if not self.has_extn("starttls"):
@@ -191,19 +188,19 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self.does_esmtp = False
 
     # -- I/O ------------------------------------------------------------------
-    def send(self, s: "Union[bytes, str]") -> "None":  # type: ignore[override]
+    def send(self, s: Union[bytes, str]) -> None:  # type: ignore[override]
         """Write all of ``s`` before the deadline."""
         data = s.encode(self.command_encoding) if isinstance(s, str) else bytes(s)
         self._trace_send(data)
         self._write(data)
 
-    def _write(self, data: "bytes") -> "None":
+    def _write(self, data: bytes) -> None:
         sock = self.sock
         if sock is None:
             raise smtplib.SMTPServerDisconnected("not connected")
         self._deadline.send_all(sock, data, _CHUNK)
 
-    def data(self, msg: "Any") -> "Tuple[int, bytes]":
+    def data(self, msg: Any) -> Tuple[int, bytes]:
         """smtplib's DATA, moving the attempt's :attr:`progress` on: DATA before the command
         goes out (the message must not be sent again on a new session), SENT
         once the final dot is written (a silence may hide a delivery)."""
@@ -223,7 +220,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self.progress.stage = Stage.SENT
         return self.getreply()
 
-    def getreply(self) -> "Tuple[int, bytes]":
+    def getreply(self) -> Tuple[int, bytes]:
         """Read one (possibly multi-line) reply before the deadline."""
         lines: List[bytes] = []
         code = -1
@@ -249,7 +246,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self._trace("reply", f"{code} {text.decode('utf-8', 'replace')}")
         return code, text
 
-    def _readline(self) -> "bytes":
+    def _readline(self) -> bytes:
         sock = self.sock
         while True:
             end = self._buffer.find(b"\n")
@@ -268,9 +265,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
             self._buffer += chunk
 
-    def login(
-        self, user: "str", password: "str", *, initial_response_ok: "bool" = True
-    ) -> "Tuple[int, bytes]":
+    def login(self, user: str, password: str, *, initial_response_ok: bool = True) -> Tuple[int, bytes]:
         """One AUTH exchange, with the first mechanism both sides know.
 
         smtplib's own login tries the next mechanism after a refusal, so a
@@ -289,9 +284,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         method = getattr(self, "auth_" + mechanism.lower().replace("-", "_"))
         return self.auth(mechanism, method, initial_response_ok=initial_response_ok)
 
-    def auth(
-        self, mechanism: "str", authobject: "Any", *, initial_response_ok: "bool" = True
-    ) -> "Tuple[int, bytes]":
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Tuple[int, bytes]:
         """smtplib's AUTH, with every line it sends kept out of the trace."""
         self._hide_sends = True
         try:
@@ -299,7 +292,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         finally:
             self._hide_sends = False
 
-    def login_utf8(self, user: "str", password: "str") -> "None":
+    def login_utf8(self, user: str, password: str) -> None:
         """AUTH PLAIN with UTF-8 credentials (RFC 4616); smtplib encodes
         AUTH as ASCII. Raises when the server does not offer PLAIN."""
         import base64
@@ -322,12 +315,12 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         if code not in (235, 503):
             raise smtplib.SMTPAuthenticationError(code, text)
 
-    def dropped(self) -> "bool":
+    def dropped(self) -> bool:
         """An idle session the server closed, or spoke on (a 421 notice)."""
         sock = self.sock
         return sock is None or bool(self._buffer) or is_dropped(sock)
 
-    def retire(self, wait: "float") -> "None":
+    def retire(self, wait: float) -> None:
         """Say QUIT without waiting for the answer (best effort), then close."""
         self._deadline = Deadline(time.monotonic() + wait, DeadlineExceeded)
         try:
@@ -337,7 +330,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
             pass
         self.close()
 
-    def forget(self) -> "None":
+    def forget(self) -> None:
         """Drop a session inherited from the parent process: no QUIT, no TLS
         close; only this process's copy of the descriptor is closed."""
         from .. import _lifecycle
@@ -348,7 +341,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
             _lifecycle.forget_socket(sock)
 
     # -- the trace ------------------------------------------------------------
-    def _trace_send(self, data: "bytes") -> "None":
+    def _trace_send(self, data: bytes) -> None:
         if self._hide_sends:
             words = data.split(b" ", 2)
             shown = b" ".join(words[:2]).decode("ascii", "replace") if words[0].upper() == b"AUTH" else ""
@@ -356,14 +349,14 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         else:
             self._trace("send", data.decode("utf-8", "replace").rstrip())
 
-    def _trace(self, what: "str", text: "str") -> "None":
+    def _trace(self, what: str, text: str) -> None:
         if _log.isEnabledFor(_DEBUG):
             from ..transports.base import clean_reply
 
             _log.debug("smtp %s %s: %s", self._host, what, clean_reply(text, secrets=self._secrets))
 
 
-def _local_name(sock: "socket.socket") -> "str":
+def _local_name(sock: socket.socket) -> str:
     """This host's name if fully qualified, else the address literal of
     the connection's local end (RFC 5321, 4.1.4); no DNS query either way."""
     name = socket.gethostname()

@@ -18,13 +18,9 @@ exceptions.
 
 import urllib.parse
 
-from .._lazy import TYPE_CHECKING
 from .._text import compiled
-from .._typing import NamedTuple
+from .._typing import NamedTuple, Optional, Tuple
 from ..exceptions import AlertConfigurationError
-
-if TYPE_CHECKING:
-    from typing import Optional, Tuple
 
 __all__ = ()
 
@@ -35,22 +31,20 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 class URLRule(NamedTuple):
     """What one URL setting accepts (see :func:`check_url`)."""
 
-    service: "str" = ""
-    hosts: "Tuple[str, ...]" = ()  # exact names, or suffixes starting with a dot
-    path: "Optional[str]" = None  # a regular expression's source, matched at the path's start
-    schemes: "Tuple[str, ...]" = ("http", "https")
-    userinfo: "bool" = True
-    query: "bool" = True
-    http_only_to_loopback: "bool" = False
+    service: str = ""
+    hosts: Tuple[str, ...] = ()  # exact names, or suffixes starting with a dot
+    path: Optional[str] = None  # a regular expression's source, matched at the path's start
+    schemes: Tuple[str, ...] = ("http", "https")
+    userinfo: bool = True
+    query: bool = True
+    http_only_to_loopback: bool = False
 
 
 #: Any http(s) URL with a host.
 ANY_HTTP = URLRule()
 
 
-def check_url(
-    url: "object", *, key: "str", rule: "URLRule" = ANY_HTTP, allow_custom: "bool" = False
-) -> "str":
+def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: bool = False) -> str:
     """``url`` (text, or a ``Secret`` holding it) stripped, if ``rule`` accepts it; else
     :class:`AlertConfigurationError` on ``key``."""
     reveal = getattr(url, "reveal", None)  # a Secret, not imported: this module stays at the bottom
@@ -98,7 +92,7 @@ def check_url(
     return url
 
 
-def _official(parts: "urllib.parse.SplitResult", rule: "URLRule") -> "bool":
+def _official(parts: "urllib.parse.SplitResult", rule: URLRule) -> bool:
     host = (parts.hostname or "").lower()
     return (
         parts.scheme.lower() == "https"

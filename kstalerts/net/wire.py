@@ -40,17 +40,16 @@ import time
 from .. import _lifecycle
 from .._lazy import TYPE_CHECKING
 from .._symbols import Symbols
-from .._typing import Generic, TypeVar
+from .._typing import Callable, Generic, List, Optional, Tuple, Type, TypeVar
 from ..exceptions import AlertConfigurationError
 
 if TYPE_CHECKING:
     import ssl
-    from typing import Callable, List, Optional, Tuple, Type
 
 __all__ = ()
 
 
-def tls_context(verify: "bool", ca_bundle: "Optional[str]") -> "ssl.SSLContext":
+def tls_context(verify: bool, ca_bundle: Optional[str]) -> "ssl.SSLContext":
     """A client context: TLS >= 1.2, verified unless ``verify`` is false,
     trusting ``ca_bundle`` (a PEM file or a hashed directory) when given."""
     import ssl
@@ -83,7 +82,7 @@ class _HostNameMismatchError(OSError):
     is a ``ValueError``; 3.7+ raises an ``OSError``)."""
 
 
-def wrap_tls(context: "ssl.SSLContext", sock: "socket.socket", host: "str") -> "socket.socket":
+def wrap_tls(context: "ssl.SSLContext", sock: socket.socket, host: str) -> socket.socket:
     """``context.wrap_socket(sock)``, which raises only ``OSError`` on every Python."""
     import ssl
 
@@ -95,7 +94,7 @@ def wrap_tls(context: "ssl.SSLContext", sock: "socket.socket", host: "str") -> "
         raise _HostNameMismatchError(str(exc)) from exc  # pragma: no cover - Python 3.6
 
 
-def tls_verify_failure(exc: "BaseException") -> "Optional[str]":
+def tls_verify_failure(exc: BaseException) -> Optional[str]:
     """Why the peer's certificate was refused, or ``None`` when ``exc`` is something else.
 
     Python 3.7+ raises ``ssl.SSLCertVerificationError`` (also named
@@ -129,7 +128,7 @@ class Fault(Symbols):
 PERMANENT = frozenset((Fault.NOT_TLS, Fault.CERTIFICATE))
 
 
-def classify(exc: "BaseException") -> "Tuple[Fault, str]":
+def classify(exc: BaseException) -> Tuple[Fault, str]:
     """The fault ``exc`` is, and its detail: the certificate's complaint, the
     TLS reason, or the system's text (``strerror``, else the type's name).
     Protocol errors (``http.client``'s, ``smtplib``'s) are the caller's to
@@ -164,15 +163,15 @@ class Deadline:
 
     __slots__ = ("at", "expired")
 
-    def __init__(self, at: "float", expired: "Type[socket.timeout]" = socket.timeout) -> "None":
+    def __init__(self, at: float, expired: Type[socket.timeout] = socket.timeout) -> None:
         self.at = at
         self.expired = expired
 
-    def left(self) -> "float":
+    def left(self) -> float:
         """Seconds left (negative once passed)."""
         return self.at - time.monotonic()
 
-    def arm(self, sock: "socket.socket") -> "float":
+    def arm(self, sock: socket.socket) -> float:
         """Give ``sock`` the time left as its timeout; raise when none is."""
         left = self.at - time.monotonic()
         if left <= 0:
@@ -180,7 +179,7 @@ class Deadline:
         sock.settimeout(left)
         return left
 
-    def send_all(self, sock: "socket.socket", data: "bytes", chunk: "int" = 1 << 20) -> "None":
+    def send_all(self, sock: socket.socket, data: bytes, chunk: int = 1 << 20) -> None:
         """Write all of ``data`` before the deadline.
 
         ``send()`` in a loop, not ``sendall()``: an SSL socket's sendall
@@ -192,7 +191,7 @@ class Deadline:
             view = view[sock.send(view[:chunk]) :]
 
 
-def is_dropped(sock: "socket.socket") -> "bool":
+def is_dropped(sock: socket.socket) -> bool:
     """Whether an idle connection is readable: closed by the peer, or it spoke out of turn."""
     try:
         if getattr(sock, "pending", lambda: 0)():  # TLS bytes already decrypted
@@ -210,15 +209,15 @@ def is_dropped(sock: "socket.socket") -> "bool":
 class Pooled:
     """What :class:`IdlePool` needs of a connection."""
 
-    def dropped(self) -> "bool":
+    def dropped(self) -> bool:
         """Whether the peer closed it (or spoke) while it sat idle."""
         raise NotImplementedError
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Close it (this process owns it)."""
         raise NotImplementedError
 
-    def forget(self) -> "None":
+    def forget(self) -> None:
         """Drop it in a forked child: only this process's descriptor is closed."""
         raise NotImplementedError
 
@@ -229,7 +228,7 @@ C = TypeVar("C", bound=Pooled)
 class IdlePool(Generic[C]):
     """At most ``size`` idle connections, newest reused first (see the module docs)."""
 
-    def __init__(self, size: "int") -> "None":
+    def __init__(self, size: int) -> None:
         self.size = size
         self._idle: List[Tuple[float, C]] = []  # (idle since, connection)
         self._lock = threading.RLock()
@@ -237,16 +236,16 @@ class IdlePool(Generic[C]):
         _lifecycle.on_fork(self, IdlePool.forget)
 
     @property
-    def idle(self) -> "List[C]":
+    def idle(self) -> List[C]:
         """The idle connections, oldest first (a copy)."""
         return [connection for _, connection in self._idle]
 
-    def __len__(self) -> "int":
+    def __len__(self) -> int:
         return len(self._idle)
 
     def take(
-        self, max_idle: "Optional[float]" = None, retire: "Optional[Callable[[C], None]]" = None
-    ) -> "Optional[C]":
+        self, max_idle: Optional[float] = None, retire: Optional[Callable[[C], None]] = None
+    ) -> Optional[C]:
         """An idle connection that is still usable, or ``None``.
 
         One idle for more than ``max_idle`` seconds is given to ``retire``
@@ -266,7 +265,7 @@ class IdlePool(Generic[C]):
             else:
                 return connection
 
-    def put(self, connection: "C") -> "bool":
+    def put(self, connection: C) -> bool:
         """Keep ``connection`` for reuse; ``False`` when the pool is full
         (the caller closes it)."""
         if self._pid != os.getpid():  # a fork the at-fork hook did not see
@@ -277,7 +276,7 @@ class IdlePool(Generic[C]):
                 return True
         return False
 
-    def drain(self) -> "List[C]":
+    def drain(self) -> List[C]:
         """Take every idle connection, for the caller to close; in a forked
         child they are the parent's: forgotten here, and none returned."""
         if self._pid != os.getpid():
@@ -287,7 +286,7 @@ class IdlePool(Generic[C]):
             idle, self._idle = self._idle, []
         return [connection for _, connection in idle]
 
-    def forget(self) -> "None":
+    def forget(self) -> None:
         """In a forked child: a new lock, and the inherited connections forgotten."""
         self._lock = threading.RLock()
         idle, self._idle = self._idle, []
@@ -295,7 +294,7 @@ class IdlePool(Generic[C]):
         for _, connection in idle:
             connection.forget()
 
-    def __del__(self) -> "None":
+    def __del__(self) -> None:
         # A pool dropped without drain() must not leave sockets to the GC
         # (nor ResourceWarnings); closing an inherited descriptor sends nothing.
         for _, connection in getattr(self, "_idle", ()):

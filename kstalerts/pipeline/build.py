@@ -15,15 +15,13 @@ The fan-out, fork, exit and re-entry rules are the manager's, not stages.
 """
 
 from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, Callable, List, NamedTuple, Optional
 from ..models import AlertLevel, AlertResult
 from .delivery import Deliver, Refuse
 from .stage import Pipeline, Stage
 from .stats import Count
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional
-
     from ..dedup import Deduplicator
     from ..digest import DigestBook
     from ..spool import Spool
@@ -34,21 +32,21 @@ __all__ = ()
 class Routes(NamedTuple):
     """A channel's pipelines: a send, a spool flush, a send on a closed manager, a resolved message."""
 
-    send: "Pipeline"
-    flush: "Pipeline"
-    closed: "Pipeline"
-    resolve: "Pipeline"
+    send: Pipeline
+    flush: Pipeline
+    closed: Pipeline
+    resolve: Pipeline
 
 
 def routes(
-    entry: "Any",  # the manager's ChannelEntry (the manager stands above and imports this module)
+    entry: Any,  # the manager's ChannelEntry (the manager stands above and imports this module)
     *,
-    count: "Callable[[str, AlertResult], None]",
+    count: Callable[[str, AlertResult], None],
     digests: "Callable[[bool], Optional[DigestBook]]",
-    spool: "Optional[Spool]",
-    dedup: "Optional[Deduplicator]",
-    lifecycle: "Any" = None,  # a Lifecycle: repeat, silences, inhibition (kstalerts.lifecycle)
-) -> "Routes":
+    spool: Optional["Spool"],
+    dedup: Optional["Deduplicator"],
+    lifecycle: Any = None,  # a Lifecycle: repeat, silences, inhibition (kstalerts.lifecycle)
+) -> Routes:
     """The pipelines of the channel registered as ``entry``.
 
     ``digests(create)`` is the manager's book of pending digests, asked for

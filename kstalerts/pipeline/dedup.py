@@ -13,11 +13,10 @@ from .._lazy import TYPE_CHECKING
 from ..models import AlertResult
 from ..outcome import Outcome
 from .notification import Notification
-from .stage import Stage, held
+from .stage import Proceed, Stage, held
 
 if TYPE_CHECKING:
     from ..dedup import Deduplicator
-    from .stage import Proceed
 
 __all__ = ()
 
@@ -27,12 +26,12 @@ class DedupStage(Stage):
 
     __slots__ = ("dedup", "flushing", "key")
 
-    def __init__(self, key: "str", dedup: "Deduplicator", *, flushing: "bool" = False) -> "None":
+    def __init__(self, key: str, dedup: "Deduplicator", *, flushing: bool = False) -> None:
         self.key = key
         self.dedup = dedup
         self.flushing = flushing
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         dedup_key = notification.alert.effective_dedup_key
         claim = self.dedup.claim(self.key, dedup_key)
         if not claim.granted:

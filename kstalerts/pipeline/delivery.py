@@ -11,17 +11,12 @@ under another name or alert is refiled under the channel's key and alert.
 :class:`Refuse` ends the pipeline of a closed manager instead.
 """
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Any, Callable, List
 from ..exceptions import AlertThrottledError
 from ..models import AlertResult
 from ..outcome import Outcome
 from .notification import Notification
-from .stage import Last, held, log
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, List
-
-    from .stage import Proceed
+from .stage import Last, Proceed, held, log
 
 __all__ = ()
 
@@ -34,12 +29,12 @@ class Deliver(Last):
 
     __slots__ = ("channel", "key", "_send")
 
-    def __init__(self, key: "str", channel: "Any") -> "None":
+    def __init__(self, key: str, channel: Any) -> None:
         self.key = key
         self.channel = channel
         self._send = _sender(channel)
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         alert = notification.alert
         try:
             result = self._send(notification)
@@ -68,14 +63,14 @@ class Refuse(Last):
 
     __slots__ = ("key",)
 
-    def __init__(self, key: "str") -> "None":
+    def __init__(self, key: str) -> None:
         self.key = key
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         return held(self.key, Outcome.FAILED, CLOSED_ERROR, notification.alert)
 
 
-def _sender(channel: "Any") -> "Callable[[Notification], AlertResult]":
+def _sender(channel: Any) -> Callable[[Notification], AlertResult]:
     """How to hand a notification to ``channel``: its ``notify``, unless it overrides ``send``.
 
     A channel whose class overrides ``send(alert)`` (kstlib's channels, a
@@ -90,7 +85,7 @@ def _sender(channel: "Any") -> "Callable[[Notification], AlertResult]":
     return lambda notification: send(notification.alert)
 
 
-def scrubbed(exc: "BaseException", channel: "Any") -> "str":
+def scrubbed(exc: BaseException, channel: Any) -> str:
     """An exception's message with URLs masked and the channel's secrets hidden."""
     from .._secret import Secret, scrub_text
 

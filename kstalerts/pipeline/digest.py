@@ -17,14 +17,10 @@ alert delivered at once never loads :mod:`kstalerts.digest`.
 """
 
 from .._lazy import TYPE_CHECKING
+from .._typing import Any, Callable, Optional
 from ..models import AlertResult
 from .notification import Notification
-from .stage import Stage
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
-
-    from .stage import Proceed
+from .stage import Proceed, Stage
 
 if TYPE_CHECKING:
     from ..digest import DigestBook
@@ -37,7 +33,7 @@ __all__ = ()
 class _DigestStage(Stage):
     __slots__ = ("book", "entry")
 
-    def __init__(self, book: "Books", entry: "Any") -> "None":
+    def __init__(self, book: "Books", entry: Any) -> None:
         self.book = book
         self.entry = entry
 
@@ -47,7 +43,7 @@ class HoldBack(_DigestStage):
 
     __slots__ = ()
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         result = proceed(notification)
         if not result.success:  # a delivery holds nothing back
             book = self.book(True)
@@ -61,7 +57,7 @@ class Carry(_DigestStage):
 
     __slots__ = ()
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         book = self.book(self.entry.throttle is not None)  # its state file may hold one
         digest = None if book is None else book.take(self.entry)
         if book is None or digest is None:

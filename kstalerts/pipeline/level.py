@@ -16,11 +16,11 @@ class LevelFilter(Stage):
 
     __slots__ = ("min_level",)
 
-    def __init__(self, min_level: "AlertLevel") -> "None":
+    def __init__(self, min_level: AlertLevel) -> None:
         self.min_level = min_level
 
-    def admits(self, notification: "Notification") -> "bool":
+    def admits(self, notification: Notification) -> bool:
         return notification.alert.level >= self.min_level
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"LevelFilter({self.min_level.name})"

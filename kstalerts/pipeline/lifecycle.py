@@ -22,20 +22,18 @@ pipeline, which has no lifecycle stage.
 import time
 
 from .._lazy import TYPE_CHECKING
+from .._typing import Dict
 from ..models import AlertMessage, AlertResult
 from ..outcome import Outcome
 from .notification import Notification
-from .stage import Stage, held
+from .stage import Proceed, Stage, held
 
 if TYPE_CHECKING:
-    from typing import Dict
-
     from ..lifecycle import Lifecycle, Resolution, Verdict
-    from .stage import Proceed
 
 __all__ = ()
 
-_HOLDS: "Dict[str, Outcome]" = {
+_HOLDS: Dict[str, Outcome] = {
     "held": Outcome.HELD,
     "silenced": Outcome.SILENCED,
     "inhibited": Outcome.INHIBITED,
@@ -47,11 +45,11 @@ class LifecycleStage(Stage):
 
     __slots__ = ("key", "life")
 
-    def __init__(self, key: "str", life: "Lifecycle") -> "None":
+    def __init__(self, key: str, life: "Lifecycle") -> None:
         self.key = key
         self.life = life
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         alert = notification.alert
         verdict = self.life.decide(alert, [self.key])[self.key]
         if verdict.action != "deliver":
@@ -68,7 +66,7 @@ class LifecycleStage(Stage):
         return result
 
 
-def _rendered(notification: "Notification", verdict: "Verdict") -> "Notification":
+def _rendered(notification: Notification, verdict: "Verdict") -> Notification:
     """The notification a verdict asks for: a reminder or flapping notice says what it is."""
     alert = notification.alert
     if verdict.state == "reminder":
@@ -84,7 +82,7 @@ def _rendered(notification: "Notification", verdict: "Verdict") -> "Notification
     return notification
 
 
-def flapping_alert(alert: "AlertMessage", changes: "int") -> "AlertMessage":
+def flapping_alert(alert: AlertMessage, changes: int) -> AlertMessage:
     """The one message that says an alert started flapping."""
     from ..lifecycle.flapping import STATES
 
@@ -95,7 +93,7 @@ def flapping_alert(alert: "AlertMessage", changes: "int") -> "AlertMessage":
     )
 
 
-def resolved_notification(resolution: "Resolution") -> "Notification":
+def resolved_notification(resolution: "Resolution") -> Notification:
     """What a channel owed a resolved message is sent (``resolution.alert`` is set)."""
     alert = resolution.alert
     assert alert is not None  # begin_resolve owes channels only with an alert
@@ -107,5 +105,5 @@ def resolved_notification(resolution: "Resolution") -> "Notification":
     return Notification(alert, state="resolved")
 
 
-def _utc(stamp: "float") -> "str":
+def _utc(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))

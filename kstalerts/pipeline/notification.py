@@ -11,12 +11,10 @@ copy); it imports only values, so channels and stages can both use it.
 """
 
 from .._lazy import TYPE_CHECKING
-from .._typing import NamedTuple
+from .._typing import Any, NamedTuple, Optional
 from ..models import AlertMessage
 
 if TYPE_CHECKING:
-    from typing import Any, Optional
-
     from ..digest import DigestSummary
 
 __all__ = ()
@@ -33,15 +31,15 @@ class Notification(NamedTuple):
     ``state`` is ``"firing"``, ``"resolved"`` or ``"reminder"``.
     """
 
-    alert: "AlertMessage"
-    held_back: "Optional[DigestSummary]" = None
-    state: "str" = "firing"
+    alert: AlertMessage
+    held_back: Optional["DigestSummary"] = None
+    state: str = "firing"
 
-    def replace(self, **changes: "Any") -> "Notification":
+    def replace(self, **changes: Any) -> "Notification":
         """A copy with ``changes`` applied."""
         return self._replace(**changes)
 
     @property
-    def plain(self) -> "bool":
+    def plain(self) -> bool:
         """Whether this is the alert alone: firing, nothing held back."""
         return self.held_back is None and self.state == "firing"

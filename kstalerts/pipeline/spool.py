@@ -10,11 +10,10 @@ spool that fails logs and leaves the result as it was.
 from .._lazy import TYPE_CHECKING
 from ..models import AlertResult
 from .notification import Notification
-from .stage import Stage, log
+from .stage import Proceed, Stage, log
 
 if TYPE_CHECKING:
     from ..spool import Spool
-    from .stage import Proceed
 
 __all__ = ()
 
@@ -24,12 +23,12 @@ class SpoolStage(Stage):
 
     __slots__ = ("key", "spool", "spool_throttled")
 
-    def __init__(self, key: "str", spool: "Spool", *, spool_throttled: "bool") -> "None":
+    def __init__(self, key: str, spool: "Spool", *, spool_throttled: bool) -> None:
         self.key = key
         self.spool = spool
         self.spool_throttled = spool_throttled
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         result = proceed(notification)
         wanted = result.outcome.meaning.spool_after_send
         if wanted == "no" or (wanted == "asked" and not self.spool_throttled):

@@ -29,18 +29,16 @@ import functools
 
 from .._lazy import TYPE_CHECKING
 from .._log import logger
+from .._typing import Any, Callable, Sequence
 from ..models import AlertMessage, AlertResult
 from ..outcome import Delivery, Outcome
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Sequence
-
     from .notification import Notification
 
 __all__ = ()
 
-if TYPE_CHECKING:
-    Proceed = Callable[["Notification"], "AlertResult"]
+Proceed = Callable[["Notification"], "AlertResult"]
 
 
 class Stage:
@@ -48,15 +46,15 @@ class Stage:
 
     __slots__ = ()
 
-    def admits(self, notification: "Notification") -> "bool":
+    def admits(self, notification: "Notification") -> bool:
         """Whether this channel takes ``notification`` at all; default: yes."""
         return True
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: "Notification", proceed: Proceed) -> "AlertResult":
         """Do this stage's job; default: pass the notification on unchanged."""
         return proceed(notification)
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return type(self).__name__
 
 
@@ -65,7 +63,7 @@ class Last(Stage):
 
     __slots__ = ()
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: "Notification", proceed: Proceed) -> "AlertResult":
         raise NotImplementedError
 
 
@@ -78,7 +76,7 @@ class Pipeline:
 
     __slots__ = ("admits", "run", "stages")
 
-    def __init__(self, stages: "Sequence[Stage]") -> "None":
+    def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
         filters = tuple(s.admits for s in self.stages if type(s).admits is not Stage.admits)
         #: ``admits(notification)``: whether every stage admits it (no call per stage that has no filter).
@@ -92,32 +90,30 @@ class Pipeline:
         #: (The first stage's linked ``run`` itself: no frame of the pipeline's own.)
         self.run = proceed
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return "Pipeline(" + " -> ".join(map(repr, self.stages)) + ")"
 
 
-def _everything(notification: "Notification") -> "bool":
+def _everything(notification: "Notification") -> bool:
     return True
 
 
-def _all(filters: "Sequence[Callable[[Notification], bool]]") -> "Callable[[Notification], bool]":
+def _all(filters: Sequence[Callable[["Notification"], bool]]) -> Callable[["Notification"], bool]:
     return lambda notification: all(admits(notification) for admits in filters)
 
 
-def _link(stage: "Stage", proceed: "Proceed") -> "Proceed":
+def _link(stage: Stage, proceed: Proceed) -> Proceed:
     # a partial, not a lambda: no frame of its own between two stages
     linked: Proceed = functools.partial(stage.run, proceed=proceed)
     return linked
 
 
-def held(
-    key: "str", outcome: "Outcome", note: "str", alert: "AlertMessage", *, attempts: "int" = 0
-) -> "AlertResult":
+def held(key: str, outcome: Outcome, note: str, alert: AlertMessage, *, attempts: int = 0) -> AlertResult:
     """The result of a stage that answers itself (nothing delivered), read from the outcome table."""
     return AlertResult.from_delivery(key, Delivery(outcome, note=note), attempts=attempts, alert=alert)
 
 
-def log(name: "str") -> "Any":
+def log(name: str) -> Any:
     """The logger ``name``, which imports ``logging`` only when something is logged
     (see :mod:`kstalerts._log`)."""
     return logger(name)

@@ -5,15 +5,10 @@ it changes nothing. The counters belong to the manager, which passes the
 function that adds to them.
 """
 
-from .._lazy import TYPE_CHECKING
+from .._typing import Callable
 from ..models import AlertResult
 from .notification import Notification
-from .stage import Stage
-
-if TYPE_CHECKING:
-    from typing import Callable
-
-    from .stage import Proceed
+from .stage import Proceed, Stage
 
 __all__ = ()
 
@@ -23,11 +18,11 @@ class Count(Stage):
 
     __slots__ = ("count", "key")
 
-    def __init__(self, key: "str", count: "Callable[[str, AlertResult], None]") -> "None":
+    def __init__(self, key: str, count: Callable[[str, AlertResult], None]) -> None:
         self.key = key
         self.count = count
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         result = proceed(notification)
         self.count(self.key, result)
         return result

@@ -9,11 +9,10 @@ from .._lazy import TYPE_CHECKING
 from ..models import AlertResult
 from ..outcome import Outcome
 from .notification import Notification
-from .stage import Stage, held
+from .stage import Proceed, Stage, held
 
 if TYPE_CHECKING:
     from ..throttle import AlertThrottle
-    from .stage import Proceed
 
 __all__ = ()
 
@@ -23,11 +22,11 @@ class ThrottleStage(Stage):
 
     __slots__ = ("key", "throttle")
 
-    def __init__(self, key: "str", throttle: "AlertThrottle") -> "None":
+    def __init__(self, key: str, throttle: "AlertThrottle") -> None:
         self.key = key
         self.throttle = throttle
 
-    def run(self, notification: "Notification", proceed: "Proceed") -> "AlertResult":
+    def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
         taken, wait = self.throttle.try_take(notification.alert.level)
         if not taken:
             note = f"channel limit reached, next slot in {wait:.1f}s"

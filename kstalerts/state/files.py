@@ -25,10 +25,7 @@ import os
 import stat
 import time
 
-from .._lazy import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Callable, List, Optional
+from .._typing import Callable, List, Optional
 
 __all__ = ()
 
@@ -40,11 +37,11 @@ O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 class UnsafeFileError(OSError):
     """A path that is not a regular file, or that others could change."""
 
-    def __init__(self, path: "str", why: "str") -> "None":
+    def __init__(self, path: str, why: str) -> None:
         super().__init__(errno.EPERM, why, path)
         self.why = why
 
-    def __str__(self) -> "str":
+    def __str__(self) -> str:
         return f"{self.filename}: {self.why}"
 
 
@@ -56,7 +53,7 @@ class LockInterruptedError(OSError):
     """A lock wait ended by its ``stop`` callable (a signal arrived)."""
 
 
-def kind_of(mode: "int") -> "str":
+def kind_of(mode: int) -> str:
     """What a non-regular file is, in words."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
@@ -71,9 +68,7 @@ def kind_of(mode: "int") -> "str":
     return "not a regular file"
 
 
-def open_regular(
-    path: "str", flags: "int" = os.O_RDONLY, mode: "int" = 0o600, *, follow: "bool" = False
-) -> "int":
+def open_regular(path: str, flags: int = os.O_RDONLY, mode: int = 0o600, *, follow: bool = False) -> int:
     """``os.open`` a regular file: never blocks on a FIFO, never follows a
     link (unless ``follow``); raises :class:`UnsafeFileError` for anything else.
 
@@ -100,12 +95,12 @@ def open_regular(
     return fd
 
 
-def create_new(path: "str") -> "int":
+def create_new(path: str) -> int:
     """Create ``path`` as a new ``0600`` file (``O_EXCL``, no link followed)."""
     return open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
-def read_fd(fd: "int", limit: "int") -> "bytes":
+def read_fd(fd: int, limit: int) -> bytes:
     """At most ``limit`` bytes from ``fd``."""
     chunks: List[bytes] = []
     size = 0
@@ -118,7 +113,7 @@ def read_fd(fd: "int", limit: "int") -> "bytes":
     return b"".join(chunks)
 
 
-def read_regular(path: "str", limit: "int", *, follow: "bool" = True) -> "bytes":
+def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
     """At most ``limit`` bytes of the regular file ``path`` (a FIFO, a folder
     or a device raises :class:`UnsafeFileError` at once)."""
     fd = open_regular(path, os.O_RDONLY, follow=follow)
@@ -128,7 +123,7 @@ def read_regular(path: "str", limit: "int", *, follow: "bool" = True) -> "bytes"
         os.close(fd)
 
 
-def write_all(fd: "int", payload: "bytes", *, fsync: "bool" = True) -> "None":
+def write_all(fd: int, payload: bytes, *, fsync: bool = True) -> None:
     """Write every byte of ``payload`` to ``fd``, then fsync it."""
     view = memoryview(payload)
     while view:
@@ -137,14 +132,14 @@ def write_all(fd: "int", payload: "bytes", *, fsync: "bool" = True) -> "None":
         os.fsync(fd)
 
 
-def writable_by_others(mode: "int") -> "bool":
+def writable_by_others(mode: int) -> bool:
     """True when group or others may write (the sticky bit aside)."""
     return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 def private_dir(
-    path: "str", *, what: "str", allow_sticky: "bool" = False, fix: "bool" = False, links: "bool" = True
-) -> "None":
+    path: str, *, what: str, allow_sticky: bool = False, fix: bool = False, links: bool = True
+) -> None:
     """Make sure ``path`` is a folder others cannot write, creating it ``0700``.
 
     Folders it creates (parents included) get ``0700`` whatever the umask.
@@ -184,7 +179,7 @@ def private_dir(
     )
 
 
-def _makedirs(path: "str") -> "List[str]":
+def _makedirs(path: str) -> List[str]:
     """``os.makedirs(path, 0o700)``; returns the folders it created."""
     missing: List[str] = []
     current: Optional[str] = os.path.abspath(path)
@@ -203,7 +198,7 @@ def _makedirs(path: "str") -> "List[str]":
     return created
 
 
-def trusted_file(fd: "int", path: "str", *, what: "str") -> "None":
+def trusted_file(fd: int, path: str, *, what: str) -> None:
     """Refuse an open file that someone else owns or that group or others
     may write: what it says could be forged."""
     st = os.fstat(fd)
@@ -219,9 +214,7 @@ def trusted_file(fd: "int", path: "str", *, what: "str") -> "None":
         )
 
 
-def lock_within(
-    fd: "int", wait: "float", path: "str", *, stop: "Optional[Callable[[], bool]]" = None
-) -> "None":
+def lock_within(fd: int, wait: float, path: str, *, stop: Optional[Callable[[], bool]] = None) -> None:
     """``flock(LOCK_EX)`` by non-blocking attempts until ``wait`` seconds pass.
 
     ``stop()`` is asked between attempts; true ends the wait with
@@ -248,7 +241,7 @@ def lock_within(
         pause = min(pause * 2, 0.01 if stop is None else 0.05)
 
 
-def default_state_dir() -> "str":
+def default_state_dir() -> str:
     """``/var/lib/kstalerts`` for root, else ``$XDG_STATE_HOME/kstalerts`` or ``~/.local/state/kstalerts``."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return "/var/lib/kstalerts"

@@ -29,14 +29,11 @@ import errno
 import os
 import threading
 
-from .._lazy import TYPE_CHECKING
 from .._log import logger
+from .._typing import Any, Dict, Iterator, Optional, Union
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_STATE_BYTES, STATE_LOCK_WAIT
 from . import store
-
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, Optional, Union
 
 __all__ = ()
 
@@ -46,7 +43,7 @@ _VERSION = 1
 _holding = threading.local()  # .paths: the lock files this thread holds an flock on
 
 
-def boot_id() -> "Optional[str]":
+def boot_id() -> Optional[str]:
     """This boot's identifier on Linux, else ``None`` (read once)."""
     return store.boot_id()
 
@@ -66,7 +63,7 @@ class StateFile:
     1
     """
 
-    def __init__(self, path: "Union[str, os.PathLike[str]]", *, fsync: "bool" = True) -> "None":
+    def __init__(self, path: Union[str, "os.PathLike[str]"], *, fsync: bool = True) -> None:
         _require_fcntl()
         self._doc = store.Document(
             os.fspath(path), what="state file", max_bytes=MAX_STATE_BYTES, version=_VERSION, per_boot=True
@@ -75,9 +72,7 @@ class StateFile:
         self._fsync = fsync
 
     @contextlib.contextmanager
-    def transaction(
-        self, wait: "float" = STATE_LOCK_WAIT, *, fsync: "bool" = True
-    ) -> "Iterator[Dict[str, Any]]":
+    def transaction(self, wait: float = STATE_LOCK_WAIT, *, fsync: bool = True) -> Iterator[Dict[str, Any]]:
         """Hold the lock; yield the document; save it if the block changed it.
 
         Raises ``OSError`` (before the block runs) when the files cannot be
@@ -106,7 +101,7 @@ class StateFile:
             )
 
 
-    def peek(self) -> "Dict[str, Any]":
+    def peek(self) -> Dict[str, Any]:
         """The document as last saved, without the lock (empty when it cannot be read)."""
         try:
             return self._doc.read()
@@ -114,7 +109,7 @@ class StateFile:
             return self._doc.fresh()
 
 
-def _require_fcntl() -> "None":
+def _require_fcntl() -> None:
     try:
         import fcntl  # noqa: F401
     except ImportError:

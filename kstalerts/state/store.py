@@ -50,12 +50,9 @@ import os
 import time
 
 from .. import _lifecycle
-from .._lazy import TYPE_CHECKING
+from .._typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 from ..limits import finite_number
 from . import files
-
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 
 __all__ = ()
 
@@ -63,14 +60,13 @@ UnsafeFileError = files.UnsafeFileError  # not a regular file, or others could c
 LockTimeoutError = files.LockTimeoutError  # the lock stayed taken for the whole wait
 LockInterruptedError = files.LockInterruptedError  # the wait was ended by ``stop`` (a signal)
 
-if TYPE_CHECKING:
-    _K = TypeVar("_K")
-    _V = TypeVar("_V")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _TMP = ".tmp-"
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
-_boot_id: "Optional[str]" = None
+_boot_id: Optional[str] = None
 _boot_id_read = False
-_own: "Dict[int, str]" = {}  # pid -> owner token prefix (pid.start)
+_own: Dict[int, str] = {}  # pid -> owner token prefix (pid.start)
 
 
 class DamageError(ValueError):
@@ -81,8 +77,8 @@ class DamageError(ValueError):
 
 
 def private_folder(
-    path: "str", *, what: "str", allow_sticky: "bool" = False, fix: "bool" = False, links: "bool" = True
-) -> "str":
+    path: str, *, what: str, allow_sticky: bool = False, fix: bool = False, links: bool = True
+) -> str:
     """The folder ``path`` (absolute), created ``0700`` with its parents; the one folder rule.
 
     Raises :class:`UnsafeFileError` when it is not a folder, when group or
@@ -96,17 +92,17 @@ def private_folder(
     return path
 
 
-def open_file(path: "str", flags: "int" = os.O_RDONLY) -> "int":
+def open_file(path: str, flags: int = os.O_RDONLY) -> int:
     """``os.open`` a regular file: no link followed, no FIFO waited on, created ``0600``."""
     return files.open_regular(path, flags, 0o600)
 
 
-def trusted(fd: "int", path: "str", *, what: "str") -> "None":
+def trusted(fd: int, path: str, *, what: str) -> None:
     """Raise :class:`UnsafeFileError` when another user owns the open file or others may write it."""
     files.trusted_file(fd, path, what=what)
 
 
-def lock(path: "str", wait: "float", *, stop: "Optional[Callable[[], bool]]" = None) -> "int":
+def lock(path: str, wait: float, *, stop: Optional[Callable[[], bool]] = None) -> int:
     """Open ``path`` (created ``0600``) and take its exclusive ``flock``; returns the descriptor.
 
     Waits at most ``wait`` seconds (:class:`LockTimeoutError`); ``stop()``
@@ -126,7 +122,7 @@ def lock(path: "str", wait: "float", *, stop: "Optional[Callable[[], bool]]" = N
 # -- reading ------------------------------------------------------------------------
 
 
-def stamp(value: "Any", now: "float", *, reach: "float", slack: "float" = 1.0) -> "Optional[float]":
+def stamp(value: Any, now: float, *, reach: float, slack: float = 1.0) -> Optional[float]:
     """``value`` as a time stamp on the clock that reads ``now``; ``None`` when it is damage.
 
     DamageError: not a finite number, later than ``now`` (by more than ``slack``
@@ -142,7 +138,7 @@ def stamp(value: "Any", now: "float", *, reach: "float", slack: "float" = 1.0) -
     return min(number, now)
 
 
-def boot_id() -> "Optional[str]":
+def boot_id() -> Optional[str]:
     """This boot's identifier on Linux, else ``None`` (read once)."""
     global _boot_id, _boot_id_read
     if not _boot_id_read:
@@ -158,9 +154,7 @@ def boot_id() -> "Optional[str]":
 # -- writing ------------------------------------------------------------------------
 
 
-def write_atomically(
-    path: "str", payload: "bytes", *, fsync: "bool" = True, tmp: "Optional[str]" = None
-) -> "None":
+def write_atomically(path: str, payload: bytes, *, fsync: bool = True, tmp: Optional[str] = None) -> None:
     """Replace ``path`` with ``payload``: temp file, fsync, rename, fsync of the folder.
 
     Raises ``OSError`` (disk full, file too large, no permission); the
@@ -185,7 +179,7 @@ def write_atomically(
         fsync_folder(os.path.dirname(path))
 
 
-def fsync_folder(path: "str") -> "None":
+def fsync_folder(path: str) -> None:
     """Make a rename or unlink in ``path`` durable; file systems that refuse are let be."""
     try:
         fd = os.open(path, os.O_RDONLY | files.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
@@ -199,7 +193,7 @@ def fsync_folder(path: "str") -> "None":
         os.close(fd)
 
 
-def clean_temporaries(path: "str", *, all_dead: "bool" = False) -> "int":
+def clean_temporaries(path: str, *, all_dead: bool = False) -> int:
     """Remove the temporary files of ``path`` whose writer died; returns how many.
 
     ``all_dead``: the caller holds the document's lock, under which no
@@ -226,13 +220,13 @@ def clean_temporaries(path: "str", *, all_dead: "bool" = False) -> "int":
 
 
 def fit(
-    records: "Dict[_K, _V]",
+    records: Dict[_K, _V],
     *,
-    max_entries: "int",
-    max_bytes: "Optional[int]" = None,
-    size: "Optional[Callable[[_K, _V], int]]" = None,
-    total: "int" = 0,
-) -> "int":
+    max_entries: int,
+    max_bytes: Optional[int] = None,
+    size: Optional[Callable[[_K, _V], int]] = None,
+    total: int = 0,
+) -> int:
     """Drop the oldest (first) records until at most ``max_entries`` and ``max_bytes`` remain.
 
     ``size(key, value)`` is a record's bytes and ``total`` their sum now;
@@ -251,7 +245,7 @@ def fit(
 # -- claims -------------------------------------------------------------------------
 
 
-def owner_token() -> "str":
+def owner_token() -> str:
     """``<pid>.<start>``: this process, named so that :func:`owner_alive` can tell
     it from a later process with the same pid (``<start>`` is empty off Linux)."""
     pid = os.getpid()
@@ -262,7 +256,7 @@ def owner_token() -> "str":
     return token
 
 
-def owner_alive(token: "str") -> "Optional[bool]":
+def owner_alive(token: str) -> Optional[bool]:
     """Whether the process ``token`` names still runs: ``None`` when it cannot be told."""
     pid_text, _, rest = token.partition(".")
     start = rest.partition(".")[0]
@@ -279,7 +273,7 @@ def owner_alive(token: "str") -> "Optional[bool]":
     return now == start
 
 
-def _pid_exists(pid: "int") -> "bool":
+def _pid_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -289,7 +283,7 @@ def _pid_exists(pid: "int") -> "bool":
     return True
 
 
-def _start_time(pid: "int") -> "Optional[str]":
+def _start_time(pid: int) -> Optional[str]:
     # Field 22 of /proc/<pid>/stat (clock ticks since boot), after the
     # command name, which may hold spaces and parentheses.
     try:
@@ -301,7 +295,7 @@ def _start_time(pid: "int") -> "Optional[str]":
     return fields[19].decode("ascii") if len(fields) > 19 else None
 
 
-def _leading_int(text: "str") -> "Optional[int]":
+def _leading_int(text: str) -> Optional[int]:
     digits = text.split("-", 1)[0].split(".", 1)[0]
     return int(digits) if digits.isdigit() and len(digits) < 12 else None
 
@@ -336,15 +330,15 @@ class Document:
 
     def __init__(
         self,
-        path: "str",
+        path: str,
         *,
-        what: "str",
-        max_bytes: "int" = 1048576,
-        version: "int" = 1,
-        per_boot: "bool" = False,
-        allow_sticky: "bool" = True,
-        lock_path: "Optional[str]" = None,
-    ) -> "None":
+        what: str,
+        max_bytes: int = 1048576,
+        version: int = 1,
+        per_boot: bool = False,
+        allow_sticky: bool = True,
+        lock_path: Optional[str] = None,
+    ) -> None:
         self.path = os.path.abspath(path)
         self.what = what
         self.lock_path = self.path + ".lock" if lock_path is None else lock_path
@@ -358,14 +352,14 @@ class Document:
         self.save_error: Optional[OSError] = None
         self._transactions = 0
 
-    def fresh(self) -> "Dict[str, Any]":
+    def fresh(self) -> Dict[str, Any]:
         """An empty document."""
         data: Dict[str, Any] = {"version": self.version}
         if self.per_boot:
             data["boot_id"] = boot_id()
         return data
 
-    def read(self) -> "Dict[str, Any]":
+    def read(self) -> Dict[str, Any]:
         """The document as it is now, without the lock; damage reads as empty.
 
         Raises ``OSError`` when it cannot be used (an unsafe folder or file,
@@ -387,8 +381,8 @@ class Document:
 
     @contextlib.contextmanager
     def transaction(
-        self, wait: "float", *, stop: "Optional[Callable[[], bool]]" = None, fsync: "bool" = True
-    ) -> "Iterator[Dict[str, Any]]":
+        self, wait: float, *, stop: Optional[Callable[[], bool]] = None, fsync: bool = True
+    ) -> Iterator[Dict[str, Any]]:
         """Hold the lock; yield the document; save it if the block changed it.
 
         Everything that can make the document unusable raises before the
@@ -438,7 +432,7 @@ class Document:
             _lifecycle.let_go(fd)
             os.close(fd)  # releases the flock
 
-    def _raw(self) -> "bytes":
+    def _raw(self) -> bytes:
         fd = open_file(self.path)
         try:
             trusted(fd, self.path, what=self.what)
@@ -446,7 +440,7 @@ class Document:
         finally:
             os.close(fd)
 
-    def _parse(self, raw: "bytes") -> "Dict[str, Any]":
+    def _parse(self, raw: bytes) -> Dict[str, Any]:
         if not raw:  # cut to nothing by a crash of the machine: the one damage worth no warning
             return self.fresh()
         if len(raw) > self.max_bytes:
@@ -464,13 +458,11 @@ class Document:
         return data
 
 
-def _canonical(data: "Dict[str, Any]") -> "str":
+def _canonical(data: Dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def elapsed_since(
-    recorded: "Any", *, now_wall: "float", now_mono: "float", boot: "Optional[str]"
-) -> "Optional[float]":
+def elapsed_since(recorded: Any, *, now_wall: float, now_mono: float, boot: Optional[str]) -> Optional[float]:
     """Seconds since an event recorded as ``{"wall", "mono", "boot"}`` (or a bare
     wall-clock number); ``None`` when unknown.
 
@@ -489,7 +481,7 @@ def elapsed_since(
     return now_wall - wall
 
 
-def moment(now_wall: "Optional[float]" = None) -> "Dict[str, Any]":
+def moment(now_wall: Optional[float] = None) -> Dict[str, Any]:
     """Now, recorded for :func:`elapsed_since`: wall clock, monotonic clock and boot."""
     return {
         "wall": time.time() if now_wall is None else now_wall,

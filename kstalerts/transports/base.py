@@ -15,11 +15,11 @@ twice.
 
 from .._lazy import TYPE_CHECKING
 from .._text import one_line
+from .._typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
-    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ()
 
@@ -36,15 +36,15 @@ class MailTransport:
 
     kind = "mail"
 
-    def send(self, message: "EmailMessage", *, timeout: "float") -> "Optional[str]":
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """Deliver ``message`` once; return the message id, if one is known."""
         raise NotImplementedError
 
-    def describe(self) -> "str":
+    def describe(self) -> str:
         """Where mail goes, for previews and logs; never shows a secret."""
         return self.kind
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Release connections; the transport may still be used afterwards."""
 
 
@@ -58,11 +58,11 @@ class PartialDeliveryError(AlertDeliveryError):
 
     def __init__(
         self,
-        refused: "Mapping[str, Tuple[int, str]]",
-        delivered: "Sequence[str]",
+        refused: Mapping[str, Tuple[int, str]],
+        delivered: Sequence[str],
         *,
-        message_id: "Optional[str]" = None,
-    ) -> "None":
+        message_id: Optional[str] = None,
+    ) -> None:
         self.refused: Dict[str, Tuple[int, str]] = dict(refused)
         self.delivered: Tuple[str, ...] = tuple(delivered)
         self.message_id = message_id
@@ -76,7 +76,7 @@ class PartialDeliveryError(AlertDeliveryError):
         )
 
 
-def clean_reply(text: "object", *, secrets: "Sequence[str]" = ()) -> "str":
+def clean_reply(text: object, *, secrets: Sequence[str] = ()) -> str:
     """A server's reply text made safe for an error message (:func:`.one_line`).
 
     Bytes are decoded leniently, control characters become one space, the
@@ -86,7 +86,7 @@ def clean_reply(text: "object", *, secrets: "Sequence[str]" = ()) -> "str":
     return one_line(text, secrets=secrets, limit=_MAX_REPLY_CHARS)
 
 
-def envelope(message: "EmailMessage") -> "Tuple[str, List[str]]":
+def envelope(message: "EmailMessage") -> Tuple[str, List[str]]:
     """The envelope sender and recipients of ``message``.
 
     The sender is the ``Sender`` header if set, else the first ``From``
@@ -105,7 +105,7 @@ def envelope(message: "EmailMessage") -> "Tuple[str, List[str]]":
     return sender, list(seen)
 
 
-def flag(value: "object", key: "str") -> "bool":
+def flag(value: object, key: str) -> bool:
     """A true/false setting; a string such as ``"false"`` is an error, not
     a truthy value (it could otherwise switch a safety check off)."""
     if not isinstance(value, bool):

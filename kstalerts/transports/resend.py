@@ -15,6 +15,7 @@ import json
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._secret import Secret
+from .._typing import Any, Dict, List, Mapping, Optional, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import validate
 from ..net.url import URLRule, check_url
@@ -23,7 +24,6 @@ from .base import MailTransport, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
-    from typing import Any, Dict, List, Mapping, Optional, Union
 
 __all__ = ()
 
@@ -48,14 +48,14 @@ class ResendTransport(MailTransport):
 
     def __init__(
         self,
-        api_key: "Union[str, Secret]",
+        api_key: Union[str, Secret],
         *,
-        base_url: "str" = "https://api.resend.com",
-        timeout: "Optional[float]" = None,
-        ssl_verify: "bool" = True,
-        ssl_ca_bundle: "Optional[str]" = None,
-        proxy: "Optional[str]" = None,
-    ) -> "None":
+        base_url: str = "https://api.resend.com",
+        timeout: Optional[float] = None,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+    ) -> None:
         key = api_key if isinstance(api_key, Secret) else Secret(str(api_key), mask="***")
         if not isinstance(api_key, (str, Secret)) or not key.reveal().strip():
             raise AlertConfigurationError("must be a non-empty string", key="api_key")
@@ -73,19 +73,19 @@ class ResendTransport(MailTransport):
             self.base_url + "/emails", ssl_verify=self.ssl_verify, ssl_ca_bundle=ssl_ca_bundle, proxy=proxy
         )
 
-    def describe(self) -> "str":
+    def describe(self) -> str:
         """``resend <base_url>``."""
         return f"resend {self.base_url}"
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         return f"ResendTransport(base_url={self.base_url!r}, api_key=***)"
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Close the idle pooled connections (the transport stays usable)."""
         self._client.close()
 
     # -- the request ------------------------------------------------------
-    def build_request(self, message: "EmailMessage") -> "Dict[str, Any]":
+    def build_request(self, message: "EmailMessage") -> Dict[str, Any]:
         """The JSON body Resend expects for ``message`` (no formatting here:
         every field is read from the message as the channel built it)."""
         _, recipients = envelope(message)
@@ -109,7 +109,7 @@ class ResendTransport(MailTransport):
             payload["headers"] = extra
         return payload
 
-    def send(self, message: "EmailMessage", *, timeout: "float") -> "Optional[str]":
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """POST the message; return Resend's email id."""
         limit = timeout if self.timeout is None else min(timeout, self.timeout)
         body = json.dumps(self.build_request(message), ensure_ascii=False).encode("utf-8")
@@ -127,7 +127,7 @@ class ResendTransport(MailTransport):
             return clean_reply(email_id)[:_MAX_ID_CHARS] if isinstance(email_id, str) and email_id else None
         raise self._error(status, response.headers, data)
 
-    def _error(self, status: "int", headers: "Mapping[str, str]", data: "Any") -> "AlertDeliveryError":
+    def _error(self, status: int, headers: Mapping[str, str], data: Any) -> AlertDeliveryError:
         name = message = ""
         if isinstance(data, dict):
             name = clean_reply(data.get("name") or "")
@@ -143,7 +143,7 @@ class ResendTransport(MailTransport):
         return AlertDeliveryError(text, retryable=retryable, status=status)
 
 
-def idempotency_key(message: "EmailMessage") -> "str":
+def idempotency_key(message: "EmailMessage") -> str:
     """A key that is the same for every attempt of one alert.
 
     Derived from the Message-ID (which the channel derives from the alert),
@@ -158,7 +158,7 @@ def idempotency_key(message: "EmailMessage") -> "str":
     return f"kstalerts-{uuid.uuid5(uuid.NAMESPACE_URL, 'kstalerts:' + basis)}"
 
 
-def _addresses(message: "EmailMessage", header: "str") -> "List[str]":
+def _addresses(message: "EmailMessage", header: str) -> List[str]:
     from email.utils import getaddresses
 
     return [
@@ -168,5 +168,5 @@ def _addresses(message: "EmailMessage", header: "str") -> "List[str]":
     ]
 
 
-def _check_base_url(url: "str") -> "str":
+def _check_base_url(url: str) -> str:
     return check_url(url, key="base_url", rule=_BASE_URL).rstrip("/")

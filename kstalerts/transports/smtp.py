@@ -31,6 +31,7 @@ import time
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._secret import Secret
+from .._typing import Dict, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import (
     MAX_IDLE_CONNECTIONS,
@@ -46,7 +47,7 @@ from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, fl
 if TYPE_CHECKING:
     import ssl
     from email.message import EmailMessage
-    from typing import Dict, NoReturn, Optional, Tuple, Union
+    from typing import NoReturn
 
     from ..net import smtp as _smtp_client
 
@@ -55,7 +56,7 @@ __all__ = ()
 _log = logger("kstalerts.transports.smtp")
 
 #: security mode -> its usual port
-SECURITY_MODES: "Dict[str, int]" = {"starttls": 587, "ssl": 465, "none": 25}
+SECURITY_MODES: Dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 #: Seconds a new session waits for the server's greeting (within the attempt's
 #: timeout): a port that expects TLS first never greets a plain client.
 GREETING_WAIT = 10.0
@@ -88,24 +89,24 @@ class SMTPTransport(MailTransport):
 
     kind = "smtp"
     #: seconds an idle session is kept, and messages one session carries
-    idle_seconds: "float" = SMTP_IDLE_SECONDS
-    max_session_messages: "int" = MAX_SMTP_SESSION_MESSAGES
+    idle_seconds: float = SMTP_IDLE_SECONDS
+    max_session_messages: int = MAX_SMTP_SESSION_MESSAGES
 
     def __init__(
         self,
-        host: "str",
-        port: "Optional[int]" = None,
+        host: str,
+        port: Optional[int] = None,
         *,
-        username: "Optional[str]" = None,
-        password: "Union[str, Secret, None]" = None,
-        security: "str" = "starttls",
-        timeout: "Optional[float]" = None,
-        ssl_verify: "bool" = True,
-        ssl_ca_bundle: "Optional[str]" = None,
-        allow_plaintext_auth: "bool" = False,
-        local_hostname: "Optional[str]" = None,
-        greeting_wait: "float" = GREETING_WAIT,
-    ) -> "None":
+        username: Optional[str] = None,
+        password: Union[str, Secret, None] = None,
+        security: str = "starttls",
+        timeout: Optional[float] = None,
+        ssl_verify: bool = True,
+        ssl_ca_bundle: Optional[str] = None,
+        allow_plaintext_auth: bool = False,
+        local_hostname: Optional[str] = None,
+        greeting_wait: float = GREETING_WAIT,
+    ) -> None:
         if not isinstance(host, str) or not _HOST.match(host):
             raise AlertConfigurationError(f"must be a host name or address, got {host!r}", key="host")
         if security not in SECURITY_MODES:
@@ -164,16 +165,16 @@ class SMTPTransport(MailTransport):
             if not self.ssl_verify:
                 _log.warning("TLS certificate verification is off for %s", self.describe())
 
-    def describe(self) -> "str":
+    def describe(self) -> str:
         """``smtp://host:port (security)``."""
         return f"smtp://{self.host}:{self.port} ({self.security})"
 
-    def __repr__(self) -> "str":
+    def __repr__(self) -> str:
         auth = "" if self.username is None else f", username={self.username!r}, password=***"
         return f"SMTPTransport(host={self.host!r}, port={self.port}, security={self.security!r}{auth})"
 
     # -- sending --------------------------------------------------------------
-    def send(self, message: "EmailMessage", *, timeout: "float") -> "Optional[str]":
+    def send(self, message: "EmailMessage", *, timeout: float) -> Optional[str]:
         """Deliver ``message`` on an idle session or a new one; return its Message-ID.
 
         Raises :class:`AlertDeliveryError`; :class:`PartialDeliveryError`
@@ -187,7 +188,7 @@ class SMTPTransport(MailTransport):
             raise AlertDeliveryError("the message has no sender or no recipients", retryable=False)
         deadline = time.monotonic() + limit
 
-        def fail(exc: "BaseException", stage: "Stage") -> "NoReturn":
+        def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             if STAGES[stage][1] is Resend.FATE_UNKNOWN and _no_answer(exc):
                 raise self._fate_unknown(exc, limit) from None
             raise self._translate(exc, limit) from None
@@ -222,13 +223,13 @@ class SMTPTransport(MailTransport):
             )
         return message_id
 
-    def close(self) -> "None":
+    def close(self) -> None:
         """Say QUIT to the idle sessions and close them; the transport stays usable."""
         for client in self._pool.drain():  # none in a forked child: no QUIT from there
             client.retire(_QUIT_WAIT)
 
     # -- sessions -------------------------------------------------------------
-    def _new_session(self, deadline: "float") -> "_smtp_client.DeadlineSMTP":
+    def _new_session(self, deadline: float) -> "_smtp_client.DeadlineSMTP":
         """Connect, greet, upgrade to TLS and log in, all before ``deadline``."""
         from ..net import smtp as _smtp_client
 
@@ -256,18 +257,18 @@ class SMTPTransport(MailTransport):
             raise
         return client
 
-    def _checkout(self, deadline: "float") -> "Optional[_smtp_client.DeadlineSMTP]":
+    def _checkout(self, deadline: float) -> Optional["_smtp_client.DeadlineSMTP"]:
         """An idle session that is still fresh and quiet, or None; one idle
         too long is retired with a QUIT."""
         wait = max(0.001, min(_QUIT_WAIT, deadline - time.monotonic()))
         return self._pool.take(self.idle_seconds, lambda client: client.retire(wait))
 
-    def _checkin(self, client: "_smtp_client.DeadlineSMTP") -> "None":
+    def _checkin(self, client: "_smtp_client.DeadlineSMTP") -> None:
         client.messages += 1
         if not (client.messages < self.max_session_messages and self._pool.put(client)):
             client.retire(_QUIT_WAIT)
 
-    def _secret_forms(self) -> "Tuple[str, ...]":
+    def _secret_forms(self) -> Tuple[str, ...]:
         """The password as it could appear on the wire: raw and base64."""
         if self._password is None or self.username is None:
             return ()
@@ -279,7 +280,7 @@ class SMTPTransport(MailTransport):
             forms.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
         return tuple(f for f in forms if f)
 
-    def _fate_unknown(self, exc: "BaseException", limit: "float") -> "AlertDeliveryError":
+    def _fate_unknown(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         """The whole message went out and no answer came: it may have been
         delivered, so it is not sent again (nor spooled for a blind resend)."""
         what = self._translate(exc, limit)
@@ -289,7 +290,7 @@ class SMTPTransport(MailTransport):
             retryable=False,
         )
 
-    def _translate(self, exc: "BaseException", limit: "float") -> "AlertDeliveryError":
+    def _translate(self, exc: BaseException, limit: float) -> AlertDeliveryError:
         import smtplib
 
         from ..net.smtp import NoGreeting, StartTLSMissing
@@ -357,7 +358,7 @@ class SMTPTransport(MailTransport):
         return AlertDeliveryError(text, retryable=fault not in PERMANENT)
 
 
-def _dead_session(exc: "BaseException") -> "bool":
+def _dead_session(exc: BaseException) -> bool:
     """A failure that says a reused session was already gone (nothing sent)."""
     import smtplib
     import socket
@@ -371,7 +372,7 @@ def _dead_session(exc: "BaseException") -> "bool":
     return isinstance(exc, OSError) and not isinstance(exc, socket.timeout)
 
 
-def _no_answer(exc: "BaseException") -> "bool":
+def _no_answer(exc: BaseException) -> bool:
     """No reply (or an unreadable one) where the server's verdict was due:
     a timeout, a hang-up, a reset, a malformed reply. A real reply (a 451 or
     a 550 after the message) is a verdict, and keeps its own meaning."""
@@ -382,7 +383,7 @@ def _no_answer(exc: "BaseException") -> "bool":
     return isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
 
 
-def _ascii(text: "str") -> "bool":
+def _ascii(text: str) -> bool:
     try:
         text.encode("ascii")
     except UnicodeEncodeError:
@@ -390,9 +391,9 @@ def _ascii(text: "str") -> "bool":
     return True
 
 
-def _temporary(code: "int") -> "bool":
+def _temporary(code: int) -> bool:
     return 400 <= code < 500
 
 
-def _has_control(text: "str") -> "bool":
+def _has_control(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
