@@ -124,24 +124,13 @@ else:
         return func
 
     class _GenericMeta(type):
-        def __getitem__(cls, params):  # ``Cls[int]`` is ``Cls`` (3.6 has no __class_getitem__)
+        def __getitem__(cls, params):  # ``Generic[T]`` and ``Cls[int]`` give the class back (3.6 too)
             return cls
 
-    class _Generic(metaclass=_GenericMeta):
-        """The base a ``Generic[T]`` base stands for at run time."""
+    class Generic(metaclass=_GenericMeta):
+        """What a ``Generic[T]`` base is at run time: an empty slotted base."""
 
         __slots__ = ()
-
-    class _Subscript:
-        __slots__ = ()
-
-        def __getitem__(self, params):
-            return _Generic
-
-        def __repr__(self):
-            return "kstalerts._typing.Generic"
-
-    Generic = _Subscript()
 
     # What a record's class body may not set (typing.NamedTuple refuses them too).
     _PROHIBITED = frozenset(
@@ -160,9 +149,9 @@ else:
     _tuple_new = tuple.__new__
 
     class _Record(tuple):
-        """What every record shares: built once here, so a record class costs
-        no ``eval`` (``collections.namedtuple`` compiles a ``__new__`` for
-        each class: about a fifth of what a cold send imports)."""
+        """What every record shares, written once here, so a record class
+        costs no ``eval`` (``collections.namedtuple`` compiles a ``__new__``
+        for each class)."""
 
         __slots__ = ()
         _fields = ()

@@ -604,12 +604,6 @@ class AlertManager:
                 book = self._digest_book
         return book
 
-    @property
-    def _digests(self) -> "DigestBook":
-        book = self._book()
-        assert book is not None
-        return book
-
     # -- stats -------------------------------------------------------------
     @property
     def stats(self) -> AlertStats:

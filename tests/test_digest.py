@@ -473,7 +473,8 @@ def test_a_digest_whose_spooling_fails_stays_pending(tmp_path: Any) -> None:
     manager.send(AlertMessage("first", level=AlertLevel.WARNING))
     manager.send(AlertMessage("held", level=AlertLevel.WARNING))  # held back: a digest is pending
     [entry] = manager.channels
-    book = manager._digests
+    book = manager._book()
+    assert book is not None
     failing = entry._replace(channel=CallbackChannel(refuse, name="ops"))
     with pytest.raises(OSError):
         book._flush_one(failing, BrokenSpool())  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
-"""The run-time stand-ins for ``typing`` and ``enum`` (kstalerts/_typing.py, kstalerts/_symbols.py).
+"""The run-time stand-ins for ``typing`` (kstalerts/_typing.py).
 
 A record must behave as the ``typing.NamedTuple`` it stands for (fields,
 defaults, ``_replace``, ``_asdict``, ``_make``, the repr, pickling, the
-errors of a wrong call); a table of symbols as the enum it stands for where
-the package uses it (identity, name, value, order, hashing).
+errors of a wrong call); the other names must subscript, and answer
+``isinstance`` as the class they stand for.
 """
 
 import pickle
@@ -12,7 +12,6 @@ from typing import NamedTuple as TypingNamedTuple
 
 import pytest
 
-from kstalerts._symbols import Symbols
 from kstalerts._typing import Any, Callable, Dict, Generic, Mapping, NamedTuple, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -76,28 +75,13 @@ def test_a_record_refuses_what_typing_refuses() -> None:
         Point(1)._replace(z=3)
 
 
-class Colour(Symbols):
-    RED = 1
-    GREEN = "green"
-
-
-def test_symbols_are_named_unique_ordered_and_hashable() -> None:
-    assert Colour.RED is Colour.RED and Colour.RED is not Colour.GREEN
-    assert (Colour.RED.name, Colour.RED.value) == ("RED", 1)
-    assert list(Colour) == [Colour.RED, Colour.GREEN] and len(Colour) == 2
-    assert {Colour.RED: "r"}[Colour.RED] == "r"
-    assert repr(Colour.GREEN) == "<Colour.GREEN: 'green'>"
-    with pytest.raises(AttributeError):
-        Colour.RED = 2
-
-
-def test_the_network_tables_load_neither_enum_nor_typing() -> None:
+def test_the_network_layer_loads_no_typing() -> None:
     import subprocess
 
-    code = "import sys, kstalerts.net.attempt; print('enum' in sys.modules, 'typing' in sys.modules)"
+    code = "import sys, kstalerts.net.attempt; print('typing' in sys.modules)"
     out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {_root()!r}); {code}"],
                          stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
-    assert out[1] == "False"  # typing never; enum may come with re on some Pythons
+    assert out == ["False"]
 
 
 def _root() -> str:

@@ -138,12 +138,15 @@ class _NoCredentials:
 
     def __init__(self, config: "LoadedConfig") -> None:
         self._config = config
+        self._resolver: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        from .credentials import CredentialResolver
+        if self._resolver is None:
+            from .credentials import CredentialResolver
 
-        config = self._config
-        return getattr(CredentialResolver({}, path=config.path, lines=config.lines), name)
+            config = self._config
+            self._resolver = CredentialResolver({}, path=config.path, lines=config.lines)
+        return getattr(self._resolver, name)
 
 
 def _build_channel(

@@ -19,10 +19,10 @@ the caller's. The attempt's :class:`Progress` is the one place its stage
 is kept: the caller's code moves it on as the request goes out.
 """
 
+import enum
 import time
 
 from .._lazy import TYPE_CHECKING
-from .._symbols import Symbols
 from .._typing import Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
 from .wire import Pooled
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ()
 
 
-class Stage(Symbols):
+class Stage(enum.Enum):
     """Where one attempt stands."""
 
     # HTTP
@@ -49,7 +49,7 @@ class Stage(Symbols):
     SENT = 10  # the final dot was written: only the server's reply is missing
 
 
-class Resend(Symbols):
+class Resend(enum.Enum):
     """What a failure at a stage allows."""
 
     IF_STALE = "a reused connection the peer had closed may be replaced, and the request sent there"

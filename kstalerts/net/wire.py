@@ -31,6 +31,7 @@ Rules: nothing here knows HTTP or SMTP; errors other than the CA bundle's
 are the callers' to translate. ``ssl`` is imported on first use.
 """
 
+import enum
 import os
 import select
 import socket
@@ -39,7 +40,6 @@ import time
 
 from .. import _lifecycle
 from .._lazy import TYPE_CHECKING
-from .._symbols import Symbols
 from .._typing import Callable, Generic, List, Optional, Tuple, Type, TypeVar
 from ..exceptions import AlertConfigurationError
 
@@ -111,7 +111,7 @@ def tls_verify_failure(exc: BaseException) -> Optional[str]:
     return None
 
 
-class Fault(Symbols):
+class Fault(enum.Enum):
     """A failure below the protocol (see :func:`classify`)."""
 
     NOT_TLS = "a TLS handshake answered in plain text (WRONG_VERSION_NUMBER)"
