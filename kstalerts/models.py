@@ -11,7 +11,7 @@ import time
 import types
 
 from ._text import clean, compiled, cut
-from ._typing import Any, Dict, Mapping, Optional, Tuple, Union
+from ._typing import Any, Dict, Mapping, Optional, Tuple, Union, overload
 from .exceptions import AlertConfigurationError
 from .limits import MAX_BODY_CHARS, MAX_LABELS, MAX_TITLE_CHARS
 from .outcome import Delivery, Outcome
@@ -322,6 +322,25 @@ class AlertMessage(Frozen):
         )
 
 
+class _Column:
+    """A read-only flag of :class:`AlertResult`: its outcome's ``name`` column in the outcome
+    table (one rule for the four flags users read)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, result: None, owner: type) -> "_Column": ...
+    @overload
+    def __get__(self, result: "AlertResult", owner: type) -> bool: ...
+    def __get__(self, result: "Optional[AlertResult]", owner: type) -> "Union[_Column, bool]":
+        if result is None:  # read on the class (help(), the docs): the descriptor itself
+            return self
+        flag: bool = getattr(result.outcome.meaning, self.name)
+        return flag
+
+
 class AlertResult(Frozen):
     """What happened when one alert went to one channel.
 
@@ -406,25 +425,10 @@ class AlertResult(Frozen):
         return cls(channel, False, delivery.message_id, note, attempts, False, False, False, False,
                    delivery.status, alert, outcome=outcome)  # fmt: skip
 
-    @property
-    def success(self) -> bool:
-        """Whether the service accepted the alert (all or some of its members)."""
-        return self.outcome.meaning.success
-
-    @property
-    def throttled(self) -> bool:
-        """Whether a throttle (ours, or the service's rate limit) held the alert."""
-        return self.outcome.meaning.throttled
-
-    @property
-    def suppressed(self) -> bool:
-        """Whether the alert was a duplicate within the dedup window (nothing sent)."""
-        return self.outcome.meaning.suppressed
-
-    @property
-    def retryable(self) -> bool:
-        """Whether a later try may succeed."""
-        return self.outcome.meaning.retryable
+    success = _Column("success", "Whether the service accepted the alert (all or some of its members).")
+    throttled = _Column("throttled", "Whether a throttle (ours, or the service's rate limit) held the alert.")
+    suppressed = _Column("suppressed", "Whether the alert was a duplicate in the dedup window: not sent.")
+    retryable = _Column("retryable", "Whether a later try may succeed.")
 
     def replace(self, **changes: Any) -> "AlertResult":
         """A copy with ``changes`` applied; changing a flag names the outcome again from the flags."""
