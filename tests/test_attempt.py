@@ -13,7 +13,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from kstalerts.net.attempt import STAGES, PooledAttempts, Progress, Resend, Stage
+from kstalerts.net.attempt import STAGES, Progress, Resend, Rules, Stage, pooled_attempts
 from kstalerts.net.wire import IdlePool, Pooled
 
 
@@ -71,7 +71,7 @@ def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options:
         "what": "connection",
     }
     settings.update(options)
-    for go in PooledAttempts(pool.take, **settings):
+    for go in pooled_attempts(pool.take(), Rules(**settings)):
         with go:
             if go.connection is None:
                 opened.append(_Conn())

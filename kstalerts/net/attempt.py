@@ -6,7 +6,7 @@ Two parts, each written once for both protocols:
   it) and, in one table, how an error text says it and what a failure
   there allows (a :class:`Resend` verdict). So "may this be sent again?"
   is a lookup, not a guess.
-- :class:`PooledAttempts`: take an idle connection (or open one), try; a
+- :func:`pooled_attempts`: take an idle connection (or open one), try; a
   *reused* connection that failed at an ``IF_STALE`` stage with an error
   that says the peer had closed it is closed and the request goes once
   more on a fresh connection, before the same deadline. Any other failure
@@ -23,7 +23,7 @@ import enum
 import time
 
 from .._lazy import TYPE_CHECKING
-from .._typing import Any, Callable, Dict, Generic, Iterator, Optional, Tuple, Type, TypeVar
+from .._typing import Any, Callable, Dict, Generic, Iterator, NamedTuple, Optional, Tuple, Type, TypeVar
 from .wire import Pooled
 
 if TYPE_CHECKING:
@@ -91,13 +91,13 @@ C = TypeVar("C", bound=Pooled)
 
 
 class Attempt(Generic[C]):
-    """One go of :class:`PooledAttempts`: the connection it holds (``None``
+    """One go of :func:`pooled_attempts`: the connection it holds (``None``
     until the caller opens one), whether it was reused, and its
     :class:`Progress`. As a context manager it judges a failure (see there)."""
 
     __slots__ = ("connection", "reused", "progress", "stale", "_rules")
 
-    def __init__(self, rules: "PooledAttempts[C]", connection: Optional[C]) -> None:
+    def __init__(self, rules: "Rules", connection: Optional[C]) -> None:
         self.connection = connection
         self.reused = connection is not None
         self.progress = Progress(rules.first)
@@ -128,48 +128,36 @@ class Attempt(Generic[C]):
         return False  # pragma: no cover - fail() always raises
 
 
-class PooledAttempts(Generic[C]):
-    """The goes of one request: ``for go in PooledAttempts(...): with go: ...``.
+class Rules(NamedTuple):
+    """What the goes of one request share (see :func:`pooled_attempts`)."""
 
-    The first go holds an idle connection from ``take()`` (or none: the
-    body opens one into ``go.connection``); the body moves ``go.progress``
-    on as the request goes out. When the body fails, the connection is
-    closed, and one of ``errors`` on a *reused* connection at an
-    ``IF_STALE`` stage that ``is_stale`` says was a closed peer, with time
-    left before ``deadline`` (monotonic), is logged at DEBUG ("``peer``:
-    idle ``what`` was closed by the server"; ``peer`` is shown with ``%s``,
-    so a :class:`Secret` URL stays masked) and swallowed: a second go, on
-    no connection. Any other of ``errors`` goes to ``fail(exc, stage)``,
-    which raises the protocol's error; anything else propagates unchanged.
-    The loop ends after a go whose body finished. The body runs in the
-    caller's frame: this adds no frame between a send and its socket.
+    first: Stage  # where a go starts
+    errors: Tuple[Type[BaseException], ...]  # the protocol's failures (anything else propagates)
+    is_stale: Callable[[BaseException], bool]  # whether one of them says the peer had closed it
+    fail: "Callable[[BaseException, Stage], NoReturn]"  # raises the protocol's error for one
+    deadline: float  # monotonic; no second go after it
+    log: Any  # the protocol's logger (kstalerts._log.logger)
+    peer: object  # shown with %s: a Secret URL stays masked
+    what: str  # the word for a connection: "connection", "session"
+
+
+def pooled_attempts(connection: Optional[C], rules: Rules) -> Iterator[Attempt[C]]:
+    """The goes of one request: ``for go in pooled_attempts(pool.take(), rules): with go: ...``.
+
+    The first go holds ``connection``, an idle one from the pool (or none:
+    the body opens one into ``go.connection``); the body moves
+    ``go.progress`` on as the request goes out. When the body fails, the
+    connection is closed, and one of ``rules.errors`` on a *reused*
+    connection at an ``IF_STALE`` stage that ``rules.is_stale`` says was a
+    closed peer, with time left before ``rules.deadline``, is logged at
+    DEBUG ("``peer``: idle ``what`` was closed by the server") and
+    swallowed: a second go, on no connection. Any other of ``errors`` goes
+    to ``rules.fail(exc, stage)``, which raises the protocol's error;
+    anything else propagates unchanged. The loop ends after a go whose body
+    finished. The body runs in the caller's frame: this adds no frame
+    between a send and its socket.
     """
-
-    def __init__(
-        self,
-        take: Callable[[], Optional[C]],
-        *,
-        first: Stage,
-        errors: Tuple[Type[BaseException], ...],
-        is_stale: Callable[[BaseException], bool],
-        fail: "Callable[[BaseException, Stage], NoReturn]",
-        deadline: float,
-        log: Any,  # the protocol's logger (kstalerts._log.logger)
-        peer: object,
-        what: str,
-    ) -> None:
-        self.take = take
-        self.first = first
-        self.errors = errors
-        self.is_stale = is_stale
-        self.fail = fail
-        self.deadline = deadline
-        self.log = log
-        self.peer = peer
-        self.what = what
-
-    def __iter__(self) -> Iterator[Attempt[C]]:
-        go: Attempt[C] = Attempt(self, self.take())
-        yield go
-        if go.stale:  # a second go only when a reused connection turned out stale
-            yield Attempt(self, None)
+    go: Attempt[C] = Attempt(rules, connection)
+    yield go
+    if go.stale:  # a second go only when a reused connection turned out stale
+        yield Attempt(rules, None)

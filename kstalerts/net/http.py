@@ -15,7 +15,7 @@ followed): what a status means is the channel's business. Rules:
   whether it may be sent again on a new connection is looked up in the table
   SMTP shares, :data:`kstalerts.net.attempt.STAGES`: never once a byte of the
   answer may have been read, and only for a reused connection found closed
-  by the server (:class:`kstalerts.net.attempt.PooledAttempts` runs that loop).
+  by the server (:func:`kstalerts.net.attempt.pooled_attempts` runs that loop).
 - TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, verified
   unless ``ssl_verify=False`` is passed explicitly, ``SSL_CERT_FILE``
   honoured, a CA file or directory).
@@ -42,7 +42,7 @@ from .._secret import Secret
 from .._typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
-from .attempt import STAGES, PooledAttempts, Progress, Stage
+from .attempt import STAGES, Attempt, Progress, Rules, Stage, pooled_attempts
 from .wire import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
 
 if TYPE_CHECKING:
@@ -313,18 +313,18 @@ class HTTPClient:
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
 
-        goes: PooledAttempts[_Connection] = PooledAttempts(
-            self._pool.take,
-            first=Stage.CONNECTING,
-            errors=(OSError, http.client.HTTPException),
-            is_stale=_hung_up,
-            fail=fail,
-            deadline=deadline.at,
-            log=_log,
-            peer=self.url,
-            what="connection",
+        rules = Rules(
+            Stage.CONNECTING,
+            (OSError, http.client.HTTPException),
+            _hung_up,
+            fail,
+            deadline.at,
+            _log,
+            self.url,
+            "connection",
         )
-        for go in goes:
+        go: Attempt[_Connection]
+        for go in pooled_attempts(self._pool.take(), rules):
             with go:
                 if go.connection is None:
                     go.connection = self._connect(deadline, go.progress)

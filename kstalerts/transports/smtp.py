@@ -18,7 +18,7 @@ through. TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, a CA
 file or directory). How far an attempt got is a
 :class:`kstalerts.net.attempt.Stage` (before DATA, DATA sent, the final dot
 written), and the table HTTP shares (``kstalerts.net.attempt.STAGES``) says
-what a failure at each stage allows; :class:`kstalerts.net.attempt.PooledAttempts`
+what a failure at each stage allows; :func:`kstalerts.net.attempt.pooled_attempts`
 runs the "idle session, else a new one; a stale one replaced once" loop.
 SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
 5xx permanent. The password never appears in a repr, an error or a log
@@ -40,7 +40,7 @@ from ..limits import (
     finite_number,
     validate,
 )
-from ..net.attempt import STAGES, PooledAttempts, Resend, Stage
+from ..net.attempt import STAGES, Attempt, Resend, Rules, Stage, pooled_attempts
 from ..net.wire import PERMANENT, Fault, IdlePool, classify, tls_context
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
@@ -193,18 +193,18 @@ class SMTPTransport(MailTransport):
                 raise self._fate_unknown(exc, limit) from None
             raise self._translate(exc, limit) from None
 
-        goes: PooledAttempts[_smtp_client.DeadlineSMTP] = PooledAttempts(
-            lambda: self._checkout(deadline),
-            first=Stage.ENVELOPE,
-            errors=(OSError, smtplib.SMTPException),
-            is_stale=_dead_session,
-            fail=fail,
-            deadline=deadline,
-            log=_log,
-            peer=self.describe(),
-            what="session",
+        rules = Rules(
+            Stage.ENVELOPE,
+            (OSError, smtplib.SMTPException),
+            _dead_session,
+            fail,
+            deadline,
+            _log,
+            self.describe(),
+            "session",
         )
-        for go in goes:
+        go: Attempt[_smtp_client.DeadlineSMTP]
+        for go in pooled_attempts(self._checkout(deadline), rules):
             with go:
                 if go.connection is None:
                     go.connection = self._new_session(deadline)
