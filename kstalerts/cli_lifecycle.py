@@ -362,11 +362,11 @@ def ping(
     own_state_dir: bool = True,
 ) -> int:
     """Record ``name`` alive; if it had been missed, resolve its alert (``run --heartbeat`` uses this)."""
-    from .lifecycle.heartbeats import key_of
+    from .lifecycle.heartbeats import Cadence, key_of
 
     exit_code = _helpers["exit_code"]
     life = _lifecycle(args, own_state_dir=own_state_dir)
-    was_missed = life.heartbeat(name, every, grace, level)
+    was_missed = life.heartbeat(name, Cadence.parse(every, grace, level))
     if not was_missed:
         return 0
     with _helpers["manager"](args) as manager:
@@ -395,7 +395,10 @@ def declare_heartbeat(args: argparse.Namespace) -> None:
         return
     if args.every is None:
         raise AlertConfigurationError("--heartbeat needs --every (how often the job succeeds: 1h, 1d)")
-    _lifecycle(args, own_state_dir=False).heartbeat(args.heartbeat, args.every, args.grace, ping=False)
+    from .lifecycle.heartbeats import Cadence
+
+    life = _lifecycle(args, own_state_dir=False)  # its errors first, then the durations'
+    life.heartbeat(args.heartbeat, Cadence.parse(args.every, args.grace), ping=False)
 
 
 def ping_after_run(args: argparse.Namespace, exit_code: int, out: TextIO) -> None:

@@ -543,9 +543,9 @@ class AlertManager:
         ``kstalerts tick`` fires its alert when ``every + grace`` passes
         without a ping (grace: 10 % of ``every``, at least a minute).
         """
-        from .lifecycle.heartbeats import key_of
+        from .lifecycle.heartbeats import Cadence, key_of
 
-        if self._require_lifecycle().heartbeat(name, every, grace, level):
+        if self._require_lifecycle().heartbeat(name, Cadence.parse(every, grace, level)):
             return self.resolve(key_of(name))
         return []
 

@@ -298,27 +298,14 @@ class Lifecycle:
         return out
 
     # -- heartbeats and the tick ---------------------------------------------
-    def heartbeat(
-        self,
-        name: str,
-        every: Union[float, str],
-        grace: Union[float, str, None] = None,
-        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
-        *,
-        ping: bool = True,
-    ) -> bool:
+    def heartbeat(self, name: str, cadence: heartbeats.Cadence, *, ping: bool = True) -> bool:
         """Record heartbeat ``name`` alive now (or, ``ping=False``, only declare it); True when it
         had been missed (the caller resolves its alert)."""
-        from .durations import strict_duration
-
-        seconds = strict_duration("heartbeat.every", every, what="--every")
-        slack = strict_duration(
-            "heartbeat.grace", heartbeats.default_grace(seconds) if grace is None else grace, what="--grace"
-        )
+        every, grace, level = cadence
         with self._beats.transaction(self._wait) as doc:
             if ping:
-                return heartbeats.ping(doc, name, seconds, slack, AlertLevel.parse(level), self._clock())
-            heartbeats.create(doc, name, seconds, slack, AlertLevel.parse(level), self._clock())
+                return heartbeats.ping(doc, name, every, grace, level, self._clock())
+            heartbeats.create(doc, name, every, grace, level, self._clock())
             return False
 
     def heartbeats(self) -> List[heartbeats.Heartbeat]:

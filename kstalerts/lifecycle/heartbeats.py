@@ -16,7 +16,7 @@ error for the others. The alert of heartbeat NAME has the dedup key
 
 import logging
 
-from .._typing import Any, Dict, List, NamedTuple, Optional
+from .._typing import Any, Dict, List, NamedTuple, Optional, Union
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_HEARTBEATS, finite_number
 from ..models import AlertLevel, AlertMessage, stored_level
@@ -26,6 +26,30 @@ __all__ = ()
 
 _log = logging.getLogger("kstalerts.lifecycle")
 _MAX_NAME = 128
+
+
+class Cadence(NamedTuple):
+    """How often a heartbeat is expected (seconds) and the level its missed alert fires at."""
+
+    every: float
+    grace: float
+    level: AlertLevel
+
+    @classmethod
+    def parse(
+        cls,
+        every: Union[float, str],
+        grace: Union[float, str, None] = None,
+        level: Union[AlertLevel, str] = AlertLevel.CRITICAL,
+    ) -> "Cadence":
+        """From a user's words (``"1h"``, ``"5m"``, ``"warning"``); a duration outside its hard
+        limits is an error, not clamped; ``grace`` defaults to :func:`default_grace`."""
+        from .durations import strict_duration
+
+        seconds = strict_duration("heartbeat.every", every, what="--every")
+        wanted = default_grace(seconds) if grace is None else grace
+        slack = strict_duration("heartbeat.grace", wanted, what="--grace")
+        return cls(seconds, slack, AlertLevel.parse(level))
 
 
 class Heartbeat(NamedTuple):

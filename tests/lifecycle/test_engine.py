@@ -15,6 +15,7 @@ from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.lifecycle import Lifecycle
 from kstalerts.lifecycle.flapping import observe as flap_observe
 from kstalerts.lifecycle.flapping import share
+from kstalerts.lifecycle.heartbeats import Cadence
 from kstalerts.lifecycle.inhibit import parse_rules
 
 
@@ -198,20 +199,20 @@ def test_firing_entries_are_never_evicted(
 
 
 def test_heartbeats_fire_once_missed_and_say_when_pinged(life: Lifecycle, clock: Clock) -> None:
-    assert life.heartbeat("backup", "2s", "1s") is False
+    assert life.heartbeat("backup", Cadence.parse("2s", "1s")) is False
     clock.now += 1
     assert life.due().alerts == ()
     clock.now += 2.5
     due = life.due().alerts
     assert [a.dedup_key for a in due] == ["heartbeat:backup"] and "backup missed" in due[0].title
     assert [b.state(clock.now) for b in life.heartbeats()] == ["missed"]
-    assert life.heartbeat("backup", "2s", "1s") is True  # was missed: resolve its alert
+    assert life.heartbeat("backup", Cadence.parse("2s", "1s")) is True  # was missed: resolve its alert
     assert life.due().alerts == ()
     assert life.last_tick() == clock.now
 
 
 def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(life: Lifecycle, clock: Clock) -> None:
-    life.heartbeat("fresh", "10s", "5s", ping=False)
+    life.heartbeat("fresh", Cadence.parse("10s", "5s"), ping=False)
     clock.now += 14
     assert life.due().alerts == ()
     clock.now += 2
@@ -220,7 +221,7 @@ def test_a_heartbeat_never_pinged_fires_after_every_plus_grace(life: Lifecycle, 
 
 def test_heartbeat_input_is_checked(life: Lifecycle) -> None:
     with pytest.raises(AlertConfigurationError, match="out of range"):
-        life.heartbeat("x", "0.5s")
+        Cadence.parse("0.5s")  # below the one-second floor: an error, not a clamp
     with pytest.raises(AlertConfigurationError, match="kstalerts heartbeat --list"):
         life.delete_heartbeat("nope")
 
