@@ -67,6 +67,9 @@ _URL = URLRule(
     hosts=("hooks.slack.com", "hooks.slack-gov.com"),
     path=r"/(services|workflows|triggers)/.",
 )
+#: ``json.dumps(payload, ensure_ascii=False)``: one encoder for every send, where
+#: ``json.dumps`` builds a new one per call when given an option.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 _PERMANENT = (400, 403, 404, 410)
 _HINTS = {
     "invalid_payload": "the message was malformed",
@@ -262,7 +265,7 @@ class SlackChannel(HTTPChannel):
     # -- delivery ---------------------------------------------------------
     def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         payload = self.render(notification)
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        body = _encode(payload).encode("utf-8")
         response = self._client.post(
             body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout
         )
