@@ -42,14 +42,24 @@ def depth() -> int:
     return value
 
 
-@contextlib.contextmanager
-def inside() -> Iterator[int]:
+def inside() -> "_Inside":
     """Mark this thread as inside the library for the block; yields the depth before it."""
-    before = depth()
-    _state.depth = before + 1
-    try:
-        yield before
-    finally:
+    return _Inside()
+
+
+class _Inside:
+    """What :func:`inside` returns. A class, not a ``@contextmanager`` generator:
+    it wraps every send and every delivery, and costs a third as much."""
+
+    __slots__ = ("_before",)
+
+    def __enter__(self) -> int:
+        before = self._before = depth()
+        _state.depth = before + 1
+        return before
+
+    def __exit__(self, *exc_info: object) -> None:
+        before = self._before
         _state.depth = before
         if _held is not None and not before:
             _release_signals()  # the outermost send ended: the signals held meanwhile run now
