@@ -359,9 +359,11 @@ class AlertManager:
             return AlertManager._deliver(notification, route)
 
     def _count(self, key: str, result: AlertResult) -> None:
+        stat = result.outcome.meaning.stat
         with self._stats_lock:
-            counts = self._counts.setdefault(key, _zero())
-            stat = result.outcome.meaning.stat
+            counts = self._counts.get(key)
+            if counts is None:  # not setdefault(key, _zero()): that builds a dict on every send
+                counts = self._counts[key] = _zero()
             try:
                 counts[stat] += 1
             except KeyError:  # the lifecycle's counters start at their first use
