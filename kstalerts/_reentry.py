@@ -1,12 +1,14 @@
 """Re-entry: how deep this thread is inside the library's own delivery.
 
-Three marks, per thread. The manager marks each send and each delivery on
-the thread doing it (:func:`inside`): a send that re-enters one under way (a
-signal handler, a callback) is delivered inline, never on the pool. The
-manager's pool workers and a channel's helper threads mark the work they do
-for a delivery (:func:`serving`), and :class:`~kstalerts.AlertHandler` marks
-its ``emit`` (:func:`emitting`): the handler drops records logged under
-either (:func:`busy`), so it never feeds on itself. A record a signal
+Three marks, per thread. The manager marks each send on the thread doing
+it, and each delivery a pool worker does (:func:`inside`; a delivery inline
+on the sending thread is inside its send's mark): a send that re-enters one
+under way (a signal handler, a callback) is delivered inline, never on the
+pool. The manager's pool workers and a channel's helper threads mark the
+work they do for a delivery (:func:`serving`), and
+:class:`~kstalerts.AlertHandler` marks its ``emit`` (:func:`emitting`): the
+handler drops records logged under either (:func:`busy`), so it never feeds
+on itself. A record a signal
 handler logs on the caller's thread during an inline send is still sent, as
 it would be at any other moment. No thread names are involved.
 
