@@ -8,9 +8,9 @@ pool. The manager's pool workers and a channel's helper threads mark the
 work they do for a delivery (:func:`serving`), and
 :class:`~kstalerts.AlertHandler` marks its ``emit`` (:func:`emitting`): the
 handler drops records logged under either (:func:`busy`), so it never feeds
-on itself. A record a signal
-handler logs on the caller's thread during an inline send is still sent, as
-it would be at any other moment. No thread names are involved.
+on itself. A record a signal handler logs on the caller's thread during an
+inline send is still sent, as it would be at any other moment. No thread
+names are involved.
 
 A send from inside a send nests at most once: once a send runs inside
 another on the main thread, :func:`hold_signals` holds the signals Python
@@ -51,7 +51,7 @@ def inside() -> "_Inside":
 
 class _Inside:
     """What :func:`inside` returns. A class, not a ``@contextmanager`` generator:
-    it wraps every send and every delivery, and costs a third as much."""
+    it wraps every send and every pooled delivery, and costs a third as much."""
 
     __slots__ = ("_before",)
 
