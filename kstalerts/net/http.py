@@ -545,7 +545,10 @@ def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPRespons
         [response.body, response.reason.encode("latin-1", "replace")]
         + [v.encode("latin-1", "replace") for v in response.headers.values()]
     )
-    if not any(secret in seen for secret in secrets):
+    for secret in secrets:  # a loop, not any() over a generator: it runs on every response
+        if secret in seen:
+            break
+    else:
         return response  # nothing echoed (every answer but a hostile or chatty one)
 
     def clean(data: bytes) -> bytes:
