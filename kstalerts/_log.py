@@ -3,7 +3,8 @@
 ``_log = logger("kstalerts.http")`` at module level costs nothing: the
 stdlib ``logging`` package (with ``traceback``, ``string``, ``weakref``...)
 is imported the first time a message is logged, and the real
-``logging.getLogger(name)`` is looked up on every call, so every
+``logging.getLogger(name)`` is looked up on every call (kept, and checked
+against the logger ``logging`` files under the name), so every
 configuration a user makes, before or after ``import kstalerts``
 (``basicConfig``, ``dictConfig``, levels, handlers, ``disabled``), applies
 exactly as it would to a logger made at import.
@@ -41,10 +42,11 @@ def _enabled_unconfigured(level: int) -> bool:
 class _LazyLogger:
     """Stands for ``logging.getLogger(name)``, looked up on each use."""
 
-    __slots__ = ("name",)
+    __slots__ = ("_real", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._real: Any = None  # what getLogger(name) gave last
 
     def __getattr__(self, attr: str) -> Any:
         if "logging" not in sys.modules:
@@ -58,7 +60,12 @@ class _LazyLogger:
             return _drop
         if _pending is not None:
             _run_pending()
-        return getattr(logging.getLogger(self.name), attr)
+        real = self._real
+        # getLogger takes logging's lock; the logger it gives is the one its manager files
+        # under the name, so while that entry is still ours, ours is what it would give
+        if real is None or logging.Logger.manager.loggerDict.get(self.name) is not real:
+            real = self._real = logging.getLogger(self.name)
+        return getattr(real, attr)
 
     def __repr__(self) -> str:
         return f"<lazy logger {self.name}>"

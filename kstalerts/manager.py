@@ -321,7 +321,7 @@ class AlertManager:
             if depth:
                 _reentry.hold_signals()
             if len(jobs) == 1 or depth or _lifecycle.exiting():
-                return [self._deliver(n, route) for n, route in jobs]
+                return [route.send.run(n) for n, route in jobs]  # inline: inside this send's mark
             return self._fan_out(jobs)
 
     def _fan_out(self, jobs: List[Job]) -> List[AlertResult]:
@@ -335,7 +335,7 @@ class AlertManager:
                     futures.append(executor.submit(self._deliver_pooled, n, route))
                 except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
                     break
-        rest = [self._deliver(n, route) for n, route in jobs[len(futures) :]]
+        rest = [route.send.run(n) for n, route in jobs[len(futures) :]]  # inline: inside send's mark
         return [future.result() for future in futures] + rest
 
     async def asend(self, alerts: Alerts, *, channel: Optional[str] = None) -> List[AlertResult]:
@@ -349,19 +349,18 @@ class AlertManager:
         return await loop.run_in_executor(None, functools.partial(self.send, alerts, channel=channel))
 
     @staticmethod
-    def _deliver(notification: Notification, route: Routes) -> AlertResult:
-        with _reentry.inside():  # a send from inside this delivery stays inline
+    def _deliver_pooled(notification: Notification, route: Routes) -> AlertResult:
+        # serving: what a worker logs is not an alert (see AlertHandler); inside: a send
+        # from this delivery stays inline (an inline delivery is inside its send's mark)
+        with _reentry.serving(), _reentry.inside():
             return route.send.run(notification)
 
-    @staticmethod
-    def _deliver_pooled(notification: Notification, route: Routes) -> AlertResult:
-        with _reentry.serving():  # what a worker logs is not an alert: see AlertHandler
-            return AlertManager._deliver(notification, route)
-
     def _count(self, key: str, result: AlertResult) -> None:
+        stat = result.outcome.meaning.stat
         with self._stats_lock:
-            counts = self._counts.setdefault(key, _zero())
-            stat = result.outcome.meaning.stat
+            counts = self._counts.get(key)
+            if counts is None:  # not setdefault(key, _zero()): that builds a dict on every send
+                counts = self._counts[key] = _zero()
             try:
                 counts[stat] += 1
             except KeyError:  # the lifecycle's counters start at their first use

@@ -40,6 +40,10 @@ class Outcome(enum.Enum):
     SILENCED = "silenced"  # the lifecycle: a silence matches it
     INHIBITED = "inhibited"  # the lifecycle: a firing alert inhibits it
 
+    # Members are singletons compared by identity, so identity hashes them as well as
+    # Enum's own __hash__ (a Python call), which every outcome lookup in a table paid.
+    __hash__ = object.__hash__
+
     @property
     def meaning(self) -> "Meaning":
         """This outcome's row of the table below."""

@@ -34,6 +34,21 @@ def test_a_configuration_made_after_the_logger_applies(caplog: pytest.LogCapture
     assert caplog.messages == ["seen 1"]
 
 
+def test_the_logger_kept_is_the_one_get_logger_gives_now(caplog: pytest.LogCaptureFixture) -> None:
+    log = logger("kstalerts.test_kept")
+    log.warning("first")  # keeps logging.getLogger("kstalerts.test_kept")
+    first = logging.getLogger("kstalerts.test_kept")
+    del logging.Logger.manager.loggerDict["kstalerts.test_kept"]  # a new one is made on the next use
+    try:
+        with caplog.at_level(logging.WARNING, logger="kstalerts.test_kept"):
+            log.warning("second")
+        assert caplog.records[-1].getMessage() == "second"
+        assert logging.getLogger("kstalerts.test_kept") is not first
+        assert log.warning.__self__ is logging.getLogger("kstalerts.test_kept")
+    finally:
+        logging.Logger.manager.loggerDict.pop("kstalerts.test_kept", None)
+
+
 def test_a_record_names_the_caller_not_the_helper(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="kstalerts.test_caller"):
         logger("kstalerts.test_caller").warning("where")

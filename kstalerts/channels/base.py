@@ -236,7 +236,8 @@ class AlertChannel:
             return Delivery(outcome, status=exc.status, retry_after=exc.retry_after, note=str(exc))
         if isinstance(got, Delivery):
             return got
-        return Delivery(Outcome.DELIVERED, message_id=got)  # a plain message id, as before
+        # a plain message id, as before; positional: a keyword takes the record's slower binding path
+        return Delivery(Outcome.DELIVERED, got)
 
     def _result(self, alert: AlertMessage, delivery: Delivery, attempts: int) -> AlertResult:
         return AlertResult.from_delivery(self.name, delivery, attempts=attempts, alert=alert)

@@ -28,6 +28,7 @@ never the value.
 """
 
 import json
+import types
 
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret
@@ -67,6 +68,10 @@ _URL = URLRule(
     hosts=("hooks.slack.com", "hooks.slack-gov.com"),
     path=r"/(services|workflows|triggers)/.",
 )
+#: ``json.dumps(payload, ensure_ascii=False)``: one encoder for every send, where
+#: ``json.dumps`` builds a new one per call when given an option.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_HEADERS = types.MappingProxyType({"Content-Type": "application/json; charset=utf-8"})  # every send's
 _PERMANENT = (400, 403, 404, 410)
 _HINTS = {
     "invalid_payload": "the message was malformed",
@@ -187,15 +192,16 @@ class SlackChannel(HTTPChannel):
         """
         escape = self._escape
         colour, emoji = LEVEL_STYLE[alert.level]
+        level = alert.level.name  # an enum's name is a property: read once
         title = cut(alert.formatted_title, self.title_limit, escape=escape)
         body = cut(alert.body, self.text_limit, escape=escape)
-        fallback = f"{emoji} [{alert.level.name}] {title}"
+        fallback = f"{emoji} [{level}] {title}"
         attachment: Dict[str, Any] = {
             "color": colour,
             "fallback": fallback,
             "title": f"{emoji} {title}",
             "text": body,
-            "footer": f"{alert.level.name} alert via kstalerts",
+            "footer": f"{level} alert via kstalerts",
             "ts": int(alert.created_at),
         }
         if alert.labels:
@@ -262,10 +268,8 @@ class SlackChannel(HTTPChannel):
     # -- delivery ---------------------------------------------------------
     def _transmit(self, notification: Notification, *, timeout: float) -> Optional[str]:
         payload = self.render(notification)
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        response = self._client.post(
-            body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout
-        )
+        body = _encode(payload).encode("utf-8")
+        response = self._client.post(body, headers=_HEADERS, timeout=timeout)
         self.check_response(response)
         return None  # incoming webhooks give no message id
 

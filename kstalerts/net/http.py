@@ -515,7 +515,9 @@ class HTTPClient:
             body = reply.read(self._max_bytes) if self._max_bytes else b""
             complete = reply.isclosed() or (reply.length is None and len(body) < self._max_bytes)
             headers: Dict[str, str] = {}
-            for name, value in reply.getheaders():
+            # raw_items, not getheaders(): the values as parsed, without a policy call per header
+            # (http.client decodes the head as Latin-1, which leaves compat32 nothing to fix)
+            for name, value in reply.msg.raw_items():
                 key = name.lower()
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
             response = HTTPResponse(reply.status, headers, body, reply.reason or "", not complete)
@@ -545,7 +547,10 @@ def _scrubbed(response: HTTPResponse, secrets: Tuple[bytes, ...]) -> HTTPRespons
         [response.body, response.reason.encode("latin-1", "replace")]
         + [v.encode("latin-1", "replace") for v in response.headers.values()]
     )
-    if not any(secret in seen for secret in secrets):
+    for secret in secrets:  # a loop, not any() over a generator: it runs on every response
+        if secret in seen:
+            break
+    else:
         return response  # nothing echoed (every answer but a hostile or chatty one)
 
     def clean(data: bytes) -> bytes:
