@@ -314,14 +314,14 @@ class HTTPClient:
             raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
 
         rules = Rules(
-            Stage.CONNECTING,
-            (OSError, http.client.HTTPException),
-            _hung_up,
-            fail,
-            deadline.at,
-            _log,
-            self.url,
-            "connection",
+            first=Stage.CONNECTING,
+            errors=(OSError, http.client.HTTPException),
+            is_stale=_hung_up,
+            fail=fail,
+            deadline=deadline.at,
+            log=_log,
+            peer=self.url,
+            what="connection",
         )
         go: Attempt[_Connection]
         for go in pooled_attempts(self._pool.take(), rules):

@@ -194,14 +194,14 @@ class SMTPTransport(MailTransport):
             raise self._translate(exc, limit) from None
 
         rules = Rules(
-            Stage.ENVELOPE,
-            (OSError, smtplib.SMTPException),
-            _dead_session,
-            fail,
-            deadline,
-            _log,
-            self.describe(),
-            "session",
+            first=Stage.ENVELOPE,
+            errors=(OSError, smtplib.SMTPException),
+            is_stale=_dead_session,
+            fail=fail,
+            deadline=deadline,
+            log=_log,
+            peer=self.describe(),
+            what="session",
         )
         go: Attempt[_smtp_client.DeadlineSMTP]
         for go in pooled_attempts(self._checkout(deadline), rules):
