@@ -26,9 +26,9 @@ or re-create what the parent owned (no QUIT, no TLS close, no
 not raise.
 """
 
+import _thread  # threading's own locks and idents, without threading's import (a cold send skips it)
 import os
 import sys
-import threading
 from _weakref import ref as _ref  # what weakref.ref is, without weakref's own module (and its imports)
 
 from ._lazy import TYPE_CHECKING
@@ -63,12 +63,12 @@ def on_fork(obj: Any, renew: Callable[[Any], None]) -> None:
 
 def renew_lock(obj: Any) -> None:
     """A renew function for an object whose only fork hazard is ``obj._lock``."""
-    obj._lock = threading.RLock()
+    obj._lock = _thread.RLock()
 
 
 def hold(fd: int) -> None:
     """Note that this thread holds an ``flock`` on ``fd`` (see :func:`let_go`)."""
-    _held[fd] = threading.get_ident()
+    _held[fd] = _thread.get_ident()
 
 
 def let_go(fd: int) -> None:
@@ -82,9 +82,14 @@ def exiting() -> bool:
 
     ``threading._shutdown`` marks the main thread stopped before the
     ``atexit`` handlers run (every version from 3.6 to 3.13), and
-    ``sys.is_finalizing`` covers the finalizers that run after them.
+    ``sys.is_finalizing`` covers the finalizers that run after them. Until
+    something imports ``threading`` (kstalerts does not, for one channel),
+    no thread it starts can be running and its shutdown has nothing to
+    mark; a pool started from an ``atexit`` handler then is refused by the
+    interpreter where it must be (3.12+), and the send goes inline.
     """
-    return sys.is_finalizing() or not threading.main_thread().is_alive()
+    threading = sys.modules.get("threading")
+    return sys.is_finalizing() or (threading is not None and not threading.main_thread().is_alive())
 
 
 def forget_socket(sock: Any) -> None:
@@ -107,7 +112,7 @@ def forget_socket(sock: Any) -> None:
 
 
 def _after_fork_in_child() -> None:
-    me = threading.get_ident()
+    me = _thread.get_ident()
     for fd, owner in list(_held.items()):
         if owner != me:  # the forking thread itself goes on to close its own
             del _held[fd]

@@ -21,18 +21,18 @@ held signal is late by at most the rest of the outermost send. Process
 signal masks are not used: they do not stop another thread from taking
 the signal for the main thread.
 
-Rules: this module imports nothing of the package (``signal`` on a nested
-send only); the mark is per thread and always restored (a context manager).
+Rules: this module imports nothing of the package (``signal`` and
+``threading`` on a nested send only: a cold send of one alert loads
+neither); the mark is per thread and always restored (a context manager).
 """
 
-import contextlib
-import threading
+import _thread
 
-from ._typing import Any, Dict, Iterator, List, Optional, Tuple
+from ._typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ()
 
-_state = threading.local()
+_state = _thread._local()  # what threading.local is
 # (handlers swapped out, signals noted, the noting handler) while a nested send holds
 # signals; only ever set on the main thread, where Python runs signal handlers
 _held: Optional[Tuple[Dict[int, Any], List[int], Any]] = None
@@ -78,7 +78,7 @@ def hold_signals() -> None:
     already holding, this does nothing.
     """
     global _held
-    if _held is not None or threading.current_thread() is not threading.main_thread():
+    if _held is not None or not _on_main_thread():
         return
     import signal
 
@@ -104,7 +104,7 @@ def _release_signals() -> None:
     """Put the held handlers back and run each noted signal's handler, once."""
     global _held
     held = _held
-    if held is None or threading.current_thread() is not threading.main_thread():
+    if held is None or not _on_main_thread():
         return  # a pool worker's send ending is not the main thread's outermost send
     _held = None
     import signal
@@ -119,30 +119,38 @@ def _release_signals() -> None:
             originals[number](number, sys._getframe())
 
 
+def _on_main_thread() -> bool:
+    import threading  # here, not at import: only a nested send asks
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def busy() -> bool:
     """Whether this thread is serving a delivery or inside an AlertHandler's emit."""
     return bool(getattr(_state, "serving", False) or getattr(_state, "emitting", False))
 
 
-@contextlib.contextmanager
-def serving() -> Iterator[None]:
+def serving() -> "_Flag":
     """Mark this thread as doing a delivery's work for the library (a pool worker, a helper)."""
-    with _flag("serving"):
-        yield
+    return _Flag("serving")
 
 
-@contextlib.contextmanager
-def emitting() -> Iterator[None]:
+def emitting() -> "_Flag":
     """Mark this thread as inside an AlertHandler's ``emit`` for the block."""
-    with _flag("emitting"):
-        yield
+    return _Flag("emitting")
 
 
-@contextlib.contextmanager
-def _flag(name: str) -> Iterator[None]:
-    before = bool(getattr(_state, name, False))
-    setattr(_state, name, True)
-    try:
-        yield
-    finally:
-        setattr(_state, name, before)
+class _Flag:
+    """Set this thread's flag ``name`` for a ``with`` block, and put back what it was."""
+
+    __slots__ = ("_name", "_before")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __enter__(self) -> None:
+        self._before = bool(getattr(_state, self._name, False))
+        setattr(_state, self._name, True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        setattr(_state, self._name, self._before)

@@ -17,12 +17,11 @@ bytes, spool size). They are constants, not settings.
 10
 """
 
-import contextlib
+import _thread  # threading's thread-local, without threading's import
 import math
-import threading
 
 from ._log import logger
-from ._typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from ._typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 from .exceptions import AlertConfigurationError
 
 __all__ = ()
@@ -124,12 +123,11 @@ MAX_LIFECYCLE_BYTES = 4 * 1048576  # size of one lifecycle state file; a larger 
 MAX_MATCHER_PATTERN = 256  # characters of one matcher's value or regex
 MAX_MATCH_INPUT = 1024  # characters of a field a regex is tried on; a longer one never matches
 
-_local = threading.local()
+_local = _thread._local()  # what threading.local is
 _HUGE = 10**300  # an integer beyond this is refused: float() cannot hold it
 
 
-@contextlib.contextmanager
-def collect_clamps(*, quiet: bool = False) -> Iterator[List[Clamp]]:
+def collect_clamps(*, quiet: bool = False) -> "_Collecting":
     """Record every clamp made in this thread while the block runs.
 
     ``quiet``: the clamps are not logged meanwhile (the caller says them
@@ -140,14 +138,28 @@ def collect_clamps(*, quiet: bool = False) -> Iterator[List[Clamp]]:
     >>> [str(c) for c in clamps]
     ['throttle.rate: asked 5000, applied 1000.0 (maximum)']
     """
-    stack: List[Tuple[List[Clamp], bool]] = getattr(_local, "stack", None) or []
-    _local.stack = stack
-    record: List[Clamp] = []
-    stack.append((record, quiet))
-    try:
-        yield record
-    finally:
-        stack.pop()
+    return _Collecting(quiet)
+
+
+class _Collecting:
+    """What :func:`collect_clamps` returns: the block's list of clamps, kept
+    on this thread's stack while the block runs."""
+
+    __slots__ = ("_quiet", "_stack")
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet
+
+    def __enter__(self) -> List[Clamp]:
+        stack: List[Tuple[List[Clamp], bool]] = getattr(_local, "stack", None) or []
+        _local.stack = stack
+        record: List[Clamp] = []
+        stack.append((record, self._quiet))
+        self._stack = stack
+        return record
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.pop()
 
 
 class Where(NamedTuple):

@@ -56,8 +56,8 @@ Lifecycle of the manager itself (see docs/guarantees.md):
   (state files) or writes under the lock its thread already holds (spool).
 """
 
+import _thread
 import os
-import threading
 import types
 
 from . import _lifecycle, _reentry, _settings
@@ -158,8 +158,8 @@ class AlertManager:
         self._entries: Dict[str, ChannelEntry] = {}
         self._routes: Dict[str, Routes] = {}  # by key: each channel's pipelines
         self._former_names: Dict[str, str] = {}  # a channel's own name before add_channel renamed it
-        self._lock = threading.RLock()
-        self._stats_lock = threading.RLock()
+        self._lock = _thread.RLock()
+        self._stats_lock = _thread.RLock()
         self._pid = os.getpid()
         self._counts: Dict[str, Dict[str, int]] = {}
         self._max_workers = min(max(1, int(max_workers)), MAX_WORKERS)
@@ -172,8 +172,8 @@ class AlertManager:
 
     def _after_fork(self) -> None:
         """In a forked child: new locks, and no pool (its threads stayed in the parent)."""
-        self._lock = threading.RLock()
-        self._stats_lock = threading.RLock()
+        self._lock = _thread.RLock()
+        self._stats_lock = _thread.RLock()
         self._executor = None  # forgotten, not shut down: it is the parent's
         self._pid = os.getpid()
 
@@ -711,6 +711,8 @@ def _shut_down(executor: "ThreadPoolExecutor") -> None:
             return
         except RuntimeError:  # "cannot join current thread"
             pass
+    import threading
+
     try:
         threading.Thread(target=executor.shutdown, name="kstalerts-close", daemon=True).start()
     except RuntimeError:  # no new threads at interpreter shutdown: its workers are told to stop already

@@ -16,7 +16,7 @@ shows which one is used. With ``KSTALERTS_NO_DISCOVERY=1`` only an
 explicitly installed config is used.
 """
 
-import threading
+import _thread
 
 from .._lazy import TYPE_CHECKING
 from .._log import logger
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ()
 
 _log = logger("kstalerts.config")
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _active = None  # type: Optional[LoadedConfig]
 _discovered = False
 _found_none = False  # discovery found no file (active_config then builds the empty config)

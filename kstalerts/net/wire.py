@@ -31,11 +31,11 @@ Rules: nothing here knows HTTP or SMTP; errors other than the CA bundle's
 are the callers' to translate. ``ssl`` is imported on first use.
 """
 
+import _thread
 import enum
 import os
 import select
 import socket
-import threading
 import time
 
 from .. import _lifecycle
@@ -231,7 +231,7 @@ class IdlePool(Generic[C]):
     def __init__(self, size: int) -> None:
         self.size = size
         self._idle: List[Tuple[float, C]] = []  # (idle since, connection)
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._pid = os.getpid()
         _lifecycle.on_fork(self, IdlePool.forget)
 
@@ -288,7 +288,7 @@ class IdlePool(Generic[C]):
 
     def forget(self) -> None:
         """In a forked child: a new lock, and the inherited connections forgotten."""
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         idle, self._idle = self._idle, []
         self._pid = os.getpid()
         for _, connection in idle:
