@@ -18,19 +18,20 @@ their own module, and one setup line here imports it). Heavy modules
 them, so ``kstalerts --help`` is instant.
 """
 
-import argparse
 import os
 import sys
 
 from . import _log
 from ._lazy import TYPE_CHECKING
-from ._typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from ._typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, cast
 from ._version import __version__
 from .exceptions import AlertConfigurationError, NoChannelsWarning, UnresolvedCredentialError
 from .limits import MAX_BODY_CHARS
 from .models import AlertLevel, AlertMessage, AlertResult
 
 if TYPE_CHECKING:
+    import argparse
+
     from .manager import AlertManager, ChannelEntry
 
 __all__ = ()
@@ -40,37 +41,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-def _columns() -> int:
-    """The terminal's width as :func:`shutil.get_terminal_size` tells it (``COLUMNS``, the terminal, 80)."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    stdout = sys.__stdout__
-    if columns <= 0 and stdout is not None:
-        try:
-            columns = os.get_terminal_size(stdout.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, given the width it would ask :mod:`shutil` for.
-
-    argparse builds a formatter for every argument it adds, and without a
-    width each one imports ``shutil`` (with ``bz2``, ``lzma``...): a cold
-    ``kstalerts send`` would pay for archive modules it never uses.
-    """
-
-    def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: "Optional[int]" = None
-    ) -> None:
-        super().__init__(
-            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
-        )
-
-
 def _command(
     subparsers: Any,
     name: str,
@@ -78,9 +48,9 @@ def _command(
     summary: str,
     description: str,
     epilog: Optional[str] = None,
-    formatter: Any = _Formatter,
+    formatter: Any = None,
     **more: Any,
-) -> argparse.ArgumentParser:
+) -> "argparse.ArgumentParser":
     """Add subcommand ``name``, which ``run`` carries out (returning the exit code).
 
     ``summary`` is its line in ``kstalerts --help``; ``description`` and
@@ -88,8 +58,11 @@ def _command(
     terminal's width). Every subcommand is added here, those of
     :mod:`kstalerts.commands` too (their ``setup`` is handed it: :func:`_adder`).
     """
+    from ._argparse import Formatter
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=summary, description=description, epilog=epilog, formatter_class=formatter, **more
+        name, help=summary, description=description, epilog=epilog, formatter_class=formatter or Formatter,
+        **more,
     )
     parser.set_defaults(run=run)
     return parser
@@ -127,7 +100,7 @@ class _UsageError(Exception):
     """A mistake on the command line that argparse cannot see."""
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
     parser.add_argument(
         "--preset", metavar="NAME", help="config preset to apply (default: $KSTALERTS_PRESET)"
@@ -174,6 +147,61 @@ def _setup_send(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
+# send's options a cron job writes, read without argparse by _plain_send:
+# those taking a value (the dest each sets) and the flags.
+_SEND_VALUES = {
+    "--title": "title",
+    "--body": "body",
+    "--level": "level",
+    "--channel": "channel",
+    "--key": "key",
+    "--config": "config",
+    "--preset": "preset",
+}
+_SEND_FLAGS = {"--dry-run": "dry_run", "--json": "json", "-v": "verbose", "--verbose": "verbose"}
+
+
+def _plain_send(argv: Sequence[str]) -> "Optional[argparse.Namespace]":
+    """The arguments of a plain ``kstalerts send``, read without argparse;
+    ``None`` for anything else, which argparse reads (and explains).
+
+    Plain: ``send`` first, then only the options of :data:`_SEND_VALUES`
+    (as ``--name VALUE`` or ``--name=VALUE``) and :data:`_SEND_FLAGS`,
+    spelled out, ``--title`` among them, every value one argparse would
+    take as a value, and a level :meth:`AlertLevel.parse` knows. ``--help``,
+    ``--label``, an abbreviation, a mistake, all go to argparse. The result
+    is what argparse would give (a test compares them): argparse, its
+    ``gettext`` and the parser are about a twentieth of a cold ``send``.
+    """
+    if not argv or argv[0] != "send":
+        return None
+    found: Dict[str, Any] = {"verbose": False, "dry_run": False, "json": False}
+    args = iter(argv[1:])
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name in _SEND_FLAGS and not eq:
+            found[_SEND_FLAGS[name]] = True
+            continue
+        if name not in _SEND_VALUES:
+            return None
+        if not eq:
+            value = next(args, "-x")  # none left: argparse says so
+            if value.startswith("-") and value != "-":  # argparse decides what that is
+                return None
+        found[_SEND_VALUES[name]] = value
+    if "title" not in found:
+        return None
+    try:
+        level = AlertLevel.parse(found.get("level", "critical"))
+    except AlertConfigurationError:
+        return None  # argparse says why
+    import types
+
+    values = dict({"body": "", "channel": None, "key": None, "config": None, "preset": None}, **found)
+    values.update(level=level, label=[], command="send", run=_run_send)
+    return cast("argparse.Namespace", types.SimpleNamespace(**values))
+
+
 def _label(text: str) -> Any:
     from .cli_lifecycle import label
 
@@ -184,6 +212,8 @@ def _level(text: str) -> AlertLevel:
     try:
         return AlertLevel.parse(text)
     except AlertConfigurationError as exc:
+        import argparse
+
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -200,7 +230,7 @@ def _read_body(value: str, stdin: TextIO) -> str:
     return raw.decode("utf-8", "replace")[: MAX_BODY_CHARS + 1].rstrip("\n")
 
 
-def _run_send(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+def _run_send(args: "argparse.Namespace", out: TextIO, stdin: TextIO) -> int:
     alert = AlertMessage(
         args.title, _read_body(args.body, stdin), args.level, labels=dict(args.label), dedup_key=args.key
     )
@@ -298,7 +328,7 @@ def _dry_run(
 
 
 def _manager(
-    args: argparse.Namespace, unresolved: Optional[List[UnresolvedCredentialError]] = None
+    args: "argparse.Namespace", unresolved: Optional[List[UnresolvedCredentialError]] = None
 ) -> "AlertManager":
     import warnings
 
@@ -353,7 +383,7 @@ def _setup_check_config(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON (secrets masked)")
 
 
-def _run_check_config(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+def _run_check_config(args: "argparse.Namespace", out: TextIO, stdin: TextIO) -> int:
     import json
     import logging
     import warnings
@@ -471,6 +501,8 @@ def _describe_entry(entry: "ChannelEntry") -> str:
 
 
 def _setup_demo(subparsers: Any) -> None:
+    import argparse
+
     _command(
         subparsers,
         "demo",
@@ -482,7 +514,7 @@ def _setup_demo(subparsers: Any) -> None:
     )
 
 
-def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+def _run_demo(args: "argparse.Namespace", out: TextIO, stdin: TextIO) -> int:
     from .demo import run_demo
 
     return run_demo(out)
@@ -492,6 +524,8 @@ def _run_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def _setup_flush(subparsers: Any) -> None:
+    import argparse
+
     parser = _command(
         subparsers,
         "flush",
@@ -513,7 +547,7 @@ def _setup_flush(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
 
 
-def _run_flush(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+def _run_flush(args: "argparse.Namespace", out: TextIO, stdin: TextIO) -> int:
     from .manager import AlertManager
 
     with AlertManager.from_config(args.config, preset=args.preset) as manager:
@@ -559,20 +593,6 @@ An unusable config or a failed delivery never changes it (stderr says why).
 """
 
 
-class _RunParser(argparse.ArgumentParser):
-    """``run``'s own usage errors exit 125, as coreutils ``timeout`` does: 1-124 are the job's."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(125, f"{self.prog}: error: {message}\n")
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        parsed, extras = super().parse_known_args(args, namespace)
-        if extras:  # an unknown option before --; the top parser would exit 2
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return parsed, extras
-
-
 def _positive(text: str) -> float:
     """A duration: seconds, or with a unit (``10m``, ``1h30m``; see :mod:`kstalerts._duration`)."""
     from ._duration import parse_duration
@@ -580,10 +600,16 @@ def _positive(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
+        import argparse
+
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _setup_run(subparsers: Any) -> None:
+    import argparse
+
+    from ._argparse import RunParser
+
     parser = _command(
         subparsers,
         "run",
@@ -598,8 +624,8 @@ def _setup_run(subparsers: Any) -> None:
         _RUN_EPILOG,
         usage="kstalerts run [options] -- COMMAND [ARG...]",
     )
-    # The one parser whose errors are not exit 2 (see _RunParser).
-    parser.__class__ = _RunParser
+    # The one parser whose errors are not exit 2 (see RunParser).
+    parser.__class__ = RunParser
     parser.add_argument("--name", help="the job's name in alerts and state (default: the command's basename)")
     parser.add_argument(
         "--level", default="critical", type=_level, help="failure alerts' level (default: critical)"
@@ -662,7 +688,7 @@ _JOB_OPTIONS = (
 ).split()
 
 
-def _run_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+def _run_run(args: "argparse.Namespace", out: TextIO, stdin: TextIO) -> int:
     from .jobs.run import EXIT_RUN_ERROR, run_job
 
     command = list(args.command)
@@ -734,14 +760,18 @@ _SUBCOMMANDS: Sequence[Tuple[Tuple[str, ...], Callable[[Any], None]]] = (
 )
 
 
-def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> "argparse.ArgumentParser":
     """The argument parser of the ``kstalerts`` command; with ``only`` (a
     subcommand's name), the parser of that subcommand alone is set up."""
+    import argparse
+
+    from ._argparse import Formatter
+
     parser = argparse.ArgumentParser(
         prog="kstalerts",
         description="Send alerts to Slack, email and other channels, from scripts and cron jobs.",
         epilog=_EXAMPLES,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"kstalerts {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (to stderr)")
@@ -769,13 +799,15 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
     return None
 
 
-def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+def _check_options(parser: "argparse.ArgumentParser", argv: Sequence[str]) -> None:
     """Name an unknown option, with the closest known one, before argparse
     reports something else (a missing --title) instead.
 
     Stops at ``--`` and at the first argument that is not an option or an
     option's value (a command ``run`` wraps is not checked).
     """
+    import argparse
+
     current = parser
     expects_value = False
     subcommands: Dict[str, argparse.ArgumentParser] = {}
@@ -812,7 +844,6 @@ def _check_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
 
 
 def _silence_stdout() -> None:
-    import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -828,15 +859,17 @@ def _error(message: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     given = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_chosen(given))
-    try:
-        _check_options(parser, given)
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error (code 2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    args = _plain_send(given)
+    if args is None:
+        parser = build_parser(_chosen(given))
+        try:
+            _check_options(parser, given)
+            args = parser.parse_args(given)
+        except SystemExit as exc:  # --help, --version, or a usage error (code 2)
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
     installed: List[Any] = []  # (logger, handler, its level before)
 
     def log_to_stderr() -> None:  # logging is imported when there is something to log

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import kstalerts
-from kstalerts.cli import build_parser
+from kstalerts.cli import _plain_send, build_parser
 from kstalerts.net.loopback import HTTPSink
 
 SEARCH_PATH = str(pathlib.Path(kstalerts.__file__).resolve().parent.parent)
@@ -103,3 +103,59 @@ def test_send_to_one_slack_channel_loads_no_stage_it_does_not_configure(
     assert sorted(m for m in ours if any(m == u or m.startswith(u + ".") for u in UNCONFIGURED)) == []
     assert not {m for m in ours if m.startswith("kstalerts.channels.") and m.rsplit(".", 1)[-1] in (
         "webhook", "email", "alertmanager", "discord", "teams")}
+
+
+# -- a plain send, read without argparse ---------------------------------------
+
+PLAIN = [
+    ["send", "--title", "t"],
+    ["send", "--title=t"],
+    ["send", "--title", ""],
+    ["send", "--title", "disk full", "--body", "-", "--level", "warning"],
+    ["send", "--level=INFO", "--title", "x", "--json", "--dry-run"],
+    ["send", "--title", "a", "--title", "b", "--body=--not-an-option", "-v"],
+    ["send", "--verbose", "--title", "t", "--channel", "ops", "--key", "db1-disk"],
+    ["send", "--title", "t", "--config", "/etc/kstalerts/kstlib.conf.yml", "--preset", "prod"],
+    ["send", "--title", "t", "--body", "line one\nline two", "--level", "success"],
+]
+
+ARGPARSE_READS = [
+    [],
+    ["send"],  # no --title: argparse's error
+    ["-v", "send", "--title", "t"],
+    ["send", "--title", "t", "--help"],
+    ["send", "--tit", "t"],  # an abbreviation argparse accepts
+    ["send", "--title", "t", "--label", "host=db1"],
+    ["send", "--title", "t", "--level", "loud"],
+    ["send", "--title", "t", "--body"],
+    ["send", "--title", "t", "--body", "-5"],
+    ["send", "--title", "t", "--json=yes"],
+    ["send", "--title", "t", "--", "x"],
+    ["send", "--title", "t", "extra"],
+    ["check-config", "--config", "x"],
+]
+
+
+def test_a_plain_send_reads_as_argparse_reads_it() -> None:
+    for argv in PLAIN:
+        plain = _plain_send(argv)
+        assert plain is not None, argv
+        assert vars(plain) == vars(build_parser("send").parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_everything_but_a_plain_send_goes_to_argparse() -> None:
+    for argv in ARGPARSE_READS:
+        assert _plain_send(argv) is None, argv
+
+
+_ARGPARSE_PROBE = _PROBE.replace('"json": "json" in sys.modules', '"argparse": "argparse" in sys.modules')
+
+
+def test_a_plain_send_from_a_cold_process_loads_no_argparse(tmp_path: Path, loopback_http: HTTPSink) -> None:
+    config = (
+        f"alerts:\n  channels:\n    ops: {{type: slack, webhook_url: '{loopback_http.url}', allow_custom_url: true}}\n"
+    )
+    proc = _cli(tmp_path, _ARGPARSE_PROBE, config)
+    report = json.loads(proc.stderr.splitlines()[-1])
+    assert (proc.stdout, report["code"], report["argparse"]) == ("ops: delivered (1 attempt(s))\n", 0, False)
+    assert len(loopback_http.posts) == 1
