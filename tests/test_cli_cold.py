@@ -100,6 +100,7 @@ def test_send_to_one_slack_channel_loads_no_stage_it_does_not_configure(
     assert len(loopback_http.posts) == 1
     ours = set(report["ours"])
     assert "kstalerts.channels.slack" in ours and "kstalerts.config.wiring" in ours  # the probe sees the send path
+    assert "kstalerts._suggest" not in ours  # the did-you-mean hints wait for a wrong word
     assert sorted(m for m in ours if any(m == u or m.startswith(u + ".") for u in UNCONFIGURED)) == []
     assert not {m for m in ours if m.startswith("kstalerts.channels.") and m.rsplit(".", 1)[-1] in (
         "webhook", "email", "alertmanager", "discord", "teams")}

@@ -10,8 +10,7 @@ Every error names the file, the line and the dotted key.
 import types
 
 from .._settings import CHANNEL_DEFAULT_KEYS, DEDUP_KEYS, SPOOL_KEYS, THROTTLE_KEYS
-from .._suggest import suggest
-from .._typing import Any, Callable, FrozenSet, Mapping, Optional
+from .._typing import Any, Callable, FrozenSet, Iterable, Mapping, Optional
 from ..channels._options import COMMON, COMMON_KEYS
 from ..exceptions import AlertConfigurationError
 
@@ -23,6 +22,13 @@ ALERTS_KEYS = frozenset({"throttle", "channels", "presets", "spool", "dedup", "l
 DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
 CHANNEL_COMMON_KEYS = COMMON_KEYS
+
+def _hint(word: str, valid: "Iterable[str]") -> str:
+    """:func:`kstalerts._suggest.suggest`, its module loaded with the first wrong word."""
+    from .._suggest import suggest
+
+    return suggest(word, valid)
+
 
 Lines = Mapping[str, int]
 #: An empty, read-only line map (the default where none is known).
@@ -45,7 +51,7 @@ def check_keys(
     """Raise for the first key of ``section`` that is not in ``valid``."""
     for name in section:
         if name not in valid:
-            raise _error(f"unknown key{suggest(str(name), valid)}", f"{prefix}.{name}", path, lines)
+            raise _error(f"unknown key{_hint(str(name), valid)}", f"{prefix}.{name}", path, lines)
 
 
 def as_document(
@@ -89,14 +95,14 @@ def as_document(
                     " ('credentials' is a top-level section: pass the whole document, or a"
                     " credential_resolver)"
                     if key == "credentials"
-                    else suggest(str(key), ALERTS_KEYS)
+                    else _hint(str(key), ALERTS_KEYS)
                 )
                 raise _error(f"unknown key in the alerts section{hint}", f"alerts.{key}", path, lines)
         return {"alerts": source}
     for key in source:
         if key not in DOCUMENT_KEYS:
             raise _error(
-                f"unknown key{suggest(str(key), ALERTS_KEYS | DOCUMENT_KEYS)}"
+                f"unknown key{_hint(str(key), ALERTS_KEYS | DOCUMENT_KEYS)}"
                 " (a config mapping is a whole document with an 'alerts' section,"
                 " or the 'alerts' section itself)",
                 str(key),
@@ -196,7 +202,7 @@ def _check_channel(
     if not isinstance(entry, Mapping):
         raise _error(
             f"must be a mapping with a 'type' (a channel), got {type(entry).__name__}"
-            f"{suggest(where.rsplit('.', 1)[1], CHANNEL_DEFAULT_KEYS)}",
+            f"{_hint(where.rsplit('.', 1)[1], CHANNEL_DEFAULT_KEYS)}",
             where,
             path,
             lines,
@@ -209,7 +215,7 @@ def _check_channel(
         raise _error(f"a channel needs a 'type'{hint}", where, path, lines)
     if not isinstance(kind, str) or kind not in CHANNEL_TYPES:
         raise _error(
-            f"unknown channel type {kind!r}{suggest(str(kind), CHANNEL_TYPES)}", f"{where}.type", path, lines
+            f"unknown channel type {kind!r}{_hint(str(kind), CHANNEL_TYPES)}", f"{where}.type", path, lines
         )
     extra = config_keys(kind)
     if extra is not None:
