@@ -155,6 +155,42 @@ def test_atexit_send_reaches_both_channels(
     assert wait_for(lambda: mail_tags(mail)["at-exit"] == 1)
 
 
+_COLD_AT_EXIT = """
+import atexit, json, sys
+sys.path.insert(0, {root!r})
+from kstalerts import AlertManager, AlertMessage
+from kstalerts.channels import SlackChannel
+manager = AlertManager()
+for name in ("one", "two"):
+    manager.add_channel(SlackChannel({url!r}, name=name, allow_custom_url=True, max_retries=0, timeout=10))
+
+def on_exit():
+    loaded = "threading" in sys.modules
+    results = manager.send(AlertMessage("LC[cold-exit]", "sent from atexit"))
+    manager.close()
+    print(json.dumps({{"threading": loaded, "results": [[r.channel, r.success] for r in results]}}))
+
+atexit.register(on_exit)
+"""
+
+
+def test_atexit_send_to_two_channels_before_anything_loaded_threading(slack_server: SlackServer) -> None:
+    # Nothing imported threading before the exit, so its shutdown never marked the
+    # main thread: the fan-out may start its pool (3.6-3.11) or be refused (3.12+),
+    # and either way both channels get the alert and the process ends cleanly.
+    code = _COLD_AT_EXIT.format(root=str(ROOT), url=slack_server.url())
+    proc = subprocess.run(
+        [CHILD_PYTHON, "-I", "-S", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert_clean(proc.returncode, proc.stderr)
+    assert json.loads(proc.stdout) == {"threading": False, "results": [["one", True], ["two", True]]}
+    assert slack_tags(slack_server)["cold-exit"] == 2
+
+
 def test_logging_error_at_exit_is_delivered_through_alert_handler(
     slack_server: SlackServer, smtp_server: Callable[..., SMTPServer]
 ) -> None:
