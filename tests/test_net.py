@@ -14,17 +14,8 @@ from typing import Any, List, Tuple
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError
-from kstalerts.net.wire import (
-    PERMANENT,
-    Deadline,
-    Fault,
-    IdlePool,
-    Pooled,
-    classify,
-    is_dropped,
-    tls_context,
-    wrap_tls,
-)
+from kstalerts.net.fault import PERMANENT, Fault, classify
+from kstalerts.net.wire import Deadline, IdlePool, Pooled, is_dropped, tls_context, wrap_tls
 from kstalerts.transports import SMTPTransport
 
 

@@ -54,7 +54,7 @@ def resolved_alert(alert: AlertMessage) -> AlertMessage:
 def network_error(service: str, peer: str, exc: BaseException) -> AlertDeliveryError:
     """The delivery error for ``exc`` while talking to ``peer``: retryable unless trying
     again cannot help (a certificate refused, TLS answered in plain text)."""
-    from ..net.wire import PERMANENT, Fault, classify
+    from ..net.fault import PERMANENT, Fault, classify
 
     fault, detail = classify(exc)
     words = fault.value if fault is not Fault.NETWORK else "a network error"

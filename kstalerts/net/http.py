@@ -43,7 +43,7 @@ from .._typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Uni
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 from .attempt import STAGES, Attempt, Progress, Rules, Stage, pooled_attempts
-from .wire import PERMANENT, Deadline, Fault, IdlePool, Pooled, classify, is_dropped, tls_context, wrap_tls
+from .wire import Deadline, IdlePool, Pooled, is_dropped, tls_context, wrap_tls
 
 if TYPE_CHECKING:
     import ssl
@@ -615,11 +615,13 @@ def _translate(
     """The one place foreign errors become delivery errors; the text names the
     peer (``host:port``), never the URL's path or query.
 
-    Network faults are sorted by :func:`kstalerts.net.wire.classify` and worded
+    Network faults are sorted by :func:`kstalerts.net.fault.classify` and worded
     here; a TLS handshake answered by a plain-text server is a
     misconfiguration: not retried, and the text says what to change.
     """
     import http.client
+
+    from .fault import PERMANENT, Fault, classify
 
     def error(text: str, retryable: bool = True) -> AlertDeliveryError:
         return AlertDeliveryError(f"{peer}: {text}" if peer else text, retryable=retryable)

@@ -13,10 +13,9 @@ Five small parts, each written once:
   a byte at a time cannot stretch a call past it.
 - :func:`is_dropped`: an idle connection that is readable was closed by
   its peer (or spoke out of turn), so it is not reused.
-- :func:`classify`: what a failure below the protocol is (a :class:`Fault`:
-  a timeout, a refused connection, a certificate refused, a plain-text
-  port reached with TLS...), for each protocol to word in its own terms;
-  :data:`PERMANENT` says which faults trying again will not fix.
+- :func:`tls_verify_failure`: why a peer's certificate was refused, the
+  same on 3.6 and later (what a failure *is* is sorted by
+  :mod:`kstalerts.net.fault`, loaded with the first one).
 - :class:`IdlePool`: the kept-alive connections of one client. A
   connection is taken by one call at a time; the pool keeps at most
   ``size`` of them, retires those idle too long, and discards the ones
@@ -32,7 +31,6 @@ are the callers' to translate. ``ssl`` is imported on first use.
 """
 
 import _thread
-import enum
 import os
 import select
 import socket
@@ -109,49 +107,6 @@ def tls_verify_failure(exc: BaseException) -> Optional[str]:
     if isinstance(exc, ssl.SSLError) and exc.reason == "CERTIFICATE_VERIFY_FAILED":
         return "certificate verify failed"
     return None
-
-
-class Fault(enum.Enum):
-    """A failure below the protocol (see :func:`classify`)."""
-
-    NOT_TLS = "a TLS handshake answered in plain text (WRONG_VERSION_NUMBER)"
-    CERTIFICATE = "the peer's certificate or host name was refused"
-    TIMEOUT = "the deadline passed"
-    TLS = "another TLS error"
-    REFUSED = "the connection was refused"
-    RESET = "the peer reset or closed the connection"
-    UNRESOLVED = "the host name did not resolve"
-    NETWORK = "another network error"
-
-
-#: Faults that will not fix themselves in seconds: not retried.
-PERMANENT = frozenset((Fault.NOT_TLS, Fault.CERTIFICATE))
-
-
-def classify(exc: BaseException) -> Tuple[Fault, str]:
-    """The fault ``exc`` is, and its detail: the certificate's complaint, the
-    TLS reason, or the system's text (``strerror``, else the type's name).
-    Protocol errors (``http.client``'s, ``smtplib``'s) are the caller's to
-    sort out first."""
-    import ssl
-
-    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc.reason or exc):
-        return Fault.NOT_TLS, "WRONG_VERSION_NUMBER"
-    refused = tls_verify_failure(exc)
-    if refused is not None:
-        return Fault.CERTIFICATE, refused
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return Fault.TIMEOUT, ""
-    if isinstance(exc, ssl.SSLError):
-        return Fault.TLS, str(exc.reason or type(exc).__name__)
-    detail = (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
-    if isinstance(exc, socket.gaierror):
-        return Fault.UNRESOLVED, detail
-    if isinstance(exc, ConnectionRefusedError):
-        return Fault.REFUSED, detail
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return Fault.RESET, detail
-    return Fault.NETWORK, detail
 
 
 class Deadline:

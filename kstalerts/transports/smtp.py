@@ -41,7 +41,7 @@ from ..limits import (
     validate,
 )
 from ..net.attempt import STAGES, Attempt, Resend, Rules, Stage, pooled_attempts
-from ..net.wire import PERMANENT, Fault, IdlePool, classify, tls_context
+from ..net.wire import IdlePool, tls_context
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
 if TYPE_CHECKING:
@@ -342,6 +342,8 @@ class SMTPTransport(MailTransport):
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
         if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
             return AlertDeliveryError(f"{where}: {clean_reply(exc, secrets=secrets)}", retryable=False)
+        from ..net.fault import PERMANENT, Fault, classify
+
         fault, detail = classify(exc)
         text = {
             Fault.NOT_TLS: f"{where}: TLS error: WRONG_VERSION_NUMBER: the server does not speak TLS from the"
