@@ -40,3 +40,23 @@ def test_a_plain_text_answer_is_not_json() -> None:
     assert loads_bounded(b"ok") is None and loads_bounded(b"") is None
     assert loads_bounded(b"  \n") is None and loads_bounded(b" true") is True
     assert loads_bounded(b'-1') == -1 and loads_bounded(b'"s"') == "s"
+
+
+def test_each_request_keeps_its_own_deadline_and_wording(slack_server: SlackServer) -> None:
+    """The rules a client's requests share are built once; each request's
+    deadline and the timeout its failure names are still its own."""
+    from kstalerts.exceptions import AlertDeliveryError
+
+    client = HTTPClient(slack_server.url())
+    try:
+        assert client.post(b"{}", timeout=5).status == 200
+        slack_server.queue("delay=2")
+        try:
+            client.post(b"{}", timeout=0.3)
+        except AlertDeliveryError as exc:
+            assert "timed out after 0.3s" in str(exc) and exc.retryable
+        else:  # pragma: no cover - the failure under test
+            raise AssertionError("a request past its own deadline returned")
+        assert client.post(b"{}", timeout=5).status == 200
+    finally:
+        client.close()
