@@ -2,7 +2,7 @@
 per set of headers is still exactly what each request needs."""
 
 from kstalerts.net.http import HTTPClient, loads_bounded
-from tests.servers.slack import TOKEN, SlackServer
+from tests.servers.slack import HOOK_PATH, TOKEN, SlackServer
 
 
 def test_each_request_carries_its_own_headers_and_length(slack_server: SlackServer) -> None:
@@ -40,3 +40,44 @@ def test_a_plain_text_answer_is_not_json() -> None:
     assert loads_bounded(b"ok") is None and loads_bounded(b"") is None
     assert loads_bounded(b"  \n") is None and loads_bounded(b" true") is True
     assert loads_bounded(b'-1') == -1 and loads_bounded(b'"s"') == "s"
+
+
+def test_each_request_keeps_its_own_deadline_and_wording(slack_server: SlackServer) -> None:
+    """The rules a client's requests share are built once; each request's
+    deadline and the timeout its failure names are still its own."""
+    from kstalerts.exceptions import AlertDeliveryError
+
+    client = HTTPClient(slack_server.url())
+    try:
+        assert client.post(b"{}", timeout=5).status == 200
+        slack_server.queue("delay=2")
+        try:
+            client.post(b"{}", timeout=0.3)
+        except AlertDeliveryError as exc:
+            assert "timed out after 0.3s" in str(exc) and exc.retryable
+        else:  # pragma: no cover - the failure under test
+            raise AssertionError("a request past its own deadline returned")
+        assert client.post(b"{}", timeout=5).status == 200
+    finally:
+        client.close()
+
+
+def test_an_echo_in_a_header_or_the_reason_alone_is_masked(slack_server: SlackServer) -> None:
+    """The check for an echo looks at the shortest secrets only (a longer one holds
+    them), in the body, the reason and every header value."""
+    from kstalerts.net.http import _probes
+
+    assert _probes((b"http://h/s/tok3n-x", b"/s/tok3n-x", b"tok3n-x", b"Bearer zz")) == (
+        (b"tok3n-x", "tok3n-x"),
+        (b"Bearer zz", "Bearer zz"),
+    )
+    client = HTTPClient(slack_server.url())
+    try:
+        slack_server.answer(200, b"fine", (("X-Seen", f"at {HOOK_PATH}"),))
+        response = client.post(b"{}", timeout=5)
+        assert response.headers["x-seen"] == "at ***" and response.body == b"fine"
+        slack_server.answer(200, b"fine", (("X-Auth", "sekrit-value"),))
+        response = client.post(b"{}", headers={"Authorization": "Bearer sekrit-value"}, timeout=5)
+        assert response.headers["x-auth"] == "***"
+    finally:
+        client.close()

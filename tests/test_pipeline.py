@@ -140,3 +140,16 @@ def test_the_notification_is_immutable_and_states_its_state() -> None:
     assert (n.held_back, n.state, n.plain) == (None, "firing", True)
     resolved = n.replace(state="resolved")
     assert (n.state, resolved.state, resolved.plain) == ("firing", "resolved", False)
+
+
+def test_an_in_process_throttle_makes_no_digest_book_until_something_is_held_back() -> None:
+    """Only a throttle's state file can hold a digest before this process held something back."""
+    now = [0.0]
+    throttle = AlertThrottle(rate=1, per=3600, burst=1, clock=lambda: now[0])
+    with AlertManager() as manager:
+        manager.add_channel(CallbackChannel(lambda a: None, name="ops"), throttle=throttle)
+        assert manager.send(AlertMessage("one"))[0].success and manager._digest_book is None
+        assert manager.send(AlertMessage("two"))[0].throttled and manager._digest_book is not None
+        now[0] = 3600.0
+        assert manager.send(AlertMessage("three"))[0].success  # carries the digest of "two"
+        assert manager.stats.by_channel["ops"]["digests"] == 1

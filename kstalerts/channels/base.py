@@ -236,6 +236,8 @@ class AlertChannel:
             return Delivery(outcome, status=exc.status, retry_after=exc.retry_after, note=str(exc))
         if isinstance(got, Delivery):
             return got
+        if got is None:  # delivered, no message id (most webhooks): one shared, immutable record
+            return _DELIVERED
         # a plain message id, as before; positional: a keyword takes the record's slower binding path
         return Delivery(Outcome.DELIVERED, got)
 
@@ -251,6 +253,9 @@ def is_coroutine_function(func: Any) -> bool:
     code = getattr(func, "__code__", None)
     return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
 
+
+#: What an attempt whose ``_transmit`` returned ``None`` came to.
+_DELIVERED = Delivery(Outcome.DELIVERED)
 
 #: The outcomes of an attempt the loop may try again (a refusal is logged, never retried).
 _FAILURES = frozenset((Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.REFUSED))

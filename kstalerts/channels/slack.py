@@ -40,7 +40,6 @@ from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
-    add_set,
     secret_parts,
     service_text,
     status_error,
@@ -62,6 +61,8 @@ LEVEL_STYLE: Mapping[AlertLevel, Tuple[str, str]] = {
     AlertLevel.WARNING: ("#DAA038", ":warning:"),
     AlertLevel.CRITICAL: ("#D00000", ":rotating_light:"),
 }
+#: Each level's name: an enum's ``name`` is a property, a Python call on every read.
+_LEVEL_NAMES = {level: level.name for level in AlertLevel}
 
 _URL = URLRule(
     service="Slack webhook",
@@ -108,6 +109,13 @@ _NOT_IN_ATTACHMENTS = {
     "slack": (),
     "mattermost": ("mrkdwn_in", "ts"),
     "rocketchat": ("fallback", "footer", "mrkdwn_in"),
+}
+
+#: The payload's names for the sender's name, icon emoji and icon URL, by service.
+_SENDER_FIELDS = {
+    "slack": ("username", "icon_emoji", "icon_url"),
+    "mattermost": ("username", "icon_emoji", "icon_url"),
+    "rocketchat": ("alias", "emoji", "avatar"),
 }
 
 
@@ -192,7 +200,7 @@ class SlackChannel(HTTPChannel):
         """
         escape = self._escape
         colour, emoji = LEVEL_STYLE[alert.level]
-        level = alert.level.name  # an enum's name is a property: read once
+        level = _LEVEL_NAMES[alert.level]
         title = cut(alert.formatted_title, self.title_limit, escape=escape)
         body = cut(alert.body, self.text_limit, escape=escape)
         fallback = f"{emoji} [{level}] {title}"
@@ -212,15 +220,17 @@ class SlackChannel(HTTPChannel):
         payload: Dict[str, Any] = {"text": fallback, "attachments": [self._for_service(attachment)]}
         if self.service == "slack":
             payload["mrkdwn"] = False  # the fallback text is shown as written
-        sender = (
-            ("username", "alias", self.username),
-            ("icon_emoji", "emoji", self.icon_emoji),
-            ("icon_url", "avatar", self.icon_url),
-        )
-        for slack_name, rocketchat_name, value in sender:  # Rocket.Chat names the sender its own way
-            if value:
-                payload[rocketchat_name if self.service == "rocketchat" else slack_name] = value
-        return add_set(payload, channel=self.channel)
+        # the sender and channel options that are set (Rocket.Chat names the sender its own way)
+        username_field, emoji_field, icon_field = _SENDER_FIELDS[self.service]
+        if self.username:
+            payload[username_field] = self.username
+        if self.icon_emoji:
+            payload[emoji_field] = self.icon_emoji
+        if self.icon_url:
+            payload[icon_field] = self.icon_url
+        if self.channel:
+            payload["channel"] = self.channel
+        return payload
 
     def _build_resolved(self, alert: AlertMessage) -> Any:
         """Green, with a check mark and ``RESOLVED:`` in the title."""

@@ -55,10 +55,16 @@ class HoldBack(_DigestStage):
 class Carry(_DigestStage):
     """Hand the channel's pending digest to this delivery; put it back if the delivery fails."""
 
-    __slots__ = ()
+    __slots__ = ("shared",)
+
+    def __init__(self, book: "Books", entry: Any) -> None:
+        super().__init__(book, entry)
+        #: Whether the channel's throttle keeps a state file, which may hold another process's
+        #: digest; otherwise there is none to carry until this process makes the book.
+        self.shared = getattr(entry.throttle, "state_file", None) is not None
 
     def run(self, notification: Notification, proceed: Proceed) -> AlertResult:
-        book = self.book(self.entry.throttle is not None)  # its state file may hold one
+        book = self.book(self.shared)
         digest = None if book is None else book.take(self.entry)
         if book is None or digest is None:
             return proceed(notification)
