@@ -39,6 +39,12 @@ def _enabled_unconfigured(level: int) -> bool:
     return level >= _WARNING
 
 
+def _method(attr: str) -> Any:
+    """The lazy logger's ``attr``: what :meth:`_LazyLogger._get` finds, the
+    real logger's bound method (called from the caller's frame) or a no-op."""
+    return property(lambda self: self._get(attr), doc=f"``logging.Logger.{attr}``, looked up on use.")
+
+
 class _LazyLogger:
     """Stands for ``logging.getLogger(name)``, looked up on each use."""
 
@@ -49,6 +55,9 @@ class _LazyLogger:
         self._real: Any = None  # what getLogger(name) gave last
 
     def __getattr__(self, attr: str) -> Any:
+        return self._get(attr)
+
+    def _get(self, attr: str) -> Any:
         if "logging" not in sys.modules:
             if attr in _QUIET_UNCONFIGURED:
                 return _drop
@@ -69,6 +78,15 @@ class _LazyLogger:
 
     def __repr__(self) -> str:
         return f"<lazy logger {self.name}>"
+
+    # The methods the package calls, found at once: through __getattr__, each call
+    # would first fail the normal lookup (an AttributeError raised and caught).
+    debug = _method("debug")
+    info = _method("info")
+    warning = _method("warning")
+    error = _method("error")
+    exception = _method("exception")
+    isEnabledFor = _method("isEnabledFor")  # noqa: N815 (logging's name)
 
 
 def when_used(hook: Optional[Callable[[], None]]) -> None:
