@@ -27,6 +27,7 @@ from benchmarks import (
     bench_fanout,
     bench_fleet,
     bench_import,
+    bench_instructions,
     bench_lifecycle,
     bench_memory,
     bench_run,
@@ -46,6 +47,7 @@ from benchmarks._harness import (
 MODULES = (
     bench_import,
     bench_coldstart,
+    bench_instructions,
     bench_slack,
     bench_channels_local,
     bench_email,
