@@ -148,3 +148,16 @@ def test_every_http_setting_refuses_a_bad_url_in_the_same_words(kind: str) -> No
             BUILDERS[kind](url)
         assert info.value.reason == message, (kind, url)
         assert TOKEN not in str(info.value)
+
+
+def test_a_url_character_outside_visible_ascii_is_refused_and_every_visible_one_passes_that_check() -> None:
+    for code in [*range(0x3000), 0xD800, 0xDFFF, 0xFEFF, 0x10FFFF]:
+        url = f"https://hooks.slack.com/services/T0/B0/X{chr(code)}Y"
+        if 33 <= code <= 126:
+            try:
+                check_url(url, key="webhook_url")
+            except AlertConfigurationError as exc:  # another rule (a query, a fragment...) may refuse it
+                assert "spaces or non-ASCII" not in str(exc), (code, exc)
+        else:
+            with pytest.raises(AlertConfigurationError, match="spaces or non-ASCII"):
+                check_url(url, key="webhook_url")

@@ -44,6 +44,16 @@ class URLRule(NamedTuple):
 ANY_HTTP = URLRule()
 
 
+def _visible_ascii(text: str) -> bool:
+    """Whether every character of ``text`` is one of ``!`` to ``~`` (33 to 126), found
+    by the string's own C methods (a loop over the characters cost 30 us a channel)."""
+    try:
+        text.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable() and " " not in text  # in ASCII, only 0-31 and 127 are not printable
+
+
 def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: bool = False) -> str:
     """``url`` (text, or a ``Secret`` holding it) stripped, if ``rule`` accepts it; else
     :class:`AlertConfigurationError` on ``key``."""
@@ -53,7 +63,7 @@ def check_url(url: object, *, key: str, rule: URLRule = ANY_HTTP, allow_custom: 
     if not isinstance(url, str) or not url.strip():
         raise AlertConfigurationError("must be a URL", key=key)
     url = url.strip()
-    if any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+    if not _visible_ascii(url):
         raise AlertConfigurationError("must be a URL without spaces or non-ASCII characters", key=key)
     try:
         parts = urllib.parse.urlsplit(url)
