@@ -185,9 +185,10 @@ def _plain_send(argv: Sequence[str]) -> "Optional[argparse.Namespace]":
         if name not in _SEND_VALUES:
             return None
         if not eq:
-            value = next(args, "-x")  # none left: argparse says so
-            if value.startswith("-") and value != "-":  # argparse decides what that is
-                return None
+            given = next(args, None)
+            if given is None or (given.startswith("-") and given != "-"):
+                return None  # no value, or one argparse may read as an option: argparse decides
+            value = given
         found[_SEND_VALUES[name]] = value
     if "title" not in found:
         return None
