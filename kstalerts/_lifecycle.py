@@ -85,8 +85,8 @@ def exiting() -> bool:
     ``sys.is_finalizing`` covers the finalizers that run after them. Until
     something imports ``threading`` (kstalerts does not, for one channel),
     no thread it starts can be running and its shutdown has nothing to
-    mark; a pool started from an ``atexit`` handler then is refused by the
-    interpreter where it must be (3.12+), and the send goes inline.
+    mark: a send from an ``atexit`` handler may then start the pool, which
+    works before 3.12 and is refused from 3.12 on (the send goes inline).
     """
     threading = sys.modules.get("threading")
     return sys.is_finalizing() or (threading is not None and not threading.main_thread().is_alive())
