@@ -40,6 +40,7 @@ from ..net.url import URLRule, check_url
 from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
+    add_set,
     secret_parts,
     service_text,
     status_error,
@@ -222,15 +223,8 @@ class SlackChannel(HTTPChannel):
             payload["mrkdwn"] = False  # the fallback text is shown as written
         # the sender and channel options that are set (Rocket.Chat names the sender its own way)
         username_field, emoji_field, icon_field = _SENDER_FIELDS[self.service]
-        if self.username:
-            payload[username_field] = self.username
-        if self.icon_emoji:
-            payload[emoji_field] = self.icon_emoji
-        if self.icon_url:
-            payload[icon_field] = self.icon_url
-        if self.channel:
-            payload["channel"] = self.channel
-        return payload
+        chosen = {username_field: self.username, emoji_field: self.icon_emoji, icon_field: self.icon_url}
+        return add_set(payload, **chosen, channel=self.channel)
 
     def _build_resolved(self, alert: AlertMessage) -> Any:
         """Green, with a check mark and ``RESOLVED:`` in the title."""

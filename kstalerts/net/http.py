@@ -312,10 +312,10 @@ class HTTPClient:
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
             raise _translate(exc, stage, timeout, self._endpoint.host, self._peer()) from exc
 
-        # the client's shared rules with this call's own three: a record built by keyword binds
+        # the client's shared rules with this call's own two: a record built by keyword binds
         # its eight names in Python, which costs twice a _replace (19k instructions against 10k)
         shared = self._rules or self._shared_rules()
-        rules = shared._replace(fail=fail, deadline=deadline.at, peer=self.url)
+        rules = shared._replace(fail=fail, deadline=deadline.at)
         go: Attempt[_Connection]
         for go in pooled_attempts(self._pool.take(), rules):
             with go:
@@ -340,7 +340,7 @@ class HTTPClient:
     def _shared_rules(self) -> Rules:
         """What the :class:`Rules` of every request share, built on the first one (which
         imports ``http.client``, whose errors they name); each request sets its own
-        ``fail``, ``deadline`` and ``peer``."""
+        ``fail`` and ``deadline``."""
         import http.client
 
         self._rules = Rules(
