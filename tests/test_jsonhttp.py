@@ -5,7 +5,7 @@ from typing import Any, Dict
 
 import pytest
 
-from kstalerts.channels._jsonhttp import encode_json, iso_time, service_text, status_error
+from kstalerts.channels._jsonhttp import encode_json, iso_time, json_encoder, service_text, status_error
 from kstalerts.exceptions import AlertConfigurationError, AlertDeliveryError
 from kstalerts.net.http import HTTPResponse
 
@@ -15,6 +15,36 @@ def test_encode_json_and_time() -> None:
     with pytest.raises(AlertDeliveryError, match="more than the 1048576-byte request limit"):
         encode_json("x" * 1048576)
     assert iso_time(0.9996) == "1970-01-01T00:00:00.999Z"  # truncated
+
+
+_PAYLOADS = [
+    {"text": "d\u00e9j\u00e0 \u2028\x00\"\\", "ts": 1, "n": [1, 2.5, None, True, False], "c": {"d": {}}},
+    "a bare string",
+    3,
+    None,
+    [],
+    {"nan": float("nan"), "inf": float("-inf")},
+    {1: "int key", None: "null key", False: "bool key", 2.5: "float key"},
+]
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_json_encoder_writes_what_json_dumps_writes(ensure_ascii: bool, separators: Any) -> None:
+    encode = json_encoder(ensure_ascii=ensure_ascii, separators=separators)
+    for payload in _PAYLOADS * 2:  # twice: the encoder built once is used again
+        assert encode(payload) == json.dumps(payload, ensure_ascii=ensure_ascii, separators=separators)
+
+
+def test_json_encoder_refuses_what_json_cannot_hold() -> None:
+    encode = json_encoder()
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode({"when": object()})
+    looped: Dict[str, Any] = {}
+    looped["self"] = looped
+    with pytest.raises(RecursionError):  # no check for circular references: a cycle still fails
+        encode(looped)
+    assert encode({"after": "a failure"}) == '{"after":"a failure"}'  # nothing left over
 
 
 def test_service_text_is_one_safe_line() -> None:

@@ -41,6 +41,7 @@ from ..pipeline.notification import Notification
 from ._jsonhttp import (
     HTTPChannel,
     add_set,
+    json_encoder,
     secret_parts,
     service_text,
     status_error,
@@ -70,9 +71,8 @@ _URL = URLRule(
     hosts=("hooks.slack.com", "hooks.slack-gov.com"),
     path=r"/(services|workflows|triggers)/.",
 )
-#: ``json.dumps(payload, ensure_ascii=False)``: one encoder for every send, where
-#: ``json.dumps`` builds a new one per call when given an option.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+#: ``json.dumps(payload, ensure_ascii=False)``, built once for every send.
+_encode = json_encoder(ensure_ascii=False, separators=(", ", ": "))
 _HEADERS = types.MappingProxyType({"Content-Type": "application/json; charset=utf-8"})  # every send's
 _PERMANENT = (400, 403, 404, 410)
 _HINTS = {
