@@ -133,6 +133,10 @@ def escape_markdown(text: str) -> str:
     return compiled(_MARKDOWN).sub(r"\\\1", text).replace("@", "@\u200b")
 
 
+#: How each server's text is made inert: Slack's mrkdwn, the others' markdown.
+_ESCAPES = {"slack": escape_mrkdwn, "mattermost": escape_markdown, "rocketchat": escape_markdown}
+
+
 class SlackChannel(HTTPChannel):
     """Deliver alerts to a Slack incoming webhook.
 
@@ -199,7 +203,7 @@ class SlackChannel(HTTPChannel):
         For Mattermost and Rocket.Chat the same message, in the fields
         and the markdown each documents (see docs/channels.md).
         """
-        escape = self._escape
+        escape = _ESCAPES[self.service]  # the function itself: one call less per escaped text
         colour, emoji = LEVEL_STYLE[alert.level]
         level = _LEVEL_NAMES[alert.level]
         title = cut(alert.formatted_title, self.title_limit, escape=escape)
@@ -241,7 +245,7 @@ class SlackChannel(HTTPChannel):
         return payload
 
     def _escape(self, text: str) -> str:
-        return escape_mrkdwn(text) if self.service == "slack" else escape_markdown(text)
+        return _ESCAPES[self.service](text)
 
     def _for_service(self, attachment: Dict[str, Any]) -> Dict[str, Any]:
         """``attachment`` without the fields this server's webhook lacks."""

@@ -562,14 +562,16 @@ def _probes(secrets: Tuple[bytes, ...]) -> Tuple[Tuple[bytes, str], ...]:
 
 def _echoes(response: HTTPResponse, probes: Tuple[Tuple[bytes, str], ...]) -> bool:
     """Whether the body, the reason or a header value of ``response`` holds one of
-    ``probes`` (loops, not any() over generators: this runs on every response)."""
-    texts = [response.reason, *response.headers.values()]  # as parsed: compared as text
+    ``probes`` (loops, not any() over generators: this runs on every response).
+
+    The reason and the header values are searched as one text, joined by line feeds:
+    what is in one of them is in it, and a probe found only across two (it would hold
+    a line feed, which no URL or header value does) costs a scrub that masks nothing."""
+    texts = "\n".join((response.reason, *response.headers.values()))  # as parsed: compared as text
+    body = response.body
     for secret, text in probes:
-        if secret in response.body:
+        if secret in body or text in texts:
             return True
-        for value in texts:
-            if text in value:
-                return True
     return False
 
 

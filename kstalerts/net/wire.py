@@ -146,13 +146,19 @@ class Deadline:
             view = view[sock.send(view[:chunk]) :]
 
 
+#: ``select.poll`` where there is one (not on Windows): ``select()`` fails on descriptors
+#: above ``FD_SETSIZE``. Looked up once: :func:`is_dropped` runs before every reuse.
+_POLL = getattr(select, "poll", None)
+
+
 def is_dropped(sock: socket.socket) -> bool:
     """Whether an idle connection is readable: closed by the peer, or it spoke out of turn."""
     try:
-        if getattr(sock, "pending", lambda: 0)():  # TLS bytes already decrypted
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending():  # TLS bytes already decrypted
             return True
-        if hasattr(select, "poll"):  # select() fails on descriptors above FD_SETSIZE
-            poller = select.poll()
+        if _POLL is not None:
+            poller = _POLL()
             poller.register(sock, select.POLLIN)
             return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - Windows
