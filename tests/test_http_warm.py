@@ -1,6 +1,7 @@
 """The warm path of :class:`kstalerts.net.http.HTTPClient`: what it prepares once
 per set of headers is still exactly what each request needs."""
 
+from kstalerts.limits import MAX_RESPONSE_BYTES
 from kstalerts.net.http import HTTPClient, loads_bounded
 from tests.servers.slack import HOOK_PATH, TOKEN, SlackServer
 
@@ -34,6 +35,28 @@ def test_an_echoed_secret_is_masked_on_every_request(slack_server: SlackServer) 
             assert TOKEN.encode() not in response.body and b"***" in response.body
     finally:
         client.close()
+
+
+def test_a_short_answer_is_read_without_a_buffer_of_the_whole_limit(slack_server: SlackServer) -> None:
+    """Python 3.6 to 3.9's ``HTTPResponse.read(n)`` fills ``n`` zero bytes before it
+    reads: the client asks for no more than the answer's Content-Length, so the
+    two bytes of ``ok`` cost no buffer of the whole response limit on every alert."""
+    import tracemalloc
+
+    client = HTTPClient(slack_server.url())
+    try:
+        client.post(b"{}", timeout=5)  # connected, every module loaded
+        tracemalloc.start()
+        try:
+            for _ in range(3):
+                assert client.post(b"{}", timeout=5).body == b"ok"
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(client._pool) == 1  # the connection was kept for the next alert
+    finally:
+        client.close()
+    assert peak < MAX_RESPONSE_BYTES // 2, f"{peak} bytes at the peak of three requests"
 
 
 def test_a_plain_text_answer_is_not_json() -> None:

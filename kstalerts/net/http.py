@@ -524,7 +524,10 @@ class HTTPClient:
         try:
             reply.begin()
             progress.stage = Stage.READING
-            body = reply.read(self._max_bytes) if self._max_bytes else b""
+            # no more than the answer says it holds: before 3.10, read(n) first fills n zero bytes
+            length = reply.length
+            wanted = self._max_bytes if length is None or length > self._max_bytes else length
+            body = reply.read(wanted) if self._max_bytes else b""  # read(0) too: it ends the answer
             complete = reply.isclosed() or (reply.length is None and len(body) < self._max_bytes)
             headers: Dict[str, str] = {}
             # raw_items, not getheaders(): the values as parsed, without a policy call per header
