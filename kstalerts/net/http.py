@@ -568,8 +568,8 @@ def _echoes(response: HTTPResponse, probes: Tuple[Tuple[bytes, str], ...]) -> bo
     ``probes`` (loops, not any() over generators: this runs on every response).
 
     The reason and the header values are searched as one text, joined by line feeds:
-    what is in one of them is in it, and a probe found only across two (it would hold
-    a line feed, which no URL or header value does) costs a scrub that masks nothing."""
+    what is in one of them is in it, and a probe found only across two (one holding a
+    line feed, as a Basic credential's password may) costs a scrub that masks nothing."""
     texts = "\n".join((response.reason, *response.headers.values()))  # as parsed: compared as text
     body = response.body
     for secret, text in probes:
