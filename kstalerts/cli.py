@@ -845,7 +845,6 @@ def _check_options(parser: "argparse.ArgumentParser", argv: Sequence[str]) -> No
 
 
 def _silence_stdout() -> None:
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -23,6 +23,7 @@ DOCUMENT_KEYS = frozenset({"alerts", "credentials"})
 #: Keys every channel entry accepts, whatever its type (the channel descriptions' common options).
 CHANNEL_COMMON_KEYS = COMMON_KEYS
 
+
 def _hint(word: str, valid: "Iterable[str]") -> str:
     """:func:`kstalerts._suggest.suggest`, its module loaded with the first wrong word."""
     from .._suggest import suggest
