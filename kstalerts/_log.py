@@ -42,7 +42,14 @@ def _enabled_unconfigured(level: int) -> bool:
 def _method(attr: str) -> Any:
     """The lazy logger's ``attr``: what :meth:`_LazyLogger._get` finds, the
     real logger's bound method (called from the caller's frame) or a no-op."""
-    return property(lambda self: self._get(attr), doc=f"``logging.Logger.{attr}``, looked up on use.")
+    quiet = attr in _QUIET_UNCONFIGURED
+
+    def get(self: "_LazyLogger") -> Any:
+        if quiet and "logging" not in sys.modules:  # the common case, decided here: one call less
+            return _drop
+        return self._get(attr)
+
+    return property(get, doc=f"``logging.Logger.{attr}``, looked up on use.")
 
 
 class _LazyLogger:

@@ -5,7 +5,15 @@ from typing import Any, Dict
 
 import pytest
 
-from kstalerts.channels._jsonhttp import encode_json, iso_time, json_encoder, service_text, status_error
+from kstalerts.channels._jsonhttp import (
+    encode_json,
+    iso_time,
+    json_encoder,
+    json_shape,
+    json_string,
+    service_text,
+    status_error,
+)
 from kstalerts.exceptions import AlertConfigurationError, AlertDeliveryError
 from kstalerts.net.http import HTTPResponse
 
@@ -132,3 +140,41 @@ def test_credentials_next_to_a_literal_secret_is_refused(
     assert str(info.value) == (
         f"{path}:{line}: alerts.channels.ops.{field}: {service}: give either credentials or {field}, not both"
     )
+
+
+# -- json_shape: a payload's JSON text with holes ------------------------------------------
+
+
+def _probe(title: str, stamp: str, sender: str = "bot") -> str:
+    payload = {"text": f"[WARNING] {title}", "title": title, "ts": int(stamp), "from": sender}
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def test_a_shape_is_filled_with_values_as_they_stand_in_the_json() -> None:
+    text, check = _probe("hole-a", "9000000001"), _probe("hole-b", "9000000002")
+    fill = json_shape(text, ("hole-a", "9000000001"), check, ("hole-b", "9000000002"))
+    assert fill is not None
+    title = 'disk {0} %s "full" \u00e9\n'
+    filled = fill(json_string(title)[1:-1], "1700000000")
+    assert filled == _probe(title, "1700000000")
+    assert json_string(title) == json.dumps(title, ensure_ascii=False)
+
+
+def test_a_marker_in_a_constant_fails_the_check() -> None:
+    """The sender holds the first marker: filling the second set cannot give the second text."""
+    text = _probe("hole-a", "9000000001", sender="hole-a")
+    check = _probe("hole-b", "9000000002", sender="hole-a")
+    assert json_shape(text, ("hole-a", "9000000001"), check, ("hole-b", "9000000002")) is None
+
+
+def test_a_value_the_text_depends_on_fails_the_check() -> None:
+    """A payload that is not the same around its holes (here: the title's length) has no shape."""
+    text = json.dumps({"title": "hole-a", "size": 6})
+    check = json.dumps({"title": "hole-bb", "size": 7})
+    assert json_shape(text, ("hole-a",), check, ("hole-bb",)) is None
+
+
+def test_a_hole_the_payload_leaves_out_is_no_hole() -> None:
+    text, check = json.dumps({"title": "hole-a"}), json.dumps({"title": "hole-b"})
+    fill = json_shape(text, ("hole-a", "9000000001"), check, ("hole-b", "9000000002"))
+    assert fill is not None and fill("x", "1") == '{"title": "x"}'

@@ -22,6 +22,7 @@ from kstalerts._secret import Secret
 from kstalerts.channels import SlackChannel
 from kstalerts.channels.slack import escape_mrkdwn
 from kstalerts.exceptions import AlertConfigurationError
+from kstalerts.pipeline.notification import Notification
 from tests.hostile import HOSTILE_TEXT, INJECTION, INJECTION_CLEAN
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
@@ -799,3 +800,110 @@ def test_self_hosted_webhook_urls(service: str) -> None:
         SlackChannel("http://chat.example.org/hooks/abc123", service=service)
     with pytest.raises(AlertConfigurationError, match="must be a Slack webhook URL"):
         SlackChannel("https://chat.example.org/hooks/abc123")  # Slack's own rule is unchanged
+
+
+# -- the payload's shape: the bytes of the payload, without building it each time ----------
+
+
+def _generic(channel: SlackChannel, alert: AlertMessage) -> bytes:
+    """What the channel sends when it builds and encodes the payload: ``json.dumps`` of it."""
+    payload = channel.render(Notification(alert))
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=HOSTILE_TEXT,
+    body=st.one_of(HOSTILE_TEXT, st.text(min_size=3001, max_size=3200)),
+    labels=st.dictionaries(HOSTILE_TEXT, HOSTILE_TEXT, max_size=3),
+    level=st.sampled_from(list(AlertLevel)),
+    stamped=st.booleans(),
+    created=st.floats(min_value=0, max_value=4e9),
+    service=st.sampled_from(["slack", "mattermost", "rocketchat"]),
+    sender=st.sampled_from([{}, {"username": None, "icon_emoji": None}, {"channel": "#ops"}]),
+)
+def test_every_send_of_a_kind_posts_the_bytes_of_its_payload(
+    slack_server: SlackServer,
+    title: str,
+    body: str,
+    labels: Dict[str, str],
+    level: AlertLevel,
+    stamped: bool,
+    created: float,
+    service: str,
+    sender: Dict[str, Any],
+) -> None:
+    """The first alert of a kind is encoded, the second derives its shape, the third
+    and later are filled into it: the server gets ``json.dumps`` of the payload each time."""
+    path = "/services/T0/B0/xoxb" if service == "slack" else "/hooks/abcdef123"
+    channel = SlackChannel(
+        f"{slack_server.base_url}{path}", allow_custom_url=True, service=service, max_retries=0, **sender
+    )
+    slack_server.answer(200, b'{"success":true}' if service == "rocketchat" else b"ok")
+    alert = AlertMessage("t" + title, body, level, timestamp=stamped, labels=labels, created_at=created)
+    other = alert.replace(title=f"{title} again", body=body[::-1])  # same kind, other text
+    try:
+        for sent in (alert, other, alert, other):
+            before = len(slack_server.requests)
+            result = channel.send(sent)
+            assert result.success, result.error
+            assert len(slack_server.requests) == before + 1
+            assert slack_server.requests[-1].body == _generic(channel, sent)
+    finally:
+        channel.close()
+    assert [callable(fill) for fill in channel._shapes.values()] == [True]
+
+
+def test_a_sender_option_that_holds_a_marker_keeps_the_payload_encoded(slack_server: SlackServer) -> None:
+    """A constant that contains a probe's marker fails the shape's check: encoded each time, right."""
+    channel = slack(slack_server, username="kst-title-a", icon_emoji=":4102444801:")
+    for _ in range(3):
+        assert channel.send(ALERT).success
+        assert slack_server.requests[-1].body == _generic(channel, ALERT)
+        assert slack_server.requests[-1].json()["username"] == "kst-title-a"
+    assert list(channel._shapes.values()) == [None]
+
+
+def test_a_changed_sender_option_is_a_new_kind(slack_server: SlackServer) -> None:
+    channel = slack(slack_server)
+    for name in ("first", "second", "third"):
+        channel.username = name
+        for _ in range(3):
+            assert channel.send(ALERT).success
+            assert slack_server.requests[-1].json()["username"] == name
+    many = slack(slack_server, max_retries=0)
+    for number in range(40):  # a caller that changes it on every send: the shapes kept stay bounded
+        many.username = f"bot-{number}"
+        assert many.send(ALERT).success
+        assert slack_server.requests[-1].json()["username"] == f"bot-{number}"
+    assert len(many._shapes) <= 16
+
+
+def test_a_subclass_payload_is_built_and_encoded_every_time(slack_server: SlackServer) -> None:
+    class Custom(SlackChannel):
+        sent = 0
+
+        def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
+            Custom.sent += 1
+            return {"text": f"custom {Custom.sent}: {alert.title}"}
+
+    channel = Custom(slack_server.url("ok"), allow_custom_url=True)
+    for number in range(1, 4):
+        assert channel.send(ALERT).success
+        assert slack_server.requests[-1].json() == {"text": f"custom {number}: Disk full"}
+
+
+def test_resolved_and_digest_notifications_are_rendered(slack_server: SlackServer) -> None:
+    """Only a plain firing alert is filled into a shape; the others go through render()."""
+    from kstalerts.digest import DigestSummary
+
+    channel = slack(slack_server)
+    for _ in range(3):
+        assert channel.send(ALERT).success
+    resolved = Notification(ALERT, state="resolved")
+    assert channel.notify(resolved).success
+    assert slack_server.requests[-1].json()["attachments"][0]["color"] == "#2EB67D"
+    summary = DigestSummary(2, AlertLevel.WARNING, "2 alerts held back", ("2x Disk full",), 0)
+    assert channel.notify(Notification(ALERT, held_back=summary)).success
+    attachments = slack_server.requests[-1].json()["attachments"]
+    assert len(attachments) == 2 and attachments[1]["footer"] == "held back by kstalerts"

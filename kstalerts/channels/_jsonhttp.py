@@ -14,7 +14,7 @@ import time
 from .._lazy import TYPE_CHECKING
 from .._secret import Secret
 from .._text import one_line
-from .._typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from .._typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_REQUEST_BYTES
 from ..retry import parse_retry_after
@@ -64,6 +64,59 @@ def json_encoder(
 
 
 _compact = json_encoder()
+
+
+#: ``text`` as a JSON string, quoted, as ``json.dumps(text, ensure_ascii=False)``
+#: writes it; ``[1:-1]`` is what stands between the quotes, which a hole of
+#: :func:`json_shape` inside a longer string takes.
+json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def json_shape(
+    text: str, holes: Tuple[str, ...], check: str, check_holes: Tuple[str, ...]
+) -> Optional[Callable[..., str]]:
+    """A payload's JSON text with holes for what varies from alert to alert, as a
+    function that fills them: the same text as building and encoding the
+    payload, in less than half the work.
+
+    ``text`` and ``check`` are two probes: the JSON texts of the same payload
+    built twice, with the varying values set to two different sets of
+    markers, ``holes`` and ``check_holes`` (each as it stands in the JSON
+    text). The text around the first set is the shape; it is kept only if
+    filling it with the second set gives ``check`` exactly, which proves
+    that the rest of the text does not depend on them. A marker that also
+    occurs in a constant (a sender name) fails that test: ``None``, and the
+    channel encodes as before. A hole the payload leaves out (Mattermost has
+    no ``ts``) is no hole. The fill copies the pieces, puts the values in
+    place and joins them: no template is parsed per call, as ``str.format``
+    would.
+
+    >>> a = '{"text": "[WARNING] hole-1", "ts": 9000000001}'
+    >>> b = '{"text": "[WARNING] hole-2", "ts": 9000000002}'
+    >>> fill = json_shape(a, ("hole-1", "9000000001"), b, ("hole-2", "9000000002"))
+    >>> fill("disk full", "1700000000")
+    '{"text": "[WARNING] disk full", "ts": 1700000000}'
+    """
+    pieces: List[str] = []
+    places: List[Tuple[int, int]] = []  # (place in pieces, which value)
+    start = 0
+    while True:
+        found = [(text.find(hole, start), index) for index, hole in enumerate(holes)]
+        at, index = min(((at, index) for at, index in found if at >= 0), default=(-1, -1))
+        if at < 0:
+            break
+        places.append((len(pieces) + 1, index))
+        pieces += (text[start:at], "")
+        start = at + len(holes[index])
+    pieces.append(text[start:])
+
+    def fill(*values: str) -> str:
+        parts = pieces[:]
+        for at, index in places:
+            parts[at] = values[index]
+        return "".join(parts)
+
+    return fill if fill(*check_holes) == check else None
 
 
 def encode_json(payload: Any) -> bytes:
