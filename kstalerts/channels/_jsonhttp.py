@@ -76,20 +76,14 @@ def json_shape(
     text: str, holes: Tuple[str, ...], check: str, check_holes: Tuple[str, ...]
 ) -> Optional[Callable[..., str]]:
     """A payload's JSON text with holes for what varies from alert to alert, as a
-    function that fills them: the same text as building and encoding the
-    payload, in less than half the work.
+    function that fills them (design.md, "Slack fills a plain alert into its
+    payload's shape").
 
-    ``text`` and ``check`` are two probes: the JSON texts of the same payload
-    built twice, with the varying values set to two different sets of
-    markers, ``holes`` and ``check_holes`` (each as it stands in the JSON
-    text). The text around the first set is the shape; it is kept only if
-    filling it with the second set gives ``check`` exactly, which proves
-    that the rest of the text does not depend on them. A marker that also
-    occurs in a constant (a sender name) fails that test: ``None``, and the
-    channel encodes as before. A hole the payload leaves out (Mattermost has
-    no ``ts``) is no hole. The fill copies the pieces, puts the values in
-    place and joins them: no template is parsed per call, as ``str.format``
-    would.
+    ``text`` and ``check`` are the payload's JSON built with two sets of
+    markers, ``holes`` and ``check_holes`` (as they stand in the text). The
+    text around the first set is kept only if filling it with the second
+    gives ``check``; else ``None`` (a marker also in a constant). A hole the
+    payload leaves out is no hole. No template is parsed per fill.
 
     >>> a = '{"text": "[WARNING] hole-1", "ts": 9000000001}'
     >>> b = '{"text": "[WARNING] hole-2", "ts": 9000000002}'

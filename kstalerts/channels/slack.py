@@ -303,14 +303,8 @@ class SlackChannel(HTTPChannel):
         return None  # incoming webhooks give no message id
 
     def _body(self, notification: Notification) -> str:
-        """The request's JSON: :meth:`render`'s payload, encoded.
-
-        A plain alert with this class's own payload is filled into the
-        payload's shape instead (:func:`json_shape`: the same text, in less
-        than half the work), once an alert of its kind (level, labels or
-        none, sender options) was sent: a process that sends one alert
-        never derives a shape.
-        """
+        """The request's JSON: :meth:`render`'s payload, encoded; a plain alert
+        of a kind seen before, filled into the payload's shape (:func:`json_shape`)."""
         alert = notification.alert
         cls = type(self)
         if notification.plain and cls.build_payload is _BUILD and cls.render is _RENDER:
