@@ -178,3 +178,5 @@ def test_a_hole_the_payload_leaves_out_is_no_hole() -> None:
     text, check = json.dumps({"title": "hole-a"}), json.dumps({"title": "hole-b"})
     fill = json_shape(text, ("hole-a", "9000000001"), check, ("hole-b", "9000000002"))
     assert fill is not None and fill("x", "1") == '{"title": "x"}'
+    empty = json_shape(text, ("hole-a", ""), check, ("hole-b", ""))  # no labels: their hole is empty
+    assert empty is not None and empty("x", "") == '{"title": "x"}'

@@ -83,7 +83,7 @@ def json_shape(
     markers, ``holes`` and ``check_holes`` (as they stand in the text). The
     text around the first set is kept only if filling it with the second
     gives ``check``; else ``None`` (a marker also in a constant). A hole the
-    payload leaves out is no hole. No template is parsed per fill.
+    payload leaves out, or an empty one, is no hole. No template is parsed per fill.
 
     >>> a = '{"text": "[WARNING] hole-1", "ts": 9000000001}'
     >>> b = '{"text": "[WARNING] hole-2", "ts": 9000000002}'
@@ -95,7 +95,7 @@ def json_shape(
     places: List[Tuple[int, int]] = []  # (place in pieces, which value)
     start = 0
     while True:
-        found = [(text.find(hole, start), index) for index, hole in enumerate(holes)]
+        found = [(text.find(hole, start), index) for index, hole in enumerate(holes) if hole]
         at, index = min(((at, index) for at, index in found if at >= 0), default=(-1, -1))
         if at < 0:
             break

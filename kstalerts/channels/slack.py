@@ -318,24 +318,26 @@ class SlackChannel(HTTPChannel):
             elif fill is _SEEN:
                 fill = self._shapes[key] = self._shape(alert)
             if callable(fill):
-                title, body = self._texts(alert)
-                fields = _encode(self._label_fields(alert.labels)) if alert.labels else ""
-                stamp = str(int(alert.created_at))
-                text: str = fill(json_string(title)[1:-1], json_string(body)[1:-1], stamp, fields)
+                text: str = fill(*self._in_holes(alert))
                 return text
         return _encode(self.render(notification))
 
+    def _in_holes(self, alert: AlertMessage) -> Tuple[str, ...]:
+        """What of ``alert`` fills a shape's holes, as it stands in the payload's JSON
+        text: the title and body (between quotes), the time, the labels' ``fields``."""
+        title, body = self._texts(alert)
+        fields = _encode(self._label_fields(alert.labels)) if alert.labels else ""
+        return (json_string(title)[1:-1], json_string(body)[1:-1], str(int(alert.created_at)), fields)
+
     def _shape(self, alert: AlertMessage) -> Optional[Callable[..., str]]:
         """The fill of this channel's payload's shape for alerts like ``alert`` (its
-        level, labels or none), from two probes built by :meth:`build_payload`."""
+        level, labels or none), from two probes built by :meth:`build_payload`; each
+        probe's markers stand in its text as :meth:`_in_holes` writes them."""
         probes = []
         for title, body, stamp, label in _MARKERS:
             labels = {label: label} if alert.labels else None
             probe = AlertMessage(title, body, alert.level, labels=labels, created_at=stamp)
-            holes: Tuple[str, ...] = (json_string(title)[1:-1], json_string(body)[1:-1], str(int(stamp)))
-            if labels:
-                holes += (_encode(self._label_fields(probe.labels)),)
-            probes.append((_encode(self.build_payload(probe)), holes))
+            probes.append((_encode(self.build_payload(probe)), self._in_holes(probe)))
         (text, holes), (check, check_holes) = probes
         return json_shape(text, holes, check, check_holes)
 
