@@ -71,8 +71,11 @@ __all__ = (
 # Two small hooks, kept by kstalerts._settings (which imports nothing), stand
 # in for it until one of them runs, so that importing the package imports no
 # config module (and no parser, no discovery). The first default needs the
-# discovery alone; from_config needs the whole layer.
+# discovery alone, and no config module at all when there is no file to
+# read (most cron jobs); from_config needs the whole layer.
 def _first_default() -> "None":
+    if _settings.nothing_to_discover():  # the built-in defaults are filled
+        return
     from .config.defaults import connect, discover_defaults
 
     connect()  # discover_defaults replaces this hook

@@ -16,12 +16,20 @@ file: reporting a broken one is the hook's job (a warning), and
 It also holds the other hook the config layer plugs in from above:
 :func:`set_config_builder` (``AlertManager.from_config``'s work). The
 package's ``__init__`` registers both hooks and imports only this module
-for it, so the module imports nothing at all (not even ``threading``).
+for it, so the module imports nothing but ``os`` (not even ``threading``).
+
+And it holds where discovery looks (:data:`CONFIG_NAMES` in
+:func:`config_dirs`), so that :func:`nothing_to_discover` can tell, before
+any config module loads, that there is no file to read: what most cron
+jobs find on their first default (:mod:`kstalerts.config.discovery` then
+never loads; it searches the same places when it does).
 """
+
+import os  # loaded by the interpreter's own start: importing it costs nothing
 
 TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Mapping, Optional
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 __all__ = ()
 
@@ -40,16 +48,62 @@ THROTTLE_KEYS = frozenset({"rate", "per", "burst", "state_file"})
 #: Keys of ``alerts.channels`` that are defaults, not channel names.
 CHANNEL_DEFAULT_KEYS = frozenset({"digest"} | set(BUILTIN_DEFAULTS["channels"]))
 
+#: File names discovery looks for in each of its folders, in order.
+CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")
+SYSTEM_DIR = "/etc/kstalerts"
+
 # One rebinding of a module global is atomic: no lock (and no ``threading``
 # import for a package whose import must stay cheap).
 _values: "Optional[Dict[str, Dict[str, Any]]]" = None
 _first_use: "Optional[Callable[[], None]]" = None
 _config_builder: "Optional[Callable[..., Any]]" = None
+_found_none = False  # nothing_to_discover() searched and found no file (until the next fill)
+
+
+def no_discovery() -> "bool":
+    """Whether ``KSTALERTS_NO_DISCOVERY`` turns discovery off."""
+    return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
+
+
+def config_dirs() -> "Tuple[str, ...]":
+    """The folders discovery searches, in order."""
+    return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), SYSTEM_DIR)
+
+
+def file_in_dirs() -> "Optional[str]":
+    """The first of :data:`CONFIG_NAMES` found in :func:`config_dirs`, or ``None``."""
+    for directory in config_dirs():
+        for name in CONFIG_NAMES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def nothing_to_discover() -> "bool":
+    """Whether discovery has no file to read: it is off, or ``KSTALERTS_CONFIG``
+    is unset and no folder holds a config file. Then the built-in defaults
+    are filled here, and a search that found nothing is remembered
+    (:func:`found_none`) until the next :func:`fill`, so the config layer,
+    if it loads later, does not search again."""
+    global _values, _found_none
+    if not no_discovery():
+        if os.environ.get("KSTALERTS_CONFIG", "").strip() or file_in_dirs() is not None:
+            return False
+        _found_none = True
+    _values = {}
+    return True
+
+
+def found_none() -> "bool":
+    """Whether :func:`nothing_to_discover` searched and found no file (since the last :func:`fill`)."""
+    return _found_none
 
 
 def fill(alerts: "Optional[Mapping[str, Any]]") -> "None":
     """Make ``alerts`` (an ``alerts`` section) the source of defaults; ``None`` forgets it."""
-    global _values
+    global _values, _found_none
+    _found_none = False
     import collections.abc  # here, not at import: it loads collections, which import kstalerts must not
 
     values: Optional[Dict[str, Dict[str, Any]]] = None

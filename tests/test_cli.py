@@ -557,12 +557,12 @@ def test_a_misplaced_secret_is_refused_without_being_echoed(tmp_path: Path, entr
 @pytest.fixture()
 def discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Discovery on, in an empty folder, with an empty home and /etc."""
-    from kstalerts.config import discovery
+    from kstalerts import _settings
 
     monkeypatch.delenv("KSTALERTS_NO_DISCOVERY", raising=False)
     monkeypatch.delenv("KSTALERTS_CONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(discovery, "_SYSTEM_DIR", str(tmp_path / "etc"))
+    monkeypatch.setattr(_settings, "SYSTEM_DIR", str(tmp_path / "etc"))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

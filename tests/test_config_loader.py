@@ -15,10 +15,9 @@ from typing import Iterator
 
 import pytest
 
-from kstalerts import AlertThrottle
+from kstalerts import AlertThrottle, _settings
 from kstalerts.channels import ConsoleChannel
 from kstalerts.config import active_config, get_default, load_config, reload_config, use_config
-from kstalerts.config import discovery as discovery_module
 from kstalerts.exceptions import AlertConfigurationError
 from kstalerts.limits import MAX_CONFIG_BYTES
 
@@ -104,7 +103,7 @@ def discovery(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> pathli
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    monkeypatch.setattr(discovery_module, "_SYSTEM_DIR", str(tmp_path / "etc"))
+    monkeypatch.setattr(_settings, "SYSTEM_DIR", str(tmp_path / "etc"))
     return tmp_path
 
 

@@ -14,9 +14,8 @@ from typing import Any, ClassVar, FrozenSet, Iterator, List, Mapping, Optional, 
 import pytest
 
 import kstalerts.channels as channels_module
-from kstalerts import AlertLevel, AlertManager, AlertMessage, NoChannelsWarning
+from kstalerts import AlertLevel, AlertManager, AlertMessage, NoChannelsWarning, _settings
 from kstalerts.channels import AlertChannel, ConsoleChannel
-from kstalerts.config import discovery as discovery_module
 from kstalerts.config import reload_config
 from kstalerts.exceptions import AlertConfigurationError
 
@@ -164,7 +163,7 @@ def test_no_config_means_no_channels() -> None:
 
 def test_discovered_file(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KSTALERTS_NO_DISCOVERY")
-    monkeypatch.setattr(discovery_module, "_SYSTEM_DIR", str(tmp_path / "etc"))
+    monkeypatch.setattr(_settings, "SYSTEM_DIR", str(tmp_path / "etc"))
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "kstlib.conf.yml", CONFIG)
     with AlertManager.from_config() as manager:

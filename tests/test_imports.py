@@ -120,17 +120,42 @@ def test_import_kstalerts_runs_four_modules_of_the_package() -> None:
     assert ours == expected
 
 
-def test_finding_no_config_file_loads_no_loader_schema_or_parser(tmp_path: pathlib.Path) -> None:
-    # Discovery on, as in a cron job, from an empty folder with an empty HOME:
-    # the first default searches, finds nothing, and parses nothing.
-    statement = (
+def _first_default_in(folder: pathlib.Path, then: str) -> str:
+    # Discovery on, as in a cron job, from ``folder`` as working folder and HOME.
+    return (
         f"import os; os.environ.pop('KSTALERTS_NO_DISCOVERY', None); os.environ.pop('KSTALERTS_CONFIG', None);"
-        f" os.environ['HOME'] = {str(tmp_path)!r}; os.chdir({str(tmp_path)!r});"
-        f" from {PACKAGE} import AlertThrottle; AlertThrottle()"
+        f" os.environ['HOME'] = {str(folder)!r}; os.chdir({str(folder)!r});"
+        f" from {PACKAGE} import AlertThrottle; throttle = AlertThrottle(); {then}"
     )
-    ours = set(_probe(statement)["ours"])
-    assert f"{PACKAGE}.config.discovery" in ours  # the search did run
-    assert not {m for m in ours if m.split(".")[-1] in ("loader", "schema", "yaml", "scalars", "wiring")}
+
+
+def test_finding_no_config_file_loads_no_config_module(tmp_path: pathlib.Path) -> None:
+    # The first default searches (kstalerts._settings), finds nothing, and
+    # loads no module of the config layer; the built-in rate applies.
+    then = f"from {PACKAGE} import _settings; assert _settings.found_none() and throttle.rate == 10"
+    ours = set(_probe(_first_default_in(tmp_path, then))["ours"])
+    assert f"{PACKAGE}._settings" in ours  # the probe did see the package load
+    assert not {m for m in ours if m.startswith(f"{PACKAGE}.config")}
+
+
+def test_a_config_file_found_on_the_first_default_is_read(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "kstlib.conf.yml").write_text("alerts:\n  throttle:\n    rate: 3\n", encoding="utf-8")
+    ours = set(_probe(_first_default_in(tmp_path, "assert throttle.rate == 3, throttle.rate"))["ours"])
+    assert {f"{PACKAGE}.config.discovery", f"{PACKAGE}.config.loader"} <= ours
+    assert not {m for m in ours if m.split(".")[-1] in ("wiring", "credentials")}
+
+
+def test_the_config_layer_loaded_later_keeps_the_search_that_found_nothing(tmp_path: pathlib.Path) -> None:
+    # A file written after the first default changes nothing until reload_config(),
+    # as when the config layer itself searched.
+    then = (
+        "open('kstlib.conf.yml', 'w').write('alerts:\\n  throttle:\\n    rate: 3\\n');"
+        f" from {PACKAGE}.config import active_config, reload_config;"
+        " config = active_config(); assert config is not None and config.path is None, config;"
+        " assert AlertThrottle().rate == 10;"
+        " reload_config(); assert AlertThrottle().rate == 3"
+    )
+    _probe(_first_default_in(tmp_path, then))
 
 
 def test_a_slack_alert_loads_no_other_channel_nor_what_it_does_not_use() -> None:

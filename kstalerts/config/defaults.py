@@ -21,9 +21,9 @@ import _thread
 from .._lazy import TYPE_CHECKING
 from .._log import logger
 from .._settings import BUILTIN_DEFAULTS as BUILTIN_DEFAULTS  # re-exported by kstalerts.config
-from .._settings import fill, lookup, set_first_use
+from .._settings import fill, found_none, lookup, no_discovery, set_first_use
 from .._typing import Any, Mapping, Optional, Union
-from .discovery import _no_discovery, discover
+from .discovery import discover
 
 if TYPE_CHECKING:
     import os
@@ -35,8 +35,10 @@ __all__ = ()
 _log = logger("kstalerts.config")
 _lock = _thread.RLock()
 _active = None  # type: Optional[LoadedConfig]
-_discovered = False
-_found_none = False  # discovery found no file (active_config then builds the empty config)
+# When the first default of the process searched before this module loaded
+# (kstalerts._settings.nothing_to_discover) and found no file, that search stands.
+_discovered = found_none()
+_found_none = _discovered  # discovery found no file (active_config then builds the empty config)
 
 
 def _install(config: Optional["LoadedConfig"]) -> None:
@@ -57,7 +59,7 @@ def discover_defaults() -> None:
         if _discovered or _active is not None:
             return
         _discovered = True
-        if _no_discovery():
+        if no_discovery():
             _install(None)
             return
         config: Optional[LoadedConfig] = None

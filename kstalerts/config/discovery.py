@@ -7,29 +7,22 @@ tried in order. ``KSTALERTS_NO_DISCOVERY=1`` skips every step but an
 explicit path.
 
 Rules: this module imports ``os`` and the exceptions only, so finding that
-there is no file (what most cron jobs do on their first default) imports
-no parser, schema or loader; :mod:`.loader` reads the file when one is found.
+there is no file imports no parser, schema or loader; :mod:`.loader` reads
+the file when one is found. The places and names are
+:mod:`kstalerts._settings`' (:data:`CONFIG_NAMES`, :func:`config_dirs`),
+where the first default of a process looks before any config module loads.
 """
 
 import os
 
-from .._typing import List, Optional, Tuple, Union
+from .._settings import CONFIG_NAMES as CONFIG_NAMES
+from .._settings import config_dirs as config_dirs
+from .._settings import file_in_dirs
+from .._settings import no_discovery as _no_discovery
+from .._typing import List, Optional, Union
 from ..exceptions import AlertConfigurationError
 
 __all__ = ()
-
-#: File names looked for in each discovery directory, in order.
-CONFIG_NAMES = ("kstlib.conf.yml", "kstlib.conf.yaml", "kstlib.conf.toml", "kstlib.conf.json")
-_SYSTEM_DIR = "/etc/kstalerts"
-
-
-def _no_discovery() -> bool:
-    return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
-
-
-def config_dirs() -> Tuple[str, ...]:
-    """The directories discovery searches, in order."""
-    return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), _SYSTEM_DIR)
 
 
 def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]:
@@ -49,12 +42,7 @@ def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]
         if not os.path.isfile(named):
             raise AlertConfigurationError("KSTALERTS_CONFIG names a file that does not exist", path=named)
         return named
-    for directory in config_dirs():
-        for name in CONFIG_NAMES:
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
-                return candidate
-    return None
+    return file_in_dirs()
 
 
 def searched_places() -> List[str]:

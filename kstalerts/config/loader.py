@@ -14,11 +14,12 @@ import os
 import re
 
 from .._settings import BUILTIN_DEFAULTS, CHANNEL_DEFAULT_KEYS
+from .._settings import no_discovery as _no_discovery
 from .._text import compiled
 from .._typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError
 from ..limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, Where, validate
-from .discovery import CONFIG_NAMES, _no_discovery, config_dirs, discover, searched_places
+from .discovery import CONFIG_NAMES, config_dirs, discover, searched_places
 from .scalars import _MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
 
 __all__ = ()
