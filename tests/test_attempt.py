@@ -13,20 +13,38 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from kstalerts.net.attempt import STAGES, Progress, Resend, Rules, Stage, pooled_attempts
+from kstalerts.net.attempt import (
+    ANSWERING,
+    CONNECTING,
+    SENDING,
+    SENT,
+    STAGES,
+    WAITING,
+    Progress,
+    Resend,
+    Rules,
+    Stage,
+    pooled_attempts,
+)
 from kstalerts.net.wire import IdlePool, Pooled
 
 
-def test_every_stage_has_one_wording_and_one_verdict() -> None:
-    assert set(STAGES) == set(Stage)
-    assert all(isinstance(where, str) and where for where, _ in STAGES.values())
+def test_every_stage_has_one_wording_one_verdict_and_its_own_name() -> None:
+    from kstalerts.net import attempt
+
+    constants = [value for value in vars(attempt).values() if isinstance(value, Stage)]
+    assert len(STAGES) == 10 and set(map(id, constants)) == set(map(id, STAGES))  # each listed once
+    assert all(isinstance(stage.where, str) and stage.where for stage in STAGES)
+    assert all(isinstance(stage.resend, Resend) for stage in STAGES)
+    assert len({stage.name for stage in STAGES}) == len(STAGES)  # told apart in a log line
+    assert [getattr(attempt, stage.name.upper()) for stage in STAGES] == list(STAGES)
 
 
 def test_only_stages_before_the_peer_can_have_acted_may_resend() -> None:
-    resendable = {stage for stage, (_, verdict) in STAGES.items() if verdict is Resend.IF_STALE}
-    assert resendable == {Stage.SENDING, Stage.WAITING, Stage.ENVELOPE}
-    assert STAGES[Stage.SENT][1] is Resend.FATE_UNKNOWN  # a whole message, unanswered: never again
-    assert [s for s, (_, v) in STAGES.items() if v is Resend.FATE_UNKNOWN] == [Stage.SENT]
+    resendable = [stage.name for stage in STAGES if stage.resend is Resend.IF_STALE]
+    assert resendable == ["sending", "waiting", "envelope"]
+    assert SENT.resend is Resend.FATE_UNKNOWN  # a whole message, unanswered: never again
+    assert [stage for stage in STAGES if stage.resend is Resend.FATE_UNKNOWN] == [SENT]
 
 
 class _Conn(Pooled):
@@ -58,10 +76,12 @@ def _fail(exc: BaseException, stage: Stage) -> Any:
     raise _FailedError(exc, stage) from exc
 
 
-def _run(pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any) -> Tuple[Any, Any, bool]:
+def _run(
+    pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any
+) -> Tuple[Any, Any, bool]:
     """The loop as the protocols write it: open a connection when the go has none, then exchange."""
     settings = {
-        "first": Stage.CONNECTING,
+        "first": CONNECTING,
         "errors": (OSError,),
         "is_stale": lambda exc: isinstance(exc, ConnectionResetError),
         "fail": _fail,
@@ -91,7 +111,7 @@ def test_a_stale_reused_connection_is_closed_and_the_exchange_runs_once_more_on_
 
     def exchange(conn: _Conn, progress: Progress) -> str:
         seen.append((conn, progress.stage))
-        progress.stage = Stage.SENDING
+        progress.stage = SENDING
         if conn is idle:
             raise ConnectionResetError("reset")
         return "answer"
@@ -100,17 +120,17 @@ def test_a_stale_reused_connection_is_closed_and_the_exchange_runs_once_more_on_
         conn, result, reused = _run(pool, exchange, opened)
     assert (conn, result, reused) == (opened[0], "answer", False)
     assert idle.closed and not opened[0].closed
-    assert [stage for _, stage in seen] == [Stage.CONNECTING, Stage.CONNECTING]  # each go starts afresh
+    assert [stage for _, stage in seen] == [CONNECTING, CONNECTING]  # each go starts afresh
     assert "peer:1: idle connection was closed by the server; reconnecting" in caplog.text
 
 
 @pytest.mark.parametrize(
     ("stage", "error", "reused"),
     [
-        (Stage.ANSWERING, ConnectionResetError("reset"), True),  # the peer began to answer
-        (Stage.SENDING, TimeoutError("slow"), True),  # not a hang-up: it may be reading
-        (Stage.SENDING, ConnectionResetError("reset"), False),  # a new connection is not stale
-        (Stage.SENT, ConnectionResetError("reset"), True),  # fate unknown
+        (ANSWERING, ConnectionResetError("reset"), True),  # the peer began to answer
+        (SENDING, TimeoutError("slow"), True),  # not a hang-up: it may be reading
+        (SENDING, ConnectionResetError("reset"), False),  # a new connection is not stale
+        (SENT, ConnectionResetError("reset"), True),  # fate unknown
     ],
 )
 def test_other_failures_close_the_connection_and_go_to_fail_once(
@@ -142,7 +162,7 @@ def test_no_second_go_once_the_deadline_has_passed() -> None:
     opened: List[_Conn] = []
 
     def exchange(conn: _Conn, progress: Progress) -> str:
-        progress.stage = Stage.WAITING
+        progress.stage = WAITING
         raise ConnectionResetError("reset")
 
     with pytest.raises(_FailedError):

@@ -3,9 +3,9 @@
 Two parts, each written once for both protocols:
 
 - :data:`STAGES`: where an attempt stands (a :class:`Stage`, as h11 keeps
-  it) and, in one table, how an error text says it and what a failure
-  there allows (a :class:`Resend` verdict). So "may this be sent again?"
-  is a lookup, not a guess.
+  it), each stage one row that says how an error text words it and what a
+  failure there allows (a :class:`Resend` verdict). So "may this be sent
+  again?" is a lookup, not a guess.
 - :func:`pooled_attempts`: take an idle connection (or open one), try; a
   *reused* connection that failed at an ``IF_STALE`` stage with an error
   that says the peer had closed it is closed and the request goes once
@@ -23,30 +23,13 @@ import enum
 import time
 
 from .._lazy import TYPE_CHECKING
-from .._typing import Any, Callable, Dict, Generic, Iterator, NamedTuple, Optional, Tuple, Type, TypeVar
+from .._typing import Any, Callable, Generic, Iterator, NamedTuple, Optional, Tuple, Type, TypeVar
 from .wire import Pooled
 
 if TYPE_CHECKING:
     from typing import NoReturn
 
 __all__ = ()
-
-
-class Stage(enum.Enum):
-    """Where one attempt stands."""
-
-    # HTTP
-    CONNECTING = 1
-    TUNNELLING = 2  # the proxy's CONNECT
-    HANDSHAKE = 3
-    SENDING = 4
-    WAITING = 5  # sent in full; not a byte of the answer yet
-    ANSWERING = 6  # the answer began; its status line and headers are not all in
-    READING = 7  # the body
-    # SMTP (connecting, greeting, STARTTLS and login count as ENVELOPE)
-    ENVELOPE = 8  # before DATA: nothing of the message was sent
-    DATA = 9  # DATA was sent: the message may be on its way
-    SENT = 10  # the final dot was written: only the server's reply is missing
 
 
 class Resend(enum.Enum):
@@ -60,22 +43,34 @@ class Resend(enum.Enum):
     )
 
 
-#: stage -> (how an error text says where it failed, what a failure there
-#: allows). A reused HTTP connection the server closed while idle fails
-#: while sending or before a byte of an answer; a reused SMTP session, before
-#: DATA. A reused connection is past connecting, so those stages never resend.
-STAGES: Dict[Stage, Tuple[str, Resend]] = {
-    Stage.CONNECTING: ("while connecting", Resend.NEVER),
-    Stage.TUNNELLING: ("while opening the proxy tunnel", Resend.NEVER),
-    Stage.HANDSHAKE: ("in the TLS handshake", Resend.NEVER),
-    Stage.SENDING: ("while sending the request", Resend.IF_STALE),
-    Stage.WAITING: ("while waiting for the response", Resend.IF_STALE),
-    Stage.ANSWERING: ("while waiting for the response", Resend.NEVER),
-    Stage.READING: ("while reading the response body", Resend.NEVER),
-    Stage.ENVELOPE: ("before DATA", Resend.IF_STALE),
-    Stage.DATA: ("after DATA", Resend.NEVER),
-    Stage.SENT: ("after the final dot", Resend.FATE_UNKNOWN),
-}
+class Stage(NamedTuple):
+    """Where one attempt stands: how an error text says it, and what a failure there allows.
+
+    The stages are the constants below, one row each, told apart by ``is``.
+    """
+
+    name: str
+    where: str  # how an error text says where it failed
+    resend: Resend  # what a failure there allows
+
+
+# HTTP. A reused HTTP connection the server closed while idle fails while
+# sending or before a byte of an answer; a reused SMTP session, before DATA.
+# A reused connection is past connecting, so those stages never resend.
+CONNECTING = Stage("connecting", "while connecting", Resend.NEVER)
+TUNNELLING = Stage("tunnelling", "while opening the proxy tunnel", Resend.NEVER)  # the proxy's CONNECT
+HANDSHAKE = Stage("handshake", "in the TLS handshake", Resend.NEVER)
+SENDING = Stage("sending", "while sending the request", Resend.IF_STALE)
+WAITING = Stage("waiting", "while waiting for the response", Resend.IF_STALE)  # sent; no byte of the answer
+ANSWERING = Stage("answering", "while waiting for the response", Resend.NEVER)  # its head is not all in
+READING = Stage("reading", "while reading the response body", Resend.NEVER)
+# SMTP (connecting, greeting, STARTTLS and login count as ENVELOPE)
+ENVELOPE = Stage("envelope", "before DATA", Resend.IF_STALE)  # nothing of the message was sent
+DATA = Stage("data", "after DATA", Resend.NEVER)  # the message may be on its way
+SENT = Stage("sent", "after the final dot", Resend.FATE_UNKNOWN)  # only the server's reply is missing
+
+#: Every stage, in the order an attempt passes them.
+STAGES = (CONNECTING, TUNNELLING, HANDSHAKE, SENDING, WAITING, ANSWERING, READING, ENVELOPE, DATA, SENT)
 
 
 class Progress:
@@ -117,7 +112,7 @@ class Attempt(Generic[C]):
             return False
         if (
             self.reused
-            and STAGES[self.progress.stage][1] is Resend.IF_STALE
+            and self.progress.stage.resend is Resend.IF_STALE
             and rules.is_stale(exc)
             and time.monotonic() < rules.deadline
         ):

@@ -13,7 +13,7 @@ followed): what a status means is the channel's business. Rules:
   and the next call reuses it.
 - Resending. Where a request stands is a :class:`kstalerts.net.attempt.Stage`;
   whether it may be sent again on a new connection is looked up in the table
-  SMTP shares, :data:`kstalerts.net.attempt.STAGES`: never once a byte of the
+  SMTP shares, one row per stage (:data:`kstalerts.net.attempt.STAGES`): never once a byte of the
   answer may have been read, and only for a reused connection found closed
   by the server (:func:`kstalerts.net.attempt.pooled_attempts` runs that loop).
 - TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, verified
@@ -42,7 +42,8 @@ from .._secret import Secret
 from .._typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
-from .attempt import STAGES, Attempt, Progress, Rules, Stage, pooled_attempts
+from . import attempt
+from .attempt import Attempt, Progress, Rules, Stage, pooled_attempts
 from .wire import Deadline, IdlePool, Pooled, is_dropped, tls_context, wrap_tls
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class _Connection(Pooled):
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self.sock = sock
         self.deadline = deadline
-        self.progress = Progress(Stage.CONNECTING)
+        self.progress = Progress(attempt.CONNECTING)
 
     def sendall(self, data: bytes) -> None:
         self.deadline.send_all(self.sock, data)
@@ -221,8 +222,8 @@ class _DeadlineReader(io.RawIOBase):
         connection = self._connection
         connection.deadline.arm(connection.sock)
         received = connection.sock.recv_into(buffer)
-        if received and connection.progress.stage is Stage.WAITING:
-            connection.progress.stage = Stage.ANSWERING
+        if received and connection.progress.stage is attempt.WAITING:
+            connection.progress.stage = attempt.ANSWERING
         return received
 
 
@@ -344,7 +345,7 @@ class HTTPClient:
         import http.client
 
         self._rules = Rules(
-            first=Stage.CONNECTING,
+            first=attempt.CONNECTING,
             errors=(OSError, http.client.HTTPException),
             is_stale=_hung_up,
             fail=_fail_unset,
@@ -469,7 +470,7 @@ class HTTPClient:
 
     def _connect(self, deadline: Deadline, progress: Progress) -> _Connection:
         hop = self._proxy or self._endpoint
-        progress.stage = Stage.CONNECTING
+        progress.stage = attempt.CONNECTING
         left = deadline.left()
         if left <= 0:
             raise socket.timeout("timed out")
@@ -478,10 +479,10 @@ class HTTPClient:
         try:
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._proxy is not None and self._ssl is not None:
-                progress.stage = Stage.TUNNELLING
+                progress.stage = attempt.TUNNELLING
                 self._tunnel(connection, self._proxy)
             if self._ssl is not None:
-                progress.stage = Stage.HANDSHAKE
+                progress.stage = attempt.HANDSHAKE
                 deadline.arm(connection.sock)  # bounds the whole handshake
                 connection.sock = wrap_tls(self._ssl, connection.sock, self._endpoint.host)
         except BaseException:
@@ -517,13 +518,13 @@ class HTTPClient:
     ) -> Tuple[HTTPResponse, bool]:
         import http.client
 
-        progress.stage = Stage.SENDING
+        progress.stage = attempt.SENDING
         connection.sendall(payload)
-        progress.stage = Stage.WAITING
+        progress.stage = attempt.WAITING
         reply = http.client.HTTPResponse(connection, method=method)  # type: ignore[arg-type]
         try:
             reply.begin()
-            progress.stage = Stage.READING
+            progress.stage = attempt.READING
             # no more than the answer says it holds: before 3.10, read(n) first fills n zero bytes
             length = reply.length
             wanted = self._max_bytes if length is None or length > self._max_bytes else length
@@ -681,7 +682,7 @@ def _translate(
             return error("protocol error: the response has too many header lines")
         return error(f"protocol error: {type(exc).__name__}")
     fault, detail = classify(exc)
-    where = STAGES[stage][0]
+    where = stage.where
     text = {
         Fault.NOT_TLS: "TLS error in the TLS handshake: WRONG_VERSION_NUMBER: the server does not speak TLS"
         " on this port (an https:// URL to a plain-HTTP port? use http:// or the TLS port)",

@@ -30,7 +30,8 @@ import time
 from .._log import logger
 from .._typing import Any, List, Optional, Sequence, Tuple, Union
 from ..limits import MAX_RESPONSE_BYTES
-from .attempt import Progress, Stage
+from . import attempt
+from .attempt import Progress
 from .wire import Deadline, Pooled, is_dropped, wrap_tls
 
 __all__ = ()
@@ -91,7 +92,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         self._buffer = b""
         self._hide_sends = False
         self._name_from_socket = local_hostname is None
-        self.progress = Progress(Stage.ENVELOPE)  # moved on by data(), never by the trace
+        self.progress = Progress(attempt.ENVELOPE)  # moved on by data(), never by the trace
         self.messages = 0  # messages this session has carried
         # A placeholder stops smtplib's getfqdn(), a DNS query that no
         # deadline bounds; open() puts the real name in.
@@ -204,7 +205,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         """smtplib's DATA, moving the attempt's :attr:`progress` on: DATA before the command
         goes out (the message must not be sent again on a new session), SENT
         once the final dot is written (a silence may hide a delivery)."""
-        self.progress.stage = Stage.DATA
+        self.progress.stage = attempt.DATA
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
@@ -217,7 +218,7 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
         quoted += b".\r\n"
         self._trace("send", f"[message, {len(quoted)} bytes]")
         self._write(quoted)
-        self.progress.stage = Stage.SENT
+        self.progress.stage = attempt.SENT
         return self.getreply()
 
     def getreply(self) -> Tuple[int, bytes]:

@@ -17,7 +17,7 @@ signal handler that sends while its thread holds the pool's lock goes
 through. TLS follows :func:`kstalerts.net.wire.tls_context` (TLS >= 1.2, a CA
 file or directory). How far an attempt got is a
 :class:`kstalerts.net.attempt.Stage` (before DATA, DATA sent, the final dot
-written), and the table HTTP shares (``kstalerts.net.attempt.STAGES``) says
+written), and the rows HTTP shares (``kstalerts.net.attempt.STAGES``) say
 what a failure at each stage allows; :func:`kstalerts.net.attempt.pooled_attempts`
 runs the "idle session, else a new one; a stale one replaced once" loop.
 SMTP reply codes decide what a failure is: 4xx is temporary (retryable),
@@ -40,7 +40,8 @@ from ..limits import (
     finite_number,
     validate,
 )
-from ..net.attempt import STAGES, Attempt, Resend, Rules, Stage, pooled_attempts
+from ..net import attempt
+from ..net.attempt import Attempt, Resend, Rules, Stage, pooled_attempts
 from ..net.wire import IdlePool, tls_context
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
@@ -189,12 +190,12 @@ class SMTPTransport(MailTransport):
         deadline = time.monotonic() + limit
 
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
-            if STAGES[stage][1] is Resend.FATE_UNKNOWN and _no_answer(exc):
+            if stage.resend is Resend.FATE_UNKNOWN and _no_answer(exc):
                 raise self._fate_unknown(exc, limit) from None
             raise self._translate(exc, limit) from None
 
         rules = Rules(
-            first=Stage.ENVELOPE,
+            first=attempt.ENVELOPE,
             errors=(OSError, smtplib.SMTPException),
             is_stale=_dead_session,
             fail=fail,
