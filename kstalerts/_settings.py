@@ -88,7 +88,10 @@ def nothing_to_discover() -> "bool":
     if it loads later, does not search again."""
     global _values, _found_none
     if not no_discovery():
-        if os.environ.get("KSTALERTS_CONFIG", "").strip() or file_in_dirs() is not None:
+        try:
+            if os.environ.get("KSTALERTS_CONFIG", "").strip() or file_in_dirs() is not None:
+                return False
+        except OSError:  # a deleted working folder: the config layer reports it (a warning)
             return False
         _found_none = True
     _values = {}

@@ -158,6 +158,21 @@ def test_the_config_layer_loaded_later_keeps_the_search_that_found_nothing(tmp_p
     _probe(_first_default_in(tmp_path, then))
 
 
+def test_a_deleted_working_folder_is_one_warning_not_an_error(tmp_path: pathlib.Path) -> None:
+    # os.getcwd() fails there: the first default still answers (built in), and says why.
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    then = (
+        f"os.rmdir({str(gone)!r}); import logging, io; stream = io.StringIO();"
+        " logging.basicConfig(stream=stream);"
+        f" from {PACKAGE}.channels import SlackChannel;"
+        " channel = SlackChannel('https://hooks.slack.com/services/T0/B0/XXXXXXXX');"
+        " assert channel.timeout == 30.0, channel.timeout;"
+        " assert 'built-in defaults apply' in stream.getvalue(), stream.getvalue()"
+    )
+    _probe(_first_default_in(gone, then).replace("throttle = AlertThrottle(); ", ""))
+
+
 def test_a_slack_alert_loads_no_other_channel_nor_what_it_does_not_use() -> None:
     statement = (
         f"from {PACKAGE} import AlertManager, AlertMessage; from {PACKAGE}.channels import SlackChannel;"
