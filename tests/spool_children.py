@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from typing import List
+from typing import Callable, Dict, List
 
 import kstalerts
 from kstalerts import AlertDeliveryError, AlertManager, AlertMessage, AlertThrottle
@@ -104,7 +104,7 @@ def hold_lock(lock_file: str, seconds: str) -> None:
 
 
 def main(argv: List[str]) -> None:
-    commands = {
+    commands: Dict[str, Callable[..., None]] = {
         "throttle": throttle,
         "dedup": dedup,
         "spool": spool_forever,

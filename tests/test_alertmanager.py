@@ -8,7 +8,7 @@ through Alertmanager's own ``GET /api/v2/alerts``.
 import base64
 import threading
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -194,7 +194,7 @@ def test_from_config_builds_a_cluster_channel_with_a_bearer_credential() -> None
 
 
 def test_from_config_errors_name_the_key() -> None:
-    cases = [
+    cases: List[Tuple[Dict[str, Any], str]] = [
         ({"url": "http://a:1", "urls": ["http://b:1"]}, "url: alertmanager: give exactly one of url or urls"),
         ({"urls": ["ftp://b"]}, "urls: must be an http:// or https:// URL with a host"),
         ({"url": 5}, "url: alertmanager: url must be a URL or a list of URLs"),

@@ -9,7 +9,7 @@ test_transports.py against loopback servers.
 import logging
 import socket
 import time
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -80,7 +80,7 @@ def _run(
     pool: "IdlePool[_Conn]", exchange: Any, opened: List[_Conn], **options: Any
 ) -> Tuple[Any, Any, bool]:
     """The loop as the protocols write it: open a connection when the go has none, then exchange."""
-    settings = {
+    settings: Dict[str, Any] = {
         "first": CONNECTING,
         "errors": (OSError,),
         "is_stale": lambda exc: isinstance(exc, ConnectionResetError),

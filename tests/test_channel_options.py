@@ -8,7 +8,7 @@ all agree with that list. A misspelt choice names the closest valid one.
 import inspect
 import pathlib
 import sys
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import pytest
 
@@ -16,6 +16,7 @@ from kstalerts import AlertManager
 from kstalerts._secret import Secret
 from kstalerts.channels import CHANNEL_TYPES, ConsoleChannel, channel_class
 from kstalerts.channels._options import COMMON, COMMON_KEYS, Option, options_markdown, read, resolve_secret
+from kstalerts.channels.base import AlertChannel
 from kstalerts.config.loader import load_config
 from kstalerts.config.schema import CHANNEL_COMMON_KEYS
 from kstalerts.exceptions import AlertConfigurationError
@@ -74,7 +75,7 @@ def test_the_schema_accepts_every_described_key_and_no_other(kind: str) -> None:
 def test_from_config_passes_plain_options_to_their_keywords() -> None:
     # PagerDuty has the most plain options: each one reaches the channel.
     cls = channel_class("pagerduty")
-    config = {"routing_key": "R" * 32, "source": "db1", "component": "disk", "group": "g", "class": "c"}
+    config: Dict[str, Any] = {"routing_key": "R" * 32, "source": "db1", "component": "disk", "group": "g", "class": "c"}
     config.update({"client": "me", "client_url": "https://me.example", "resolve": True, "ssl_verify": False})
     channel = cls.from_config(config)
     assert (channel.source, channel.event_class) == ("db1", "c")  # type: ignore[attr-defined]
@@ -174,7 +175,7 @@ def test_constructor_keywords_are_checked_as_described(kind: str) -> None:
         "pagerduty": {"routing_key": "R" * 32},
         "alertmanager": {"url": "http://127.0.0.1:9093"},
     }[kind]
-    cls = channel_class(kind)
+    cls: Callable[..., AlertChannel] = channel_class(kind)  # each takes its URL or key first
     (key, value), = entry.items()
     with pytest.raises(AlertConfigurationError) as info:
         cls(value, ssl_verify="no")  # a truthy string must not mean "verify" by accident

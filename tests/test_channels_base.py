@@ -1,7 +1,7 @@
 """The channel base class: the retry loop, the budget and the result shape."""
 
 import io
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import pytest
 
@@ -13,7 +13,7 @@ from tests.clock import FakeClock
 ALERT = AlertMessage("Disk full", "/var at 97%", AlertLevel.WARNING)
 
 
-def scripted(*outcomes: Optional[AlertDeliveryError]) -> tuple:
+def scripted(*outcomes: Optional[AlertDeliveryError]) -> Tuple[Callable[[AlertMessage], str], List[AlertMessage]]:
     """A callback that raises each given error in turn, then succeeds."""
     calls: List[AlertMessage] = []
     queue = list(outcomes)

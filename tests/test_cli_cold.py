@@ -66,8 +66,9 @@ def test_a_clamp_is_said_once_with_its_file_and_line_and_loads_no_logging(tmp_pa
 
 def test_a_named_subcommand_builds_its_parser_alone() -> None:
     (subparsers,) = [a for a in build_parser("send")._actions if hasattr(a, "choices") and a.choices]
-    assert list(subparsers.choices) == ["send"]
+    assert subparsers.choices is not None and list(subparsers.choices) == ["send"]
     (everything,) = [a for a in build_parser()._actions if hasattr(a, "choices") and a.choices]
+    assert everything.choices is not None
     assert {"send", "check-config", "flush", "run", "demo"} <= set(everything.choices)
 
 

@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -23,7 +24,7 @@ def kstalerts(*args: str, cwd: Path = ROOT) -> "subprocess.CompletedProcess[str]
     [([], ["console"]), (["--slack", "--email"], ["ops", "mail"]),
      (["--webhook", "--pagerduty", "--console"], ["console", "hook", "pager"])],
 )
-def test_init_writes_a_config_that_check_config_accepts(tmp_path: Path, flags: list, channels: list) -> None:
+def test_init_writes_a_config_that_check_config_accepts(tmp_path: Path, flags: List[str], channels: List[str]) -> None:
     path = tmp_path / "kstlib.conf.yml"
     made = kstalerts("init", *flags, str(path))
     assert made.returncode == 0, made.stderr

@@ -14,7 +14,7 @@ from kstalerts.net.loopback import HTTPSink
 from tests.test_run import slack_config, text_of
 
 
-def test_init_in_process_writes_a_commented_config_others_cannot_change(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_init_in_process_writes_a_commented_config_others_cannot_change(tmp_path: Path, capsys: "pytest.CaptureFixture[str]") -> None:
     path = tmp_path / "alerts.yml"
     assert main(["init", "--slack", "--email", str(path)]) == 0
     assert stat.S_IMODE(path.stat().st_mode) & 0o022 == 0  # no secret in it; nobody else may change it
@@ -26,7 +26,7 @@ def test_init_in_process_writes_a_commented_config_others_cannot_change(tmp_path
     assert "type: webhook" in capsys.readouterr().out
 
 
-def test_pyz_in_process_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_pyz_in_process_is_reproducible(tmp_path: Path, capsys: "pytest.CaptureFixture[str]") -> None:
     first, second = tmp_path / "a.pyz", tmp_path / "b" / "k.pyz"
     second.parent.mkdir()
     assert main(["pyz", str(first)]) == 0
@@ -74,14 +74,14 @@ def test_unit_failed_refuses_a_unit_name_that_is_not_one(tmp_path: Path, loopbac
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh"])
-def test_completion_in_process_names_every_subcommand(shell: str, capsys: pytest.CaptureFixture) -> None:
+def test_completion_in_process_names_every_subcommand(shell: str, capsys: "pytest.CaptureFixture[str]") -> None:
     assert main(["completion", shell]) == 0
     script = capsys.readouterr().out
     for word in ("send", "check-config", "flush", "run", "silence", "heartbeat", "unit-failed", "pyz"):
         assert word in script
 
 
-def test_man_in_process_documents_every_subcommand(capsys: pytest.CaptureFixture) -> None:
+def test_man_in_process_documents_every_subcommand(capsys: "pytest.CaptureFixture[str]") -> None:
     assert main(["man"]) == 0
     page = capsys.readouterr().out.replace("\\-", "-")  # roff writes a hyphen as \-
     assert page.startswith(".TH KSTALERTS 1 ")

@@ -11,7 +11,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 
@@ -145,7 +145,7 @@ SECTION = {
 @pytest.mark.parametrize(
     "source", [SECTION, {"alerts": SECTION, "logging": {"level": "debug"}}], ids=["section", "document"]
 )
-def test_a_mapping_is_the_whole_document_or_the_alerts_section(source: dict) -> None:
+def test_a_mapping_is_the_whole_document_or_the_alerts_section(source: Dict[str, Any]) -> None:
     config = load_config(source)
     assert list(config.alerts["channels"]) == ["ops"]
     assert config.alerts["throttle"] == {"rate": 5.0, "per": 30.0}
@@ -154,7 +154,7 @@ def test_a_mapping_is_the_whole_document_or_the_alerts_section(source: dict) -> 
 
 
 @pytest.mark.parametrize("source", [{}, {"channels": {}}, {"credentials": {}}])
-def test_a_mapping_that_declares_no_channel_builds_none(source: dict) -> None:
+def test_a_mapping_that_declares_no_channel_builds_none(source: Dict[str, Any]) -> None:
     assert load_config(source).alerts.get("channels") in (None, {})
 
 
@@ -193,7 +193,7 @@ def test_a_mapping_that_declares_no_channel_builds_none(source: dict) -> None:
     ],
     ids=["typo", "foreign", "typo-in-section", "credentials-in-section", "unknown-type", "typo-in-document"],
 )
-def test_a_mapping_that_is_neither_names_the_key(source: dict, message: str) -> None:
+def test_a_mapping_that_is_neither_names_the_key(source: Dict[str, Any], message: str) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         load_config(source)
     assert str(info.value) == message

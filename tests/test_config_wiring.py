@@ -9,7 +9,7 @@ file.
 import io
 import pathlib
 import sys
-from typing import Any, ClassVar, FrozenSet, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -51,14 +51,15 @@ class StrictChannel(AlertChannel):
 @pytest.fixture(autouse=True)
 def strict_type() -> Iterator[None]:
     """``type: strict`` registered the public way, for the test only."""
-    saved = (dict(channels_module.CHANNEL_TYPES), dict(channels_module._types))
+    tables: Tuple[Dict[str, Any], ...] = (channels_module.CHANNEL_TYPES, channels_module._types)
+    saved = [dict(table) for table in tables]
     channels_module.register_channel("strict", StrictChannel)
     reload_config()
     yield
     reload_config()
-    for table, before in zip((channels_module.CHANNEL_TYPES, channels_module._types), saved):
+    for table, before in zip(tables, saved):
         table.clear()
-        table.update(before)  # type: ignore[arg-type]
+        table.update(before)
 
 
 def write(path: pathlib.Path, text: str) -> str:

@@ -173,7 +173,7 @@ def test_the_digest_is_handed_to_send_and_a_plain_send_carries_none(slack_server
 class OldSlack(SlackChannel):
     """A user's subclass written before digests: build_payload takes only the alert."""
 
-    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:  # type: ignore[override]
+    def build_payload(self, alert: AlertMessage) -> Dict[str, Any]:
         payload = super().build_payload(alert)
         payload["text"] = "custom " + payload["text"]
         return payload

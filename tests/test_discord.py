@@ -2,7 +2,7 @@
 
 import json
 import re
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from hypothesis import given
@@ -231,7 +231,7 @@ def test_from_config(discord_server: DiscordServer) -> None:
     )
     assert ch.send(AlertMessage("x")).success
     assert discord_server.requests[0].json["username"] == "bot"
-    cases = [
+    cases: List[Tuple[Dict[str, Any], str]] = [
         ({}, "credentials: discord: needs credentials: or webhook_url:"),
         ({"webhook_url": HOOK, "username": 5}, "username: discord: username must be a string, got int"),
         (

@@ -87,7 +87,7 @@ def test_every_crontab_line_is_a_valid_kstalerts_run() -> None:
 
 def test_a_crontab_line_runs_against_the_loopback_sink(tmp_path: Path) -> None:
     """The backup line, with the job replaced by one that fails: one alert, the job's status."""
-    from kstalerts.demo import HTTPSink
+    from kstalerts.net.loopback import HTTPSink
 
     [backup] = [c for c in _crontab_commands() if "backup" in c]
     with HTTPSink() as sink:

@@ -1,5 +1,7 @@
 """The exception tree and its messages."""
 
+from typing import Any, Dict
+
 import pytest
 
 from kstalerts import AlertConfigurationError, AlertDeliveryError, AlertError, AlertThrottledError
@@ -27,7 +29,7 @@ def test_configuration_error_is_a_value_error() -> None:
         ({"line": 4}, "line 4: bad"),
     ],
 )
-def test_configuration_error_locates_itself(kwargs: dict, text: str) -> None:
+def test_configuration_error_locates_itself(kwargs: Dict[str, Any], text: str) -> None:
     error = AlertConfigurationError("bad", **kwargs)
     assert str(error) == text
     assert error.reason == "bad"

@@ -73,7 +73,7 @@ def test_default_title_is_the_function_name(manager: AlertManager, seen: List[Al
 def test_context_manager(manager: AlertManager, seen: List[AlertMessage]) -> None:
     with pytest.raises(KeyError):
         with alert_on_failure(manager, title="sync job"):
-            {}["missing"]
+            {"present": 1}["missing"]
     with alert_on_failure(manager):
         pass
     with pytest.raises(RuntimeError):

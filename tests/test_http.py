@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List
 
 import pytest
 
@@ -21,9 +21,9 @@ from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
 
 
-def bare(text: Optional[str]) -> Optional[str]:
+def bare(text: str) -> str:
     """An error's text without the ``host:port: `` it starts with (tested on its own)."""
-    return None if text is None else re.sub(r"^(proxy )?\[?[\w.:-]+?\]?:\d+: ", "", text)
+    return re.sub(r"^(proxy )?\[?[\w.:-]+?\]?:\d+: ", "", text)
 
 
 TIMEOUT = 1.0  # the smallest channel timeout the hard limits allow
@@ -330,7 +330,7 @@ def test_a_bad_url_names_the_field_never_the_value(url: str, message: str) -> No
         ({"X-Snow": "☃"}, "headers: header X-Snow: the value is not Latin-1 text"),
     ],
 )
-def test_header_injection_is_refused(slack_server: SlackServer, headers: dict, message: str) -> None:
+def test_header_injection_is_refused(slack_server: SlackServer, headers: Dict[str, str], message: str) -> None:
     with pytest.raises(AlertConfigurationError) as info:
         HTTPClient(slack_server.url()).post(b"x", headers=headers, timeout=5)
     assert str(info.value) == message
@@ -465,7 +465,7 @@ def test_a_ca_directory_is_accepted(slack_tls_server: SlackServer, tls_files: TL
     ],
 )
 def test_proxy_environment_for_an_https_url(
-    monkeypatch: pytest.MonkeyPatch, env: dict, proxied: bool
+    monkeypatch: pytest.MonkeyPatch, env: Dict[str, str], proxied: bool
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -624,15 +624,16 @@ def test_a_deeply_nested_2xx_answer_is_still_a_success(slack_server: SlackServer
     """60,000 nested '[' in an accepted answer: no RecursionError, the alert
     counts as delivered (Slack: its plain 'ok' rule applies)."""
     from kstalerts import AlertManager, AlertMessage
-    from kstalerts.channels import DiscordChannel, SlackChannel, TeamsChannel, WebhookChannel
+    from kstalerts.channels import AlertChannel, DiscordChannel, SlackChannel, TeamsChannel, WebhookChannel
 
     url = f"{slack_server.base_url}/api/webhooks/1/{TOKEN}"
-    channel = {
+    makers: Dict[str, Callable[[], AlertChannel]] = {
         "webhook": lambda: WebhookChannel(url, timeout=5, max_retries=0),
         "discord": lambda: DiscordChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
         "teams": lambda: TeamsChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
         "slack": lambda: SlackChannel(url, allow_custom_url=True, timeout=5, max_retries=0),
-    }[kind]()
+    }
+    channel = makers[kind]()
     slack_server.answer(200, b"[" * 60000)
     with AlertManager() as manager:
         manager.add_channel(channel)

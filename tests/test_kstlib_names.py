@@ -8,11 +8,18 @@ a loopback sink. The differences kept on purpose are tested where they show.
 
 import asyncio
 import io
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from kstalerts import AlertConfigurationError, AlertLevel, AlertManager, AlertMessage, AlertThrottle
+from kstalerts import (
+    AlertConfigurationError,
+    AlertLevel,
+    AlertManager,
+    AlertMessage,
+    AlertResult,
+    AlertThrottle,
+)
 from kstalerts.channels import ConsoleChannel, SlackChannel
 from kstalerts.net.loopback import HTTPSink
 
@@ -29,7 +36,7 @@ class Record:
 class KstlibStyleResolver:
     def __init__(self, secrets: Dict[str, str]) -> None:
         self.secrets = secrets
-        self.asked: list = []
+        self.asked: List[str] = []
 
     def resolve(self, name: str) -> Record:
         self.asked.append(name)
@@ -53,7 +60,8 @@ def test_from_config_takes_the_alerts_section_as_kstlib_does() -> None:
 
 
 def test_from_config_empty_section_or_mapping_builds_no_channel() -> None:
-    for config in ({}, {"channels": {}}):
+    configs: Tuple[Dict[str, Any], ...] = ({}, {"channels": {}})
+    for config in configs:
         with AlertManager.from_config(config) as manager:
             assert manager.channel_count == 0
 
@@ -209,7 +217,7 @@ def test_send_is_sync_and_asend_is_what_kstlib_awaits() -> None:
         manager.add_channel(ConsoleChannel(io.StringIO(), name="ops"))
         assert [r.success for r in manager.send(AlertMessage("t", "b"))] == [True]
 
-        async def main() -> list:
+        async def main() -> List[AlertResult]:
             return await manager.asend(AlertMessage("t", "b"))
 
         loop = asyncio.new_event_loop()

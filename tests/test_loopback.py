@@ -12,6 +12,7 @@ from typing import List, Tuple
 
 import pytest
 
+from kstalerts.limits import MAX_RECIPIENTS
 from kstalerts.net import loopback as _loopback
 from kstalerts.net.loopback import HTTPSink, SMTPSink
 
@@ -176,7 +177,7 @@ def test_smtp_sink_bounds_lines_and_messages(smtp_sink: SMTPSink, monkeypatch: p
 
 def test_smtp_sink_caps_recipients(smtp_sink: SMTPSink) -> None:
     lines = [b"EHLO me", b"MAIL FROM:<a@x>"]
-    lines += [b"RCPT TO:<r%d@x>" % i for i in range(_loopback.MAX_RECIPIENTS + 1)]
+    lines += [b"RCPT TO:<r%d@x>" % i for i in range(MAX_RECIPIENTS + 1)]
     replies = _dialogue(smtp_sink.port, lines)
     assert replies[-2][:3] == b"250"
     assert replies[-1] == b"452 4.5.3 too many recipients"

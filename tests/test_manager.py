@@ -218,7 +218,7 @@ def test_reset_stats() -> None:
 
 
 def test_asend_keeps_the_event_loop_ticking() -> None:
-    async def main() -> "tuple[int, list]":
+    async def main() -> "tuple[int, List[AlertResult]]":
         ticks = 0
         with AlertManager() as manager:
             manager.add_channel(slow("s1", 0.5)).add_channel(slow("s2", 0.5))

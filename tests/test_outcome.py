@@ -4,7 +4,7 @@ one table for what it means to stats, spool, flush report and exit codes."""
 import json
 import os
 import pathlib
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -81,7 +81,7 @@ def test_str_keeps_its_words() -> None:
     assert str(AlertResult("ops", False, error="HTTP 404", attempts=1)) == "ops: failed: HTTP 404"
 
 
-def spooled(folder: pathlib.Path) -> List[dict]:
+def spooled(folder: pathlib.Path) -> List[Dict[str, Any]]:
     return [
         json.loads((folder / name).read_text())
         for name in sorted(os.listdir(str(folder)))

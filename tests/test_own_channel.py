@@ -7,7 +7,7 @@ import pathlib
 import re
 import subprocess
 import sys
-from typing import Dict, Iterator
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 
@@ -87,11 +87,12 @@ def registry() -> Iterator[None]:
     """Registrations made by a test end with it."""
     import kstalerts.channels as channels
 
-    saved = (dict(CHANNEL_TYPES), dict(channels._types))
+    tables: Tuple[Dict[str, Any], ...] = (CHANNEL_TYPES, channels._types)
+    saved = [dict(table) for table in tables]
     yield
-    for table, before in zip((CHANNEL_TYPES, channels._types), saved):
+    for table, before in zip(tables, saved):
         table.clear()
-        table.update(before)  # type: ignore[arg-type]
+        table.update(before)
 
 
 @pytest.mark.usefixtures("registry")

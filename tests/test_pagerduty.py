@@ -1,7 +1,7 @@
 """PagerDutyChannel against a loopback server speaking the Events API v2."""
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -196,7 +196,7 @@ def test_from_config_resolves_the_routing_key(pagerduty_server: PagerDutyServer)
 
 
 def test_from_config_errors() -> None:
-    cases = [
+    cases: List[Tuple[Dict[str, Any], str]] = [
         ({}, "credentials: pagerduty: needs credentials: or routing_key:"),
         ({"credentials": "pd"}, "credentials: pagerduty: 'credentials: pd' needs a credential resolver"),
         ({"routing_key": KEY, "source": 3}, "source: pagerduty: source must be a string, got int"),

@@ -15,7 +15,7 @@ from kstalerts.retry import backoff, parse_retry_after
 def test_policy_is_immutable() -> None:
     policy = RetryPolicy()
     with pytest.raises(AttributeError, match="RetryPolicy is immutable"):
-        policy.max_retries = 3  # type: ignore[misc]
+        policy.max_retries = 3
     assert policy.replace(max_retries=4).max_retries == 4
     assert policy.replace(max_retries=40).max_retries == 5  # a copy is checked too
     assert policy.max_retries == 2

@@ -28,8 +28,7 @@ from tests.servers.alertmanager import AlertmanagerProcess
 from tests.servers.paging import PagerDutyServer
 
 ROOT = Path(__file__).resolve().parent.parent
-# Both streams captured, written the way Python 3.6 accepts (no capture_output=).
-PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+# Both streams are captured with stdout= and stderr=PIPE, the way Python 3.6 accepts (no capture_output=).
 
 
 class Run(NamedTuple):
@@ -51,7 +50,8 @@ def run(*args: str, cwd: Optional[Path] = None, timeout: float = 60) -> Run:
         cwd=str(cwd or ROOT),
         env=env(),
         timeout=timeout,
-        **PIPES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - start)
 
@@ -201,7 +201,8 @@ def test_60_mb_of_output_with_quiet_keeps_memory_flat(tmp_path: Path, loopback_h
         cwd=str(ROOT),
         env=env(),
         timeout=300,
-        **PIPES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     report = json.loads(probe.stdout.decode().strip().splitlines()[-1])
     rss_mb = report["maxrss_kib"] / 1024
@@ -313,7 +314,8 @@ def test_sigterm_to_the_wrapper_ends_the_job_and_alerts_once(tmp_path: Path, loo
         ],
         cwd=str(ROOT),
         env=env(),
-        **PIPES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 20
@@ -328,8 +330,9 @@ def test_sigterm_to_the_wrapper_ends_the_job_and_alerts_once(tmp_path: Path, loo
         if wrapper.poll() is None:
             wrapper.kill()
             wrapper.wait()
-        wrapper.stdout.close()  # type: ignore[union-attr]
-        wrapper.stderr.close()  # type: ignore[union-attr]
+        for stream in (wrapper.stdout, wrapper.stderr):
+            assert stream is not None  # both are pipes
+            stream.close()
     assert code == 143
     assert elapsed < 15
     with pytest.raises(ProcessLookupError):
@@ -506,7 +509,8 @@ def test_the_reference_page_lists_every_option_of_run() -> None:
 
     parser = build_parser()
     [subparsers] = [a for a in parser._actions if a.dest == "command"]
-    run_parser = subparsers.choices["run"]  # type: ignore[attr-defined]
+    assert isinstance(subparsers.choices, dict)  # argparse's map of subcommand names to their parsers
+    run_parser = subparsers.choices["run"]
     options = {s for a in run_parser._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
     page = (ROOT / "docs" / "run.md").read_text(encoding="utf-8")
     assert {o for o in options if o not in page} == set()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, overload
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +26,14 @@ from kstalerts.pipeline.notification import Notification
 from tests.hostile import HOSTILE_TEXT, INJECTION, INJECTION_CLEAN
 from tests.servers.proxy import TinyProxy
 from tests.servers.slack import TOKEN, SlackServer, TLSFiles
+
+
+@overload
+def bare(text: str) -> str: ...
+
+
+@overload
+def bare(text: None) -> None: ...
 
 
 def bare(text: Optional[str]) -> Optional[str]:
@@ -167,7 +175,9 @@ def test_title_and_body_are_cut_from_the_middle_with_a_count() -> None:
     attachment = payload["attachments"][0]
     title = attachment["title"].split(" ", 1)[1]
     for text, length, limit in ((title, 200, 150), (attachment["text"], 5000, 3000)):
-        head, count, tail = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text).groups()
+        cut = re.fullmatch(r"(\w+) \[… (\d+) characters cut …\] (\w+)", text)
+        assert cut is not None, text
+        head, count, tail = cut.groups()
         assert len(text) <= limit and len(head) + int(count) + len(tail) == length
         assert len(head) - len(tail) in (0, 1)
     short = SlackChannel(REAL_URL).build_payload(AlertMessage("T" * 150, "B" * 3000))
@@ -177,7 +187,9 @@ def test_title_and_body_are_cut_from_the_middle_with_a_count() -> None:
 def test_cutting_counts_the_escapes_and_never_splits_an_entity() -> None:
     payload = SlackChannel(REAL_URL).build_payload(AlertMessage("t", "&" * 3001))
     text = payload["attachments"][0]["text"]
-    head, count, tail = re.fullmatch(r"((?:&amp;)+) \[… (\d+) characters cut …\] ((?:&amp;)+)", text).groups()
+    cut = re.fullmatch(r"((?:&amp;)+) \[… (\d+) characters cut …\] ((?:&amp;)+)", text)
+    assert cut is not None, text
+    head, count, tail = cut.groups()
     assert len(text) <= 3000 and (len(head) + len(tail)) // 5 + int(count) == 3001
 
 

@@ -9,7 +9,7 @@ import signal
 import stat
 import threading
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -597,13 +597,19 @@ def test_a_full_spool_dead_letters_the_oldest_of_the_lowest_level(
 ) -> None:
     clock = Clock()
     spool = Spool(tmp_path, max_entries=3, clock=clock)
-    names = {}
+
+    def put(title: str, level: AlertLevel) -> str:
+        name = spool.put(AlertMessage(title, level=level), "ops")
+        assert name is not None, title  # kept: the spool makes room for it
+        return name
+
+    names: Dict[str, str] = {}
     for title, level in (("w1", AlertLevel.WARNING), ("i1", AlertLevel.INFO), ("i2", AlertLevel.INFO)):
-        names[title] = spool.put(AlertMessage(title, level=level), "ops")
+        names[title] = put(title, level)
         clock.now += 1
     total = sum(os.path.getsize(tmp_path / n) for n in entries(tmp_path))
     with caplog.at_level(logging.WARNING, logger="kstalerts.spool"):
-        names["c1"] = spool.put(AlertMessage("c1", level=AlertLevel.CRITICAL), "ops")
+        names["c1"] = put("c1", AlertLevel.CRITICAL)
     assert entries(tmp_path) == sorted([names["w1"], names["i2"], names["c1"]])
     assert dead(tmp_path) == [names["i1"]]
     assert reason(tmp_path, names["i1"]) == (
@@ -667,7 +673,7 @@ def test_a_full_spool_skips_an_entry_being_flushed(tmp_path: pathlib.Path) -> No
             during.append(spool.put(AlertMessage("c", level=AlertLevel.CRITICAL), "ops"))
         return None
 
-    spool.flush(deliver)  # type: ignore[arg-type]
+    spool.flush(deliver)
     assert first in entries(tmp_path)
     assert during[0] in entries(tmp_path)
     assert len(dead(tmp_path)) == 1

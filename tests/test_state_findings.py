@@ -98,15 +98,17 @@ def test_finding_3_dedup_file_with_long_titles_is_not_wiped_and_suppresses_resen
     issue's own run with KSTALERTS_FULL_TESTS=1 (tests/budget.py)."""
     import kstalerts.dedup as dedup_module
     import kstalerts.state.shared as shared_module
+    from kstalerts.limits import MAX_STATE_BYTES
 
     scale = 1 if budget.FULL else 4
-    monkeypatch.setattr(shared_module, "MAX_STATE_BYTES", shared_module.MAX_STATE_BYTES // scale)
+    cap = MAX_STATE_BYTES // scale  # the state file's cap in this test (kstalerts.state.shared reads it)
+    monkeypatch.setattr(shared_module, "MAX_STATE_BYTES", cap)
     monkeypatch.setattr(dedup_module, "DEDUP_STATE_BYTES", dedup_module.DEDUP_STATE_BYTES // scale)
     count = 1200 // scale
     seen: List[str] = []
     dedup = Deduplicator(3600.0, state_file=memory_dir / "dedup.json")
     long = "x" * 900
-    assert count * (len(long) + 10) > shared_module.MAX_STATE_BYTES  # the titles themselves would not fit
+    assert count * (len(long) + 10) > cap  # the titles themselves would not fit
     with caplog.at_level(logging.WARNING, logger="kstalerts"):
         with AlertManager(dedup=dedup) as manager:
             manager.add_channel(CallbackChannel(lambda a: seen.append(a.title), name="ops"))
@@ -487,7 +489,7 @@ def test_finding_9_a_spool_put_on_a_full_disk_leaves_nothing_and_says_spooled_fa
         spooled = sum(r.spooled for r in results)
         assert 0 < spooled < 80  # the disk filled up on the way
         assert not [p.name for p in spool_dir.iterdir() if p.name.startswith(".tmp-")]
-        assert len(manager.spool or []) == spooled  # type: ignore[arg-type]  # spooled=True means kept
+        assert len(manager.spool or []) == spooled  # spooled=True means kept
         report = manager.flush_spool()
     assert report.dead == 0, report
 

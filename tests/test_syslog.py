@@ -3,7 +3,7 @@
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -21,7 +21,7 @@ def _channel(server: Rsyslog, transport: str, **options: Any) -> SyslogChannel:
     if transport == "unix":
         return SyslogChannel(transport="unix", socket_path=server.socket_path, max_retries=0, **options)
     port = {"udp": server.udp_port, "tcp": server.tcp_port, "tls": server.tls_port}[transport]
-    extra = {"ssl_ca_bundle": server.ca_path} if transport == "tls" else {}
+    extra: Dict[str, Any] = {"ssl_ca_bundle": server.ca_path} if transport == "tls" else {}
     return SyslogChannel(transport=transport, host="127.0.0.1", port=port, max_retries=0, **extra, **options)
 
 

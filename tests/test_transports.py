@@ -193,7 +193,7 @@ def test_server_echoing_credentials_is_masked(smtp_server: Any, smtp_ca: Any) ->
     async def handle_AUTH(server_: Any, session: Any, envelope: Any, args: List[str]) -> str:
         return f"535 5.7.8 bad credentials {args[-1]} (wrong-Pa55)"
 
-    server.handler.handle_AUTH = handle_AUTH  # type: ignore[attr-defined]  (bound per connection)
+    server.handler.handle_AUTH = handle_AUTH  # bound per connection
     transport = SMTPTransport(
         "127.0.0.1", server.port, username="alerts", password="wrong-Pa55", ssl_ca_bundle=smtp_ca[1]
     )
@@ -986,7 +986,7 @@ class _InjectingServer:
             conn.close()
 
     def _line(self, reader: Any) -> bytes:
-        line = reader.readline(65536).rstrip(b"\r\n")
+        line: bytes = reader.readline(65536).rstrip(b"\r\n")
         self.received.append(line)
         return line
 

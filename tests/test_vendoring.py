@@ -168,11 +168,13 @@ def _absolute_self_imports(path: pathlib.Path) -> List[str]:
     found = []
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
-        names: List[str] = []
+        names: List[str]
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+        else:
+            continue
         found += [
             f"{path.relative_to(SOURCE)}:{node.lineno} {n}" for n in names if n.split(".")[0] == PACKAGE
         ]

@@ -11,7 +11,7 @@ import pathlib
 import shutil
 import subprocess
 import time
-from typing import Callable, Iterator, List, NamedTuple
+from typing import Callable, Iterator, List, NamedTuple, Tuple
 
 import pytest
 
@@ -53,7 +53,7 @@ class TinyProxy(NamedTuple):
                 self.process.wait(5)
 
 
-def _start(directory: pathlib.Path, connect_ports: tuple) -> TinyProxy:
+def _start(directory: pathlib.Path, connect_ports: Tuple[int, ...]) -> TinyProxy:
     binary = shutil.which("tinyproxy") or next(
         (p for p in ("/usr/bin/tinyproxy", "/usr/sbin/tinyproxy") if pathlib.Path(p).exists()), None
     )

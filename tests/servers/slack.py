@@ -166,6 +166,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _mode_redirect(self, arg: str) -> None:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET address: (host, port)
         self._reply(302, b"", (("Location", f"http://{host}:{port}/elsewhere"),))
 
     def __getattr__(self, name: str) -> Any:

@@ -99,7 +99,7 @@ class ScriptedHandler:
     # -- helpers for tests ----------------------------------------------------
     def parsed(self, index: int = -1) -> EmailMessage:
         """A received message, parsed back with email.policy.default."""
-        parsed: EmailMessage = message_from_bytes(self.messages[index][2], policy=policy.default)  # type: ignore[assignment]
+        parsed: EmailMessage = message_from_bytes(self.messages[index][2], policy=policy.default)
         return parsed
 
 
