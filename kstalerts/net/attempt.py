@@ -4,7 +4,7 @@ Two parts, each written once for both protocols:
 
 - :data:`STAGES`: where an attempt stands (a :class:`Stage`, as h11 keeps
   it), each stage one row that says how an error text words it and what a
-  failure there allows (a :class:`Resend` verdict). So "may this be sent
+  failure there allows (a :class:`Verdict`). So "may this be sent
   again?" is a lookup, not a guess.
 - :func:`pooled_attempts`: take an idle connection (or open one), try; a
   *reused* connection that failed at an ``IF_STALE`` stage with an error
@@ -19,7 +19,6 @@ the caller's. The attempt's :class:`Progress` is the one place its stage
 is kept: the caller's code moves it on as the request goes out.
 """
 
-import enum
 import time
 
 from .._lazy import TYPE_CHECKING
@@ -32,15 +31,22 @@ if TYPE_CHECKING:
 __all__ = ()
 
 
-class Resend(enum.Enum):
-    """What a failure at a stage allows."""
+class Verdict(NamedTuple):
+    """What a failure at a stage allows: one of the three rows below, told apart by ``is``."""
 
-    IF_STALE = "a reused connection the peer had closed may be replaced, and the request sent there"
-    NEVER = "the peer may have acted on the request: the channel's retry decides"
-    FATE_UNKNOWN = (
-        "sent in full and not acknowledged: with no answer it may have been delivered, so it is"
-        " never sent again (not even by the channel's retry)"
-    )
+    name: str
+    meaning: str
+
+
+IF_STALE = Verdict(
+    "if_stale", "a reused connection the peer had closed may be replaced, and the request sent there"
+)
+NEVER = Verdict("never", "the peer may have acted on the request: the channel's retry decides")
+FATE_UNKNOWN = Verdict(
+    "fate_unknown",
+    "sent in full and not acknowledged: with no answer it may have been delivered, so it is"
+    " never sent again (not even by the channel's retry)",
+)
 
 
 class Stage(NamedTuple):
@@ -51,23 +57,23 @@ class Stage(NamedTuple):
 
     name: str
     where: str  # how an error text says where it failed
-    resend: Resend  # what a failure there allows
+    resend: Verdict  # what a failure there allows
 
 
 # HTTP. A reused HTTP connection the server closed while idle fails while
 # sending or before a byte of an answer; a reused SMTP session, before DATA.
 # A reused connection is past connecting, so those stages never resend.
-CONNECTING = Stage("connecting", "while connecting", Resend.NEVER)
-TUNNELLING = Stage("tunnelling", "while opening the proxy tunnel", Resend.NEVER)  # the proxy's CONNECT
-HANDSHAKE = Stage("handshake", "in the TLS handshake", Resend.NEVER)
-SENDING = Stage("sending", "while sending the request", Resend.IF_STALE)
-WAITING = Stage("waiting", "while waiting for the response", Resend.IF_STALE)  # sent; no byte of the answer
-ANSWERING = Stage("answering", "while waiting for the response", Resend.NEVER)  # its head is not all in
-READING = Stage("reading", "while reading the response body", Resend.NEVER)
+CONNECTING = Stage("connecting", "while connecting", NEVER)
+TUNNELLING = Stage("tunnelling", "while opening the proxy tunnel", NEVER)  # the proxy's CONNECT
+HANDSHAKE = Stage("handshake", "in the TLS handshake", NEVER)
+SENDING = Stage("sending", "while sending the request", IF_STALE)
+WAITING = Stage("waiting", "while waiting for the response", IF_STALE)  # sent; no byte of the answer
+ANSWERING = Stage("answering", "while waiting for the response", NEVER)  # its head is not all in
+READING = Stage("reading", "while reading the response body", NEVER)
 # SMTP (connecting, greeting, STARTTLS and login count as ENVELOPE)
-ENVELOPE = Stage("envelope", "before DATA", Resend.IF_STALE)  # nothing of the message was sent
-DATA = Stage("data", "after DATA", Resend.NEVER)  # the message may be on its way
-SENT = Stage("sent", "after the final dot", Resend.FATE_UNKNOWN)  # only the server's reply is missing
+ENVELOPE = Stage("envelope", "before DATA", IF_STALE)  # nothing of the message was sent
+DATA = Stage("data", "after DATA", NEVER)  # the message may be on its way
+SENT = Stage("sent", "after the final dot", FATE_UNKNOWN)  # only the server's reply is missing
 
 #: Every stage, in the order an attempt passes them.
 STAGES = (CONNECTING, TUNNELLING, HANDSHAKE, SENDING, WAITING, ANSWERING, READING, ENVELOPE, DATA, SENT)
@@ -112,7 +118,7 @@ class Attempt(Generic[C]):
             return False
         if (
             self.reused
-            and self.progress.stage.resend is Resend.IF_STALE
+            and self.progress.stage.resend is IF_STALE
             and rules.is_stale(exc)
             and time.monotonic() < rules.deadline
         ):

@@ -41,7 +41,7 @@ from ..limits import (
     validate,
 )
 from ..net import attempt
-from ..net.attempt import Attempt, Resend, Rules, Stage, pooled_attempts
+from ..net.attempt import Attempt, Rules, Stage, pooled_attempts
 from ..net.wire import IdlePool, tls_context
 from .base import MailTransport, PartialDeliveryError, clean_reply, envelope, flag
 
@@ -190,7 +190,7 @@ class SMTPTransport(MailTransport):
         deadline = time.monotonic() + limit
 
         def fail(exc: BaseException, stage: Stage) -> "NoReturn":
-            if stage.resend is Resend.FATE_UNKNOWN and _no_answer(exc):
+            if stage.resend is attempt.FATE_UNKNOWN and _no_answer(exc):
                 raise self._fate_unknown(exc, limit) from None
             raise self._translate(exc, limit) from None
 
