@@ -68,7 +68,7 @@ __all__ = (
 
 # The config layer plugs in from above: AlertManager.from_config, and the
 # discovery of kstlib.conf.yml the first time a constructor needs a default.
-# Two small hooks, kept by kstalerts._settings (which imports only os), stand
+# Two small hooks, kept by kstalerts._settings (which imports nothing), stand
 # in for it until one of them runs, so that importing the package imports no
 # config module (and no parser, no discovery). The first default needs the
 # discovery alone, and no config module at all when there is no file to

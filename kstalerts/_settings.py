@@ -16,7 +16,9 @@ file: reporting a broken one is the hook's job (a warning), and
 It also holds the other hook the config layer plugs in from above:
 :func:`set_config_builder` (``AlertManager.from_config``'s work). The
 package's ``__init__`` registers both hooks and imports only this module
-for it, so the module imports nothing but ``os`` (not even ``threading``).
+for it, so the module imports nothing at all at import (not even ``os``,
+which an interpreter started with ``-S`` has not loaded: its functions
+import it when they run).
 
 And it holds where discovery looks (:data:`CONFIG_NAMES` in
 :func:`config_dirs`), so that :func:`nothing_to_discover` can tell, before
@@ -24,8 +26,6 @@ any config module loads, that there is no file to read: what most cron
 jobs find on their first default (:mod:`kstalerts.config.discovery` then
 never loads; it searches the same places when it does).
 """
-
-import os  # loaded by the interpreter's own start: importing it costs nothing
 
 TYPE_CHECKING = False  # typing's flag without importing typing (mypy reads this name the same way)
 if TYPE_CHECKING:
@@ -62,16 +62,22 @@ _found_none = False  # nothing_to_discover() searched and found no file (until t
 
 def no_discovery() -> "bool":
     """Whether ``KSTALERTS_NO_DISCOVERY`` turns discovery off."""
+    import os
+
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
 def config_dirs() -> "Tuple[str, ...]":
     """The folders discovery searches, in order."""
+    import os
+
     return (os.getcwd(), os.path.join(os.path.expanduser("~"), ".config", "kstalerts"), SYSTEM_DIR)
 
 
 def file_in_dirs() -> "Optional[str]":
     """The first of :data:`CONFIG_NAMES` found in :func:`config_dirs`, or ``None``."""
+    import os
+
     for directory in config_dirs():
         for name in CONFIG_NAMES:
             candidate = os.path.join(directory, name)
@@ -87,6 +93,8 @@ def nothing_to_discover() -> "bool":
     (:func:`found_none`) until the next :func:`fill`, so the config layer,
     if it loads later, does not search again."""
     global _values, _found_none
+    import os
+
     if not no_discovery():
         try:
             if os.environ.get("KSTALERTS_CONFIG", "").strip() or file_in_dirs() is not None:

@@ -129,6 +129,20 @@ def _first_default_in(folder: pathlib.Path, then: str) -> str:
     )
 
 
+def test_import_kstalerts_loads_no_standard_library_module_a_bare_interpreter_lacks() -> None:
+    # Under -I -S not even os is loaded: a module-level "import os" in one of the
+    # four modules would load seven (os, posixpath, stat, _collections_abc...).
+    code = (
+        f"import sys; sys.path.insert(0, {SEARCH_PATH!r}); before = set(sys.modules); import {PACKAGE};"
+        f" print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] != {PACKAGE!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], stdout=subprocess.PIPE, universal_newlines=True, timeout=60
+    )
+    assert out.returncode == 0
+    assert out.stdout.strip() == "[]"
+
+
 def test_finding_no_config_file_loads_no_config_module(tmp_path: pathlib.Path) -> None:
     # The first default searches (kstalerts._settings), finds nothing, and
     # loads no module of the config layer; the built-in rate applies.
