@@ -159,6 +159,24 @@ def test_a_config_file_found_on_the_first_default_is_read(tmp_path: pathlib.Path
     assert not {m for m in ours if m.split(".")[-1] in ("wiring", "credentials")}
 
 
+@pytest.mark.parametrize("variable", ["KSTALERTS_CONFIG", "KSTALERTS_NO_DISCOVERY"])
+def test_the_first_default_honours_the_discovery_variables(tmp_path: pathlib.Path, variable: str) -> None:
+    # KSTALERTS_CONFIG names a file outside the searched folders: the config layer
+    # reads it. KSTALERTS_NO_DISCOVERY=1 ignores the file in the working folder:
+    # the built-in rate, and no config module loads.
+    (tmp_path / "kstlib.conf.yml").write_text("alerts:\n  throttle:\n    rate: 3\n", encoding="utf-8")
+    named = tmp_path / "elsewhere" / "alerts.yml"
+    named.parent.mkdir()
+    named.write_text("alerts:\n  throttle:\n    rate: 7\n", encoding="utf-8")
+    value = str(named) if variable == "KSTALERTS_CONFIG" else "1"
+    expected = 7 if variable == "KSTALERTS_CONFIG" else 10
+    statement = _first_default_in(tmp_path, f"assert throttle.rate == {expected}, throttle.rate").replace(
+        "from ", f"os.environ[{variable!r}] = {value!r}; from ", 1
+    )
+    ours = set(_probe(statement)["ours"])
+    assert (f"{PACKAGE}.config.loader" in ours) is (variable == "KSTALERTS_CONFIG")
+
+
 def test_the_config_layer_loaded_later_keeps_the_search_that_found_nothing(tmp_path: pathlib.Path) -> None:
     # A file written after the first default changes nothing until reload_config(),
     # as when the config layer itself searched.
