@@ -67,6 +67,13 @@ def no_discovery() -> "bool":
     return os.environ.get("KSTALERTS_NO_DISCOVERY", "").strip() not in ("", "0")
 
 
+def named_config() -> "str":
+    """The file ``KSTALERTS_CONFIG`` names (``""``: unset)."""
+    import os
+
+    return os.environ.get("KSTALERTS_CONFIG", "").strip()
+
+
 def config_dirs() -> "Tuple[str, ...]":
     """The folders discovery searches, in order."""
     import os
@@ -93,11 +100,9 @@ def nothing_to_discover() -> "bool":
     (:func:`found_none`) until the next :func:`fill`, so the config layer,
     if it loads later, does not search again."""
     global _values, _found_none
-    import os
-
     if not no_discovery():
         try:
-            if os.environ.get("KSTALERTS_CONFIG", "").strip() or file_in_dirs() is not None:
+            if named_config() or file_in_dirs() is not None:
                 return False
         except OSError:  # a deleted working folder: the config layer reports it (a warning)
             return False

@@ -17,7 +17,7 @@ import os
 
 from .._settings import CONFIG_NAMES as CONFIG_NAMES
 from .._settings import config_dirs as config_dirs
-from .._settings import file_in_dirs
+from .._settings import file_in_dirs, named_config
 from .._settings import no_discovery as _no_discovery
 from .._typing import List, Optional, Union
 from ..exceptions import AlertConfigurationError
@@ -31,7 +31,7 @@ def discover(path: Union[str, "os.PathLike[str]", None] = None) -> Optional[str]
         return os.fspath(path)
     if _no_discovery():
         return None
-    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
+    named = named_config()
     if named:
         if os.path.isdir(named):
             raise AlertConfigurationError(
@@ -49,7 +49,7 @@ def searched_places() -> List[str]:
     """Where :func:`discover` looks, in order (each folder for :data:`CONFIG_NAMES`)."""
     if _no_discovery():
         return ["nowhere: KSTALERTS_NO_DISCOVERY is set (only an explicit path is read)"]
-    named = os.environ.get("KSTALERTS_CONFIG", "").strip()
+    named = named_config()
     places = [f"$KSTALERTS_CONFIG ({named})" if named else "$KSTALERTS_CONFIG (not set)"]
     places.extend(config_dirs())
     return places
