@@ -1,8 +1,6 @@
 """``python -m kstalerts``: the command line (see :mod:`kstalerts.cli`)."""
 
-import sys
-
-from .cli import main
+from .cli import script
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -856,6 +856,54 @@ def _error(message: str) -> None:
     sys.stderr.write(f"kstalerts: {message}\n")
 
 
+def script() -> None:
+    """The ``kstalerts`` command (the console script, ``python -m kstalerts``
+    and the zipapp): :func:`main`, then the end of the process.
+
+    When ``main`` returns, the command's work is done and accounted for:
+    the manager is closed (its pools joined, what failed spooled), the
+    results are written. What the interpreter would still do is its
+    teardown, freeing every module and object one by one: about a tenth of
+    a cold ``send``, paid by every cron line for nothing. So the process ends
+    there (:func:`os._exit`) once the atexit handlers have run (logging's
+    flush among them) and the standard streams are flushed, whenever that is
+    safe; otherwise it exits as usual (:func:`_end_now`).
+    """
+    code = main()
+    _end_now(code)
+    sys.exit(code)
+
+
+def _end_now(code: int) -> None:
+    """End the process with ``code``, skipping the interpreter's teardown;
+    return (the caller exits as usual) when that could lose something:
+
+    - another thread is alive (the usual exit waits for a non-daemon one);
+    - a tracer, profiler or debugger is attached (``coverage run``,
+      ``cProfile``, ``pdb``), which writes its results after the program;
+    - a standard stream does not flush (a closed pipe: the usual exit says so
+      and sets its status).
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return
+    monitoring = getattr(sys, "monitoring", None)  # 3.12+: tools without a trace function
+    if sys.gettrace() is not None or sys.getprofile() is not None or (
+        monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
+    ):
+        return
+    import atexit
+
+    atexit._run_exitfuncs()  # run once: the list is empty afterwards, should the usual exit follow
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     given = sys.argv[1:] if argv is None else list(argv)

@@ -686,3 +686,68 @@ def test_verbose_anywhere_logs_each_failed_attempt(tmp_path: Path, loopback_http
     assert len(attempts) == 2, result.err
     assert f"ops: attempt 1 of 2 failed: 127.0.0.1:{port}: connection refused (retrying)" in attempts[0]
     assert result.out.startswith(f"ops: failed: 127.0.0.1:{port}: connection refused")
+
+
+# -- the end of the process: no teardown when nothing can be lost ---------------------
+
+# Loaded by the interpreter of each run (it is on PYTHONPATH): marks a file when the atexit
+# handlers run and another when the interpreter's teardown frees the module's objects; and,
+# per PROBE_MODE, keeps a thread alive or attaches a trace function, as a user's program might.
+_SITECUSTOMIZE = """
+import atexit, os, sys, threading
+
+def _mark(name, _open=os.open, _close=os.close, _join=os.path.join, _dir=os.environ["PROBE_DIR"]):
+    _close(_open(_join(_dir, name), os.O_WRONLY | os.O_CREAT, 0o600))
+
+class Teardown:
+    def __del__(self, mark=_mark):
+        mark("teardown")
+
+keep = Teardown()
+atexit.register(_mark, "atexit")
+mode = os.environ.get("PROBE_MODE")
+if mode == "thread":
+    threading.Thread(target=threading.Event().wait, args=(1.0,)).start()
+elif mode == "trace":  # a trace function that keeps nothing of this module alive
+    tracer = {}
+    exec("def trace(frame, event, arg): return None", tracer)
+    sys.settrace(tracer.pop("trace"))
+"""
+
+
+def _probe_run(tmp_path: Path, mode: str, *args: str) -> "tuple[Run, set[str]]":
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}", PROBE_DIR=str(marks), PROBE_MODE=mode)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kstalerts", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr), {p.name for p in marks.iterdir()}
+
+
+def test_the_command_ends_after_its_atexit_handlers_without_the_teardown(
+    tmp_path: Path, loopback_http: HTTPSink
+) -> None:
+    config = write_config(tmp_path, loopback_http)
+    result, marks = _probe_run(tmp_path, "", "send", "--title", "t", "--json", "--config", str(config))
+    assert result.code == 0, result
+    assert json.loads(result.out)["ok"] is True  # the whole output, flushed into the pipe
+    assert marks == {"atexit"}  # handlers ran; the objects were not freed one by one
+    assert len(loopback_http.posts) == 1
+
+
+@pytest.mark.parametrize("mode", ["thread", "trace"])
+def test_the_usual_exit_when_a_thread_is_alive_or_a_tracer_attached(tmp_path: Path, mode: str) -> None:
+    result, marks = _probe_run(tmp_path, mode, "send", "--title", "t", "--config", str(tmp_path / "none.yml"))
+    assert result.code == 2 and "none.yml" in result.err, result  # the status main() returned
+    assert marks == {"atexit", "teardown"}
+
+
+def test_a_usage_error_ends_with_its_status_and_message(tmp_path: Path) -> None:
+    result, marks = _probe_run(tmp_path, "", "send")
+    assert result.code == 2 and "--title" in result.err
+    assert marks == {"atexit"}

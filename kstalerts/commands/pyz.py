@@ -26,11 +26,9 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SHEBANG = b"#!/usr/bin/env python3\n"
 _MAIN = """\
 # The command line of the {name} zipapp (built by '{name} pyz').
-import sys
+from {name}.cli import script
 
-from {name}.cli import main
-
-sys.exit(main())
+script()
 """
 
 
