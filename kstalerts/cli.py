@@ -867,11 +867,25 @@ def script() -> None:
     a cold ``send``, paid by every cron line for nothing. So the process ends
     there (:func:`os._exit`) once the atexit handlers have run (logging's
     flush among them) and the standard streams are flushed, whenever that is
-    safe; otherwise it exits as usual (:func:`_end_now`).
+    safe; otherwise it exits as usual (:func:`_end_now`). Only when
+    kstalerts is the program: called from a program of its own (a test, a
+    profiler, ``runpy.run_module`` in someone's script), it raises
+    :class:`SystemExit` as ``sys.exit`` does, and the caller goes on.
     """
     code = main()
-    _end_now(code)
+    if _is_the_program(sys._getframe(1)):
+        _end_now(code)
     sys.exit(code)
+
+
+def _is_the_program(caller: Any) -> bool:
+    """Whether ``caller`` (the frame that called :func:`script`) is the
+    program's own code: nothing but ``runpy`` (``python -m``, a zipapp)
+    below it on the stack."""
+    below = caller.f_back
+    while below is not None and below.f_globals.get("__name__") == "runpy":
+        below = below.f_back
+    return below is None
 
 
 def _end_now(code: int) -> None:
@@ -883,6 +897,8 @@ def _end_now(code: int) -> None:
       ``cProfile``, ``pdb``), which writes its results after the program;
     - a standard stream does not flush (a closed pipe: the usual exit says so
       and sets its status).
+
+    (:func:`script` asks first whether kstalerts is the program at all.)
     """
     threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:

@@ -715,7 +715,8 @@ elif mode == "trace":  # a trace function that keeps nothing of this module aliv
 """
 
 
-def _probe_run(tmp_path: Path, mode: str, *args: str) -> "tuple[Run, set[str]]":
+def _probe_run(tmp_path: Path, mode: str, *args: str, python_args: bool = False) -> "tuple[Run, set[str]]":
+    """``python -m kstalerts ARGS`` (``python ARGS`` with ``python_args``), and the marks it left."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
@@ -723,7 +724,7 @@ def _probe_run(tmp_path: Path, mode: str, *args: str) -> "tuple[Run, set[str]]":
     marks.mkdir()
     env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}", PROBE_DIR=str(marks), PROBE_MODE=mode)
     proc = subprocess.run(
-        [sys.executable, "-m", "kstalerts", *args],
+        [sys.executable, *([] if python_args else ["-m", "kstalerts"]), *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr), {p.name for p in marks.iterdir()}
@@ -751,3 +752,16 @@ def test_a_usage_error_ends_with_its_status_and_message(tmp_path: Path) -> None:
     result, marks = _probe_run(tmp_path, "", "send")
     assert result.code == 2 and "--title" in result.err
     assert marks == {"atexit"}
+
+
+def test_a_program_that_runs_the_command_goes_on_after_it(tmp_path: Path) -> None:
+    # runpy.run_module(..., run_name="__main__") from someone's script, as a profiler or a
+    # wrapper does: SystemExit as before, and the rest of that program runs
+    program = (
+        "import runpy, sys\nsys.argv = ['kstalerts', '--version']\n"
+        "try:\n    runpy.run_module('kstalerts', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n    print('went on after exit', exc.code)\n"
+    )
+    result, marks = _probe_run(tmp_path, "", "-c", program, python_args=True)
+    assert result.code == 0 and result.out.endswith("went on after exit 0\n"), result
+    assert marks == {"atexit", "teardown"}
