@@ -915,7 +915,7 @@ def _end_now(code: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-    except (OSError, ValueError):
+    except Exception:  # a closed pipe, a stand-in stream: the usual exit deals with it
         return
     os._exit(code)
 
