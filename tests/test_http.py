@@ -304,6 +304,21 @@ def test_unknown_host_is_a_retryable_error() -> None:
     assert error.retryable
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..b.example"])
+def test_a_host_name_no_resolver_takes_is_a_failure_not_a_unicode_error(host: str) -> None:
+    # The idna codec refused these names with a UnicodeError that left send(); the
+    # resolver, given the ASCII name as bytes, does not know them (at once, no query).
+    error = failure(HTTPClient(f"http://{host}/services/T1/B2/{TOKEN}"))
+    assert bare(str(error)) == f"cannot resolve the host name '{host}'"
+
+
+def test_a_channel_given_such_a_host_returns_a_failed_result() -> None:
+    from kstalerts.channels import WebhookChannel
+
+    result = WebhookChannel(f"http://{'a' * 64}.example/hook", max_retries=0, timeout=5).send(AlertMessage("t"))
+    assert not result.success and "cannot resolve the host name" in (result.error or "")
+
+
 # -- URLs and headers ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("url", "message"),

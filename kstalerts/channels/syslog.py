@@ -259,8 +259,10 @@ class SyslogChannel(AlertChannel):
                 if self.transport == "unix":
                     sock, address = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM), self.socket_path
                 else:
+                    from ..net.wire import ascii_host
+
                     family, kind, proto, _, address = socket.getaddrinfo(
-                        self.host, self.port, 0, socket.SOCK_DGRAM
+                        ascii_host(str(self.host)), self.port, 0, socket.SOCK_DGRAM
                     )[0]
                     sock = socket.socket(family, kind, proto)
                 try:
@@ -291,10 +293,11 @@ class SyslogChannel(AlertChannel):
             sock.close()
 
     def _send_stream(self, message: bytes, timeout: float) -> None:
-        from ..net.wire import Deadline, wrap_tls
+        from ..net.wire import Deadline, ascii_host, wrap_tls
 
         deadline = Deadline(time.monotonic() + timeout)
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        address = (ascii_host(str(self.host)), self.port)  # getaddrinfo takes bytes (typeshed says str)
+        sock = socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
         try:
             if self._tls is not None:
                 deadline.arm(sock)

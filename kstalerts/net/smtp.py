@@ -32,7 +32,7 @@ from .._typing import Any, List, Optional, Sequence, Tuple, Union
 from ..limits import MAX_RESPONSE_BYTES
 from . import attempt
 from .attempt import Progress
-from .wire import Deadline, Pooled, is_dropped, wrap_tls
+from .wire import Deadline, Pooled, ascii_host, is_dropped, wrap_tls
 
 __all__ = ()
 
@@ -117,7 +117,8 @@ class DeadlineSMTP(smtplib.SMTP, Pooled):
     # -- connecting -----------------------------------------------------------
     def _get_socket(self, host: str, port: int, timeout: Optional[float]) -> socket.socket:
         last: Optional[OSError] = None
-        for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        found = socket.getaddrinfo(ascii_host(host), port, 0, socket.SOCK_STREAM)
+        for family, kind, proto, _, address in found:
             sock = socket.socket(family, kind, proto)
             try:
                 self._arm(sock)
