@@ -29,7 +29,7 @@ BOUNDS = {
     # one alert was 1.17x before host names skipped the idna codec, the command
     # 1.22x before it skipped the interpreter's teardown, the manager 1.22x before
     # its stages were linked by closures): a slip of a tenth fails CI, and so does
-    # the command's teardown or the codec coming back.
+    # the command's teardown coming back (tests/test_net.py fails if the codec does).
     "instructions, fresh process, one alert: AlertManager()": (1.2, "floor_samples"),
     "instructions, fresh process, one alert: kstalerts send": (1.15, "floor_samples"),
     "instructions, per alert, kept-alive: SlackChannel.send": (1.22, "floor_samples"),
