@@ -293,11 +293,10 @@ class SyslogChannel(AlertChannel):
             sock.close()
 
     def _send_stream(self, message: bytes, timeout: float) -> None:
-        from ..net.wire import Deadline, ascii_host, wrap_tls
+        from ..net.wire import Deadline, connect_tcp, wrap_tls
 
         deadline = Deadline(time.monotonic() + timeout)
-        address = (ascii_host(str(self.host)), self.port)  # getaddrinfo takes bytes (typeshed says str)
-        sock = socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
+        sock = connect_tcp(str(self.host), self.port, timeout)
         try:
             if self._tls is not None:
                 deadline.arm(sock)

@@ -44,7 +44,7 @@ from ..exceptions import AlertConfigurationError, AlertDeliveryError
 from ..limits import MAX_IDLE_CONNECTIONS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 from . import attempt
 from .attempt import Attempt, Progress, Rules, Stage, pooled_attempts
-from .wire import Deadline, IdlePool, Pooled, ascii_host, is_dropped, tls_context, wrap_tls
+from .wire import Deadline, IdlePool, Pooled, connect_tcp, is_dropped, tls_context, wrap_tls
 
 if TYPE_CHECKING:
     import ssl
@@ -474,8 +474,7 @@ class HTTPClient:
         left = deadline.left()
         if left <= 0:
             raise socket.timeout("timed out")
-        address = (ascii_host(hop.host), hop.port)  # getaddrinfo takes bytes (typeshed says str)
-        connection = _Connection(socket.create_connection(address, timeout=left), deadline)  # type: ignore[arg-type]
+        connection = _Connection(connect_tcp(hop.host, hop.port, left), deadline)
         connection.progress = progress
         try:
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

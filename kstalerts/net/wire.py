@@ -3,7 +3,8 @@
 Six small parts, each written once:
 
 - :func:`ascii_host`: a host name as the resolver and the TLS layer take
-  it, never through the ``idna`` codec for a name that is ASCII already.
+  it, never through the ``idna`` codec for a name that is ASCII already
+  (:func:`connect_tcp` connects with it).
 - :func:`tls_context`: one TLS rule for every client. TLS 1.2 or later;
   the peer's certificate and host name verified unless ``verify=False``;
   ``ca_bundle`` is a PEM file *or* an OpenSSL-hashed directory of CA
@@ -103,6 +104,12 @@ def ascii_host(host: str) -> bytes:
         return host.encode("idna")
     except UnicodeError as exc:
         raise socket.gaierror(socket.EAI_NONAME, f"not a valid host name ({exc})") from None
+
+
+def connect_tcp(host: str, port: int, timeout: float) -> socket.socket:
+    """``socket.create_connection`` to ``host``, its name resolved as :func:`ascii_host` gives it."""
+    address = (ascii_host(host), port)  # getaddrinfo takes bytes; typeshed says str
+    return socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
 
 
 class _HostNameMismatchError(OSError):
